@@ -1,0 +1,140 @@
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { buildApp } from "./app.js";
+import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
+import { DistributedApplication } from "./runtime/distributed-application.js";
+import { maskUri } from "./runtime/environment.js";
+import { repositoryRoot } from "./testing.js";
+
+const USAGE = `Usage: npm run apphost -- [options]
+
+Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
+
+Options:
+  --mode <auto|process|container>  how infrastructure runs (default: auto)
+  --fresh                          wipe .apphost/ (data, logs, credentials) before starting
+  --state-dir <dir>                where data, logs and state.json live (default: .apphost)
+  --no-color                       plain console output
+  -h, --help                       this text
+`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        mode: { type: "string", default: "auto" },
+        fresh: { type: "boolean", default: false },
+        "state-dir": { type: "string" },
+        "no-color": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const mode = args.mode as ProviderMode;
+  if (!["auto", "process", "container"].includes(mode)) {
+    process.stderr.write(`--mode must be auto, process or container (got "${args.mode}")\n`);
+    return 2;
+  }
+
+  const say = (message: string) => process.stdout.write(`apphost | ${message}\n`);
+  let resolved: "process";
+  try {
+    resolved = await resolveMode(mode, say);
+  } catch (error) {
+    if (error instanceof ModeError) {
+      process.stderr.write(`apphost | ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  const app = new DistributedApplication(buildApp(), {
+    rootDir: repositoryRoot,
+    stateDir: args["state-dir"] ? path.resolve(args["state-dir"]) : undefined,
+    fresh: args.fresh,
+    mode: resolved,
+    console: true,
+    colour: !args["no-color"] && process.stdout.isTTY === true,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      say(`${signal} again: killing everything now`);
+      // Second interrupt: the user wants out. Process groups make the kill complete.
+      void Promise.all(app.snapshot().map((r) => app.killResource(r.name).catch(() => {}))).finally(() => process.exit(130));
+      return;
+    }
+    say(`${signal}: stopping (reverse dependency order)…`);
+    stopping = app.stop().then(
+      () => {
+        say("stopped; nothing left running");
+        process.exit(0);
+      },
+      (error: Error) => {
+        process.stderr.write(`apphost | stop failed: ${error.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGHUP", () => shutdown("SIGHUP"));
+
+  say(`starting ${app.model.name} (mode ${resolved}, state in ${app.stateDir})`);
+  const started = Date.now();
+  try {
+    await app.start();
+  } catch (error) {
+    if (stopping) return new Promise<number>(() => {});
+    process.stderr.write(`apphost | ${(error as Error).message}\n`);
+    return 1;
+  }
+  say(`all resources running and healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  printSummary(app);
+  // Keep running until a signal arrives.
+  return new Promise<number>(() => {});
+}
+
+function printSummary(app: DistributedApplication): void {
+  const lines = ["", "Resources:"];
+  for (const r of app.snapshot()) {
+    lines.push(`  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`);
+    for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
+    if (r.kind === "node-service" && r.endpoints.http) {
+      lines.push(`      swagger  ${r.endpoints.http}/swagger`);
+      lines.push(`      health   ${r.endpoints.http}/health`);
+    }
+    if (r.connectionString) lines.push(`      conn     ${maskUri(r.connectionString)}`);
+  }
+  const sender = app.snapshot().find((r) => r.name === "sender")?.endpoints.http;
+  const receiver = app.snapshot().find((r) => r.name === "receiver")?.endpoints.http;
+  lines.push("", `State file (with credentials): ${app.stateFile}`, `Logs: ${path.dirname(app.logs.fileOf("x"))}`);
+  if (sender && receiver) {
+    lines.push(
+      "",
+      "Try it:",
+      `  curl -s -X POST ${sender}/api/EntityItems -H 'content-type: application/json' -d '{"name":"hello"}'`,
+      `  curl -s ${receiver}/api/ReceivedItems`,
+    );
+  }
+  lines.push("", "Press Ctrl+C to stop everything.", "");
+  process.stdout.write(lines.join("\n"));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    process.stderr.write(`apphost | ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);

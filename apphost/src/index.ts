@@ -1,0 +1,8 @@
+export { AppBuilder, createApp, type AppBuilderOptions } from "./model/app-builder.js";
+export { ArtemisResource } from "./model/artemis.js";
+export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-service.js";
+export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
+export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
+export type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "./artemis/topology.js";
+export { DistributedApplication, type ResourceSnapshot, type RunOptions } from "./runtime/distributed-application.js";
+export { resolveMode, ModeError, type ProviderMode } from "./providers/mode.js";

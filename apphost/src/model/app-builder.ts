@@ -1,0 +1,51 @@
+import { ArtemisResource } from "./artemis.js";
+import { NodeServiceResource } from "./node-service.js";
+import { PostgresServerResource } from "./postgres.js";
+import type { Resource } from "./resource.js";
+
+export interface AppBuilderOptions {
+  /** Shown in the console and the state file. */
+  name?: string;
+}
+
+/** The application model: what runs and how it is wired, nothing about how it is started. */
+export class AppBuilder {
+  readonly name: string;
+  private readonly byName = new Map<string, Resource>();
+
+  constructor(options: AppBuilderOptions = {}) {
+    this.name = options.name ?? "app";
+  }
+
+  addPostgres(name: string): PostgresServerResource {
+    return this.register(new PostgresServerResource(name, (database) => this.register(database)));
+  }
+
+  addArtemis(name: string): ArtemisResource {
+    return this.register(new ArtemisResource(name));
+  }
+
+  addNodeService(name: string, directory: string): NodeServiceResource {
+    return this.register(new NodeServiceResource(name, directory));
+  }
+
+  resources(): Resource[] {
+    return [...this.byName.values()];
+  }
+
+  resource(name: string): Resource {
+    const found = this.byName.get(name);
+    if (!found) throw new Error(`No resource named "${name}" (have: ${[...this.byName.keys()].join(", ")})`);
+    return found;
+  }
+
+  private register<T extends Resource>(resource: T): T {
+    if (this.byName.has(resource.name)) throw new Error(`Resource "${resource.name}" is declared twice`);
+    this.byName.set(resource.name, resource);
+    return resource;
+  }
+}
+
+export function createApp(options?: AppBuilderOptions): AppBuilder {
+  return new AppBuilder(options);
+}

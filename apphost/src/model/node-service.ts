@@ -1,0 +1,68 @@
+import path from "node:path";
+import { Resource, type ReferenceTarget } from "./resource.js";
+
+export interface HttpEndpointOptions {
+  /** Fixed port; by default a free port is chosen and kept across runs when still free. */
+  port?: number;
+  name?: string;
+}
+
+/** A Node.js service run from a folder of this repository (`src/main.ts`). */
+export class NodeServiceResource extends Resource {
+  readonly references: ReferenceTarget[] = [];
+  readonly environment = new Map<string, string>();
+  httpEndpoint: HttpEndpointOptions | undefined;
+  healthCheckPath: string | undefined;
+  entryPoint = "src/main.ts";
+
+  constructor(
+    name: string,
+    /** Service folder, relative to the repository root or absolute. */
+    readonly directory: string,
+  ) {
+    super(name, "node-service");
+  }
+
+  /** Injects the target's connection information (Aspire conventions). */
+  withReference(target: ReferenceTarget | NodeServiceResource): this {
+    if (target instanceof NodeServiceResource) {
+      this.references.push({ name: target.name, connectionName: target.name });
+    } else {
+      this.references.push(target);
+    }
+    return this;
+  }
+
+  /** Do not start until `dependency` is Running and Healthy. */
+  waitFor(dependency: Resource): this {
+    this.waitsFor.add(dependency);
+    return this;
+  }
+
+  withHttpEndpoint(options: HttpEndpointOptions = {}): this {
+    this.httpEndpoint = { name: "http", ...options };
+    return this;
+  }
+
+  /** Healthy = this path answers 2xx on the HTTP endpoint. */
+  withHttpHealthCheck(pathname: string): this {
+    if (!pathname.startsWith("/")) throw new Error(`Health check path must start with '/': "${pathname}"`);
+    this.healthCheckPath = pathname;
+    return this;
+  }
+
+  withEnvironment(name: string, value: string | number | boolean): this {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid environment variable name "${name}"`);
+    this.environment.set(name, String(value));
+    return this;
+  }
+
+  withEntryPoint(relativePath: string): this {
+    this.entryPoint = relativePath;
+    return this;
+  }
+
+  resolveDirectory(rootDir: string): string {
+    return path.resolve(rootDir, this.directory);
+  }
+}

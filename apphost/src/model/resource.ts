@@ -1,0 +1,56 @@
+/** The kinds of resource an application model can hold. */
+export type ResourceKind = "postgres-server" | "postgres-database" | "artemis" | "node-service";
+
+/**
+ * Lifecycle states, named after .NET Aspire's so its users read them without a glossary.
+ * Health is reported separately: a resource can be Running and not yet Healthy.
+ */
+export type ResourceState =
+  | "NotStarted"
+  | "Waiting"
+  | "Starting"
+  | "Running"
+  | "Stopping"
+  | "Exited"
+  | "FailedToStart";
+
+export type HealthStatus = "Unknown" | "Healthy" | "Unhealthy";
+
+/** Something a service can reference: it contributes environment variables to the referencing service. */
+export interface ReferenceTarget {
+  readonly name: string;
+  /** The name used in `ConnectionStrings__<name>` and `<NAME>_*` variables. */
+  readonly connectionName: string;
+}
+
+/** Base of every resource in the model: a name and what it waits for. */
+export abstract class Resource {
+  readonly waitsFor = new Set<Resource>();
+
+  protected constructor(
+    readonly name: string,
+    readonly kind: ResourceKind,
+  ) {
+    assertResourceName(name);
+  }
+
+  /** Resources this one cannot start without (their own parents included). */
+  dependencies(): Resource[] {
+    return [...this.waitsFor];
+  }
+}
+
+const RESOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+export function assertResourceName(name: string): void {
+  if (!RESOURCE_NAME.test(name)) {
+    throw new Error(
+      `Invalid resource name "${name}": use lower-case letters, digits and '-', starting with a letter (max 63).`,
+    );
+  }
+}
+
+/** `sender-db` -> `SENDER_DB`, the prefix of Aspire-style injected variables. */
+export function envPrefix(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}

@@ -1,0 +1,73 @@
+import path from "node:path";
+import { ensureArtemisDistribution } from "../../artemis/distribution.js";
+import { ARTEMIS_READY_LOG_CODE, checkJava, prepareArtemisInstance } from "../../artemis/instance.js";
+import type { ArtemisResource } from "../../model/artemis.js";
+import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
+import { ManagedProcess } from "../../runtime/managed-process.js";
+import { choosePort, isPortOpen } from "../../runtime/ports.js";
+import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
+import { waitUntil } from "../../runtime/wait.js";
+
+const HOST = "127.0.0.1";
+
+/** ActiveMQ Artemis from its binary distribution (downloaded once into a cache), one instance per resource. */
+export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource> {
+  async start(resource: ArtemisResource, context: StartContext): Promise<StartedResource> {
+    const java = await checkJava();
+    if (!java.ok) throw new Error(java.message);
+    const distribution = await ensureArtemisDistribution({ log: context.log });
+    const user = "artemis";
+    const password = context.settings.secret(resource.name, "password");
+    const port = await choosePort(context.settings.port(resource.name, "amqp"));
+    context.settings.setPort(resource.name, "amqp", port);
+    await context.settings.save();
+
+    const launch = await prepareArtemisInstance({
+      distribution,
+      instanceDir: path.join(context.dataDir, "instance"),
+      user,
+      password,
+      host: HOST,
+      amqpPort: port,
+      topology: resource.topology(),
+      log: context.log,
+    });
+
+    let ready = false;
+    const stopWatching = context.logs.onLine((line) => {
+      if (line.resource === resource.name && line.text.includes(ARTEMIS_READY_LOG_CODE)) ready = true;
+    });
+    const child = new ManagedProcess(
+      resource.name,
+      { command: launch.command, args: launch.args, cwd: launch.cwd, env: { ...process.env, ...launch.env } },
+      context.logs,
+    );
+    try {
+      await waitUntil(
+        async () => {
+          if (!child.running) throw new Error(`Artemis exited during start-up`);
+          return ready && (await isPortOpen(port, HOST));
+        },
+        { timeoutMs: 120_000, intervalMs: 100, signal: context.signal, what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})` },
+      );
+    } finally {
+      stopWatching();
+    }
+
+    const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: user, password };
+    return {
+      get pid() {
+        return child.pid;
+      },
+      endpoints: { amqp: `amqp://${HOST}:${port}` },
+      connection: { ...info, uri: amqpUri(info) },
+      exited: child.exited,
+      checkHealth: async () =>
+        child.running && (await isPortOpen(port, HOST))
+          ? { healthy: true }
+          : { healthy: false, detail: child.running ? "AMQP port not accepting" : "not running" },
+      stop: async () => void (await child.stop("SIGTERM", 20_000)),
+      kill: async () => void (await child.kill()),
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import path from "node:path";
+import type { NodeServiceResource } from "../../model/node-service.js";
+import { referenceEnvironment, serviceDiscoveryEnvironment } from "../../runtime/environment.js";
+import { ManagedProcess } from "../../runtime/managed-process.js";
+import { choosePort } from "../../runtime/ports.js";
+import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
+
+const HOST = "127.0.0.1";
+
+/** Node arguments every service starts with: TypeScript through tsx, telemetry hooks before anything loads. */
+export const SERVICE_NODE_ARGS = ["--import", "tsx", "--import", "@outbox/service-defaults/instrument"];
+
+/** Runs a service folder's entry point as a child Node process with the injected environment. */
+export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceResource> {
+  async start(resource: NodeServiceResource, context: StartContext): Promise<StartedResource> {
+    const endpoints: Record<string, string> = {};
+    let port: number | undefined;
+    if (resource.httpEndpoint) {
+      port = resource.httpEndpoint.port ?? (await choosePort(context.settings.port(resource.name, "http")));
+      context.settings.setPort(resource.name, "http", port);
+      await context.settings.save();
+      endpoints.http = `http://${HOST}:${port}`;
+    }
+
+    const env: NodeJS.ProcessEnv = { ...process.env, ...context.extraEnvironment, NODE_ENV: process.env.NODE_ENV ?? "development" };
+    for (const reference of resource.references) {
+      const target = context.lookup(reference.name);
+      if (target.connection) Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
+      else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
+    }
+    if (port !== undefined) {
+      env.PORT = String(port);
+      env.HOST = HOST;
+    }
+    for (const [key, value] of resource.environment) env[key] = value;
+
+    const cwd = resource.resolveDirectory(context.rootDir);
+    const child = new ManagedProcess(
+      resource.name,
+      { command: process.execPath, args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)], cwd, env },
+      context.logs,
+    );
+
+    const healthUrl = resource.healthCheckPath && endpoints.http ? endpoints.http + resource.healthCheckPath : undefined;
+    return {
+      get pid() {
+        return child.pid;
+      },
+      endpoints,
+      connection: undefined,
+      exited: child.exited,
+      checkHealth: async () => {
+        if (!child.running) return { healthy: false, detail: "not running" };
+        if (!healthUrl) return { healthy: true };
+        return httpProbe(healthUrl);
+      },
+      stop: async () => void (await child.stop("SIGTERM", 15_000)),
+      kill: async () => void (await child.kill()),
+    };
+  }
+}
+
+async function httpProbe(url: string): Promise<{ healthy: boolean; detail?: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const body = await response.text();
+    return response.ok ? { healthy: true } : { healthy: false, detail: `${response.status} ${body.slice(0, 500)}` };
+  } catch (error) {
+    return { healthy: false, detail: (error as Error).message };
+  }
+}

@@ -1,0 +1,430 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { AppBuilder } from "../model/app-builder.js";
+import { ArtemisResource } from "../model/artemis.js";
+import { NodeServiceResource } from "../model/node-service.js";
+import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
+import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
+import { ArtemisProcessProvider } from "../providers/process/artemis-process.js";
+import { NodeServiceProcessProvider } from "../providers/process/node-service-process.js";
+import { PostgresDatabaseProvider, PostgresProcessProvider } from "../providers/process/postgres-process.js";
+import { maskUri, telemetryEnvironment } from "./environment.js";
+import { writeFileAtomic } from "./files.js";
+import { dependentsOf, startOrder } from "./graph.js";
+import { clearLeftovers } from "./leftovers.js";
+import { LogSink } from "./log-sink.js";
+import type { ResourceProvider, StartedResource } from "./provider.js";
+import { SettingsStore } from "./settings-store.js";
+import { sleep, waitUntil } from "./wait.js";
+
+export interface RunOptions {
+  /** Repository root: service folders are resolved from here. */
+  rootDir: string;
+  /** Where data, logs, settings and state.json live (default `<rootDir>/.apphost`). */
+  stateDir?: string;
+  /** Wipe data before starting. */
+  fresh?: boolean;
+  /** Print resource output to the console. */
+  console?: boolean;
+  colour?: boolean;
+  otlpEndpoint?: string;
+  otlpHeaders?: string;
+  /** The provider mode that was resolved (recorded in state.json). */
+  mode?: "process" | "container";
+  /** How long a resource may take to become healthy. */
+  healthTimeoutMs?: number;
+}
+
+export interface ResourceSnapshot {
+  name: string;
+  kind: Resource["kind"];
+  state: ResourceState;
+  health: HealthStatus;
+  healthDetail?: string;
+  pid: number | null;
+  endpoints: Record<string, string>;
+  connectionString?: string;
+  exitCode?: number | null;
+  startedAt?: string;
+  logFile: string;
+  dependsOn: string[];
+}
+
+interface Entry {
+  resource: Resource;
+  state: ResourceState;
+  health: HealthStatus;
+  healthDetail?: string;
+  started?: StartedResource;
+  startedAt?: string;
+  exitCode?: number | null;
+  /** Set while the AppHost itself stops or kills the resource, so its exit isn't reported as a crash. */
+  expectingExit: boolean;
+  /** Settles when the resource is Running and Healthy (what `waitFor` waits for). */
+  healthy: Deferred;
+}
+
+/**
+ * The running form of an application model: starts resources in dependency order, each once what
+ * it waits for is Running and Healthy; watches health; stops everything in reverse order; and keeps
+ * `.apphost/state.json` up to date for tools and tests.
+ */
+export class DistributedApplication {
+  readonly stateDir: string;
+  readonly logs: LogSink;
+  private readonly entries = new Map<string, Entry>();
+  private readonly order: Resource[];
+  private readonly abort = new AbortController();
+  private settings: SettingsStore | undefined;
+  private monitor: Promise<void> | undefined;
+  private stateWrite: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly instanceId = randomUUID();
+
+  constructor(
+    readonly model: AppBuilder,
+    private readonly options: RunOptions,
+  ) {
+    this.stateDir = options.stateDir ?? path.join(options.rootDir, ".apphost");
+    this.order = startOrder(model.resources());
+    this.logs = new LogSink({
+      directory: path.join(this.stateDir, "logs"),
+      console: options.console ?? false,
+      colour: options.colour ?? false,
+    });
+    this.logs.register("apphost");
+    for (const resource of this.order) {
+      this.logs.register(resource.name);
+      this.entries.set(resource.name, {
+        resource,
+        state: "NotStarted",
+        health: "Unknown",
+        expectingExit: false,
+        healthy: deferred(),
+      });
+    }
+  }
+
+  /** Starts every resource; rejects (after stopping what started) if one fails to start or become healthy. */
+  async start(): Promise<void> {
+    if (this.options.fresh) {
+      await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
+      await fs.rm(this.stateDir, { recursive: true, force: true });
+    }
+    await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
+    this.settings = await SettingsStore.load(path.join(this.stateDir, "settings.json"));
+    await this.writeState();
+    this.monitor = this.watchHealth();
+    const results = await Promise.allSettled(this.order.map((r) => this.startOne(r)));
+    const failures = results.flatMap((r, i) => (r.status === "rejected" ? [{ resource: this.order[i], error: r.reason as Error }] : []));
+    if (failures.length > 0) {
+      const message = failures
+        .map(({ resource, error }) => {
+          const tail = resource ? this.logs.recentLines(resource.name, 15).map((l) => `    ${l}`).join("\n") : "";
+          return `${resource?.name}: ${error.message}${tail ? `\n  last output:\n${tail}` : ""}`;
+        })
+        .join("\n");
+      await this.stop();
+      throw new Error(`The application failed to start:\n${message}`);
+    }
+  }
+
+  /** Stops everything in reverse dependency order. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    for (const resource of [...this.order].reverse()) await this.stopOne(resource);
+    await this.monitor;
+    await this.writeState();
+    await this.stateWrite;
+    await this.logs.close();
+  }
+
+  // ---- per-resource control (tests, dashboard) ----
+
+  /** SIGKILL: what a crash looks like. The resource stays down until `startResource`. */
+  async killResource(name: string): Promise<void> {
+    const entry = this.entry(name);
+    if (!entry.started) return;
+    entry.expectingExit = true;
+    this.log(name, "killing (SIGKILL)");
+    await entry.started.kill();
+    await entry.started.exited;
+    this.markExited(entry, null);
+  }
+
+  /** Graceful stop of one resource. */
+  async stopResource(name: string): Promise<void> {
+    await this.stopOne(this.entry(name).resource);
+  }
+
+  /** Starts a stopped, killed or exited resource again with the same ports, credentials and data. */
+  async startResource(name: string): Promise<void> {
+    const entry = this.entry(name);
+    if (entry.state === "Running" || entry.state === "Starting") return;
+    entry.healthy = deferred();
+    await this.startOne(entry.resource);
+  }
+
+  async restartResource(name: string): Promise<void> {
+    await this.stopResource(name);
+    await this.startResource(name);
+  }
+
+  /** Resolves once the resource is Running and its health check passes. */
+  async waitForHealthy(name: string, timeoutMs = this.options.healthTimeoutMs ?? 120_000): Promise<void> {
+    const entry = this.entry(name);
+    await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry)), {
+      timeoutMs,
+      intervalMs: 200,
+      what: `${name} to be healthy`,
+    });
+  }
+
+  snapshot(): ResourceSnapshot[] {
+    return this.order.map((resource) => {
+      const entry = this.entry(resource.name);
+      const snapshot: ResourceSnapshot = {
+        name: resource.name,
+        kind: resource.kind,
+        state: entry.state,
+        health: entry.health,
+        pid: entry.state === "Running" || entry.state === "Starting" ? (entry.started?.pid ?? null) : null,
+        endpoints: entry.started?.endpoints ?? {},
+        logFile: this.logs.fileOf(resource.name),
+        dependsOn: resource.dependencies().map((d) => d.name),
+      };
+      if (entry.healthDetail) snapshot.healthDetail = entry.healthDetail;
+      if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
+      if (entry.startedAt) snapshot.startedAt = entry.startedAt;
+      if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
+      return snapshot;
+    });
+  }
+
+  resource(name: string): ResourceSnapshot {
+    const found = this.snapshot().find((r) => r.name === name);
+    if (!found) throw new Error(`No resource named "${name}"`);
+    return found;
+  }
+
+  getEndpoint(name: string, endpoint = "http"): string {
+    const url = this.entry(name).started?.endpoints[endpoint];
+    if (!url) throw new Error(`Resource "${name}" has no running "${endpoint}" endpoint`);
+    return url;
+  }
+
+  getConnectionString(name: string): string {
+    const uri = this.entry(name).started?.connection?.uri;
+    if (!uri) throw new Error(`Resource "${name}" has no connection string (is it running infrastructure?)`);
+    return uri;
+  }
+
+  get stateFile(): string {
+    return path.join(this.stateDir, "state.json");
+  }
+
+  // ---- internals ----
+
+  private async startOne(resource: Resource): Promise<void> {
+    const entry = this.entry(resource.name);
+    const dependencies = resource.dependencies();
+    if (dependencies.length > 0) {
+      this.setState(entry, "Waiting");
+      await Promise.all(dependencies.map((d) => this.entry(d.name).healthy.promise));
+    }
+    if (this.stopped) throw new Error("the application is stopping");
+    this.setState(entry, "Starting");
+    this.log(resource.name, "starting");
+    try {
+      const started = await this.providerFor(resource).start(resource, {
+        rootDir: this.options.rootDir,
+        dataDir: path.join(this.stateDir, "data", resource.name),
+        settings: this.requireSettings(),
+        logs: this.logs,
+        log: (message) => this.log(resource.name, message),
+        lookup: (name) => {
+          const started = this.entry(name).started;
+          if (!started) throw new Error(`"${resource.name}" references "${name}", which is not running`);
+          return started;
+        },
+        extraEnvironment: telemetryEnvironment({
+          serviceName: resource.name,
+          otlpEndpoint: this.options.otlpEndpoint,
+          otlpHeaders: this.options.otlpHeaders,
+          instanceId: `${resource.name}-${this.instanceId.slice(0, 8)}`,
+        }),
+        signal: this.abort.signal,
+      });
+      entry.started = started;
+      entry.expectingExit = false;
+      entry.exitCode = undefined;
+      entry.startedAt = new Date().toISOString();
+      this.setState(entry, "Running");
+      void started.exited.then((info) => {
+        if (entry.started !== started || entry.expectingExit) return;
+        this.log(resource.name, `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`);
+        this.markExited(entry, info.code);
+      });
+      await this.waitForHealthy(resource.name);
+      entry.healthy.resolve();
+      const where = Object.values(started.endpoints).join(" ");
+      this.log(resource.name, `running and healthy${where ? ` at ${where}` : ""}`);
+    } catch (error) {
+      this.setState(entry, "FailedToStart");
+      const started = entry.started;
+      if (started) {
+        entry.expectingExit = true;
+        await started.stop().catch(() => {});
+      }
+      entry.healthy.reject(error as Error);
+      throw error;
+    }
+  }
+
+  private async stopOne(resource: Resource): Promise<void> {
+    const entry = this.entry(resource.name);
+    if (!entry.started || entry.state === "Exited" || entry.state === "NotStarted") return;
+    entry.expectingExit = true;
+    this.setState(entry, "Stopping");
+    try {
+      await entry.started.stop();
+    } catch (error) {
+      this.log(resource.name, `stop failed: ${(error as Error).message}; killing`);
+      await entry.started.kill().catch(() => {});
+    }
+    this.markExited(entry, null);
+    this.log(resource.name, "stopped");
+  }
+
+  private markExited(entry: Entry, code: number | null): void {
+    entry.exitCode = code;
+    entry.health = "Unknown";
+    entry.healthDetail = undefined;
+    entry.healthy = deferred();
+    this.setState(entry, "Exited");
+    // A database has no process of its own: it goes down with its server.
+    for (const dependent of this.order) {
+      if (dependent instanceof PostgresDatabaseResource && dependent.server === entry.resource) {
+        const child = this.entry(dependent.name);
+        if (child.state === "Running") {
+          child.health = "Unhealthy";
+          child.healthDetail = "server not running";
+          void this.writeState();
+        }
+      }
+    }
+  }
+
+  private async refreshHealth(entry: Entry): Promise<boolean> {
+    if (!entry.started || entry.state !== "Running") return false;
+    const result = await entry.started.checkHealth().catch((e: Error) => ({ healthy: false, detail: e.message }));
+    const health: HealthStatus = result.healthy ? "Healthy" : "Unhealthy";
+    if (health !== entry.health || result.detail !== entry.healthDetail) {
+      entry.health = health;
+      entry.healthDetail = result.detail;
+      await this.writeState();
+    }
+    return result.healthy;
+  }
+
+  /** Re-checks health every few seconds so state.json (and the console) reflect reality. */
+  private async watchHealth(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      await sleep(2000, this.abort.signal);
+      if (this.abort.signal.aborted) break;
+      for (const entry of this.entries.values()) {
+        const before = entry.health;
+        await this.refreshHealth(entry);
+        if (before === "Healthy" && entry.health === "Unhealthy") {
+          this.log(entry.resource.name, `unhealthy: ${entry.healthDetail ?? "no detail"}`);
+        } else if (before === "Unhealthy" && entry.health === "Healthy") {
+          this.log(entry.resource.name, "healthy again");
+          // Dependents already started are not restarted; a newly started one no longer waits.
+          entry.healthy.resolve();
+        }
+      }
+    }
+  }
+
+  private providerFor(resource: Resource): ResourceProvider {
+    // The process provider is the only one so far; the container provider plugs in here.
+    if (resource instanceof PostgresServerResource) return new PostgresProcessProvider() as ResourceProvider;
+    if (resource instanceof PostgresDatabaseResource) return new PostgresDatabaseProvider() as ResourceProvider;
+    if (resource instanceof ArtemisResource) return new ArtemisProcessProvider() as ResourceProvider;
+    if (resource instanceof NodeServiceResource) return new NodeServiceProcessProvider() as ResourceProvider;
+    throw new Error(`No provider for resource kind "${resource.kind}"`);
+  }
+
+  private setState(entry: Entry, state: ResourceState): void {
+    entry.state = state;
+    if (state !== "Running") entry.health = state === "Exited" || state === "FailedToStart" ? "Unknown" : entry.health;
+    void this.writeState();
+  }
+
+  /** Serialised, atomic writes: readers never see a torn file, and updates land in order. */
+  private writeState(): Promise<void> {
+    const content = JSON.stringify(
+      {
+        app: this.model.name,
+        mode: this.options.mode ?? "process",
+        apphostPid: process.pid,
+        updatedAt: new Date().toISOString(),
+        resources: this.snapshot(),
+      },
+      null,
+      2,
+    );
+    this.stateWrite = this.stateWrite.then(() => writeFileAtomic(this.stateFile, `${content}\n`)).catch(() => {});
+    return this.stateWrite;
+  }
+
+  private requireSettings(): SettingsStore {
+    if (!this.settings) throw new Error("start() has not run");
+    return this.settings;
+  }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (!entry) throw new Error(`No resource named "${name}" (have: ${[...this.entries.keys()].join(", ")})`);
+    return entry;
+  }
+
+  private log(resource: string, message: string): void {
+    this.logs.write(resource, "apphost", `[apphost] ${message}`);
+  }
+
+  /** Dependents of a resource, for callers that restart a dependency and its consumers. */
+  dependents(name: string): string[] {
+    return dependentsOf(this.entry(name).resource, this.order).map((r) => r.name);
+  }
+
+  describe(name: string): string {
+    const r = this.resource(name);
+    const parts = [r.name.padEnd(14), r.kind.padEnd(18), `${r.state}/${r.health}`.padEnd(18)];
+    const urls = Object.values(r.endpoints);
+    if (r.connectionString) urls.push(maskUri(r.connectionString));
+    return `${parts.join(" ")} ${urls.join("  ")}`;
+  }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A rejection nobody waits for is not an error of its own: the start failure is reported once.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { amqpUri, maskUri, postgresUri, referenceEnvironment, serviceDiscoveryEnvironment } from "./environment.js";
+
+describe("injected environment", () => {
+  it("follows Aspire's conventions for a database reference", () => {
+    const info = { host: "127.0.0.1", port: 5433, username: "postgres", password: "p@ss", databaseName: "senderdb" };
+    const env = referenceEnvironment("senderdb", { ...info, uri: postgresUri(info) });
+    expect(env).toEqual({
+      ConnectionStrings__senderdb: "postgresql://postgres:p%40ss@127.0.0.1:5433/senderdb",
+      SENDERDB_URI: "postgresql://postgres:p%40ss@127.0.0.1:5433/senderdb",
+      SENDERDB_HOST: "127.0.0.1",
+      SENDERDB_PORT: "5433",
+      SENDERDB_USERNAME: "postgres",
+      SENDERDB_PASSWORD: "p@ss",
+      SENDERDB_DATABASENAME: "senderdb",
+    });
+  });
+
+  it("upper-cases and underscores dashed names, builds broker URIs", () => {
+    const info = { host: "127.0.0.1", port: 5672, username: "artemis", password: "x" };
+    const env = referenceEnvironment("my-broker", { ...info, uri: amqpUri(info) });
+    expect(env.MY_BROKER_URI).toBe("amqp://artemis:x@127.0.0.1:5672");
+    expect(env["ConnectionStrings__my-broker"]).toBe("amqp://artemis:x@127.0.0.1:5672");
+  });
+
+  it("gives service discovery variables and masks passwords for display", () => {
+    expect(serviceDiscoveryEnvironment("sender", { http: "http://127.0.0.1:1" })).toEqual({
+      services__sender__http__0: "http://127.0.0.1:1",
+    });
+    expect(maskUri("postgresql://u:secret@h:1/db")).toBe("postgresql://u:***@h:1/db");
+  });
+});

@@ -1,0 +1,75 @@
+import { envPrefix } from "../model/resource.js";
+
+/** How a running infrastructure resource is reached; the source of every injected variable. */
+export interface ConnectionInfo {
+  uri: string;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  databaseName?: string;
+}
+
+/**
+ * Variables a service gets for one reference, in .NET Aspire's conventions:
+ * `ConnectionStrings__<name>` plus `<NAME>_URI`, `_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`.
+ */
+export function referenceEnvironment(connectionName: string, info: ConnectionInfo): Record<string, string> {
+  const prefix = envPrefix(connectionName);
+  const env: Record<string, string> = {
+    [`ConnectionStrings__${connectionName}`]: info.uri,
+    [`${prefix}_URI`]: info.uri,
+    [`${prefix}_HOST`]: info.host,
+    [`${prefix}_PORT`]: String(info.port),
+    [`${prefix}_USERNAME`]: info.username,
+    [`${prefix}_PASSWORD`]: info.password,
+  };
+  if (info.databaseName !== undefined) env[`${prefix}_DATABASENAME`] = info.databaseName;
+  return env;
+}
+
+/** Service discovery for a referenced service: `services__<name>__http__0=<url>`. */
+export function serviceDiscoveryEnvironment(serviceName: string, endpoints: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [scheme, url] of Object.entries(endpoints)) env[`services__${serviceName}__${scheme}__0`] = url;
+  return env;
+}
+
+export interface TelemetryEnvironmentOptions {
+  serviceName: string;
+  otlpEndpoint?: string;
+  otlpHeaders?: string;
+  instanceId: string;
+}
+
+export function telemetryEnvironment(options: TelemetryEnvironmentOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    OTEL_SERVICE_NAME: options.serviceName,
+    OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${options.instanceId}`,
+  };
+  if (options.otlpEndpoint) {
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlpEndpoint;
+    env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf";
+    // Short intervals so a local dashboard shows activity promptly.
+    env.OTEL_BSP_SCHEDULE_DELAY = "1000";
+    env.OTEL_METRIC_EXPORT_INTERVAL = "5000";
+  }
+  if (options.otlpHeaders) env.OTEL_EXPORTER_OTLP_HEADERS = options.otlpHeaders;
+  return env;
+}
+
+export function postgresUri(info: Omit<ConnectionInfo, "uri">): string {
+  const user = encodeURIComponent(info.username);
+  const password = encodeURIComponent(info.password);
+  const database = info.databaseName ? `/${encodeURIComponent(info.databaseName)}` : "";
+  return `postgresql://${user}:${password}@${info.host}:${info.port}${database}`;
+}
+
+export function amqpUri(info: Omit<ConnectionInfo, "uri">): string {
+  return `amqp://${encodeURIComponent(info.username)}:${encodeURIComponent(info.password)}@${info.host}:${info.port}`;
+}
+
+/** Hides the password of a connection URI for display. */
+export function maskUri(uri: string): string {
+  return uri.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
+}

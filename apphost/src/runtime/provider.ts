@@ -1,0 +1,38 @@
+import type { Resource } from "../model/resource.js";
+import type { ConnectionInfo } from "./environment.js";
+import type { LogSink } from "./log-sink.js";
+import type { ExitInfo } from "./managed-process.js";
+import type { SettingsStore } from "./settings-store.js";
+
+/** What a provider needs from the runtime to start a resource. */
+export interface StartContext {
+  rootDir: string;
+  /** `.apphost/data/<resource>`: survives restarts, wiped by --fresh. */
+  dataDir: string;
+  settings: SettingsStore;
+  logs: LogSink;
+  /** Message from the AppHost about this resource (goes to its log and the console). */
+  log: (message: string) => void;
+  /** Running info of the resources this one depends on or references. */
+  lookup: (name: string) => StartedResource;
+  /** Environment the AppHost injects into services (telemetry, discovery). */
+  extraEnvironment: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/** A resource that a provider has started. */
+export interface StartedResource {
+  readonly pid: number | undefined;
+  readonly endpoints: Record<string, string>;
+  /** Infrastructure only: how services reach it. */
+  readonly connection: ConnectionInfo | undefined;
+  /** Resolves when the process ends (never, for resources without a process of their own). */
+  readonly exited: Promise<ExitInfo>;
+  checkHealth(): Promise<{ healthy: boolean; detail?: string }>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export interface ResourceProvider<R extends Resource = Resource> {
+  start(resource: R, context: StartContext): Promise<StartedResource>;
+}

@@ -1,0 +1,41 @@
+import { generatePassword, readJsonFile, writeFileAtomic } from "./files.js";
+
+interface ResourceSettings {
+  secrets?: Record<string, string>;
+  ports?: Record<string, number>;
+}
+
+/**
+ * Generated credentials and chosen ports, kept in `.apphost/settings.json` (mode 0600) so that data
+ * created in one run stays reachable in the next and URLs stay the same.
+ */
+export class SettingsStore {
+  private constructor(
+    private readonly file: string,
+    private readonly data: Record<string, ResourceSettings>,
+  ) {}
+
+  static async load(file: string): Promise<SettingsStore> {
+    return new SettingsStore(file, (await readJsonFile<Record<string, ResourceSettings>>(file)) ?? {});
+  }
+
+  /** The stored secret, or a newly generated one that is stored. */
+  secret(resource: string, key: string): string {
+    const entry = (this.data[resource] ??= {});
+    const secrets = (entry.secrets ??= {});
+    return (secrets[key] ??= generatePassword());
+  }
+
+  port(resource: string, key: string): number | undefined {
+    return this.data[resource]?.ports?.[key];
+  }
+
+  setPort(resource: string, key: string, port: number): void {
+    const entry = (this.data[resource] ??= {});
+    (entry.ports ??= {})[key] = port;
+  }
+
+  async save(): Promise<void> {
+    await writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+  }
+}

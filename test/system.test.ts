@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { appliedCounts, outboxStatusCounts, postEntities, postEntity, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
+
+// The whole system from the AppHost model (process provider): two PostgreSQL servers, Artemis, both services.
+let app: DistributedApplication;
+let sender: string;
+let receiver: string;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  sender = app.getEndpoint("sender");
+  receiver = app.getEndpoint("receiver");
+});
+
+afterAll(async () => {
+  await stopTestApp(app);
+});
+
+describe("the running system", () => {
+  it("reports every resource Running and Healthy in state.json", async () => {
+    const { readFile, stat } = await import("node:fs/promises");
+    const state = JSON.parse(await readFile(app.stateFile, "utf8")) as {
+      resources: Array<{ name: string; kind: string; state: string; health: string; pid: number; endpoints: Record<string, string>; connectionString?: string }>;
+    };
+    expect((await stat(app.stateFile)).mode & 0o777).toBe(0o600);
+    const byName = new Map(state.resources.map((r) => [r.name, r]));
+    expect([...byName.keys()].sort()).toEqual(["broker", "receiver", "receiver-pg", "receiverdb", "sender", "sender-pg", "senderdb"]);
+    for (const r of state.resources) {
+      expect(r.state, r.name).toBe("Running");
+      expect(r.health, r.name).toBe("Healthy");
+      expect(r.pid, r.name).toBeGreaterThan(0);
+    }
+    expect(byName.get("broker")?.endpoints.amqp).toMatch(/^amqp:\/\/127\.0\.0\.1:\d+$/);
+    expect(byName.get("senderdb")?.connectionString).toMatch(/^postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/senderdb$/);
+    expect(byName.get("sender")?.endpoints.http).toBe(sender);
+  });
+
+  it("applies 200 concurrently posted entities exactly once each", async () => {
+    const created = await postEntities(sender, 200, "bulk");
+    const ids = created.map((e) => e.id);
+    expect(new Set(ids).size).toBe(200);
+
+    const applied = await waitForApplied(app, ids);
+    expect(applied.size).toBe(200);
+    const outbox = await waitForOutboxDrained(app);
+    expect(outbox.pending ?? 0).toBe(0);
+    // Give late duplicates a chance to show up before counting again.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const final = await appliedCounts(app, ids);
+    expect([...final.values()].every((n) => n === 1)).toBe(true);
+    expect(final.size).toBe(200);
+
+    // The receiver's API serves what its database holds.
+    const page = (await (await fetch(`${receiver}/api/ReceivedItems?page=1&pageSize=200`)).json()) as { total: number; items: unknown[] };
+    expect(page.total).toBeGreaterThanOrEqual(200);
+    const first = created[0]!;
+    const one = await fetch(`${receiver}/api/ReceivedItems/${first.id}`);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ id: first.id, name: first.name });
+  });
+
+  it("answers a POST with 201, a Location and the entity; GET by id and the paged list find it", async () => {
+    const response = await postEntity(sender, { name: "  trimmed  ", description: "with description" });
+    expect(response.status).toBe(201);
+    const entity = response.body as { id: string; name: string; description: string };
+    expect(entity.name).toBe("trimmed");
+    expect(response.headers.get("location")).toBe(`/api/EntityItems/${entity.id}`);
+    const fetched = await fetch(`${sender}/api/EntityItems/${entity.id}`);
+    expect(fetched.status).toBe(200);
+    expect(await fetched.json()).toMatchObject({ id: entity.id, name: "trimmed", description: "with description" });
+    const list = (await (await fetch(`${sender}/api/EntityItems?page=1&pageSize=5`)).json()) as { items: Array<{ id: string }>; total: number };
+    expect(list.items.length).toBeLessThanOrEqual(5);
+    expect(list.items[0]?.id).toBe(entity.id);
+    expect(list.total).toBeGreaterThan(0);
+  });
+
+  it("answers unknown and malformed ids with problem+json 404 and 400", async () => {
+    const missing = await fetch(`${sender}/api/EntityItems/00000000-0000-4000-8000-000000000000`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toContain("application/problem+json");
+    const malformed = await fetch(`${sender}/api/EntityItems/not-a-uuid`);
+    expect(malformed.status).toBe(400);
+    const receiverMissing = await fetch(`${receiver}/api/ReceivedItems/00000000-0000-4000-8000-000000000000`);
+    expect(receiverMissing.status).toBe(404);
+  });
+
+  it("serves health, liveness, the OpenAPI document and Swagger UI on both services", async () => {
+    for (const base of [sender, receiver]) {
+      const health = await fetch(`${base}/health`);
+      expect(health.status).toBe(200);
+      const body = (await health.json()) as { checks: Record<string, { status: string }> };
+      expect(Object.keys(body.checks)).toEqual(expect.arrayContaining(["database"]));
+      expect((await fetch(`${base}/alive`)).status).toBe(200);
+      const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(openapi.paths).length).toBeGreaterThan(0);
+      const swagger = await fetch(`${base}/swagger/`);
+      expect(swagger.status).toBe(200);
+      expect(await swagger.text()).toContain("swagger-ui");
+    }
+    const senderDoc = (await (await fetch(`${sender}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(senderDoc.paths)).toEqual(expect.arrayContaining(["/api/EntityItems", "/api/EntityItems/{id}"]));
+  });
+});
+
+describe("bad input", () => {
+  const countRows = async () => {
+    const [entities] = await query<{ n: string }>(app.getConnectionString("senderdb"), "SELECT count(*)::text AS n FROM entity_items");
+    const [outbox] = await query<{ n: string }>(app.getConnectionString("senderdb"), "SELECT count(*)::text AS n FROM outbox_messages");
+    return { entities: Number(entities?.n), outbox: Number(outbox?.n) };
+  };
+
+  it("is answered with problem+json 400/413 and creates nothing", async () => {
+    const before = await countRows();
+
+    const malformed = await postEntity(sender, undefined, { raw: '{"name": "unterminated' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get("content-type")).toContain("application/problem+json");
+    expect(malformed.body).toMatchObject({ status: 400 });
+
+    const wrongTypes = await postEntity(sender, { name: 42, description: ["x"] });
+    expect(wrongTypes.status).toBe(400);
+    expect(wrongTypes.headers.get("content-type")).toContain("application/problem+json");
+    const paths = ((wrongTypes.body as { errors: Array<{ path: string }> }).errors ?? []).map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(["name", "description"]));
+
+    const missingName = await postEntity(sender, { description: "no name" });
+    expect(missingName.status).toBe(400);
+
+    const unknownField = await postEntity(sender, { name: "x", extra: true });
+    expect(unknownField.status).toBe(400);
+
+    const notAnObject = await postEntity(sender, [1, 2, 3]);
+    expect(notAnObject.status).toBe(400);
+
+    const oversized = await postEntity(sender, { name: "big", description: "x".repeat(200_000) });
+    expect(oversized.status).toBe(413);
+    expect(oversized.headers.get("content-type")).toContain("application/problem+json");
+
+    const tooLongName = await postEntity(sender, { name: "n".repeat(201) });
+    expect(tooLongName.status).toBe(400);
+
+    expect(await countRows()).toEqual(before);
+    const outbox = await outboxStatusCounts(app);
+    expect(Object.keys(outbox).every((s) => ["pending", "published"].includes(s))).toBe(true);
+  });
+});

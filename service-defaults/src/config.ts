@@ -1,0 +1,83 @@
+import { z } from "zod";
+
+/** A configuration problem found at start-up; the message names every bad or missing variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** The pino levels accepted by LOG_LEVEL. */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Settings every service reads; services extend it with their own variables. */
+export const baseEnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  LOG_LEVEL: z.enum(logLevels).default("info"),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+/**
+ * Parses the environment once with a zod schema. Empty variables count as unset (so defaults apply:
+ * orchestrators often inject `FOO=`). Never echoes values back: they may be secrets.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== "") cleaned[key] = value;
+  }
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.map(String).join(".") || "(root)";
+    return `${path}: ${describeIssue(issue, cleaned)}`;
+  });
+  throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string>): string {
+  const [first] = issue.path;
+  const missing = issue.path.length === 1 && typeof first === "string" && env[first] === undefined;
+  if (missing && (issue.code === "invalid_type" || issue.code === "invalid_value")) return "required";
+  if (issue.code === "invalid_type" && issue.expected === "number") return "expected a number";
+  // zod prefixes type errors with "Invalid input: "; the variable name already says where.
+  return issue.message.replace(/^Invalid input: /, "");
+}
+
+/** Aspire turns a resource name into an env prefix: upper case, non-alphanumerics become "_". */
+export function envPrefix(connectionName: string): string {
+  return connectionName.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+/**
+ * Reads the connection string an orchestrator injected for a referenced resource:
+ * `ConnectionStrings__<name>`, falling back to `<NAME>_URI`.
+ */
+export function connectionStringFromEnv(env: NodeJS.ProcessEnv, connectionName: string): string {
+  const primary = `ConnectionStrings__${connectionName}`;
+  const fallback = `${envPrefix(connectionName)}_URI`;
+  const value = nonEmpty(env[primary]) ?? nonEmpty(env[fallback]);
+  if (value === undefined) {
+    throw new ConfigError(`Invalid configuration: ${primary} (or ${fallback}): required`);
+  }
+  return value;
+}
+
+/** The PostgreSQL URL for a referenced database (a `postgresql://` URL `pg` accepts directly). */
+export function postgresUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: string): string {
+  const url = connectionStringFromEnv(env, connectionName);
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError(
+      `Invalid configuration: ConnectionStrings__${connectionName}: expected a postgresql:// URL`,
+    );
+  }
+  return url;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

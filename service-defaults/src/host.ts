@@ -1,0 +1,517 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  extendZodWithOpenApi,
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type ResponseConfig,
+  type RouteConfig,
+} from "@asteasolutions/zod-to-openapi";
+import express, { type NextFunction, type Request, type Response } from "express";
+import swaggerUi from "swagger-ui-express";
+import { z } from "zod";
+import { aliveSchema, healthReportSchema, runHealthChecks, type HealthCheck } from "./health.js";
+import type { Logger } from "./logging.js";
+import {
+  HttpProblem,
+  problemBody,
+  problemResponseSchema,
+  sendProblem,
+  validationErrors,
+  type ProblemBody,
+  type ValidationError,
+} from "./problem.js";
+import { shutdownTelemetry } from "./telemetry.js";
+
+// Lets service schemas use `.openapi(...)` once service-defaults has been imported; `.meta()`
+// works without it and is the safer choice in modules that may load first.
+extendZodWithOpenApi(z);
+
+export interface ServiceHostOptions {
+  name: string;
+  version: string;
+  logger: Logger;
+  port: number;
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+  /** JSON body size limit (bytes or "64kb"-style); default "64kb". */
+  bodyLimit?: string;
+  /** Upper bound for draining in-flight requests in stop(); default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Upper bound for each onShutdown hook; default 5 s. */
+  shutdownHookTimeoutMs?: number;
+  /** Upper bound for each health check; default 2 s. */
+  healthCheckTimeoutMs?: number;
+  /** Install SIGTERM/SIGINT handlers in start(); default true (tests turn it off). */
+  handleSignals?: boolean;
+  description?: string;
+}
+
+export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
+
+export interface RouteResponse {
+  description: string;
+  schema?: z.ZodType;
+  /** Response header name -> description, for the OpenAPI document. */
+  headers?: Record<string, string>;
+}
+
+export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  params: z.infer<P>;
+  query: z.infer<Q>;
+  body: z.infer<B>;
+  req: Request;
+  res: Response;
+}
+
+export interface RouteSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  method: HttpMethod;
+  /** Express style, e.g. "/api/EntityItems/:id" (documented as "/api/EntityItems/{id}"). */
+  path: string;
+  summary: string;
+  description?: string;
+  tags?: string[];
+  operationId?: string;
+  /** Validated before the handler runs. Header keys must be lower case (as Node delivers them). */
+  request?: { params?: P; query?: Q; body?: B; headers?: z.ZodObject };
+  responses: Record<number, RouteResponse>;
+  handler: (input: RouteInput<P, Q, B>) => Promise<void> | void;
+}
+
+type Location = "params" | "query" | "headers" | "body";
+
+const PROBE_PATHS = new Set(["/health", "/alive"]);
+
+/**
+ * The Express host every service runs in: JSON body parsing with a size limit, request logging,
+ * zod-validated routes that also feed the OpenAPI document, /health, /alive, /openapi.json,
+ * /swagger, problem+json errors and graceful shutdown.
+ */
+export class ServiceHost {
+  readonly app: express.Express;
+  readonly logger: Logger;
+  readonly registry = new OpenAPIRegistry();
+
+  private readonly opts: ServiceHostOptions;
+  private readonly checks = new Map<string, HealthCheck>();
+  private readonly hooks: { name: string; close: () => Promise<void> }[] = [];
+  private server: http.Server | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private listenUrl: string | undefined;
+  private inFlight = 0;
+  private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+  constructor(opts: ServiceHostOptions) {
+    this.opts = opts;
+    this.logger = opts.logger;
+    this.app = express();
+    this.app.disable("x-powered-by");
+    this.app.use(this.trackRequest);
+    // strict: false lets scalars through so validation can say "expected object" with a path
+    // instead of a generic parse error.
+    this.app.use(express.json({ limit: opts.bodyLimit ?? "64kb", strict: false }));
+  }
+
+  /** The base URL once started. */
+  get url(): string | undefined {
+    return this.listenUrl;
+  }
+
+  route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType>(
+    spec: RouteSpec<P, Q, B>,
+  ): this {
+    // Routes added after start() would sit behind the 404 handler and never match.
+    if (this.started)
+      throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} registered after start()`);
+    this.registry.registerPath(toRouteConfig(spec));
+    const request = spec.request ?? {};
+    this.app[spec.method](spec.path, async (req: Request, res: Response) => {
+      if (request.body !== undefined && req.is("application/json") === false) {
+        throw new HttpProblem(415, "Unsupported Media Type", "The request body must be application/json");
+      }
+      const errors: ValidationError[] = [];
+      const check = (location: Location, schema: z.ZodType | undefined, value: unknown): unknown => {
+        if (schema === undefined) return value;
+        const result = schema.safeParse(value);
+        if (result.success) return result.data;
+        errors.push(...validationErrors(result.error, location));
+        return undefined;
+      };
+      const params = check("params", request.params, req.params);
+      const query = check("query", request.query, req.query);
+      check("headers", request.headers, req.headers);
+      const body = check("body", request.body, req.body);
+      if (errors.length > 0) {
+        throw new HttpProblem(400, "Validation failed", "One or more fields are invalid", { errors });
+      }
+      await spec.handler({
+        params: params as z.infer<P>,
+        query: query as z.infer<Q>,
+        body: body as z.infer<B>,
+        req,
+        res,
+      });
+    });
+    return this;
+  }
+
+  addHealthCheck(name: string, check: HealthCheck): this {
+    this.checks.set(name, check);
+    return this;
+  }
+
+  /** Hooks run in reverse registration order once the HTTP server has drained. */
+  onShutdown(name: string, close: () => Promise<void>): this {
+    this.hooks.push({ name, close });
+    return this;
+  }
+
+  async start(): Promise<{ url: string }> {
+    if (this.started) throw new Error("ServiceHost already started");
+    this.started = true;
+    this.mountBuiltins();
+    const server = http.createServer(this.app);
+    const host = this.opts.host ?? "127.0.0.1";
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    this.listenUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    if (this.opts.handleSignals !== false) this.installSignalHandlers();
+    this.logger.info({ url: this.listenUrl, version: this.opts.version }, `${this.opts.name} listening`);
+    return { url: this.listenUrl };
+  }
+
+  /** Idempotent: stop accepting, drain (bounded), run hooks in reverse, flush telemetry. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const began = performance.now();
+    this.logger.info({ inFlight: this.inFlight }, "shutting down");
+    const server = this.server;
+    if (server !== undefined) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets would otherwise hold close() open until they time out.
+      server.closeIdleConnections();
+      const timeoutMs = this.opts.shutdownTimeoutMs ?? 10_000;
+      const outcome = await settleWithin(closed, timeoutMs);
+      if (outcome === "timeout") {
+        this.logger.warn(
+          { inFlight: this.inFlight, timeoutMs },
+          "requests still running at shutdown deadline; closing connections",
+        );
+        server.closeAllConnections();
+        await closed;
+      }
+    }
+    const hookTimeoutMs = this.opts.shutdownHookTimeoutMs ?? 5_000;
+    for (const hook of [...this.hooks].reverse()) {
+      const outcome = await settleWithin(Promise.resolve().then(hook.close), hookTimeoutMs);
+      if (outcome === "timeout") {
+        this.logger.warn({ hook: hook.name, timeoutMs: hookTimeoutMs }, "shutdown hook timed out");
+      } else if (outcome !== "done") {
+        this.logger.error({ hook: hook.name, err: outcome.error }, "shutdown hook failed");
+      } else {
+        this.logger.debug({ hook: hook.name }, "shutdown hook done");
+      }
+    }
+    await shutdownTelemetry().catch((error: unknown) =>
+      this.logger.warn({ err: error }, "telemetry shutdown failed"),
+    );
+    // Kept until now so that a second signal during shutdown forces an exit (see the handler).
+    this.removeSignalHandlers();
+    this.logger.info({ durationMs: Math.round(performance.now() - began) }, `${this.opts.name} stopped`);
+  }
+
+  private installSignalHandlers(): void {
+    const handler = (signal: NodeJS.Signals): void => {
+      if (this.stopping !== undefined) {
+        this.logger.warn({ signal }, "second signal during shutdown; exiting now");
+        process.exit(1);
+      }
+      this.logger.info({ signal }, "signal received; stopping");
+      this.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          this.logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    this.signalHandler = handler;
+    process.on("SIGTERM", handler);
+    process.on("SIGINT", handler);
+  }
+
+  private removeSignalHandlers(): void {
+    const handler = this.signalHandler;
+    if (handler === undefined) return;
+    this.signalHandler = undefined;
+    process.off("SIGTERM", handler);
+    process.off("SIGINT", handler);
+  }
+
+  /** Counts in-flight requests (for shutdown) and writes one log line per request. */
+  private readonly trackRequest = (req: Request, res: Response, next: NextFunction): void => {
+    const began = performance.now();
+    this.inFlight += 1;
+    // Requests arriving on a kept-alive socket during shutdown are served, then the socket closes.
+    if (this.stopping !== undefined) res.setHeader("Connection", "close");
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      this.inFlight -= 1;
+      const path = req.originalUrl.split("?")[0] ?? req.originalUrl;
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      const fields = {
+        method: req.method,
+        path,
+        ...(typeof route === "string" ? { route: req.baseUrl + route } : {}),
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - began) * 10) / 10,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      if (PROBE_PATHS.has(path)) this.logger.debug(fields, "request");
+      else this.logger.info(fields, "request");
+      if (this.stopping !== undefined) setImmediate(() => this.server?.closeIdleConnections());
+    };
+    res.once("finish", done);
+    res.once("close", done);
+    next();
+  };
+
+  private mountBuiltins(): void {
+    const app = this.app;
+    const timeoutMs = this.opts.healthCheckTimeoutMs ?? 2_000;
+
+    app.get("/health", async (_req, res) => {
+      const report = await runHealthChecks(this.checks, timeoutMs);
+      res.setHeader("Cache-Control", "no-store");
+      res.status(report.status === "unhealthy" ? 503 : 200).json(report);
+    });
+    app.get("/alive", (_req, res) => {
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ status: "alive" });
+    });
+    this.registry.registerPath({
+      method: "get",
+      path: "/health",
+      summary: "Readiness: runs every registered health check",
+      tags: ["health"],
+      operationId: "getHealth",
+      responses: {
+        200: {
+          description: "Healthy or degraded",
+          content: { "application/json": { schema: healthReportSchema } },
+        },
+        503: {
+          description: "At least one check is unhealthy",
+          content: { "application/json": { schema: healthReportSchema } },
+        },
+      },
+    });
+    this.registry.registerPath({
+      method: "get",
+      path: "/alive",
+      summary: "Liveness: answers while the event loop runs",
+      tags: ["health"],
+      operationId: "getAlive",
+      responses: { 200: { description: "Alive", content: { "application/json": { schema: aliveSchema } } } },
+    });
+
+    const document = new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
+      openapi: "3.1.0",
+      info: {
+        title: this.opts.name,
+        version: this.opts.version,
+        ...(this.opts.description !== undefined ? { description: this.opts.description } : {}),
+      },
+    });
+    app.get("/openapi.json", (_req, res) => {
+      res.json(document);
+    });
+
+    // Swagger UI's page loads its assets by relative URL, so it must be served as "/swagger/".
+    app.use("/swagger", (req, res, next) => {
+      const [path = "", query] = req.originalUrl.split("?");
+      if (path === "/swagger") res.redirect(301, `/swagger/${query !== undefined ? `?${query}` : ""}`);
+      else next();
+    });
+    // serveFiles keeps the document per host (swaggerUi.serve shares one module-global document).
+    app.use("/swagger", ...swaggerUi.serveFiles(document, {}));
+    app.get("/swagger/", swaggerUi.setup(document, { customSiteTitle: `${this.opts.name} API` }));
+
+    app.use((req, res) => {
+      sendProblem(
+        res,
+        problemBody(404, "Not Found", {
+          detail: `No route for ${req.method} ${req.path}`,
+          instance: req.path,
+        }),
+      );
+    });
+    app.use(this.errorHandler);
+  }
+
+  private readonly errorHandler = (error: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) {
+      // Too late for a problem body; Express's default handler closes the connection.
+      this.logger.error({ err: error, method: req.method, path: req.path }, "error after response started");
+      next(error);
+      return;
+    }
+    sendProblem(res, this.toProblem(error, req));
+  };
+
+  private toProblem(error: unknown, req: Request): ProblemBody {
+    const instance = req.path;
+    if (error instanceof HttpProblem) {
+      if (error.status >= 500)
+        this.logger.error({ err: error, method: req.method, path: instance }, "request failed");
+      return error.toBody(instance);
+    }
+    const clientError = asClientError(error);
+    if (clientError !== undefined) {
+      const { status, type, message, expose } = clientError;
+      if (type === "entity.parse.failed")
+        return problemBody(400, "Malformed JSON", { detail: message, instance });
+      if (type === "entity.too.large") {
+        const limit = this.opts.bodyLimit ?? "64kb";
+        return problemBody(413, "Payload Too Large", {
+          detail: `The request body exceeds ${limit}`,
+          instance,
+        });
+      }
+      return problemBody(status, http.STATUS_CODES[status] ?? "Bad Request", {
+        detail: expose ? message : undefined,
+        instance,
+      });
+    }
+    // Unknown failures are logged in full but never described to the caller.
+    this.logger.error({ err: error, method: req.method, path: instance }, "unhandled error");
+    return problemBody(500, "Internal Server Error", {
+      detail: "An unexpected error occurred; it has been logged.",
+      instance,
+    });
+  }
+}
+
+/** Errors from body-parser / http-errors carry a 4xx status (and `type`, `expose`). */
+function asClientError(
+  error: unknown,
+): { status: number; type: string | undefined; message: string; expose: boolean } | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as {
+    status?: unknown;
+    statusCode?: unknown;
+    type?: unknown;
+    message?: unknown;
+    expose?: unknown;
+  };
+  const status = typeof e.status === "number" ? e.status : e.statusCode;
+  if (typeof status !== "number" || status < 400 || status > 499) return undefined;
+  return {
+    status,
+    type: typeof e.type === "string" ? e.type : undefined,
+    message: typeof e.message === "string" ? e.message : "",
+    expose: e.expose === true,
+  };
+}
+
+/** Waits for a promise up to `ms`; never rejects (a late rejection is swallowed, not unhandled). */
+async function settleWithin(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<"done" | "timeout" | { error: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => "done" as const,
+        (error: unknown) => ({ error }),
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** "/a/:id/b/:other" -> "/a/{id}/b/{other}" */
+export function toOpenApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>): RouteConfig {
+  const request: NonNullable<RouteConfig["request"]> = {};
+  const { params, query, body, headers } = spec.request ?? {};
+  if (params instanceof z.ZodObject || params instanceof z.ZodPipe) request.params = params;
+  if (query instanceof z.ZodObject || query instanceof z.ZodPipe) request.query = query;
+  if (headers !== undefined) request.headers = headers;
+  if (body !== undefined)
+    request.body = { required: true, content: { "application/json": { schema: body } } };
+
+  const responses: Record<string, ResponseConfig> = {};
+  for (const [status, response] of Object.entries(spec.responses)) {
+    responses[status] = toResponseConfig(Number(status), response);
+  }
+  const validates =
+    params !== undefined || query !== undefined || body !== undefined || headers !== undefined;
+  if (validates && responses["400"] === undefined) {
+    responses["400"] = toResponseConfig(400, {
+      description: "Invalid request",
+      schema: problemResponseSchema,
+    });
+  }
+  responses["500"] ??= toResponseConfig(500, {
+    description: "Unexpected error",
+    schema: problemResponseSchema,
+  });
+
+  return {
+    method: spec.method,
+    path: toOpenApiPath(spec.path),
+    summary: spec.summary,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    ...(spec.tags !== undefined ? { tags: spec.tags } : {}),
+    ...(spec.operationId !== undefined ? { operationId: spec.operationId } : {}),
+    request,
+    responses,
+  };
+}
+
+function toResponseConfig(status: number, response: RouteResponse): ResponseConfig {
+  const config: ResponseConfig = { description: response.description };
+  if (response.schema !== undefined) {
+    const contentType = status >= 400 ? "application/problem+json" : "application/json";
+    config.content = { [contentType]: { schema: response.schema } };
+  }
+  if (response.headers !== undefined) {
+    config.headers = z.object(
+      Object.fromEntries(
+        Object.entries(response.headers).map(([name, description]) => [
+          name,
+          z.string().meta({ description }),
+        ]),
+      ),
+    );
+  }
+  return config;
+}

@@ -1,0 +1,48 @@
+export {
+  ConfigError,
+  baseEnvSchema,
+  connectionStringFromEnv,
+  envPrefix,
+  loadConfig,
+  logLevels,
+  postgresUrlFromEnv,
+} from "./config.js";
+export { createLogger, redactUrl, type Logger } from "./logging.js";
+export {
+  HttpProblem,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemResponseSchema,
+  sendProblem,
+  validationErrorSchema,
+  validationErrors,
+  type ProblemBody,
+  type ValidationError,
+} from "./problem.js";
+export {
+  aliveSchema,
+  healthReportSchema,
+  runHealthChecks,
+  type HealthCheck,
+  type HealthCheckResult,
+  type HealthEntry,
+  type HealthReport,
+  type HealthStatus,
+} from "./health.js";
+export {
+  ServiceHost,
+  toOpenApiPath,
+  type HttpMethod,
+  type RouteInput,
+  type RouteResponse,
+  type RouteSpec,
+  type ServiceHostOptions,
+} from "./host.js";
+export { AmqpConnection, parseAmqpUrl, type AmqpConnectionOptions, type AmqpEndpoint } from "./amqp.js";
+export {
+  shutdownTelemetry,
+  startTelemetry,
+  type TelemetryHandle,
+  type TelemetryOptions,
+} from "./telemetry.js";
+export { pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";

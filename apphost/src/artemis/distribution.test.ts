@@ -1,0 +1,91 @@
+import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  artemisCacheDir,
+  artemisDownloadUrl,
+  artemisGroupId,
+  artemisMavenArtifact,
+  checksumMatches,
+  ensureArtemisDistribution,
+  fileDigest,
+  parseChecksumFile,
+} from "./distribution.js";
+
+describe("Maven coordinates", () => {
+  it("uses org.apache.artemis from 2.50 and org.apache.activemq before", () => {
+    expect(artemisGroupId("2.56.0")).toBe("org.apache.artemis");
+    expect(artemisGroupId("2.50.0")).toBe("org.apache.artemis");
+    expect(artemisGroupId("3.0.0")).toBe("org.apache.artemis");
+    expect(artemisGroupId("2.44.0")).toBe("org.apache.activemq");
+    expect(() => artemisGroupId("latest")).toThrow(/Unrecognised Artemis version/);
+  });
+
+  it("builds the dependency:copy artifact and the Maven Central URL", () => {
+    expect(artemisMavenArtifact("2.56.0")).toBe("org.apache.artemis:apache-artemis:2.56.0:tar.gz:bin");
+    expect(artemisMavenArtifact("2.44.0")).toBe("org.apache.activemq:apache-artemis:2.44.0:tar.gz:bin");
+    expect(artemisDownloadUrl("2.56.0")).toBe(
+      "https://repo.maven.apache.org/maven2/org/apache/artemis/apache-artemis/2.56.0/apache-artemis-2.56.0-bin.tar.gz",
+    );
+    expect(artemisDownloadUrl("2.44.0", "https://mirror.example/m2/")).toBe(
+      "https://mirror.example/m2/org/apache/activemq/apache-artemis/2.44.0/apache-artemis-2.44.0-bin.tar.gz",
+    );
+  });
+});
+
+describe("checksums", () => {
+  it("reads bare and 'hash  file' checksum files", () => {
+    const sha1 = "04fedcdb31d530e1ecb8b96732ecfe6d1deb3478";
+    expect(parseChecksumFile(`${sha1}\n`)).toBe(sha1);
+    expect(parseChecksumFile(`${sha1.toUpperCase()}  apache-artemis-2.56.0-bin.tar.gz\n`)).toBe(sha1);
+    expect(() => parseChecksumFile("<html>404</html>")).toThrow(/Not a checksum file/);
+  });
+
+  it("compares case-insensitively and verifies a file digest", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-dist-test-"));
+    const file = join(dir, "f");
+    await writeFile(file, "hello\n");
+    expect(await fileDigest(file, "sha1")).toBe("f572d396fae9206628714fb2ce00f72e94f2258f");
+    expect(checksumMatches("F572D396FAE9206628714FB2CE00F72E94F2258F", await fileDigest(file, "sha1"))).toBe(
+      true,
+    );
+    expect(checksumMatches("0".repeat(40), await fileDigest(file, "sha1"))).toBe(false);
+  });
+});
+
+describe("locating the distribution", () => {
+  it("derives the cache directory from the environment", () => {
+    expect(artemisCacheDir({ OUTBOX_APPHOST_CACHE: "/c" })).toBe("/c");
+    expect(artemisCacheDir({ XDG_CACHE_HOME: "/x" })).toBe("/x/outbox-apphost");
+    expect(artemisCacheDir({ HOME: "/home/u" })).toBe("/home/u/.cache/outbox-apphost");
+  });
+
+  it("uses ARTEMIS_HOME when it is a distribution and fails clearly when not", async () => {
+    const home = await mkdtemp(join(tmpdir(), "artemis-home-test-"));
+    await expect(ensureArtemisDistribution({ env: { ARTEMIS_HOME: home } })).rejects.toThrow(
+      /is not an Apache Artemis distribution/,
+    );
+    await mkdir(join(home, "bin"));
+    await mkdir(join(home, "lib"));
+    await writeFile(join(home, "bin", "artemis"), "#!/bin/sh\n");
+    await writeFile(join(home, "lib", "artemis-server-2.56.0.jar"), "");
+    expect(await ensureArtemisDistribution({ env: { ARTEMIS_HOME: home } })).toEqual({
+      home,
+      version: "2.56.0",
+      source: "ARTEMIS_HOME",
+    });
+  });
+
+  it("uses a cached extracted distribution without downloading", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "artemis-cache-test-"));
+    const home = join(cacheDir, "artemis", "apache-artemis-2.56.0");
+    await mkdir(join(home, "bin"), { recursive: true });
+    await writeFile(join(home, "bin", "artemis"), "#!/bin/sh\n");
+    expect(await ensureArtemisDistribution({ cacheDir, version: "2.56.0", env: { PATH: "" } })).toEqual({
+      home,
+      version: "2.56.0",
+      source: "cache",
+    });
+  });
+});

@@ -1,0 +1,310 @@
+// Finds or downloads (once, into a per-user cache) the Apache Artemis binary distribution.
+//
+// Order: $ARTEMIS_HOME → cached extracted distribution → Maven (`mvn dependency:copy`, which uses the
+// machine's own Maven settings, mirrors and proxies) → HTTPS from Maven Central with checksum check.
+// Extraction goes to a temporary directory beside the cache entry and is renamed into place, so a
+// killed download never leaves a half distribution; a lock file keeps concurrent callers from
+// downloading twice.
+
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+
+export const DEFAULT_ARTEMIS_VERSION = "2.56.0";
+
+export interface ArtemisDistribution {
+  home: string;
+  version: string;
+  source: "ARTEMIS_HOME" | "cache" | "maven" | "https";
+}
+
+export interface EnsureArtemisOptions {
+  version?: string;
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+const DEFAULT_REPOSITORY = "https://repo.maven.apache.org/maven2";
+
+/** $OUTBOX_APPHOST_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/outbox-apphost. */
+export function artemisCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OUTBOX_APPHOST_CACHE) return env.OUTBOX_APPHOST_CACHE;
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache");
+  return join(base, "outbox-apphost");
+}
+
+/** Maven coordinates: the project moved from org.apache.activemq (≤ 2.44) to org.apache.artemis (2.50+). */
+export function artemisGroupId(version: string): string {
+  const m = /^(\d+)\.(\d+)\./.exec(version);
+  if (!m)
+    throw new Error(`Unrecognised Artemis version "${version}" (expected e.g. ${DEFAULT_ARTEMIS_VERSION})`);
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 2 || (major === 2 && minor >= 50) ? "org.apache.artemis" : "org.apache.activemq";
+}
+
+/** `group:artifact:version:type:classifier`, as `mvn dependency:copy -Dartifact=` wants it. */
+export function artemisMavenArtifact(version: string): string {
+  return `${artemisGroupId(version)}:apache-artemis:${version}:tar.gz:bin`;
+}
+
+export function artemisArchiveName(version: string): string {
+  return `apache-artemis-${version}-bin.tar.gz`;
+}
+
+export function artemisDownloadUrl(version: string, repository: string = DEFAULT_REPOSITORY): string {
+  const groupPath = artemisGroupId(version).replaceAll(".", "/");
+  return `${repository.replace(/\/+$/, "")}/${groupPath}/apache-artemis/${version}/${artemisArchiveName(version)}`;
+}
+
+/** The first hex token of a Maven checksum file (some carry "<hash>  <file name>"). */
+export function parseChecksumFile(content: string): string {
+  const token = content.trim().split(/\s+/)[0] ?? "";
+  if (!/^[0-9a-fA-F]{40,128}$/.test(token))
+    throw new Error(`Not a checksum file: ${JSON.stringify(content.slice(0, 80))}`);
+  return token.toLowerCase();
+}
+
+export function checksumMatches(expectedHex: string, actualHex: string): boolean {
+  return expectedHex.trim().toLowerCase() === actualHex.trim().toLowerCase();
+}
+
+function versionDirName(version: string): string {
+  return `apache-artemis-${version}`;
+}
+
+function hasLauncher(home: string): boolean {
+  return existsSync(join(home, "bin", "artemis"));
+}
+
+/** Version of an installed distribution, read from its lib/artemis-server-<v>.jar. */
+export async function detectArtemisVersion(home: string): Promise<string | undefined> {
+  try {
+    const files = await readdir(join(home, "lib"));
+    for (const f of files) {
+      const m = /^artemis-server-(\d+\.\d+\.\d+[^/]*?)\.jar$/.exec(f);
+      if (m?.[1]) return m[1];
+    }
+  } catch {
+    // Not a distribution layout we know; the caller reports what it needs.
+  }
+  return undefined;
+}
+
+export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, command))) return join(dir, command);
+  }
+  return undefined;
+}
+
+export async function ensureArtemisDistribution(
+  opts: EnsureArtemisOptions = {},
+): Promise<ArtemisDistribution> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? (() => undefined);
+
+  const artemisHome = env.ARTEMIS_HOME;
+  if (artemisHome) {
+    if (!hasLauncher(artemisHome)) {
+      throw new Error(
+        `ARTEMIS_HOME=${artemisHome} is not an Apache Artemis distribution: ${join(artemisHome, "bin", "artemis")} ` +
+          `does not exist. Unset ARTEMIS_HOME to let the AppHost download Artemis, or point it at an extracted ` +
+          `apache-artemis-<version> directory.`,
+      );
+    }
+    const version = (await detectArtemisVersion(artemisHome)) ?? opts.version ?? "unknown";
+    return { home: artemisHome, version, source: "ARTEMIS_HOME" };
+  }
+
+  const version = opts.version ?? env.OUTBOX_ARTEMIS_VERSION ?? DEFAULT_ARTEMIS_VERSION;
+  artemisGroupId(version); // validates the version string before touching the disk
+  const root = join(opts.cacheDir ?? artemisCacheDir(env), "artemis");
+  const home = join(root, versionDirName(version));
+  if (hasLauncher(home)) return { home, version, source: "cache" };
+
+  await mkdir(root, { recursive: true });
+  const release = await acquireLock(join(root, `.${versionDirName(version)}.lock`), log);
+  try {
+    // Another process may have finished while we waited for the lock.
+    if (hasLauncher(home)) return { home, version, source: "cache" };
+    const work = await mkdtemp(join(root, `.tmp-${version}-`));
+    try {
+      const source = await download(version, work, env, log);
+      const extractDir = join(work, "x");
+      await mkdir(extractDir);
+      log(`Extracting ${artemisArchiveName(version)}`);
+      await run("tar", ["-xzf", join(work, artemisArchiveName(version)), "-C", extractDir], {
+        log: () => undefined,
+      });
+      const extracted = join(extractDir, versionDirName(version));
+      if (!hasLauncher(extracted))
+        throw new Error(`The downloaded archive has no ${versionDirName(version)}/bin/artemis`);
+      // A stale, incomplete directory (no bin/artemis) would block the rename.
+      await rm(home, { recursive: true, force: true });
+      await rename(extracted, home);
+      log(`Artemis ${version} ready at ${home}`);
+      return { home, version, source };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  } finally {
+    await release();
+  }
+}
+
+async function download(
+  version: string,
+  work: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<"maven" | "https"> {
+  const mvn = findOnPath("mvn", env);
+  if (mvn) {
+    log(`Downloading Artemis ${version} with Maven (${artemisMavenArtifact(version)})`);
+    try {
+      await run(
+        mvn,
+        [
+          "-B",
+          "-Dstyle.color=never",
+          "dependency:copy",
+          `-Dartifact=${artemisMavenArtifact(version)}`,
+          `-DoutputDirectory=${work}`,
+        ],
+        // No pom here: dependency:copy needs none, and a project's pom in cwd must not interfere.
+        { cwd: work, env, log: (line) => log(`[mvn] ${line}`) },
+      );
+      if (existsSync(join(work, artemisArchiveName(version)))) return "maven";
+      log(`Maven finished without ${artemisArchiveName(version)}; trying HTTPS`);
+    } catch (err) {
+      log(`Maven download failed (${(err as Error).message}); trying HTTPS`);
+    }
+  }
+  const url = artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY);
+  await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log);
+  return "https";
+}
+
+async function fetchChecksum(url: string): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {
+  const failures: string[] = [];
+  for (const algorithm of ["sha512", "sha1"] as const) {
+    const res = await fetch(`${url}.${algorithm}`);
+    if (res.ok) return { algorithm, hex: parseChecksumFile(await res.text()) };
+    failures.push(`${algorithm}: HTTP ${res.status}`);
+  }
+  throw new Error(`No checksum published for ${url} (${failures.join(", ")})`);
+}
+
+async function httpsDownloadVerified(url: string, file: string, log: (line: string) => void): Promise<void> {
+  const checksum = await fetchChecksum(url);
+  log(`Downloading ${url}`);
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`GET ${url} failed: HTTP ${res.status}`);
+  const total = Number(res.headers.get("content-length") ?? 0);
+  const hash = createHash(checksum.algorithm);
+  let received = 0;
+  let lastDecile = -1;
+  const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+  body.on("data", (chunk: Buffer) => {
+    hash.update(chunk);
+    received += chunk.length;
+    const decile = total > 0 ? Math.floor((received / total) * 10) : -1;
+    if (decile > lastDecile) {
+      lastDecile = decile;
+      log(`  ${decile * 10}% of ${(total / 1048576).toFixed(1)} MB`);
+    }
+  });
+  await pipeline(body, createWriteStream(file));
+  const actual = hash.digest("hex");
+  if (!checksumMatches(checksum.hex, actual)) {
+    await unlink(file).catch(() => undefined);
+    throw new Error(
+      `${checksum.algorithm.toUpperCase()} mismatch for ${url}: expected ${checksum.hex}, got ${actual}`,
+    );
+  }
+  log(`  ${checksum.algorithm.toUpperCase()} verified`);
+}
+
+/** SHA digest of a file, hex. */
+export async function fileDigest(file: string, algorithm: "sha512" | "sha1"): Promise<string> {
+  const hash = createHash(algorithm);
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: (line: string) => void },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    const onLine = (line: string): void => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      opts.log(line);
+    };
+    createInterface({ input: child.stdout }).on("line", onLine);
+    createInterface({ input: child.stderr }).on("line", onLine);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(new Error(`${command} exited with ${signal ?? String(code)}: ${tail.slice(-5).join(" | ")}`));
+    });
+  });
+}
+
+const LOCK_POLL_MS = 500;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** An exclusive lock file holding the owner's pid; a lock whose owner died is taken over. */
+async function acquireLock(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  let announced = false;
+  for (;;) {
+    try {
+      const handle = await open(path, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    if (!Number.isInteger(owner) || owner <= 0 || !processAlive(owner)) {
+      // Empty content can mean the owner is between open and write: only break it when old.
+      const age = await stat(path).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (owner > 0 || age > 5_000) {
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+    } else if (!announced) {
+      announced = true;
+      log(`Waiting for process ${owner} that is downloading Artemis (${path})`);
+    }
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
+}

@@ -52,11 +52,18 @@ export async function query<T extends pg.QueryResultRow>(connectionString: strin
   }
 }
 
-/** How often each of `ids` was applied by the receiver (effect rows per entity id). */
+/**
+ * How many messages the receiver applied for each of `ids` (inbox rows per aggregate, joined to
+ * the effect). The effect table is keyed by entity id, so a second message for the same entity
+ * (a sender-side duplicate) shows up here as a count of 2, and a missing effect as no entry.
+ */
 export async function appliedCounts(app: DistributedApplication, ids: string[]): Promise<Map<string, number>> {
   const rows = await query<{ entity_id: string; n: string }>(
     app.getConnectionString("receiverdb"),
-    "SELECT entity_id::text, count(*)::text AS n FROM received_items WHERE entity_id = ANY($1::uuid[]) GROUP BY entity_id",
+    `SELECT r.id::text AS entity_id, count(i.message_id)::text AS n
+       FROM received_items r JOIN inbox i ON i.aggregate_id = r.id::text
+      WHERE r.id = ANY($1::uuid[])
+      GROUP BY r.id`,
     [ids],
   );
   return new Map(rows.map((r) => [r.entity_id, Number(r.n)]));

@@ -352,10 +352,10 @@ export class DistributedApplication {
 
   private providerFor(resource: Resource): ResourceProvider {
     // The process provider is the only one so far; the container provider plugs in here.
-    if (resource instanceof PostgresServerResource) return new PostgresProcessProvider() as ResourceProvider;
-    if (resource instanceof PostgresDatabaseResource) return new PostgresDatabaseProvider() as ResourceProvider;
-    if (resource instanceof ArtemisResource) return new ArtemisProcessProvider() as ResourceProvider;
-    if (resource instanceof NodeServiceResource) return new NodeServiceProcessProvider() as ResourceProvider;
+    if (resource instanceof PostgresServerResource) return new PostgresProcessProvider();
+    if (resource instanceof PostgresDatabaseResource) return new PostgresDatabaseProvider();
+    if (resource instanceof ArtemisResource) return new ArtemisProcessProvider();
+    if (resource instanceof NodeServiceResource) return new NodeServiceProcessProvider();
     throw new Error(`No provider for resource kind "${resource.kind}"`);
   }
 

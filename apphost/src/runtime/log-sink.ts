@@ -30,9 +30,7 @@ export class LogSink {
   private readonly colourOf = new Map<string, number>();
   private width = 8;
 
-  constructor(private readonly options: LogSinkOptions) {
-    fs.mkdirSync(options.directory, { recursive: true });
-  }
+  constructor(private readonly options: LogSinkOptions) {}
 
   register(resource: string): void {
     this.width = Math.max(this.width, resource.length);
@@ -91,7 +89,11 @@ export class LogSink {
   private file(resource: string): fs.WriteStream {
     let file = this.files.get(resource);
     if (!file) {
+      // Created on first write: `--fresh` wipes the state directory after the sink exists.
+      fs.mkdirSync(this.options.directory, { recursive: true });
       file = fs.createWriteStream(this.fileOf(resource), { flags: "a", mode: 0o600 });
+      // A full disk must not take the AppHost down; the console still shows the output.
+      file.on("error", (error) => process.stderr.write(`apphost | cannot write ${this.fileOf(resource)}: ${error.message}\n`));
       this.files.set(resource, file);
     }
     return file;

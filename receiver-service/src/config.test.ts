@@ -1,0 +1,64 @@
+import { ConfigError } from "@outbox/service-defaults";
+import { describe, expect, it } from "vitest";
+import { readConfig } from "./config.js";
+
+const minimal = {
+  PORT: "8080",
+  ConnectionStrings__receiverdb: "postgresql://u:p@127.0.0.1:5432/receiverdb",
+  ConnectionStrings__broker: "amqp://u:p@127.0.0.1:5672",
+};
+
+describe("readConfig", () => {
+  it("applies defaults", () => {
+    const config = readConfig(minimal);
+    expect(config).toMatchObject({
+      PORT: 8080,
+      HOST: "127.0.0.1",
+      RECEIVER_QUEUE: "entity-items",
+      RECEIVER_MAX_IN_FLIGHT: 16,
+      PG_POOL_MAX: 10,
+      databaseUrl: minimal.ConnectionStrings__receiverdb,
+      brokerUrl: minimal.ConnectionStrings__broker,
+    });
+  });
+
+  it("falls back to the <NAME>_URI variables", () => {
+    const config = readConfig({
+      PORT: "0",
+      RECEIVERDB_URI: "postgres://a:b@127.0.0.1:1/receiverdb",
+      BROKER_URI: "amqp://127.0.0.1:5672",
+    });
+    expect(config.databaseUrl).toBe("postgres://a:b@127.0.0.1:1/receiverdb");
+    expect(config.brokerUrl).toBe("amqp://127.0.0.1:5672");
+  });
+
+  it("reads the receiver settings", () => {
+    const config = readConfig({
+      ...minimal,
+      RECEIVER_QUEUE: "other",
+      RECEIVER_MAX_IN_FLIGHT: "4",
+      PG_POOL_MAX: "3",
+    });
+    expect(config).toMatchObject({ RECEIVER_QUEUE: "other", RECEIVER_MAX_IN_FLIGHT: 4, PG_POOL_MAX: 3 });
+  });
+
+  it("names every bad or missing variable at once", () => {
+    let error: unknown;
+    try {
+      readConfig({ PORT: "x", RECEIVER_MAX_IN_FLIGHT: "0", ConnectionStrings__broker: "http://nope" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of [
+      "PORT",
+      "RECEIVER_MAX_IN_FLIGHT",
+      "ConnectionStrings__receiverdb",
+      "ConnectionStrings__broker",
+    ]) {
+      expect(message).toContain(name);
+    }
+    expect(message).not.toContain("http://nope");
+  });
+});

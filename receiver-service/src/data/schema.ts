@@ -1,0 +1,56 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+/**
+ * The idempotency key store: one row per message id ever processed. Inserting here and applying
+ * the effect happen in one transaction, so a redelivered message finds its row and is skipped.
+ */
+export const inbox = pgTable("inbox", {
+  // text, not uuid: the key is whatever the producer put in AMQP message_id (our sender uses UUIDv7).
+  messageId: text("message_id").primaryKey(),
+  type: text("type").notNull(),
+  version: integer("version").notNull(),
+  aggregateId: text("aggregate_id").notNull(),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  processedAt: timestamp("processed_at", { withTimezone: true }),
+});
+
+/** The effect of EntityItemCreated: the receiver's own copy of each entity. */
+export const receivedItems = pgTable(
+  "received_items",
+  {
+    id: uuid("id").primaryKey(),
+    messageId: text("message_id")
+      .notNull()
+      .unique("received_items_message_id_key")
+      .references(() => inbox.messageId),
+    name: text("name").notNull(),
+    description: text("description"),
+    sourceCreatedAt: timestamp("source_created_at", { withTimezone: true }).notNull(),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  // The list endpoint pages newest first.
+  (t) => [index("received_items_received_at_idx").on(t.receivedAt.desc(), t.id.desc())],
+);
+
+/** Failed processing attempts, kept so redeliveries and dead-lettering are visible. */
+export const deliveryFailures = pgTable(
+  "delivery_failures",
+  {
+    id: serial("id").primaryKey(),
+    // Nullable: a poison message may have no usable message id at all.
+    messageId: text("message_id"),
+    attempt: integer("attempt").notNull(),
+    kind: text("kind", { enum: ["transient", "poison"] }).notNull(),
+    error: text("error").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("delivery_failures_kind_check", sql`${t.kind} in ('transient', 'poison')`),
+    index("delivery_failures_message_id_idx").on(t.messageId),
+    index("delivery_failures_occurred_at_idx").on(t.occurredAt),
+  ],
+);
+
+export type ReceivedItemRow = typeof receivedItems.$inferSelect;
+export type DeliveryFailureKind = (typeof deliveryFailures.$inferInsert)["kind"];

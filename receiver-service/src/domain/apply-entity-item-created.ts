@@ -1,0 +1,25 @@
+import type { IncomingEvent } from "./events.js";
+import type { ApplyResult, InboxStore } from "./inbox.js";
+
+/**
+ * Applies EntityItemCreated exactly once: remember the message id and store the entity copy in
+ * one transaction. The caller acknowledges the message only after this resolves, so a crash at
+ * any point either leaves nothing behind (redelivery applies it) or leaves the inbox row
+ * (redelivery is recognised as a duplicate).
+ */
+export async function applyEntityItemCreated(store: InboxStore, event: IncomingEvent): Promise<ApplyResult> {
+  return store.inTransaction(async (uow) => {
+    const firstTime = await uow.recordMessage(event);
+    if (!firstTime) return "duplicate";
+
+    const inserted = await uow.insertReceivedItem({
+      id: event.payload.id,
+      messageId: event.messageId,
+      name: event.payload.name,
+      description: event.payload.description,
+      sourceCreatedAt: new Date(event.payload.createdAt),
+    });
+    await uow.markProcessed(event.messageId);
+    return inserted ? "applied" : "already-applied";
+  });
+}

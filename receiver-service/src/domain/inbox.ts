@@ -1,0 +1,32 @@
+import type { EventEnvelope } from "./events.js";
+
+/** A received entity as the receiver stores it. */
+export interface NewReceivedItem {
+  id: string;
+  messageId: string;
+  name: string;
+  description: string | null;
+  sourceCreatedAt: Date;
+}
+
+/** What the use cases may do inside the one transaction that covers inbox row + effect. */
+export interface InboxUnitOfWork {
+  /** Records the message id; false when it was already recorded (a redelivery or resend). */
+  recordMessage(envelope: EventEnvelope): Promise<boolean>;
+  /** Inserts the entity copy; false when an entity with that id already exists. */
+  insertReceivedItem(item: NewReceivedItem): Promise<boolean>;
+  markProcessed(messageId: string): Promise<void>;
+}
+
+/** Runs work in one database transaction: everything commits, or nothing does. */
+export interface InboxStore {
+  inTransaction<T>(work: (uow: InboxUnitOfWork) => Promise<T>): Promise<T>;
+}
+
+/**
+ * applied: first time we see this message, effect written.
+ * duplicate: the message id was processed before; nothing written.
+ * already-applied: new message id, but the entity already exists (the producer re-published the
+ *   same entity under a new id); the inbox remembers the message, the effect is not repeated.
+ */
+export type ApplyResult = "applied" | "duplicate" | "already-applied";

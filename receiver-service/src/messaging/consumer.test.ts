@@ -1,0 +1,212 @@
+import { EventEmitter } from "node:events";
+import { createLogger } from "@outbox/service-defaults";
+import type { Connection, Message } from "rhea";
+import { describe, expect, it, vi } from "vitest";
+import type { IncomingEvent } from "../domain/events.js";
+import { InboxConsumer } from "./consumer.js";
+import type { Outcome } from "./process-message.js";
+
+/** Just enough of a rhea receiver: credit is consumed by each transfer, as in rhea. */
+class FakeReceiver extends EventEmitter {
+  credit = 0;
+  remoteOpen = false;
+  localOpen = true;
+  grants: number[] = [];
+  add_credit(n: number): void {
+    this.grants.push(n);
+    this.credit += n;
+  }
+  is_open(): boolean {
+    return this.localOpen;
+  }
+  is_remote_open(): boolean {
+    return this.remoteOpen;
+  }
+  close(): void {
+    this.localOpen = false;
+    this.remoteOpen = false;
+    this.emit("receiver_close");
+  }
+  attach(): void {
+    this.remoteOpen = true;
+    this.emit("receiver_open");
+  }
+  /** rhea's reconnect: link re-attached with zero credit. */
+  reattach(): void {
+    this.credit = 0;
+    this.attach();
+  }
+  deliver(message: Message = { message_id: "m", body: undefined }) {
+    if (this.credit <= 0) throw new Error("broker sent without credit");
+    this.credit -= 1;
+    const delivery = { accept: vi.fn(), reject: vi.fn(), modified: vi.fn(), release: vi.fn() };
+    this.emit("message", { delivery, message });
+    return delivery;
+  }
+}
+
+class FakeConnection extends EventEmitter {
+  receivers: FakeReceiver[] = [];
+  open_receiver(): FakeReceiver {
+    const receiver = new FakeReceiver();
+    this.receivers.push(receiver);
+    return receiver;
+  }
+  is_open(): boolean {
+    return true;
+  }
+}
+
+const event = { messageId: "m", type: "EntityItemCreated", aggregateId: "a" } as IncomingEvent;
+const accepted: Outcome = { action: "accept", result: "applied", event };
+
+function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean> } = {}) {
+  const connection = new FakeConnection();
+  const pending: ((outcome: Outcome) => void)[] = [];
+  const recordFailure = vi.fn(() => Promise.resolve());
+  const consumer = new InboxConsumer({
+    connection: connection as unknown as Connection,
+    queue: "entity-items",
+    maxInFlight: options.maxInFlight ?? 2,
+    logger: createLogger("test", "silent"),
+    process: () => new Promise<Outcome>((resolve) => pending.push(resolve)),
+    recordFailure,
+    ...(options.probe ? { probe: options.probe } : {}),
+  });
+  consumer.start();
+  const receiver = connection.receivers[0]!;
+  /** Completes the oldest pending handler and lets its continuation run. */
+  const finish = async (outcome: Outcome) => {
+    pending.shift()!(outcome);
+    // Microtask hops only: works under fake timers too.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  };
+  return { connection, consumer, receiver, finish, recordFailure };
+}
+
+describe("InboxConsumer", () => {
+  it("attaches a non-auto-accepting link and grants credit only once attached", () => {
+    const { receiver, consumer } = setup();
+    expect(receiver.grants).toEqual([]);
+    expect(consumer.healthCheck()()).toMatchObject({ status: "unhealthy" });
+    receiver.attach();
+    expect(receiver.grants).toEqual([2]);
+    expect(consumer.healthCheck()()).toMatchObject({ status: "healthy" });
+  });
+
+  it("keeps at most maxInFlight deliveries unsettled and tops up on settlement", async () => {
+    const { receiver, finish } = setup();
+    receiver.attach();
+    const first = receiver.deliver();
+    receiver.deliver();
+    expect(receiver.credit).toBe(0);
+    expect(() => receiver.deliver()).toThrow("without credit");
+    await finish(accepted);
+    expect(first.accept).toHaveBeenCalledOnce();
+    expect(receiver.credit).toBe(1);
+  });
+
+  it("rejects poison with a reason and records it", async () => {
+    const { receiver, finish, recordFailure, consumer } = setup();
+    receiver.attach();
+    const delivery = receiver.deliver({ message_id: "m", delivery_count: 2, body: undefined });
+    await finish({ action: "reject", reason: "bad json", messageId: "m" });
+    expect(delivery.reject).toHaveBeenCalledWith({ condition: "amqp:decode-error", description: "bad json" });
+    expect(recordFailure).toHaveBeenCalledWith({
+      messageId: "m",
+      attempt: 3,
+      kind: "poison",
+      error: "bad json",
+    });
+    expect(consumer.counters.rejected).toBe(1);
+  });
+
+  it("modifies (never releases) on a transient failure and pauses credit until the probe succeeds", async () => {
+    vi.useFakeTimers();
+    try {
+      let healthy = false;
+      const { receiver, finish, consumer } = setup({ probe: () => Promise.resolve(healthy) });
+      receiver.attach();
+      const delivery = receiver.deliver();
+      receiver.deliver();
+      await finish({ action: "retry", reason: "db down", messageId: "m" });
+      expect(delivery.modified).toHaveBeenCalledWith({ delivery_failed: true });
+      expect(delivery.release).not.toHaveBeenCalled();
+      expect(receiver.credit).toBe(0);
+      expect(consumer.healthCheck()()).toMatchObject({ status: "degraded" });
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(receiver.credit).toBe(0);
+      healthy = true;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(receiver.credit).toBe(1);
+      await finish(accepted);
+      expect(receiver.credit).toBe(2);
+      await consumer.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("keeps failure records the database refused and writes them once it answers", async () => {
+    vi.useFakeTimers();
+    try {
+      let healthy = false;
+      const { receiver, finish, recordFailure, consumer } = setup({ probe: () => Promise.resolve(healthy) });
+      recordFailure.mockImplementationOnce(() => Promise.reject(new Error("db down")));
+      receiver.attach();
+      receiver.deliver();
+      await finish({ action: "retry", reason: "db down", messageId: "m" });
+      expect(recordFailure).toHaveBeenCalledTimes(1);
+      healthy = true;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(recordFailure).toHaveBeenCalledTimes(2);
+      expect(recordFailure).toHaveBeenLastCalledWith({
+        messageId: "m",
+        attempt: 1,
+        kind: "transient",
+        error: "db down",
+      });
+      await consumer.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("re-grants credit after a reconnect, counting handlers still running", async () => {
+    const { receiver, connection, finish } = setup();
+    receiver.attach();
+    receiver.deliver();
+    connection.emit("disconnected");
+    receiver.reattach();
+    expect(receiver.credit).toBe(1);
+    await finish(accepted);
+    expect(receiver.credit).toBe(2);
+  });
+
+  it("stop() waits for in-flight work, releases late arrivals and detaches", async () => {
+    const { receiver, consumer, finish } = setup();
+    receiver.attach();
+    const inFlight = receiver.deliver();
+    const stopped = consumer.stop();
+    const late = receiver.deliver();
+    expect(late.release).toHaveBeenCalledOnce();
+    await finish(accepted);
+    await stopped;
+    expect(inFlight.accept).toHaveBeenCalledOnce();
+    expect(receiver.is_open()).toBe(false);
+  });
+
+  it("re-attaches when the broker closes the link", async () => {
+    vi.useFakeTimers();
+    try {
+      const { receiver, connection, consumer } = setup();
+      receiver.attach();
+      receiver.close();
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(connection.receivers).toHaveLength(2);
+      await consumer.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

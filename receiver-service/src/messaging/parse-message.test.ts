@@ -1,0 +1,129 @@
+import rhea, { type Message } from "rhea";
+import { describe, expect, it } from "vitest";
+import { parseMessage, readMessageId } from "./parse-message.js";
+
+const entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
+const outboxId = "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa";
+const payload = { id: entityId, name: "Widget", description: null, createdAt: "2026-11-23T20:00:00.000Z" };
+
+/** A message exactly as the sender's relay builds it (see the message contract). */
+function contractMessage(overrides: Partial<Message> = {}, body: unknown = payload): Message {
+  return {
+    message_id: outboxId,
+    durable: true,
+    subject: "EntityItemCreated",
+    group_id: entityId,
+    content_type: "application/json",
+    creation_time: new Date(),
+    application_properties: {
+      _AMQ_DUPL_ID: outboxId,
+      type: "EntityItemCreated",
+      version: 1,
+      aggregate_id: entityId,
+    },
+    body: rhea.message.data_section(Buffer.from(JSON.stringify(body))) as unknown,
+    ...overrides,
+  };
+}
+
+describe("parseMessage", () => {
+  it("turns a contract message into a validated event", () => {
+    const result = parseMessage(contractMessage());
+    expect(result).toEqual({
+      ok: true,
+      event: { messageId: outboxId, type: "EntityItemCreated", version: 1, aggregateId: entityId, payload },
+    });
+  });
+
+  it("survives an AMQP encode/decode round trip", () => {
+    // rhea's typings declare decode() with a different Message interface than the receiver's events.
+    const decoded = rhea.message.decode(rhea.message.encode(contractMessage())) as unknown as Message;
+    expect(parseMessage(decoded).ok).toBe(true);
+  });
+
+  it("accepts a string body, a multi-part data section and an amqp-value map", () => {
+    expect(parseMessage(contractMessage({ body: JSON.stringify(payload) })).ok).toBe(true);
+    const json = Buffer.from(JSON.stringify(payload));
+    const parts = rhea.message.data_sections([json.subarray(0, 10), json.subarray(10)]) as unknown;
+    expect(parseMessage(contractMessage({ body: parts })).ok).toBe(true);
+    expect(parseMessage(contractMessage({ body: { ...payload } })).ok).toBe(true);
+  });
+
+  it("falls back to subject for the type and group_id for the aggregate", () => {
+    const message = contractMessage({ application_properties: { version: 1 } });
+    expect(parseMessage(message)).toMatchObject({
+      ok: true,
+      event: { type: "EntityItemCreated", aggregateId: entityId },
+    });
+  });
+
+  it("trims the name and tolerates unknown payload fields", () => {
+    const result = parseMessage(contractMessage({}, { ...payload, name: "  Widget  ", extra: 1 }));
+    expect(result).toMatchObject({ ok: true, event: { payload: { name: "Widget" } } });
+    expect(result.ok && "extra" in result.event.payload).toBe(false);
+  });
+
+  const poison: [string, Message, RegExp][] = [
+    ["no message id", contractMessage({ message_id: undefined }), /message_id/],
+    ["numeric message id", contractMessage({ message_id: 42 }), /message_id/],
+    [
+      "no type at all",
+      contractMessage({ subject: undefined, application_properties: { version: 1 } }),
+      /type/,
+    ],
+    ["no version", contractMessage({ application_properties: { type: "EntityItemCreated" } }), /version/],
+    [
+      "unknown type",
+      contractMessage({ application_properties: { type: "Other", version: 1 } }),
+      /unknown event type\/version: Other@1/,
+    ],
+    [
+      "unknown version",
+      contractMessage({ application_properties: { type: "EntityItemCreated", version: 2 } }),
+      /EntityItemCreated@2/,
+    ],
+    [
+      "malformed JSON",
+      contractMessage({ body: rhea.message.data_section(Buffer.from("{nope")) as unknown }),
+      /not valid JSON/,
+    ],
+    ["empty body", contractMessage({ body: undefined }), /empty body/],
+    ["numeric body", contractMessage({ body: 7 }), /unsupported body/],
+    ["invalid id", contractMessage({}, { ...payload, id: "x" }), /id:/],
+    ["blank name", contractMessage({}, { ...payload, name: "   " }), /name:/],
+    ["long description", contractMessage({}, { ...payload, description: "d".repeat(2001) }), /description:/],
+    ["bad createdAt", contractMessage({}, { ...payload, createdAt: "yesterday" }), /createdAt:/],
+    ["payload is an array", contractMessage({}, [payload]), /invalid EntityItemCreated@1 payload/],
+    [
+      "aggregate id differs from payload id",
+      contractMessage({
+        application_properties: { type: "EntityItemCreated", version: 1, aggregate_id: outboxId },
+      }),
+      /does not match/,
+    ],
+  ];
+  it.each(poison)("poison: %s", (_name, message, reason) => {
+    const result = parseMessage(message);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it("keeps the message id of a poison message for the failure record", () => {
+    expect(parseMessage(contractMessage({ body: "{" }))).toMatchObject({ ok: false, messageId: outboxId });
+  });
+
+  it("accepts the version as a numeric string", () => {
+    const message = contractMessage({ application_properties: { type: "EntityItemCreated", version: "1" } });
+    expect(parseMessage(message).ok).toBe(true);
+  });
+});
+
+describe("readMessageId", () => {
+  it("reads strings and AMQP uuids", () => {
+    expect(readMessageId(" abc ")).toBe("abc");
+    expect(readMessageId(Buffer.from("0193a5b27c4d7e8f9a0b1c2d3e4f5a6b", "hex"))).toBe(entityId);
+    expect(readMessageId("")).toBeUndefined();
+    expect(readMessageId("x".repeat(257))).toBeUndefined();
+    expect(readMessageId(Buffer.from("short"))).toBeUndefined();
+  });
+});

@@ -1,0 +1,132 @@
+import { hostname } from "node:os";
+import {
+  baseEnvSchema,
+  ConfigError,
+  connectionStringFromEnv,
+  loadConfig,
+  postgresUrlFromEnv,
+} from "@outbox/service-defaults";
+import { z } from "zod";
+
+const positiveInt = () => z.coerce.number().int().positive();
+
+/** Everything the sender reads from its environment, with defaults. */
+export const senderEnvSchema = baseEnvSchema
+  .extend({
+    // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / connectionStringFromEnv.
+    ConnectionStrings__senderdb: z.string().optional(),
+    SENDERDB_URI: z.string().optional(),
+    ConnectionStrings__broker: z.string().optional(),
+    BROKER_URI: z.string().optional(),
+
+    PG_POOL_MAX: positiveInt().max(1_000).default(10),
+    /** AMQP address the relay publishes to (an anycast address with a queue of the same name). */
+    OUTBOX_ADDRESS: z.string().min(1).default("entity-items"),
+    OUTBOX_BATCH_SIZE: positiveInt().max(1_000).default(100),
+    /** How long a claim protects rows from other relay instances. */
+    OUTBOX_LEASE_MS: positiveInt().min(1_000).default(30_000),
+    /** Fallback poll when idle (a NOTIFY wake-up can come on top later). */
+    OUTBOX_POLL_INTERVAL_MS: positiveInt().min(10).default(500),
+    /** No outcome from the broker within this time: the send is unknown and the row goes back. */
+    OUTBOX_SEND_TIMEOUT_MS: positiveInt().default(10_000),
+    /** Capped exponential backoff with jitter: broker outages and message-level retries. */
+    OUTBOX_BACKOFF_MIN_MS: positiveInt().default(500),
+    OUTBOX_BACKOFF_MAX_MS: positiveInt().default(30_000),
+  })
+  .superRefine((env, ctx) => {
+    // Every outcome must be known before the lease runs out, or another instance could claim
+    // rows this one is still waiting on (harmless thanks to _AMQ_DUPL_ID, but wasteful).
+    if (env.OUTBOX_SEND_TIMEOUT_MS * 2 > env.OUTBOX_LEASE_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["OUTBOX_SEND_TIMEOUT_MS"],
+        message: `must be at most half of OUTBOX_LEASE_MS (${env.OUTBOX_LEASE_MS})`,
+      });
+    }
+    if (env.OUTBOX_BACKOFF_MIN_MS > env.OUTBOX_BACKOFF_MAX_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["OUTBOX_BACKOFF_MAX_MS"],
+        message: "must be >= OUTBOX_BACKOFF_MIN_MS",
+      });
+    }
+  });
+
+export interface SenderConfig {
+  serviceName: string;
+  port: number;
+  host: string;
+  logLevel: string;
+  shutdownTimeoutMs: number;
+  databaseUrl: string;
+  pgPoolMax: number;
+  brokerUrl: string;
+  outbox: {
+    address: string;
+    batchSize: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    sendTimeoutMs: number;
+    backoff: { minMs: number; maxMs: number };
+  };
+  /** Identifies this process in outbox locks and as the AMQP container id. */
+  instanceId: string;
+}
+
+/**
+ * Reads and validates the configuration. Throws one ConfigError naming every bad or missing
+ * variable (not just the first one), without echoing values.
+ */
+export function loadSenderConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  instanceId = defaultInstanceId(),
+): SenderConfig {
+  const problems: string[] = [];
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error.message.replace(/^Invalid configuration: /, ""));
+      return undefined;
+    }
+  };
+  const parsed = attempt(() => loadConfig(senderEnvSchema, env));
+  const databaseUrl = attempt(() => postgresUrlFromEnv(env, "senderdb"));
+  const brokerUrl = attempt(() => brokerUrlFromEnv(env));
+  if (parsed === undefined || databaseUrl === undefined || brokerUrl === undefined) {
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  return {
+    serviceName: parsed.OTEL_SERVICE_NAME ?? "sender",
+    port: parsed.PORT,
+    host: parsed.HOST,
+    logLevel: parsed.LOG_LEVEL,
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
+    databaseUrl,
+    pgPoolMax: parsed.PG_POOL_MAX,
+    brokerUrl,
+    outbox: {
+      address: parsed.OUTBOX_ADDRESS,
+      batchSize: parsed.OUTBOX_BATCH_SIZE,
+      leaseMs: parsed.OUTBOX_LEASE_MS,
+      pollIntervalMs: parsed.OUTBOX_POLL_INTERVAL_MS,
+      sendTimeoutMs: parsed.OUTBOX_SEND_TIMEOUT_MS,
+      backoff: { minMs: parsed.OUTBOX_BACKOFF_MIN_MS, maxMs: parsed.OUTBOX_BACKOFF_MAX_MS },
+    },
+    instanceId,
+  };
+}
+
+function brokerUrlFromEnv(env: NodeJS.ProcessEnv): string {
+  const url = connectionStringFromEnv(env, "broker");
+  if (!/^amqps?:\/\//.test(url)) {
+    throw new ConfigError("Invalid configuration: ConnectionStrings__broker: expected an amqp:// URL");
+  }
+  return url;
+}
+
+/** Unique per process, readable in SQL (`locked_by`) and in the broker's connection list. */
+export function defaultInstanceId(): string {
+  return `sender-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}

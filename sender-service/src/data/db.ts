@@ -1,0 +1,38 @@
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import * as schema from "./schema.js";
+
+export type Database = NodePgDatabase<typeof schema>;
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+/** Queries take either the database or an open transaction, so use cases decide the boundaries. */
+export type Queryable = Database | Transaction;
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  applicationName: string;
+  onError: (error: Error) => void;
+}
+
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max,
+    application_name: opts.applicationName,
+    // Fail a request quickly rather than queue it forever when the database is gone.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.
+  pool.on("error", opts.onError);
+  return pool;
+}
+
+export function createDatabase(pool: pg.Pool): Database {
+  return drizzle({ client: pool, schema });
+}
+
+/** `SELECT 1` bounded by a timeout, for the health check. */
+export async function pingDatabase(pool: pg.Pool, timeoutMs: number): Promise<void> {
+  await pool.query({ text: "SELECT 1", query_timeout: timeoutMs } as pg.QueryConfig);
+}

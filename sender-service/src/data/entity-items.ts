@@ -1,0 +1,35 @@
+import { count, desc, eq } from "drizzle-orm";
+import type { Queryable } from "./db.js";
+import { entityItems, type EntityItemRow } from "./schema.js";
+
+export async function insertEntityItem(
+  db: Queryable,
+  item: { id: string; name: string; description: string | null },
+): Promise<EntityItemRow> {
+  const [row] = await db.insert(entityItems).values(item).returning();
+  if (row === undefined) throw new Error("insert into entity_items returned no row");
+  return row;
+}
+
+export async function findEntityItem(db: Queryable, id: string): Promise<EntityItemRow | undefined> {
+  const [row] = await db.select().from(entityItems).where(eq(entityItems.id, id)).limit(1);
+  return row;
+}
+
+/** Newest first; id breaks ties so pages are stable. */
+export async function listEntityItems(
+  db: Queryable,
+  page: { offset: number; limit: number },
+): Promise<EntityItemRow[]> {
+  return db
+    .select()
+    .from(entityItems)
+    .orderBy(desc(entityItems.createdAt), desc(entityItems.id))
+    .limit(page.limit)
+    .offset(page.offset);
+}
+
+export async function countEntityItems(db: Queryable): Promise<number> {
+  const [row] = await db.select({ total: count() }).from(entityItems);
+  return row?.total ?? 0;
+}

@@ -1,0 +1,33 @@
+import { pageResponseSchema } from "@outbox/service-defaults";
+import { z } from "zod";
+
+export const entityItemSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({
+    id: "EntityItem",
+    example: {
+      id: "01981a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5b",
+      name: "First item",
+      description: null,
+      createdAt: "2025-07-01T12:00:00.000Z",
+    },
+  });
+
+/** Strict: unknown keys are rejected, so a typo never silently drops data. */
+export const createEntityItemSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).nullable().optional(),
+  })
+  .meta({ id: "CreateEntityItem", example: { name: "First item", description: "Created through the API" } });
+
+export const entityItemIdParamsSchema = z.object({
+  id: z.uuid().meta({ description: "Entity id (UUID)" }),
+});
+
+export const entityItemPageSchema = pageResponseSchema(entityItemSchema).meta({ id: "EntityItemPage" });

@@ -1,0 +1,108 @@
+import { readFileSync } from "node:fs";
+import {
+  AmqpConnection,
+  ConfigError,
+  createLogger,
+  ServiceHost,
+  type HealthCheck,
+} from "@outbox/service-defaults";
+import { loadSenderConfig, type SenderConfig } from "./config.js";
+import { databaseHealthCheck } from "./data/database-health.js";
+import { createDatabase, createPool } from "./data/db.js";
+import { migrateWhenReachable } from "./data/migrate.js";
+import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
+import { AmqpPublisher } from "./messaging/amqp-publisher.js";
+import { OutboxRelay } from "./messaging/outbox-relay.js";
+
+const SERVICE_NAME = "sender-service";
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+let config: SenderConfig;
+try {
+  config = loadSenderConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger(config.serviceName, config.logLevel);
+logger.info({ instanceId: config.instanceId, address: config.outbox.address }, `${SERVICE_NAME} starting`);
+
+const pool = createPool({
+  url: config.databaseUrl,
+  max: config.pgPoolMax,
+  applicationName: config.instanceId,
+  onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
+});
+try {
+  await migrateWhenReachable(pool, {
+    waitMs: 30_000,
+    onRetry: (error, attempt) =>
+      logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
+  });
+  logger.info("database migrations applied");
+} catch (error) {
+  logger.fatal({ err: error }, "database migrations failed");
+  await pool.end().catch(() => undefined);
+  process.exit(1);
+}
+const db = createDatabase(pool);
+
+const amqp = new AmqpConnection({ url: config.brokerUrl, containerId: config.instanceId, logger });
+const publisher = new AmqpPublisher({
+  amqp,
+  address: config.outbox.address,
+  linkName: `outbox-${config.instanceId}`,
+  sendTimeoutMs: config.outbox.sendTimeoutMs,
+  logger,
+});
+const relay = new OutboxRelay({
+  db,
+  publisher,
+  owner: config.instanceId,
+  destination: config.outbox.address,
+  batchSize: config.outbox.batchSize,
+  leaseMs: config.outbox.leaseMs,
+  pollIntervalMs: config.outbox.pollIntervalMs,
+  sendTimeoutMs: config.outbox.sendTimeoutMs,
+  backoff: config.outbox.backoff,
+  logger: logger.child({ component: "outbox-relay" }),
+});
+
+const host = new ServiceHost({
+  name: SERVICE_NAME,
+  version,
+  logger,
+  port: config.port,
+  host: config.host,
+  shutdownTimeoutMs: config.shutdownTimeoutMs,
+  description: "Writes EntityItems and publishes their events through a transactional outbox",
+});
+registerEntityItemRoutes(host, { db, outboxAddress: config.outbox.address });
+
+host.addHealthCheck("database", databaseHealthCheck(pool));
+// A broker outage makes the sender degraded, not unhealthy: writes keep succeeding into the
+// outbox (its very purpose) and are published once the broker is back.
+host.addHealthCheck("broker", degradedWhenUnhealthy(amqp.healthCheck()));
+host.addHealthCheck("outbox", relay.healthCheck());
+
+// Run in reverse order: the relay stops (releasing its claims) before the AMQP connection closes,
+// and both before the pool they use ends.
+host.onShutdown("postgres", () => pool.end());
+host.onShutdown("amqp", () => amqp.close());
+host.onShutdown("relay", () => relay.stop());
+
+await host.start();
+amqp.open();
+publisher.start();
+relay.start();
+
+function degradedWhenUnhealthy(check: HealthCheck): HealthCheck {
+  return async () => {
+    const result = await check();
+    return result.status === "unhealthy" ? { ...result, status: "degraded" } : result;
+  };
+}

@@ -1,0 +1,345 @@
+import type { HealthCheck, HealthCheckResult, Logger } from "@outbox/service-defaults";
+import type { Message } from "rhea";
+import type { Database } from "../data/db.js";
+import {
+  claimOutboxBatch,
+  markPublished,
+  outboxBacklog,
+  releaseClaims,
+  scheduleRetry,
+  type ClaimedOutboxMessage,
+} from "../data/outbox.js";
+import { sleep } from "./abortable-sleep.js";
+import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
+import { toAmqpMessage } from "./outbox-amqp-message.js";
+import type { SendOutcome } from "./send-outcome.js";
+import { planSettlement } from "./settlement-plan.js";
+
+/** What the relay needs from the AMQP side (AmqpPublisher implements it). */
+export interface RelayPublisher {
+  isSendable(): boolean;
+  waitUntilSendable(timeoutMs: number, signal: AbortSignal): Promise<boolean>;
+  send(message: Message): Promise<SendOutcome>;
+  state(): { connected: boolean; linkOpen: boolean; inFlight: number; lastError: string | undefined };
+  close(): Promise<void>;
+}
+
+export interface OutboxRelayOptions {
+  db: Database;
+  publisher: RelayPublisher;
+  /** Unique per process: written to locked_by, fences every update. */
+  owner: string;
+  /** The address the publisher's link is attached to; only rows for it are claimed. */
+  destination: string;
+  batchSize: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  sendTimeoutMs: number;
+  backoff: BackoffPolicy;
+  logger: Logger;
+  random?: () => number;
+}
+
+type Iteration =
+  | { kind: "idle" }
+  | { kind: "more" }
+  /** The link never became sendable in the wait window. */
+  | { kind: "broker-unavailable"; reason: string }
+  /** Sent, but some outcomes are unknown (connection lost, timeouts): rows were released. */
+  | { kind: "outcomes-unknown"; reason: string };
+
+/**
+ * Publishes outbox rows to the broker, at least once, and marks them published only once the
+ * broker has accepted them (durable message to a durable queue: accepted = on disk).
+ *
+ * Loop: wait for a sendable link → claim a batch (lease, SKIP LOCKED) → send all, pipelined, in
+ * claim order → write back: accepted = published; unknown = claim released (resend later, the
+ * broker drops duplicates by _AMQ_DUPL_ID); refused = retry after a backoff → go again at once
+ * when the batch was not empty, else sleep the poll interval (or until woken).
+ * Broker trouble never counts against a message: the relay backs off as a whole.
+ */
+export class OutboxRelay {
+  private readonly abort = new AbortController();
+  private readonly wakers = new Set<() => void>();
+  private readonly random: () => number;
+  private running: Promise<void> | undefined;
+  private brokerFailures = 0;
+  private brokerProblem: string | undefined;
+  private databaseFailures = 0;
+  private databaseProblem: string | undefined;
+  private publishedTotal = 0;
+  private lastPublishedAt: Date | undefined;
+  private crashed: string | undefined;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.running !== undefined || this.abort.signal.aborted) return;
+    this.opts.logger.info(
+      { owner: this.opts.owner, address: this.opts.destination, batchSize: this.opts.batchSize },
+      "outbox relay started",
+    );
+    this.running = this.run().catch((error: unknown) => {
+      // Not expected (run() handles its errors), but a dead relay must show in /health.
+      this.crashed = describe(error);
+      this.opts.logger.error({ err: error }, "outbox relay crashed");
+    });
+  }
+
+  /** Ends the idle sleep early: there is probably new work (hook for a NOTIFY listener). */
+  wake(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /**
+   * Stops claiming, lets sends already in flight finish (bounded), releases the claims of rows
+   * whose outcome is unknown, then detaches the link. Rows still locked if the bound hits become
+   * claimable again when their lease runs out.
+   */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    this.abort.abort();
+    this.wake();
+    const running = this.running ?? Promise.resolve();
+    const finished = await settlesWithin(running, timeoutMs);
+    // Resolves every send still in flight as unknown, so the loop can release those rows.
+    await this.opts.publisher.close();
+    if (!finished && !(await settlesWithin(running, 2_000))) {
+      this.opts.logger.warn("outbox relay did not stop in time; its claims expire with the lease");
+    }
+    this.opts.logger.info({ published: this.publishedTotal }, "outbox relay stopped");
+  }
+
+  /**
+   * Degraded, not unhealthy, while the broker is unreachable: the sender keeps accepting writes
+   * during a broker outage (that is what the outbox is for); rows wait in the database and go out
+   * when the broker is back. The "database" check turns unhealthy when the database is gone.
+   */
+  healthCheck(): HealthCheck {
+    return async (): Promise<HealthCheckResult> => {
+      const link = this.opts.publisher.state();
+      const data: Record<string, unknown> = {
+        ...(await this.backlog()),
+        owner: this.opts.owner,
+        address: this.opts.destination,
+        linkOpen: link.linkOpen,
+        inFlight: link.inFlight,
+        published: this.publishedTotal,
+        lastPublishedAt: this.lastPublishedAt?.toISOString() ?? null,
+        brokerFailures: this.brokerFailures,
+      };
+      if (this.crashed !== undefined)
+        return { status: "unhealthy", detail: `relay crashed: ${this.crashed}`, data };
+      if (this.abort.signal.aborted) return { status: "unhealthy", detail: "relay stopped", data };
+      if (this.databaseProblem !== undefined) {
+        return {
+          status: "degraded",
+          detail: `outbox relay cannot reach the database: ${this.databaseProblem}`,
+          data,
+        };
+      }
+      if (!link.connected) {
+        return {
+          status: "degraded",
+          detail: `broker unreachable, messages wait in the outbox: ${link.lastError ?? "connecting"}`,
+          data,
+        };
+      }
+      if (this.brokerProblem !== undefined)
+        return { status: "degraded", detail: `publishing stalled: ${this.brokerProblem}`, data };
+      return { status: "healthy", data };
+    };
+  }
+
+  /** Pending rows and the age of the oldest (all instances); empty when the database is down. */
+  private async backlog(): Promise<Record<string, unknown>> {
+    try {
+      const { pending, oldestPendingAt } = await outboxBacklog(this.opts.db);
+      return {
+        pending,
+        oldestPendingAgeMs:
+          oldestPendingAt === null ? null : Math.max(0, Date.now() - oldestPendingAt.getTime()),
+      };
+    } catch {
+      return {};
+    }
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      let iteration: Iteration;
+      try {
+        iteration = await this.iterate(signal);
+        if (this.databaseProblem !== undefined)
+          this.opts.logger.info("outbox relay reaches the database again");
+        this.databaseFailures = 0;
+        this.databaseProblem = undefined;
+      } catch (error) {
+        // The database (or something unexpected) failed: rows claimed in this iteration stay
+        // locked until their lease runs out, then any instance picks them up again.
+        this.databaseFailures += 1;
+        this.databaseProblem = describe(error);
+        const delayMs = backoffDelayMs(this.databaseFailures, this.opts.backoff, this.random);
+        this.opts.logger.warn(
+          // The pg error, not drizzle's wrapper (which repeats the whole query and its parameters).
+          { err: rootCause(error), failures: this.databaseFailures, delayMs },
+          "outbox relay iteration failed; backing off",
+        );
+        await sleep(delayMs, signal);
+        continue;
+      }
+
+      switch (iteration.kind) {
+        case "more":
+          this.brokerRecovered();
+          break;
+        case "idle":
+          this.brokerRecovered();
+          await sleep(this.opts.pollIntervalMs, signal, (wake) => this.onWake(wake));
+          break;
+        case "broker-unavailable":
+          // The wait for a sendable link was the pause; look again (the window grows).
+          this.brokerFailed(iteration.reason);
+          break;
+        case "outcomes-unknown":
+          this.brokerFailed(iteration.reason);
+          await sleep(backoffDelayMs(this.brokerFailures, this.opts.backoff, this.random), signal);
+          break;
+      }
+    }
+  }
+
+  private async iterate(signal: AbortSignal): Promise<Iteration> {
+    const { publisher, db, owner } = this.opts;
+    // Claim only when the broker can take messages: during an outage rows stay unclaimed, so
+    // other instances with a working connection can publish them.
+    if (!publisher.isSendable()) {
+      const waitMs = backoffDelayMs(this.brokerFailures + 1, this.opts.backoff, this.random);
+      if (!(await publisher.waitUntilSendable(waitMs, signal))) {
+        return { kind: "broker-unavailable", reason: publisher.state().lastError ?? "link not sendable" };
+      }
+    }
+    if (signal.aborted) return { kind: "idle" };
+
+    const rows = await claimOutboxBatch(db, {
+      owner,
+      destination: this.opts.destination,
+      limit: this.opts.batchSize,
+      leaseMs: this.opts.leaseMs,
+    });
+    if (rows.length === 0) return { kind: "idle" };
+
+    const outcomes = await this.publishBatch(rows, signal);
+    const plan = planSettlement(rows, outcomes, this.opts.backoff, this.random);
+
+    const published = await markPublished(db, owner, plan.publish);
+    const released = await releaseClaims(db, owner, plan.release, plan.unknownReason);
+    for (const retry of plan.retry) await scheduleRetry(db, owner, retry);
+
+    this.publishedTotal += published;
+    if (published > 0) this.lastPublishedAt = new Date();
+    if (published < plan.publish.length) {
+      // Our lease ran out and another instance claimed those rows: it will resend them, the broker drops the duplicates.
+      this.opts.logger.warn(
+        { accepted: plan.publish.length, marked: published },
+        "some accepted rows were claimed by another relay meanwhile",
+      );
+    }
+    for (const retry of plan.retry)
+      this.opts.logger.warn(
+        { outboxId: retry.id, error: retry.error, delayMs: retry.delayMs },
+        "outbox message refused by the broker; retrying later",
+      );
+    this.opts.logger.debug(
+      { claimed: rows.length, published, released, retried: plan.retry.length },
+      "outbox batch done",
+    );
+
+    if (plan.release.length > 0)
+      return { kind: "outcomes-unknown", reason: plan.unknownReason ?? "unknown outcome" };
+    return { kind: "more" };
+  }
+
+  /**
+   * Sends the batch in claim order, pipelined up to the link credit. Once a row cannot be sent
+   * (link gone, lease budget used up, stopping) the rest are not sent either: sending later rows
+   * of the same aggregate ahead of an earlier one would break per-aggregate order.
+   */
+  private async publishBatch(rows: ClaimedOutboxMessage[], signal: AbortSignal): Promise<SendOutcome[]> {
+    const { publisher } = this.opts;
+    // Every outcome must be known before the lease ends: the last send starts in time for its timeout.
+    const sendBy = Date.now() + this.opts.leaseMs - this.opts.sendTimeoutMs;
+    const outcomes: Array<Promise<SendOutcome>> = [];
+    let stopReason: string | undefined;
+    for (const row of rows) {
+      if (stopReason === undefined && signal.aborted) stopReason = "relay stopping";
+      if (stopReason === undefined && !publisher.isSendable()) {
+        const ok = await publisher.waitUntilSendable(sendBy - Date.now(), signal);
+        if (!ok)
+          stopReason = signal.aborted
+            ? "relay stopping"
+            : (publisher.state().lastError ?? "link not sendable");
+      }
+      outcomes.push(
+        stopReason === undefined
+          ? publisher.send(toAmqpMessage(row))
+          : Promise.resolve({ kind: "unknown", reason: `not sent: ${stopReason}` }),
+      );
+    }
+    // send() never rejects, so this waits for every outcome (each bounded by the send timeout).
+    return Promise.all(outcomes);
+  }
+
+  private onWake(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
+  }
+
+  private brokerFailed(reason: string): void {
+    this.brokerFailures += 1;
+    if (this.brokerProblem === undefined) {
+      this.opts.logger.warn({ reason }, "outbox relay cannot publish; rows stay pending and are retried");
+    }
+    this.brokerProblem = reason;
+  }
+
+  private brokerRecovered(): void {
+    if (this.brokerProblem !== undefined) {
+      this.opts.logger.info({ failures: this.brokerFailures }, "outbox relay publishing again");
+    }
+    this.brokerFailures = 0;
+    this.brokerProblem = undefined;
+  }
+}
+
+/** True when `promise` settles within `ms` (it never rejects here; a rejection counts as settled). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function rootCause(error: unknown): unknown {
+  let e = error;
+  for (let depth = 0; e instanceof Error && e.cause !== undefined && depth < 3; depth++) e = e.cause;
+  return e;
+}
+
+function describe(error: unknown): string {
+  const cause = rootCause(error);
+  return cause instanceof Error ? cause.message : String(cause);
+}

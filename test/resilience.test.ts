@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { appliedCounts, outboxStatusCounts, postEntities, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
+import {
+  appliedCounts,
+  outboxStatusCounts,
+  postEntities,
+  query,
+  waitForApplied,
+  waitForOutboxDrained,
+} from "./support/system.js";
 
 // Kill parts of the real system with SIGKILL and prove that nothing is lost and nothing is applied twice.
 let app: DistributedApplication;
@@ -64,7 +71,8 @@ describe("receiver outage", () => {
     const ids = created.map((e) => e.id);
     // Kill as soon as some, but not all, are applied, so deliveries are in flight.
     const deadline = Date.now() + 30_000;
-    while ((await appliedCounts(app, ids)).size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await appliedCounts(app, ids)).size === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     await app.killResource("receiver");
     await app.startResource("receiver");
     await app.waitForHealthy("receiver");
@@ -74,8 +82,14 @@ describe("receiver outage", () => {
 
 describe("totals", () => {
   it("has exactly one message and one effect per entity the sender committed", async () => {
-    const [entities] = await query<{ n: string }>(app.getConnectionString("senderdb"), "SELECT count(*)::text AS n FROM entity_items");
-    const [effects] = await query<{ n: string }>(app.getConnectionString("receiverdb"), "SELECT count(*)::text AS n FROM received_items");
+    const [entities] = await query<{ n: string }>(
+      app.getConnectionString("senderdb"),
+      "SELECT count(*)::text AS n FROM entity_items",
+    );
+    const [effects] = await query<{ n: string }>(
+      app.getConnectionString("receiverdb"),
+      "SELECT count(*)::text AS n FROM received_items",
+    );
     const [inbox] = await query<{ n: string; d: string }>(
       app.getConnectionString("receiverdb"),
       "SELECT count(*)::text AS n, count(DISTINCT aggregate_id)::text AS d FROM inbox",

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { appliedCounts, outboxStatusCounts, postEntities, postEntity, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
+import {
+  appliedCounts,
+  outboxStatusCounts,
+  postEntities,
+  postEntity,
+  query,
+  waitForApplied,
+  waitForOutboxDrained,
+} from "./support/system.js";
 
 // The whole system from the AppHost model (process provider): two PostgreSQL servers, Artemis, both services.
 let app: DistributedApplication;
@@ -22,18 +30,36 @@ describe("the running system", () => {
   it("reports every resource Running and Healthy in state.json", async () => {
     const { readFile, stat } = await import("node:fs/promises");
     const state = JSON.parse(await readFile(app.stateFile, "utf8")) as {
-      resources: Array<{ name: string; kind: string; state: string; health: string; pid: number; endpoints: Record<string, string>; connectionString?: string }>;
+      resources: Array<{
+        name: string;
+        kind: string;
+        state: string;
+        health: string;
+        pid: number;
+        endpoints: Record<string, string>;
+        connectionString?: string;
+      }>;
     };
     expect((await stat(app.stateFile)).mode & 0o777).toBe(0o600);
     const byName = new Map(state.resources.map((r) => [r.name, r]));
-    expect([...byName.keys()].sort()).toEqual(["broker", "receiver", "receiver-pg", "receiverdb", "sender", "sender-pg", "senderdb"]);
+    expect([...byName.keys()].sort()).toEqual([
+      "broker",
+      "receiver",
+      "receiver-pg",
+      "receiverdb",
+      "sender",
+      "sender-pg",
+      "senderdb",
+    ]);
     for (const r of state.resources) {
       expect(r.state, r.name).toBe("Running");
       expect(r.health, r.name).toBe("Healthy");
       expect(r.pid, r.name).toBeGreaterThan(0);
     }
     expect(byName.get("broker")?.endpoints.amqp).toMatch(/^amqp:\/\/127\.0\.0\.1:\d+$/);
-    expect(byName.get("senderdb")?.connectionString).toMatch(/^postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/senderdb$/);
+    expect(byName.get("senderdb")?.connectionString).toMatch(
+      /^postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/senderdb$/,
+    );
     expect(byName.get("sender")?.endpoints.http).toBe(sender);
   });
 
@@ -53,7 +79,10 @@ describe("the running system", () => {
     expect(final.size).toBe(200);
 
     // The receiver's API serves what its database holds.
-    const page = (await (await fetch(`${receiver}/api/ReceivedItems?page=1&pageSize=200`)).json()) as { total: number; items: unknown[] };
+    const page = (await (await fetch(`${receiver}/api/ReceivedItems?page=1&pageSize=200`)).json()) as {
+      total: number;
+      items: unknown[];
+    };
     expect(page.total).toBeGreaterThanOrEqual(200);
     const first = created[0]!;
     const one = await fetch(`${receiver}/api/ReceivedItems/${first.id}`);
@@ -69,8 +98,15 @@ describe("the running system", () => {
     expect(response.headers.get("location")).toBe(`/api/EntityItems/${entity.id}`);
     const fetched = await fetch(`${sender}/api/EntityItems/${entity.id}`);
     expect(fetched.status).toBe(200);
-    expect(await fetched.json()).toMatchObject({ id: entity.id, name: "trimmed", description: "with description" });
-    const list = (await (await fetch(`${sender}/api/EntityItems?page=1&pageSize=5`)).json()) as { items: Array<{ id: string }>; total: number };
+    expect(await fetched.json()).toMatchObject({
+      id: entity.id,
+      name: "trimmed",
+      description: "with description",
+    });
+    const list = (await (await fetch(`${sender}/api/EntityItems?page=1&pageSize=5`)).json()) as {
+      items: Array<{ id: string }>;
+      total: number;
+    };
     expect(list.items.length).toBeLessThanOrEqual(5);
     expect(list.items[0]?.id).toBe(entity.id);
     expect(list.total).toBeGreaterThan(0);
@@ -93,21 +129,33 @@ describe("the running system", () => {
       const body = (await health.json()) as { checks: Record<string, { status: string }> };
       expect(Object.keys(body.checks)).toEqual(expect.arrayContaining(["database"]));
       expect((await fetch(`${base}/alive`)).status).toBe(200);
-      const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as {
+        paths: Record<string, unknown>;
+      };
       expect(Object.keys(openapi.paths).length).toBeGreaterThan(0);
       const swagger = await fetch(`${base}/swagger/`);
       expect(swagger.status).toBe(200);
       expect(await swagger.text()).toContain("swagger-ui");
     }
-    const senderDoc = (await (await fetch(`${sender}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(senderDoc.paths)).toEqual(expect.arrayContaining(["/api/EntityItems", "/api/EntityItems/{id}"]));
+    const senderDoc = (await (await fetch(`${sender}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(senderDoc.paths)).toEqual(
+      expect.arrayContaining(["/api/EntityItems", "/api/EntityItems/{id}"]),
+    );
   });
 });
 
 describe("bad input", () => {
   const countRows = async () => {
-    const [entities] = await query<{ n: string }>(app.getConnectionString("senderdb"), "SELECT count(*)::text AS n FROM entity_items");
-    const [outbox] = await query<{ n: string }>(app.getConnectionString("senderdb"), "SELECT count(*)::text AS n FROM outbox_messages");
+    const [entities] = await query<{ n: string }>(
+      app.getConnectionString("senderdb"),
+      "SELECT count(*)::text AS n FROM entity_items",
+    );
+    const [outbox] = await query<{ n: string }>(
+      app.getConnectionString("senderdb"),
+      "SELECT count(*)::text AS n FROM outbox_messages",
+    );
     return { entities: Number(entities?.n), outbox: Number(outbox?.n) };
   };
 

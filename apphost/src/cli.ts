@@ -71,7 +71,9 @@ async function main(): Promise<number> {
     if (stopping) {
       say(`${signal} again: killing everything now`);
       // Second interrupt: the user wants out. Process groups make the kill complete.
-      void Promise.all(app.snapshot().map((r) => app.killResource(r.name).catch(() => {}))).finally(() => process.exit(130));
+      void Promise.all(app.snapshot().map((r) => app.killResource(r.name).catch(() => {}))).finally(() =>
+        process.exit(130),
+      );
       return;
     }
     say(`${signal}: stopping (reverse dependency order)…`);
@@ -108,7 +110,9 @@ async function main(): Promise<number> {
 function printSummary(app: DistributedApplication): void {
   const lines = ["", "Resources:"];
   for (const r of app.snapshot()) {
-    lines.push(`  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`);
+    lines.push(
+      `  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`,
+    );
     for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
     if (r.kind === "node-service" && r.endpoints.http) {
       lines.push(`      swagger  ${r.endpoints.http}/swagger`);
@@ -118,7 +122,11 @@ function printSummary(app: DistributedApplication): void {
   }
   const sender = app.snapshot().find((r) => r.name === "sender")?.endpoints.http;
   const receiver = app.snapshot().find((r) => r.name === "receiver")?.endpoints.http;
-  lines.push("", `State file (with credentials): ${app.stateFile}`, `Logs: ${path.dirname(app.logs.fileOf("x"))}`);
+  lines.push(
+    "",
+    `State file (with credentials): ${app.stateFile}`,
+    `Logs: ${path.dirname(app.logs.fileOf("x"))}`,
+  );
   if (sender && receiver) {
     lines.push(
       "",

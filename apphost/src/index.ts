@@ -4,5 +4,9 @@ export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-serv
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
 export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
 export type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "./artemis/topology.js";
-export { DistributedApplication, type ResourceSnapshot, type RunOptions } from "./runtime/distributed-application.js";
+export {
+  DistributedApplication,
+  type ResourceSnapshot,
+  type RunOptions,
+} from "./runtime/distributed-application.js";
 export { resolveMode, ModeError, type ProviderMode } from "./providers/mode.js";

@@ -30,19 +30,31 @@ export async function postEntity(
 }
 
 /** Posts `count` entities at once and returns them; fails on any non-201. */
-export async function postEntities(senderUrl: string, count: number, prefix: string): Promise<CreatedEntity[]> {
+export async function postEntities(
+  senderUrl: string,
+  count: number,
+  prefix: string,
+): Promise<CreatedEntity[]> {
   const responses = await Promise.all(
-    Array.from({ length: count }, (_, i) => postEntity(senderUrl, { name: `${prefix}-${i}`, description: `item ${i}` })),
+    Array.from({ length: count }, (_, i) =>
+      postEntity(senderUrl, { name: `${prefix}-${i}`, description: `item ${i}` }),
+    ),
   );
   const failed = responses.filter((r) => r.status !== 201);
   if (failed.length > 0) {
-    throw new Error(`${failed.length} of ${count} POSTs failed, e.g. ${failed[0]?.status} ${JSON.stringify(failed[0]?.body)}`);
+    throw new Error(
+      `${failed.length} of ${count} POSTs failed, e.g. ${failed[0]?.status} ${JSON.stringify(failed[0]?.body)}`,
+    );
   }
   return responses.map((r) => r.body as CreatedEntity);
 }
 
 /** Runs one query against a resource's database, with a fresh connection. */
-export async function query<T extends pg.QueryResultRow>(connectionString: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow>(
+  connectionString: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
@@ -57,7 +69,10 @@ export async function query<T extends pg.QueryResultRow>(connectionString: strin
  * the effect). The effect table is keyed by entity id, so a second message for the same entity
  * (a sender-side duplicate) shows up here as a count of 2, and a missing effect as no entry.
  */
-export async function appliedCounts(app: DistributedApplication, ids: string[]): Promise<Map<string, number>> {
+export async function appliedCounts(
+  app: DistributedApplication,
+  ids: string[],
+): Promise<Map<string, number>> {
   const rows = await query<{ entity_id: string; n: string }>(
     app.getConnectionString("receiverdb"),
     `SELECT r.id::text AS entity_id, count(i.message_id)::text AS n
@@ -70,7 +85,11 @@ export async function appliedCounts(app: DistributedApplication, ids: string[]):
 }
 
 /** Waits until every id has been applied at least once (or the timeout passes), then returns the counts. */
-export async function waitForApplied(app: DistributedApplication, ids: string[], timeoutMs = 90_000): Promise<Map<string, number>> {
+export async function waitForApplied(
+  app: DistributedApplication,
+  ids: string[],
+  timeoutMs = 90_000,
+): Promise<Map<string, number>> {
   const deadline = Date.now() + timeoutMs;
   let counts = new Map<string, number>();
   while (Date.now() < deadline) {
@@ -90,7 +109,10 @@ export async function outboxStatusCounts(app: DistributedApplication): Promise<R
 }
 
 /** Polls until the outbox has no pending row (the relay has published everything). */
-export async function waitForOutboxDrained(app: DistributedApplication, timeoutMs = 60_000): Promise<Record<string, number>> {
+export async function waitForOutboxDrained(
+  app: DistributedApplication,
+  timeoutMs = 60_000,
+): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
   let counts = await outboxStatusCounts(app);
   while ((counts.pending ?? 0) > 0 && Date.now() < deadline) {

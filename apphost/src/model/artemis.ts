@@ -42,7 +42,8 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
 
   /** Size of the per-address duplicate-id cache that drops resends carrying the same `_AMQ_DUPL_ID`. */
   withDuplicateIdCache(size: number): this {
-    if (!Number.isInteger(size) || size < 1) throw new Error("Duplicate-id cache size must be a positive integer");
+    if (!Number.isInteger(size) || size < 1)
+      throw new Error("Duplicate-id cache size must be a positive integer");
     this.idCacheSize = size;
     return this;
   }

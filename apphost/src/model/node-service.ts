@@ -52,7 +52,8 @@ export class NodeServiceResource extends Resource {
   }
 
   withEnvironment(name: string, value: string | number | boolean): this {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid environment variable name "${name}"`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`Invalid environment variable name "${name}"`);
     this.environment.set(name, String(value));
     return this;
   }

@@ -6,13 +6,7 @@ export type ResourceKind = "postgres-server" | "postgres-database" | "artemis" |
  * Health is reported separately: a resource can be Running and not yet Healthy.
  */
 export type ResourceState =
-  | "NotStarted"
-  | "Waiting"
-  | "Starting"
-  | "Running"
-  | "Stopping"
-  | "Exited"
-  | "FailedToStart";
+  "NotStarted" | "Waiting" | "Starting" | "Running" | "Stopping" | "Exited" | "FailedToStart";
 
 export type HealthStatus = "Unknown" | "Healthy" | "Unhealthy";
 

@@ -118,11 +118,18 @@ export class DistributedApplication {
     await this.writeState();
     this.monitor = this.watchHealth();
     const results = await Promise.allSettled(this.order.map((r) => this.startOne(r)));
-    const failures = results.flatMap((r, i) => (r.status === "rejected" ? [{ resource: this.order[i], error: r.reason as Error }] : []));
+    const failures = results.flatMap((r, i) =>
+      r.status === "rejected" ? [{ resource: this.order[i], error: r.reason as Error }] : [],
+    );
     if (failures.length > 0) {
       const message = failures
         .map(({ resource, error }) => {
-          const tail = resource ? this.logs.recentLines(resource.name, 15).map((l) => `    ${l}`).join("\n") : "";
+          const tail = resource
+            ? this.logs
+                .recentLines(resource.name, 15)
+                .map((l) => `    ${l}`)
+                .join("\n")
+            : "";
           return `${resource?.name}: ${error.message}${tail ? `\n  last output:\n${tail}` : ""}`;
         })
         .join("\n");
@@ -266,7 +273,10 @@ export class DistributedApplication {
       this.setState(entry, "Running");
       void started.exited.then((info) => {
         if (entry.started !== started || entry.expectingExit) return;
-        this.log(resource.name, `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`);
+        this.log(
+          resource.name,
+          `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
+        );
         this.markExited(entry, info.code);
       });
       await this.waitForHealthy(resource.name);
@@ -321,7 +331,9 @@ export class DistributedApplication {
 
   private async refreshHealth(entry: Entry): Promise<boolean> {
     if (!entry.started || entry.state !== "Running") return false;
-    const result = await entry.started.checkHealth().catch((e: Error) => ({ healthy: false, detail: e.message }));
+    const result = await entry.started
+      .checkHealth()
+      .catch((e: Error) => ({ healthy: false, detail: e.message }));
     const health: HealthStatus = result.healthy ? "Healthy" : "Unhealthy";
     if (health !== entry.health || result.detail !== entry.healthDetail) {
       entry.health = health;
@@ -361,7 +373,8 @@ export class DistributedApplication {
 
   private setState(entry: Entry, state: ResourceState): void {
     entry.state = state;
-    if (state !== "Running") entry.health = state === "Exited" || state === "FailedToStart" ? "Unknown" : entry.health;
+    if (state !== "Running")
+      entry.health = state === "Exited" || state === "FailedToStart" ? "Unknown" : entry.health;
     void this.writeState();
   }
 
@@ -378,7 +391,9 @@ export class DistributedApplication {
       null,
       2,
     );
-    this.stateWrite = this.stateWrite.then(() => writeFileAtomic(this.stateFile, `${content}\n`)).catch(() => {});
+    this.stateWrite = this.stateWrite
+      .then(() => writeFileAtomic(this.stateFile, `${content}\n`))
+      .catch(() => {});
     return this.stateWrite;
   }
 

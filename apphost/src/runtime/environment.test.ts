@@ -1,9 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { amqpUri, maskUri, postgresUri, referenceEnvironment, serviceDiscoveryEnvironment } from "./environment.js";
+import {
+  amqpUri,
+  maskUri,
+  postgresUri,
+  referenceEnvironment,
+  serviceDiscoveryEnvironment,
+} from "./environment.js";
 
 describe("injected environment", () => {
   it("follows Aspire's conventions for a database reference", () => {
-    const info = { host: "127.0.0.1", port: 5433, username: "postgres", password: "p@ss", databaseName: "senderdb" };
+    const info = {
+      host: "127.0.0.1",
+      port: 5433,
+      username: "postgres",
+      password: "p@ss",
+      databaseName: "senderdb",
+    };
     const env = referenceEnvironment("senderdb", { ...info, uri: postgresUri(info) });
     expect(env).toEqual({
       ConnectionStrings__senderdb: "postgresql://postgres:p%40ss@127.0.0.1:5433/senderdb",

@@ -29,7 +29,10 @@ export function referenceEnvironment(connectionName: string, info: ConnectionInf
 }
 
 /** Service discovery for a referenced service: `services__<name>__http__0=<url>`. */
-export function serviceDiscoveryEnvironment(serviceName: string, endpoints: Record<string, string>): Record<string, string> {
+export function serviceDiscoveryEnvironment(
+  serviceName: string,
+  endpoints: Record<string, string>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [scheme, url] of Object.entries(endpoints)) env[`services__${serviceName}__${scheme}__0`] = url;
   return env;

@@ -29,7 +29,11 @@ describe("startOrder", () => {
     const db = pg.addDatabase("db");
     app.addNodeService("svc", "svc").waitFor(db);
     app.addArtemis("broker");
-    expect(dependentsOf(pg, app.resources()).map((r) => r.name).sort()).toEqual(["db", "svc"]);
+    expect(
+      dependentsOf(pg, app.resources())
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["db", "svc"]);
   });
 });
 

@@ -34,7 +34,8 @@ export class LogSink {
 
   register(resource: string): void {
     this.width = Math.max(this.width, resource.length);
-    if (!this.colourOf.has(resource)) this.colourOf.set(resource, COLOURS[this.colourOf.size % COLOURS.length] ?? 37);
+    if (!this.colourOf.has(resource))
+      this.colourOf.set(resource, COLOURS[this.colourOf.size % COLOURS.length] ?? 37);
   }
 
   fileOf(resource: string): string {
@@ -81,7 +82,9 @@ export class LogSink {
   }
 
   async close(): Promise<void> {
-    const closing = [...this.files.values()].map((f) => new Promise<void>((resolve) => f.end(() => resolve())));
+    const closing = [...this.files.values()].map(
+      (f) => new Promise<void>((resolve) => f.end(() => resolve())),
+    );
     this.files.clear();
     await Promise.all(closing);
   }
@@ -93,7 +96,9 @@ export class LogSink {
       fs.mkdirSync(this.options.directory, { recursive: true });
       file = fs.createWriteStream(this.fileOf(resource), { flags: "a", mode: 0o600 });
       // A full disk must not take the AppHost down; the console still shows the output.
-      file.on("error", (error) => process.stderr.write(`apphost | cannot write ${this.fileOf(resource)}: ${error.message}\n`));
+      file.on("error", (error) =>
+        process.stderr.write(`apphost | cannot write ${this.fileOf(resource)}: ${error.message}\n`),
+      );
       this.files.set(resource, file);
     }
     return file;

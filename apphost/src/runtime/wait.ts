@@ -11,7 +11,8 @@ export async function waitUntil(condition: () => Promise<boolean>, options: Wait
   for (;;) {
     if (options.signal?.aborted) throw new Error(`Aborted while waiting for ${options.what}`);
     if (await condition()) return;
-    if (Date.now() >= deadline) throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
+    if (Date.now() >= deadline)
+      throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
     await sleep(options.intervalMs, options.signal);
   }
 }

@@ -1,4 +1,5 @@
-export type ContainerRuntimeProbe = { available: true; description: string } | { available: false; reason: string };
+export type ContainerRuntimeProbe =
+  { available: true; description: string } | { available: false; reason: string };
 
 /**
  * Asks testcontainers whether a container engine answers. Without one it fails within
@@ -11,9 +12,14 @@ export async function probeContainerRuntime(timeoutMs = 5000): Promise<Container
     const { getContainerRuntimeClient } = await import("testcontainers");
     const client = await Promise.race([
       getContainerRuntimeClient(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref(),
+      ),
     ]);
-    return { available: true, description: `${client.info.containerRuntime.host} (${client.info.node.version ?? "engine"})` };
+    return {
+      available: true,
+      description: `${client.info.containerRuntime.host} (${client.info.node.version ?? "engine"})`,
+    };
   } catch (error) {
     return { available: false, reason: (error as Error).message };
   }

@@ -48,7 +48,12 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
           if (!child.running) throw new Error(`Artemis exited during start-up`);
           return ready && (await isPortOpen(port, HOST));
         },
-        { timeoutMs: 120_000, intervalMs: 100, signal: context.signal, what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})` },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 100,
+          signal: context.signal,
+          what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})`,
+        },
       );
     } finally {
       stopWatching();

@@ -22,10 +22,15 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
       endpoints.http = `http://${HOST}:${port}`;
     }
 
-    const env: NodeJS.ProcessEnv = { ...process.env, ...context.extraEnvironment, NODE_ENV: process.env.NODE_ENV ?? "development" };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...context.extraEnvironment,
+      NODE_ENV: process.env.NODE_ENV ?? "development",
+    };
     for (const reference of resource.references) {
       const target = context.lookup(reference.name);
-      if (target.connection) Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
+      if (target.connection)
+        Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
       else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
     }
     if (port !== undefined) {
@@ -37,11 +42,17 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
     const cwd = resource.resolveDirectory(context.rootDir);
     const child = new ManagedProcess(
       resource.name,
-      { command: process.execPath, args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)], cwd, env },
+      {
+        command: process.execPath,
+        args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)],
+        cwd,
+        env,
+      },
       context.logs,
     );
 
-    const healthUrl = resource.healthCheckPath && endpoints.http ? endpoints.http + resource.healthCheckPath : undefined;
+    const healthUrl =
+      resource.healthCheckPath && endpoints.http ? endpoints.http + resource.healthCheckPath : undefined;
     return {
       get pid() {
         return child.pid;
@@ -64,7 +75,9 @@ async function httpProbe(url: string): Promise<{ healthy: boolean; detail?: stri
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
     const body = await response.text();
-    return response.ok ? { healthy: true } : { healthy: false, detail: `${response.status} ${body.slice(0, 500)}` };
+    return response.ok
+      ? { healthy: true }
+      : { healthy: false, detail: `${response.status} ${body.slice(0, 500)}` };
   } catch (error) {
     return { healthy: false, detail: (error as Error).message };
   }

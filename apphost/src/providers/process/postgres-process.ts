@@ -67,14 +67,26 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       context.logs,
     );
 
-    const admin: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password, databaseName: "postgres" };
+    const admin: Omit<ConnectionInfo, "uri"> = {
+      host: HOST,
+      port,
+      username: USER,
+      password,
+      databaseName: "postgres",
+    };
     const checkHealth = () => probe(admin);
     await waitUntil(
       async () => {
-        if (!child.running) throw new Error(`postgres exited during start-up (${describeExit(await child.exited)})`);
+        if (!child.running)
+          throw new Error(`postgres exited during start-up (${describeExit(await child.exited)})`);
         return (await checkHealth()).healthy;
       },
-      { timeoutMs: 60_000, intervalMs: 100, signal: context.signal, what: `PostgreSQL "${resource.name}" to accept connections` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        signal: context.signal,
+        what: `PostgreSQL "${resource.name}" to accept connections`,
+      },
     );
 
     const serverInfo: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
@@ -102,7 +114,9 @@ export class PostgresDatabaseProvider implements ResourceProvider<PostgresDataba
     const admin = new pg.Client({ ...clientConfig({ ...serverInfo, databaseName: "postgres" }) });
     await admin.connect();
     try {
-      const found = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [resource.databaseName]);
+      const found = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [
+        resource.databaseName,
+      ]);
       if (found.rowCount === 0) {
         context.log(`creating database ${resource.databaseName}`);
         await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(resource.databaseName)}`);
@@ -179,7 +193,9 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
     ]);
     return { uid, gid };
   } catch {
-    throw new Error(`Running as root, but there is no "${USER}" OS user to run PostgreSQL as (useradd ${USER}).`);
+    throw new Error(
+      `Running as root, but there is no "${USER}" OS user to run PostgreSQL as (useradd ${USER}).`,
+    );
   }
 }
 
@@ -219,7 +235,11 @@ async function removeStalePid(dataDir: string, log: (message: string) => void): 
     if (cmdline.includes(dataDir)) {
       log(`stopping a PostgreSQL left over from an earlier run (pid ${pid})`);
       process.kill(pid, "SIGKILL");
-      await waitUntil(async () => !(await isAlive(pid)), { timeoutMs: 10_000, intervalMs: 100, what: "old postmaster to exit" });
+      await waitUntil(async () => !(await isAlive(pid)), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: "old postmaster to exit",
+      });
     }
   } catch {
     // Not alive: PostgreSQL removes the stale file itself.

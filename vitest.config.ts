@@ -5,7 +5,7 @@ export default defineConfig({
     // Integration tests start real PostgreSQL and Artemis processes; this machine has 2 cores,
     // so files run one at a time and the summary lists every test.
     fileParallelism: false,
-    reporters: ["default"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
         test: {

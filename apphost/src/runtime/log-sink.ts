@@ -49,7 +49,7 @@ export class LogSink {
     lines.push(line);
     if (lines.length > RECENT_LINES) lines.shift();
     this.recent.set(resource, lines);
-    if (this.options.console) process.stdout.write(`${this.prefix(resource)} ${text}\n`);
+    if (this.options.console) process.stdout.write(`${this.prefix(resource)} ${readable(text)}\n`);
     for (const listener of this.listeners) listener(line);
   }
 
@@ -109,4 +109,26 @@ export class LogSink {
     if (!this.options.colour) return `${label} |`;
     return `\x1b[${this.colourOf.get(resource) ?? 37}m${label} |\x1b[0m`;
   }
+}
+
+const HIDDEN_FIELDS = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
+
+/**
+ * Services log pino JSON (kept as is in the log files); on the console a line reads better as
+ * "INFO  message key=value …".
+ */
+export function readable(text: string): string {
+  if (!text.startsWith("{")) return text;
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return text;
+  }
+  if (typeof record.msg !== "string") return text;
+  const level = typeof record.level === "string" ? record.level.toUpperCase() : String(record.level ?? "");
+  const fields = Object.entries(record)
+    .filter(([key]) => !HIDDEN_FIELDS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+  return [level.padEnd(5), record.msg, ...fields].join(" ");
 }

@@ -1,6 +1,9 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { buildApp } from "./app.js";
+import { generateSecrets } from "./dashboard/auth.js";
+import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
+import { JaegerProcess } from "./dashboard/jaeger.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
 import { maskUri } from "./runtime/environment.js";
@@ -14,6 +17,8 @@ Options:
   --mode <auto|process|container>  how infrastructure runs (default: auto)
   --fresh                          wipe .apphost/ (data, logs, credentials) before starting
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
+  --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
+                                   0 = any free port; a taken default falls back to a free port)
   --no-color                       plain console output
   -h, --help                       this text
 `;
@@ -26,6 +31,7 @@ async function main(): Promise<number> {
         mode: { type: "string", default: "auto" },
         fresh: { type: "boolean", default: false },
         "state-dir": { type: "string" },
+        "dashboard-port": { type: "string" },
         "no-color": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -57,36 +63,75 @@ async function main(): Promise<number> {
     throw error;
   }
 
+  const portSetting = args["dashboard-port"] ?? process.env.APPHOST_DASHBOARD_PORT;
+  const dashboardPort = portSetting === undefined ? DEFAULT_DASHBOARD_PORT : Number(portSetting);
+  if (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535) {
+    process.stderr.write(`--dashboard-port must be a port number (got "${portSetting}")\n`);
+    return 2;
+  }
+  const stateDir = path.resolve(args["state-dir"] ?? path.join(repositoryRoot, ".apphost"));
+  // The dashboard listens before anything starts: its URL is the OTLP endpoint injected into services.
+  const dashboard = new DashboardServer({
+    port: dashboardPort,
+    fallbackToFreePort: portSetting === undefined,
+    secrets: generateSecrets(),
+    telemetryDir: path.join(stateDir, "telemetry"),
+    fresh: args.fresh,
+    log: say,
+  });
+  try {
+    await dashboard.listen();
+  } catch (error) {
+    process.stderr.write(
+      `apphost | dashboard cannot listen on port ${dashboardPort}: ${(error as Error).message}\n`,
+    );
+    return 1;
+  }
+
   const app = new DistributedApplication(buildApp(), {
     rootDir: repositoryRoot,
-    stateDir: args["state-dir"] ? path.resolve(args["state-dir"]) : undefined,
+    stateDir,
     fresh: args.fresh,
     mode: resolved,
     console: true,
     colour: !args["no-color"] && process.stdout.isTTY === true,
+    otlpEndpoint: dashboard.url,
+    otlpHeaders: dashboard.otlpHeaders,
   });
+  dashboard.attach(app);
+  if (!args.fresh) await dashboard.seedConsole();
+  // Container mode would run Jaeger's image; only process mode exists so far: a `jaeger` binary on PATH.
+  const jaeger = await JaegerProcess.start({ logs: app.logs, say });
+  if (jaeger) dashboard.addExtraResource(jaeger, jaeger.otlpEndpoint);
+  say(`dashboard: ${dashboard.url}`);
+  say(`Login: ${dashboard.loginUrl}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
     if (stopping) {
       say(`${signal} again: killing everything now`);
       // Second interrupt: the user wants out. Process groups make the kill complete.
-      void Promise.all(app.snapshot().map((r) => app.killResource(r.name).catch(() => {}))).finally(() =>
-        process.exit(130),
-      );
+      void Promise.all([
+        ...app.snapshot().map((r) => app.killResource(r.name).catch(() => {})),
+        jaeger?.stop().catch(() => {}),
+      ]).finally(() => process.exit(130));
       return;
     }
     say(`${signal}: stopping (reverse dependency order)…`);
-    stopping = app.stop().then(
-      () => {
-        say("stopped; nothing left running");
-        process.exit(0);
-      },
-      (error: Error) => {
-        process.stderr.write(`apphost | stop failed: ${error.message}\n`);
-        process.exit(1);
-      },
-    );
+    stopping = app
+      .stop()
+      .then(() => jaeger?.stop())
+      .then(() => dashboard.close())
+      .then(
+        () => {
+          say("stopped; nothing left running");
+          process.exit(0);
+        },
+        (error: Error) => {
+          process.stderr.write(`apphost | stop failed: ${error.message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
@@ -99,15 +144,17 @@ async function main(): Promise<number> {
   } catch (error) {
     if (stopping) return new Promise<number>(() => {});
     process.stderr.write(`apphost | ${(error as Error).message}\n`);
+    await jaeger?.stop();
+    await dashboard.close();
     return 1;
   }
   say(`all resources running and healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  printSummary(app);
+  printSummary(app, dashboard);
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});
 }
 
-function printSummary(app: DistributedApplication): void {
+function printSummary(app: DistributedApplication, dashboard: DashboardServer): void {
   const lines = ["", "Resources:"];
   for (const r of app.snapshot()) {
     lines.push(
@@ -135,7 +182,7 @@ function printSummary(app: DistributedApplication): void {
       `  curl -s ${receiver}/api/ReceivedItems`,
     );
   }
-  lines.push("", "Press Ctrl+C to stop everything.", "");
+  lines.push("", `Dashboard: ${dashboard.loginUrl}`, "", "Press Ctrl+C to stop everything.", "");
   process.stdout.write(lines.join("\n"));
 }
 

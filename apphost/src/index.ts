@@ -1,5 +1,5 @@
 export { AppBuilder, createApp, type AppBuilderOptions } from "./model/app-builder.js";
-export { ArtemisResource } from "./model/artemis.js";
+export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "./model/artemis.js";
 export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-service.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
 export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
@@ -10,3 +10,9 @@ export {
   type RunOptions,
 } from "./runtime/distributed-application.js";
 export { resolveMode, ModeError, type ProviderMode } from "./providers/mode.js";
+export {
+  DashboardServer,
+  DEFAULT_DASHBOARD_PORT,
+  type DashboardOptions,
+} from "./dashboard/dashboard-server.js";
+export { generateSecrets, type DashboardSecrets } from "./dashboard/auth.js";

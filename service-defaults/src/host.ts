@@ -285,7 +285,9 @@ export class ServiceHost {
         durationMs: Math.round((performance.now() - began) * 10) / 10,
         ...(res.writableFinished ? {} : { aborted: true }),
       };
-      if (PROBE_PATHS.has(path)) this.logger.debug(fields, "request");
+      // Probes and the AppHost dashboard's periodic polls would bury real traffic at info level.
+      if (PROBE_PATHS.has(path) || req.headers["x-apphost-monitor"] !== undefined)
+        this.logger.debug(fields, "request");
       else this.logger.info(fields, "request");
       if (this.stopping !== undefined) setImmediate(() => this.server?.closeIdleConnections());
     };

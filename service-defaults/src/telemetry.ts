@@ -1,8 +1,10 @@
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { ExpressInstrumentation, ExpressLayerType } from "@opentelemetry/instrumentation-express";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
+import { BatchLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { NodeSDK, metrics } from "@opentelemetry/sdk-node";
 import { logLevels } from "./config.js";
 import { createLogger, type Logger } from "./logging.js";
@@ -18,13 +20,15 @@ export interface TelemetryOptions {
 
 /** Probe paths produce a request every few seconds; tracing them buries the interesting traces. */
 const UNTRACED_PATHS = new Set(["/health", "/alive"]);
+/** The AppHost dashboard's periodic polls of admin APIs carry this header; they aren't user traffic. */
+const MONITOR_HEADER = "x-apphost-monitor";
 
 // One SDK per process: the preload (instrument.ts) and main.ts may both ask for it.
 let active: Promise<TelemetryHandle | undefined> | undefined;
 
 /**
  * Starts the OpenTelemetry NodeSDK (OTLP over HTTP with JSON bodies to
- * `$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces` and `/v1/metrics`; http, express and pg instrumentation)
+ * `$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces`, `/v1/metrics` and `/v1/logs`; http, express and pg instrumentation)
  * only when OTEL_EXPORTER_OTLP_ENDPOINT is set. Never throws: telemetry must not take the app down.
  * ESM apps must load the module hooks before express/pg are imported: preload `instrument.ts`.
  */
@@ -66,9 +70,20 @@ function start(serviceName: string, options: TelemetryOptions): TelemetryHandle 
           exportIntervalMillis,
         }),
       ],
+      // pino lines reach this through logging.ts' OTel stream (see createLogger).
+      logRecordProcessors: [
+        new BatchLogRecordProcessor({
+          exporter: new OTLPLogExporter(),
+          scheduledDelayMillis: Number(env.OTEL_BLRP_SCHEDULE_DELAY) || 1000,
+        }),
+      ],
       instrumentations: [
         new HttpInstrumentation({
-          ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? ""),
+          // The exporters' own POSTs to the collector are not the service's traffic.
+          ignoreOutgoingRequestHook: (request) => isCollector(request, endpoint),
+          ignoreIncomingRequestHook: (req) =>
+            UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? "") ||
+            req.headers[MONITOR_HEADER] !== undefined,
         }),
         // Middleware layers (json parser, logger) add a span each without telling anything.
         new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
@@ -91,5 +106,23 @@ function start(serviceName: string, options: TelemetryOptions): TelemetryHandle 
   } catch (error) {
     logger.error({ err: error }, "OpenTelemetry failed to start; continuing without telemetry");
     return undefined;
+  }
+}
+
+/** True for a request to the OTLP endpoint itself (the exporters' own traffic). */
+export function isCollector(
+  request: { host?: string | null; hostname?: string | null; port?: string | number | null },
+  endpoint: string,
+): boolean {
+  try {
+    const collector = new URL(endpoint);
+    const host = (request.hostname ?? request.host ?? "").replace(/:\d+$/, "");
+    const port = String(request.port ?? (collector.protocol === "https:" ? 443 : 80));
+    return (
+      host === collector.hostname &&
+      port === (collector.port || (collector.protocol === "https:" ? "443" : "80"))
+    );
+  } catch {
+    return false;
   }
 }

@@ -81,6 +81,7 @@ export class DistributedApplication {
   private stateWrite: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly instanceId = randomUUID();
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(
     readonly model: AppBuilder,
@@ -228,6 +229,17 @@ export class DistributedApplication {
     const uri = this.entry(name).started?.connection?.uri;
     if (!uri) throw new Error(`Resource "${name}" has no connection string (is it running infrastructure?)`);
     return uri;
+  }
+
+  /** What the AppHost injected into a service's environment (unmasked; the dashboard masks it). */
+  environmentOf(name: string): Record<string, string> | undefined {
+    return this.entry(name).started?.environment;
+  }
+
+  /** Called after any state or health change (the dashboard's live Resources view). */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   get stateFile(): string {
@@ -380,6 +392,7 @@ export class DistributedApplication {
 
   /** Serialised, atomic writes: readers never see a torn file, and updates land in order. */
   private writeState(): Promise<void> {
+    for (const listener of this.changeListeners) listener();
     const content = JSON.stringify(
       {
         app: this.model.name,

@@ -52,7 +52,8 @@ export function telemetryEnvironment(options: TelemetryEnvironmentOptions): Reco
   };
   if (options.otlpEndpoint) {
     env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlpEndpoint;
-    env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf";
+    // The services export OTLP/HTTP with JSON bodies; the dashboard's intake reads JSON.
+    env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
     // Short intervals so a local dashboard shows activity promptly.
     env.OTEL_BSP_SCHEDULE_DELAY = "1000";
     env.OTEL_METRIC_EXPORT_INTERVAL = "5000";

@@ -22,8 +22,8 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
       endpoints.http = `http://${HOST}:${port}`;
     }
 
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    // What the AppHost adds on top of its own environment (kept apart for the dashboard).
+    const env: Record<string, string> = {
       ...context.extraEnvironment,
       NODE_ENV: process.env.NODE_ENV ?? "development",
     };
@@ -46,7 +46,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
         command: process.execPath,
         args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)],
         cwd,
-        env,
+        env: { ...process.env, ...env },
       },
       context.logs,
     );
@@ -59,6 +59,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
       },
       endpoints,
       connection: undefined,
+      environment: env,
       exited: child.exited,
       checkHealth: async () => {
         if (!child.running) return { healthy: false, detail: "not running" };

@@ -1,0 +1,601 @@
+import fsp from "node:fs/promises";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+import type { LogSink } from "../runtime/log-sink.js";
+import type { ResourceSnapshot } from "../runtime/distributed-application.js";
+import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
+import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
+import { maskEnvironment } from "./mask.js";
+import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
+import { OtlpParseError, parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
+import { TelemetryStore } from "./telemetry-store.js";
+
+export const DEFAULT_DASHBOARD_PORT = 18888;
+const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
+const MAX_OTLP_BODY = 32 * 1024 * 1024;
+const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/messaging"]);
+const ASSETS: Record<string, string> = {
+  "app.js": "text/javascript; charset=utf-8",
+  "app.css": "text/css; charset=utf-8",
+  "favicon.svg": "image/svg+xml",
+};
+
+/** What the dashboard needs from a running application (DistributedApplication fits; tests may fake it). */
+export interface DashboardApp {
+  readonly logs: LogSink;
+  snapshot(): ResourceSnapshot[];
+  startResource(name: string): Promise<void>;
+  stopResource(name: string): Promise<void>;
+  restartResource(name: string): Promise<void>;
+  environmentOf?(name: string): Record<string, string> | undefined;
+  onChange?(listener: () => void): () => void;
+}
+
+/** A process the AppHost runs beside the model (Jaeger): listed on the Resources page, not controlled there. */
+export interface ExtraResource {
+  snapshot(): Omit<ResourceSnapshot, "kind" | "state" | "health"> & {
+    kind: string;
+    state: string;
+    health: string;
+  };
+}
+
+export interface DashboardOptions {
+  /** 0 = any free port. */
+  port?: number;
+  /** When the requested port is taken, fall back to a free one instead of failing. */
+  fallbackToFreePort?: boolean;
+  host?: string;
+  secrets: DashboardSecrets;
+  /** `.apphost/telemetry`; omitted = memory only. */
+  telemetryDir?: string;
+  /** Forget persisted telemetry (e.g. `--fresh`). */
+  fresh?: boolean;
+  /** OTLP/HTTP base URL to copy every accepted OTLP request to (Jaeger). */
+  forwardOtlpTo?: string;
+  log?: (message: string) => void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+/**
+ * The AppHost dashboard: OTLP/HTTP JSON intake (API key), a token login that becomes a session
+ * cookie, JSON APIs and server-sent events over the application and its telemetry, and a small
+ * static UI (no build step, no CDN).
+ */
+export class DashboardServer {
+  readonly store: TelemetryStore;
+  readonly console = new ConsoleLogBuffer();
+  private app: DashboardApp | undefined;
+  private server: http.Server | undefined;
+  private sessions: SessionStore | undefined;
+  private readonly abort = new AbortController();
+  private readonly messaging: MessagingMonitor;
+  private readonly cleanups: Array<() => void> = [];
+  private readonly streams = new Set<ServerResponse>();
+  private port = 0;
+  private readonly extras: ExtraResource[] = [];
+
+  constructor(private readonly options: DashboardOptions) {
+    this.store = new TelemetryStore({ directory: options.telemetryDir });
+    this.messaging = new MessagingMonitor({
+      resources: () => this.app?.snapshot() ?? [],
+      signal: this.abort.signal,
+    });
+  }
+
+  /** Binds the port and loads persisted telemetry; resources appear once `attach` is called. */
+  async listen(): Promise<void> {
+    if (this.options.telemetryDir && this.options.fresh)
+      await fsp.rm(this.options.telemetryDir, { recursive: true, force: true });
+    await this.store.load();
+    const host = this.options.host ?? "127.0.0.1";
+    const requested = this.options.port ?? DEFAULT_DASHBOARD_PORT;
+    try {
+      this.server = await bind(host, requested, this.handle);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || !this.options.fallbackToFreePort)
+        throw error;
+      this.options.log?.(`dashboard port ${requested} is taken; using a free port`);
+      this.server = await bind(host, 0, this.handle);
+    }
+    this.port = (this.server.address() as AddressInfo).port;
+    this.sessions = new SessionStore(this.port);
+    this.messaging.start();
+  }
+
+  attach(app: DashboardApp): void {
+    this.app = app;
+    this.cleanups.push(app.logs.onLine((line) => this.console.add(line)));
+    if (app.onChange) this.cleanups.push(app.onChange(() => this.broadcast("resources")));
+  }
+
+  /** Lists a process that runs beside the model and copies OTLP traces to it when it has an endpoint. */
+  addExtraResource(resource: ExtraResource, forwardOtlpTo?: string): void {
+    this.extras.push(resource);
+    if (forwardOtlpTo) this.options.forwardOtlpTo = forwardOtlpTo;
+  }
+
+  /** Seeds the console view with the tail of the previous run's log files. */
+  async seedConsole(): Promise<void> {
+    if (!this.app) return;
+    for (const resource of this.app.snapshot())
+      await this.console.seedFromFile(resource.name, resource.logFile);
+  }
+
+  get url(): string {
+    return `http://${this.options.host ?? "127.0.0.1"}:${this.port}`;
+  }
+
+  get loginUrl(): string {
+    return `${this.url}/login?t=${this.options.secrets.loginToken}`;
+  }
+
+  /** Value for OTEL_EXPORTER_OTLP_HEADERS. */
+  get otlpHeaders(): string {
+    return `${OTLP_API_KEY_HEADER}=${this.options.secrets.otlpApiKey}`;
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    for (const stream of this.streams) stream.end();
+    this.streams.clear();
+    const server = this.server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.messaging.stopped();
+    await this.store.flush();
+  }
+
+  // ---- routing ----
+
+  private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? "/", "http://dashboard");
+    // Everything the UI needs is served from here; nothing inline, nothing from elsewhere.
+    res.setHeader(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    );
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Referrer-Policy", "no-referrer");
+    const handler = this.route(req.method ?? "GET", url.pathname);
+    Promise.resolve()
+      .then(() => handler(req, res, url))
+      .catch((error: Error) => {
+        if (!res.headersSent) sendJson(res, 500, { error: error.message });
+        else res.end();
+      });
+  };
+
+  private route(method: string, pathname: string): Handler {
+    if (pathname.startsWith("/v1/")) return method === "POST" ? this.otlp : notAllowed;
+    if (pathname === "/login") return method === "POST" ? this.loginPost : this.loginGet;
+    if (pathname === "/logout" && method === "POST") return this.requireSession(this.sameOrigin(this.logout));
+    if (pathname.startsWith("/assets/")) return this.asset;
+    if (pathname.startsWith("/api/")) return this.requireSession(this.api(method, pathname));
+    if (method === "GET" && (PAGES.has(pathname) || /^\/traces\/[0-9a-f]{32}$/.test(pathname)))
+      return this.requireSession(this.page, true);
+    return (_req, res) => sendJson(res, 404, { error: "not found" });
+  }
+
+  private api(method: string, pathname: string): Handler {
+    const parts = pathname.split("/").slice(2).map(decodeURIComponent);
+    const [first, second, third, fourth] = parts;
+    if (method === "GET") {
+      if (first === "resources" && !second) return this.resources;
+      if (first === "resources" && second === "stream") return this.resourceStream;
+      if (first === "console" && !second) return this.consoleQuery;
+      if (first === "console" && second === "stream") return this.consoleStream;
+      if (first === "console" && second === "download") return this.consoleDownload;
+      if (first === "traces" && !second) return this.traceList;
+      if (first === "traces" && second) return (req, res) => this.traceDetail(res, second);
+      if (first === "logs") return this.logQuery;
+      if (first === "metrics" && !second) return this.metricList;
+      if (first === "metrics" && second === "series") return this.metricSeries;
+      if (first === "messaging") return this.messagingState;
+      if (first === "services") return (_req, res) => sendJson(res, 200, this.store.services());
+    }
+    if (method === "POST") {
+      if (first === "resources" && second && third && ["start", "stop", "restart"].includes(third))
+        return this.sameOrigin((_req, res) =>
+          this.resourceAction(res, second, third as "start" | "stop" | "restart"),
+        );
+      if (first === "messaging" && second && third === "replay" && fourth && fourth in REPLAY_ACTIONS)
+        return this.sameOrigin((_req, res) => this.replay(res, second, fourth as ReplayAction));
+    }
+    return (_req, res) => sendJson(res, 404, { error: "not found" });
+  }
+
+  private requireSession(handler: Handler, page = false): Handler {
+    return (req, res, url) => {
+      if (this.sessions?.sessionOf(req)) return handler(req, res, url);
+      if (page) {
+        res.writeHead(302, { Location: "/login" }).end();
+        return;
+      }
+      sendJson(res, 401, { error: "log in first: open the dashboard link printed by the AppHost" });
+    };
+  }
+
+  private sameOrigin(handler: Handler): Handler {
+    return (req, res, url) => {
+      if (!isSameOrigin(req)) {
+        sendJson(res, 403, { error: "cross-origin request refused" });
+        return;
+      }
+      return handler(req, res, url);
+    };
+  }
+
+  // ---- login ----
+
+  private readonly loginGet: Handler = async (req, res, url) => {
+    const token = url.searchParams.get("t");
+    if (token === null) return this.loginPage(res, 200);
+    if (!safeEqual(token, this.options.secrets.loginToken))
+      return this.loginPage(res, 401, "That token is not valid.");
+    this.startSession(res);
+  };
+
+  private readonly loginPost: Handler = async (req, res) => {
+    if (!isSameOrigin(req)) return sendJson(res, 403, { error: "cross-origin request refused" });
+    const body = (await readBody(req, 4096)).toString("utf8");
+    const token = new URLSearchParams(body).get("token") ?? "";
+    if (!safeEqual(token.trim(), this.options.secrets.loginToken))
+      return this.loginPage(res, 401, "That token is not valid.");
+    this.startSession(res);
+  };
+
+  private startSession(res: ServerResponse): void {
+    const sessions = this.requireSessions();
+    res.writeHead(302, { Location: "/", "Set-Cookie": sessions.cookieFor(sessions.create()) }).end();
+  }
+
+  private readonly logout: Handler = (req, res) => {
+    const sessions = this.requireSessions();
+    const id = sessions.sessionOf(req);
+    if (id) sessions.end(id);
+    res.writeHead(302, { Location: "/login", "Set-Cookie": sessions.clearingCookie() }).end();
+  };
+
+  private async loginPage(res: ServerResponse, status: number, error?: string): Promise<void> {
+    const template = await fsp.readFile(path.join(UI_DIR, "login.html"), "utf8");
+    const html = template.replace("<!--error-->", error ? `<p class="error">${escapeHtml(error)}</p>` : "");
+    res
+      .writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" })
+      .end(html);
+  }
+
+  private readonly page: Handler = async (_req, res) => {
+    const html = await fsp.readFile(path.join(UI_DIR, "index.html"), "utf8");
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }).end(html);
+  };
+
+  private readonly asset: Handler = async (_req, res, url) => {
+    const name = url.pathname.slice("/assets/".length);
+    const type = ASSETS[name];
+    if (!type) return sendJson(res, 404, { error: "not found" });
+    const content = await fsp.readFile(path.join(UI_DIR, name));
+    res.writeHead(200, { "Content-Type": type, "Cache-Control": "no-cache" }).end(content);
+  };
+
+  // ---- OTLP intake ----
+
+  private readonly otlp: Handler = async (req, res, url) => {
+    const key = req.headers[OTLP_API_KEY_HEADER];
+    if (!safeEqual(typeof key === "string" ? key : undefined, this.options.secrets.otlpApiKey))
+      return sendJson(res, 401, { error: `missing or wrong ${OTLP_API_KEY_HEADER}` });
+    const signal = url.pathname.slice("/v1/".length);
+    if (!["traces", "metrics", "logs"].includes(signal)) return sendJson(res, 404, { error: "not found" });
+    const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim();
+    if (type !== "application/json")
+      return sendJson(res, 415, {
+        error: "only OTLP/HTTP JSON is accepted: set OTEL_EXPORTER_OTLP_PROTOCOL=http/json",
+      });
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, MAX_OTLP_BODY);
+      if (req.headers["content-encoding"] === "gzip") raw = zlib.gunzipSync(raw);
+    } catch (error) {
+      return sendJson(res, 413, { error: (error as Error).message });
+    }
+    try {
+      const body: unknown = JSON.parse(raw.toString("utf8"));
+      if (signal === "traces") this.store.add("spans", parseTraces(body));
+      else if (signal === "logs") this.store.add("logs", parseLogs(body));
+      else this.store.add("metrics", parseMetrics(body));
+    } catch (error) {
+      const message =
+        error instanceof OtlpParseError || error instanceof SyntaxError ? error.message : String(error);
+      return sendJson(res, 400, { error: `invalid OTLP JSON: ${message}` });
+    }
+    if (this.options.forwardOtlpTo) this.forward(signal, raw);
+    this.broadcast(signal === "traces" ? "spans" : signal);
+    sendJson(res, 200, {});
+  };
+
+  /** Copies an accepted batch to Jaeger; best effort, the built-in dashboard doesn't depend on it. */
+  private forward(signal: string, body: Buffer): void {
+    // Jaeger's OTLP receiver takes traces (and ignores what it doesn't store).
+    if (signal !== "traces") return;
+    void fetch(`${this.options.forwardOtlpTo}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => {});
+  }
+
+  // ---- resources ----
+
+  private resourceView(): ResourceView[] {
+    const app = this.app;
+    if (!app) return [];
+    const views: ResourceView[] = app.snapshot().map((r) => {
+      const env = app.environmentOf?.(r.name);
+      const view: ResourceView = {
+        ...r,
+        connectionString: r.connectionString?.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@"),
+      };
+      if (env) view.environment = maskEnvironment(env);
+      return view;
+    });
+    for (const extra of this.extras) views.push({ ...extra.snapshot(), external: true });
+    for (const view of views)
+      if (view.state === "Running" && view.startedAt) view.uptimeMs = Date.now() - Date.parse(view.startedAt);
+    return views;
+  }
+
+  private readonly resources: Handler = (_req, res) => sendJson(res, 200, this.resourceView());
+
+  private readonly resourceStream: Handler = (req, res) => {
+    this.openStream(req, res, "resources");
+    writeEvent(res, "resources", this.resourceView());
+  };
+
+  private resourceAction(res: ServerResponse, name: string, action: "start" | "stop" | "restart"): void {
+    const app = this.app;
+    if (!app || !app.snapshot().some((r) => r.name === name))
+      return sendJson(res, 404, { error: `no resource ${name}` });
+    const run =
+      action === "start"
+        ? app.startResource(name)
+        : action === "stop"
+          ? app.stopResource(name)
+          : app.restartResource(name);
+    // Starting waits for health (seconds): answer now, the state stream shows the progress.
+    run.catch((error: Error) =>
+      app.logs.write(name, "apphost", `[apphost] dashboard ${action} failed: ${error.message}`),
+    );
+    sendJson(res, 202, { accepted: action, resource: name });
+  }
+
+  // ---- console logs ----
+
+  private readonly consoleQuery: Handler = (_req, res, url) =>
+    sendJson(res, 200, this.console.query(consoleFilter(url)));
+
+  private readonly consoleStream: Handler = (req, res, url) => {
+    const filter = consoleFilter(url);
+    this.openStream(req, res, "console");
+    const unsubscribe = this.console.onLine((line) => {
+      if (matchesConsole(line, filter)) writeEvent(res, "line", line);
+    });
+    res.on("close", unsubscribe);
+  };
+
+  private readonly consoleDownload: Handler = (_req, res, url) => {
+    const filter = consoleFilter(url);
+    const lines = this.console.query({ ...filter, limit: Number.MAX_SAFE_INTEGER });
+    const text = lines
+      .map((l) => `${new Date(l.time).toISOString()} ${l.resource} ${l.stream} ${l.text}`)
+      .join("\n");
+    res
+      .writeHead(200, {
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Disposition": `attachment; filename="${filter.resource ?? "all-resources"}.log"`,
+      })
+      .end(`${text}\n`);
+  };
+
+  // ---- telemetry ----
+
+  private readonly traceList: Handler = (_req, res, url) => {
+    const q = url.searchParams;
+    const minDuration = Number(q.get("minDurationMs"));
+    sendJson(
+      res,
+      200,
+      this.store.traces({
+        service: q.get("service") || undefined,
+        errorOnly: q.get("error") === "true",
+        minDurationMs: Number.isFinite(minDuration) && minDuration > 0 ? minDuration : undefined,
+        text: q.get("text") || undefined,
+        limit: Number(q.get("limit")) || 200,
+      }),
+    );
+  };
+
+  private traceDetail(res: ServerResponse, traceId: string): void {
+    const spans = this.store.trace(traceId.toLowerCase());
+    if (spans.length === 0) return sendJson(res, 404, { error: `no trace ${traceId}` });
+    sendJson(res, 200, {
+      traceId,
+      spans,
+      logs: this.store.logs({ traceId: traceId.toLowerCase(), limit: 500 }),
+    });
+  }
+
+  private readonly logQuery: Handler = (_req, res, url) => {
+    const q = url.searchParams;
+    const min = Number(q.get("minSeverity"));
+    sendJson(
+      res,
+      200,
+      this.store.logs({
+        service: q.get("service") || undefined,
+        minSeverity: Number.isFinite(min) && min > 0 ? min : undefined,
+        text: q.get("text") || undefined,
+        traceId: q.get("traceId") || undefined,
+        limit: Number(q.get("limit")) || 500,
+      }),
+    );
+  };
+
+  private readonly metricList: Handler = (_req, res, url) =>
+    sendJson(res, 200, this.store.latestMetrics(url.searchParams.get("service") || undefined));
+
+  private readonly metricSeries: Handler = (_req, res, url) =>
+    sendJson(
+      res,
+      200,
+      this.store.metricSeries(url.searchParams.get("service") ?? "", url.searchParams.get("name") ?? ""),
+    );
+
+  // ---- messaging ----
+
+  private readonly messagingState: Handler = async (_req, res, url) => {
+    if (url.searchParams.get("refresh") === "true") await this.messaging.sampleNow();
+    sendJson(res, 200, this.messaging.snapshot());
+  };
+
+  private async replay(res: ServerResponse, resource: string, action: ReplayAction): Promise<void> {
+    const target = this.app?.snapshot().find((r) => r.name === resource)?.endpoints.http;
+    if (!target) return sendJson(res, 404, { error: `${resource} has no running HTTP endpoint` });
+    const { method, path: apiPath } = REPLAY_ACTIONS[action];
+    try {
+      const response = await fetch(target + apiPath, { method, signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      res
+        .writeHead(response.status, { "Content-Type": response.headers.get("content-type") ?? "text/plain" })
+        .end(text);
+    } catch (error) {
+      sendJson(res, 502, { error: (error as Error).message });
+    }
+  }
+
+  // ---- server-sent events ----
+
+  private openStream(req: IncomingMessage, res: ServerResponse, topic: "resources" | "console"): void {
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+    });
+    res.write("retry: 2000\n\n");
+    this.streams.add(res);
+    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+    // Resource streams get a fresh snapshot on every change; console streams subscribe to lines themselves.
+    const listener = (changed: string) => {
+      if (topic === "resources" && changed === "resources") writeEvent(res, "resources", this.resourceView());
+    };
+    this.topicListeners.add(listener);
+    req.on("close", () => {
+      clearInterval(heartbeat);
+      this.topicListeners.delete(listener);
+      this.streams.delete(res);
+    });
+  }
+
+  private readonly topicListeners = new Set<(topic: string) => void>();
+  private pendingBroadcast = new Set<string>();
+
+  /** Coalesces bursts (a start emits several changes) into one event per topic per tick. */
+  private broadcast(topic: string): void {
+    if (this.pendingBroadcast.has(topic)) return;
+    this.pendingBroadcast.add(topic);
+    setTimeout(() => {
+      this.pendingBroadcast.delete(topic);
+      for (const listener of this.topicListeners) listener(topic);
+    }, 50);
+  }
+
+  private requireSessions(): SessionStore {
+    if (!this.sessions) throw new Error("listen() has not run");
+    return this.sessions;
+  }
+}
+
+type ResourceView = ReturnType<ExtraResource["snapshot"]> & {
+  environment?: Record<string, string>;
+  uptimeMs?: number;
+  /** Runs beside the model: shown, not started or stopped from here. */
+  external?: boolean;
+};
+
+interface ConsoleFilter {
+  resource?: string;
+  text?: string;
+  minLevel?: string;
+  limit?: number;
+}
+
+function consoleFilter(url: URL): ConsoleFilter {
+  const q = url.searchParams;
+  return {
+    resource: q.get("resource") || undefined,
+    text: q.get("text") || undefined,
+    minLevel: q.get("level") || undefined,
+    limit: Number(q.get("limit")) || 2000,
+  };
+}
+
+function matchesConsole(line: ConsoleLine, filter: ConsoleFilter): boolean {
+  const levels = ["trace", "debug", "info", "warn", "error", "fatal"];
+  const rank = (level: string) => Math.max(0, levels.indexOf(level));
+  return (
+    (!filter.resource || line.resource === filter.resource) &&
+    (!filter.minLevel || rank(line.level) >= rank(filter.minLevel)) &&
+    (!filter.text || line.text.toLowerCase().includes(filter.text.toLowerCase()))
+  );
+}
+
+function bind(host: string, port: number, handler: http.RequestListener): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(handler);
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+function writeEvent(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+const notAllowed: Handler = (_req, res) => sendJson(res, 405, { error: "method not allowed" });
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error(`body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,97 @@
+import fs from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { LogSink } from "../runtime/log-sink.js";
+import { isPortFree } from "../runtime/ports.js";
+import { DashboardServer } from "./dashboard-server.js";
+import { JAEGER_OTLP_HTTP_PORT, JAEGER_UI_PORT, JaegerProcess, findOnPath } from "./jaeger.js";
+
+const dirs: string[] = [];
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  for (const dir of dirs.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "jaeger-test-"));
+  dirs.push(dir);
+  return dir;
+}
+
+// Stands in for Jaeger v2: opens its UI and OTLP/HTTP ports until SIGTERM.
+const FAKE_JAEGER = `#!${process.execPath}
+const http = require("node:http");
+const servers = [${JAEGER_UI_PORT}, ${JAEGER_OTLP_HTTP_PORT}].map((port) =>
+  http.createServer((req, res) => res.end("{}")).listen(port, "127.0.0.1"));
+console.log("fake jaeger up");
+process.on("SIGTERM", () => { for (const s of servers) s.close(); process.exit(0); });
+`;
+
+describe("Jaeger in process mode", () => {
+  it("is skipped with a message when no jaeger binary is on PATH", async () => {
+    const dir = await tempDir();
+    const messages: string[] = [];
+    const logs = new LogSink({ directory: dir, console: false });
+    closers.push(() => logs.close());
+    const jaeger = await JaegerProcess.start({ logs, say: (m) => messages.push(m), searchPath: dir });
+    expect(jaeger).toBeUndefined();
+    expect(messages.join("\n")).toMatch(/no `jaeger` binary on PATH; skipped/);
+    expect(findOnPath("node", process.env.PATH)).toBeDefined();
+  });
+
+  it("runs a jaeger found on PATH, lists it, and stops it", async (context) => {
+    if (!(await isPortFree(JAEGER_UI_PORT)) || !(await isPortFree(JAEGER_OTLP_HTTP_PORT))) {
+      context.skip();
+    }
+    const dir = await tempDir();
+    await fs.writeFile(path.join(dir, "jaeger"), FAKE_JAEGER, { mode: 0o755 });
+    const logs = new LogSink({ directory: dir, console: false });
+    closers.push(() => logs.close());
+    const jaeger = await JaegerProcess.start({ logs, say: () => {}, searchPath: dir });
+    expect(jaeger).toBeDefined();
+    closers.push(async () => jaeger?.stop());
+    expect(jaeger?.snapshot()).toMatchObject({
+      name: "jaeger",
+      state: "Running",
+      endpoints: { ui: `http://127.0.0.1:${JAEGER_UI_PORT}` },
+    });
+    await jaeger?.stop();
+    expect(jaeger?.snapshot().state).toBe("Exited");
+  });
+});
+
+describe("OTLP forwarding", () => {
+  it("copies accepted trace batches to the forward endpoint", async () => {
+    const received: string[] = [];
+    const target = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        received.push(`${req.url} ${body}`);
+        res.end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise((resolve) => target.close(() => resolve())));
+    const dashboard = new DashboardServer({
+      port: 0,
+      secrets: { loginToken: "t", otlpApiKey: "k" },
+      forwardOtlpTo: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
+    });
+    await dashboard.listen();
+    closers.push(() => dashboard.close());
+    const response = await fetch(`${dashboard.url}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-otlp-api-key": "k" },
+      body: JSON.stringify({ resourceSpans: [] }),
+    });
+    expect(response.status).toBe(200);
+    const deadline = Date.now() + 5000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual(['/v1/traces {"resourceSpans":[]}']);
+  });
+});

@@ -1,0 +1,187 @@
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postEntity } from "../support/system.js";
+import {
+  CHROMIUM,
+  launchBrowser,
+  screenshot,
+  startDashboardApp,
+  type Browser,
+  type DashboardApp,
+} from "./support.js";
+
+// The AppHost dashboard in a real browser (Debian's Chromium driven by playwright-core), against the
+// real system: PostgreSQL, Artemis and both services exporting OTLP to the dashboard.
+const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium)
+  process.stderr.write(`dashboard browser tests skipped: no Chromium at ${CHROMIUM} (.ci/run installs it)\n`);
+
+interface TraceSummary {
+  traceId: string;
+  name: string;
+  services: string[];
+}
+
+describe.skipIf(!haveChromium)("AppHost dashboard in Chromium", () => {
+  let system: DashboardApp | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    system = await startDashboardApp();
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  const ctx = () => {
+    if (!system || !browser) throw new Error("not started");
+    return { ...system, ...browser };
+  };
+
+  it("refuses everything without the login token", async () => {
+    const { dashboard, page } = ctx();
+    const api = await fetch(`${dashboard.url}/api/resources`);
+    expect(api.status).toBe(401);
+    const wrong = await fetch(`${dashboard.url}/login?t=not-the-token`, { redirect: "manual" });
+    expect(wrong.status).toBe(401);
+    const otlp = await fetch(`${dashboard.url}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ resourceSpans: [] }),
+    });
+    expect(otlp.status).toBe(401);
+    await page.goto(`${dashboard.url}/traces`);
+    expect(new URL(page.url()).pathname).toBe("/login");
+    await screenshot(page, "01-login");
+  });
+
+  it("logs in with the printed token and shows every resource Running", async () => {
+    const { dashboard, page, app } = ctx();
+    await page.goto(dashboard.loginUrl);
+    expect(new URL(page.url()).pathname).toBe("/");
+    const cookies = await page.context().cookies(dashboard.url);
+    const session = cookies.find((c) => c.name.startsWith("apphost_session_"));
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe("Strict");
+    const names = app.snapshot().map((r) => r.name);
+    for (const name of names) {
+      await page.locator(`tr[data-resource="${name}"][data-state="Running"]`).waitFor({ timeout: 30_000 });
+    }
+    expect(await page.locator("tr[data-resource]").count()).toBe(names.length);
+    // Secrets are masked in the environment shown.
+    const html = await page.content();
+    const broker = app.getConnectionString("broker");
+    expect(html).not.toContain(new URL(broker).password);
+    await screenshot(page, "02-resources");
+  });
+
+  it("follows a posted entity from the HTTP request to the receiver in one waterfall", async () => {
+    const { app, dashboard, page } = ctx();
+    const sender = app.getEndpoint("sender");
+    const receiver = app.getEndpoint("receiver");
+    const created = await postEntity(sender, { name: "traced from the browser test" });
+    expect(created.status).toBe(201);
+    const id = (created.body as { id: string }).id;
+    await poll(
+      async () => (await fetch(`${receiver}/api/ReceivedItems/${id}`)).status === 200,
+      "the receiver to apply it",
+    );
+
+    // The trace reaches the dashboard over OTLP within the exporters' batch delay.
+    let trace: TraceSummary | undefined;
+    await poll(async () => {
+      const response = await page
+        .context()
+        .request.get(`${dashboard.url}/api/traces?text=POST%20%2Fapi%2FEntityItems`);
+      const traces = (await response.json()) as TraceSummary[];
+      trace = traces.find((t) => t.services.includes("sender") && t.services.includes("receiver"));
+      return trace !== undefined;
+    }, "a trace with sender and receiver spans");
+
+    await page.goto(`${dashboard.url}/traces`);
+    await page.locator(`tr[data-trace="${trace?.traceId}"]`).click();
+    await page.locator('[data-testid="waterfall"]').waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/traces/${trace?.traceId}`);
+    const rows = page.locator("[data-testid=waterfall] .row");
+    const labels = await rows.allTextContents();
+    expect(labels.some((l) => l.startsWith("POST /api/EntityItems"))).toBe(true);
+    expect(labels.some((l) => /^send entity-items.*producer/i.test(l))).toBe(true);
+    expect(labels.some((l) => /^process .*receiver.*consumer/i.test(l))).toBe(true);
+    expect(labels.some((l) => /pg\.query:INSERT receiverdb/.test(l))).toBe(true);
+    expect(await page.locator('[data-testid=waterfall] .row[data-service="sender"]').count()).toBeGreaterThan(
+      0,
+    );
+    expect(
+      await page.locator('[data-testid=waterfall] .row[data-service="receiver"]').count(),
+    ).toBeGreaterThan(0);
+    await page.locator("[data-testid=waterfall] .row", { hasText: "process" }).first().click();
+    await page.getByText("messaging.system").waitFor();
+    await screenshot(page, "03-trace-waterfall");
+  });
+
+  it("shows console logs, structured logs with trace links, metrics and messaging", async () => {
+    const { dashboard, page } = ctx();
+    await page.goto(`${dashboard.url}/console`);
+    await page.locator("[data-testid=console] div", { hasText: "receiver" }).first().waitFor();
+    await page.selectOption("select[name=resource]", "sender");
+    await page.locator("[data-testid=console] div").first().waitFor();
+    const resources = await page.locator("[data-testid=console] .res").allTextContents();
+    expect(resources.every((r) => r.startsWith("sender"))).toBe(true);
+    await screenshot(page, "04-console");
+
+    await page.goto(`${dashboard.url}/logs`);
+    await page
+      .locator("[data-testid=structured-logs] a[href^='/traces/']")
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await screenshot(page, "05-structured-logs");
+
+    await page.goto(`${dashboard.url}/metrics`);
+    await page.locator("[data-testid=metrics] tr").nth(1).waitFor({ timeout: 30_000 });
+    await screenshot(page, "06-metrics");
+
+    await page.goto(`${dashboard.url}/messaging`);
+    await page.locator("[data-testid=messaging] .card").first().waitFor({ timeout: 30_000 });
+    await screenshot(page, "07-messaging");
+  });
+
+  it("stops and starts the receiver from the Resources page", async () => {
+    const { dashboard, page } = ctx();
+    await page.goto(`${dashboard.url}/resources`);
+    const row = () => page.locator('tr[data-resource="receiver"]');
+    await page.locator('tr[data-resource="receiver"][data-state="Running"]').waitFor();
+    await row().locator('button[data-action="stop"]').click();
+    await page.locator('tr[data-resource="receiver"][data-state="Exited"]').waitFor({ timeout: 60_000 });
+    await screenshot(page, "08-receiver-stopped");
+    await row().locator('button[data-action="start"]').click();
+    await page.locator('tr[data-resource="receiver"][data-state="Running"]').waitFor({ timeout: 120_000 });
+    await poll(
+      async () => (await row().locator("td").nth(3).textContent()) === "Healthy",
+      "the receiver to be healthy",
+    );
+  });
+
+  it("refuses a cross-origin POST even with the session cookie", async () => {
+    const { dashboard, page } = ctx();
+    const response = await page.context().request.post(`${dashboard.url}/api/resources/receiver/stop`, {
+      headers: { origin: "http://evil.example" },
+    });
+    expect(response.status()).toBe(403);
+  });
+
+  it("printed no console errors on any page", () => {
+    expect(ctx().errors).toEqual([]);
+  });
+});
+
+async function poll(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -191,6 +191,6 @@ describe("bad input", () => {
 
     expect(await countRows()).toEqual(before);
     const outbox = await outboxStatusCounts(app);
-    expect(Object.keys(outbox).every((s) => ["pending", "published"].includes(s))).toBe(true);
+    expect(Object.keys(outbox).every((s) => ["pending", "published", "delivered"].includes(s))).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { createApp, type AppBuilder } from "./model/app-builder.js";
+import { subscriptionQueueName } from "./model/artemis.js";
 
 /** This repository's distributed application, as Aspire's AppHost Program.cs would declare it. */
 export function buildApp(): AppBuilder {
@@ -18,7 +19,15 @@ export function buildApp(): AppBuilder {
       maxDeliveryAttempts: 10,
     })
     .withDuplicateIdCache(100_000)
-    .addQueue("entity-items");
+    // Events fan out to every consumer group; each group has its own queue entity-items.<group>,
+    // its own retry budget and its own dead-letter queue DLQ.entity-items.<group>.
+    .addTopic("entity-items", [
+      { name: "receiver", settings: { maxDeliveryAttempts: 10 } },
+      // The audit projection is a log: give up sooner, and wait longer between tries.
+      { name: "audit", settings: { redeliveryDelayMs: 2_000, maxDeliveryAttempts: 5 } },
+    ])
+    // Delivery receipts travel back from the receiver to the sender's outbox.
+    .addQueue("delivery-receipts");
 
   app
     .addNodeService("sender", "sender-service")
@@ -27,6 +36,7 @@ export function buildApp(): AppBuilder {
     .waitFor(senderDb)
     .waitFor(broker)
     .withEnvironment("OUTBOX_ADDRESS", "entity-items")
+    .withEnvironment("RECEIPTS_QUEUE", "delivery-receipts")
     .withHttpEndpoint()
     .withHttpHealthCheck("/health");
 
@@ -36,7 +46,10 @@ export function buildApp(): AppBuilder {
     .withReference(broker)
     .waitFor(receiverDb)
     .waitFor(broker)
-    .withEnvironment("RECEIVER_QUEUE", "entity-items")
+    .withEnvironment("RECEIVER_QUEUE", subscriptionQueueName("entity-items", "receiver"))
+    .withEnvironment("RECEIVER_GROUP", "receiver")
+    .withEnvironment("AUDIT_QUEUE", subscriptionQueueName("entity-items", "audit"))
+    .withEnvironment("RECEIPTS_ADDRESS", "delivery-receipts")
     .withHttpEndpoint()
     .withHttpHealthCheck("/health");
 

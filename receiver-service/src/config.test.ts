@@ -1,6 +1,6 @@
 import { ConfigError } from "@outbox/service-defaults";
 import { describe, expect, it } from "vitest";
-import { readConfig } from "./config.js";
+import { defaultDeadLetterQueue, readConfig } from "./config.js";
 
 const minimal = {
   PORT: "8080",
@@ -14,7 +14,8 @@ describe("readConfig", () => {
     expect(config).toMatchObject({
       PORT: 8080,
       HOST: "127.0.0.1",
-      RECEIVER_QUEUE: "entity-items",
+      RECEIVER_QUEUE: "entity-items.receiver",
+      RECEIVER_GROUP: "receiver",
       RECEIVER_MAX_IN_FLIGHT: 16,
       PG_POOL_MAX: 10,
       databaseUrl: minimal.ConnectionStrings__receiverdb,
@@ -40,6 +41,8 @@ describe("readConfig", () => {
       PG_POOL_MAX: "3",
     });
     expect(config).toMatchObject({ RECEIVER_QUEUE: "other", RECEIVER_MAX_IN_FLIGHT: 4, PG_POOL_MAX: 3 });
+    expect(defaultDeadLetterQueue("entity-items.receiver")).toBe("DLQ.entity-items.receiver");
+    expect(defaultDeadLetterQueue("entity-items::receiver")).toBe("DLQ.entity-items");
   });
 
   it("names every bad or missing variable at once", () => {

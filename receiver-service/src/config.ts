@@ -9,10 +9,23 @@ import { z } from "zod";
 
 /** Plain settings of the receiver, on top of what every service reads. */
 export const receiverEnvSchema = baseEnvSchema.extend({
-  /** The anycast queue to consume (pre-created by the AppHost). */
-  RECEIVER_QUEUE: z.string().trim().min(1).default("entity-items"),
+  /** The queue this consumer group consumes (pre-created by the AppHost: `<topic>.<group>`). */
+  RECEIVER_QUEUE: z.string().trim().min(1).default("entity-items.receiver"),
+  /** The consumer group's name, in receipts, logs and telemetry. */
+  RECEIVER_GROUP: z.string().trim().min(1).default("receiver"),
+  /** The audit consumer group's queue; when set, this process also runs the audit projection. */
+  AUDIT_QUEUE: z.string().trim().min(1).optional(),
+  /** Where delivery receipts go (an anycast queue the sender consumes); unset: no receipts. */
+  RECEIPTS_ADDRESS: z.string().trim().min(1).optional(),
+  /** A receipt without the broker's outcome after this long counts as not sent (the message is retried). */
+  RECEIPT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Deliveries processed at once; also the most the broker has outstanding to us. */
   RECEIVER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(1000).default(16),
+  /**
+   * The dead-letter queue the admin API operates on; default `DLQ.<address of RECEIVER_QUEUE>`
+   * (the broker's per-address DLQ on the dead-letter address `DLQ`).
+   */
+  RECEIVER_DLQ: z.string().trim().min(1).optional(),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
 });
 
@@ -42,6 +55,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ReceiverConfig
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   return { ...settings, databaseUrl, brokerUrl };
+}
+
+/** `DLQ.<address>` for a queue given as a plain name or as a fully qualified `address::queue`. */
+export function defaultDeadLetterQueue(queue: string): string {
+  const address = queue.includes("::") ? queue.slice(0, queue.indexOf("::")) : queue;
+  return `DLQ.${address}`;
 }
 
 function brokerUrlFromEnv(env: NodeJS.ProcessEnv): string {

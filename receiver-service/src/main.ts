@@ -7,13 +7,20 @@ import {
   createLogger,
   type HealthCheck,
 } from "@outbox/service-defaults";
-import { readConfig, type ReceiverConfig } from "./config.js";
+import { defaultDeadLetterQueue, readConfig, type ReceiverConfig } from "./config.js";
 import { createDatabase, createPool, databaseHealthCheck, pingDatabase, runMigrations } from "./data/db.js";
+import { PgAuditStore } from "./data/audit-store.js";
 import { PgInboxStore } from "./data/inbox-store.js";
 import { recordDeliveryFailure } from "./data/queries.js";
+import { applyEvent } from "./domain/apply-event.js";
+import { recordAuditEntry } from "./domain/record-audit-entry.js";
+import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerRoutes } from "./http/routes.js";
+import { BrokerManagement } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
+import { DeadLetterQueue } from "./messaging/dead-letters.js";
 import { createMessageProcessor } from "./messaging/process-message.js";
+import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
 
 const SERVICE_NAME = "receiver-service";
 
@@ -51,15 +58,46 @@ const amqp = new AmqpConnection({
   containerId: `${SERVICE_NAME}-${randomUUID()}`,
   logger,
 });
+const receipts =
+  config.RECEIPTS_ADDRESS === undefined
+    ? undefined
+    : new ReceiptPublisher(
+        amqp.connection,
+        config.RECEIPTS_ADDRESS,
+        config.RECEIVER_GROUP,
+        config.RECEIPT_TIMEOUT_MS,
+      );
+const inboxStore = new PgInboxStore(db);
 const consumer = new InboxConsumer({
   connection: amqp.connection,
   queue: config.RECEIVER_QUEUE,
+  group: config.RECEIVER_GROUP,
   maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
   logger,
-  process: createMessageProcessor(new PgInboxStore(db)),
+  process: createMessageProcessor({
+    apply: (event) => applyEvent(inboxStore, event),
+    // The receipt goes out after the commit and before the accept (see ReceiptPublisher).
+    ...(receipts !== undefined ? { afterApply: (event, result) => receipts.publish(event, result) } : {}),
+  }),
   recordFailure: (failure) => recordDeliveryFailure(db, failure),
   probe: () => pingDatabase(pool),
 });
+// The second consumer group of this repository: an audit log of every event, with its own queue,
+// retry budget and dead-letter queue (declared in the AppHost model).
+const auditStore = new PgAuditStore(db);
+const audit =
+  config.AUDIT_QUEUE === undefined
+    ? undefined
+    : new InboxConsumer({
+        connection: amqp.connection,
+        queue: config.AUDIT_QUEUE,
+        group: "audit",
+        maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
+        logger,
+        process: createMessageProcessor({ apply: (event) => recordAuditEntry(auditStore, event) }),
+        recordFailure: (failure) => recordDeliveryFailure(db, failure),
+        probe: () => pingDatabase(pool),
+      });
 
 const host = new ServiceHost({
   name: SERVICE_NAME,
@@ -72,15 +110,32 @@ const host = new ServiceHost({
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
 });
 registerRoutes(host, db);
+const management = new BrokerManagement(amqp.connection);
+const deadLetterQueues = new Map([
+  [
+    config.RECEIVER_GROUP,
+    new DeadLetterQueue(management, config.RECEIVER_DLQ ?? defaultDeadLetterQueue(config.RECEIVER_QUEUE)),
+  ],
+]);
+if (config.AUDIT_QUEUE !== undefined) {
+  deadLetterQueues.set("audit", new DeadLetterQueue(management, defaultDeadLetterQueue(config.AUDIT_QUEUE)));
+}
+registerDeadLetterRoutes(host, db, { byGroup: deadLetterQueues, defaultGroup: config.RECEIVER_GROUP });
 host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
-// Hooks run in reverse order: consumer first (settle in-flight work), then the broker, then the pool.
+if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));
+// Hooks run in reverse order: consumers first (settle in-flight work, receipts included), then the
+// receipt and management links, the broker, the pool.
 host.onShutdown("postgres", () => pool.end());
 host.onShutdown("broker", () => amqp.close());
+host.onShutdown("management", () => Promise.resolve(management.close()));
+host.onShutdown("receipts", () => Promise.resolve(receipts?.close()));
 host.onShutdown("consumer", () => consumer.stop());
+host.onShutdown("audit-consumer", async () => audit?.stop());
 
 amqp.open();
 consumer.start();
+audit?.start();
 await host.start();
 
 /** The connection's state when it is down (it says why), otherwise whether our link is attached. */

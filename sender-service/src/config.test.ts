@@ -22,9 +22,15 @@ describe("loadSenderConfig", () => {
         address: "entity-items",
         batchSize: 100,
         leaseMs: 30_000,
-        pollIntervalMs: 500,
+        pollIntervalMs: 5_000,
         sendTimeoutMs: 10_000,
         backoff: { minMs: 500, maxMs: 30_000 },
+        concurrency: 2,
+        maxAttempts: 10,
+        deadBlocksAggregate: false,
+        listen: true,
+        synchronousCommit: false,
+        retention: { retentionMs: 604_800_000, intervalMs: 60_000, batchSize: 1_000 },
       },
     });
   });
@@ -40,6 +46,10 @@ describe("loadSenderConfig", () => {
         OUTBOX_LEASE_MS: "60000",
         OUTBOX_SEND_TIMEOUT_MS: "30000",
         OUTBOX_POLL_INTERVAL_MS: "250",
+        OUTBOX_MAX_ATTEMPTS: "3",
+        OUTBOX_DEAD_BLOCKS_AGGREGATE: "true",
+        OUTBOX_CONCURRENCY: "4",
+        OUTBOX_RETENTION_MS: "0",
         PG_POOL_MAX: "3",
       },
       "x",
@@ -52,6 +62,10 @@ describe("loadSenderConfig", () => {
       leaseMs: 60_000,
       sendTimeoutMs: 30_000,
       pollIntervalMs: 250,
+      maxAttempts: 3,
+      deadBlocksAggregate: true,
+      concurrency: 4,
+      retention: { retentionMs: 0 },
     });
     expect(config.pgPoolMax).toBe(3);
   });

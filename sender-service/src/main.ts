@@ -10,9 +10,17 @@ import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
 import { createDatabase, createPool } from "./data/db.js";
 import { migrateWhenReachable } from "./data/migrate.js";
+import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { AmqpPublisher } from "./messaging/amqp-publisher.js";
 import { OutboxRelay } from "./messaging/outbox-relay.js";
+import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
+import { outboxGaugeFigures } from "./data/outbox-admin.js";
+import { registerOutboxAdminRoutes } from "./http/outbox-admin-routes.js";
+import { OutboxListener } from "./messaging/outbox-listener.js";
+import { OutboxMetrics } from "./messaging/outbox-metrics.js";
+import { OutboxRetentionJob } from "./messaging/outbox-retention-job.js";
+import { createRelayPool } from "./data/relay-pool.js";
 
 const SERVICE_NAME = "sender-service";
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -51,6 +59,16 @@ try {
 }
 const db = createDatabase(pool);
 
+// The relay's own connections (claim/mark commit without waiting for the WAL flush; see relay-pool.ts).
+const relayPool = createRelayPool({
+  url: config.databaseUrl,
+  max: config.outbox.concurrency + 2,
+  applicationName: `${config.instanceId}-relay`,
+  synchronousCommit: config.outbox.synchronousCommit,
+  onError: (error) => logger.warn({ err: error }, "idle outbox relay PostgreSQL connection failed"),
+});
+const relayDb = createDatabase(relayPool);
+
 const amqp = new AmqpConnection({ url: config.brokerUrl, containerId: config.instanceId, logger });
 const publisher = new AmqpPublisher({
   amqp,
@@ -60,17 +78,43 @@ const publisher = new AmqpPublisher({
   logger,
 });
 const relay = new OutboxRelay({
-  db,
+  db: relayDb,
   publisher,
   owner: config.instanceId,
   destination: config.outbox.address,
   batchSize: config.outbox.batchSize,
+  concurrency: config.outbox.concurrency,
   leaseMs: config.outbox.leaseMs,
   pollIntervalMs: config.outbox.pollIntervalMs,
   sendTimeoutMs: config.outbox.sendTimeoutMs,
   backoff: config.outbox.backoff,
+  maxAttempts: config.outbox.maxAttempts,
+  deadBlocksAggregate: config.outbox.deadBlocksAggregate,
+  wakeSource: () => listener?.state(),
+  metrics: new OutboxMetrics({ "messaging.destination.name": config.outbox.address }, () =>
+    outboxGaugeFigures(relayDb),
+  ),
   logger: logger.child({ component: "outbox-relay" }),
 });
+// Wakes the relay when a writing transaction commits (pg_notify in insertOutboxMessage).
+const listener = config.outbox.listen
+  ? new OutboxListener({
+      databaseUrl: config.databaseUrl,
+      destination: config.outbox.address,
+      onWake: () => relay.wake(),
+      backoff: config.outbox.backoff,
+      applicationName: `${config.instanceId}-listen`,
+      logger: logger.child({ component: "outbox-listener" }),
+    })
+  : undefined;
+const retention =
+  config.outbox.retention.retentionMs > 0
+    ? new OutboxRetentionJob({
+        db: relayDb,
+        ...config.outbox.retention,
+        logger: logger.child({ component: "outbox-retention" }),
+      })
+    : undefined;
 
 const host = new ServiceHost({
   name: SERVICE_NAME,
@@ -81,7 +125,28 @@ const host = new ServiceHost({
   shutdownTimeoutMs: config.shutdownTimeoutMs,
   description: "Writes EntityItems and publishes their events through a transactional outbox",
 });
-registerEntityItemRoutes(host, { db, outboxAddress: config.outbox.address });
+registerEntityItemRoutes(host, {
+  db,
+  outboxAddress: config.outbox.address,
+  idempotencyKeyTtlMs: config.idempotency.keyTtlMs,
+});
+// Delivery receipts from the receiver mark outbox rows delivered (end-to-end status).
+const receipts =
+  config.receiptsQueue === undefined
+    ? undefined
+    : new ReceiptConsumer({
+        connection: amqp.connection,
+        queue: config.receiptsQueue,
+        db,
+        logger: logger.child({ component: "receipts" }),
+      });
+if (receipts !== undefined) host.addHealthCheck("receipts", receipts.healthCheck());
+const idempotencyPurger = new IdempotencyKeyPurger({
+  db,
+  intervalMs: config.idempotency.purgeIntervalMs,
+  logger: logger.child({ component: "idempotency-purge" }),
+});
+registerOutboxAdminRoutes(host, { db });
 
 host.addHealthCheck("database", databaseHealthCheck(pool));
 // A broker outage makes the sender degraded, not unhealthy: writes keep succeeding into the
@@ -92,13 +157,22 @@ host.addHealthCheck("outbox", relay.healthCheck());
 // Run in reverse order: the relay stops (releasing its claims) before the AMQP connection closes,
 // and both before the pool they use ends.
 host.onShutdown("postgres", () => pool.end());
+host.onShutdown("outbox-postgres", () => relayPool.end());
 host.onShutdown("amqp", () => amqp.close());
 host.onShutdown("relay", () => relay.stop());
+host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
+host.onShutdown("receipts", async () => receipts?.stop());
+host.onShutdown("outbox-listener", async () => listener?.stop());
+host.onShutdown("outbox-retention", async () => retention?.stop());
 
 await host.start();
 amqp.open();
 publisher.start();
 relay.start();
+idempotencyPurger.start();
+receipts?.start();
+listener?.start();
+retention?.start();
 
 function degradedWhenUnhealthy(check: HealthCheck): HealthCheck {
   return async () => {

@@ -127,6 +127,30 @@ describe("renderBrokerProperties", () => {
     expect(out).toContain('addressConfigurations."events.v1".queueConfigs."events.v1.audit".durable=false');
   });
 
+  it("renders diverts and refuses ones naming undeclared addresses", () => {
+    const topology: ArtemisTopology = {
+      addresses: [
+        { name: "events", routingType: "multicast", queues: [] },
+        { name: "events.audit", routingType: "anycast", queues: [{ name: "events.audit" }] },
+      ],
+      diverts: [{ name: "events-to-audit", address: "events", forwardingAddress: "events.audit" }],
+    };
+    expect(lines(topology)).toEqual(
+      expect.arrayContaining([
+        'divertConfigurations."events-to-audit".address=events',
+        'divertConfigurations."events-to-audit".forwardingAddress=events.audit',
+        'divertConfigurations."events-to-audit".exclusive=false',
+        'divertConfigurations."events-to-audit".routingType=ANYCAST',
+      ]),
+    );
+    expect(() =>
+      renderBrokerProperties({
+        ...topology,
+        diverts: [{ name: "d", address: "events", forwardingAddress: "nowhere" }],
+      }),
+    ).toThrow(/undeclared address "nowhere"/);
+  });
+
   it("does not re-declare a dead-letter address the topology declares itself", () => {
     const out = lines({
       addresses: [{ name: "DLQ", routingType: "anycast", queues: [{ name: "DLQ" }] }],

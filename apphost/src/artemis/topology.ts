@@ -35,8 +35,25 @@ export interface AddressSpec {
   settings?: AddressSettings;
 }
 
+/**
+ * A divert: every message routed to `address` is also (exclusive: instead) routed to
+ * `forwardingAddress`, in the same routing transaction. Used to give each consumer group of a
+ * topic its own address, because Artemis applies address settings (redelivery, max attempts,
+ * dead-letter address) per ADDRESS, never per queue (checked in 2.56's QueueImpl).
+ */
+export interface DivertSpec {
+  name: string;
+  address: string;
+  forwardingAddress: string;
+  /** Default false: the original message is routed as usual too. */
+  exclusive?: boolean;
+  /** Routing type of the forwarded copy; default "anycast". */
+  routingType?: "anycast" | "multicast" | "strip" | "pass";
+}
+
 export interface ArtemisTopology {
   addresses: AddressSpec[];
+  diverts?: DivertSpec[];
   /** Applied to match "#" (every address, including DLQ/expiry addresses). */
   defaultSettings?: AddressSettings;
   /** Duplicate-id cache size per address (broker default 20000). */
@@ -128,6 +145,18 @@ export function validateTopology(topology: ArtemisTopology): void {
   }
   checkSettings("defaultSettings", topology.defaultSettings);
   checkInt("idCacheSize", topology.idCacheSize, 1);
+  const divertNames = new Set<string>();
+  for (const divert of topology.diverts ?? []) {
+    checkName("divert", divert.name);
+    if (divertNames.has(divert.name))
+      throw new TopologyError(`Artemis divert "${divert.name}" is declared twice`);
+    divertNames.add(divert.name);
+    for (const end of [divert.address, divert.forwardingAddress]) {
+      if (!addressNames.has(end)) {
+        throw new TopologyError(`Artemis divert "${divert.name}" names undeclared address "${end}"`);
+      }
+    }
+  }
 }
 
 /** Settings an address really gets: the "#" defaults, the stock DLA/expiry, then its own. */
@@ -274,6 +303,18 @@ export function renderBrokerProperties(topology: ArtemisTopology): string {
     );
     // Only the address's own overrides: the broker merges them over "#".
     if (a.settings) lines.push(...settingsLines(a.name, stripUndefined(a.settings)));
+  }
+  for (const d of topology.diverts ?? []) {
+    const key = `divertConfigurations.${quoted(d.name)}`;
+    lines.push(
+      "",
+      `# Divert ${d.name}: ${d.address} -> ${d.forwardingAddress}`,
+      `${key}.routingName=${d.name}`,
+      `${key}.address=${d.address}`,
+      `${key}.forwardingAddress=${d.forwardingAddress}`,
+      `${key}.exclusive=${String(d.exclusive ?? false)}`,
+      `${key}.routingType=${(d.routingType ?? "anycast").toUpperCase()}`,
+    );
   }
   for (const implicit of implicitAddresses(topology)) {
     lines.push("", `# Dead-letter / expiry address ${implicit.name}`);

@@ -1,9 +1,10 @@
-import type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "../artemis/topology.js";
+import type { AddressSettings, AddressSpec, ArtemisTopology, DivertSpec } from "../artemis/topology.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 /** An ActiveMQ Artemis broker with the addresses, queues and address settings the AppHost configures. */
 export class ArtemisResource extends Resource implements ReferenceTarget {
   private readonly addresses: AddressSpec[] = [];
+  private readonly diverts: DivertSpec[] = [];
   private defaultSettings: AddressSettings | undefined;
   private idCacheSize: number | undefined;
 
@@ -20,10 +21,27 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
     return this.addAddress({ name, routingType: "anycast", queues: [{ name }], settings });
   }
 
-  /** A publish-subscribe address with one durable subscription queue per consumer group. */
-  addTopic(name: string, subscriptions: Array<string | QueueSpec>, settings?: AddressSettings): this {
-    const queues = subscriptions.map((s) => (typeof s === "string" ? { name: s } : s));
-    return this.addAddress({ name, routingType: "multicast", queues, settings });
+  /**
+   * Publish-subscribe: producers send to `name` (a multicast address) and every consumer group
+   * gets each message. Each group has its own durable queue `<name>.<group>` on an anycast address
+   * of the same name, fed by a non-exclusive divert, because Artemis applies redelivery, maximum
+   * attempts and dead-letter settings per address: this way every group has its own (`settings`
+   * for all groups, overridden by the group's) and its own dead-letter queue `DLQ.<name>.<group>`.
+   * A message is replayed from there to its group only, never to the other groups.
+   */
+  addTopic(name: string, groups: Array<string | ConsumerGroupSpec>, settings?: AddressSettings): this {
+    this.addAddress({ name, routingType: "multicast", queues: [] });
+    for (const group of groups.map((g) => (typeof g === "string" ? { name: g } : g))) {
+      const queue = subscriptionQueueName(name, group.name);
+      this.addAddress({
+        name: queue,
+        routingType: "anycast",
+        queues: [{ name: queue, durable: group.durable ?? true }],
+        settings: settings || group.settings ? { ...settings, ...group.settings } : undefined,
+      });
+      this.diverts.push({ name: `${name}-to-${group.name}`, address: name, forwardingAddress: queue });
+    }
+    return this;
   }
 
   addAddress(address: AddressSpec): this {
@@ -51,9 +69,23 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
   topology(): ArtemisTopology {
     return {
       addresses: [...this.addresses],
+      diverts: [...this.diverts],
       defaultSettings: this.defaultSettings,
       idCacheSize: this.idCacheSize,
       persistIdCache: true,
     };
   }
+}
+
+/** A consumer group of a topic and its own retry and dead-letter settings. */
+export interface ConsumerGroupSpec {
+  name: string;
+  settings?: AddressSettings;
+  /** Default true. */
+  durable?: boolean;
+}
+
+/** The queue (and address) a consumer group of `topic` consumes: `<topic>.<group>`. */
+export function subscriptionQueueName(topic: string, group: string): string {
+  return `${topic}.${group}`;
 }

@@ -1,4 +1,4 @@
-import { count, desc, eq } from "drizzle-orm";
+import { count, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "./db.js";
 import { deliveryFailures, receivedItems, type DeliveryFailureKind, type ReceivedItemRow } from "./schema.js";
 
@@ -32,6 +32,7 @@ export async function findReceivedItem(db: Database, id: string): Promise<Receiv
 
 export interface DeliveryFailure {
   messageId: string | undefined;
+  group?: string;
   attempt: number;
   kind: DeliveryFailureKind;
   error: string;
@@ -41,6 +42,7 @@ export interface DeliveryFailure {
 export async function recordDeliveryFailure(db: Database, failure: DeliveryFailure): Promise<void> {
   await db.insert(deliveryFailures).values({
     messageId: failure.messageId ?? null,
+    consumerGroup: failure.group ?? null,
     attempt: failure.attempt,
     kind: failure.kind,
     // Bounded: an error message is diagnostics, not payload storage.
@@ -59,4 +61,45 @@ export async function listDeliveryFailures(db: Database, page: number, pageSize:
     db.select({ total: count() }).from(deliveryFailures),
   ]);
   return { items, total: totals[0]?.total ?? 0 };
+}
+
+export interface FailureSummary {
+  /** Delivery attempts seen (the highest attempt number recorded). */
+  attempts: number;
+  /** The error of the latest recorded failure: why the message is where it is. */
+  lastError: string;
+  lastKind: DeliveryFailureKind;
+  lastFailedAt: Date;
+}
+
+/** The latest recorded failure of each message id (for the dead-letter listing). */
+export async function failureSummaries(
+  db: Database,
+  group: string,
+  messageIds: string[],
+): Promise<Map<string, FailureSummary>> {
+  if (messageIds.length === 0) return new Map();
+  const result = await db.execute<{
+    message_id: string;
+    attempts: number;
+    error: string;
+    kind: DeliveryFailureKind;
+    occurred_at: Date | string;
+  }>(sql`
+    SELECT DISTINCT ON (message_id) message_id, error, kind, occurred_at,
+           max(attempt) OVER (PARTITION BY message_id) AS attempts
+      FROM delivery_failures
+     WHERE message_id IN ${messageIds} AND consumer_group = ${group}
+     ORDER BY message_id, occurred_at DESC, id DESC`);
+  return new Map(
+    result.rows.map((row) => [
+      row.message_id,
+      {
+        attempts: Number(row.attempts),
+        lastError: row.error,
+        lastKind: row.kind,
+        lastFailedAt: new Date(row.occurred_at),
+      },
+    ]),
+  );
 }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { check, index, integer, jsonb, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 /**
  * The idempotency key store: one row per message id ever processed. Inserting here and applying
@@ -40,6 +40,8 @@ export const deliveryFailures = pgTable(
     id: serial("id").primaryKey(),
     // Nullable: a poison message may have no usable message id at all.
     messageId: text("message_id"),
+    /** The consumer group that failed (null: recorded before groups existed). */
+    consumerGroup: text("consumer_group"),
     attempt: integer("attempt").notNull(),
     kind: text("kind", { enum: ["transient", "poison"] }).notNull(),
     error: text("error").notNull(),
@@ -50,6 +52,24 @@ export const deliveryFailures = pgTable(
     index("delivery_failures_message_id_idx").on(t.messageId),
     index("delivery_failures_occurred_at_idx").on(t.occurredAt),
   ],
+);
+
+/**
+ * The audit projection (consumer group "audit"): one row per message it ever received. The
+ * primary key is its inbox and the row is its effect, so one INSERT is both, atomically.
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    messageId: text("message_id").primaryKey(),
+    type: text("type").notNull(),
+    version: integer("version").notNull(),
+    aggregateId: text("aggregate_id").notNull(),
+    /** The event as applied (upcast to the current version). */
+    payload: jsonb("payload").$type<unknown>().notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("audit_log_aggregate_idx").on(t.aggregateId, t.recordedAt)],
 );
 
 export type ReceivedItemRow = typeof receivedItems.$inferSelect;

@@ -45,7 +45,10 @@ function event(messageId: string, entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a
     type: "EntityItemCreated",
     version: 1,
     aggregateId: entityId,
-    payload: { id: entityId, name: "Widget", description: "d", createdAt: "2026-11-23T20:00:00.000Z" },
+    payload: {
+      item: { id: entityId, name: "Widget", description: "d" },
+      createdAt: "2026-11-23T20:00:00.000Z",
+    },
   };
 }
 

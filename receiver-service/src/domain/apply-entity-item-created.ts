@@ -13,10 +13,10 @@ export async function applyEntityItemCreated(store: InboxStore, event: IncomingE
     if (!firstTime) return "duplicate";
 
     const inserted = await uow.insertReceivedItem({
-      id: event.payload.id,
+      id: event.payload.item.id,
       messageId: event.messageId,
-      name: event.payload.name,
-      description: event.payload.description,
+      name: event.payload.item.name,
+      description: event.payload.item.description,
       sourceCreatedAt: new Date(event.payload.createdAt),
     });
     await uow.markProcessed(event.messageId);

@@ -13,54 +13,102 @@ export const entityItemCreatedV1Schema = z.object({
 });
 export type EntityItemCreatedV1 = z.infer<typeof entityItemCreatedV1Schema>;
 
+/**
+ * EntityItemCreated v2: the entity under `item`, the time of the event beside it. The handler
+ * only knows this (the current) shape; v1 payloads are upcast to it.
+ */
+export const entityItemCreatedV2Schema = z.object({
+  item: z.object({
+    id: z.uuid(),
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).nullable(),
+  }),
+  createdAt: z.iso.datetime({ offset: true }),
+});
+export type EntityItemCreatedV2 = z.infer<typeof entityItemCreatedV2Schema>;
+
 /** Metadata every incoming integration event carries, whatever its payload. */
 export interface EventEnvelope {
   messageId: string;
   type: string;
+  /** The version the producer sent (recorded in the inbox); the payload is always the current shape. */
   version: number;
   aggregateId: string;
 }
 
-/** An incoming event that passed validation; one union member per (type, version) we understand. */
+/** An incoming event that passed validation, its payload upcast to the current version. */
 export type IncomingEvent = EventEnvelope & {
   type: "EntityItemCreated";
-  version: 1;
-  payload: EntityItemCreatedV1;
+  payload: EntityItemCreatedV2;
 };
 
-/** The (type, version) pairs this service understands, each with the schema of its payload. */
-export const knownEvents = {
-  "EntityItemCreated@1": entityItemCreatedV1Schema,
-} as const satisfies Record<string, z.ZodType>;
+interface VersionHandler<T> {
+  schema: z.ZodType;
+  /** Turns a payload valid for this version into the current version's shape. */
+  upcast: (payload: never) => T;
+}
+
+/**
+ * Every (type, version) this service understands: its zod schema and its upcaster. A producer
+ * moving to a new version adds an entry here (and keeps the old ones while old messages may
+ * still be queued or sit in a dead-letter queue).
+ */
+export const eventVersions = {
+  EntityItemCreated: {
+    1: {
+      schema: entityItemCreatedV1Schema,
+      upcast: (p: EntityItemCreatedV1): EntityItemCreatedV2 => ({
+        item: { id: p.id, name: p.name, description: p.description },
+        createdAt: p.createdAt,
+      }),
+    },
+    2: { schema: entityItemCreatedV2Schema, upcast: (p: EntityItemCreatedV2): EntityItemCreatedV2 => p },
+  },
+} as const satisfies Record<string, Record<number, VersionHandler<unknown>>>;
 
 export function eventKey(type: string, version: number): string {
   return `${type}@${version}`;
 }
 
+/** "EntityItemCreated@1, EntityItemCreated@2": for error messages and the README. */
+export function supportedEvents(): string {
+  return Object.entries(eventVersions)
+    .flatMap(([type, versions]) => Object.keys(versions).map((v) => eventKey(type, Number(v))))
+    .join(", ");
+}
+
 /**
- * Validates a payload for a (type, version): the event, or why it can never be processed.
- * Lives in the domain because "what a valid EntityItemCreated is" is a business rule, not AMQP.
+ * Validates a payload for a (type, version) and upcasts it: the event, or why it can never be
+ * processed (unknown type, unknown version, invalid payload). Lives in the domain because "what a
+ * valid EntityItemCreated is" is a business rule, not AMQP.
  */
 export function validateEvent(
   envelope: EventEnvelope,
   payload: unknown,
 ): { ok: true; event: IncomingEvent } | { ok: false; reason: string } {
   const key = eventKey(envelope.type, envelope.version);
-  if (key !== "EntityItemCreated@1") {
-    return { ok: false, reason: `unknown event type/version: ${key}` };
+  if (envelope.type !== "EntityItemCreated") {
+    return { ok: false, reason: `unknown event type ${envelope.type} (supported: ${supportedEvents()})` };
   }
-  const parsed = knownEvents[key].safeParse(payload);
+  const versions: Record<number, VersionHandler<EntityItemCreatedV2> | undefined> =
+    eventVersions.EntityItemCreated;
+  const handler = versions[envelope.version];
+  if (handler === undefined) {
+    return { ok: false, reason: `unknown event version ${key} (supported: ${supportedEvents()})` };
+  }
+  const parsed = handler.schema.safeParse(payload);
   if (!parsed.success) {
     const issues = parsed.error.issues
       .map((issue) => `${issue.path.map(String).join(".") || "(payload)"}: ${issue.message}`)
       .join("; ");
     return { ok: false, reason: `invalid ${key} payload: ${issues}` };
   }
-  if (envelope.aggregateId !== parsed.data.id) {
+  const current = handler.upcast(parsed.data as never);
+  if (envelope.aggregateId !== current.item.id) {
     return {
       ok: false,
-      reason: `aggregate id ${envelope.aggregateId} does not match payload id ${parsed.data.id}`,
+      reason: `aggregate id ${envelope.aggregateId} does not match payload id ${current.item.id}`,
     };
   }
-  return { ok: true, event: { ...envelope, type: "EntityItemCreated", version: 1, payload: parsed.data } };
+  return { ok: true, event: { ...envelope, type: "EntityItemCreated", payload: current } };
 }

@@ -16,6 +16,7 @@ export const deliveryFailureSchema = z
   .object({
     id: z.number().int(),
     messageId: z.string().nullable(),
+    consumerGroup: z.string().nullable().meta({ description: "The consumer group that failed" }),
     attempt: z.number().int().meta({ description: "1-based delivery attempt (AMQP delivery-count + 1)" }),
     kind: z.enum(["transient", "poison"]).meta({
       description: "transient: redelivered by the broker; poison: rejected to the dead-letter queue",

@@ -60,7 +60,11 @@ class FakeConnection extends EventEmitter {
 const event = { messageId: "m", type: "EntityItemCreated", aggregateId: "a" } as IncomingEvent;
 const accepted: Outcome = { action: "accept", result: "applied", event };
 
-function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean> } = {}) {
+/** message ids in the order processing started (when setup({ track: true })). */
+let started: string[] = [];
+
+function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; track?: boolean } = {}) {
+  started = [];
   const connection = new FakeConnection();
   const pending: ((outcome: Outcome) => void)[] = [];
   const recordFailure = vi.fn(() => Promise.resolve());
@@ -69,7 +73,11 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean> }
     queue: "entity-items",
     maxInFlight: options.maxInFlight ?? 2,
     logger: createLogger("test", "silent"),
-    process: () => new Promise<Outcome>((resolve) => pending.push(resolve)),
+    process: (message: Message) =>
+      new Promise<Outcome>((resolve) => {
+        if (options.track) started.push(String(message.message_id));
+        pending.push(resolve);
+      }),
     recordFailure,
     ...(options.probe ? { probe: options.probe } : {}),
   });
@@ -208,5 +216,23 @@ describe("InboxConsumer", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+  it("runs one group's deliveries one after another and other groups in parallel", async () => {
+    const { receiver, finish } = setup({ maxInFlight: 3, track: true });
+    receiver.attach();
+    const a1 = receiver.deliver({ message_id: "a1", group_id: "A", body: undefined });
+    const a2 = receiver.deliver({ message_id: "a2", group_id: "A", body: undefined });
+    const b1 = receiver.deliver({ message_id: "b1", group_id: "B", body: undefined });
+    // a2 waits for a1; b1 does not wait for anyone.
+    expect(started).toEqual(["a1", "b1"]);
+    await finish(accepted);
+    expect(a1.accept).toHaveBeenCalledOnce();
+    expect(started).toEqual(["a1", "b1", "a2"]);
+    await finish(accepted);
+    await finish(accepted);
+    expect(b1.accept).toHaveBeenCalledOnce();
+    expect(a2.accept).toHaveBeenCalledOnce();
+    // The waiting delivery counted against the credit bound all along.
+    expect(receiver.credit).toBe(3);
   });
 });

@@ -1,5 +1,6 @@
 import type { HealthCheck, Logger } from "@outbox/service-defaults";
 import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
+import { endProcessSpan, startProcessSpan } from "./consumer-span.js";
 import type { DeliveryFailure } from "../data/queries.js";
 import { describeError } from "./classify-error.js";
 import type { MessageProcessor, Outcome } from "./process-message.js";
@@ -22,6 +23,8 @@ export interface ConsumerOptions {
   probe?: () => Promise<boolean>;
   /** Upper bound for stop() to wait for in-flight handlers; default 4 s. */
   stopTimeoutMs?: number;
+  /** Consumer group (the subscription) for logs and telemetry. */
+  group?: string;
 }
 
 export interface ConsumerCounters {
@@ -68,6 +71,12 @@ export class InboxConsumer {
   private receiver: ReceiverWithCredit | undefined;
   private inFlight = 0;
   private readonly handlers = new Set<Promise<void>>();
+  /**
+   * Last handler of each message group (AMQP group_id = aggregate id) still running or queued:
+   * a group's deliveries run one after another, in arrival order, while other groups run in
+   * parallel. Artemis pins a group to one consumer, so this gives per-aggregate order.
+   */
+  private readonly groupTails = new Map<string, Promise<void>>();
   private readonly failureRecords = new Set<Promise<void>>();
   private readonly unrecorded: DeliveryFailure[] = [];
   private droppedFailureRecords = 0;
@@ -205,22 +214,31 @@ export class InboxConsumer {
     }
     this.counters.received += 1;
     this.inFlight += 1;
-    const handler = this.handle(delivery, message, this.generation).finally(() => {
+    const generation = this.generation;
+    const run = (): Promise<void> => this.handle(delivery, message, generation);
+    const group = groupOf(message);
+    const previous = group === undefined ? undefined : this.groupTails.get(group);
+    // A queued delivery still counts as in flight: the credit bound covers waiting work too.
+    const handler = (previous === undefined ? run() : previous.then(run, run)).finally(() => {
       this.inFlight -= 1;
       this.handlers.delete(handler);
+      if (group !== undefined && this.groupTails.get(group) === handler) this.groupTails.delete(group);
       this.topUp();
     });
+    if (group !== undefined) this.groupTails.set(group, handler);
     this.handlers.add(handler);
   }
 
   private async handle(delivery: Delivery, message: Message, generation: number): Promise<void> {
     let outcome: Outcome;
+    const span = startProcessSpan(message, this.opts.queue, this.opts.group);
     try {
-      outcome = await this.opts.process(message);
+      outcome = await span.run(() => this.opts.process(message));
     } catch (error) {
       // The processor should never throw; if it does, let the broker retry (and eventually DLQ).
       outcome = { action: "retry", reason: `unexpected error: ${describeError(error)}` };
     }
+    endProcessSpan(span, outcome);
     // AMQP delivery-count = earlier failed attempts, so this is the 1-based attempt number.
     const attempt = (message.delivery_count ?? 0) + 1;
     if (generation !== this.generation) {
@@ -292,6 +310,7 @@ export class InboxConsumer {
   private record(failure: DeliveryFailure): void {
     const store = this.opts.recordFailure;
     if (store === undefined) return;
+    if (this.opts.group !== undefined) failure = { ...failure, group: this.opts.group };
     if (this.failureRecords.size >= MAX_PENDING_FAILURE_RECORDS) {
       this.keepForLater(failure);
       return;
@@ -348,6 +367,12 @@ export class InboxConsumer {
     this.flushUnrecorded();
     this.topUp();
   }
+}
+
+/** The AMQP group id (our sender sets the aggregate id), when there is one. */
+function groupOf(message: Message): string | undefined {
+  const group = message.group_id;
+  return typeof group === "string" && group !== "" ? group : undefined;
 }
 
 function outcomeMessageId(outcome: Outcome): string | undefined {

@@ -5,6 +5,11 @@ import { parseMessage, readMessageId } from "./parse-message.js";
 const entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
 const outboxId = "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa";
 const payload = { id: entityId, name: "Widget", description: null, createdAt: "2026-11-23T20:00:00.000Z" };
+/** The v1 payload upcast to the current (v2) shape. */
+const current = {
+  item: { id: entityId, name: "Widget", description: null },
+  createdAt: "2026-11-23T20:00:00.000Z",
+};
 
 /** A message exactly as the sender's relay builds it (see the message contract). */
 function contractMessage(overrides: Partial<Message> = {}, body: unknown = payload): Message {
@@ -31,8 +36,27 @@ describe("parseMessage", () => {
     const result = parseMessage(contractMessage());
     expect(result).toEqual({
       ok: true,
-      event: { messageId: outboxId, type: "EntityItemCreated", version: 1, aggregateId: entityId, payload },
+      event: {
+        messageId: outboxId,
+        type: "EntityItemCreated",
+        version: 1,
+        aggregateId: entityId,
+        payload: current,
+      },
     });
+  });
+
+  it("validates v2 with its own schema and keeps the version it came with", () => {
+    const v2 = contractMessage(
+      { application_properties: { type: "EntityItemCreated", version: 2, aggregate_id: entityId } },
+      current,
+    );
+    expect(parseMessage(v2)).toMatchObject({ ok: true, event: { version: 2, payload: current } });
+    const v1ShapeAsV2 = contractMessage(
+      { application_properties: { type: "EntityItemCreated", version: 2, aggregate_id: entityId } },
+      payload,
+    );
+    expect(parseMessage(v1ShapeAsV2)).toMatchObject({ ok: false, reason: /invalid EntityItemCreated@2/ });
   });
 
   it("survives an AMQP encode/decode round trip", () => {
@@ -59,8 +83,8 @@ describe("parseMessage", () => {
 
   it("trims the name and tolerates unknown payload fields", () => {
     const result = parseMessage(contractMessage({}, { ...payload, name: "  Widget  ", extra: 1 }));
-    expect(result).toMatchObject({ ok: true, event: { payload: { name: "Widget" } } });
-    expect(result.ok && "extra" in result.event.payload).toBe(false);
+    expect(result).toMatchObject({ ok: true, event: { payload: { item: { name: "Widget" } } } });
+    expect(result.ok && "extra" in result.event.payload.item).toBe(false);
   });
 
   const poison: [string, Message, RegExp][] = [
@@ -75,12 +99,12 @@ describe("parseMessage", () => {
     [
       "unknown type",
       contractMessage({ application_properties: { type: "Other", version: 1 } }),
-      /unknown event type\/version: Other@1/,
+      /unknown event type Other \(supported: EntityItemCreated@1, EntityItemCreated@2\)/,
     ],
     [
       "unknown version",
-      contractMessage({ application_properties: { type: "EntityItemCreated", version: 2 } }),
-      /EntityItemCreated@2/,
+      contractMessage({ application_properties: { type: "EntityItemCreated", version: 3 } }),
+      /unknown event version EntityItemCreated@3/,
     ],
     [
       "malformed JSON",
@@ -88,6 +112,11 @@ describe("parseMessage", () => {
       /not valid JSON/,
     ],
     ["empty body", contractMessage({ body: undefined }), /empty body/],
+    [
+      "oversized body",
+      contractMessage({}, { ...payload, description: "d".repeat(300 * 1024) }),
+      /body too large/,
+    ],
     ["numeric body", contractMessage({ body: 7 }), /unsupported body/],
     ["invalid id", contractMessage({}, { ...payload, id: "x" }), /id:/],
     ["blank name", contractMessage({}, { ...payload, name: "   " }), /name:/],

@@ -4,6 +4,11 @@ import { validateEvent, type IncomingEvent } from "../domain/events.js";
 /** rhea's representation of a received AMQP data section (body type 0x75). */
 const DATA_SECTION = 0x75;
 const MAX_MESSAGE_ID_LENGTH = 256;
+/**
+ * Largest JSON body accepted (bytes). The sender's API caps a request at 64 kB, so anything much
+ * bigger is not ours and would only cost memory and database space: poison.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 export type ParseResult =
   | { ok: true; event: IncomingEvent }
@@ -28,6 +33,9 @@ export function parseMessage(message: Message): ParseResult {
   const body = readBody(message.body);
   if (!body.ok) return poison(body.reason);
   let payload: unknown;
+  if (body.kind === "text" && Buffer.byteLength(body.text) > MAX_BODY_BYTES) {
+    return poison(`body too large: ${Buffer.byteLength(body.text)} bytes (at most ${MAX_BODY_BYTES})`);
+  }
   if (body.kind === "text") {
     try {
       payload = JSON.parse(body.text);

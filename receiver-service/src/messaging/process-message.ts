@@ -1,7 +1,6 @@
 import type { Message } from "rhea";
-import { applyEvent } from "../domain/apply-event.js";
 import type { IncomingEvent } from "../domain/events.js";
-import type { ApplyResult, InboxStore } from "../domain/inbox.js";
+import type { ApplyResult } from "../domain/inbox.js";
 import { classifyError, describeError } from "./classify-error.js";
 import { parseMessage } from "./parse-message.js";
 
@@ -16,8 +15,19 @@ export type Outcome =
 
 export type MessageProcessor = (message: Message) => Promise<Outcome>;
 
+export interface ProcessorOptions {
+  /** The consumer group's use case: apply the event exactly once (inbox + effect in one transaction). */
+  apply: (event: IncomingEvent) => Promise<ApplyResult>;
+  /**
+   * Runs after the commit and before the accept, for first applications and duplicates alike
+   * (e.g. publishing a delivery receipt). If it fails the delivery is retried: the redelivery is a
+   * duplicate for the inbox and runs this again, so it happens at least once per message.
+   */
+  afterApply?: (event: IncomingEvent, result: ApplyResult) => Promise<void>;
+}
+
 /** Parse, validate, apply in one transaction, and decide the outcome. Never throws. */
-export function createMessageProcessor(store: InboxStore): MessageProcessor {
+export function createMessageProcessor(options: ProcessorOptions): MessageProcessor {
   return async (message) => {
     const parsed = parseMessage(message);
     if (!parsed.ok) {
@@ -26,13 +36,26 @@ export function createMessageProcessor(store: InboxStore): MessageProcessor {
         : { action: "reject", reason: parsed.reason, messageId: parsed.messageId };
     }
     const { event } = parsed;
+    let result: ApplyResult;
     try {
-      return { action: "accept", result: await applyEvent(store, event), event };
+      result = await options.apply(event);
     } catch (error) {
       const reason = describeError(error);
       return classifyError(error) === "poison"
         ? { action: "reject", reason, messageId: event.messageId }
         : { action: "retry", reason, messageId: event.messageId };
     }
+    if (options.afterApply !== undefined) {
+      try {
+        await options.afterApply(event, result);
+      } catch (error) {
+        return {
+          action: "retry",
+          reason: `applied, but the follow-up failed: ${describeError(error)}`,
+          messageId: event.messageId,
+        };
+      }
+    }
+    return { action: "accept", result, event };
   };
 }

@@ -1,11 +1,15 @@
-import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import type { Queryable } from "./db.js";
 import { outboxMessages, type NewOutboxMessage, type OutboxMessageRow } from "./schema.js";
+
+/** NOTIFY channel announcing committed outbox rows; the payload is the row's destination. */
+export const OUTBOX_NOTIFY_CHANNEL = "outbox_messages";
 
 /** What the relay needs of a claimed row. */
 export type ClaimedOutboxMessage = Pick<
   OutboxMessageRow,
   | "id"
+  | "seq"
   | "aggregateType"
   | "aggregateId"
   | "type"
@@ -15,81 +19,189 @@ export type ClaimedOutboxMessage = Pick<
   | "headers"
   | "attempts"
   | "createdAt"
+  | "priority"
+  | "deliverAt"
 >;
 
-export async function insertOutboxMessage(db: Queryable, message: NewOutboxMessage): Promise<void> {
-  await db.insert(outboxMessages).values(message);
+/** Producer options for one outbox message (scheduled delivery, AMQP priority). */
+export interface OutboxSendOptions {
+  /** The broker holds the message until then (AMQP annotation `x-opt-delivery-time`). */
+  deliverAt?: Date;
+  /** AMQP priority 0..9; 4 (the AMQP default) when omitted. */
+  priority?: number;
 }
 
 /**
- * Claims up to `limit` due pending rows for `owner` for `leaseMs`, oldest first. SKIP LOCKED
- * lets concurrent relays (other instances) claim disjoint batches without waiting on each
- * other; the lease (locked_until) lets rows of a crashed instance be claimed again once it runs out.
- * Only rows for `destination` (the address this relay's link is attached to) are claimed, so
- * a row is never sent anywhere else. Returned in claim order (created_at, id).
+ * Inserts an outbox row and announces it with `pg_notify`, both on `db` — call it with the
+ * writing transaction: the notification is delivered at COMMIT (never for a rollback), which
+ * wakes the relays at once instead of at their next poll.
  */
-export async function claimOutboxBatch(
+export async function insertOutboxMessage(
   db: Queryable,
-  claim: { owner: string; destination: string; limit: number; leaseMs: number },
-): Promise<ClaimedOutboxMessage[]> {
-  const due = db
-    .select({ id: outboxMessages.id })
-    .from(outboxMessages)
-    .where(
-      and(
-        eq(outboxMessages.status, "pending"),
-        eq(outboxMessages.destination, claim.destination),
-        lte(outboxMessages.nextAttemptAt, sql`now()`),
-        or(isNull(outboxMessages.lockedUntil), lt(outboxMessages.lockedUntil, sql`now()`)),
-      ),
-    )
-    .orderBy(asc(outboxMessages.createdAt), asc(outboxMessages.id))
-    .limit(claim.limit)
-    .for("update", { skipLocked: true });
-  const rows = await db
-    .update(outboxMessages)
-    .set({
-      lockedBy: claim.owner,
-      lockedUntil: sql`now() + ${claim.leaseMs} * interval '1 millisecond'`,
+  message: NewOutboxMessage,
+  options: OutboxSendOptions = {},
+): Promise<void> {
+  if (
+    options.priority !== undefined &&
+    !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)
+  )
+    throw new RangeError(`outbox priority must be an integer 0..9, got ${options.priority}`);
+  const insert = db
+    .insert(outboxMessages)
+    .values({
+      ...message,
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
     })
-    .where(inArray(outboxMessages.id, due))
-    .returning({
-      id: outboxMessages.id,
-      aggregateType: outboxMessages.aggregateType,
-      aggregateId: outboxMessages.aggregateId,
-      type: outboxMessages.type,
-      version: outboxMessages.version,
-      destination: outboxMessages.destination,
-      payload: outboxMessages.payload,
-      headers: outboxMessages.headers,
-      attempts: outboxMessages.attempts,
-      createdAt: outboxMessages.createdAt,
-    });
-  // RETURNING has no order; the relay sends in claim order.
-  return rows.sort(
-    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    .returning({ destination: outboxMessages.destination });
+  // One round trip for both: this runs inside the caller's (request's) transaction.
+  await db.execute(
+    sql`with inserted as (${insert.getSQL()}) select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, destination) from inserted`,
   );
+}
+
+export interface ClaimRequest {
+  owner: string;
+  destination: string;
+  limit: number;
+  leaseMs: number;
+  /** When true a dead row keeps the later rows of its aggregate back (order is sacred). */
+  deadBlocksAggregate: boolean;
+}
+
+interface RawClaimedRow {
+  id: string;
+  seq: string | number;
+  aggregate_type: string;
+  aggregate_id: string;
+  type: string;
+  version: number;
+  destination: string;
+  payload: unknown;
+  headers: ClaimedOutboxMessage["headers"] | null;
+  attempts: number;
+  created_at: string | Date;
+  priority: number;
+  deliver_at: string | Date | null;
+}
+
+/**
+ * Claims up to `limit` due pending rows for `owner` for `leaseMs`, in seq order.
+ *
+ * Safety with N relays: FOR UPDATE SKIP LOCKED lets concurrent relays claim disjoint batches
+ * without waiting on each other; the lease (locked_until) lets rows of a crashed relay be
+ * claimed again once it runs out; every later write is fenced by locked_by (see ownedPending).
+ *
+ * Per-aggregate order: a row is claimable only when NO earlier row (smaller seq) of the same
+ * aggregate is still pending — whether it is due, backing off after a refusal, or claimed by
+ * another relay right now (a plain read sees locked rows). So at most one message per aggregate
+ * is ever between "claimed" and "published", and the next one is claimed only after the
+ * previous one's `published` is committed: across batches, retries and instances, an aggregate's
+ * messages reach the broker in seq order, and a failing message holds back only its aggregate.
+ *
+ * Why seq and not created_at: created_at is now() = the transaction's START, so a transaction
+ * that started earlier but committed later would sort first. seq is taken from a sequence at
+ * INSERT time. Writers of one aggregate serialize on the aggregate (its row lock or unique key —
+ * a producer that lets two transactions write the same aggregate concurrently has no order to
+ * preserve); the later writer inserts its outbox row only after it got the lock, i.e. after the
+ * earlier one committed, so its seq is larger: per aggregate, seq order = commit order. (Across
+ * aggregates seq may disagree with commit order — a row with a smaller seq can commit later —
+ * which is harmless: no order is promised between aggregates, and nothing is skipped, since an
+ * uncommitted row is simply claimed on a later pass.)
+ *
+ * Dead rows: with `deadBlocksAggregate` false (the default) a dead row is parked — the
+ * aggregate's later rows flow on and the operator decides (retry or delete); with true, the
+ * aggregate stops at the dead row until an operator resolves it.
+ */
+export async function claimOutboxBatch(db: Queryable, claim: ClaimRequest): Promise<ClaimedOutboxMessage[]> {
+  const result = await db.execute<RawClaimedRow & Record<string, unknown>>(claimOutboxBatchQuery(claim));
+  return result.rows
+    .map((r): ClaimedOutboxMessage => ({
+      id: r.id,
+      seq: Number(r.seq),
+      aggregateType: r.aggregate_type,
+      aggregateId: r.aggregate_id,
+      type: r.type,
+      version: r.version,
+      destination: r.destination,
+      payload: r.payload,
+      headers: r.headers ?? {},
+      attempts: r.attempts,
+      createdAt: new Date(r.created_at),
+      priority: r.priority,
+      deliverAt: r.deliver_at === null ? null : new Date(r.deliver_at),
+    }))
+    .sort((a, b) => a.seq - b.seq); // RETURNING has no order; the relay sends in claim order.
+}
+
+/** The claim statement (exported so tests can EXPLAIN it). */
+export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
+  // Two literal predicates (not a parameter) so the planner can match the partial index.
+  const blocking = claim.deadBlocksAggregate
+    ? sql`e.status in ('pending', 'dead')`
+    : sql`e.status = 'pending'`;
+  return sql`
+    with due as (
+      select m.id
+        from outbox_messages m
+       where m.status = 'pending'
+         and m.destination = ${claim.destination}
+         and m.next_attempt_at <= now()
+         and (m.locked_until is null or m.locked_until < now())
+         and not exists (
+               select 1 from outbox_messages e
+                where e.aggregate_type = m.aggregate_type
+                  and e.aggregate_id = m.aggregate_id
+                  and e.seq < m.seq
+                  and ${blocking})
+       order by m.seq
+       limit ${claim.limit}
+         for update of m skip locked
+    )
+    update outbox_messages o
+       set locked_by = ${claim.owner},
+           locked_until = now() + ${claim.leaseMs} * interval '1 millisecond'
+      from due
+     where o.id = due.id
+    returning o.id, o.seq, o.aggregate_type, o.aggregate_id, o.type, o.version, o.destination,
+              o.payload, o.headers, o.attempts, o.created_at, o.priority, o.deliver_at`;
+}
+
+/**
+ * One parameter holding a PostgreSQL array literal (drizzle would expand a JS array into a row of
+ * parameters). Only for values that need no quoting: UUIDs and ISO timestamps.
+ */
+function pgArray(values: readonly string[]): string {
+  return `{${values.join(",")}}`;
 }
 
 // Every write below is fenced by `locked_by = owner AND status = 'pending'`: if this instance
 // lost its lease and another one claimed the row, this instance's late word is ignored (the
 // other one resends; the broker drops the duplicate by _AMQ_DUPL_ID).
-const ownedPending = (owner: string, ids: string[]) =>
-  and(
-    inArray(outboxMessages.id, ids),
-    eq(outboxMessages.lockedBy, owner),
-    eq(outboxMessages.status, "pending"),
-  );
 
-/** The broker accepted these messages: they are published. Returns how many rows changed. */
-export async function markPublished(db: Queryable, owner: string, ids: string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const rows = await db
-    .update(outboxMessages)
-    .set({ status: "published", publishedAt: sql`now()`, lockedBy: null, lockedUntil: null, lastError: null })
-    .where(ownedPending(owner, ids))
-    .returning({ id: outboxMessages.id });
-  return rows.length;
+/**
+ * The broker accepted these messages (at the given times): they are published. Returns the
+ * rows that changed, with their creation time, for the latency metric.
+ */
+export async function markPublished(
+  db: Queryable,
+  owner: string,
+  accepted: ReadonlyArray<{ id: string; at: Date }>,
+): Promise<Array<{ id: string; createdAt: Date; publishedAt: Date }>> {
+  if (accepted.length === 0) return [];
+  const ids = accepted.map((a) => a.id);
+  const times = accepted.map((a) => a.at.toISOString());
+  const result = await db.execute<{ id: string; created_at: string | Date; published_at: string | Date }>(sql`
+    update outbox_messages o
+       set status = 'published', published_at = v.at, locked_by = null, locked_until = null, last_error = null
+      from unnest(${pgArray(ids)}::uuid[], ${pgArray(times)}::timestamptz[]) as v(id, at)
+     where o.id = v.id and o.locked_by = ${owner} and o.status = 'pending'
+    returning o.id, o.created_at, o.published_at`);
+  return result.rows.map((r) => ({
+    id: r.id,
+    createdAt: new Date(r.created_at),
+    publishedAt: new Date(r.published_at),
+  }));
 }
 
 /**
@@ -103,32 +215,53 @@ export async function releaseClaims(
   reason?: string,
 ): Promise<number> {
   if (ids.length === 0) return 0;
-  const rows = await db
-    .update(outboxMessages)
-    .set({ lockedBy: null, lockedUntil: null, ...(reason === undefined ? {} : { lastError: reason }) })
-    .where(ownedPending(owner, ids))
-    .returning({ id: outboxMessages.id });
-  return rows.length;
+  const result = await db.execute(sql`
+    update outbox_messages
+       set locked_by = null, locked_until = null, last_error = coalesce(${reason ?? null}::text, last_error)
+     where id = any(${pgArray(ids)}::uuid[]) and locked_by = ${owner} and status = 'pending'`);
+  return result.rowCount ?? 0;
 }
 
-/** The broker refused the message: retry it later, recording why. */
+export interface RetryRequest {
+  id: string;
+  error: string;
+  delayMs: number;
+  countAttempt: boolean;
+  /** What the broker answered (recorded in the history). */
+  outcome: "rejected" | "released" | "modified";
+}
+
+/**
+ * The broker refused the message: record why in its history and retry it after `delayMs`; when
+ * the refusal counts and the attempts reach `maxAttempts`, the row goes `dead` instead (kept,
+ * never retried by the relay, listed by the admin API). One statement, fenced like the others.
+ */
 export async function scheduleRetry(
   db: Queryable,
   owner: string,
-  retry: { id: string; error: string; delayMs: number; countAttempt: boolean },
-): Promise<number> {
-  const rows = await db
-    .update(outboxMessages)
-    .set({
-      lockedBy: null,
-      lockedUntil: null,
-      lastError: retry.error,
-      nextAttemptAt: sql`now() + ${retry.delayMs} * interval '1 millisecond'`,
-      attempts: retry.countAttempt ? sql`${outboxMessages.attempts} + 1` : outboxMessages.attempts,
-    })
-    .where(ownedPending(owner, [retry.id]))
-    .returning({ id: outboxMessages.id });
-  return rows.length;
+  retry: RetryRequest,
+  maxAttempts: number,
+): Promise<{ status: "pending" | "dead"; attempts: number } | undefined> {
+  const increment = retry.countAttempt ? 1 : 0;
+  const result = await db.execute<{ outcome: string; attempts: number }>(sql`
+    with u as (
+      update outbox_messages
+         set locked_by = null, locked_until = null, last_error = ${retry.error},
+             attempts = attempts + ${increment}::int,
+             status = case when ${increment}::int = 1 and attempts + 1 >= ${maxAttempts}::int
+                           then 'dead' else 'pending' end,
+             next_attempt_at = now() + ${retry.delayMs} * interval '1 millisecond'
+       where id = ${retry.id} and locked_by = ${owner} and status = 'pending'
+      returning id, attempts, status
+    )
+    insert into outbox_attempts (message_id, outcome, attempts, error, actor)
+    select id, ${retry.outcome}, attempts, ${retry.error}, ${owner} from u
+    union all
+    select id, 'dead', attempts, ${retry.error}, ${owner} from u where status = 'dead'
+    returning outcome, attempts`);
+  if (result.rows.length === 0) return undefined;
+  const dead = result.rows.some((r) => r.outcome === "dead");
+  return { status: dead ? "dead" : "pending", attempts: result.rows[0]?.attempts ?? 0 };
 }
 
 /** Backlog figures for health and metrics; served by the partial pending index. */

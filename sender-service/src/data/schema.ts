@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, jsonb, pgTable, smallint, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /** The business table: what the API writes and reads. */
 export const entityItems = pgTable(
@@ -29,6 +40,11 @@ export const outboxMessages = pgTable(
   "outbox_messages",
   {
     id: uuid("id").primaryKey(), // UUIDv7: time ordered, also the AMQP message id and _AMQ_DUPL_ID
+    /**
+     * Insert order, the relay's ordering key (see claimOutboxBatch in data/outbox.ts for why a
+     * sequence value taken at INSERT time gives per-aggregate commit order and created_at does not).
+     */
+    seq: bigserial("seq", { mode: "number" }).notNull(),
     aggregateType: text("aggregate_type").notNull(),
     aggregateId: text("aggregate_id").notNull(),
     type: text("type").notNull(),
@@ -42,7 +58,13 @@ export const outboxMessages = pgTable(
     lockedBy: text("locked_by"),
     lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
     lastError: text("last_error"),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * Insert time (clock_timestamp(), not now() = the transaction's start): the closest point to the
+     * commit that is known, so created_at → published_at measures commit → accepted.
+     */
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" })
+      .notNull()
+      .default(sql`clock_timestamp()`),
     publishedAt: timestamp("published_at", { withTimezone: true, mode: "date" }),
     /** Set when the consumer's delivery receipt arrives (end-to-end confirmation). */
     deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
@@ -54,13 +76,60 @@ export const outboxMessages = pgTable(
   (t) => [
     check("outbox_messages_status_check", sql`${t.status} in ('pending', 'published', 'delivered', 'dead')`),
     check("outbox_messages_priority_check", sql`${t.priority} between 0 and 9`),
-    // Partial index in claim order: the claim query reads pending rows oldest first with a
-    // LIMIT, and pending rows stay few while published ones pile up until purged. Rows backing
-    // off (next_attempt_at in the future) are filtered on the way, they are rare.
-    index("outbox_messages_pending_idx")
-      .on(t.createdAt, t.id)
+    // Partial index in claim order: the claim query reads pending rows in seq order with a
+    // LIMIT, and pending rows stay few while published ones pile up until purged, so claiming
+    // costs the same with a million published rows as with none. Rows backing off
+    // (next_attempt_at in the future) are filtered on the way, they are rare.
+    index("outbox_messages_pending_seq_idx")
+      .on(t.seq)
       .where(sql`${t.status} = 'pending'`),
+    // "Is an earlier row of this aggregate still unpublished?" (the per-aggregate order check of
+    // every claim) and the dead rows that may block their aggregate: both small, both partial.
+    index("outbox_messages_unpublished_aggregate_idx")
+      .on(t.aggregateType, t.aggregateId, t.seq)
+      .where(sql`${t.status} in ('pending', 'dead')`),
+    // Retention deletes the oldest finished rows in small batches.
+    index("outbox_messages_finished_at_idx")
+      .on(t.publishedAt)
+      .where(sql`${t.status} in ('published', 'delivered')`),
+    // Admin listing of dead rows (pending ones use the pending index, finished ones the one above).
+    index("outbox_messages_dead_seq_idx")
+      .on(t.seq)
+      .where(sql`${t.status} = 'dead'`),
   ],
+);
+
+/** What happened to an outbox message besides "published": failed sends and operator actions. */
+export const outboxAttemptOutcomes = [
+  "rejected",
+  "released",
+  "modified",
+  "dead",
+  "retried-by-operator",
+] as const;
+export type OutboxAttemptOutcome = (typeof outboxAttemptOutcomes)[number];
+
+/**
+ * History of an outbox message (GET /api/outbox/messages/{id}). Accepted sends are not recorded
+ * here (published_at on the message says it all, and a row per publish would double the write
+ * cost of the hot path); every refusal, the move to dead and operator retries are.
+ */
+export const outboxAttempts = pgTable(
+  "outbox_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    messageId: uuid("message_id")
+      .notNull()
+      .references(() => outboxMessages.id, { onDelete: "cascade" }),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    outcome: text("outcome").$type<OutboxAttemptOutcome>().notNull(),
+    /** The attempts counter after this event. */
+    attempts: integer("attempts").notNull(),
+    error: text("error"),
+    /** Relay instance (locked_by) or "admin". */
+    actor: text("actor").notNull(),
+  },
+  (t) => [index("outbox_attempts_message_idx").on(t.messageId, t.id)],
 );
 
 /**
@@ -85,3 +154,4 @@ export const idempotencyKeys = pgTable(
 export type EntityItemRow = typeof entityItems.$inferSelect;
 export type OutboxMessageRow = typeof outboxMessages.$inferSelect;
 export type NewOutboxMessage = typeof outboxMessages.$inferInsert;
+export type OutboxAttemptRow = typeof outboxAttempts.$inferSelect;

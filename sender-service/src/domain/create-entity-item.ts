@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import type { Database } from "../data/db.js";
+import type { Database, Transaction } from "../data/db.js";
 import { insertEntityItem } from "../data/entity-items.js";
 import { insertOutboxMessage } from "../data/outbox.js";
 import { captureTraceHeaders } from "../messaging/trace-context.js";
@@ -21,22 +21,32 @@ export async function createEntityItem(
   deps: CreateEntityItemDeps,
   input: NewEntityItem,
 ): Promise<EntityItem> {
-  return deps.db.transaction(async (tx) => {
-    const item = toEntityItem(
-      await insertEntityItem(tx, { id: uuidv7(), name: input.name, description: input.description ?? null }),
-    );
+  return deps.db.transaction((tx) => createEntityItemIn(tx, deps, input));
+}
 
-    await insertOutboxMessage(tx, {
-      id: uuidv7(), // time ordered: also the AMQP message id and the broker's duplicate-detection id
-      aggregateType: ENTITY_ITEM_AGGREGATE,
-      aggregateId: item.id,
-      type: EntityItemCreatedV1.type,
-      version: EntityItemCreatedV1.version,
-      destination: deps.outboxAddress,
-      payload: entityItemCreatedPayload(item),
-      headers: captureTraceHeaders(),
-    });
+/**
+ * The same inside a transaction the caller owns (the Idempotency-Key path stores its key and the
+ * response in the same transaction: see idempotent-create.ts).
+ */
+export async function createEntityItemIn(
+  tx: Transaction,
+  deps: Pick<CreateEntityItemDeps, "outboxAddress">,
+  input: NewEntityItem,
+): Promise<EntityItem> {
+  const item = toEntityItem(
+    await insertEntityItem(tx, { id: uuidv7(), name: input.name, description: input.description ?? null }),
+  );
 
-    return item;
+  await insertOutboxMessage(tx, {
+    id: uuidv7(), // time ordered: also the AMQP message id and the broker's duplicate-detection id
+    aggregateType: ENTITY_ITEM_AGGREGATE,
+    aggregateId: item.id,
+    type: EntityItemCreatedV1.type,
+    version: EntityItemCreatedV1.version,
+    destination: deps.outboxAddress,
+    payload: entityItemCreatedPayload(item),
+    headers: captureTraceHeaders(),
   });
+
+  return item;
 }

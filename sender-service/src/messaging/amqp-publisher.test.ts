@@ -88,7 +88,7 @@ describe("AmqpPublisher", () => {
   it("attaches a link to the address as a queue, keeping modified distinct from released", () => {
     const { amqp } = setup();
     expect(amqp.sender.options).toMatchObject({
-      target: { address: "entity-items", capabilities: ["queue"] },
+      target: { address: "entity-items" },
       treat_modified_as_released: false,
     });
   });

@@ -167,9 +167,10 @@ export class AmqpPublisher {
     // treat_modified_as_released is a rhea option missing from its typings.
     const options: SenderOptions & { treat_modified_as_released: boolean } = {
       name: `${this.opts.linkName}-${this.attachCount}`,
-      // 'queue' makes Artemis treat an address it has to auto-create as anycast; without it the
-      // address would be multicast with no queue and messages accepted into nowhere.
-      target: { address: this.opts.address, capabilities: ["queue"] },
+      // No capability: the address keeps its declared routing type, so this works for an anycast
+      // queue and for a multicast topic whose consumer groups are fed by diverts. Auto-creation
+      // is off in the AppHost's topology, so an unknown address is refused, never created empty.
+      target: { address: this.opts.address },
       autosettle: true,
       // We want to tell released from modified (rhea folds modified into released by default).
       treat_modified_as_released: false,

@@ -11,6 +11,9 @@ const payload = {
 };
 const row: ClaimedOutboxMessage = {
   id: "0196f7c2-1111-7000-8000-000000000002",
+  seq: 1,
+  priority: 4,
+  deliverAt: null,
   aggregateType: "EntityItem",
   aggregateId: payload.id,
   type: "EntityItemCreated",
@@ -65,5 +68,23 @@ describe("toAmqpMessage", () => {
     const m = roundTrip({ ...row, headers: {} });
     expect(m.application_properties).not.toHaveProperty("traceparent");
     expect(m.application_properties).not.toHaveProperty("tracestate");
+  });
+
+  it("maps priority to the AMQP header and deliverAt to x-opt-delivery-time as epoch ms (a number)", () => {
+    const deliverAt = new Date("2030-01-01T00:00:00.000Z");
+    const m = roundTrip({ ...row, priority: 9, deliverAt });
+    expect(m.priority).toBe(9);
+    const annotations = m.message_annotations as Record<string, unknown>;
+    expect(annotations["x-opt-delivery-time"]).toBe(deliverAt.getTime());
+  });
+
+  it("omits priority and annotations for an ordinary row, and prefers the relay's trace context", () => {
+    const m = roundTrip(row);
+    expect(m.message_annotations).toBeUndefined();
+    const traced = toAmqpMessage(row, {
+      traceparent: "00-11111111111111111111111111111111-2222222222222222-01",
+    });
+    expect((traced.application_properties as Record<string, unknown>).traceparent).toContain("1111");
+    expect(traced.application_properties).not.toHaveProperty("tracestate");
   });
 });

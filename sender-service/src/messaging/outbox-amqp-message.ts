@@ -1,6 +1,7 @@
 import rhea from "rhea";
 import type { Message } from "rhea";
 import type { ClaimedOutboxMessage } from "../data/outbox.js";
+import type { OutboxHeaders } from "../data/schema.js";
 
 /**
  * The AMQP message for an outbox row, exactly as the message contract says (the receiver parses
@@ -9,9 +10,14 @@ import type { ClaimedOutboxMessage } from "../data/outbox.js";
  *   drops a resend of a message it already has (resends happen whenever an outcome is unknown);
  * - group_id = aggregate id, subject/type/version = the event, durable so that `accepted`
  *   means "on disk";
- * - the JSON payload as a data section (opaque bytes, content_type says how to read them).
+ * - the JSON payload as a data section (opaque bytes, content_type says how to read them);
+ * - priority (AMQP header) and, for scheduled rows, the annotation `x-opt-delivery-time` as epoch
+ *   milliseconds — a NUMBER: Artemis ignores an AMQP timestamp (what rhea makes of a Date) there.
+ *
+ * `trace` replaces the row's stored trace context (the relay passes its PRODUCER span's context,
+ * so the consumer's span is a child of the publish, itself a child of the HTTP request).
  */
-export function toAmqpMessage(row: ClaimedOutboxMessage): Message {
+export function toAmqpMessage(row: ClaimedOutboxMessage, trace: OutboxHeaders = row.headers): Message {
   const applicationProperties: Record<string, unknown> = {
     _AMQ_DUPL_ID: row.id,
     type: row.type,
@@ -19,10 +25,10 @@ export function toAmqpMessage(row: ClaimedOutboxMessage): Message {
     version: rhea.types.wrap_int(row.version),
     aggregate_id: row.aggregateId,
   };
-  if (row.headers.traceparent) applicationProperties.traceparent = row.headers.traceparent;
-  if (row.headers.tracestate) applicationProperties.tracestate = row.headers.tracestate;
+  if (trace.traceparent) applicationProperties.traceparent = trace.traceparent;
+  if (trace.tracestate) applicationProperties.tracestate = trace.tracestate;
 
-  return {
+  const message: Message = {
     message_id: row.id,
     durable: true,
     subject: row.type,
@@ -32,4 +38,9 @@ export function toAmqpMessage(row: ClaimedOutboxMessage): Message {
     application_properties: applicationProperties,
     body: rhea.message.data_section(Buffer.from(JSON.stringify(row.payload), "utf8")) as unknown,
   };
+  if (row.priority !== 4) message.priority = row.priority;
+  if (row.deliverAt !== null) {
+    message.message_annotations = { "x-opt-delivery-time": rhea.types.wrap_long(row.deliverAt.getTime()) };
+  }
+  return message;
 }

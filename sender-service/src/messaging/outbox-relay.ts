@@ -1,4 +1,13 @@
 import type { HealthCheck, HealthCheckResult, Logger } from "@outbox/service-defaults";
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+} from "@opentelemetry/api";
 import type { Message } from "rhea";
 import type { Database } from "../data/db.js";
 import {
@@ -12,6 +21,7 @@ import {
 import { sleep } from "./abortable-sleep.js";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
 import { toAmqpMessage } from "./outbox-amqp-message.js";
+import type { OutboxMetrics } from "./outbox-metrics.js";
 import type { SendOutcome } from "./send-outcome.js";
 import { planSettlement } from "./settlement-plan.js";
 
@@ -32,13 +42,28 @@ export interface OutboxRelayOptions {
   /** The address the publisher's link is attached to; only rows for it are claimed. */
   destination: string;
   batchSize: number;
+  /**
+   * Claim–send–mark loops running at once: while one waits for its batch's outcomes, another
+   * claims and sends the next batch (order stays safe: see claimOutboxBatch).
+   */
+  concurrency?: number;
   leaseMs: number;
+  /** Fallback poll when idle: catches missed notifications and expired leases. */
   pollIntervalMs: number;
   sendTimeoutMs: number;
   backoff: BackoffPolicy;
+  /** A refusal that counts (rejected, modified delivery-failed) this many times → dead. */
+  maxAttempts?: number;
+  /** Whether a dead row keeps its aggregate's later rows back (default false: parked). */
+  deadBlocksAggregate?: boolean;
+  metrics?: OutboxMetrics;
+  /** State of the commit listener, shown in /health (a lost LISTEN only slows the relay to its poll). */
+  wakeSource?: () => { listening: boolean; lastError: string | undefined } | undefined;
   logger: Logger;
   random?: () => number;
 }
+
+const tracer = trace.getTracer("outbox-relay");
 
 type Iteration =
   | { kind: "idle" }
@@ -68,8 +93,11 @@ export class OutboxRelay {
   private databaseFailures = 0;
   private databaseProblem: string | undefined;
   private publishedTotal = 0;
+  private deadTotal = 0;
   private lastPublishedAt: Date | undefined;
   private crashed: string | undefined;
+  /** Earliest retry this instance scheduled: the idle sleep ends then, not at the next poll. */
+  private nextRetryAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.random = opts.random ?? Math.random;
@@ -77,15 +105,19 @@ export class OutboxRelay {
 
   start(): void {
     if (this.running !== undefined || this.abort.signal.aborted) return;
+    const concurrency = Math.max(1, this.opts.concurrency ?? 1);
     this.opts.logger.info(
-      { owner: this.opts.owner, address: this.opts.destination, batchSize: this.opts.batchSize },
+      { owner: this.opts.owner, address: this.opts.destination, batchSize: this.opts.batchSize, concurrency },
       "outbox relay started",
     );
-    this.running = this.run().catch((error: unknown) => {
-      // Not expected (run() handles its errors), but a dead relay must show in /health.
-      this.crashed = describe(error);
-      this.opts.logger.error({ err: error }, "outbox relay crashed");
-    });
+    const workers = Array.from({ length: concurrency }, () => this.run());
+    this.running = Promise.all(workers)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        // Not expected (run() handles its errors), but a dead relay must show in /health.
+        this.crashed = describe(error);
+        this.opts.logger.error({ err: error }, "outbox relay crashed");
+      });
   }
 
   /** Ends the idle sleep early: there is probably new work (hook for a NOTIFY listener). */
@@ -126,8 +158,10 @@ export class OutboxRelay {
         linkOpen: link.linkOpen,
         inFlight: link.inFlight,
         published: this.publishedTotal,
+        dead: this.deadTotal,
         lastPublishedAt: this.lastPublishedAt?.toISOString() ?? null,
         brokerFailures: this.brokerFailures,
+        ...listenerData(this.opts.wakeSource?.()),
       };
       if (this.crashed !== undefined)
         return { status: "unhealthy", detail: `relay crashed: ${this.crashed}`, data };
@@ -195,10 +229,16 @@ export class OutboxRelay {
         case "more":
           this.brokerRecovered();
           break;
-        case "idle":
+        case "idle": {
           this.brokerRecovered();
-          await sleep(this.opts.pollIntervalMs, signal, (wake) => this.onWake(wake));
+          // Until woken by a commit (NOTIFY), the next retry we scheduled, or the fallback poll.
+          const untilRetry = this.nextRetryAt - Date.now();
+          if (untilRetry <= 0) this.nextRetryAt = Number.POSITIVE_INFINITY;
+          await sleep(Math.max(0, Math.min(this.opts.pollIntervalMs, untilRetry)), signal, (wake) =>
+            this.onWake(wake),
+          );
           break;
+        }
         case "broker-unavailable":
           // The wait for a sendable link was the pause; look again (the window grows).
           this.brokerFailed(iteration.reason);
@@ -228,23 +268,49 @@ export class OutboxRelay {
       destination: this.opts.destination,
       limit: this.opts.batchSize,
       leaseMs: this.opts.leaseMs,
+      deadBlocksAggregate: this.opts.deadBlocksAggregate ?? false,
     });
     if (rows.length === 0) return { kind: "idle" };
 
-    const outcomes = await this.publishBatch(rows, signal);
+    const sent = await this.publishBatch(rows, signal);
+    const outcomes = sent.map((s) => s.outcome);
     const plan = planSettlement(rows, outcomes, this.opts.backoff, this.random);
+    const acceptedAt = new Map(sent.map((s, i) => [rows[i]?.id, s.at]));
 
-    const published = await markPublished(db, owner, plan.publish);
+    const marked = await markPublished(
+      db,
+      owner,
+      plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
+    );
+    const published = marked.length;
     const released = await releaseClaims(db, owner, plan.release, plan.unknownReason);
-    for (const retry of plan.retry) await scheduleRetry(db, owner, retry);
+    const maxAttempts = this.opts.maxAttempts ?? 10;
+    for (const retry of plan.retry) {
+      const result = await scheduleRetry(db, owner, retry, maxAttempts);
+      if (result?.status === "dead") {
+        this.deadTotal += 1;
+        this.opts.metrics?.recordFailure("dead");
+        this.opts.logger.error(
+          { outboxId: retry.id, attempts: result.attempts, error: retry.error },
+          "outbox message is dead after too many refusals; an operator must retry or delete it",
+        );
+      } else if (result !== undefined) {
+        this.nextRetryAt = Math.min(this.nextRetryAt, Date.now() + retry.delayMs);
+      }
+    }
+    this.opts.metrics?.recordPublished(marked);
+    this.opts.metrics?.recordFailure("unknown", plan.release.length);
+    for (const retry of plan.retry) this.opts.metrics?.recordFailure(retry.outcome);
 
     this.publishedTotal += published;
     if (published > 0) this.lastPublishedAt = new Date();
     if (published < plan.publish.length) {
-      // Our lease ran out and another instance claimed those rows: it will resend them, the broker drops the duplicates.
-      this.opts.logger.warn(
+      // Either the consumer's delivery receipt got there first (the row is already delivered), or
+      // our lease ran out and another instance claimed the rows: it resends them and the broker
+      // drops the duplicates. Neither needs action; only the latter is worth a warning.
+      this.opts.logger.info(
         { accepted: plan.publish.length, marked: published },
-        "some accepted rows were claimed by another relay meanwhile",
+        "some accepted rows were no longer ours to mark (delivered already, or lease lost)",
       );
     }
     for (const retry of plan.retry)
@@ -264,14 +330,18 @@ export class OutboxRelay {
 
   /**
    * Sends the batch in claim order, pipelined up to the link credit. Once a row cannot be sent
-   * (link gone, lease budget used up, stopping) the rest are not sent either: sending later rows
-   * of the same aggregate ahead of an earlier one would break per-aggregate order.
+   * (link gone, lease budget used up, stopping) the rest are not sent either. Each send gets a
+   * PRODUCER span, child of the trace context stored with the row (the HTTP request), and the
+   * message carries that span's context to the consumer.
    */
-  private async publishBatch(rows: ClaimedOutboxMessage[], signal: AbortSignal): Promise<SendOutcome[]> {
+  private async publishBatch(
+    rows: ClaimedOutboxMessage[],
+    signal: AbortSignal,
+  ): Promise<Array<{ outcome: SendOutcome; at: Date }>> {
     const { publisher } = this.opts;
     // Every outcome must be known before the lease ends: the last send starts in time for its timeout.
     const sendBy = Date.now() + this.opts.leaseMs - this.opts.sendTimeoutMs;
-    const outcomes: Array<Promise<SendOutcome>> = [];
+    const outcomes: Array<Promise<{ outcome: SendOutcome; at: Date }>> = [];
     let stopReason: string | undefined;
     for (const row of rows) {
       if (stopReason === undefined && signal.aborted) stopReason = "relay stopping";
@@ -282,14 +352,51 @@ export class OutboxRelay {
             ? "relay stopping"
             : (publisher.state().lastError ?? "link not sendable");
       }
+      if (stopReason !== undefined) {
+        outcomes.push(
+          Promise.resolve({
+            outcome: { kind: "unknown", reason: `not sent: ${stopReason}` },
+            at: new Date(),
+          }),
+        );
+        continue;
+      }
+      const span = this.startSendSpan(row);
+      const carrier: Record<string, string> = {};
+      propagation.inject(trace.setSpan(context.active(), span), carrier);
+      const traceHeaders = carrier.traceparent
+        ? {
+            traceparent: carrier.traceparent,
+            ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}),
+          }
+        : row.headers;
       outcomes.push(
-        stopReason === undefined
-          ? publisher.send(toAmqpMessage(row))
-          : Promise.resolve({ kind: "unknown", reason: `not sent: ${stopReason}` }),
+        publisher.send(toAmqpMessage(row, traceHeaders)).then((outcome) => {
+          endSendSpan(span, outcome);
+          return { outcome, at: new Date() };
+        }),
       );
     }
     // send() never rejects, so this waits for every outcome (each bounded by the send timeout).
     return Promise.all(outcomes);
+  }
+
+  private startSendSpan(row: ClaimedOutboxMessage): Span {
+    const parent = propagation.extract(ROOT_CONTEXT, row.headers);
+    return tracer.startSpan(
+      `send ${row.destination}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          "messaging.system": "activemq",
+          "messaging.destination.name": row.destination,
+          "messaging.operation.type": "send",
+          "messaging.operation.name": "send",
+          "messaging.message.id": row.id,
+        },
+      },
+      parent,
+    );
   }
 
   private onWake(wake: () => void): () => void {
@@ -312,6 +419,25 @@ export class OutboxRelay {
     this.brokerFailures = 0;
     this.brokerProblem = undefined;
   }
+}
+
+function listenerData(
+  state: { listening: boolean; lastError: string | undefined } | undefined,
+): Record<string, unknown> {
+  if (state === undefined) return { listening: null };
+  return state.lastError === undefined
+    ? { listening: state.listening }
+    : { listening: state.listening, listenerError: state.lastError };
+}
+
+function endSendSpan(span: Span, outcome: SendOutcome): void {
+  if (outcome.kind !== "accepted") {
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: "reason" in outcome ? `${outcome.kind}: ${outcome.reason}` : outcome.kind,
+    });
+  }
+  span.end();
 }
 
 /** True when `promise` settles within `ms` (it never rejects here; a rejection counts as settled). */

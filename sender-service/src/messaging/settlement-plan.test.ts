@@ -31,6 +31,7 @@ describe("planSettlement", () => {
     const fourth = planSettlement(rows(1, 3), [outcome], policy, top).retry[0];
     expect(first).toEqual({
       id: "id-0",
+      outcome: "rejected",
       error: "rejected by broker: amqp:not-allowed: nope",
       countAttempt: true,
       delayMs: 1_000,

@@ -6,6 +6,8 @@ export interface RetryPlan {
   error: string;
   delayMs: number;
   countAttempt: boolean;
+  /** What the broker answered. */
+  outcome: "rejected" | "released" | "modified";
 }
 
 /** What to write back to the outbox after a batch. */
@@ -50,10 +52,10 @@ export function planSettlement(
         plan.unknownReason ??= outcome.reason;
         return;
       case "rejected":
-        plan.retry.push(retry(row, `rejected by broker: ${outcome.reason}`, true));
+        plan.retry.push(retry(row, "rejected", `rejected by broker: ${outcome.reason}`, true));
         return;
       case "released":
-        plan.retry.push(retry(row, "released by broker", false));
+        plan.retry.push(retry(row, "released", "released by broker", false));
         return;
       case "modified": {
         const counted = outcome.deliveryFailed || outcome.undeliverableHere;
@@ -62,7 +64,12 @@ export function planSettlement(
           outcome.undeliverableHere && "undeliverable-here",
         ].filter(Boolean);
         plan.retry.push(
-          retry(row, `modified by broker${flags.length ? ` (${flags.join(", ")})` : ""}`, counted),
+          retry(
+            row,
+            "modified",
+            `modified by broker${flags.length ? ` (${flags.join(", ")})` : ""}`,
+            counted,
+          ),
         );
         return;
       }
@@ -70,8 +77,19 @@ export function planSettlement(
   });
   return plan;
 
-  function retry(row: { id: string; attempts: number }, error: string, countAttempt: boolean): RetryPlan {
+  function retry(
+    row: { id: string; attempts: number },
+    outcome: RetryPlan["outcome"],
+    error: string,
+    countAttempt: boolean,
+  ): RetryPlan {
     const failures = countAttempt ? row.attempts + 1 : Math.max(1, row.attempts);
-    return { id: row.id, error, countAttempt, delayMs: backoffDelayMs(failures, retryPolicy, random) };
+    return {
+      id: row.id,
+      outcome,
+      error,
+      countAttempt,
+      delayMs: backoffDelayMs(failures, retryPolicy, random),
+    };
   }
 }

@@ -1,0 +1,134 @@
+import rhea from "rhea";
+import type { Connection, EventContext, Sender } from "rhea";
+import type { IncomingEvent } from "../domain/events.js";
+import type { ApplyResult } from "../domain/inbox.js";
+
+/** What the sender's receipt consumer reads (JSON body of a receipt message). */
+export interface DeliveryReceipt {
+  /** The applied message's id (the sender's outbox id). */
+  messageId: string;
+  /** The consumer group that applied it. */
+  group: string;
+  aggregateId: string;
+  /** When this receipt was issued, right after the commit (or, for a duplicate, after the check). */
+  appliedAt: string;
+  /** applied | duplicate | already-applied */
+  result: ApplyResult;
+}
+
+export class ReceiptNotSentError extends Error {
+  override name = "ReceiptNotSentError";
+}
+
+/**
+ * Publishes delivery receipts, durably, and resolves only when the broker accepted one. The
+ * consumer sends a receipt after its commit and before it accepts the message, so a receipt that
+ * cannot be sent turns into a redelivery (which the inbox sees as a duplicate and which sends the
+ * receipt again): at least once per message, no receiver-side outbox needed. Receipts carry
+ * `_AMQ_DUPL_ID` = `receipt:<group>:<message id>`, so the broker drops the repeats, and the
+ * sender's update is idempotent for the rest.
+ */
+export class ReceiptPublisher {
+  private sender: Sender | undefined;
+  private nextTag = 0;
+  private readonly pending = new Map<
+    string,
+    { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout }
+  >();
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly address: string,
+    private readonly group: string,
+    private readonly timeoutMs = 10_000,
+  ) {
+    // rhea drops unsettled sends on a reconnect without an event: fail them, the caller retries.
+    connection.on("disconnected", this.failAll);
+  }
+
+  async publish(event: IncomingEvent, result: ApplyResult): Promise<void> {
+    const sender = await this.sendable();
+    const receipt: DeliveryReceipt = {
+      messageId: event.messageId,
+      group: this.group,
+      aggregateId: event.aggregateId,
+      appliedAt: new Date().toISOString(),
+      result,
+    };
+    const id = `receipt:${this.group}:${event.messageId}`;
+    const tag = String(this.nextTag++);
+    const settled = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(tag);
+        reject(new ReceiptNotSentError("no outcome for the receipt in time"));
+      }, this.timeoutMs);
+      this.pending.set(tag, { resolve, reject, timer });
+    });
+    sender.send(
+      {
+        message_id: id,
+        correlation_id: event.messageId,
+        durable: true,
+        subject: "DeliveryReceipt",
+        content_type: "application/json",
+        application_properties: { _AMQ_DUPL_ID: id, type: "DeliveryReceipt", version: 1 },
+        body: rhea.message.data_section(Buffer.from(JSON.stringify(receipt))) as unknown,
+      },
+      Buffer.from(tag),
+    );
+    return settled;
+  }
+
+  close(): void {
+    this.connection.removeListener("disconnected", this.failAll);
+    this.failAll();
+    this.sender?.close();
+    this.sender = undefined;
+  }
+
+  private async sendable(): Promise<Sender> {
+    if (!this.connection.is_open()) throw new ReceiptNotSentError("broker not connected");
+    if (this.sender === undefined || this.sender.is_closed()) {
+      const sender = this.connection.open_sender({ target: { address: this.address }, autosettle: true });
+      sender.on("accepted", (ctx: EventContext) => this.settle(ctx, undefined));
+      sender.on("rejected", (ctx: EventContext) => this.settle(ctx, "rejected"));
+      sender.on("released", (ctx: EventContext) => this.settle(ctx, "released"));
+      sender.on("modified", (ctx: EventContext) => this.settle(ctx, "modified"));
+      sender.on("sender_error", () => this.failAll());
+      this.sender = sender;
+    }
+    const sender = this.sender;
+    if (sender.sendable()) return sender;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sender.removeListener("sendable", onSendable);
+        reject(new ReceiptNotSentError("receipt link not ready"));
+      }, this.timeoutMs);
+      const onSendable = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      sender.once("sendable", onSendable);
+    });
+    return sender;
+  }
+
+  private settle(ctx: EventContext, failure: string | undefined): void {
+    const tag = ctx.delivery?.tag;
+    const key = Buffer.isBuffer(tag) ? tag.toString() : String(tag);
+    const entry = this.pending.get(key);
+    if (entry === undefined) return;
+    this.pending.delete(key);
+    clearTimeout(entry.timer);
+    if (failure === undefined) entry.resolve();
+    else entry.reject(new ReceiptNotSentError(`receipt ${failure} by the broker`));
+  }
+
+  private readonly failAll = (): void => {
+    for (const [tag, entry] of this.pending) {
+      clearTimeout(entry.timer);
+      entry.reject(new ReceiptNotSentError("connection lost before the receipt was confirmed"));
+      this.pending.delete(tag);
+    }
+  };
+}

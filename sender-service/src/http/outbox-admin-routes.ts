@@ -1,0 +1,166 @@
+import { HttpProblem, pageToOffset, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
+import { isTransientConnectionError } from "../data/connection-errors.js";
+import type { Database } from "../data/db.js";
+import {
+  deleteOutboxMessage,
+  getOutboxMessage,
+  listOutboxMessages,
+  outboxStats,
+  replayDeadMessages,
+  retryDeadMessage,
+  type AdminChange,
+} from "../data/outbox-admin.js";
+import {
+  outboxIdParamsSchema,
+  outboxListQuerySchema,
+  outboxMessageDetailSchema,
+  outboxMessagePageSchema,
+  outboxReplayQuerySchema,
+  outboxReplayResultSchema,
+  outboxStatsSchema,
+} from "./outbox-admin-schemas.js";
+
+const tags = ["Outbox"];
+const notFound = { description: "No outbox message with this id", schema: problemResponseSchema };
+const unavailable = {
+  description: "The database is unreachable; retry later",
+  schema: problemResponseSchema,
+};
+
+function unavailableWhenDatabaseIsDown(error: unknown): never {
+  if (isTransientConnectionError(error))
+    throw new HttpProblem(503, "Service Unavailable", "The database is unreachable; retry later");
+  throw error;
+}
+
+function expectDone(change: AdminChange, id: string, conflict: string): void {
+  if (change === "not-found") throw new HttpProblem(404, "Not Found", `Outbox message ${id} does not exist`);
+  if (change === "conflict") throw new HttpProblem(409, "Conflict", conflict);
+}
+
+/**
+ * Operator API for the outbox: inspect messages and their history, retry or replay dead ones,
+ * delete one that must never go out, and counts for dashboards. No authentication of its own:
+ * like /health it belongs behind the deployment's admin network or gateway.
+ */
+export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Database }): void {
+  const { db } = deps;
+
+  host.route({
+    method: "get",
+    path: "/api/outbox/messages",
+    summary: "List outbox messages with one status (pending and dead in publish order, others newest first)",
+    tags,
+    operationId: "listOutboxMessages",
+    request: { query: outboxListQuerySchema },
+    responses: { 200: { description: "One page", schema: outboxMessagePageSchema }, 503: unavailable },
+    handler: async ({ query, res }) => {
+      const { items, total } = await listOutboxMessages(db, query.status, pageToOffset(query)).catch(
+        unavailableWhenDatabaseIsDown,
+      );
+      res.json({ items, total, page: query.page, pageSize: query.pageSize });
+    },
+  });
+
+  host.route({
+    method: "get",
+    path: "/api/outbox/messages/:id",
+    summary: "One outbox message with its history (refusals, dead, operator retries)",
+    tags,
+    operationId: "getOutboxMessage",
+    request: { params: outboxIdParamsSchema },
+    responses: {
+      200: { description: "The message", schema: outboxMessageDetailSchema },
+      404: notFound,
+      503: unavailable,
+    },
+    handler: async ({ params, res }) => {
+      const found = await getOutboxMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      if (found === undefined)
+        throw new HttpProblem(404, "Not Found", `Outbox message ${params.id} does not exist`);
+      res.json({ ...found.message, history: found.history });
+    },
+  });
+
+  host.route({
+    method: "post",
+    path: "/api/outbox/messages/:id/retry",
+    summary: "Send a dead message again (attempts reset to 0)",
+    tags,
+    operationId: "retryOutboxMessage",
+    request: { params: outboxIdParamsSchema },
+    responses: {
+      204: { description: "Pending again; the relay publishes it shortly" },
+      404: notFound,
+      409: { description: "The message is not dead", schema: problemResponseSchema },
+      503: unavailable,
+    },
+    handler: async ({ params, res }) => {
+      const change = await retryDeadMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      expectDone(change, params.id, "Only a dead message can be retried");
+      res.status(204).end();
+    },
+  });
+
+  host.route({
+    method: "post",
+    path: "/api/outbox/dead/replay",
+    summary: "Send dead messages again, oldest first, at most `limit` of them",
+    tags,
+    operationId: "replayDeadOutboxMessages",
+    request: { query: outboxReplayQuerySchema },
+    responses: {
+      200: { description: "How many were replayed", schema: outboxReplayResultSchema },
+      503: unavailable,
+    },
+    handler: async ({ query, res }) => {
+      const replayed = await replayDeadMessages(db, query.limit).catch(unavailableWhenDatabaseIsDown);
+      res.json({ replayed });
+    },
+  });
+
+  host.route({
+    method: "delete",
+    path: "/api/outbox/messages/:id",
+    summary: "Delete a message that was never published (dead, or pending and not being sent right now)",
+    tags,
+    operationId: "deleteOutboxMessage",
+    request: { params: outboxIdParamsSchema },
+    responses: {
+      204: { description: "Deleted" },
+      404: notFound,
+      409: {
+        description: "Published or delivered (retention removes those), or claimed by a relay right now",
+        schema: problemResponseSchema,
+      },
+      503: unavailable,
+    },
+    handler: async ({ params, res }) => {
+      const change = await deleteOutboxMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      expectDone(
+        change,
+        params.id,
+        "Only a dead message, or a pending one not being sent right now, can be deleted",
+      );
+      res.status(204).end();
+    },
+  });
+
+  host.route({
+    method: "get",
+    path: "/api/outbox/stats",
+    summary: "Messages per status and the age of the oldest pending one",
+    tags,
+    operationId: "getOutboxStats",
+    responses: { 200: { description: "Counts", schema: outboxStatsSchema }, 503: unavailable },
+    handler: async ({ res }) => {
+      const stats = await outboxStats(db).catch(unavailableWhenDatabaseIsDown);
+      res.json({
+        counts: stats.counts,
+        oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null,
+        oldestPendingAgeMs:
+          stats.oldestPendingAt === null ? null : Math.max(0, Date.now() - stats.oldestPendingAt.getTime()),
+      });
+    },
+  });
+}

@@ -1,0 +1,85 @@
+import { pageQuerySchema, pageResponseSchema } from "@outbox/service-defaults";
+import { z } from "zod";
+import { outboxAttemptOutcomes, outboxStatuses } from "../data/schema.js";
+
+export const outboxStatusSchema = z.enum(outboxStatuses).meta({ id: "OutboxStatus" });
+
+export const outboxListQuerySchema = pageQuerySchema.extend({
+  status: outboxStatusSchema.default("pending").meta({ description: "Which messages to list" }),
+});
+
+export const outboxIdParamsSchema = z.object({
+  id: z.uuid().meta({ description: "Outbox message id (UUIDv7)" }),
+});
+
+export const outboxReplayQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(100)
+    .meta({ description: "At most this many dead messages are replayed (oldest first)" }),
+});
+
+const timestamp = z.iso.datetime();
+
+export const outboxMessageSchema = z
+  .object({
+    id: z.uuid(),
+    seq: z.number().int().meta({ description: "Insert order: the publish order within an aggregate" }),
+    aggregateType: z.string(),
+    aggregateId: z.string(),
+    type: z.string(),
+    version: z.number().int(),
+    destination: z.string(),
+    status: outboxStatusSchema,
+    attempts: z.number().int().meta({ description: "Refusals by the broker counted so far" }),
+    lastError: z.string().nullable(),
+    priority: z.number().int().min(0).max(9),
+    deliverAt: timestamp.nullable(),
+    nextAttemptAt: timestamp,
+    lockedBy: z.string().nullable(),
+    lockedUntil: timestamp.nullable(),
+    createdAt: timestamp,
+    publishedAt: timestamp.nullable(),
+    deliveredAt: timestamp.nullable(),
+    payload: z.unknown(),
+    headers: z.record(z.string(), z.string()),
+  })
+  .meta({ id: "OutboxMessage" });
+
+export const outboxAttemptSchema = z
+  .object({
+    at: timestamp,
+    outcome: z.enum(outboxAttemptOutcomes),
+    attempts: z.number().int(),
+    error: z.string().nullable(),
+    actor: z.string().meta({ description: "Relay instance, or 'admin'" }),
+  })
+  .meta({ id: "OutboxAttempt" });
+
+export const outboxMessageDetailSchema = outboxMessageSchema
+  .extend({ history: z.array(outboxAttemptSchema) })
+  .meta({ id: "OutboxMessageDetail" });
+
+export const outboxMessagePageSchema = pageResponseSchema(outboxMessageSchema).meta({
+  id: "OutboxMessagePage",
+});
+
+export const outboxReplayResultSchema = z
+  .object({ replayed: z.number().int().min(0) })
+  .meta({ id: "OutboxReplayResult" });
+
+export const outboxStatsSchema = z
+  .object({
+    counts: z.object({
+      pending: z.number().int(),
+      published: z.number().int(),
+      delivered: z.number().int(),
+      dead: z.number().int(),
+    }),
+    oldestPendingAt: timestamp.nullable(),
+    oldestPendingAgeMs: z.number().int().nullable(),
+  })
+  .meta({ id: "OutboxStats" });

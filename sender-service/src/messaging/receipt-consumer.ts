@@ -1,0 +1,184 @@
+import type { HealthCheck, Logger } from "@outbox/service-defaults";
+import { sql } from "drizzle-orm";
+import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
+import { z } from "zod";
+import type { Database } from "../data/db.js";
+
+/** The receipt the receiver publishes after applying a message (JSON body). */
+const receiptSchema = z.object({
+  messageId: z.uuid(),
+  group: z.string().min(1).max(200),
+  appliedAt: z.iso.datetime({ offset: true }),
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+const DATA_SECTION = 0x75;
+
+/** Reads a receipt from an AMQP message (data section or string with JSON); undefined when unusable. */
+export function parseReceipt(message: Message): Receipt | undefined {
+  const body: unknown = message.body;
+  let text: string | undefined;
+  if (typeof body === "string") text = body;
+  else if (Buffer.isBuffer(body)) text = body.toString("utf8");
+  else if (typeof body === "object" && body !== null) {
+    const section = body as { typecode?: unknown; content?: unknown };
+    if (section.typecode === DATA_SECTION && Buffer.isBuffer(section.content)) {
+      text = section.content.toString("utf8");
+    }
+  }
+  if (text === undefined) return undefined;
+  try {
+    const parsed = receiptSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Marks an outbox row delivered; idempotent (a repeated receipt changes nothing).
+ *
+ * A receipt can overtake the relay's own "published" mark (the broker accepted, the receiver
+ * applied and answered before the relay's UPDATE committed). The receipt is the stronger proof,
+ * so a still-pending row goes straight to delivered, with published_at filled in and its claim
+ * cleared; the relay's late mark then matches no pending row and changes nothing.
+ * Returns false when no such row is waiting for a receipt (unknown id, already delivered, dead).
+ */
+export async function markDelivered(db: Database, receipt: Receipt): Promise<boolean> {
+  const at = new Date(receipt.appliedAt);
+  const result = await db.execute(sql`
+    UPDATE outbox_messages
+       SET status = 'delivered', delivered_at = ${at}, published_at = coalesce(published_at, ${at}),
+           locked_by = NULL, locked_until = NULL
+     WHERE id = ${receipt.messageId} AND status IN ('pending', 'published')`);
+  return (result.rowCount ?? 0) > 0;
+}
+
+export interface ReceiptConsumerOptions {
+  connection: Connection;
+  queue: string;
+  db: Database;
+  logger: Logger;
+  /** Receipts processed at once (manual credit). Default 32. */
+  maxInFlight?: number;
+}
+
+type ReceiverWithCredit = Receiver & { credit: number };
+
+/**
+ * Consumes delivery receipts and marks outbox rows delivered. A receipt is accepted only after
+ * the UPDATE committed; a database failure answers modified(delivery_failed), so
+ * the broker's redelivery delay applies; an unreadable receipt is rejected (dead-lettered).
+ */
+export class ReceiptConsumer {
+  private receiver: ReceiverWithCredit | undefined;
+  private inFlight = 0;
+  private readonly handlers = new Set<Promise<void>>();
+  private stopped = false;
+  private reattachTimer: NodeJS.Timeout | undefined;
+  private reattachDelayMs = 1_000;
+  private delivered = 0;
+  private unmatched = 0;
+  private failed = 0;
+
+  constructor(private readonly opts: ReceiptConsumerOptions) {}
+
+  start(): void {
+    this.attach();
+  }
+
+  private attach(): void {
+    const receiver = this.opts.connection.open_receiver({
+      source: { address: this.opts.queue },
+      autoaccept: false,
+      credit_window: 0,
+    }) as ReceiverWithCredit;
+    this.receiver = receiver;
+    // Also after every reconnect: rhea re-attaches with zero credit.
+    receiver.on("receiver_open", () => {
+      this.reattachDelayMs = 1_000;
+      this.topUp();
+    });
+    receiver.on("message", (ctx: EventContext) => this.onMessage(ctx));
+    receiver.on("receiver_error", () =>
+      this.opts.logger.warn({ queue: this.opts.queue }, "broker closed the receipt link"),
+    );
+    // rhea re-attaches after a reconnect, but not a link the broker detached (e.g. queue missing).
+    receiver.on("receiver_close", () => {
+      if (this.stopped || this.receiver !== receiver) return;
+      const delay = this.reattachDelayMs;
+      this.reattachDelayMs = Math.min(delay * 2, 30_000);
+      this.reattachTimer = setTimeout(() => {
+        this.reattachTimer = undefined;
+        if (!this.stopped) this.attach();
+      }, delay);
+    });
+  }
+
+  healthCheck(): HealthCheck {
+    return () => {
+      const r = this.receiver;
+      const attached = r !== undefined && r.is_open() && r.is_remote_open();
+      const data = {
+        queue: this.opts.queue,
+        delivered: this.delivered,
+        unmatched: this.unmatched,
+        failed: this.failed,
+      };
+      return attached
+        ? { status: "healthy", data }
+        : { status: "degraded", detail: "receipt link not attached", data };
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reattachTimer);
+    await Promise.allSettled([...this.handlers]);
+    this.receiver?.close();
+  }
+
+  private topUp(): void {
+    const r = this.receiver;
+    if (this.stopped || r === undefined || !r.is_open()) return;
+    const wanted = (this.opts.maxInFlight ?? 32) - this.inFlight - r.credit;
+    if (wanted > 0) r.add_credit(wanted);
+  }
+
+  private onMessage(ctx: EventContext): void {
+    const { delivery, message } = ctx;
+    if (delivery === undefined || message === undefined) return;
+    if (this.stopped) {
+      delivery.release();
+      return;
+    }
+    this.inFlight += 1;
+    const handler = this.handle(delivery, message).finally(() => {
+      this.inFlight -= 1;
+      this.handlers.delete(handler);
+      this.topUp();
+    });
+    this.handlers.add(handler);
+  }
+
+  private async handle(delivery: Delivery, message: Message): Promise<void> {
+    const receipt = parseReceipt(message);
+    if (receipt === undefined) {
+      delivery.reject({ condition: "amqp:decode-error", description: "not a delivery receipt" });
+      this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
+      return;
+    }
+    try {
+      if (await markDelivered(this.opts.db, receipt)) this.delivered += 1;
+      else this.unmatched += 1;
+      delivery.accept();
+    } catch (error) {
+      this.failed += 1;
+      delivery.modified({ delivery_failed: true });
+      this.opts.logger.warn(
+        { err: error, messageId: receipt.messageId },
+        "could not record a delivery receipt",
+      );
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { eventually, getJson } from "./support/receiver.js";
+import { postEntities, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
+
+// Delivery receipts: receiver -> queue delivery-receipts -> sender marks the outbox row delivered.
+let app: DistributedApplication;
+let sender: string;
+let senderDb: string;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  sender = app.getEndpoint("sender");
+  senderDb = app.getConnectionString("senderdb");
+});
+
+afterAll(async () => {
+  await stopTestApp(app);
+});
+
+interface OutboxRow {
+  aggregate_id: string;
+  status: string;
+  published_at: Date | null;
+  delivered_at: Date | null;
+}
+
+async function outboxRows(ids: string[]): Promise<OutboxRow[]> {
+  return query<OutboxRow>(
+    senderDb,
+    "SELECT aggregate_id, status, published_at, delivered_at FROM outbox_messages WHERE aggregate_id = ANY($1)",
+    [ids],
+  );
+}
+
+async function waitForDelivered(ids: string[]): Promise<OutboxRow[]> {
+  return eventually(
+    `${ids.length} outbox rows delivered`,
+    async () => {
+      const rows = await outboxRows(ids);
+      return rows.length === ids.length && rows.every((r) => r.status === "delivered") ? rows : undefined;
+    },
+    120_000,
+  );
+}
+
+describe("delivery receipts", () => {
+  it("mark every outbox row delivered, with a timestamp, once the receiver applied it", async () => {
+    const created = await postEntities(sender, 20, "receipt");
+    const ids = created.map((e) => e.id);
+    const rows = await waitForDelivered(ids);
+    for (const row of rows) {
+      expect(row.delivered_at).not.toBeNull();
+      expect(row.published_at).not.toBeNull();
+      expect(row.delivered_at!.getTime()).toBeGreaterThanOrEqual(row.published_at!.getTime() - 1000);
+    }
+    // Visible through the sender's outbox API (issue 4), the end-to-end status of a message.
+    const [messageRow] = await query<{ id: string }>(
+      senderDb,
+      "SELECT id::text AS id FROM outbox_messages WHERE aggregate_id = $1",
+      [ids[0]],
+    );
+    const { status, body } = await getJson<{ status: string; deliveredAt: string | null }>(
+      `${sender}/api/outbox/messages/${messageRow!.id}`,
+    );
+    expect(status).toBe(200);
+    expect(body.status).toBe("delivered");
+    expect(body.deliveredAt).not.toBeNull();
+  });
+
+  it("are durable: receipts produced while the sender is down mark the rows once it is back", async () => {
+    // Receiver down: the relay publishes, nothing can be applied yet.
+    await app.killResource("receiver");
+    const created = await postEntities(sender, 20, "receipt-sender-down");
+    const ids = created.map((e) => e.id);
+    expect((await waitForOutboxDrained(app)).pending ?? 0).toBe(0);
+    expect((await outboxRows(ids)).every((r) => r.status === "published")).toBe(true);
+
+    // Sender down, receiver up: the receipts wait in the durable queue.
+    await app.killResource("sender");
+    await app.startResource("receiver");
+    await app.waitForHealthy("receiver");
+    expect((await waitForApplied(app, ids)).size).toBe(20);
+    expect((await outboxRows(ids)).every((r) => r.status === "published")).toBe(true);
+
+    await app.startResource("sender");
+    await app.waitForHealthy("sender");
+    await waitForDelivered(ids);
+  });
+});

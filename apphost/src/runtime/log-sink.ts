@@ -126,7 +126,8 @@ export function readable(text: string): string {
     return text;
   }
   if (typeof record.msg !== "string") return text;
-  const level = typeof record.level === "string" ? record.level.toUpperCase() : JSON.stringify(record.level ?? "");
+  const level =
+    typeof record.level === "string" ? record.level.toUpperCase() : JSON.stringify(record.level ?? "");
   const fields = Object.entries(record)
     .filter(([key]) => !HIDDEN_FIELDS.has(key))
     .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);

@@ -1,9 +1,9 @@
 import {
-  ConfigError,
+  amqpUrlFromEnv,
   baseEnvSchema,
-  connectionStringFromEnv,
   loadConfig,
   postgresUrlFromEnv,
+  readAllConfig,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 
@@ -38,22 +38,11 @@ export type ReceiverConfig = z.infer<typeof receiverEnvSchema> & {
 
 /** Reads everything once at start-up; a ConfigError names every bad or missing variable. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ReceiverConfig {
-  const problems: string[] = [];
-  const attempt = <T>(read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(error.message.replace(/^Invalid configuration: /, ""));
-      return undefined;
-    }
-  };
-  const settings = attempt(() => loadConfig(receiverEnvSchema, env));
-  const databaseUrl = attempt(() => postgresUrlFromEnv(env, "receiverdb"));
-  const brokerUrl = attempt(() => brokerUrlFromEnv(env));
-  if (settings === undefined || databaseUrl === undefined || brokerUrl === undefined) {
-    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
-  }
+  const { settings, databaseUrl, brokerUrl } = readAllConfig({
+    settings: () => loadConfig(receiverEnvSchema, env),
+    databaseUrl: () => postgresUrlFromEnv(env, "receiverdb"),
+    brokerUrl: () => amqpUrlFromEnv(env, "broker"),
+  });
   return { ...settings, databaseUrl, brokerUrl };
 }
 
@@ -61,12 +50,4 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ReceiverConfig
 export function defaultDeadLetterQueue(queue: string): string {
   const address = queue.includes("::") ? queue.slice(0, queue.indexOf("::")) : queue;
   return `DLQ.${address}`;
-}
-
-function brokerUrlFromEnv(env: NodeJS.ProcessEnv): string {
-  const url = connectionStringFromEnv(env, "broker");
-  if (!/^amqps?:\/\//.test(url)) {
-    throw new ConfigError("Invalid configuration: ConnectionStrings__broker: expected an amqp:// URL");
-  }
-  return url;
 }

@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import {
+  amqpUrlFromEnv,
   baseEnvSchema,
-  ConfigError,
-  connectionStringFromEnv,
   loadConfig,
   postgresUrlFromEnv,
+  readAllConfig,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 
@@ -13,7 +13,7 @@ const positiveInt = () => z.coerce.number().int().positive();
 /** Everything the sender reads from its environment, with defaults. */
 export const senderEnvSchema = baseEnvSchema
   .extend({
-    // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / connectionStringFromEnv.
+    // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / amqpUrlFromEnv.
     ConnectionStrings__senderdb: z.string().optional(),
     SENDERDB_URI: z.string().optional(),
     ConnectionStrings__broker: z.string().optional(),
@@ -124,22 +124,11 @@ export function loadSenderConfig(
   env: NodeJS.ProcessEnv = process.env,
   instanceId = defaultInstanceId(),
 ): SenderConfig {
-  const problems: string[] = [];
-  const attempt = <T>(read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(error.message.replace(/^Invalid configuration: /, ""));
-      return undefined;
-    }
-  };
-  const parsed = attempt(() => loadConfig(senderEnvSchema, env));
-  const databaseUrl = attempt(() => postgresUrlFromEnv(env, "senderdb"));
-  const brokerUrl = attempt(() => brokerUrlFromEnv(env));
-  if (parsed === undefined || databaseUrl === undefined || brokerUrl === undefined) {
-    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
-  }
+  const { parsed, databaseUrl, brokerUrl } = readAllConfig({
+    parsed: () => loadConfig(senderEnvSchema, env),
+    databaseUrl: () => postgresUrlFromEnv(env, "senderdb"),
+    brokerUrl: () => amqpUrlFromEnv(env, "broker"),
+  });
   return {
     serviceName: parsed.OTEL_SERVICE_NAME ?? "sender",
     port: parsed.PORT,
@@ -174,14 +163,6 @@ export function loadSenderConfig(
     },
     instanceId,
   };
-}
-
-function brokerUrlFromEnv(env: NodeJS.ProcessEnv): string {
-  const url = connectionStringFromEnv(env, "broker");
-  if (!/^amqps?:\/\//.test(url)) {
-    throw new ConfigError("Invalid configuration: ConnectionStrings__broker: expected an amqp:// URL");
-  }
-  return url;
 }
 
 /** Unique per process, readable in SQL (`locked_by`) and in the broker's connection list. */

@@ -6,6 +6,8 @@ import {
   connectionStringFromEnv,
   loadConfig,
   postgresUrlFromEnv,
+  amqpUrlFromEnv,
+  readAllConfig,
 } from "./config.js";
 
 describe("loadConfig", () => {
@@ -72,6 +74,28 @@ describe("connection strings", () => {
   it("rejects a non-postgres URL", () => {
     expect(() => postgresUrlFromEnv({ ConnectionStrings__senderdb: "amqp://x" }, "senderdb")).toThrow(
       /postgresql/,
+    );
+  });
+});
+
+describe("readAllConfig", () => {
+  it("returns every value when all readers succeed", () => {
+    const env = { ConnectionStrings__broker: "amqp://u:p@127.0.0.1:5672" };
+    expect(readAllConfig({ broker: () => amqpUrlFromEnv(env, "broker"), n: () => 1 })).toEqual({
+      broker: "amqp://u:p@127.0.0.1:5672",
+      n: 1,
+    });
+  });
+
+  it("names every missing or bad variable in one error", () => {
+    const env = { ConnectionStrings__broker: "http://nope" };
+    expect(() =>
+      readAllConfig({
+        db: () => postgresUrlFromEnv(env, "senderdb"),
+        broker: () => amqpUrlFromEnv(env, "broker"),
+      }),
+    ).toThrow(
+      /ConnectionStrings__senderdb \(or SENDERDB_URI\): required; ConnectionStrings__broker: expected an amqp/,
     );
   });
 });

@@ -78,6 +78,38 @@ export function postgresUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: strin
   return url;
 }
 
+/** The AMQP URL for a referenced broker (`amqp://user:password@host:port`). */
+export function amqpUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: string): string {
+  const url = connectionStringFromEnv(env, connectionName);
+  if (!/^amqps?:\/\//.test(url)) {
+    throw new ConfigError(
+      `Invalid configuration: ConnectionStrings__${connectionName}: expected an amqp:// URL`,
+    );
+  }
+  return url;
+}
+
+type Readers = Record<string, () => unknown>;
+
+/**
+ * Runs every reader and gathers all their ConfigErrors into one, so that start-up names every bad
+ * or missing variable at once instead of one per attempt.
+ */
+export function readAllConfig<R extends Readers>(readers: R): { [K in keyof R]: ReturnType<R[K]> } {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, read] of Object.entries(readers)) {
+    try {
+      values[name] = read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error.message.replace(/^Invalid configuration: /, ""));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  return values as { [K in keyof R]: ReturnType<R[K]> };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }

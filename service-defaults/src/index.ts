@@ -1,11 +1,13 @@
 export {
   ConfigError,
+  amqpUrlFromEnv,
   baseEnvSchema,
   connectionStringFromEnv,
   envPrefix,
   loadConfig,
   logLevels,
   postgresUrlFromEnv,
+  readAllConfig,
 } from "./config.js";
 export { createLogger, redactUrl, type Logger } from "./logging.js";
 export {

@@ -15,6 +15,7 @@ import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.j
 import {
   delay,
   exactlyOnceReport,
+  FULL_QUEUE,
   insertRows,
   openDatabase,
   outOfOrderAggregates,
@@ -216,6 +217,44 @@ describe("a message the broker keeps refusing", () => {
     expect(await statuses(destination)).toEqual({ dead: 1, pending: 1, published: rows.length - 2 });
     const received = await queue.waitFor(rows.length - 2, 10_000);
     expect(received.map((m) => m.id)).not.toContain(blocked.id);
+  });
+});
+
+describe("a message the broker itself rejects", () => {
+  it("goes dead after maxAttempts (address full, FAIL policy) while another destination keeps flowing", async () => {
+    // Artemis stores the first message, then the address is full and every further send is
+    // answered `rejected` by the broker: no client-side injection here.
+    const refused = await insertRows(db, FULL_QUEUE, 5, 1);
+    const other = address();
+    const rows = await insertRows(db, other, 10, 2);
+    const queue = drain(other);
+    relay({ databaseUrl, brokerUrl, destination: FULL_QUEUE, maxAttempts: 2 });
+    relay({ databaseUrl, brokerUrl, destination: other, maxAttempts: 2 });
+
+    await waitUntil("the full address's rows settled and the other destination published", async () => {
+      const full = await statuses(FULL_QUEUE);
+      const flowing = await statuses(other);
+      return (full.pending ?? 0) === 0 && flowing.published === rows.length;
+    });
+    const full = await statuses(FULL_QUEUE);
+    expect(full.dead ?? 0).toBeGreaterThanOrEqual(refused.length - 1);
+    expect((full.dead ?? 0) + (full.published ?? 0)).toBe(refused.length);
+    expect(exactlyOnceReport(rows, await queue.waitFor(rows.length, 30_000))).toEqual({
+      missing: [],
+      duplicates: [],
+      unexpected: [],
+    });
+    const dead = await db.execute<{ id: string; attempts: number; last_error: string }>(
+      sql`select id, attempts, last_error from outbox_messages where destination = ${FULL_QUEUE} and status = 'dead'`,
+    );
+    for (const row of dead.rows) {
+      expect(row.attempts).toBe(2);
+      expect(row.last_error).toMatch(/rejected/i);
+    }
+    const history = await db.execute<{ outcome: string }>(
+      sql`select outcome from outbox_attempts where message_id = ${dead.rows[0]!.id} order by id`,
+    );
+    expect(history.rows.map((h) => h.outcome)).toEqual(["rejected", "rejected", "dead"]);
   });
 });
 

@@ -20,12 +20,18 @@ import { v7 as uuidv7 } from "uuid";
  */
 export const RELAY_TEST_QUEUES = Array.from({ length: 12 }, (_, i) => `relay-test-${i + 1}`);
 
+/** An address that is full after its first message and rejects every further send. */
+export const FULL_QUEUE = "relay-test-full";
+
 /** This repository's model plus the relay test queues. */
 export function relayTestModel(): AppBuilder {
   const model = buildApp();
   const broker = model.resources().find((r) => r.kind === "artemis") as ArtemisResource | undefined;
   if (broker === undefined) throw new Error("the model has no Artemis broker");
   for (const queue of RELAY_TEST_QUEUES) broker.addQueue(queue);
+  // Holds about one message; then the broker REJECTS every send (address full, FAIL policy):
+  // a real refusal by Artemis, not one injected in the client.
+  broker.addQueue(FULL_QUEUE, { maxSizeBytes: 1, addressFullMessagePolicy: "FAIL" });
   return model;
 }
 

@@ -209,3 +209,27 @@ describe("topology validation", () => {
     );
   });
 });
+
+describe("address full policy", () => {
+  it("renders maxSizeBytes and addressFullMessagePolicy, and refuses a zero size", () => {
+    const props = renderBrokerProperties({
+      addresses: [
+        {
+          name: "small",
+          routingType: "anycast",
+          queues: [{ name: "small" }],
+          settings: { maxSizeBytes: 1024, addressFullMessagePolicy: "FAIL" },
+        },
+      ],
+    });
+    expect(props).toContain('addressSettings."small".maxSizeBytes=1024');
+    expect(props).toContain('addressSettings."small".addressFullMessagePolicy=FAIL');
+    expect(() =>
+      renderBrokerProperties({
+        addresses: [
+          { name: "x", routingType: "anycast", queues: [{ name: "x" }], settings: { maxSizeBytes: 0 } },
+        ],
+      }),
+    ).toThrow(/maxSizeBytes/);
+  });
+});

@@ -20,6 +20,10 @@ export interface AddressSettings {
   maxDeliveryAttempts?: number;
   /** Dead-letter a message that no queue of the address would receive instead of dropping it. */
   sendToDLAOnNoRoute?: boolean;
+  /** Memory the address may hold before `addressFullMessagePolicy` applies. */
+  maxSizeBytes?: number;
+  /** What happens when the address is full: PAGE to disk, BLOCK producers, FAIL (reject) sends, DROP them. */
+  addressFullMessagePolicy?: "PAGE" | "BLOCK" | "FAIL" | "DROP";
 }
 
 export interface QueueSpec {
@@ -106,6 +110,9 @@ function checkSettings(where: string, s: AddressSettings | undefined): void {
   }
   checkInt(`${where} redeliveryDelayMs`, s.redeliveryDelayMs, 0);
   checkInt(`${where} maxRedeliveryDelayMs`, s.maxRedeliveryDelayMs, 0);
+  // -1 = no limit in Artemis.
+  if (s.maxSizeBytes !== undefined && s.maxSizeBytes !== -1)
+    checkInt(`${where} maxSizeBytes`, s.maxSizeBytes, 1);
   // -1 = unlimited in Artemis; 0 is meaningless.
   if (s.maxDeliveryAttempts !== undefined && s.maxDeliveryAttempts !== -1) {
     checkInt(`${where} maxDeliveryAttempts`, s.maxDeliveryAttempts, 1);
@@ -202,6 +209,8 @@ function settingsLines(match: string, s: AddressSettings): string[] {
   put("maxRedeliveryDelay", s.maxRedeliveryDelayMs);
   put("maxDeliveryAttempts", s.maxDeliveryAttempts);
   put("sendToDLAOnNoRoute", s.sendToDLAOnNoRoute);
+  put("maxSizeBytes", s.maxSizeBytes);
+  put("addressFullMessagePolicy", s.addressFullMessagePolicy);
   return lines;
 }
 

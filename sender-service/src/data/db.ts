@@ -12,6 +12,8 @@ export interface PoolOptions {
   max: number;
   applicationName: string;
   onError: (error: Error) => void;
+  /** Server settings for every connection, e.g. "-c synchronous_commit=off". */
+  options?: string;
 }
 
 export function createPool(opts: PoolOptions): pg.Pool {
@@ -22,6 +24,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     // Fail a request quickly rather than queue it forever when the database is gone.
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    ...(opts.options === undefined ? {} : { options: opts.options }),
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.
   pool.on("error", opts.onError);

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { createPool } from "./db.js";
 
 export interface RelayPoolOptions {
   url: string;
@@ -22,14 +23,11 @@ export interface RelayPoolOptions {
  * survives with it. The API's writes (business row + outbox row) stay fully synchronous.
  */
 export function createRelayPool(opts: RelayPoolOptions): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: opts.url,
+  return createPool({
+    url: opts.url,
     max: opts.max,
-    application_name: opts.applicationName,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    ...(opts.synchronousCommit ? {} : { options: "-c synchronous_commit=off" }),
+    applicationName: opts.applicationName,
+    onError: opts.onError,
+    options: opts.synchronousCommit ? undefined : "-c synchronous_commit=off",
   });
-  pool.on("error", opts.onError);
-  return pool;
 }

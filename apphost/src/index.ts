@@ -1,5 +1,8 @@
 export { AppBuilder, createApp, type AppBuilderOptions } from "./model/app-builder.js";
 export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "./model/artemis.js";
+export { ContainerResource, type ContainerEndpoint, type Readiness } from "./model/container.js";
+export { ExecutableResource } from "./model/executable.js";
+export { JaegerResource } from "./model/jaeger.js";
 export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-service.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
 export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";

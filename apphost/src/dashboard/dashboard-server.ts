@@ -119,6 +119,11 @@ export class DashboardServer {
     if (forwardOtlpTo) this.options.forwardOtlpTo = forwardOtlpTo;
   }
 
+  /** Copies the OTLP traces the dashboard receives to `url` (a Jaeger resource of the model). */
+  forwardTracesTo(url: string): void {
+    this.options.forwardOtlpTo = url;
+  }
+
   /** Seeds the console view with the tail of the previous run's log files. */
   async seedConsole(): Promise<void> {
     if (!this.app) return;

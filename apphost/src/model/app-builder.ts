@@ -1,4 +1,7 @@
 import { ArtemisResource } from "./artemis.js";
+import { ContainerResource } from "./container.js";
+import { ExecutableResource } from "./executable.js";
+import { JaegerResource } from "./jaeger.js";
 import { NodeServiceResource } from "./node-service.js";
 import { PostgresServerResource } from "./postgres.js";
 import type { Resource } from "./resource.js";
@@ -27,6 +30,21 @@ export class AppBuilder {
 
   addNodeService(name: string, directory: string): NodeServiceResource {
     return this.register(new NodeServiceResource(name, directory));
+  }
+
+  /** Any image as a resource (container mode). */
+  addContainer(name: string, image: string): ContainerResource {
+    return this.register(new ContainerResource(name, image));
+  }
+
+  /** Any program on the host, run like a service. */
+  addExecutable(name: string, command: string, args: string[] = []): ExecutableResource {
+    return this.register(new ExecutableResource(name, command, args));
+  }
+
+  /** Jaeger (container mode): the AppHost copies the traces it receives to it. */
+  addJaeger(name = "jaeger"): JaegerResource {
+    return this.register(new JaegerResource(name));
   }
 
   resources(): Resource[] {

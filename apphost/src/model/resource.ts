@@ -1,5 +1,12 @@
 /** The kinds of resource an application model can hold. */
-export type ResourceKind = "postgres-server" | "postgres-database" | "artemis" | "node-service";
+export type ResourceKind =
+  | "postgres-server"
+  | "postgres-database"
+  | "artemis"
+  | "node-service"
+  | "container"
+  | "executable"
+  | "jaeger";
 
 /**
  * Lifecycle states, named after .NET Aspire's so its users read them without a glossary.

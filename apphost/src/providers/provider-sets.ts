@@ -1,4 +1,6 @@
 import { ArtemisResource } from "../model/artemis.js";
+import { ContainerResource } from "../model/container.js";
+import { ExecutableResource } from "../model/executable.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import type { Resource } from "../model/resource.js";
@@ -6,13 +8,20 @@ import type { ProviderSet } from "../runtime/provider.js";
 import { ArtemisContainerProvider } from "./container/artemis-container.js";
 import { configureRyuk } from "./container/container-runtime.js";
 import { removeContainers, removeVolumes, type Owner } from "./container/docker-objects.js";
+import { GenericContainerProvider } from "./container/generic-container.js";
 import { PostgresContainerProvider } from "./container/postgres-container.js";
 import { PostgresDatabaseProvider } from "./postgres-database.js";
 import { ArtemisProcessProvider } from "./process/artemis-process.js";
+import { ExecutableProcessProvider } from "./process/executable-process.js";
 import { NodeServiceProcessProvider } from "./process/node-service-process.js";
 import { PostgresProcessProvider } from "./process/postgres-process.js";
 
 function unsupported(resource: Resource, mode: string): never {
+  if (resource instanceof ContainerResource) {
+    throw new Error(
+      `"${resource.name}" is a container (${resource.image}): it runs in container mode only (--mode container, with a Docker engine)`,
+    );
+  }
   throw new Error(`No ${mode} provider for resource "${resource.name}" (kind "${resource.kind}")`);
 }
 
@@ -22,9 +31,11 @@ export function processProviders(): ProviderSet {
   const database = new PostgresDatabaseProvider();
   const artemis = new ArtemisProcessProvider();
   const node = new NodeServiceProcessProvider();
+  const executable = new ExecutableProcessProvider();
   return {
     mode: "process",
     providerFor(resource) {
+      if (resource instanceof ExecutableResource) return executable;
       if (resource instanceof PostgresServerResource) return postgres;
       if (resource instanceof PostgresDatabaseResource) return database;
       if (resource instanceof ArtemisResource) return artemis;
@@ -42,9 +53,13 @@ export function containerProviders(owner: Owner): ProviderSet {
   const database = new PostgresDatabaseProvider();
   const artemis = new ArtemisContainerProvider(owner);
   const node = new NodeServiceProcessProvider();
+  const executable = new ExecutableProcessProvider();
+  const generic = new GenericContainerProvider(owner);
   return {
     mode: "container",
     providerFor(resource) {
+      if (resource instanceof ExecutableResource) return executable;
+      if (resource instanceof ContainerResource) return generic;
       if (resource instanceof PostgresServerResource) return postgres;
       if (resource instanceof PostgresDatabaseResource) return database;
       if (resource instanceof ArtemisResource) return artemis;

@@ -32,6 +32,9 @@ export function createPool(settings: PoolSettings): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on("error", settings.onIdleError);
+  // The pool listens on idle clients only: a checked-out client whose server dies between two
+  // queries (a transaction in progress) emits 'error' too, and would crash the process.
+  pool.on("connect", (client) => client.on("error", settings.onIdleError));
   return pool;
 }
 

@@ -28,6 +28,9 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.
   pool.on("error", opts.onError);
+  // The pool listens on idle clients only: a checked-out client whose server dies between two
+  // queries (a transaction in progress) emits 'error' too, and would crash the process.
+  pool.on("connect", (client) => client.on("error", opts.onError));
   return pool;
 }
 

@@ -1,5 +1,6 @@
 import type { AppBuilder } from "../../model/app-builder.js";
 import { ArtemisResource } from "../../model/artemis.js";
+import { ContainerResource } from "../../model/container.js";
 import { PostgresServerResource } from "../../model/postgres.js";
 import { imageAvailability } from "./docker-objects.js";
 import { chooseImage, OFFICIAL_IMAGES, type ImageChoice } from "./images.js";
@@ -34,6 +35,11 @@ export function requiredImages(model: AppBuilder, env: NodeJS.ProcessEnv = proce
         env,
       );
       images.push({ resource: resource.name, ...choice });
+    } else if (resource instanceof ContainerResource) {
+      images.push({
+        resource: resource.name,
+        ...chooseImage({ resource: resource.name, fallback: resource.image }, env),
+      });
     }
   }
   return images;

@@ -1,0 +1,126 @@
+import { imageReference } from "./image.js";
+import { Resource, envPrefix, type ReferenceTarget, type ResourceKind } from "./resource.js";
+
+export interface ContainerEndpoint {
+  /** Endpoint name, used in `services__<resource>__<name>__0` (default: the scheme). */
+  name: string;
+  /** The port inside the container. */
+  targetPort: number;
+  /** URL scheme of the endpoint: http, https, tcp, amqp… */
+  scheme: string;
+}
+
+export type Readiness =
+  | { kind: "log"; pattern: string | RegExp; times: number }
+  | { kind: "port" }
+  | { kind: "http"; path: string; endpoint: string };
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Any container image as a resource (Aspire's AddContainer): environment, endpoints published on
+ * 127.0.0.1, named volumes kept across runs, bind mounts, arguments and a readiness check. Services
+ * reference it (`services__<name>__<endpoint>__0`) and wait for it like any other resource.
+ */
+export class ContainerResource extends Resource implements ReferenceTarget {
+  readonly environment = new Map<string, string>();
+  readonly endpoints: ContainerEndpoint[] = [];
+  readonly volumes: Array<{ name: string; target: string }> = [];
+  readonly bindMounts: Array<{ source: string; target: string; readOnly: boolean }> = [];
+  args: string[] | undefined;
+  readiness: Readiness | undefined;
+  image: string;
+
+  constructor(name: string, image: string, kind: ResourceKind = "container") {
+    super(name, kind);
+    this.image = imageReference(image);
+  }
+
+  get connectionName(): string {
+    return this.name;
+  }
+
+  /** Replaces the image (`APPHOST_IMAGE_<NAME>` still wins). */
+  withImage(image: string, tag?: string): this {
+    this.image = imageReference(image, tag);
+    return this;
+  }
+
+  withEnvironment(name: string, value: string | number | boolean): this {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`Invalid environment variable name "${name}"`);
+    this.environment.set(name, String(value));
+    return this;
+  }
+
+  /** Publishes `targetPort` on 127.0.0.1 (a free host port, kept across runs). */
+  withEndpoint(targetPort: number, scheme = "tcp", name: string = scheme): this {
+    if (!Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535)
+      throw new Error(`Invalid target port ${targetPort} on "${this.name}"`);
+    if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new Error(`Invalid scheme "${scheme}" on "${this.name}"`);
+    if (!NAME.test(name)) throw new Error(`Invalid endpoint name "${name}" on "${this.name}"`);
+    if (this.endpoints.some((e) => e.name === name))
+      throw new Error(`Endpoint "${name}" is declared twice on "${this.name}"`);
+    this.endpoints.push({ name, targetPort, scheme });
+    return this;
+  }
+
+  withHttpEndpoint(targetPort: number, name = "http"): this {
+    return this.withEndpoint(targetPort, "http", name);
+  }
+
+  /** A named volume (per resource and state directory) mounted at `target`; kept across runs, removed by --fresh. */
+  withVolume(name: string, target: string): this {
+    if (!NAME.test(name)) throw new Error(`Invalid volume name "${name}" on "${this.name}"`);
+    assertContainerPath(target);
+    this.volumes.push({ name, target });
+    return this;
+  }
+
+  /** A host directory or file (relative to the repository root, or absolute) mounted at `target`. */
+  withBindMount(source: string, target: string, options: { readOnly?: boolean } = {}): this {
+    assertContainerPath(target);
+    this.bindMounts.push({ source, target, readOnly: options.readOnly ?? false });
+    return this;
+  }
+
+  /** Arguments for the image's entry point (the container's command). */
+  withArgs(...args: string[]): this {
+    this.args = [...(this.args ?? []), ...args];
+    return this;
+  }
+
+  /** Ready once the output has shown a line matching `pattern` (`times` times). */
+  withLogReadiness(pattern: string | RegExp, times = 1): this {
+    this.readiness = { kind: "log", pattern, times };
+    return this;
+  }
+
+  /** Ready once every endpoint's port accepts connections. */
+  withPortReadiness(): this {
+    this.readiness = { kind: "port" };
+    return this;
+  }
+
+  /** Ready (and healthy) while `path` answers 2xx on an HTTP endpoint. */
+  withHttpHealthCheck(path: string, endpoint = "http"): this {
+    if (!path.startsWith("/")) throw new Error(`Health check path must start with '/': "${path}"`);
+    this.readiness = { kind: "http", path, endpoint };
+    return this;
+  }
+
+  /** Do not start until `dependency` is Running and Healthy. */
+  waitFor(dependency: Resource): this {
+    this.waitsFor.add(dependency);
+    return this;
+  }
+
+  /** The per-resource image variable, e.g. APPHOST_IMAGE_JAEGER. */
+  get imageVariable(): string {
+    return `APPHOST_IMAGE_${envPrefix(this.name)}`;
+  }
+}
+
+function assertContainerPath(target: string): void {
+  if (!target.startsWith("/")) throw new Error(`Container path must be absolute: "${target}"`);
+}

@@ -1,0 +1,62 @@
+import { Resource, type ReferenceTarget } from "./resource.js";
+
+/**
+ * Any program on the host as a resource (Aspire's AddExecutable): run with the injected
+ * environment like a service, in every mode. With an HTTP endpoint it gets a port in `PORT`.
+ */
+export class ExecutableResource extends Resource {
+  readonly references: ReferenceTarget[] = [];
+  readonly environment = new Map<string, string>();
+  workingDirectory: string | undefined;
+  httpEndpoint: { port?: number } | undefined;
+  healthCheckPath: string | undefined;
+
+  constructor(
+    name: string,
+    readonly command: string,
+    readonly args: string[] = [],
+  ) {
+    super(name, "executable");
+    if (!command) throw new Error(`Executable "${name}" needs a command`);
+  }
+
+  /** Injects the target's connection information or service-discovery URLs. */
+  withReference(target: ReferenceTarget): this {
+    this.references.push(target);
+    return this;
+  }
+
+  waitFor(dependency: Resource): this {
+    this.waitsFor.add(dependency);
+    return this;
+  }
+
+  withEnvironment(name: string, value: string | number | boolean): this {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`Invalid environment variable name "${name}"`);
+    this.environment.set(name, String(value));
+    return this;
+  }
+
+  /** Relative to the repository root, or absolute (default: the repository root). */
+  withWorkingDirectory(directory: string): this {
+    this.workingDirectory = directory;
+    return this;
+  }
+
+  /** A port for the program, passed in `PORT` (kept across runs when free). */
+  withHttpEndpoint(options: { port?: number } = {}): this {
+    this.httpEndpoint = options;
+    return this;
+  }
+
+  withHttpHealthCheck(path: string): this {
+    if (!path.startsWith("/")) throw new Error(`Health check path must start with '/': "${path}"`);
+    this.healthCheckPath = path;
+    return this;
+  }
+
+  get connectionName(): string {
+    return this.name;
+  }
+}

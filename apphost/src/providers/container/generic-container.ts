@@ -1,0 +1,106 @@
+import path from "node:path";
+import { Wait, type WaitStrategy } from "testcontainers";
+import type { ContainerResource } from "../../model/container.js";
+import { choosePort, isPortOpen } from "../../runtime/ports.js";
+import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
+import { ensureVolume, labelsFor, volumeName, type Owner } from "./docker-objects.js";
+import { chooseImage } from "./images.js";
+import { LoopbackGenericContainer } from "./loopback.js";
+import { containerResource, logConsumer } from "./started-container.js";
+
+const HOST = "127.0.0.1";
+
+/** Runs an `addContainer` (or Jaeger) resource: endpoints on 127.0.0.1, named volumes, bind mounts, readiness. */
+export class GenericContainerProvider implements ResourceProvider<ContainerResource> {
+  constructor(private readonly owner: Owner) {}
+
+  async start(resource: ContainerResource, context: StartContext): Promise<StartedResource> {
+    const { image, source } = chooseImage({ resource: resource.name, fallback: resource.image });
+    const ports = new Map<string, number>();
+    for (const endpoint of resource.endpoints) {
+      const port = await choosePort(context.settings.port(resource.name, endpoint.name));
+      context.settings.setPort(resource.name, endpoint.name, port);
+      ports.set(endpoint.name, port);
+    }
+    await context.settings.save();
+    const mounts: Array<{ source: string; target: string; mode?: "rw" | "ro" }> = [];
+    for (const volume of resource.volumes) {
+      const name = volumeName(this.owner, resource.name, volume.name);
+      await ensureVolume(this.owner, resource.name, name);
+      mounts.push({ source: name, target: volume.target });
+    }
+    for (const bind of resource.bindMounts) {
+      mounts.push({
+        source: path.resolve(context.rootDir, bind.source),
+        target: bind.target,
+        mode: bind.readOnly ? "ro" : "rw",
+      });
+    }
+    const endpoints = Object.fromEntries(
+      resource.endpoints.map((e) => [e.name, `${e.scheme}://${HOST}:${ports.get(e.name)}`]),
+    );
+    context.log(
+      `image ${image} (${source})${Object.keys(endpoints).length ? `, ${Object.values(endpoints).join(" ")}` : ""}`,
+    );
+
+    let builder = new LoopbackGenericContainer(image)
+      .withEnvironment(Object.fromEntries(resource.environment))
+      .withExposedPorts(
+        ...resource.endpoints.map((e) => ({ container: e.targetPort, host: ports.get(e.name) ?? 0 })),
+      )
+      .withBindMounts(mounts)
+      .withLabels(labelsFor(this.owner, resource.name))
+      .withLogConsumer(logConsumer(context.logs, resource.name))
+      .withWaitStrategy(waitStrategy(resource))
+      .withStartupTimeout(120_000);
+    if (resource.args) builder = builder.withCommand(resource.args);
+    const container = await builder.start();
+
+    const readiness = resource.readiness;
+    const healthUrl =
+      readiness?.kind === "http" && endpoints[readiness.endpoint] !== undefined
+        ? `${endpoints[readiness.endpoint]}${readiness.path}`.replace(/^https?/, (s) =>
+            s === "https" ? "https" : "http",
+          )
+        : undefined;
+    return containerResource({
+      container,
+      image,
+      endpoints,
+      connection: undefined,
+      checkHealth: async () => {
+        if (healthUrl) return httpProbe(healthUrl);
+        if (readiness?.kind === "port") {
+          for (const [name, port] of ports)
+            if (!(await isPortOpen(port, HOST)))
+              return { healthy: false, detail: `${name} port not accepting` };
+        }
+        return { healthy: true };
+      },
+      stopTimeoutSeconds: 10,
+    });
+  }
+}
+
+function waitStrategy(resource: ContainerResource): WaitStrategy {
+  const readiness = resource.readiness;
+  if (!readiness) return Wait.forListeningPorts();
+  if (readiness.kind === "log") return Wait.forLogMessage(readiness.pattern, readiness.times);
+  if (readiness.kind === "port") return Wait.forListeningPorts();
+  const endpoint = resource.endpoints.find((e) => e.name === readiness.endpoint);
+  if (!endpoint)
+    throw new Error(`"${resource.name}" has no endpoint "${readiness.endpoint}" for its health check`);
+  return Wait.forHttp(readiness.path, endpoint.targetPort).forStatusCodeMatching(
+    (code) => code >= 200 && code < 300,
+  );
+}
+
+async function httpProbe(url: string): Promise<{ healthy: boolean; detail?: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await response.arrayBuffer();
+    return response.ok ? { healthy: true } : { healthy: false, detail: `HTTP ${response.status}` };
+  } catch (error) {
+    return { healthy: false, detail: (error as Error).message };
+  }
+}

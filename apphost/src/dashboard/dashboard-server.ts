@@ -57,6 +57,9 @@ export interface DashboardOptions {
   /** OTLP/HTTP base URL to copy every accepted OTLP request to (Jaeger). */
   forwardOtlpTo?: string;
   log?: (message: string) => void;
+  /** How long a client may take to send a whole request (default 30 s) and its headers (10 s). */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -95,12 +98,12 @@ export class DashboardServer {
     const host = this.options.host ?? "127.0.0.1";
     const requested = this.options.port ?? DEFAULT_DASHBOARD_PORT;
     try {
-      this.server = await bind(host, requested, this.handle);
+      this.server = await bind(host, requested, this.handle, this.options);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || !this.options.fallbackToFreePort)
         throw error;
       this.options.log?.(`dashboard port ${requested} is taken; using a free port`);
-      this.server = await bind(host, 0, this.handle);
+      this.server = await bind(host, 0, this.handle, this.options);
     }
     this.port = (this.server.address() as AddressInfo).port;
     this.sessions = new SessionStore(this.port);
@@ -156,7 +159,6 @@ export class DashboardServer {
   // ---- routing ----
 
   private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", "http://dashboard");
     // Everything the UI needs is served from here; nothing inline, nothing from elsewhere.
     res.setHeader(
       "Content-Security-Policy",
@@ -164,14 +166,27 @@ export class DashboardServer {
     );
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
-    const handler = this.route(req.method ?? "GET", url.pathname);
+    // Parsing, decoding and routing run inside the promise chain: whatever a request contains, a
+    // throw becomes this request's 400 or 500, never an uncaught exception of the AppHost.
     Promise.resolve()
-      .then(() => handler(req, res, url))
-      .catch((error: Error) => {
-        if (!res.headersSent) sendJson(res, 500, { error: error.message });
-        else res.end();
-      });
+      .then(() => {
+        const url = requestUrl(req.url);
+        return this.route(req.method ?? "GET", url.pathname)(req, res, url);
+      })
+      .catch((error: unknown) => this.fail(req, res, error));
   };
+
+  private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    if (error instanceof RequestError) {
+      if (!res.headersSent) sendJson(res, error.status, { error: error.message });
+      else res.end();
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.log?.(`dashboard: ${req.method ?? "?"} request failed: ${message}`);
+    if (!res.headersSent) sendJson(res, 500, { error: "internal error; see the AppHost log" });
+    else res.end();
+  }
 
   private route(method: string, pathname: string): Handler {
     if (pathname.startsWith("/v1/")) return method === "POST" ? this.otlp : notAllowed;
@@ -185,7 +200,7 @@ export class DashboardServer {
   }
 
   private api(method: string, pathname: string): Handler {
-    const parts = pathname.split("/").slice(2).map(decodeURIComponent);
+    const parts = pathname.split("/").slice(2).map(decodeSegment);
     const [first, second, third, fourth] = parts;
     if (method === "GET") {
       if (first === "resources" && !second) return this.resources;
@@ -556,9 +571,26 @@ function matchesConsole(line: ConsoleLine, filter: ConsoleFilter): boolean {
   );
 }
 
-function bind(host: string, port: number, handler: http.RequestListener): Promise<http.Server> {
+function bind(
+  host: string,
+  port: number,
+  handler: http.RequestListener,
+  limits: Pick<DashboardOptions, "requestTimeoutMs" | "headersTimeoutMs">,
+): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer(handler);
+    const server = http.createServer(
+      {
+        // A client that trickles its headers or body cannot hold a connection for long; streams
+        // (server-sent events) are responses and are not limited by these.
+        headersTimeout: limits.headersTimeoutMs ?? 10_000,
+        requestTimeout: limits.requestTimeoutMs ?? 30_000,
+        maxHeaderSize: 16 * 1024,
+        // Node checks those timeouts every 30 s by default, too coarse for them to mean much.
+        connectionsCheckingInterval: 1000,
+      },
+      handler,
+    );
+    server.maxConnections = 512;
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
@@ -585,7 +617,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new Error(`body larger than ${limit} bytes`));
+        reject(new RequestError(413, `body larger than ${limit} bytes`));
         req.destroy();
         return;
       }
@@ -594,6 +626,32 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** A request the dashboard refuses (malformed, too large): answered with its status, not logged. */
+class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function requestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? "/", "http://dashboard");
+  } catch {
+    throw new RequestError(400, "malformed request URL");
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RequestError(400, "malformed percent-encoding in the path");
+  }
 }
 
 function escapeHtml(text: string): string {

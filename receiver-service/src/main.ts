@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
   ConfigError,
+  adminTokensFromEnv,
   ServiceHost,
   createLogger,
   type HealthCheck,
@@ -25,8 +26,10 @@ import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
 const SERVICE_NAME = "receiver-service";
 
 let config: ReceiverConfig;
+let adminTokens: string[];
 try {
   config = readConfig();
+  adminTokens = adminTokensFromEnv();
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);
@@ -108,6 +111,8 @@ const host = new ServiceHost({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   description:
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
+  // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
+  admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
 });
 registerRoutes(host, db);
 const management = new BrokerManagement(amqp.connection);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
   ConfigError,
+  adminTokensFromEnv,
   createLogger,
   ServiceHost,
   type HealthCheck,
@@ -28,8 +29,10 @@ const { version } = JSON.parse(readFileSync(new URL("../package.json", import.me
 };
 
 let config: SenderConfig;
+let adminTokens: string[];
 try {
   config = loadSenderConfig();
+  adminTokens = adminTokensFromEnv();
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);
@@ -124,6 +127,8 @@ const host = new ServiceHost({
   host: config.host,
   shutdownTimeoutMs: config.shutdownTimeoutMs,
   description: "Writes EntityItems and publishes their events through a transactional outbox",
+  // The outbox operator API needs the admin bearer token (docs/security.md).
+  admin: { routePrefixes: ["/api/outbox"], tokens: adminTokens },
 });
 registerEntityItemRoutes(host, {
   db,

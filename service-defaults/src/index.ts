@@ -32,6 +32,14 @@ export {
   type HealthStatus,
 } from "./health.js";
 export {
+  ADMIN_SECURITY_SCHEME,
+  adminTokensFromEnv,
+  bearerToken,
+  hostAllowed,
+  tokenMatches,
+  type AdminAuthOptions,
+} from "./admin-auth.js";
+export {
   ServiceHost,
   toOpenApiPath,
   type HttpMethod,

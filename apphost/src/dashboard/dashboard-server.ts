@@ -86,6 +86,7 @@ export class DashboardServer {
     this.store = new TelemetryStore({ directory: options.telemetryDir });
     this.messaging = new MessagingMonitor({
       resources: () => this.app?.snapshot() ?? [],
+      adminToken: (resource) => this.adminToken(resource),
       signal: this.abort.signal,
     });
   }
@@ -485,7 +486,12 @@ export class DashboardServer {
     if (!target) return sendJson(res, 404, { error: `${resource} has no running HTTP endpoint` });
     const { method, path: apiPath } = REPLAY_ACTIONS[action];
     try {
-      const response = await fetch(target + apiPath, { method, signal: AbortSignal.timeout(30_000) });
+      const token = this.adminToken(resource);
+      const response = await fetch(target + apiPath, {
+        method,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        signal: AbortSignal.timeout(30_000),
+      });
       const text = await response.text();
       res
         .writeHead(response.status, { "Content-Type": response.headers.get("content-type") ?? "text/plain" })
@@ -493,6 +499,11 @@ export class DashboardServer {
     } catch (error) {
       sendJson(res, 502, { error: (error as Error).message });
     }
+  }
+
+  /** The admin token the AppHost injected into a service (its admin API needs it). */
+  private adminToken(resource: string): string | undefined {
+    return this.app?.environmentOf?.(resource)?.ADMIN_TOKEN;
   }
 
   // ---- server-sent events ----

@@ -33,6 +33,10 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
         Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
       else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
     }
+    // The service's admin API token: generated once per service, kept in settings.json (0600); the
+    // dashboard reads it from here for its replay buttons and messaging view.
+    env.ADMIN_TOKEN = context.settings.secret(resource.name, "admin-token");
+    await context.settings.save();
     if (port !== undefined) {
       env.PORT = String(port);
       env.HOST = HOST;

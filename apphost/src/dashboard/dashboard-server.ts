@@ -3,19 +3,18 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import zlib from "node:zlib";
 import type { LogSink } from "../runtime/log-sink.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
-import { OtlpParseError, parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
-import { TelemetryStore } from "./telemetry-store.js";
+import { DEFAULT_OTLP_INTAKE_LIMITS, OtlpIntake, OtlpRefusal, type OtlpIntakeLimits } from "./otlp-intake.js";
+import { parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
+import { TelemetryStore, type AddResult, type TelemetryStoreOptions } from "./telemetry-store.js";
 
 export const DEFAULT_DASHBOARD_PORT = 18888;
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
-const MAX_OTLP_BODY = 32 * 1024 * 1024;
 const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/messaging"]);
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
@@ -60,6 +59,10 @@ export interface DashboardOptions {
   /** How long a client may take to send a whole request (default 30 s) and its headers (10 s). */
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** OTLP body limits (defaults: DEFAULT_OTLP_INTAKE_LIMITS). */
+  otlpLimits?: Partial<OtlpIntakeLimits>;
+  /** Telemetry kept in memory: distinct services and bytes (defaults in TelemetryStore). */
+  telemetryLimits?: Pick<TelemetryStoreOptions, "maxServices" | "maxBytes">;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -72,6 +75,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<
 export class DashboardServer {
   readonly store: TelemetryStore;
   readonly console = new ConsoleLogBuffer();
+  readonly intake: OtlpIntake;
   private app: DashboardApp | undefined;
   private server: http.Server | undefined;
   private sessions: SessionStore | undefined;
@@ -83,7 +87,8 @@ export class DashboardServer {
   private readonly extras: ExtraResource[] = [];
 
   constructor(private readonly options: DashboardOptions) {
-    this.store = new TelemetryStore({ directory: options.telemetryDir });
+    this.store = new TelemetryStore({ directory: options.telemetryDir, ...options.telemetryLimits });
+    this.intake = new OtlpIntake({ ...DEFAULT_OTLP_INTAKE_LIMITS, ...options.otlpLimits });
     this.messaging = new MessagingMonitor({
       resources: () => this.app?.snapshot() ?? [],
       adminToken: (resource) => this.adminToken(resource),
@@ -314,26 +319,31 @@ export class DashboardServer {
       return sendJson(res, 415, {
         error: "only OTLP/HTTP JSON is accepted: set OTEL_EXPORTER_OTLP_PROTOCOL=http/json",
       });
-    let raw: Buffer;
+    let read: { body: Buffer; release: () => void };
     try {
-      raw = await readBody(req, MAX_OTLP_BODY);
-      if (req.headers["content-encoding"] === "gzip") raw = zlib.gunzipSync(raw);
+      read = await this.intake.read(req);
     } catch (error) {
-      return sendJson(res, 413, { error: (error as Error).message });
+      if (!(error instanceof OtlpRefusal)) throw error;
+      if (error.retryAfterSeconds !== undefined)
+        res.setHeader("Retry-After", String(error.retryAfterSeconds));
+      return sendJson(res, error.status, { error: error.message });
     }
+    const raw = read.body;
+    let result: AddResult;
     try {
       const body: unknown = JSON.parse(raw.toString("utf8"));
-      if (signal === "traces") this.store.add("spans", parseTraces(body));
-      else if (signal === "logs") this.store.add("logs", parseLogs(body));
-      else this.store.add("metrics", parseMetrics(body));
+      if (signal === "traces") result = this.store.add("spans", parseTraces(body));
+      else if (signal === "logs") result = this.store.add("logs", parseLogs(body));
+      else result = this.store.add("metrics", parseMetrics(body));
     } catch (error) {
-      const message =
-        error instanceof OtlpParseError || error instanceof SyntaxError ? error.message : String(error);
-      return sendJson(res, 400, { error: `invalid OTLP JSON: ${message}` });
+      read.release();
+      // Whatever the body does to the parser (bad JSON, nesting, odd types) is this request's 400.
+      return sendJson(res, 400, { error: `invalid OTLP JSON: ${(error as Error).message}` });
     }
+    read.release();
     if (this.options.forwardOtlpTo) this.forward(signal, raw);
     this.broadcast(signal === "traces" ? "spans" : signal);
-    sendJson(res, 200, {});
+    sendJson(res, 200, partialSuccess(signal, result, this.store));
   };
 
   /** Copies an accepted batch to Jaeger; best effort, the built-in dashboard doesn't depend on it. */
@@ -608,6 +618,22 @@ function bind(
       resolve(server);
     });
   });
+}
+
+/**
+ * OTLP's answer to a batch: empty when everything was kept; partialSuccess with the number of
+ * rejected records (services beyond the store's cap) otherwise, as the OTLP spec defines it.
+ */
+function partialSuccess(signal: string, result: AddResult, store: TelemetryStore): Record<string, unknown> {
+  if (result.rejected === 0) return {};
+  const field =
+    signal === "traces" ? "rejectedSpans" : signal === "logs" ? "rejectedLogRecords" : "rejectedDataPoints";
+  return {
+    partialSuccess: {
+      [field]: String(result.rejected),
+      errorMessage: `the dashboard keeps telemetry of at most ${store.maxServices} services`,
+    },
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

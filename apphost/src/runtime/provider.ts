@@ -28,6 +28,8 @@ export interface StartedResource {
   readonly connection: ConnectionInfo | undefined;
   /** Resolves when the process ends (never, for resources without a process of their own). */
   readonly exited: Promise<ExitInfo>;
+  /** Container resources: the running container (shown in state.json and the dashboard). */
+  readonly container?: RunningContainer;
   /** Services only: the variables the AppHost injected (shown, masked, by the dashboard). */
   readonly environment?: Record<string, string>;
   checkHealth(): Promise<{ healthy: boolean; detail?: string }>;
@@ -35,6 +37,21 @@ export interface StartedResource {
   kill(): Promise<void>;
 }
 
+export interface RunningContainer {
+  id: string;
+  image: string;
+}
+
 export interface ResourceProvider<R extends Resource = Resource> {
   start(resource: R, context: StartContext): Promise<StartedResource>;
+}
+
+/** How one mode runs each kind of resource, plus what it does around a whole run. */
+export interface ProviderSet {
+  readonly mode: "process" | "container";
+  providerFor(resource: Resource): ResourceProvider;
+  /** Before any resource starts: remove what a killed AppHost left behind; with `fresh`, the data too. */
+  prepare(options: { fresh: boolean; log: (message: string) => void }): Promise<void>;
+  /** After every resource stopped: remove anything of this run that is still there. */
+  dispose(log: (message: string) => void): Promise<void>;
 }

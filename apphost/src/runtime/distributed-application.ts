@@ -8,6 +8,7 @@ import { createProviders } from "../providers/provider-sets.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
+import { wipeStateDirectory } from "./fresh.js";
 import { clearLeftovers } from "./leftovers.js";
 import { LogSink } from "./log-sink.js";
 import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
@@ -115,7 +116,7 @@ export class DistributedApplication {
   async start(): Promise<void> {
     if (this.options.fresh) {
       await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
-      await fs.rm(this.stateDir, { recursive: true, force: true });
+      await wipeStateDirectory(this.stateDir, (message) => this.log("apphost", message));
     }
     await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));

@@ -5,7 +5,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LogSink } from "../runtime/log-sink.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
-import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
+import {
+  LoginToken,
+  OTLP_API_KEY_HEADER,
+  SessionStore,
+  isSameOrigin,
+  safeEqual,
+  type DashboardSecrets,
+  type SessionLimits,
+} from "./auth.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
@@ -59,6 +67,8 @@ export interface DashboardOptions {
   /** How long a client may take to send a whole request (default 30 s) and its headers (10 s). */
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** Session idle time and count (defaults in SessionStore). */
+  sessionLimits?: SessionLimits;
   /** OTLP body limits (defaults: DEFAULT_OTLP_INTAKE_LIMITS). */
   otlpLimits?: Partial<OtlpIntakeLimits>;
   /** Telemetry kept in memory: distinct services and bytes (defaults in TelemetryStore). */
@@ -76,6 +86,7 @@ export class DashboardServer {
   readonly store: TelemetryStore;
   readonly console = new ConsoleLogBuffer();
   readonly intake: OtlpIntake;
+  private readonly loginToken: LoginToken;
   private app: DashboardApp | undefined;
   private server: http.Server | undefined;
   private sessions: SessionStore | undefined;
@@ -88,6 +99,9 @@ export class DashboardServer {
 
   constructor(private readonly options: DashboardOptions) {
     this.store = new TelemetryStore({ directory: options.telemetryDir, ...options.telemetryLimits });
+    this.loginToken = new LoginToken(options.secrets.loginToken, () =>
+      options.log?.(`login link used; a new one for the next browser: ${this.loginUrl}`),
+    );
     this.intake = new OtlpIntake({ ...DEFAULT_OTLP_INTAKE_LIMITS, ...options.otlpLimits });
     this.messaging = new MessagingMonitor({
       resources: () => this.app?.snapshot() ?? [],
@@ -112,7 +126,7 @@ export class DashboardServer {
       this.server = await bind(host, 0, this.handle, this.options);
     }
     this.port = (this.server.address() as AddressInfo).port;
-    this.sessions = new SessionStore(this.port);
+    this.sessions = new SessionStore(this.port, this.options.sessionLimits);
     this.messaging.start();
   }
 
@@ -140,7 +154,7 @@ export class DashboardServer {
   }
 
   get loginUrl(): string {
-    return `${this.url}/login?t=${this.options.secrets.loginToken}`;
+    return `${this.url}/login?t=${this.loginToken.value}`;
   }
 
   /** Value for OTEL_EXPORTER_OTLP_HEADERS. */
@@ -259,8 +273,8 @@ export class DashboardServer {
   private readonly loginGet: Handler = async (req, res, url) => {
     const token = url.searchParams.get("t");
     if (token === null) return this.loginPage(res, 200);
-    if (!safeEqual(token, this.options.secrets.loginToken))
-      return this.loginPage(res, 401, "That token is not valid.");
+    if (!this.loginToken.consume(token))
+      return this.loginPage(res, 401, "That token is not valid (each login link works once).");
     this.startSession(res);
   };
 
@@ -268,8 +282,8 @@ export class DashboardServer {
     if (!isSameOrigin(req)) return sendJson(res, 403, { error: "cross-origin request refused" });
     const body = (await readBody(req, 4096)).toString("utf8");
     const token = new URLSearchParams(body).get("token") ?? "";
-    if (!safeEqual(token.trim(), this.options.secrets.loginToken))
-      return this.loginPage(res, 401, "That token is not valid.");
+    if (!this.loginToken.consume(token.trim()))
+      return this.loginPage(res, 401, "That token is not valid (each login link works once).");
     this.startSession(res);
   };
 

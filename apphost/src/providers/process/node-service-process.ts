@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { NodeServiceResource } from "../../model/node-service.js";
 import { referenceEnvironment, serviceDiscoveryEnvironment } from "../../runtime/environment.js";
+import { childEnvironment } from "../../runtime/child-environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
@@ -50,7 +51,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
         command: process.execPath,
         args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)],
         cwd,
-        env: { ...process.env, ...env },
+        env: childEnvironment(env),
       },
       context.logs,
     );

@@ -57,6 +57,13 @@ async function createOne(name: string): Promise<CreatedEntity> {
   return response.body as CreatedEntity;
 }
 
+/** DDL needs the database owner (the services' own role can only read and write rows). */
+function receiverOwnerDb(): string {
+  const url = app.environmentOf("receiver")?.RECEIVERDB_MIGRATIONS_URI;
+  if (!url) throw new Error("no RECEIVERDB_MIGRATIONS_URI injected into the receiver");
+  return url;
+}
+
 describe("exactly once", () => {
   it("applies a message delivered twice (a resend with another duplicate-detection id) once", async () => {
     const entity = await createOne("twice");
@@ -216,7 +223,7 @@ describe("poison and dead letters", () => {
   it("replays a dead letter after its cause is fixed and applies it exactly once", async () => {
     // The cause: the receiver's database refuses this entity (a data rule, so poison at once).
     await query(
-      receiverDb,
+      receiverOwnerDb(),
       "ALTER TABLE received_items ADD CONSTRAINT test_refuse_poison CHECK (name <> 'refuse-me') NOT VALID",
     );
     let entity: CreatedEntity;
@@ -230,14 +237,17 @@ describe("poison and dead letters", () => {
       expect((await appliedCounts(app, [entity.id])).size).toBe(0);
 
       // Fix the cause, then replay.
-      await query(receiverDb, "ALTER TABLE received_items DROP CONSTRAINT test_refuse_poison");
+      await query(receiverOwnerDb(), "ALTER TABLE received_items DROP CONSTRAINT test_refuse_poison");
       const replay = await adminFetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
       expect(replay.status).toBe(204);
       // The same dead letter cannot be replayed twice: it left the DLQ with the replay.
       const twice = await adminFetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
       expect(twice.status).toBe(404);
     } finally {
-      await query(receiverDb, "ALTER TABLE received_items DROP CONSTRAINT IF EXISTS test_refuse_poison");
+      await query(
+        receiverOwnerDb(),
+        "ALTER TABLE received_items DROP CONSTRAINT IF EXISTS test_refuse_poison",
+      );
     }
     const applied = await waitForApplied(app, [entity.id]);
     expect(applied.get(entity.id)).toBe(1);

@@ -4,6 +4,7 @@ import {
   AmqpConnection,
   ConfigError,
   adminTokensFromEnv,
+  migrationsUrlFromEnv,
   ServiceHost,
   createLogger,
   type HealthCheck,
@@ -47,13 +48,24 @@ const pool = createPool({
   onIdleError: (error) => logger.warn({ error: error.message }, "idle PostgreSQL connection failed"),
 });
 const db = createDatabase(pool);
+// Migrations run as the database owner; the service itself connects with a role that can only
+// read and write rows (docs/security.md).
+const migrationPool = createPool({
+  url: migrationsUrlFromEnv(process.env, "receiverdb"),
+  max: 1,
+  onIdleError: (error) =>
+    logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
+});
 try {
-  await runMigrations(pool);
+  await runMigrations(migrationPool);
   logger.info("database migrations applied");
 } catch (error) {
   logger.fatal({ err: error }, "could not apply database migrations");
   await pool.end().catch(() => undefined);
+  await migrationPool.end().catch(() => undefined);
   process.exit(1);
+} finally {
+  await migrationPool.end().catch(() => undefined);
 }
 
 const amqp = new AmqpConnection({

@@ -6,6 +6,7 @@ export {
   envPrefix,
   loadConfig,
   logLevels,
+  migrationsUrlFromEnv,
   postgresUrlFromEnv,
   readAllConfig,
 } from "./config.js";

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, DistributedApplication } from "@outbox/apphost";
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
+import { BrokerManagement } from "../receiver-service/src/messaging/broker-management.js";
+import { connectToBroker } from "./support/receiver.js";
 import { postEntity } from "./support/system.js";
 
 // Least privilege for PostgreSQL: the services connect with a role that can only read and write
@@ -85,6 +87,33 @@ describe("PostgreSQL roles, process mode (the whole application)", () => {
     );
   });
 });
+
+describe("broker disk bounds", () => {
+  it("are applied by the broker (keys that fail to apply show only in broker.getStatus)", async () => {
+    const app = await startTestApp({ model: brokerOnly() });
+    const connection = await connectToBroker(app);
+    const management = new BrokerManagement(connection);
+    try {
+      const status = JSON.parse(String(await management.call("broker", "getStatus"))) as {
+        configuration?: { properties?: Record<string, { errors?: unknown[] }> };
+      };
+      const files = status.configuration?.properties ?? {};
+      // Precondition: the broker read our broker.properties at all.
+      expect(Object.keys(files).some((name) => name.endsWith("broker.properties"))).toBe(true);
+      expect(Object.values(files).flatMap((p) => p.errors ?? [])).toEqual([]);
+    } finally {
+      management.close();
+      connection.close();
+      await stopTestApp(app);
+    }
+  });
+});
+
+function brokerOnly() {
+  const model = createApp({ name: "broker-bounds" });
+  model.addArtemis("broker").addQueue("entity-items");
+  return model;
+}
 
 function containerImagesPresent(): boolean {
   try {

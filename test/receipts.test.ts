@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { useAdminTokens } from "./support/admin.js";
 import { eventually, getJson } from "./support/receiver.js";
 import { postEntities, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
 
@@ -12,6 +13,7 @@ let senderDb: string;
 beforeAll(async () => {
   app = await startTestApp();
   sender = app.getEndpoint("sender");
+  useAdminTokens(app);
   senderDb = app.getConnectionString("senderdb");
 });
 

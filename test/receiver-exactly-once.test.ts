@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection } from "rhea";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { adminFetch, useAdminTokens } from "./support/admin.js";
 import {
   connectToBroker,
   count,
@@ -33,6 +34,7 @@ beforeAll(async () => {
   app = await startTestApp();
   sender = app.getEndpoint("sender");
   receiver = app.getEndpoint("receiver");
+  useAdminTokens(app);
   receiverDb = app.getConnectionString("receiverdb");
   broker = await connectToBroker(app);
 });
@@ -53,6 +55,13 @@ async function createOne(name: string): Promise<CreatedEntity> {
   const response = await postEntity(sender, { name, description: null });
   expect(response.status).toBe(201);
   return response.body as CreatedEntity;
+}
+
+/** DDL needs the database owner (the services' own role can only read and write rows). */
+function receiverOwnerDb(): string {
+  const url = app.environmentOf("receiver")?.RECEIVERDB_MIGRATIONS_URI;
+  if (!url) throw new Error("no RECEIVERDB_MIGRATIONS_URI injected into the receiver");
+  return url;
 }
 
 describe("exactly once", () => {
@@ -187,9 +196,9 @@ describe("poison and dead letters", () => {
     // Browsing does not consume: the count is unchanged, and deleting takes one out for good.
     const again = await deadLetters(receiver);
     expect(again.count).toBe(dlq.view.count);
-    const deleted = await fetch(`${receiver}/api/DeadLetters/${dlq.json.id}`, { method: "DELETE" });
+    const deleted = await adminFetch(`${receiver}/api/DeadLetters/${dlq.json.id}`, { method: "DELETE" });
     expect(deleted.status).toBe(204);
-    const missing = await fetch(`${receiver}/api/DeadLetters/${dlq.json.id}`, { method: "DELETE" });
+    const missing = await adminFetch(`${receiver}/api/DeadLetters/${dlq.json.id}`, { method: "DELETE" });
     expect(missing.status).toBe(404);
     expect((await deadLetters(receiver)).count).toBe(dlq.view.count - 1);
 
@@ -214,7 +223,7 @@ describe("poison and dead letters", () => {
   it("replays a dead letter after its cause is fixed and applies it exactly once", async () => {
     // The cause: the receiver's database refuses this entity (a data rule, so poison at once).
     await query(
-      receiverDb,
+      receiverOwnerDb(),
       "ALTER TABLE received_items ADD CONSTRAINT test_refuse_poison CHECK (name <> 'refuse-me') NOT VALID",
     );
     let entity: CreatedEntity;
@@ -228,14 +237,17 @@ describe("poison and dead letters", () => {
       expect((await appliedCounts(app, [entity.id])).size).toBe(0);
 
       // Fix the cause, then replay.
-      await query(receiverDb, "ALTER TABLE received_items DROP CONSTRAINT test_refuse_poison");
-      const replay = await fetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
+      await query(receiverOwnerDb(), "ALTER TABLE received_items DROP CONSTRAINT test_refuse_poison");
+      const replay = await adminFetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
       expect(replay.status).toBe(204);
       // The same dead letter cannot be replayed twice: it left the DLQ with the replay.
-      const twice = await fetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
+      const twice = await adminFetch(`${receiver}/api/DeadLetters/${letter.id}/replay`, { method: "POST" });
       expect(twice.status).toBe(404);
     } finally {
-      await query(receiverDb, "ALTER TABLE received_items DROP CONSTRAINT IF EXISTS test_refuse_poison");
+      await query(
+        receiverOwnerDb(),
+        "ALTER TABLE received_items DROP CONSTRAINT IF EXISTS test_refuse_poison",
+      );
     }
     const applied = await waitForApplied(app, [entity.id]);
     expect(applied.get(entity.id)).toBe(1);

@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { adminFetch, useAdminTokens } from "./support/admin.js";
 import type pg from "pg";
 import type { Database } from "../sender-service/src/data/db.js";
 import {
@@ -30,6 +31,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 beforeAll(async () => {
   app = await startTestApp({ model: relayTestModel() });
   sender = app.getEndpoint("sender");
+  useAdminTokens(app);
   databaseUrl = app.getConnectionString("senderdb");
   brokerUrl = app.getConnectionString("broker");
   ({ db, pool } = openDatabase(databaseUrl));
@@ -108,7 +110,7 @@ describe("SIGKILL a relay mid-batch", () => {
 
 describe("admin API", () => {
   async function call(method: string, url: string): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${sender}${url}`, { method });
+    const response = await adminFetch(`${sender}${url}`, { method });
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
   }

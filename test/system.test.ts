@@ -71,7 +71,7 @@ describe("the running system", () => {
     }
     expect(byName.get("broker")?.endpoints.amqp).toMatch(/^amqp:\/\/127\.0\.0\.1:\d+$/);
     expect(byName.get("senderdb")?.connectionString).toMatch(
-      /^postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/senderdb$/,
+      /^postgresql:\/\/senderdb_app:.+@127\.0\.0\.1:\d+\/senderdb$/,
     );
     expect(byName.get("sender")?.endpoints.http).toBe(sender);
   });

@@ -6,6 +6,8 @@ import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-s
 import { JaegerProcess } from "./dashboard/jaeger.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
+import { assertWipeable } from "./runtime/fresh.js";
+import { installLastResort } from "./runtime/last-resort.js";
 import { maskUri } from "./runtime/environment.js";
 import { repositoryRoot } from "./testing.js";
 
@@ -70,6 +72,14 @@ async function main(): Promise<number> {
     return 2;
   }
   const stateDir = path.resolve(args["state-dir"] ?? path.join(repositoryRoot, ".apphost"));
+  if (args.fresh) {
+    try {
+      await assertWipeable(stateDir);
+    } catch (error) {
+      process.stderr.write(`apphost | ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
   // The dashboard listens before anything starts: its URL is the OTLP endpoint injected into services.
   const dashboard = new DashboardServer({
     port: dashboardPort,
@@ -102,6 +112,15 @@ async function main(): Promise<number> {
   if (!args.fresh) await dashboard.seedConsole();
   // Container mode would run Jaeger's image; only process mode exists so far: a `jaeger` binary on PATH.
   const jaeger = await JaegerProcess.start({ logs: app.logs, say });
+  installLastResort({
+    stop: () =>
+      app
+        .stop()
+        .then(() => jaeger?.stop())
+        .then(() => dashboard.close()),
+    kill: () => Promise.all([...app.snapshot().map((r) => app.killResource(r.name)), jaeger?.stop()]).then(),
+    log: (message) => process.stderr.write(`apphost | ${message}\n`),
+  });
   if (jaeger) dashboard.addExtraResource(jaeger, jaeger.otlpEndpoint);
   say(`dashboard: ${dashboard.url}`);
   say(`Login: ${dashboard.loginUrl}`);

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
   ConfigError,
+  adminTokensFromEnv,
+  migrationsUrlFromEnv,
   ServiceHost,
   createLogger,
   type HealthCheck,
@@ -25,8 +27,10 @@ import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
 const SERVICE_NAME = "receiver-service";
 
 let config: ReceiverConfig;
+let adminTokens: string[];
 try {
   config = readConfig();
+  adminTokens = adminTokensFromEnv();
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);
@@ -44,13 +48,24 @@ const pool = createPool({
   onIdleError: (error) => logger.warn({ error: error.message }, "idle PostgreSQL connection failed"),
 });
 const db = createDatabase(pool);
+// Migrations run as the database owner; the service itself connects with a role that can only
+// read and write rows (docs/security.md).
+const migrationPool = createPool({
+  url: migrationsUrlFromEnv(process.env, "receiverdb"),
+  max: 1,
+  onIdleError: (error) =>
+    logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
+});
 try {
-  await runMigrations(pool);
+  await runMigrations(migrationPool);
   logger.info("database migrations applied");
 } catch (error) {
   logger.fatal({ err: error }, "could not apply database migrations");
   await pool.end().catch(() => undefined);
+  await migrationPool.end().catch(() => undefined);
   process.exit(1);
+} finally {
+  await migrationPool.end().catch(() => undefined);
 }
 
 const amqp = new AmqpConnection({
@@ -108,6 +123,8 @@ const host = new ServiceHost({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   description:
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
+  // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
+  admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
 });
 registerRoutes(host, db);
 const management = new BrokerManagement(amqp.connection);

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
   ConfigError,
+  adminTokensFromEnv,
+  migrationsUrlFromEnv,
   createLogger,
   ServiceHost,
   type HealthCheck,
@@ -28,8 +30,10 @@ const { version } = JSON.parse(readFileSync(new URL("../package.json", import.me
 };
 
 let config: SenderConfig;
+let adminTokens: string[];
 try {
   config = loadSenderConfig();
+  adminTokens = adminTokensFromEnv();
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);
@@ -45,8 +49,16 @@ const pool = createPool({
   applicationName: config.instanceId,
   onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
 });
+// Migrations run as the database owner; the service itself connects with a role that can only
+// read and write rows (docs/security.md).
+const migrationPool = createPool({
+  url: migrationsUrlFromEnv(process.env, "senderdb"),
+  max: 1,
+  applicationName: `${config.instanceId}-migrations`,
+  onError: (error) => logger.warn({ err: error }, "idle PostgreSQL migration connection failed"),
+});
 try {
-  await migrateWhenReachable(pool, {
+  await migrateWhenReachable(migrationPool, {
     waitMs: 30_000,
     onRetry: (error, attempt) =>
       logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
@@ -55,8 +67,10 @@ try {
 } catch (error) {
   logger.fatal({ err: error }, "database migrations failed");
   await pool.end().catch(() => undefined);
+  await migrationPool.end().catch(() => undefined);
   process.exit(1);
 }
+await migrationPool.end();
 const db = createDatabase(pool);
 
 // The relay's own connections (claim/mark commit without waiting for the WAL flush; see relay-pool.ts).
@@ -124,6 +138,8 @@ const host = new ServiceHost({
   host: config.host,
   shutdownTimeoutMs: config.shutdownTimeoutMs,
   description: "Writes EntityItems and publishes their events through a transactional outbox",
+  // The outbox operator API needs the admin bearer token (docs/security.md).
+  admin: { routePrefixes: ["/api/outbox"], tokens: adminTokens },
 });
 registerEntityItemRoutes(host, {
   db,

@@ -78,6 +78,17 @@ export function postgresUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: strin
   return url;
 }
 
+/**
+ * The URL migrations run with: `<NAME>_MIGRATIONS_URI` (the database owner's credentials, which the
+ * AppHost injects apart from the least-privileged `ConnectionStrings__<name>`), else the runtime URL
+ * (a deployment with a single role).
+ */
+export function migrationsUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: string): string {
+  return (
+    nonEmpty(env[`${envPrefix(connectionName)}_MIGRATIONS_URI`]) ?? postgresUrlFromEnv(env, connectionName)
+  );
+}
+
 /** The AMQP URL for a referenced broker (`amqp://user:password@host:port`). */
 export function amqpUrlFromEnv(env: NodeJS.ProcessEnv, connectionName: string): string {
   const url = connectionStringFromEnv(env, connectionName);

@@ -10,6 +10,14 @@ import {
 import express, { type NextFunction, type Request, type Response } from "express";
 import swaggerUi from "swagger-ui-express";
 import { z } from "zod";
+import {
+  ADMIN_SECURITY_SCHEME,
+  allowedHostsFromEnv,
+  isAdminRoute,
+  requireAdminToken,
+  requireAllowedHost,
+  type AdminAuthOptions,
+} from "./admin-auth.js";
 import { aliveSchema, healthReportSchema, runHealthChecks, type HealthCheck } from "./health.js";
 import type { Logger } from "./logging.js";
 import {
@@ -45,6 +53,10 @@ export interface ServiceHostOptions {
   /** Install SIGTERM/SIGINT handlers in start(); default true (tests turn it off). */
   handleSignals?: boolean;
   description?: string;
+  /** Routes (by declared path prefix) that require `Authorization: Bearer <admin token>`. */
+  admin?: AdminAuthOptions;
+  /** Host header names accepted (DNS rebinding); default: localhost, the listen host, ALLOWED_HOSTS. */
+  allowedHosts?: readonly string[] | "any";
 }
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -112,6 +124,9 @@ export class ServiceHost {
     this.app = express();
     this.app.disable("x-powered-by");
     this.app.use(this.trackRequest);
+    this.app.use(
+      requireAllowedHost(opts.allowedHosts ?? allowedHostsFromEnv(process.env, opts.host ?? "127.0.0.1")),
+    );
     // strict: false lets scalars through so validation can say "expected object" with a path
     // instead of a generic parse error.
     this.app.use(express.json({ limit: opts.bodyLimit ?? "64kb", strict: false }));
@@ -128,9 +143,13 @@ export class ServiceHost {
     // Routes added after start() would sit behind the 404 handler and never match.
     if (this.started)
       throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} registered after start()`);
-    this.registry.registerPath(toRouteConfig(spec));
+    const admin = this.opts.admin;
+    // Decided on the declared path, so no spelling of the request URL can get around it.
+    const isAdmin = admin !== undefined && isAdminRoute(spec.path, admin.routePrefixes);
+    this.registry.registerPath(toRouteConfig(spec, isAdmin));
     const request = spec.request ?? {};
-    this.app[spec.method](spec.path, async (req: Request, res: Response) => {
+    const guards = isAdmin ? [requireAdminToken(admin.tokens)] : [];
+    this.app[spec.method](spec.path, ...guards, async (req: Request, res: Response) => {
       if (request.body !== undefined && req.is("application/json") === false) {
         throw new HttpProblem(415, "Unsupported Media Type", "The request body must be application/json");
       }
@@ -188,6 +207,8 @@ export class ServiceHost {
     const { port } = server.address() as AddressInfo;
     this.listenUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     if (this.opts.handleSignals !== false) this.installSignalHandlers();
+    if (this.opts.admin !== undefined && this.opts.admin.tokens.length === 0)
+      this.logger.warn("no ADMIN_TOKEN configured: the admin API refuses every call");
     this.logger.info({ url: this.listenUrl, version: this.opts.version }, `${this.opts.name} listening`);
     return { url: this.listenUrl };
   }
@@ -335,6 +356,12 @@ export class ServiceHost {
       responses: { 200: { description: "Alive", content: { "application/json": { schema: aliveSchema } } } },
     });
 
+    if (this.opts.admin !== undefined)
+      this.registry.registerComponent("securitySchemes", ADMIN_SECURITY_SCHEME, {
+        type: "http",
+        scheme: "bearer",
+        description: "The service's admin token (ADMIN_TOKEN; the AppHost generates and injects it)",
+      });
     const document = new OpenApiGeneratorV31(this.registry.definitions).generateDocument({
       openapi: "3.1.0",
       info: {
@@ -461,7 +488,7 @@ export function toOpenApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
-function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>): RouteConfig {
+function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>, admin: boolean): RouteConfig {
   const request: NonNullable<RouteConfig["request"]> = {};
   const { params, query, body, headers } = spec.request ?? {};
   if (params instanceof z.ZodObject || params instanceof z.ZodPipe) request.params = params;
@@ -482,6 +509,11 @@ function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>): RouteC
       schema: problemResponseSchema,
     });
   }
+  if (admin)
+    responses["401"] ??= toResponseConfig(401, {
+      description: "Missing or wrong admin bearer token",
+      schema: problemResponseSchema,
+    });
   responses["500"] ??= toResponseConfig(500, {
     description: "Unexpected error",
     schema: problemResponseSchema,
@@ -496,6 +528,7 @@ function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>): RouteC
     ...(spec.operationId !== undefined ? { operationId: spec.operationId } : {}),
     request,
     responses,
+    ...(admin ? { security: [{ [ADMIN_SECURITY_SCHEME]: [] }] } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ export {
   envPrefix,
   loadConfig,
   logLevels,
+  migrationsUrlFromEnv,
   postgresUrlFromEnv,
   readAllConfig,
 } from "./config.js";
@@ -31,6 +32,14 @@ export {
   type HealthReport,
   type HealthStatus,
 } from "./health.js";
+export {
+  ADMIN_SECURITY_SCHEME,
+  adminTokensFromEnv,
+  bearerToken,
+  hostAllowed,
+  tokenMatches,
+  type AdminAuthOptions,
+} from "./admin-auth.js";
 export {
   ServiceHost,
   toOpenApiPath,

@@ -3,6 +3,7 @@ import rhea from "rhea";
 import type { Connection, Message } from "rhea";
 import type { DistributedApplication } from "@outbox/apphost";
 import { query } from "./system.js";
+import { adminFetch } from "./admin.js";
 
 /** Polls `check` until it returns a value other than undefined, or fails after timeoutMs. */
 export async function eventually<T>(
@@ -26,7 +27,8 @@ export async function eventually<T>(
 }
 
 export async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const response = await fetch(url, init);
+  // Carries the service's admin token when the test registered its app (support/admin.ts).
+  const response = await adminFetch(url, init);
   const text = await response.text();
   return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
 }

@@ -1,8 +1,11 @@
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_ARTEMIS_VERSION,
+  PINNED_ARTEMIS_SHA512,
   artemisCacheDir,
   artemisDownloadUrl,
   artemisGroupId,
@@ -88,4 +91,76 @@ describe("locating the distribution", () => {
       source: "cache",
     });
   });
+});
+
+describe("pinned SHA-512", () => {
+  async function fakeMvn(dir: string, archiveSource: string | undefined): Promise<string> {
+    const bin = join(dir, "bin");
+    await mkdir(bin, { recursive: true });
+    // Writes whatever it was asked for into -DoutputDirectory: the given file as the archive, and
+    // fails for anything else (a .sha512 artifact).
+    await writeFile(
+      join(bin, "mvn"),
+      `#!/bin/sh
+for arg in "$@"; do case "$arg" in -DoutputDirectory=*) out="\${arg#-DoutputDirectory=}";; -Dartifact=*) artifact="\${arg#-Dartifact=}";; esac; done
+case "$artifact" in *:tar.gz:bin) ;; *) echo "not found: $artifact"; exit 1;; esac
+version=$(echo "$artifact" | cut -d: -f3)
+${archiveSource ? `cp "${archiveSource}" "$out/apache-artemis-$version-bin.tar.gz"` : `echo tampered > "$out/apache-artemis-$version-bin.tar.gz"`}
+`,
+      { mode: 0o755 },
+    );
+    return bin;
+  }
+
+  it("pins the default version", () => {
+    expect(PINNED_ARTEMIS_SHA512[DEFAULT_ARTEMIS_VERSION]).toMatch(/^[0-9a-f]{128}$/);
+  });
+
+  it("refuses an archive from Maven whose SHA-512 is not the pinned one, and caches nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-pin-test-"));
+    const bin = await fakeMvn(dir, undefined);
+    const cacheDir = join(dir, "cache");
+    await expect(
+      ensureArtemisDistribution({ cacheDir, env: { PATH: `${bin}:/usr/bin:/bin` } }),
+    ).rejects.toThrow(/SHA-512 mismatch/);
+    expect(await readdir(join(cacheDir, "artemis"))).not.toContain(
+      `apache-artemis-${DEFAULT_ARTEMIS_VERSION}`,
+    );
+  });
+
+  it("refuses a version with no pin and no reachable published checksum", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-pin-test-"));
+    const bin = await fakeMvn(dir, undefined);
+    await expect(
+      ensureArtemisDistribution({
+        version: "2.55.0",
+        cacheDir: join(dir, "cache"),
+        env: { PATH: `${bin}:/usr/bin:/bin`, OUTBOX_APPHOST_MAVEN_REPOSITORY: "http://127.0.0.1:1" },
+      }),
+    ).rejects.toThrow(/Cannot verify Apache Artemis 2\.55\.0.*OUTBOX_ARTEMIS_SHA512/);
+  });
+
+  const m2Archive = join(
+    homedir(),
+    ".m2/repository/org/apache/artemis/apache-artemis",
+    DEFAULT_ARTEMIS_VERSION,
+    `apache-artemis-${DEFAULT_ARTEMIS_VERSION}-bin.tar.gz`,
+  );
+  it.runIf(existsSync(m2Archive))(
+    "accepts the genuine archive through the Maven path",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "artemis-pin-test-"));
+      const bin = await fakeMvn(dir, m2Archive);
+      const lines: string[] = [];
+      const dist = await ensureArtemisDistribution({
+        cacheDir: join(dir, "cache"),
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+        log: (line) => lines.push(line),
+      });
+      expect(dist.source).toBe("maven");
+      expect(lines.join("\n")).toContain("verified against the pin");
+      await rm(dir, { recursive: true, force: true });
+    },
+    60_000,
+  );
 });

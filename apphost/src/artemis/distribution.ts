@@ -19,6 +19,16 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
 export const DEFAULT_ARTEMIS_VERSION = "2.56.0";
 
+/**
+ * SHA-512 of `apache-artemis-<version>-bin.tar.gz` as published on Maven Central (`.sha512`),
+ * checked against the archive itself. A download of a pinned version is accepted only with this
+ * digest, whichever way it came (Maven or HTTPS).
+ */
+export const PINNED_ARTEMIS_SHA512: Readonly<Record<string, string>> = {
+  "2.56.0":
+    "441ad38aa1b0526e5709edf43542039f016669d24134056613e4cbafdf6b101e5351f79f7ee190b43fc8031f6ec596a5fd075490dcee4d3eb3a88d8ed2cfc01b",
+};
+
 export interface ArtemisDistribution {
   home: string;
   version: string;
@@ -139,6 +149,7 @@ export async function ensureArtemisDistribution(
     const work = await mkdtemp(join(root, `.tmp-${version}-`));
     try {
       const source = await download(version, work, env, log);
+      await verifyArchive(version, join(work, artemisArchiveName(version)), work, env, log);
       const extractDir = join(work, "x");
       await mkdir(extractDir);
       log(`Extracting ${artemisArchiveName(version)}`);
@@ -192,6 +203,85 @@ async function download(
   const url = artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY);
   await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log);
   return "https";
+}
+
+/**
+ * The SHA-512 the archive must have: OUTBOX_ARTEMIS_SHA512 (the user's own pin), the pin in this
+ * file, or the `.sha512` Maven Central publishes (through Maven, then HTTPS). Without any of them
+ * the download is refused: an archive nobody vouches for never runs.
+ */
+async function expectedSha512(
+  version: string,
+  work: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<{ hex: string; from: string }> {
+  if (env.OUTBOX_ARTEMIS_SHA512)
+    return { hex: parseChecksumFile(env.OUTBOX_ARTEMIS_SHA512), from: "OUTBOX_ARTEMIS_SHA512" };
+  const pinned = PINNED_ARTEMIS_SHA512[version];
+  if (pinned) return { hex: pinned, from: "the pin in distribution.ts" };
+  const failures: string[] = [];
+  const mvn = findOnPath("mvn", env);
+  if (mvn) {
+    try {
+      const dir = join(work, "checksum");
+      await mkdir(dir, { recursive: true });
+      const artifact = artemisMavenArtifact(version).replace(":tar.gz:", ":tar.gz.sha512:");
+      await run(
+        mvn,
+        [
+          "-B",
+          "-Dstyle.color=never",
+          "dependency:copy",
+          `-Dartifact=${artifact}`,
+          `-DoutputDirectory=${dir}`,
+        ],
+        {
+          cwd: dir,
+          env,
+          log: () => undefined,
+        },
+      );
+      const file = join(dir, `${artemisArchiveName(version)}.sha512`);
+      return {
+        hex: parseChecksumFile(await readFile(file, "utf8")),
+        from: "Maven Central (.sha512 via Maven)",
+      };
+    } catch (err) {
+      failures.push(`Maven: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  try {
+    const url = `${artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY)}.sha512`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return { hex: parseChecksumFile(await res.text()), from: url };
+  } catch (err) {
+    failures.push(`HTTPS: ${(err as Error).message}`);
+  }
+  log(`no published SHA-512 for Artemis ${version}: ${failures.join("; ")}`);
+  throw new Error(
+    `Cannot verify Apache Artemis ${version}: it has no pinned SHA-512 and its published .sha512 could not be fetched ` +
+      `(${failures.join("; ")}). Set OUTBOX_ARTEMIS_SHA512 to the archive's SHA-512 to pin it yourself.`,
+  );
+}
+
+async function verifyArchive(
+  version: string,
+  archive: string,
+  work: string,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<void> {
+  const expected = await expectedSha512(version, work, env, log);
+  const actual = await fileDigest(archive, "sha512");
+  if (!checksumMatches(expected.hex, actual)) {
+    await unlink(archive).catch(() => undefined);
+    throw new Error(
+      `SHA-512 mismatch for ${artemisArchiveName(version)}: expected ${expected.hex} (${expected.from}), got ${actual}; the archive was deleted`,
+    );
+  }
+  log(`SHA-512 of ${artemisArchiveName(version)} verified against ${expected.from}`);
 }
 
 async function fetchChecksum(url: string): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {

@@ -7,13 +7,20 @@ describe("artemisEtcFiles", () => {
     addresses: [{ name: "orders", routingType: "anycast", queues: [{ name: "orders" }] }],
   };
 
-  it("gives broker.properties: the topology rendering followed by the instance settings", () => {
+  it("gives broker.properties: disk bounds, then the topology rendering, then the instance settings", () => {
     const files = artemisEtcFiles(topology);
     expect([...files.keys()]).toEqual(["broker.properties"]);
     const properties = files.get("broker.properties") ?? "";
-    expect(properties.startsWith(renderBrokerProperties(topology))).toBe(true);
+    const topologyAt = properties.indexOf(renderBrokerProperties(topology));
+    expect(topologyAt).toBeGreaterThan(0);
     expect(properties).toContain("criticalAnalyzerPolicy=LOG");
-    expect(properties).toContain("maxDiskUsage=-1");
+    // A backlog cannot fill the disk: paging per address, bounded, and a disk usage limit.
+    const bounds = properties.slice(0, topologyAt);
+    expect(bounds).toContain("maxDiskUsage=95");
+    expect(bounds).toContain('addressSettings."#".addressFullMessagePolicy=PAGE');
+    expect(bounds).toContain('addressSettings."#".pageLimitBytes=1073741824');
+    expect(bounds).toContain('addressSettings."#".pageFullMessagePolicy=FAIL');
+    expect(properties).not.toContain("maxDiskUsage=-1");
   });
 
   it("refuses an invalid topology before anything is written", () => {

@@ -11,14 +11,30 @@ const INSTANCE_PROPERTIES = [
   "# Instance settings (AppHost)",
   "# A dev broker must not halt itself when a loaded CI machine stalls the journal for a while.",
   "criticalAnalyzerPolicy=LOG",
-  "# The stock 90% disk limit silently blocks producers on a full-ish laptop disk.",
-  "maxDiskUsage=-1",
+];
+
+/**
+ * Bounds on what a backlog may take, written before the topology so that a resource's own
+ * settings win: messages beyond 16 MiB per address page to disk, paging stops (sends fail, the
+ * outbox keeps the rows) at 1 GiB per address, and the broker blocks producers once the disk is
+ * 95 % full — a stalled consumer can never fill the disk.
+ */
+const DISK_LIMITS = [
+  "# Disk and memory bounds (AppHost)",
+  "maxDiskUsage=95",
+  "globalMaxSize=268435456",
+  'addressSettings."#".maxSizeBytes=16777216',
+  'addressSettings."#".addressFullMessagePolicy=PAGE',
+  'addressSettings."#".pageLimitBytes=1073741824',
+  'addressSettings."#".pageFullMessagePolicy=FAIL',
+  "",
 ];
 
 export const BROKER_PROPERTIES_FILE = "broker.properties";
 
 /** File name in etc/ → content. Throws TopologyError on an invalid topology, before anything is written. */
 export function artemisEtcFiles(topology: ArtemisTopology): Map<string, string> {
-  const brokerProperties = renderBrokerProperties(topology) + INSTANCE_PROPERTIES.join("\n") + "\n";
+  const brokerProperties =
+    DISK_LIMITS.join("\n") + renderBrokerProperties(topology) + INSTANCE_PROPERTIES.join("\n") + "\n";
   return new Map([[BROKER_PROPERTIES_FILE, brokerProperties]]);
 }

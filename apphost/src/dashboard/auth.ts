@@ -5,7 +5,7 @@ import type { IncomingMessage } from "node:http";
 export const OTLP_API_KEY_HEADER = "x-otlp-api-key";
 
 export interface DashboardSecrets {
-  /** One-time-ish login token printed on the console (valid for the AppHost's lifetime). */
+  /** Login token printed on the console: works once (see LoginToken), then a new one is printed. */
   loginToken: string;
   /** Key every OTLP request must carry. */
   otlpApiKey: string;
@@ -38,21 +38,70 @@ export function parseCookies(header: string | undefined): Record<string, string>
 }
 
 /**
+ * The console's login token works once: exchanging it for a session replaces it with a new one
+ * (announced through `onRotate`, which prints the new link), so a link that leaked from a
+ * browser's history or a screen share is worthless once used.
+ */
+export class LoginToken {
+  constructor(
+    private current: string,
+    private readonly onRotate: (token: string) => void = () => {},
+  ) {}
+
+  get value(): string {
+    return this.current;
+  }
+
+  /** True (and the token is replaced) when `presented` is the current token. */
+  consume(presented: string | undefined): boolean {
+    if (!safeEqual(presented, this.current)) return false;
+    this.current = randomBytes(24).toString("hex");
+    this.onRotate(this.current);
+    return true;
+  }
+}
+
+export interface SessionLimits {
+  /** A session unused this long is gone (default 1 hour). */
+  idleMs?: number;
+  /** Sessions kept at once; creating one more ends the least recently used (default 16). */
+  maxSessions?: number;
+  now?: () => number;
+}
+
+/**
  * Browser sessions: the login token is exchanged for a random session id in an HttpOnly,
- * SameSite=Strict cookie. The cookie name carries the port because cookies are not isolated by
- * port and two AppHosts on one machine must not log each other out.
+ * SameSite=Strict cookie. Sessions expire when idle and their number is capped. The cookie name
+ * carries the port because cookies are not isolated by port and two AppHosts on one machine must
+ * not log each other out.
  */
 export class SessionStore {
-  private readonly sessions = new Set<string>();
+  /** Session id -> last use; Map order = least recently used first. */
+  private readonly sessions = new Map<string, number>();
   readonly cookieName: string;
+  private readonly idleMs: number;
+  private readonly maxSessions: number;
+  private readonly now: () => number;
 
-  constructor(port: number) {
+  constructor(port: number, limits: SessionLimits = {}) {
     this.cookieName = `apphost_session_${port}`;
+    this.idleMs = limits.idleMs ?? 60 * 60 * 1000;
+    this.maxSessions = Math.max(1, limits.maxSessions ?? 16);
+    this.now = limits.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.sessions.size;
   }
 
   create(): string {
     const id = randomBytes(32).toString("hex");
-    this.sessions.add(id);
+    while (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest === undefined) break;
+      this.sessions.delete(oldest);
+    }
+    this.sessions.set(id, this.now());
     return id;
   }
 
@@ -67,7 +116,14 @@ export class SessionStore {
   /** The session id of an authenticated request, if any. */
   sessionOf(req: IncomingMessage): string | undefined {
     const id = parseCookies(req.headers.cookie)[this.cookieName];
-    return id !== undefined && this.sessions.has(id) ? id : undefined;
+    if (id === undefined) return undefined;
+    const lastUsed = this.sessions.get(id);
+    if (lastUsed === undefined) return undefined;
+    this.sessions.delete(id);
+    if (this.now() - lastUsed > this.idleMs) return undefined;
+    // Re-inserted: the Map stays ordered by last use.
+    this.sessions.set(id, this.now());
+    return id;
   }
 
   end(id: string): void {

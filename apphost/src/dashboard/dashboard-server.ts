@@ -3,19 +3,26 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import zlib from "node:zlib";
 import type { LogSink } from "../runtime/log-sink.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
-import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
+import {
+  LoginToken,
+  OTLP_API_KEY_HEADER,
+  SessionStore,
+  isSameOrigin,
+  safeEqual,
+  type DashboardSecrets,
+  type SessionLimits,
+} from "./auth.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
-import { OtlpParseError, parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
-import { TelemetryStore } from "./telemetry-store.js";
+import { DEFAULT_OTLP_INTAKE_LIMITS, OtlpIntake, OtlpRefusal, type OtlpIntakeLimits } from "./otlp-intake.js";
+import { parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
+import { TelemetryStore, type AddResult, type TelemetryStoreOptions } from "./telemetry-store.js";
 
 export const DEFAULT_DASHBOARD_PORT = 18888;
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
-const MAX_OTLP_BODY = 32 * 1024 * 1024;
 const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/messaging"]);
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
@@ -57,6 +64,15 @@ export interface DashboardOptions {
   /** OTLP/HTTP base URL to copy every accepted OTLP request to (Jaeger). */
   forwardOtlpTo?: string;
   log?: (message: string) => void;
+  /** How long a client may take to send a whole request (default 30 s) and its headers (10 s). */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  /** Session idle time and count (defaults in SessionStore). */
+  sessionLimits?: SessionLimits;
+  /** OTLP body limits (defaults: DEFAULT_OTLP_INTAKE_LIMITS). */
+  otlpLimits?: Partial<OtlpIntakeLimits>;
+  /** Telemetry kept in memory: distinct services and bytes (defaults in TelemetryStore). */
+  telemetryLimits?: Pick<TelemetryStoreOptions, "maxServices" | "maxBytes">;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -69,6 +85,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<
 export class DashboardServer {
   readonly store: TelemetryStore;
   readonly console = new ConsoleLogBuffer();
+  readonly intake: OtlpIntake;
+  private readonly loginToken: LoginToken;
   private app: DashboardApp | undefined;
   private server: http.Server | undefined;
   private sessions: SessionStore | undefined;
@@ -80,9 +98,14 @@ export class DashboardServer {
   private readonly extras: ExtraResource[] = [];
 
   constructor(private readonly options: DashboardOptions) {
-    this.store = new TelemetryStore({ directory: options.telemetryDir });
+    this.store = new TelemetryStore({ directory: options.telemetryDir, ...options.telemetryLimits });
+    this.loginToken = new LoginToken(options.secrets.loginToken, () =>
+      options.log?.(`login link used; a new one for the next browser: ${this.loginUrl}`),
+    );
+    this.intake = new OtlpIntake({ ...DEFAULT_OTLP_INTAKE_LIMITS, ...options.otlpLimits });
     this.messaging = new MessagingMonitor({
       resources: () => this.app?.snapshot() ?? [],
+      adminToken: (resource) => this.adminToken(resource),
       signal: this.abort.signal,
     });
   }
@@ -95,15 +118,15 @@ export class DashboardServer {
     const host = this.options.host ?? "127.0.0.1";
     const requested = this.options.port ?? DEFAULT_DASHBOARD_PORT;
     try {
-      this.server = await bind(host, requested, this.handle);
+      this.server = await bind(host, requested, this.handle, this.options);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || !this.options.fallbackToFreePort)
         throw error;
       this.options.log?.(`dashboard port ${requested} is taken; using a free port`);
-      this.server = await bind(host, 0, this.handle);
+      this.server = await bind(host, 0, this.handle, this.options);
     }
     this.port = (this.server.address() as AddressInfo).port;
-    this.sessions = new SessionStore(this.port);
+    this.sessions = new SessionStore(this.port, this.options.sessionLimits);
     this.messaging.start();
   }
 
@@ -136,7 +159,7 @@ export class DashboardServer {
   }
 
   get loginUrl(): string {
-    return `${this.url}/login?t=${this.options.secrets.loginToken}`;
+    return `${this.url}/login?t=${this.loginToken.value}`;
   }
 
   /** Value for OTEL_EXPORTER_OTLP_HEADERS. */
@@ -161,7 +184,6 @@ export class DashboardServer {
   // ---- routing ----
 
   private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", "http://dashboard");
     // Everything the UI needs is served from here; nothing inline, nothing from elsewhere.
     res.setHeader(
       "Content-Security-Policy",
@@ -169,14 +191,27 @@ export class DashboardServer {
     );
     res.setHeader("X-Content-Type-Options", "nosniff");
     res.setHeader("Referrer-Policy", "no-referrer");
-    const handler = this.route(req.method ?? "GET", url.pathname);
+    // Parsing, decoding and routing run inside the promise chain: whatever a request contains, a
+    // throw becomes this request's 400 or 500, never an uncaught exception of the AppHost.
     Promise.resolve()
-      .then(() => handler(req, res, url))
-      .catch((error: Error) => {
-        if (!res.headersSent) sendJson(res, 500, { error: error.message });
-        else res.end();
-      });
+      .then(() => {
+        const url = requestUrl(req.url);
+        return this.route(req.method ?? "GET", url.pathname)(req, res, url);
+      })
+      .catch((error: unknown) => this.fail(req, res, error));
   };
+
+  private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    if (error instanceof RequestError) {
+      if (!res.headersSent) sendJson(res, error.status, { error: error.message });
+      else res.end();
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.log?.(`dashboard: ${req.method ?? "?"} request failed: ${message}`);
+    if (!res.headersSent) sendJson(res, 500, { error: "internal error; see the AppHost log" });
+    else res.end();
+  }
 
   private route(method: string, pathname: string): Handler {
     if (pathname.startsWith("/v1/")) return method === "POST" ? this.otlp : notAllowed;
@@ -190,7 +225,7 @@ export class DashboardServer {
   }
 
   private api(method: string, pathname: string): Handler {
-    const parts = pathname.split("/").slice(2).map(decodeURIComponent);
+    const parts = pathname.split("/").slice(2).map(decodeSegment);
     const [first, second, third, fourth] = parts;
     if (method === "GET") {
       if (first === "resources" && !second) return this.resources;
@@ -243,8 +278,8 @@ export class DashboardServer {
   private readonly loginGet: Handler = async (req, res, url) => {
     const token = url.searchParams.get("t");
     if (token === null) return this.loginPage(res, 200);
-    if (!safeEqual(token, this.options.secrets.loginToken))
-      return this.loginPage(res, 401, "That token is not valid.");
+    if (!this.loginToken.consume(token))
+      return this.loginPage(res, 401, "That token is not valid (each login link works once).");
     this.startSession(res);
   };
 
@@ -252,8 +287,8 @@ export class DashboardServer {
     if (!isSameOrigin(req)) return sendJson(res, 403, { error: "cross-origin request refused" });
     const body = (await readBody(req, 4096)).toString("utf8");
     const token = new URLSearchParams(body).get("token") ?? "";
-    if (!safeEqual(token.trim(), this.options.secrets.loginToken))
-      return this.loginPage(res, 401, "That token is not valid.");
+    if (!this.loginToken.consume(token.trim()))
+      return this.loginPage(res, 401, "That token is not valid (each login link works once).");
     this.startSession(res);
   };
 
@@ -303,26 +338,31 @@ export class DashboardServer {
       return sendJson(res, 415, {
         error: "only OTLP/HTTP JSON is accepted: set OTEL_EXPORTER_OTLP_PROTOCOL=http/json",
       });
-    let raw: Buffer;
+    let read: { body: Buffer; release: () => void };
     try {
-      raw = await readBody(req, MAX_OTLP_BODY);
-      if (req.headers["content-encoding"] === "gzip") raw = zlib.gunzipSync(raw);
+      read = await this.intake.read(req);
     } catch (error) {
-      return sendJson(res, 413, { error: (error as Error).message });
+      if (!(error instanceof OtlpRefusal)) throw error;
+      if (error.retryAfterSeconds !== undefined)
+        res.setHeader("Retry-After", String(error.retryAfterSeconds));
+      return sendJson(res, error.status, { error: error.message });
     }
+    const raw = read.body;
+    let result: AddResult;
     try {
       const body: unknown = JSON.parse(raw.toString("utf8"));
-      if (signal === "traces") this.store.add("spans", parseTraces(body));
-      else if (signal === "logs") this.store.add("logs", parseLogs(body));
-      else this.store.add("metrics", parseMetrics(body));
+      if (signal === "traces") result = this.store.add("spans", parseTraces(body));
+      else if (signal === "logs") result = this.store.add("logs", parseLogs(body));
+      else result = this.store.add("metrics", parseMetrics(body));
     } catch (error) {
-      const message =
-        error instanceof OtlpParseError || error instanceof SyntaxError ? error.message : String(error);
-      return sendJson(res, 400, { error: `invalid OTLP JSON: ${message}` });
+      read.release();
+      // Whatever the body does to the parser (bad JSON, nesting, odd types) is this request's 400.
+      return sendJson(res, 400, { error: `invalid OTLP JSON: ${(error as Error).message}` });
     }
+    read.release();
     if (this.options.forwardOtlpTo) this.forward(signal, raw);
     this.broadcast(signal === "traces" ? "spans" : signal);
-    sendJson(res, 200, {});
+    sendJson(res, 200, partialSuccess(signal, result, this.store));
   };
 
   /** Copies an accepted batch to Jaeger; best effort, the built-in dashboard doesn't depend on it. */
@@ -475,7 +515,12 @@ export class DashboardServer {
     if (!target) return sendJson(res, 404, { error: `${resource} has no running HTTP endpoint` });
     const { method, path: apiPath } = REPLAY_ACTIONS[action];
     try {
-      const response = await fetch(target + apiPath, { method, signal: AbortSignal.timeout(30_000) });
+      const token = this.adminToken(resource);
+      const response = await fetch(target + apiPath, {
+        method,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        signal: AbortSignal.timeout(30_000),
+      });
       const text = await response.text();
       res
         .writeHead(response.status, { "Content-Type": response.headers.get("content-type") ?? "text/plain" })
@@ -483,6 +528,11 @@ export class DashboardServer {
     } catch (error) {
       sendJson(res, 502, { error: (error as Error).message });
     }
+  }
+
+  /** The admin token the AppHost injected into a service (its admin API needs it). */
+  private adminToken(resource: string): string | undefined {
+    return this.app?.environmentOf?.(resource)?.ADMIN_TOKEN;
   }
 
   // ---- server-sent events ----
@@ -561,15 +611,48 @@ function matchesConsole(line: ConsoleLine, filter: ConsoleFilter): boolean {
   );
 }
 
-function bind(host: string, port: number, handler: http.RequestListener): Promise<http.Server> {
+function bind(
+  host: string,
+  port: number,
+  handler: http.RequestListener,
+  limits: Pick<DashboardOptions, "requestTimeoutMs" | "headersTimeoutMs">,
+): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer(handler);
+    const server = http.createServer(
+      {
+        // A client that trickles its headers or body cannot hold a connection for long; streams
+        // (server-sent events) are responses and are not limited by these.
+        headersTimeout: limits.headersTimeoutMs ?? 10_000,
+        requestTimeout: limits.requestTimeoutMs ?? 30_000,
+        maxHeaderSize: 16 * 1024,
+        // Node checks those timeouts every 30 s by default, too coarse for them to mean much.
+        connectionsCheckingInterval: 1000,
+      },
+      handler,
+    );
+    server.maxConnections = 512;
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
       resolve(server);
     });
   });
+}
+
+/**
+ * OTLP's answer to a batch: empty when everything was kept; partialSuccess with the number of
+ * rejected records (services beyond the store's cap) otherwise, as the OTLP spec defines it.
+ */
+function partialSuccess(signal: string, result: AddResult, store: TelemetryStore): Record<string, unknown> {
+  if (result.rejected === 0) return {};
+  const field =
+    signal === "traces" ? "rejectedSpans" : signal === "logs" ? "rejectedLogRecords" : "rejectedDataPoints";
+  return {
+    partialSuccess: {
+      [field]: String(result.rejected),
+      errorMessage: `the dashboard keeps telemetry of at most ${store.maxServices} services`,
+    },
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -590,7 +673,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new Error(`body larger than ${limit} bytes`));
+        reject(new RequestError(413, `body larger than ${limit} bytes`));
         req.destroy();
         return;
       }
@@ -599,6 +682,32 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** A request the dashboard refuses (malformed, too large): answered with its status, not logged. */
+class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function requestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? "/", "http://dashboard");
+  } catch {
+    throw new RequestError(400, "malformed request URL");
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RequestError(400, "malformed percent-encoding in the path");
+  }
 }
 
 function escapeHtml(text: string): string {

@@ -22,6 +22,8 @@ export interface ServiceMessaging {
 
 export interface MessagingMonitorOptions {
   resources: () => ResourceSnapshot[];
+  /** The service's admin bearer token (the stats and dead-letter endpoints require it). */
+  adminToken?: (resource: string) => string | undefined;
   intervalMs?: number;
   /** Samples kept per series (the "over time" part of the page). */
   historySize?: number;
@@ -106,7 +108,7 @@ export class MessagingMonitor {
     const missingUntil = this.missing.get(key);
     if (missingUntil !== undefined && Date.now() < missingUntil)
       return { ok: false, status: 404, detail: "404" };
-    const result = await getJson(url);
+    const result = await getJson(url, this.options.adminToken?.(resource));
     if (result.status === 404) this.missing.set(key, Date.now() + 60_000);
     else this.missing.delete(key);
     return result;
@@ -136,12 +138,12 @@ interface JsonResult {
   detail: string;
 }
 
-async function getJson(url: string): Promise<JsonResult> {
+async function getJson(url: string, token: string | undefined): Promise<JsonResult> {
   try {
     // The header tells the services' tracing to skip these polls (service-defaults/telemetry.ts).
     const response = await fetch(url, {
       signal: AbortSignal.timeout(3000),
-      headers: { "x-apphost-monitor": "1" },
+      headers: { "x-apphost-monitor": "1", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     });
     const text = await response.text();
     let body: unknown;

@@ -1,8 +1,36 @@
 /**
  * OTLP/HTTP JSON bodies (what `@opentelemetry/exporter-*-otlp-http` send) flattened into the records
  * the dashboard stores. The JSON mapping of OTLP encodes 64-bit integers as strings and ids as hex;
- * anything malformed is skipped record by record rather than failing the whole batch.
+ * anything malformed is skipped record by record rather than failing the whole batch. Strings,
+ * attribute counts, events and nesting are capped (OTLP_FIELD_LIMITS), so one record's size in
+ * memory is bounded whatever the exporter sends.
  */
+
+/** Per-record caps; values beyond them are truncated (strings) or dropped (attributes, events). */
+export const OTLP_FIELD_LIMITS = {
+  /** Characters of an attribute value, a span or metric name, a status message. */
+  attributeValue: 4096,
+  /** Characters of a log record's body. */
+  logBody: 16 * 1024,
+  /** Characters of an attribute key. */
+  attributeKey: 256,
+  /** Attributes per span, event, log record or data point (OpenTelemetry's own default). */
+  attributes: 128,
+  events: 128,
+  /** Nesting of arrayValue/kvlistValue values. */
+  depth: 8,
+} as const;
+
+const TRUNCATED = "…[truncated]";
+
+/** Cuts a string to `max` characters, saying so. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max) + TRUNCATED;
+}
+
+function capped(value: AttributeValue | undefined): AttributeValue | undefined {
+  return typeof value === "string" ? truncate(value, OTLP_FIELD_LIMITS.attributeValue) : value;
+}
 
 export type AttributeValue = string | number | boolean;
 export type Attributes = Record<string, AttributeValue>;
@@ -84,32 +112,47 @@ function hexId(value: unknown, bytes: number): string | undefined {
   return undefined;
 }
 
-function anyValue(value: unknown): AttributeValue | undefined {
+function anyValue(value: unknown, depth = 0): AttributeValue | undefined {
   if (!isObject(value)) return undefined;
+  if (depth > OTLP_FIELD_LIMITS.depth) return "[nested too deep]";
   if (typeof value.stringValue === "string") return value.stringValue;
   if (typeof value.boolValue === "boolean") return value.boolValue;
   if (value.intValue !== undefined) return Number(value.intValue);
   if (typeof value.doubleValue === "number") return value.doubleValue;
   if (isObject(value.arrayValue))
-    return JSON.stringify(array(value.arrayValue.values).map((v) => anyValue(v) ?? null));
-  if (isObject(value.kvlistValue)) return JSON.stringify(attributes(value.kvlistValue.values));
+    return JSON.stringify(
+      array(value.arrayValue.values)
+        .slice(0, OTLP_FIELD_LIMITS.attributes)
+        .map((v) => anyValue(v, depth + 1) ?? null),
+    );
+  if (isObject(value.kvlistValue)) return JSON.stringify(attributes(value.kvlistValue.values, depth + 1));
   if (typeof value.bytesValue === "string") return value.bytesValue;
   return undefined;
 }
 
-export function attributes(list: unknown): Attributes {
+export function attributes(list: unknown, depth = 0): Attributes {
   const result: Attributes = {};
+  let count = 0;
   for (const item of array(list)) {
+    if (count >= OTLP_FIELD_LIMITS.attributes) break;
     if (!isObject(item) || typeof item.key !== "string") continue;
-    const value = anyValue(item.value);
-    if (value !== undefined) result[item.key] = value;
+    const value = capped(anyValue(item.value, depth));
+    if (value === undefined) continue;
+    // Own property, whatever the key ("__proto__" included).
+    Object.defineProperty(result, truncate(item.key, OTLP_FIELD_LIMITS.attributeKey), {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    count++;
   }
   return result;
 }
 
 function serviceOf(resource: unknown): string {
   const name = isObject(resource) ? attributes(resource.attributes)["service.name"] : undefined;
-  return typeof name === "string" && name !== "" ? name : "unknown_service";
+  return typeof name === "string" && name !== "" ? truncate(name, 128) : "unknown_service";
 }
 
 function requireObject(body: unknown, field: string): Json {
@@ -137,7 +180,7 @@ export function parseTraces(body: unknown): SpanRecord[] {
         const record: SpanRecord = {
           traceId,
           spanId,
-          name: typeof span.name === "string" ? span.name : "",
+          name: typeof span.name === "string" ? truncate(span.name, OTLP_FIELD_LIMITS.attributeValue) : "",
           kind: SPAN_KINDS[typeof span.kind === "number" ? span.kind : 0] ?? "unspecified",
           service,
           startMs,
@@ -145,22 +188,25 @@ export function parseTraces(body: unknown): SpanRecord[] {
           durationMs: endMs - startMs,
           error: status.code === STATUS_ERROR || status.code === "STATUS_CODE_ERROR",
           attributes: attributes(span.attributes),
-          events: array(span.events).flatMap((e) =>
-            isObject(e)
-              ? [
-                  {
-                    name: typeof e.name === "string" ? e.name : "",
-                    timeMs: nanosToMs(e.timeUnixNano),
-                    attributes: attributes(e.attributes),
-                  },
-                ]
-              : [],
-          ),
+          events: array(span.events)
+            .slice(0, OTLP_FIELD_LIMITS.events)
+            .flatMap((e) =>
+              isObject(e)
+                ? [
+                    {
+                      name:
+                        typeof e.name === "string" ? truncate(e.name, OTLP_FIELD_LIMITS.attributeValue) : "",
+                      timeMs: nanosToMs(e.timeUnixNano),
+                      attributes: attributes(e.attributes),
+                    },
+                  ]
+                : [],
+            ),
         };
         const parent = hexId(span.parentSpanId, 8);
         if (parent) record.parentSpanId = parent;
         if (typeof status.message === "string" && status.message !== "")
-          record.statusMessage = status.message;
+          record.statusMessage = truncate(status.message, OTLP_FIELD_LIMITS.attributeValue);
         if (scope) record.scope = scope;
         spans.push(record);
       }
@@ -193,16 +239,14 @@ export function parseLogs(body: unknown): LogRecord[] {
       for (const log of array(sl.logRecords)) {
         if (!isObject(log)) continue;
         const severityNumber = typeof log.severityNumber === "number" ? log.severityNumber : 0;
+        const severityText = typeof log.severityText === "string" ? log.severityText.slice(0, 32) : undefined;
         const body = anyValue(log.body);
         const record: LogRecord = {
           service,
           timeMs: nanosToMs(log.timeUnixNano) || nanosToMs(log.observedTimeUnixNano) || Date.now(),
           severityNumber,
-          severity: severityName(
-            severityNumber,
-            typeof log.severityText === "string" ? log.severityText : undefined,
-          ),
-          body: body === undefined ? "" : String(body),
+          severity: severityName(severityNumber, severityText),
+          body: body === undefined ? "" : truncate(String(body), OTLP_FIELD_LIMITS.logBody),
           attributes: attributes(log.attributes),
         };
         const traceId = hexId(log.traceId, 16);
@@ -231,7 +275,11 @@ export function parseMetrics(body: unknown): MetricPoint[] {
       if (!isObject(sm)) continue;
       for (const metric of array(sm.metrics)) {
         if (!isObject(metric) || typeof metric.name !== "string") continue;
-        const base = { service, name: metric.name, unit: typeof metric.unit === "string" ? metric.unit : "" };
+        const base = {
+          service,
+          name: truncate(metric.name, 256),
+          unit: typeof metric.unit === "string" ? metric.unit.slice(0, 64) : "",
+        };
         for (const type of ["gauge", "sum", "histogram"] as const) {
           const data = metric[type];
           if (!isObject(data)) continue;

@@ -20,6 +20,16 @@ export interface TelemetryStoreOptions {
   segmentBytes?: number;
   /** ...and only the newest this many segments per signal are kept on disk. */
   maxSegments?: number;
+  /** Distinct service names kept; records of further services are rejected (default 64). */
+  maxServices?: number;
+  /** Approximate bytes of records kept in memory; the oldest go first beyond it (default 256 MiB). */
+  maxBytes?: number;
+}
+
+/** What `add` kept and what it refused (records of services beyond `maxServices`). */
+export interface AddResult {
+  accepted: number;
+  rejected: number;
 }
 
 export interface TraceSummary {
@@ -72,6 +82,11 @@ export class TelemetryStore {
     logs: { index: 0, bytes: 0 },
     metrics: { index: 0, bytes: 0 },
   };
+  readonly maxServices: number;
+  private readonly maxBytes: number;
+  /** Approximate size of every record in memory (its JSON length). */
+  private readonly sizes = new WeakMap<object, number>();
+  private bytes = 0;
   private writes: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(kind: SignalKind, count: number) => void>();
 
@@ -79,6 +94,13 @@ export class TelemetryStore {
     this.max = { ...DEFAULT_MAX, ...options.maxPerService };
     this.segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     this.maxSegments = Math.max(1, options.maxSegments ?? 4);
+    this.maxServices = options.maxServices ?? 64;
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Approximate bytes of the records held in memory. */
+  get memoryBytes(): number {
+    return this.bytes;
   }
 
   /** Reads what earlier runs persisted (oldest segment first) into memory. */
@@ -93,7 +115,9 @@ export class TelemetryStore {
         for (const line of text.split("\n")) {
           if (line === "") continue;
           try {
-            this.remember(kind, JSON.parse(line) as RecordOf[typeof kind]);
+            const record = JSON.parse(line) as RecordOf[typeof kind];
+            if (this.services().length < this.maxServices || this.rings[kind].has(record.service))
+              this.remember(kind, record, line.length);
           } catch {
             // A line torn by a crash mid-append: skip it, keep the rest.
           }
@@ -110,11 +134,21 @@ export class TelemetryStore {
     }
   }
 
-  add<K extends SignalKind>(kind: K, records: RecordOf[K][]): void {
-    if (records.length === 0) return;
-    for (const record of records) this.remember(kind, record);
-    for (const listener of this.listeners) listener(kind, records.length);
-    if (this.options.directory) this.persist(kind, records);
+  add<K extends SignalKind>(kind: K, records: RecordOf[K][]): AddResult {
+    const known = new Set(this.services());
+    const accepted = records.filter((record) => {
+      if (known.has(record.service)) return true;
+      if (known.size >= this.maxServices) return false;
+      known.add(record.service);
+      return true;
+    });
+    const result = { accepted: accepted.length, rejected: records.length - accepted.length };
+    if (accepted.length === 0) return result;
+    const lines = accepted.map((record) => JSON.stringify(record));
+    accepted.forEach((record, i) => this.remember(kind, record, lines[i]?.length));
+    for (const listener of this.listeners) listener(kind, accepted.length);
+    if (this.options.directory) this.persist(kind, `${lines.join("\n")}\n`);
+    return result;
   }
 
   onAdd(listener: (kind: SignalKind, count: number) => void): () => void {
@@ -210,7 +244,11 @@ export class TelemetryStore {
     return ring.filter((p) => p.name === name).slice(-limit);
   }
 
-  private remember<K extends SignalKind>(kind: K, record: RecordOf[K]): void {
+  private remember<K extends SignalKind>(
+    kind: K,
+    record: RecordOf[K],
+    size = JSON.stringify(record).length,
+  ): void {
     const rings = this.rings[kind] as Map<string, RecordOf[K][]>;
     const service = record.service;
     let ring = rings.get(service);
@@ -219,13 +257,32 @@ export class TelemetryStore {
       rings.set(service, ring);
     }
     ring.push(record);
+    this.sizes.set(record, size);
+    this.bytes += size;
     // Drop in chunks: splicing one element per insert would make a full ring O(n) per record.
     const cap = this.max[kind];
-    if (ring.length > cap + Math.max(1, Math.floor(cap / 10))) ring.splice(0, ring.length - cap);
+    if (ring.length > cap + Math.max(1, Math.floor(cap / 10))) this.drop(ring, ring.length - cap);
+    if (this.bytes > this.maxBytes) this.evictOldest();
   }
 
-  private persist(kind: SignalKind, records: RecordOf[SignalKind][]): void {
-    const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+  private drop(ring: object[], count: number): void {
+    for (const record of ring.splice(0, count)) this.bytes -= this.sizes.get(record) ?? 0;
+  }
+
+  /** Over the memory budget: drops the oldest tenth of the largest rings until back under 90 %. */
+  private evictOldest(): void {
+    const target = this.maxBytes * 0.9;
+    while (this.bytes > target) {
+      let largest: object[] | undefined;
+      for (const kind of KINDS)
+        for (const ring of this.rings[kind].values())
+          if (!largest || ring.length > largest.length) largest = ring;
+      if (!largest || largest.length === 0) return;
+      this.drop(largest, Math.max(1, Math.ceil(largest.length / 10)));
+    }
+  }
+
+  private persist(kind: SignalKind, text: string): void {
     this.writes = this.writes
       .then(async () => {
         const segment = this.segments[kind];

@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { PostgresDatabaseResource } from "../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../runtime/environment.js";
+import { databaseRoleNames, ensureDatabaseRoles } from "../runtime/postgres-roles.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../runtime/provider.js";
 
 /**
@@ -25,7 +26,22 @@ export class PostgresDatabaseProvider implements ResourceProvider<PostgresDataba
     } finally {
       await admin.end();
     }
-    const info: Omit<ConnectionInfo, "uri"> = { ...serverInfo, databaseName: resource.databaseName };
+    // Least privilege (postgres-roles.ts): services connect as the runtime role; the owner's URL
+    // is injected separately, for migrations only.
+    const names = databaseRoleNames(resource.databaseName);
+    const roles = {
+      owner: { username: names.owner, password: context.settings.secret(resource.name, "owner-password") },
+      runtime: { username: names.runtime, password: context.settings.secret(resource.name, "app-password") },
+    };
+    await context.settings.save();
+    await ensureDatabaseRoles(serverInfo, resource.databaseName, roles);
+    const ownerInfo = { ...serverInfo, ...roles.owner, databaseName: resource.databaseName };
+    const info: Omit<ConnectionInfo, "uri"> = {
+      ...serverInfo,
+      ...roles.runtime,
+      databaseName: resource.databaseName,
+      migrationsUri: postgresUri(ownerInfo),
+    };
     // The server may have been restarted since (a new process or container on the same port).
     const current = () => {
       try {

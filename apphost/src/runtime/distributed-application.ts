@@ -8,7 +8,8 @@ import { createProviders } from "../providers/provider-sets.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
-import { clearLeftovers } from "./leftovers.js";
+import { wipeStateDirectory } from "./fresh.js";
+import { clearLeftovers, processIdentity } from "./leftovers.js";
 import { LogSink } from "./log-sink.js";
 import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
@@ -45,12 +46,16 @@ export interface ResourceSnapshot {
   startedAt?: string;
   logFile: string;
   dependsOn: string[];
+  /** See leftovers.ts: which process `pid` was, so a reused pid is never mistaken for it. */
+  pidIdentity?: string;
   /** Container mode: the container that runs the resource. */
   container?: RunningContainer;
 }
 
 interface Entry {
   resource: Resource;
+  /** Boot id and start time of the resource's process: a later AppHost kills it only if both match. */
+  pidIdentity?: string;
   state: ResourceState;
   health: HealthStatus;
   healthDetail?: string;
@@ -78,6 +83,7 @@ export class DistributedApplication {
   private monitor: Promise<void> | undefined;
   private stateWrite: Promise<void> = Promise.resolve();
   private stopped = false;
+  private apphostIdentity: string | undefined;
   private readonly instanceId = randomUUID();
   private readonly changeListeners = new Set<() => void>();
   private readonly providers: ProviderSet;
@@ -115,10 +121,11 @@ export class DistributedApplication {
   async start(): Promise<void> {
     if (this.options.fresh) {
       await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
-      await fs.rm(this.stateDir, { recursive: true, force: true });
+      await wipeStateDirectory(this.stateDir, (message) => this.log("apphost", message));
     }
     await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
+    this.apphostIdentity = await processIdentity(process.pid);
     await this.providers.prepare({ fresh: this.options.fresh ?? false, log: (m) => this.log("apphost", m) });
     this.settings = await SettingsStore.load(path.join(this.stateDir, "settings.json"));
     await this.writeState();
@@ -209,6 +216,9 @@ export class DistributedApplication {
         state: entry.state,
         health: entry.health,
         pid: entry.state === "Running" || entry.state === "Starting" ? (entry.started?.pid ?? null) : null,
+        ...(entry.pidIdentity && (entry.state === "Running" || entry.state === "Starting")
+          ? { pidIdentity: entry.pidIdentity }
+          : {}),
         endpoints: entry.started?.endpoints ?? {},
         logFile: this.logs.fileOf(resource.name),
         dependsOn: resource.dependencies().map((d) => d.name),
@@ -293,6 +303,7 @@ export class DistributedApplication {
         signal: this.abort.signal,
       });
       entry.started = started;
+      entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);
       entry.expectingExit = false;
       entry.exitCode = undefined;
       entry.startedAt = new Date().toISOString();
@@ -407,6 +418,7 @@ export class DistributedApplication {
         app: this.model.name,
         mode: this.options.mode ?? "process",
         apphostPid: process.pid,
+        apphostIdentity: this.apphostIdentity,
         updatedAt: new Date().toISOString(),
         resources: this.snapshot(),
       },

@@ -8,6 +8,8 @@ export interface ConnectionInfo {
   username: string;
   password: string;
   databaseName?: string;
+  /** Databases: the owner role's URL, injected as `<NAME>_MIGRATIONS_URI` for migrations only. */
+  migrationsUri?: string;
 }
 
 /**
@@ -25,6 +27,7 @@ export function referenceEnvironment(connectionName: string, info: ConnectionInf
     [`${prefix}_PASSWORD`]: info.password,
   };
   if (info.databaseName !== undefined) env[`${prefix}_DATABASENAME`] = info.databaseName;
+  if (info.migrationsUri !== undefined) env[`${prefix}_MIGRATIONS_URI`] = info.migrationsUri;
   return env;
 }
 
@@ -62,7 +65,7 @@ export function telemetryEnvironment(options: TelemetryEnvironmentOptions): Reco
   return env;
 }
 
-export function postgresUri(info: Omit<ConnectionInfo, "uri">): string {
+export function postgresUri(info: Omit<ConnectionInfo, "uri" | "migrationsUri">): string {
   const user = encodeURIComponent(info.username);
   const password = encodeURIComponent(info.password);
   const database = info.databaseName ? `/${encodeURIComponent(info.databaseName)}` : "";

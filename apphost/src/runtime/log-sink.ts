@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { stripControlSequences } from "./terminal-safe.js";
 
 const COLOURS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92];
 const RECENT_LINES = 200;
@@ -49,7 +50,9 @@ export class LogSink {
     lines.push(line);
     if (lines.length > RECENT_LINES) lines.shift();
     this.recent.set(resource, lines);
-    if (this.options.console) process.stdout.write(`${this.prefix(resource)} ${readable(text)}\n`);
+    // Control sequences are stripped after rendering: a JSON string may carry an escaped ESC.
+    if (this.options.console)
+      process.stdout.write(`${this.prefix(resource)} ${stripControlSequences(readable(text))}\n`);
     for (const listener of this.listeners) listener(line);
   }
 

@@ -3,6 +3,7 @@ import { ensureArtemisDistribution } from "../../artemis/distribution.js";
 import { ARTEMIS_READY_LOG_CODE, checkJava, prepareArtemisInstance } from "../../artemis/instance.js";
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
+import { childEnvironment } from "../../runtime/child-environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort, isPortOpen } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
@@ -39,7 +40,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
     });
     const child = new ManagedProcess(
       resource.name,
-      { command: launch.command, args: launch.args, cwd: launch.cwd, env: { ...process.env, ...launch.env } },
+      { command: launch.command, args: launch.args, cwd: launch.cwd, env: childEnvironment(launch.env) },
       context.logs,
     );
     try {

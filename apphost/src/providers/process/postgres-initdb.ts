@@ -1,0 +1,244 @@
+import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+/** The OS user PostgreSQL runs as when the AppHost runs as root (PostgreSQL refuses root). */
+export const POSTGRES_OS_USER = "postgres";
+/** Where, as root, binaries go when the postgres user cannot reach this checkout's node_modules. */
+export const ROOT_BINARY_CACHE = "/var/cache/outbox-apphost";
+/** Where, as root, clusters go when the postgres user cannot reach the state directory. */
+export const ROOT_DATA_HOME = "/var/lib/outbox-apphost";
+
+export interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+/** The postgres OS user, created (with its group) when missing. */
+export async function ensurePostgresUser(log: (message: string) => void): Promise<OsUser> {
+  const lookup = async (): Promise<OsUser> => {
+    const [uid, gid] = await Promise.all([
+      execFileAsync("id", ["-u", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+      execFileAsync("id", ["-g", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+    ]);
+    return { uid, gid };
+  };
+  try {
+    return await lookup();
+  } catch {
+    log(`creating the OS user "${POSTGRES_OS_USER}" to run PostgreSQL as (it refuses to run as root)`);
+    try {
+      await execFileAsync("useradd", ["--system", "--user-group", "--no-create-home", POSTGRES_OS_USER]);
+      return await lookup();
+    } catch (error) {
+      throw new Error(
+        `Running as root, but there is no "${POSTGRES_OS_USER}" OS user to run PostgreSQL as and it could not be created (${(error as Error).message.trim()}).`,
+      );
+    }
+  }
+}
+
+/**
+ * Whether `user` can search every directory from `/` down to `target` (what opening a file below
+ * it needs), judged by the mode bits as the kernel would for a user that is not root.
+ */
+export async function reachableBy(target: string, user: OsUser): Promise<boolean> {
+  let current = path.resolve(target);
+  for (;;) {
+    const stat = await fs.stat(current).catch(() => undefined);
+    if (stat) {
+      const bit = stat.uid === user.uid ? 0o100 : stat.gid === user.gid ? 0o010 : /* others */ 0o001;
+      if ((stat.mode & bit) === 0) return false;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+/**
+ * The PostgreSQL installation (bin/, lib/, share/) the postgres user can execute. As root, when
+ * this checkout sits below a directory only root can enter (a clone under `mktemp -d` is 0700),
+ * a copy is made once into ROOT_BINARY_CACHE instead of changing any directory's permissions.
+ */
+export async function reachableInstallation(
+  nativeDir: string,
+  version: string,
+  user: OsUser,
+  log: (message: string) => void,
+): Promise<string> {
+  if (await reachableBy(path.join(nativeDir, "bin"), user)) return nativeDir;
+  const copy = path.join(ROOT_BINARY_CACHE, `postgres-${version}`);
+  if (await exists(path.join(copy, "bin", "postgres"))) return copy;
+  log(`the postgres user cannot reach ${nativeDir}: copying the PostgreSQL binaries to ${copy}`);
+  await fs.mkdir(ROOT_BINARY_CACHE, { recursive: true, mode: 0o755 });
+  const staging = `${copy}.${process.pid}.tmp`;
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  await fs.chmod(staging, 0o755);
+  await fs.rename(staging, copy).catch(async (error: NodeJS.ErrnoException) => {
+    // Another AppHost made the same copy meanwhile: use theirs.
+    await fs.rm(staging, { recursive: true, force: true });
+    if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
+  });
+  if (!(await reachableBy(path.join(copy, "bin"), user)))
+    throw new Error(
+      `the postgres user cannot reach ${copy} either; check the permissions of ${ROOT_BINARY_CACHE}`,
+    );
+  return copy;
+}
+
+/**
+ * Where a cluster's files live: `<dataDir>/pgdata`, dataDir being `<stateDir>/data/<resource>`.
+ * As root, the postgres user needs search permission down to it: the AppHost grants it on the
+ * directories it owns (the state directory and data/, search only: their files stay 0600), never
+ * on the directories above. When those block the postgres user, the cluster lives under
+ * ROOT_DATA_HOME instead and `<dataDir>/pgdata` is a symbolic link to it (`--fresh` removes both).
+ */
+export async function clusterDirectory(dataDir: string, user: OsUser | undefined): Promise<string> {
+  const link = path.join(dataDir, "pgdata");
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (!user) return link;
+  const existing = await fs.readlink(link).catch(() => undefined);
+  if (existing) return existing;
+  const dataRoot = path.dirname(dataDir);
+  const stateDir = path.dirname(dataRoot);
+  if (await reachableBy(path.dirname(stateDir), user)) {
+    for (const own of [stateDir, dataRoot]) {
+      const { mode } = await fs.stat(own);
+      if ((mode & 0o001) === 0) await fs.chmod(own, (mode & 0o7777) | 0o001);
+    }
+    await fs.chown(dataDir, user.uid, user.gid);
+    return link;
+  }
+  const home = path.join(
+    ROOT_DATA_HOME,
+    createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 16),
+  );
+  await fs.mkdir(ROOT_DATA_HOME, { recursive: true, mode: 0o755 });
+  await fs.rm(home, { recursive: true, force: true });
+  await fs.mkdir(home, { mode: 0o700 });
+  await fs.chown(home, user.uid, user.gid);
+  const cluster = path.join(home, "pgdata");
+  await fs.symlink(cluster, link);
+  return cluster;
+}
+
+/** Removes the clusters kept under ROOT_DATA_HOME for a state directory (what `--fresh` wipes). */
+export async function removeRelocatedClusters(stateDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const dataRoot = path.join(stateDir, "data");
+  for (const resource of await fs.readdir(dataRoot).catch(() => [])) {
+    const target = await fs.readlink(path.join(dataRoot, resource, "pgdata")).catch(() => undefined);
+    if (!target || !path.resolve(target).startsWith(`${ROOT_DATA_HOME}/`)) continue;
+    await fs.rm(path.dirname(target), { recursive: true, force: true });
+    removed.push(path.dirname(target));
+  }
+  return removed;
+}
+
+export interface InitdbOptions {
+  initdb: string;
+  clusterDir: string;
+  superuser: string;
+  password: string;
+  user: OsUser | undefined;
+  log: (message: string) => void;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs initdb with the superuser password in a 0600 file beside the cluster (inside the state
+ * directory), readable by the postgres user only, removed whatever happens. A failed initdb leaves
+ * no half-made cluster behind, so the next start tries again from scratch.
+ */
+export async function initdb(options: InitdbOptions): Promise<void> {
+  const { clusterDir, user } = options;
+  const passwordFile = path.join(path.dirname(clusterDir), "initdb-password");
+  await fs.mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  await fs.rm(passwordFile, { force: true });
+  await fs.writeFile(passwordFile, `${options.password}\n`, { mode: 0o600, flag: "wx" });
+  if (user) {
+    await fs.chown(passwordFile, user.uid, user.gid);
+    await fs.chown(clusterDir, user.uid, user.gid);
+  }
+  try {
+    await run(
+      options.initdb,
+      [
+        `--pgdata=${clusterDir}`,
+        "--auth=scram-sha-256",
+        `--username=${options.superuser}`,
+        `--pwfile=${passwordFile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+      ],
+      user,
+      options.log,
+      options.timeoutMs ?? 120_000,
+    );
+  } catch (error) {
+    await emptyDirectory(clusterDir);
+    throw error;
+  } finally {
+    await fs.rm(passwordFile, { force: true });
+  }
+}
+
+function run(
+  command: string,
+  args: string[],
+  user: OsUser | undefined,
+  log: (message: string) => void,
+  timeoutMs: number,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      ...user,
+      cwd: "/",
+      env: { PATH: "/usr/bin:/bin", LC_ALL: "C", LANG: "C" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const collect = (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      output = (output + text).slice(-4000);
+      for (const line of text.split("\n")) if (line.trim()) log(line);
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`initdb could not start: ${error.message}`));
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(
+            signal === "SIGKILL"
+              ? `initdb did not finish within ${timeoutMs} ms`
+              : `initdb failed (${signal ?? `exit code ${code}`}): ${output.trim()}`,
+          ),
+        );
+    });
+  });
+}
+
+async function emptyDirectory(directory: string): Promise<void> {
+  for (const entry of await fs.readdir(directory).catch(() => []))
+    await fs.rm(path.join(directory, entry), { recursive: true, force: true });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -20,6 +20,12 @@ export const entityItems = pgTable(
     name: text("name").notNull(),
     description: text("description"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * Aggregate version: 1 at creation, +1 per update (the ETag, and what EntityItemUpdated carries
+     * so the receiver can apply updates in order, never skipping one).
+     */
+    version: integer("version").notNull().default(1),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }),
   },
   // Serves the list endpoint (newest first) without a sort over the whole table.
   (t) => [index("entity_items_created_at_idx").on(t.createdAt.desc(), t.id.desc())],
@@ -144,7 +150,14 @@ export const idempotencyKeys = pgTable(
     requestHash: text("request_hash").notNull(),
     statusCode: integer("status_code").notNull(),
     responseBody: jsonb("response_body").$type<unknown>().notNull(),
+    /**
+     * The response body exactly as sent (jsonb reorders keys and drops whitespace, so a replay
+     * from response_body is not byte-identical). Null for keys stored before this column existed.
+     */
+    responseText: text("response_text"),
     location: text("location"),
+    /** ETag of the response (updates), so a replay carries it too. */
+    etag: text("etag"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
   },

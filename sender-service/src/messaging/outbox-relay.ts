@@ -263,6 +263,9 @@ export class OutboxRelay {
     }
     if (signal.aborted) return { kind: "idle" };
 
+    // The lease is measured from before the claim: the database starts it during the statement,
+    // so a slow claim must shorten our sending window, never lengthen it past the lease.
+    const claimStartedAt = Date.now();
     const rows = await claimOutboxBatch(db, {
       owner,
       destination: this.opts.destination,
@@ -272,21 +275,25 @@ export class OutboxRelay {
     });
     if (rows.length === 0) return { kind: "idle" };
 
-    const sent = await this.publishBatch(rows, signal);
+    const sent = await this.publishBatch(rows, signal, claimStartedAt);
     const outcomes = sent.map((s) => s.outcome);
     const plan = planSettlement(rows, outcomes, this.opts.backoff, this.random);
     const acceptedAt = new Map(sent.map((s, i) => [rows[i]?.id, s.at]));
 
+    // Every write is fenced by this claim's token (not the instance): see claimOutboxBatch.
+    const claim = { token: rows[0]?.claimToken ?? "", owner };
     const marked = await markPublished(
       db,
-      owner,
+      claim.token,
       plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
     );
     const published = marked.length;
-    const released = await releaseClaims(db, owner, plan.release, plan.unknownReason);
+    const released =
+      (await releaseClaims(db, claim.token, plan.release, plan.unknownReason)) +
+      (await releaseClaims(db, claim.token, plan.releaseUnsent, plan.unknownReason, false));
     const maxAttempts = this.opts.maxAttempts ?? 10;
     for (const retry of plan.retry) {
-      const result = await scheduleRetry(db, owner, retry, maxAttempts);
+      const result = await scheduleRetry(db, claim, retry, maxAttempts);
       if (result?.status === "dead") {
         this.deadTotal += 1;
         this.opts.metrics?.recordFailure("dead");
@@ -299,7 +306,7 @@ export class OutboxRelay {
       }
     }
     this.opts.metrics?.recordPublished(marked);
-    this.opts.metrics?.recordFailure("unknown", plan.release.length);
+    this.opts.metrics?.recordFailure("unknown", plan.release.length + plan.releaseUnsent.length);
     for (const retry of plan.retry) this.opts.metrics?.recordFailure(retry.outcome);
 
     this.publishedTotal += published;
@@ -323,7 +330,7 @@ export class OutboxRelay {
       "outbox batch done",
     );
 
-    if (plan.release.length > 0)
+    if (plan.release.length + plan.releaseUnsent.length > 0)
       return { kind: "outcomes-unknown", reason: plan.unknownReason ?? "unknown outcome" };
     return { kind: "more" };
   }
@@ -337,10 +344,11 @@ export class OutboxRelay {
   private async publishBatch(
     rows: ClaimedOutboxMessage[],
     signal: AbortSignal,
+    claimStartedAt: number,
   ): Promise<Array<{ outcome: SendOutcome; at: Date }>> {
     const { publisher } = this.opts;
     // Every outcome must be known before the lease ends: the last send starts in time for its timeout.
-    const sendBy = Date.now() + this.opts.leaseMs - this.opts.sendTimeoutMs;
+    const sendBy = claimStartedAt + this.opts.leaseMs - this.opts.sendTimeoutMs;
     const outcomes: Array<Promise<{ outcome: SendOutcome; at: Date }>> = [];
     let stopReason: string | undefined;
     for (const row of rows) {
@@ -355,7 +363,7 @@ export class OutboxRelay {
       if (stopReason !== undefined) {
         outcomes.push(
           Promise.resolve({
-            outcome: { kind: "unknown", reason: `not sent: ${stopReason}` },
+            outcome: { kind: "unknown", reason: `not sent: ${stopReason}`, notSent: true },
             at: new Date(),
           }),
         );

@@ -49,7 +49,7 @@ export async function markDelivered(db: Database, receipt: Receipt): Promise<boo
   const result = await db.execute(sql`
     UPDATE outbox_messages
        SET status = 'delivered', delivered_at = ${at}, published_at = coalesce(published_at, ${at}),
-           locked_by = NULL, locked_until = NULL
+           locked_by = NULL, locked_until = NULL, claim_token = NULL
      WHERE id = ${receipt.messageId} AND status IN ('pending', 'published')`);
   return (result.rowCount ?? 0) > 0;
 }

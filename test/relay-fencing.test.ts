@@ -1,0 +1,210 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import type pg from "pg";
+import { v7 as uuidv7 } from "uuid";
+import type { Database } from "../sender-service/src/data/db.js";
+import {
+  claimOutboxBatch,
+  insertOutboxMessage,
+  markPublished,
+  releaseClaims,
+  scheduleRetry,
+  UnorderedOptionsError,
+  type ClaimRequest,
+  type OutboxSendOptions,
+} from "../sender-service/src/data/outbox.js";
+import { openDatabase } from "./support/relay-harness.js";
+
+// Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
+// database, migrated by the sender): rows go to addresses no relay serves, so only the claims
+// made here touch them.
+let app: DistributedApplication;
+let db: Database;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  ({ db, pool } = openDatabase(app.getConnectionString("senderdb")));
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await stopTestApp(app);
+});
+
+function destination(): string {
+  return `fencing-${randomUUID().slice(0, 8)}`;
+}
+
+async function insert(
+  address: string,
+  aggregateId: string,
+  options: OutboxSendOptions = {},
+): Promise<string> {
+  const id = uuidv7();
+  await db.transaction((tx) =>
+    insertOutboxMessage(
+      tx,
+      {
+        id,
+        aggregateType: "Test",
+        aggregateId,
+        type: "TestEvent",
+        version: 1,
+        destination: address,
+        payload: {},
+      },
+      options,
+    ),
+  );
+  return id;
+}
+
+function claim(address: string, owner = "relay-a"): Promise<Awaited<ReturnType<typeof claimOutboxBatch>>> {
+  const request: ClaimRequest = {
+    owner,
+    destination: address,
+    limit: 10,
+    leaseMs: 60_000,
+    deadBlocksAggregate: false,
+  };
+  return claimOutboxBatch(db, request);
+}
+
+async function expireLeases(address: string): Promise<void> {
+  await db.execute(
+    sql`update outbox_messages set locked_until = now() - interval '1 second' where destination = ${address}`,
+  );
+}
+
+async function row(id: string) {
+  const result = await db.execute<{ status: string; claim_token: string | null; locked_by: string | null }>(
+    sql`select status, claim_token, locked_by from outbox_messages where id = ${id}`,
+  );
+  return result.rows[0];
+}
+
+describe("review defect 4: fencing per claim, not per process", () => {
+  it("ignores a stale outcome of an earlier claim of the same instance", async () => {
+    const address = destination();
+    const id = await insert(address, "a1");
+    const [first] = await claim(address, "relay-a");
+    expect(first?.id).toBe(id);
+    // Loop 1's send hangs past its lease; loop 2 of the SAME instance claims the row again.
+    await expireLeases(address);
+    const [second] = await claim(address, "relay-a");
+    expect(second?.id).toBe(id);
+    expect(second?.claimToken).not.toBe(first?.claimToken);
+
+    // Loop 1's late outcomes must change nothing: not release, not fail, not publish loop 2's claim.
+    expect(await releaseClaims(db, first!.claimToken, [id], "timeout")).toBe(0);
+    expect(
+      await scheduleRetry(
+        db,
+        { token: first!.claimToken, owner: "relay-a" },
+        { id, error: "rejected", delayMs: 0, countAttempt: true, outcome: "rejected" },
+        1,
+      ),
+    ).toBeUndefined();
+    expect(await markPublished(db, first!.claimToken, [{ id, at: new Date() }])).toEqual([]);
+    expect(await row(id)).toMatchObject({ status: "pending", claim_token: second!.claimToken });
+
+    // Loop 2's own outcome counts.
+    expect(await markPublished(db, second!.claimToken, [{ id, at: new Date() }])).toHaveLength(1);
+    expect(await row(id)).toMatchObject({ status: "published", claim_token: null });
+  });
+});
+
+describe("review defect 3: a refused resend of a message whose send had an unknown outcome", () => {
+  it("does not make the message dead (the first copy may be on the broker)", async () => {
+    const address = destination();
+    const id = await insert(address, "b1");
+    const [first] = await claim(address);
+    // The send's outcome was unknown (timeout, connection lost): the claim is given back.
+    expect(await releaseClaims(db, first!.claimToken, [id], "no outcome within 10000 ms")).toBe(1);
+    const [second] = await claim(address);
+    // The resend is refused by the broker, and the refusal would be the last allowed attempt.
+    const result = await scheduleRetry(
+      db,
+      { token: second!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("pending");
+    expect((await row(id))?.status).toBe("pending");
+  });
+
+  it("still makes a message dead whose sends were all refused", async () => {
+    const address = destination();
+    const id = await insert(address, "b2");
+    const [first] = await claim(address);
+    const result = await scheduleRetry(
+      db,
+      { token: first!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("dead");
+  });
+
+  it("does not mark a message that was never handed to the broker as possibly sent", async () => {
+    const address = destination();
+    const id = await insert(address, "b3");
+    const [first] = await claim(address);
+    expect(await releaseClaims(db, first!.claimToken, [id], "not sent: relay stopping", false)).toBe(1);
+    const [second] = await claim(address);
+    const result = await scheduleRetry(
+      db,
+      { token: second!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("dead");
+  });
+});
+
+describe("review defect 7: the order check is per destination", () => {
+  it("does not let a pending row on an address nobody relays block the aggregate elsewhere", async () => {
+    const relayed = destination();
+    const unrelayed = destination();
+    const aggregate = randomUUID();
+    await insert(unrelayed, aggregate);
+    const later = await insert(relayed, aggregate);
+    expect((await claim(relayed)).map((r) => r.id)).toEqual([later]);
+  });
+
+  it("still keeps the order on one destination", async () => {
+    const address = destination();
+    const aggregate = randomUUID();
+    const first = await insert(address, aggregate);
+    await insert(address, aggregate);
+    expect((await claim(address)).map((r) => r.id)).toEqual([first]);
+  });
+});
+
+describe("review defect 2: deliverAt and priority versus per-aggregate order", () => {
+  it("refuses scheduled or prioritised messages unless they opt out of ordering", async () => {
+    const address = destination();
+    await expect(insert(address, "c1", { priority: 7 })).rejects.toBeInstanceOf(UnorderedOptionsError);
+    await expect(insert(address, "c1", { deliverAt: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(
+      UnorderedOptionsError,
+    );
+    // Priority 4 is the default: no reordering, accepted as ordered.
+    await insert(address, "c1", { priority: 4 });
+  });
+
+  it("sends an opted-out message outside its aggregate's order, in both directions", async () => {
+    const address = destination();
+    const aggregate = randomUUID();
+    const ordered = await insert(address, aggregate);
+    const urgent = await insert(address, aggregate, { priority: 9, ordered: false });
+    const orderedLater = await insert(address, aggregate);
+    const claimed = (await claim(address)).map((r) => r.id);
+    // The unordered row neither waits for the first ordered row nor holds back the later one's turn.
+    expect(claimed).toEqual([ordered, urgent]);
+    expect(claimed).not.toContain(orderedLater);
+  });
+});

@@ -118,6 +118,16 @@ describe("review defect 4: fencing per claim, not per process", () => {
   });
 });
 
+describe("claim tokens", () => {
+  it("give every row of one claim the same token", async () => {
+    const address = destination();
+    for (let i = 0; i < 5; i++) await insert(address, randomUUID());
+    const claimed = await claim(address);
+    expect(claimed).toHaveLength(5);
+    expect(new Set(claimed.map((r) => r.claimToken)).size).toBe(1);
+  });
+});
+
 describe("review defect 3: a refused resend of a message whose send had an unknown outcome", () => {
   it("does not make the message dead (the first copy may be on the broker)", async () => {
     const address = destination();

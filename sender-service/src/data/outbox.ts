@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eq, sql, type SQL } from "drizzle-orm";
 import type { Queryable } from "./db.js";
 import { outboxMessages, type NewOutboxMessage, type OutboxMessageRow } from "./schema.js";
@@ -198,9 +199,9 @@ export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
     )
     update outbox_messages o
        set locked_by = ${claim.owner},
-           claim_token = token.value,
+           claim_token = ${randomUUID()}::uuid,
            locked_until = now() + ${claim.leaseMs} * interval '1 millisecond'
-      from due, (select gen_random_uuid() as value) as token
+      from due
      where o.id = due.id
     returning o.id, o.seq, o.aggregate_type, o.aggregate_id, o.type, o.version, o.destination,
               o.payload, o.headers, o.attempts, o.created_at, o.priority, o.deliver_at, o.ordered,

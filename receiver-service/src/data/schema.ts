@@ -66,6 +66,19 @@ export const receivedItemVersions = pgTable(
   (t) => [primaryKey({ name: "received_item_versions_pkey", columns: [t.entityId, t.version] })],
 );
 
+/**
+ * Deliveries whose message id was already in the inbox (skipped). delivery_count 0 means the broker
+ * delivered a second COPY of the message (a duplicate on the queue); more than 0 is a redelivery
+ * the broker knows of (e.g. an accept lost to a reconnect). Counted by the chaos soak.
+ */
+export const duplicateDeliveries = pgTable("duplicate_deliveries", {
+  id: serial("id").primaryKey(),
+  messageId: text("message_id").notNull(),
+  consumerGroup: text("consumer_group"),
+  deliveryCount: integer("delivery_count").notNull(),
+  occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** Failed processing attempts, kept so redeliveries and dead-lettering are visible. */
 export const deliveryFailures = pgTable(
   "delivery_failures",

@@ -1,3 +1,5 @@
+import { AllowedMethods } from "./allowed-methods.js";
+import { unstorableTextErrors } from "./unstorable-text.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -104,6 +106,7 @@ export class ServiceHost {
   private stopping: Promise<void> | undefined;
   private listenUrl: string | undefined;
   private inFlight = 0;
+  private readonly allowedMethods = new AllowedMethods();
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
   constructor(opts: ServiceHostOptions) {
@@ -129,6 +132,7 @@ export class ServiceHost {
     if (this.started)
       throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} registered after start()`);
     this.registry.registerPath(toRouteConfig(spec));
+    this.allowedMethods.add(spec.path, spec.method);
     const request = spec.request ?? {};
     this.app[spec.method](spec.path, async (req: Request, res: Response) => {
       if (request.body !== undefined && req.is("application/json") === false) {
@@ -146,6 +150,10 @@ export class ServiceHost {
       const query = check("query", request.query, req.query);
       check("headers", request.headers, req.headers);
       const body = check("body", request.body, req.body);
+      // Text PostgreSQL cannot store is a client error (400), not a database failure (500).
+      if (request.body !== undefined) errors.push(...unstorableTextErrors(req.body, "body"));
+      if (request.query !== undefined) errors.push(...unstorableTextErrors(req.query, "query"));
+      if (request.params !== undefined) errors.push(...unstorableTextErrors(req.params, "params"));
       if (errors.length > 0) {
         throw new HttpProblem(400, "Validation failed", "One or more fields are invalid", { errors });
       }
@@ -357,7 +365,20 @@ export class ServiceHost {
     app.use("/swagger", ...swaggerUi.serveFiles(document, {}));
     app.get("/swagger/", swaggerUi.setup(document, { customSiteTitle: `${this.opts.name} API` }));
 
+    for (const path of ["/health", "/alive", "/openapi.json"]) this.allowedMethods.add(path, "get");
     app.use((req, res) => {
+      const allowed = this.allowedMethods.allowed(req.path);
+      if (allowed !== undefined) {
+        res.set("Allow", allowed.join(", "));
+        sendProblem(
+          res,
+          problemBody(405, "Method Not Allowed", {
+            detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
+            instance: req.path,
+          }),
+        );
+        return;
+      }
       sendProblem(
         res,
         problemBody(404, "Not Found", {

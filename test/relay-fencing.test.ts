@@ -16,7 +16,10 @@ import {
   type ClaimRequest,
   type OutboxSendOptions,
 } from "../sender-service/src/data/outbox.js";
-import { openDatabase } from "./support/relay-harness.js";
+import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
+import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
+import { openDatabase, relayTestModel, RELAY_TEST_QUEUES, startRelay } from "./support/relay-harness.js";
+import { eventually } from "./support/receiver.js";
 
 // Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
 // database, migrated by the sender): rows go to addresses no relay serves, so only the claims
@@ -26,7 +29,7 @@ let db: Database;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ model: relayTestModel() });
   ({ db, pool } = openDatabase(app.getConnectionString("senderdb")));
 });
 
@@ -216,5 +219,46 @@ describe("review defect 2: deliverAt and priority versus per-aggregate order", (
     // The unordered row neither waits for the first ordered row nor holds back the later one's turn.
     expect(claimed).toEqual([ordered, urgent]);
     expect(claimed).not.toContain(orderedLater);
+  });
+});
+
+describe("review defect 6: the relay stops within the host's hook budget", () => {
+  it("releases the claims of sends whose outcome never came, within 5 s", async () => {
+    const address = RELAY_TEST_QUEUES[0]!;
+    // A broker that takes the messages and never answers (a stalled broker): every send hangs
+    // until the publisher is closed.
+    const hanging = new Set<(outcome: SendOutcome) => void>();
+    const handle = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        send: () => new Promise<SendOutcome>((resolve) => hanging.add(resolve)),
+        close: async () => {
+          for (const resolve of hanging) resolve({ kind: "unknown", reason: "publisher closed" });
+          hanging.clear();
+          await real.close();
+        },
+      }),
+    });
+    try {
+      const ids = await Promise.all([insert(address, randomUUID()), insert(address, randomUUID())]);
+      // The precondition: both rows are claimed and their sends are in flight.
+      await eventually(
+        "two sends in flight",
+        () => Promise.resolve(hanging.size === 2 ? true : undefined),
+        60_000,
+      );
+      const began = Date.now();
+      await handle.relay.stop();
+      const took = Date.now() - began;
+      expect(took).toBeLessThan(5_000);
+      for (const id of ids) expect(await row(id)).toMatchObject({ status: "pending", locked_by: null });
+    } finally {
+      await handle.stop();
+    }
   });
 });

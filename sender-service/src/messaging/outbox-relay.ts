@@ -126,18 +126,22 @@ export class OutboxRelay {
   }
 
   /**
-   * Stops claiming, lets sends already in flight finish (bounded), releases the claims of rows
-   * whose outcome is unknown, then detaches the link. Rows still locked if the bound hits become
-   * claimable again when their lease runs out.
+   * Stops claiming, lets sends already in flight finish, releases the claims of rows whose outcome
+   * is unknown, then detaches the link — all within `budgetMs` (default 4 s, inside the service
+   * host's 5 s per-hook budget): about half of it for outcomes to arrive, then the publisher is
+   * closed (every send still in flight resolves as unknown, so the loop releases those rows at
+   * once instead of leaving them leased until the lease runs out), and the rest for the releases.
+   * Rows still locked if the budget runs out become claimable again when their lease ends.
    */
-  async stop(timeoutMs = 5_000): Promise<void> {
+  async stop(budgetMs = 4_000): Promise<void> {
+    const deadline = Date.now() + budgetMs;
     this.abort.abort();
     this.wake();
     const running = this.running ?? Promise.resolve();
-    const finished = await settlesWithin(running, timeoutMs);
-    // Resolves every send still in flight as unknown, so the loop can release those rows.
-    await this.opts.publisher.close();
-    if (!finished && !(await settlesWithin(running, 2_000))) {
+    const finished = await settlesWithin(running, budgetMs / 2);
+    const closeMs = Math.max(100, Math.min(1_000, (deadline - Date.now()) / 2));
+    await settlesWithin(this.opts.publisher.close(), closeMs);
+    if (!finished && !(await settlesWithin(running, Math.max(0, deadline - Date.now())))) {
       this.opts.logger.warn("outbox relay did not stop in time; its claims expire with the lease");
     }
     this.opts.logger.info({ published: this.publishedTotal }, "outbox relay stopped");

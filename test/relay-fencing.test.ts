@@ -18,6 +18,7 @@ import {
 } from "../sender-service/src/data/outbox.js";
 import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
 import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
+import { createPool } from "../sender-service/src/data/db.js";
 import { openDatabase, relayTestModel, RELAY_TEST_QUEUES, startRelay } from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
 
@@ -259,6 +260,34 @@ describe("review defect 6: the relay stops within the host's hook budget", () =>
       for (const id of ids) expect(await row(id)).toMatchObject({ status: "pending", locked_by: null });
     } finally {
       await handle.stop();
+    }
+  });
+});
+
+describe("a PostgreSQL server killed while a connection is checked out", () => {
+  // Found by the chaos soak: the sender died of an unhandled 'error' event when sender-pg was
+  // SIGKILLed while a transaction held a pooled client between two statements.
+  it("is an error for that client, not an unhandled event that kills the process", async () => {
+    const errors: Error[] = [];
+    const testPool = createPool({
+      url: app.getConnectionString("senderdb"),
+      max: 1,
+      applicationName: "checked-out",
+      onError: (error) => errors.push(error),
+    });
+    const client = await testPool.connect();
+    try {
+      await client.query("SELECT 1");
+      await app.killResource("sender-pg");
+      await eventually("the checked-out client's error", () =>
+        Promise.resolve(errors.length > 0 ? true : undefined),
+      );
+      await expect(client.query("SELECT 1")).rejects.toThrow();
+    } finally {
+      client.release(true);
+      await testPool.end();
+      await app.startResource("sender-pg");
+      await app.waitForHealthy("sender-pg");
     }
   });
 });

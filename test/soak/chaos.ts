@@ -51,6 +51,20 @@ export async function runChaos(opts: ChaosOptions): Promise<void> {
         : opts.random.pick(COMPONENTS);
     untouched.delete(component);
     opts.faults.push(await inject(opts, component));
+    await restartExited(opts);
+  }
+}
+
+/**
+ * Starts whatever a fault left Exited besides its target (a PostgreSQL server's database resource
+ * goes down with it and is not restarted with the server), so the next fault hits a whole system.
+ */
+async function restartExited(opts: ChaosOptions): Promise<void> {
+  for (const resource of opts.app.snapshot()) {
+    if (resource.state !== "Exited" && resource.state !== "FailedToStart") continue;
+    opts.log(`${new Date().toISOString()} restarting ${resource.name} (${resource.state})`);
+    await opts.app.startResource(resource.name);
+    await opts.app.waitForHealthy(resource.name, 180_000);
   }
 }
 

@@ -4,8 +4,10 @@ import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { purgeExpiredKeys } from "../sender-service/src/data/idempotency-keys.js";
-import { count } from "./support/receiver.js";
+import { claimIdempotencyKey, purgeExpiredKeys } from "../sender-service/src/data/idempotency-keys.js";
+import { sha256 } from "../sender-service/src/domain/idempotent-create.js";
+import { createDatabase } from "../sender-service/src/data/db.js";
+import { count, eventually } from "./support/receiver.js";
 import { appliedCounts, waitForApplied, type CreatedEntity } from "./support/system.js";
 
 // POST /api/EntityItems with an Idempotency-Key, against the real sender, its database and the
@@ -52,6 +54,22 @@ describe("Idempotency-Key", () => {
       await count(senderDb, "SELECT count(*) FROM outbox_messages WHERE aggregate_id = $1", [entity.id]),
     ).toBe(1);
     expect((await waitForApplied(app, [entity.id])).get(entity.id)).toBe(1);
+  });
+
+  it("replays the response body byte for byte (not re-serialised from jsonb)", async () => {
+    const key = `bytes-${randomUUID()}`;
+    const send = () =>
+      fetch(`${sender}/api/EntityItems`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify({ name: "byte identical", description: "keys in API order" }),
+      });
+    const first = await send();
+    const firstText = await first.text();
+    const retry = await send();
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await retry.text()).toBe(firstText);
+    expect(retry.headers.get("content-type")).toBe(first.headers.get("content-type"));
   });
 
   it("creates one entity when the same key arrives concurrently", async () => {
@@ -113,6 +131,42 @@ describe("Idempotency-Key", () => {
       await pool.end();
     }
     expect(await count(senderDb, "SELECT count(*) FROM idempotency_keys WHERE key = $1", [key])).toBe(0);
+  });
+
+  // Review defect 8: the purge picked an expired key, then waited on its row lock while a new
+  // request took the key over; after the wait it deleted the now-live key, so a retry of that new
+  // request created a second entity.
+  it("never purges a key that a new request took over while the purge waited on its lock", async () => {
+    const key = `race-${randomUUID()}`;
+    expect((await post(key, { name: "purge race" })).status).toBe(201);
+    await count(
+      senderDb,
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1 RETURNING 1",
+      [key],
+    );
+    const owner = new pg.Pool({ connectionString: senderDb, max: 1, application_name: "race-owner" });
+    const purger = new pg.Pool({ connectionString: senderDb, max: 1, application_name: "race-purger" });
+    try {
+      let purged: Promise<number> | undefined;
+      await createDatabase(owner).transaction(async (tx) => {
+        // The new request takes the expired key over (row locked until this transaction commits).
+        expect(await claimIdempotencyKey(tx, key, sha256("new request"), 60_000)).toBe(true);
+        purged = purgeExpiredKeys(drizzle({ client: purger }), 1000);
+        // The precondition: the purge has selected the key and is waiting for our row lock.
+        await eventually("the purge waiting on the key's row lock", async () => {
+          const waiting = await count(
+            senderDb,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'race-purger' AND wait_event_type = 'Lock'",
+          );
+          return waiting === 1 ? true : undefined;
+        });
+      });
+      await purged;
+      expect(await count(senderDb, "SELECT count(*) FROM idempotency_keys WHERE key = $1", [key])).toBe(1);
+    } finally {
+      await owner.end();
+      await purger.end();
+    }
   });
 
   it("documents the header in the OpenAPI document", async () => {

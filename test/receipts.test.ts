@@ -90,4 +90,39 @@ describe("delivery receipts", () => {
     await app.waitForHealthy("sender");
     await waitForDelivered(ids);
   });
+
+  // Review defect 1: the receipt consumer had no pause/probe: during a sender-database outage
+  // every receipt was redelivered with a counted attempt until it reached the DLQ, leaving its
+  // row `published` forever.
+  it("pause during a sender-database outage (no attempt burnt, nothing dead-lettered) and resume", async () => {
+    await app.killResource("receiver");
+    const created = await postEntities(sender, 20, "receipt-db-down");
+    const ids = created.map((e) => e.id);
+    expect((await waitForOutboxDrained(app)).pending ?? 0).toBe(0);
+
+    await app.killResource("sender-pg");
+    await app.startResource("receiver");
+    await app.waitForHealthy("receiver");
+    expect((await waitForApplied(app, ids)).size).toBe(20);
+
+    type Health = { checks: Record<string, { status: string; data?: Record<string, number | boolean> }> };
+    const receiptsCheck = async () =>
+      (await getJson<Health>(`${sender}/health`)).body.checks["receipts"]?.data ?? {};
+    // The consumer pauses on the first failure and probes; while it probes it takes no receipt.
+    const paused = await eventually("receipt consumer paused", async () => {
+      const data = await receiptsCheck();
+      return data.paused === true ? data : undefined;
+    });
+    await eventually("three probes while the database is down", async () => {
+      const data = await receiptsCheck();
+      return Number(data.probes) >= 3 ? data : undefined;
+    });
+    expect((await receiptsCheck()).failed).toBe(paused.failed);
+
+    await app.startResource("sender-pg");
+    await app.waitForHealthy("sender-pg");
+    // Every receipt was kept (none dead-lettered): every row ends delivered.
+    await waitForDelivered(ids);
+    expect((await receiptsCheck()).paused).toBe(false);
+  });
 });

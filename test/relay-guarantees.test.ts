@@ -264,7 +264,7 @@ describe("scheduled delivery and priority", () => {
     const queue = drain(destination);
     relay({ databaseUrl, brokerUrl, destination });
     const deliverAt = new Date(Date.now() + 4_000);
-    const [row] = await insertRows(db, destination, 1, 1, { deliverAt, priority: 7 });
+    const [row] = await insertRows(db, destination, 1, 1, { deliverAt, priority: 7, ordered: false });
     await waitUntil("published", async () => (await statuses(destination)).published === 1);
     const [published] = (
       await db.execute<{ published_at: Date }>(

@@ -13,7 +13,7 @@ import { defaultDeadLetterQueue, readConfig, type ReceiverConfig } from "./confi
 import { createDatabase, createPool, databaseHealthCheck, pingDatabase, runMigrations } from "./data/db.js";
 import { PgAuditStore } from "./data/audit-store.js";
 import { PgInboxStore } from "./data/inbox-store.js";
-import { recordDeliveryFailure } from "./data/queries.js";
+import { recordDeliveryFailure, recordDuplicateDelivery } from "./data/queries.js";
 import { applyEvent } from "./domain/apply-event.js";
 import { recordAuditEntry } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
@@ -95,6 +95,7 @@ const consumer = new InboxConsumer({
     ...(receipts !== undefined ? { afterApply: (event, result) => receipts.publish(event, result) } : {}),
   }),
   recordFailure: (failure) => recordDeliveryFailure(db, failure),
+  recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
   probe: () => pingDatabase(pool),
 });
 // The second consumer group of this repository: an audit log of every event, with its own queue,
@@ -111,6 +112,7 @@ const audit =
         logger,
         process: createMessageProcessor({ apply: (event) => recordAuditEntry(auditStore, event) }),
         recordFailure: (failure) => recordDeliveryFailure(db, failure),
+        recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
         probe: () => pingDatabase(pool),
       });
 

@@ -10,7 +10,7 @@ import {
 } from "@outbox/service-defaults";
 import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
-import { createDatabase, createPool } from "./data/db.js";
+import { createDatabase, createPool, pingDatabase } from "./data/db.js";
 import { migrateWhenReachable } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
@@ -154,6 +154,7 @@ const receipts =
         connection: amqp.connection,
         queue: config.receiptsQueue,
         db,
+        probe: () => pingDatabase(pool, 1_500).then(() => true),
         logger: logger.child({ component: "receipts" }),
       });
 if (receipts !== undefined) host.addHealthCheck("receipts", receipts.healthCheck());

@@ -1,3 +1,5 @@
+import { AllowedMethods } from "./allowed-methods.js";
+import { unstorableTextErrors } from "./unstorable-text.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -116,6 +118,7 @@ export class ServiceHost {
   private stopping: Promise<void> | undefined;
   private listenUrl: string | undefined;
   private inFlight = 0;
+  private readonly allowedMethods = new AllowedMethods();
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
   constructor(opts: ServiceHostOptions) {
@@ -147,6 +150,7 @@ export class ServiceHost {
     // Decided on the declared path, so no spelling of the request URL can get around it.
     const isAdmin = admin !== undefined && isAdminRoute(spec.path, admin.routePrefixes);
     this.registry.registerPath(toRouteConfig(spec, isAdmin));
+    this.allowedMethods.add(spec.path, spec.method);
     const request = spec.request ?? {};
     const guards = isAdmin ? [requireAdminToken(admin.tokens)] : [];
     this.app[spec.method](spec.path, ...guards, async (req: Request, res: Response) => {
@@ -165,6 +169,10 @@ export class ServiceHost {
       const query = check("query", request.query, req.query);
       check("headers", request.headers, req.headers);
       const body = check("body", request.body, req.body);
+      // Text PostgreSQL cannot store is a client error (400), not a database failure (500).
+      if (request.body !== undefined) errors.push(...unstorableTextErrors(req.body, "body"));
+      if (request.query !== undefined) errors.push(...unstorableTextErrors(req.query, "query"));
+      if (request.params !== undefined) errors.push(...unstorableTextErrors(req.params, "params"));
       if (errors.length > 0) {
         throw new HttpProblem(400, "Validation failed", "One or more fields are invalid", { errors });
       }
@@ -384,7 +392,20 @@ export class ServiceHost {
     app.use("/swagger", ...swaggerUi.serveFiles(document, {}));
     app.get("/swagger/", swaggerUi.setup(document, { customSiteTitle: `${this.opts.name} API` }));
 
+    for (const path of ["/health", "/alive", "/openapi.json"]) this.allowedMethods.add(path, "get");
     app.use((req, res) => {
+      const allowed = this.allowedMethods.allowed(req.path);
+      if (allowed !== undefined) {
+        res.set("Allow", allowed.join(", "));
+        sendProblem(
+          res,
+          problemBody(405, "Method Not Allowed", {
+            detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
+            instance: req.path,
+          }),
+        );
+        return;
+      }
       sendProblem(
         res,
         problemBody(404, "Not Found", {

@@ -32,8 +32,8 @@ export function createPool(settings: PoolSettings): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on("error", settings.onIdleError);
-  // The pool listens on idle clients only: a checked-out client whose server dies between two
-  // queries (a transaction in progress) emits 'error' too, and would crash the process.
+  // A checked-out client has no pool listener: a FATAL between two statements (server killed)
+  // would be an unhandled 'error' and kill the process. The next query fails as usual.
   pool.on("connect", (client) => client.on("error", settings.onIdleError));
   return pool;
 }

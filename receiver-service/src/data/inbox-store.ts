@@ -1,8 +1,8 @@
 import { eq, sql } from "drizzle-orm";
 import type { EventEnvelope } from "../domain/events.js";
-import type { InboxStore, InboxUnitOfWork, NewReceivedItem } from "../domain/inbox.js";
+import type { InboxStore, InboxUnitOfWork, NewReceivedItem, ReceivedItemUpdate } from "../domain/inbox.js";
 import type { Database } from "./db.js";
-import { inbox, receivedItems } from "./schema.js";
+import { inbox, receivedItems, receivedItemVersions } from "./schema.js";
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
@@ -40,7 +40,36 @@ class PgInboxUnitOfWork implements InboxUnitOfWork {
       .values(item)
       .onConflictDoNothing({ target: receivedItems.id })
       .returning({ id: receivedItems.id });
+    if (rows.length === 1)
+      await this.tx
+        .insert(receivedItemVersions)
+        .values({ entityId: item.id, version: 1, messageId: item.messageId });
     return rows.length === 1;
+  }
+
+  async lockReceivedItemVersion(id: string): Promise<number | undefined> {
+    const rows = await this.tx
+      .select({ version: receivedItems.version })
+      .from(receivedItems)
+      .where(eq(receivedItems.id, id))
+      .for("update");
+    return rows[0]?.version;
+  }
+
+  async applyReceivedItemUpdate(update: ReceivedItemUpdate): Promise<void> {
+    await this.tx
+      .update(receivedItems)
+      .set({
+        name: update.name,
+        description: update.description,
+        version: update.version,
+        sourceUpdatedAt: update.sourceUpdatedAt,
+      })
+      .where(eq(receivedItems.id, update.id));
+    // The primary key (entity, version) makes a second application of a version fail loudly.
+    await this.tx
+      .insert(receivedItemVersions)
+      .values({ entityId: update.id, version: update.version, messageId: update.messageId });
   }
 
   async markProcessed(messageId: string): Promise<void> {

@@ -1,6 +1,12 @@
 import { count, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "./db.js";
-import { deliveryFailures, receivedItems, type DeliveryFailureKind, type ReceivedItemRow } from "./schema.js";
+import {
+  deliveryFailures,
+  duplicateDeliveries,
+  receivedItems,
+  type DeliveryFailureKind,
+  type ReceivedItemRow,
+} from "./schema.js";
 
 export interface Page<T> {
   items: T[];
@@ -102,4 +108,16 @@ export async function failureSummaries(
       },
     ]),
   );
+}
+
+/** Remembers a skipped duplicate delivery (best effort, outside the processing transaction). */
+export async function recordDuplicateDelivery(
+  db: Database,
+  duplicate: { messageId: string; group?: string; deliveryCount: number },
+): Promise<void> {
+  await db.insert(duplicateDeliveries).values({
+    messageId: duplicate.messageId,
+    consumerGroup: duplicate.group ?? null,
+    deliveryCount: duplicate.deliveryCount,
+  });
 }

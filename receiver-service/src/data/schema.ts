@@ -1,5 +1,17 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, jsonb, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /**
  * The idempotency key store: one row per message id ever processed. Inserting here and applying
@@ -28,10 +40,44 @@ export const receivedItems = pgTable(
     description: text("description"),
     sourceCreatedAt: timestamp("source_created_at", { withTimezone: true }).notNull(),
     receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The aggregate version applied: 1 from EntityItemCreated, then +1 per EntityItemUpdated. */
+    version: integer("version").notNull().default(1),
+    sourceUpdatedAt: timestamp("source_updated_at", { withTimezone: true }),
   },
   // The list endpoint pages newest first.
   (t) => [index("received_items_received_at_idx").on(t.receivedAt.desc(), t.id.desc())],
 );
+
+/**
+ * Every version applied to an entity copy, in the order applied (seq): the proof that versions are
+ * applied once each (primary key), in order and without gaps (seq order = version order).
+ */
+export const receivedItemVersions = pgTable(
+  "received_item_versions",
+  {
+    entityId: uuid("entity_id").notNull(),
+    version: integer("version").notNull(),
+    messageId: text("message_id").notNull(),
+    seq: bigserial("seq", { mode: "number" }).notNull(),
+    appliedAt: timestamp("applied_at", { withTimezone: true })
+      .notNull()
+      .default(sql`clock_timestamp()`),
+  },
+  (t) => [primaryKey({ name: "received_item_versions_pkey", columns: [t.entityId, t.version] })],
+);
+
+/**
+ * Deliveries whose message id was already in the inbox (skipped). delivery_count 0 means the broker
+ * delivered a second COPY of the message (a duplicate on the queue); more than 0 is a redelivery
+ * the broker knows of (e.g. an accept lost to a reconnect). Counted by the chaos soak.
+ */
+export const duplicateDeliveries = pgTable("duplicate_deliveries", {
+  id: serial("id").primaryKey(),
+  messageId: text("message_id").notNull(),
+  consumerGroup: text("consumer_group"),
+  deliveryCount: integer("delivery_count").notNull(),
+  occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** Failed processing attempts, kept so redeliveries and dead-lettering are visible. */
 export const deliveryFailures = pgTable(

@@ -1,4 +1,4 @@
-import type { IncomingEvent } from "./events.js";
+import type { EntityItemCreatedEvent } from "./events.js";
 import type { ApplyResult, InboxStore } from "./inbox.js";
 
 /**
@@ -7,7 +7,10 @@ import type { ApplyResult, InboxStore } from "./inbox.js";
  * any point either leaves nothing behind (redelivery applies it) or leaves the inbox row
  * (redelivery is recognised as a duplicate).
  */
-export async function applyEntityItemCreated(store: InboxStore, event: IncomingEvent): Promise<ApplyResult> {
+export async function applyEntityItemCreated(
+  store: InboxStore,
+  event: EntityItemCreatedEvent,
+): Promise<ApplyResult> {
   return store.inTransaction(async (uow) => {
     const firstTime = await uow.recordMessage(event);
     if (!firstTime) return "duplicate";

@@ -1,4 +1,5 @@
 import { applyEntityItemCreated } from "./apply-entity-item-created.js";
+import { applyEntityItemUpdated } from "./apply-entity-item-updated.js";
 import type { IncomingEvent } from "./events.js";
 import type { ApplyResult, InboxStore } from "./inbox.js";
 
@@ -7,5 +8,7 @@ export function applyEvent(store: InboxStore, event: IncomingEvent): Promise<App
   switch (event.type) {
     case "EntityItemCreated":
       return applyEntityItemCreated(store, event);
+    case "EntityItemUpdated":
+      return applyEntityItemUpdated(store, event);
   }
 }

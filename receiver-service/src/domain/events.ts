@@ -36,11 +36,26 @@ export interface EventEnvelope {
   aggregateId: string;
 }
 
+/**
+ * EntityItemUpdated v1: the entity's new state and the aggregate version it reached (2, 3, ...).
+ * Applied only on top of version - 1 (see apply-entity-item-updated.ts).
+ */
+export const entityItemUpdatedV1Schema = z.object({
+  id: z.uuid(),
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).nullable(),
+  version: z.number().int().min(2),
+  updatedAt: z.iso.datetime({ offset: true }),
+});
+export type EntityItemUpdatedV1 = z.infer<typeof entityItemUpdatedV1Schema>;
+
 /** An incoming event that passed validation, its payload upcast to the current version. */
-export type IncomingEvent = EventEnvelope & {
-  type: "EntityItemCreated";
-  payload: EntityItemCreatedV2;
-};
+export type IncomingEvent =
+  | (EventEnvelope & { type: "EntityItemCreated"; payload: EntityItemCreatedV2 })
+  | (EventEnvelope & { type: "EntityItemUpdated"; payload: EntityItemUpdatedV1 });
+
+export type EntityItemCreatedEvent = Extract<IncomingEvent, { type: "EntityItemCreated" }>;
+export type EntityItemUpdatedEvent = Extract<IncomingEvent, { type: "EntityItemUpdated" }>;
 
 interface VersionHandler<T> {
   schema: z.ZodType;
@@ -63,6 +78,9 @@ export const eventVersions = {
       }),
     },
     2: { schema: entityItemCreatedV2Schema, upcast: (p: EntityItemCreatedV2): EntityItemCreatedV2 => p },
+  },
+  EntityItemUpdated: {
+    1: { schema: entityItemUpdatedV1Schema, upcast: (p: EntityItemUpdatedV1): EntityItemUpdatedV1 => p },
   },
 } as const satisfies Record<string, Record<number, VersionHandler<unknown>>>;
 
@@ -87,11 +105,10 @@ export function validateEvent(
   payload: unknown,
 ): { ok: true; event: IncomingEvent } | { ok: false; reason: string } {
   const key = eventKey(envelope.type, envelope.version);
-  if (envelope.type !== "EntityItemCreated") {
+  if (envelope.type !== "EntityItemCreated" && envelope.type !== "EntityItemUpdated") {
     return { ok: false, reason: `unknown event type ${envelope.type} (supported: ${supportedEvents()})` };
   }
-  const versions: Record<number, VersionHandler<EntityItemCreatedV2> | undefined> =
-    eventVersions.EntityItemCreated;
+  const versions: Record<number, VersionHandler<unknown> | undefined> = eventVersions[envelope.type];
   const handler = versions[envelope.version];
   if (handler === undefined) {
     return { ok: false, reason: `unknown event version ${key} (supported: ${supportedEvents()})` };
@@ -103,12 +120,24 @@ export function validateEvent(
       .join("; ");
     return { ok: false, reason: `invalid ${key} payload: ${issues}` };
   }
-  const current = handler.upcast(parsed.data as never);
-  if (envelope.aggregateId !== current.item.id) {
+  const event: IncomingEvent =
+    envelope.type === "EntityItemCreated"
+      ? {
+          ...envelope,
+          type: envelope.type,
+          payload: handler.upcast(parsed.data as never) as EntityItemCreatedV2,
+        }
+      : {
+          ...envelope,
+          type: envelope.type,
+          payload: handler.upcast(parsed.data as never) as EntityItemUpdatedV1,
+        };
+  const payloadId = event.type === "EntityItemCreated" ? event.payload.item.id : event.payload.id;
+  if (envelope.aggregateId !== payloadId) {
     return {
       ok: false,
-      reason: `aggregate id ${envelope.aggregateId} does not match payload id ${current.item.id}`,
+      reason: `aggregate id ${envelope.aggregateId} does not match payload id ${payloadId}`,
     };
   }
-  return { ok: true, event: { ...envelope, type: "EntityItemCreated", payload: current } };
+  return { ok: true, event };
 }

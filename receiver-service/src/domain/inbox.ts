@@ -9,6 +9,16 @@ export interface NewReceivedItem {
   sourceCreatedAt: Date;
 }
 
+/** The new state an EntityItemUpdated brings. */
+export interface ReceivedItemUpdate {
+  id: string;
+  messageId: string;
+  name: string;
+  description: string | null;
+  version: number;
+  sourceUpdatedAt: Date;
+}
+
 /** What the use cases may do inside the one transaction that covers inbox row + effect. */
 export interface InboxUnitOfWork {
   /** Records the message id; false when it was already recorded (a redelivery or resend). */
@@ -16,6 +26,10 @@ export interface InboxUnitOfWork {
   /** Inserts the entity copy; false when an entity with that id already exists. */
   insertReceivedItem(item: NewReceivedItem): Promise<boolean>;
   markProcessed(messageId: string): Promise<void>;
+  /** The version of the entity copy, locked until the transaction ends; undefined when absent. */
+  lockReceivedItemVersion(id: string): Promise<number | undefined>;
+  /** Writes the new state and version (the caller checked it is the current version + 1). */
+  applyReceivedItemUpdate(update: ReceivedItemUpdate): Promise<void>;
 }
 
 /** Runs work in one database transaction: everything commits, or nothing does. */

@@ -82,5 +82,7 @@ function toView(row: ReceivedItemRow): ReceivedItem {
     description: row.description,
     sourceCreatedAt: row.sourceCreatedAt.toISOString(),
     receivedAt: row.receivedAt.toISOString(),
+    version: row.version,
+    sourceUpdatedAt: row.sourceUpdatedAt?.toISOString() ?? null,
   };
 }

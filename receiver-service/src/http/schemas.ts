@@ -8,6 +8,15 @@ export const receivedItemSchema = z
     description: z.string().nullable(),
     sourceCreatedAt: z.iso.datetime().meta({ description: "When the sender created the entity" }),
     receivedAt: z.iso.datetime().meta({ description: "When the receiver committed it" }),
+    version: z
+      .number()
+      .int()
+      .min(1)
+      .meta({ description: "The version applied (1: created; +1 per EntityItemUpdated, in order)" }),
+    sourceUpdatedAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: "When the sender made the update applied last" }),
   })
   .meta({ id: "ReceivedItem" });
 export type ReceivedItem = z.infer<typeof receivedItemSchema>;

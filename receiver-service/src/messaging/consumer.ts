@@ -21,6 +21,12 @@ export interface ConsumerOptions {
    * delivery attempts and send the backlog to the DLQ.
    */
   probe?: () => Promise<boolean>;
+  /** Stores a skipped duplicate delivery (best effort, never awaited by processing). */
+  recordDuplicate?: (duplicate: {
+    messageId: string;
+    group?: string;
+    deliveryCount: number;
+  }) => Promise<void>;
   /** Upper bound for stop() to wait for in-flight handlers; default 4 s. */
   stopTimeoutMs?: number;
   /** Consumer group (the subscription) for logs and telemetry. */
@@ -269,6 +275,13 @@ export class InboxConsumer {
           this.logger.debug(fields, "message applied");
         } else if (result === "duplicate") {
           this.counters.duplicates += 1;
+          this.opts
+            .recordDuplicate?.({
+              messageId: event.messageId,
+              ...(this.opts.group !== undefined ? { group: this.opts.group } : {}),
+              deliveryCount: attempt - 1,
+            })
+            .catch(() => undefined);
           this.logger.info(fields, "duplicate message skipped (already in the inbox)");
         } else {
           this.counters.alreadyApplied += 1;

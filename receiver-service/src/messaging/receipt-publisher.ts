@@ -1,7 +1,9 @@
+import { SpanStatusCode } from "@opentelemetry/api";
 import rhea from "rhea";
 import type { Connection, EventContext, Sender } from "rhea";
 import type { IncomingEvent } from "../domain/events.js";
 import type { ApplyResult } from "../domain/inbox.js";
+import { startReceiptSendSpan } from "./receipt-span.js";
 
 /** What the sender's receipt consumer reads (JSON body of a receipt message). */
 export interface DeliveryReceipt {
@@ -56,6 +58,7 @@ export class ReceiptPublisher {
       result,
     };
     const id = `receipt:${this.group}:${event.messageId}`;
+    const { span, traceHeaders } = startReceiptSendSpan(this.address, id);
     const tag = String(this.nextTag++);
     const settled = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -71,12 +74,24 @@ export class ReceiptPublisher {
         durable: true,
         subject: "DeliveryReceipt",
         content_type: "application/json",
-        application_properties: { _AMQ_DUPL_ID: id, type: "DeliveryReceipt", version: 1 },
+        application_properties: {
+          _AMQ_DUPL_ID: id,
+          type: "DeliveryReceipt",
+          version: 1,
+          ...traceHeaders,
+        },
         body: rhea.message.data_section(Buffer.from(JSON.stringify(receipt))) as unknown,
       },
       Buffer.from(tag),
     );
-    return settled;
+    try {
+      await settled;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   close(): void {

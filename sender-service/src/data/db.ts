@@ -28,8 +28,10 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.
   pool.on("error", opts.onError);
-  // The pool listens on idle clients only: a checked-out client whose server dies between two
-  // queries (a transaction in progress) emits 'error' too, and would crash the process.
+  // A CHECKED-OUT client has no pool listener: when the server dies between two statements of a
+  // transaction (postmaster killed: every backend sends a FATAL at once), the client emits 'error'
+  // with no query to fail, and unhandled that kills the process. The query that runs next fails
+  // with the connection error as usual, so logging is all that is left to do here.
   pool.on("connect", (client) => client.on("error", opts.onError));
   return pool;
 }

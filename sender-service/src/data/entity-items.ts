@@ -1,4 +1,4 @@
-import { count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "./db.js";
 import { entityItems, type EntityItemRow } from "./schema.js";
 
@@ -32,4 +32,27 @@ export async function listEntityItems(
 export async function countEntityItems(db: Queryable): Promise<number> {
   const [row] = await db.select({ total: count() }).from(entityItems);
   return row?.total ?? 0;
+}
+
+/**
+ * Replaces name and description when the row is at `expectedVersion`, bumping the version. The
+ * row lock taken here is held until commit, so concurrent writers of one entity serialize and
+ * their outbox rows get increasing seq values (per-aggregate order, see claimOutboxBatch).
+ * undefined: no row at that version (missing, or someone else updated it first).
+ */
+export async function updateEntityItem(
+  db: Queryable,
+  update: { id: string; expectedVersion: number; name: string; description: string | null },
+): Promise<EntityItemRow | undefined> {
+  const [row] = await db
+    .update(entityItems)
+    .set({
+      name: update.name,
+      description: update.description,
+      version: sql`${entityItems.version} + 1`,
+      updatedAt: sql`clock_timestamp()`,
+    })
+    .where(and(eq(entityItems.id, update.id), eq(entityItems.version, update.expectedVersion)))
+    .returning();
+  return row;
 }

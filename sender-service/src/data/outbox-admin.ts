@@ -156,14 +156,16 @@ export function replayDeadMessages(db: Queryable, limit: number): Promise<number
 }
 
 /**
- * Deletes a message that was never published: dead, or pending and not claimed by a relay right
- * now (a claimed one may be on its way to the broker). Published rows stay (retention removes them).
+ * Deletes a DEAD message, and only a dead one. A pending row may have been sent already (an
+ * earlier send's outcome was unknown, or a copy is in flight right now), so deleting it would
+ * neither stop that copy nor keep its aggregate's order: the next row would be unblocked and could
+ * overtake it. A dead row was never accepted (a row whose send had an unknown outcome never goes
+ * dead, see scheduleRetry), so deleting it removes the message for good. Published rows stay
+ * (retention removes them).
  */
 export async function deleteOutboxMessage(db: Queryable, id: string): Promise<AdminChange> {
   const result = await db.execute(sql`
-    delete from outbox_messages
-     where id = ${id}
-       and (status = 'dead' or (status = 'pending' and (locked_until is null or locked_until < now())))`);
+    delete from outbox_messages where id = ${id} and status = 'dead' and not outcome_unknown`);
   if ((result.rowCount ?? 0) === 1) return "done";
   return (await exists(db, id)) ? "conflict" : "not-found";
 }

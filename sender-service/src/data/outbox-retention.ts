@@ -16,10 +16,11 @@ export const OUTBOX_RETENTION_LOCK_KEY = 4_242_001;
  */
 export async function purgeFinishedOutboxMessages(
   db: Database,
-  opts: { olderThanMs: number; batchSize: number; maxBatches: number },
+  opts: { olderThanMs: number; batchSize: number; maxBatches: number; signal?: AbortSignal },
 ): Promise<{ deleted: number; lockedOut: boolean }> {
   let deleted = 0;
-  for (let batch = 0; batch < opts.maxBatches; batch++) {
+  // The signal ends a pass between two (small) batches: shutdown never waits for a whole pass.
+  for (let batch = 0; batch < opts.maxBatches && opts.signal?.aborted !== true; batch++) {
     const outcome = await db.transaction(async (tx) => {
       const [lock] = (
         await tx.execute<{ locked: boolean }>(

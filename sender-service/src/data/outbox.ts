@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eq, sql, type SQL } from "drizzle-orm";
 import type { Queryable } from "./db.js";
 import { outboxMessages, type NewOutboxMessage, type OutboxMessageRow } from "./schema.js";
@@ -21,7 +22,11 @@ export type ClaimedOutboxMessage = Pick<
   | "createdAt"
   | "priority"
   | "deliverAt"
->;
+  | "ordered"
+> & {
+  /** The claim this row belongs to: fences the relay's writes (see claimOutboxBatch). */
+  claimToken: string;
+};
 
 /** Producer options for one outbox message (scheduled delivery, AMQP priority). */
 export interface OutboxSendOptions {
@@ -29,6 +34,24 @@ export interface OutboxSendOptions {
   deliverAt?: Date;
   /** AMQP priority 0..9; 4 (the AMQP default) when omitted. */
   priority?: number;
+  /**
+   * Must be false with deliverAt or a priority other than 4: the broker delivers by time and
+   * priority, across message groups, so such a message cannot keep its aggregate's order. Rather
+   * than pretend, the combination is refused unless the caller opts out of ordering explicitly;
+   * the row is then sent without group_id and ignored by the per-aggregate order check.
+   */
+  ordered?: boolean;
+}
+
+/** deliverAt / priority with per-aggregate order: refused (see OutboxSendOptions.ordered). */
+export class UnorderedOptionsError extends RangeError {
+  constructor() {
+    super(
+      "deliverAt and priority reorder messages on the broker and cannot keep per-aggregate order: " +
+        "pass ordered: false to send this message outside its aggregate's order",
+    );
+    this.name = "UnorderedOptionsError";
+  }
 }
 
 /**
@@ -46,12 +69,16 @@ export async function insertOutboxMessage(
     !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)
   )
     throw new RangeError(`outbox priority must be an integer 0..9, got ${options.priority}`);
+  const reorders =
+    options.deliverAt !== undefined || (options.priority !== undefined && options.priority !== 4);
+  if (reorders && options.ordered !== false) throw new UnorderedOptionsError();
   const insert = db
     .insert(outboxMessages)
     .values({
       ...message,
       ...(options.priority === undefined ? {} : { priority: options.priority }),
       ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
+      ...(options.ordered === false ? { ordered: false } : {}),
     })
     .returning({ destination: outboxMessages.destination });
   // One round trip for both: this runs inside the caller's (request's) transaction.
@@ -83,6 +110,8 @@ interface RawClaimedRow {
   created_at: string | Date;
   priority: number;
   deliver_at: string | Date | null;
+  ordered: boolean;
+  claim_token: string;
 }
 
 /**
@@ -90,7 +119,9 @@ interface RawClaimedRow {
  *
  * Safety with N relays: FOR UPDATE SKIP LOCKED lets concurrent relays claim disjoint batches
  * without waiting on each other; the lease (locked_until) lets rows of a crashed relay be
- * claimed again once it runs out; every later write is fenced by locked_by (see ownedPending).
+ * claimed again once it runs out; every later write is fenced by the claim's own token
+ * (claim_token, fresh per claim: two loops of one instance, or a claim and its successor after
+ * a lease ran out, never share one).
  *
  * Per-aggregate order: a row is claimable only when NO earlier row (smaller seq) of the same
  * aggregate is still pending — whether it is due, backing off after a refusal, or claimed by
@@ -108,6 +139,10 @@ interface RawClaimedRow {
  * aggregates seq may disagree with commit order — a row with a smaller seq can commit later —
  * which is harmless: no order is promised between aggregates, and nothing is skipped, since an
  * uncommitted row is simply claimed on a later pass.)
+ *
+ * The order is per destination: rows of the aggregate bound for other addresses neither block
+ * nor are blocked (a row on an address nobody relays must not stop the aggregate everywhere).
+ * Rows sent outside order (`ordered` false: scheduled or prioritised) neither block nor wait.
  *
  * Dead rows: with `deadBlocksAggregate` false (the default) a dead row is parked — the
  * aggregate's later rows flow on and the operator decides (retry or delete); with true, the
@@ -130,6 +165,8 @@ export async function claimOutboxBatch(db: Queryable, claim: ClaimRequest): Prom
       createdAt: new Date(r.created_at),
       priority: r.priority,
       deliverAt: r.deliver_at === null ? null : new Date(r.deliver_at),
+      ordered: r.ordered,
+      claimToken: r.claim_token,
     }))
     .sort((a, b) => a.seq - b.seq); // RETURNING has no order; the relay sends in claim order.
 }
@@ -148,23 +185,27 @@ export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
          and m.destination = ${claim.destination}
          and m.next_attempt_at <= now()
          and (m.locked_until is null or m.locked_until < now())
-         and not exists (
+         and (not m.ordered or not exists (
                select 1 from outbox_messages e
                 where e.aggregate_type = m.aggregate_type
                   and e.aggregate_id = m.aggregate_id
                   and e.seq < m.seq
-                  and ${blocking})
+                  and e.destination = m.destination
+                  and e.ordered
+                  and ${blocking}))
        order by m.seq
        limit ${claim.limit}
          for update of m skip locked
     )
     update outbox_messages o
        set locked_by = ${claim.owner},
+           claim_token = ${randomUUID()}::uuid,
            locked_until = now() + ${claim.leaseMs} * interval '1 millisecond'
       from due
      where o.id = due.id
     returning o.id, o.seq, o.aggregate_type, o.aggregate_id, o.type, o.version, o.destination,
-              o.payload, o.headers, o.attempts, o.created_at, o.priority, o.deliver_at`;
+              o.payload, o.headers, o.attempts, o.created_at, o.priority, o.deliver_at, o.ordered,
+              o.claim_token`;
 }
 
 /**
@@ -175,9 +216,10 @@ function pgArray(values: readonly string[]): string {
   return `{${values.join(",")}}`;
 }
 
-// Every write below is fenced by `locked_by = owner AND status = 'pending'`: if this instance
-// lost its lease and another one claimed the row, this instance's late word is ignored (the
-// other one resends; the broker drops the duplicate by _AMQ_DUPL_ID).
+// Every write below is fenced by `claim_token = <the claim's token> AND status = 'pending'`: if
+// this claim's lease ran out and the row was claimed again (by another instance or another loop
+// of this one), this claim's late word is ignored (the new claim resends; the broker drops the
+// duplicate by _AMQ_DUPL_ID).
 
 /**
  * The broker accepted these messages (at the given times): they are published. Returns the
@@ -185,7 +227,7 @@ function pgArray(values: readonly string[]): string {
  */
 export async function markPublished(
   db: Queryable,
-  owner: string,
+  claimToken: string,
   accepted: ReadonlyArray<{ id: string; at: Date }>,
 ): Promise<Array<{ id: string; createdAt: Date; publishedAt: Date }>> {
   if (accepted.length === 0) return [];
@@ -193,9 +235,10 @@ export async function markPublished(
   const times = accepted.map((a) => a.at.toISOString());
   const result = await db.execute<{ id: string; created_at: string | Date; published_at: string | Date }>(sql`
     update outbox_messages o
-       set status = 'published', published_at = v.at, locked_by = null, locked_until = null, last_error = null
+       set status = 'published', published_at = v.at, locked_by = null, locked_until = null,
+           claim_token = null, last_error = null
       from unnest(${pgArray(ids)}::uuid[], ${pgArray(times)}::timestamptz[]) as v(id, at)
-     where o.id = v.id and o.locked_by = ${owner} and o.status = 'pending'
+     where o.id = v.id and o.claim_token = ${claimToken} and o.status = 'pending'
     returning o.id, o.created_at, o.published_at`);
   return result.rows.map((r) => ({
     id: r.id,
@@ -205,20 +248,24 @@ export async function markPublished(
 }
 
 /**
- * The outcome of these sends is unknown (broker gone, link detached, timeout): give the rows
- * back as they were, due at once, without counting an attempt.
+ * Give the rows back as they were, due at once, without counting an attempt. `sent`: they were
+ * handed to the broker and the outcome is unknown (broker gone, link detached, timeout), so they
+ * may be on the broker already (remembered in outcome_unknown, see scheduleRetry).
  */
 export async function releaseClaims(
   db: Queryable,
-  owner: string,
+  claimToken: string,
   ids: string[],
   reason?: string,
+  sent = true,
 ): Promise<number> {
   if (ids.length === 0) return 0;
   const result = await db.execute(sql`
     update outbox_messages
-       set locked_by = null, locked_until = null, last_error = coalesce(${reason ?? null}::text, last_error)
-     where id = any(${pgArray(ids)}::uuid[]) and locked_by = ${owner} and status = 'pending'`);
+       set locked_by = null, locked_until = null, claim_token = null,
+           outcome_unknown = outcome_unknown or ${sent},
+           last_error = coalesce(${reason ?? null}::text, last_error)
+     where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'`);
   return result.rowCount ?? 0;
 }
 
@@ -235,10 +282,14 @@ export interface RetryRequest {
  * The broker refused the message: record why in its history and retry it after `delayMs`; when
  * the refusal counts and the attempts reach `maxAttempts`, the row goes `dead` instead (kept,
  * never retried by the relay, listed by the admin API). One statement, fenced like the others.
+ *
+ * A row whose earlier send had an unknown outcome never goes dead by a refusal: the first copy
+ * may be on the broker (and delivered), so the refusal of a resend says nothing about the message;
+ * it is retried with the backoff until a send is accepted (then the broker drops the duplicate).
  */
 export async function scheduleRetry(
   db: Queryable,
-  owner: string,
+  claim: { token: string; owner: string },
   retry: RetryRequest,
   maxAttempts: number,
 ): Promise<{ status: "pending" | "dead"; attempts: number } | undefined> {
@@ -248,16 +299,18 @@ export async function scheduleRetry(
       update outbox_messages
          set locked_by = null, locked_until = null, last_error = ${retry.error},
              attempts = attempts + ${increment}::int,
-             status = case when ${increment}::int = 1 and attempts + 1 >= ${maxAttempts}::int
+             status = case when ${increment}::int = 1 and not outcome_unknown
+                            and attempts + 1 >= ${maxAttempts}::int
                            then 'dead' else 'pending' end,
+             claim_token = null,
              next_attempt_at = now() + ${retry.delayMs} * interval '1 millisecond'
-       where id = ${retry.id} and locked_by = ${owner} and status = 'pending'
-      returning id, attempts, status
+       where id = ${retry.id} and claim_token = ${claim.token} and status = 'pending'
+      returning id, attempts, status, ${claim.owner}::text as actor
     )
     insert into outbox_attempts (message_id, outcome, attempts, error, actor)
-    select id, ${retry.outcome}, attempts, ${retry.error}, ${owner} from u
+    select id, ${retry.outcome}, attempts, ${retry.error}, actor from u
     union all
-    select id, 'dead', attempts, ${retry.error}, ${owner} from u where status = 'dead'
+    select id, 'dead', attempts, ${retry.error}, actor from u where status = 'dead'
     returning outcome, attempts`);
   if (result.rows.length === 0) return undefined;
   const dead = result.rows.some((r) => r.outcome === "dead");

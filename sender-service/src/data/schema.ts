@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -20,6 +21,12 @@ export const entityItems = pgTable(
     name: text("name").notNull(),
     description: text("description"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /**
+     * Aggregate version: 1 at creation, +1 per update (the ETag, and what EntityItemUpdated carries
+     * so the receiver can apply updates in order, never skipping one).
+     */
+    version: integer("version").notNull().default(1),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }),
   },
   // Serves the list endpoint (newest first) without a sort over the whole table.
   (t) => [index("entity_items_created_at_idx").on(t.createdAt.desc(), t.id.desc())],
@@ -56,6 +63,24 @@ export const outboxMessages = pgTable(
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     lockedBy: text("locked_by"),
+    /**
+     * Fences every write of the relay: a fresh token per claim (not per process), so a stale
+     * outcome of one claim can never release, publish or fail a later claim of the same row, even
+     * by another loop of the same instance.
+     */
+    claimToken: uuid("claim_token"),
+    /**
+     * An earlier send's outcome was unknown (timeout, connection lost): the message may already be
+     * on the broker, so a later refusal of a resend is not a refusal of the message and never makes
+     * it dead (it is retried instead).
+     */
+    outcomeUnknown: boolean("outcome_unknown").notNull().default(false),
+    /**
+     * false: the producer asked for scheduled delivery or a priority, which the broker orders by
+     * time/priority, not by aggregate. Such a row is sent without group_id, outside per-aggregate
+     * order (it neither waits for nor holds back its aggregate's other rows).
+     */
+    ordered: boolean("ordered").notNull().default(true),
     lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
     lastError: text("last_error"),
     /**
@@ -144,7 +169,14 @@ export const idempotencyKeys = pgTable(
     requestHash: text("request_hash").notNull(),
     statusCode: integer("status_code").notNull(),
     responseBody: jsonb("response_body").$type<unknown>().notNull(),
+    /**
+     * The response body exactly as sent (jsonb reorders keys and drops whitespace, so a replay
+     * from response_body is not byte-identical). Null for keys stored before this column existed.
+     */
+    responseText: text("response_text"),
     location: text("location"),
+    /** ETag of the response (updates), so a replay carries it too. */
+    etag: text("etag"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
   },

@@ -5,6 +5,10 @@ export interface EntityItem {
   description: string | null;
   /** ISO-8601 timestamp. */
   createdAt: string;
+  /** Aggregate version: 1 when created, +1 per update (the ETag). */
+  version: number;
+  /** ISO-8601 timestamp of the last update; null until the first one. */
+  updatedAt: string | null;
 }
 
 export interface NewEntityItem {
@@ -17,6 +21,20 @@ export function toEntityItem(row: {
   name: string;
   description: string | null;
   createdAt: Date;
+  version: number;
+  updatedAt: Date | null;
 }): EntityItem {
-  return { id: row.id, name: row.name, description: row.description, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: row.createdAt.toISOString(),
+    version: row.version,
+    updatedAt: row.updatedAt?.toISOString() ?? null,
+  };
+}
+
+/** The strong ETag of a version: `"3"`. */
+export function etagOf(version: number): string {
+  return `"${version}"`;
 }

@@ -122,7 +122,8 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
   host.route({
     method: "delete",
     path: "/api/outbox/messages/:id",
-    summary: "Delete a message that was never published (dead, or pending and not being sent right now)",
+    summary:
+      "Delete a dead message (never accepted by the broker). Pending messages cannot be deleted: a copy may be on its way",
     tags,
     operationId: "deleteOutboxMessage",
     request: { params: outboxIdParamsSchema },
@@ -130,7 +131,8 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       204: { description: "Deleted" },
       404: notFound,
       409: {
-        description: "Published or delivered (retention removes those), or claimed by a relay right now",
+        description:
+          "Not dead: pending (a copy may already be on the broker, and deleting it would unblock its aggregate's next message), published or delivered",
         schema: problemResponseSchema,
       },
       503: unavailable,
@@ -140,7 +142,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       expectDone(
         change,
         params.id,
-        "Only a dead message, or a pending one not being sent right now, can be deleted",
+        "Only a dead message can be deleted: a pending one may already be on the broker",
       );
       res.status(204).end();
     },

@@ -7,6 +7,8 @@ export const entityItemSchema = z
     name: z.string(),
     description: z.string().nullable(),
     createdAt: z.iso.datetime(),
+    version: z.number().int().min(1).meta({ description: "1 when created, +1 per update; the ETag" }),
+    updatedAt: z.iso.datetime().nullable(),
   })
   .meta({
     id: "EntityItem",
@@ -15,6 +17,8 @@ export const entityItemSchema = z
       name: "First item",
       description: null,
       createdAt: "2025-07-01T12:00:00.000Z",
+      version: 1,
+      updatedAt: null,
     },
   });
 
@@ -25,6 +29,17 @@ export const createEntityItemSchema = z
     description: z.string().max(2000).nullable().optional(),
   })
   .meta({ id: "CreateEntityItem", example: { name: "First item", description: "Created through the API" } });
+
+/** PUT body: the full new state (an omitted description becomes null, as on create). */
+export const updateEntityItemSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).nullable().optional(),
+  })
+  .meta({
+    id: "UpdateEntityItem",
+    example: { name: "Renamed item", description: "Updated through the API" },
+  });
 
 export const entityItemIdParamsSchema = z.object({
   id: z.uuid().meta({ description: "Entity id (UUID)" }),

@@ -110,7 +110,7 @@ export class AmqpPublisher {
   send(message: Message): Promise<SendOutcome> {
     const sender = this.sender;
     if (this.closed || sender === undefined || !this.isSendable()) {
-      return Promise.resolve({ kind: "unknown", reason: "link not sendable" });
+      return Promise.resolve({ kind: "unknown", reason: "link not sendable", notSent: true });
     }
     const tag = String(this.nextTag++);
     return new Promise<SendOutcome>((resolve) => {

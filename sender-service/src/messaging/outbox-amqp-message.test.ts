@@ -1,6 +1,5 @@
 import rhea from "rhea";
 import { describe, expect, it } from "vitest";
-import type { ClaimedOutboxMessage } from "../data/outbox.js";
 import { toAmqpMessage } from "./outbox-amqp-message.js";
 
 const payload = {
@@ -9,7 +8,7 @@ const payload = {
   description: null,
   createdAt: "2025-01-01T00:00:00.000Z",
 };
-const row: ClaimedOutboxMessage = {
+const row: Parameters<typeof toAmqpMessage>[0] = {
   id: "0196f7c2-1111-7000-8000-000000000002",
   seq: 1,
   priority: 4,
@@ -26,7 +25,7 @@ const row: ClaimedOutboxMessage = {
 };
 
 /** What the receiver sees: encode and decode through rhea's own codec. */
-function roundTrip(r: ClaimedOutboxMessage) {
+function roundTrip(r: Parameters<typeof toAmqpMessage>[0]) {
   return rhea.message.decode(rhea.message.encode(toAmqpMessage(r)));
 }
 

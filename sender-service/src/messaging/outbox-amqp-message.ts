@@ -8,7 +8,7 @@ import type { OutboxHeaders } from "../data/schema.js";
  * exactly this):
  * - message_id and the string application property `_AMQ_DUPL_ID` = outbox id, so that Artemis
  *   drops a resend of a message it already has (resends happen whenever an outcome is unknown);
- * - group_id = aggregate id, subject/type/version = the event, durable so that `accepted`
+ * - group_id = aggregate id (unless the row is sent outside order), subject/type/version = the event, durable so that `accepted`
  *   means "on disk";
  * - the JSON payload as a data section (opaque bytes, content_type says how to read them);
  * - priority (AMQP header) and, for scheduled rows, the annotation `x-opt-delivery-time` as epoch
@@ -17,7 +17,10 @@ import type { OutboxHeaders } from "../data/schema.js";
  * `trace` replaces the row's stored trace context (the relay passes its PRODUCER span's context,
  * so the consumer's span is a child of the publish, itself a child of the HTTP request).
  */
-export function toAmqpMessage(row: ClaimedOutboxMessage, trace: OutboxHeaders = row.headers): Message {
+export function toAmqpMessage(
+  row: Omit<ClaimedOutboxMessage, "claimToken" | "ordered"> & { ordered?: boolean },
+  trace: OutboxHeaders = row.headers,
+): Message {
   const applicationProperties: Record<string, unknown> = {
     _AMQ_DUPL_ID: row.id,
     type: row.type,
@@ -32,7 +35,8 @@ export function toAmqpMessage(row: ClaimedOutboxMessage, trace: OutboxHeaders = 
     message_id: row.id,
     durable: true,
     subject: row.type,
-    group_id: row.aggregateId,
+    // No group for a message outside per-aggregate order (scheduled/prioritised: ordered false).
+    ...(row.ordered === false ? {} : { group_id: row.aggregateId }),
     content_type: "application/json",
     creation_time: row.createdAt,
     application_properties: applicationProperties,

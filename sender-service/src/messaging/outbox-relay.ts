@@ -126,18 +126,22 @@ export class OutboxRelay {
   }
 
   /**
-   * Stops claiming, lets sends already in flight finish (bounded), releases the claims of rows
-   * whose outcome is unknown, then detaches the link. Rows still locked if the bound hits become
-   * claimable again when their lease runs out.
+   * Stops claiming, lets sends already in flight finish, releases the claims of rows whose outcome
+   * is unknown, then detaches the link — all within `budgetMs` (default 4 s, inside the service
+   * host's 5 s per-hook budget): about half of it for outcomes to arrive, then the publisher is
+   * closed (every send still in flight resolves as unknown, so the loop releases those rows at
+   * once instead of leaving them leased until the lease runs out), and the rest for the releases.
+   * Rows still locked if the budget runs out become claimable again when their lease ends.
    */
-  async stop(timeoutMs = 5_000): Promise<void> {
+  async stop(budgetMs = 4_000): Promise<void> {
+    const deadline = Date.now() + budgetMs;
     this.abort.abort();
     this.wake();
     const running = this.running ?? Promise.resolve();
-    const finished = await settlesWithin(running, timeoutMs);
-    // Resolves every send still in flight as unknown, so the loop can release those rows.
-    await this.opts.publisher.close();
-    if (!finished && !(await settlesWithin(running, 2_000))) {
+    const finished = await settlesWithin(running, budgetMs / 2);
+    const closeMs = Math.max(100, Math.min(1_000, (deadline - Date.now()) / 2));
+    await settlesWithin(this.opts.publisher.close(), closeMs);
+    if (!finished && !(await settlesWithin(running, Math.max(0, deadline - Date.now())))) {
       this.opts.logger.warn("outbox relay did not stop in time; its claims expire with the lease");
     }
     this.opts.logger.info({ published: this.publishedTotal }, "outbox relay stopped");
@@ -263,6 +267,9 @@ export class OutboxRelay {
     }
     if (signal.aborted) return { kind: "idle" };
 
+    // The lease is measured from before the claim: the database starts it during the statement,
+    // so a slow claim must shorten our sending window, never lengthen it past the lease.
+    const claimStartedAt = Date.now();
     const rows = await claimOutboxBatch(db, {
       owner,
       destination: this.opts.destination,
@@ -272,21 +279,25 @@ export class OutboxRelay {
     });
     if (rows.length === 0) return { kind: "idle" };
 
-    const sent = await this.publishBatch(rows, signal);
+    const sent = await this.publishBatch(rows, signal, claimStartedAt);
     const outcomes = sent.map((s) => s.outcome);
     const plan = planSettlement(rows, outcomes, this.opts.backoff, this.random);
     const acceptedAt = new Map(sent.map((s, i) => [rows[i]?.id, s.at]));
 
+    // Every write is fenced by this claim's token (not the instance): see claimOutboxBatch.
+    const claim = { token: rows[0]?.claimToken ?? "", owner };
     const marked = await markPublished(
       db,
-      owner,
+      claim.token,
       plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
     );
     const published = marked.length;
-    const released = await releaseClaims(db, owner, plan.release, plan.unknownReason);
+    const released =
+      (await releaseClaims(db, claim.token, plan.release, plan.unknownReason)) +
+      (await releaseClaims(db, claim.token, plan.releaseUnsent, plan.unknownReason, false));
     const maxAttempts = this.opts.maxAttempts ?? 10;
     for (const retry of plan.retry) {
-      const result = await scheduleRetry(db, owner, retry, maxAttempts);
+      const result = await scheduleRetry(db, claim, retry, maxAttempts);
       if (result?.status === "dead") {
         this.deadTotal += 1;
         this.opts.metrics?.recordFailure("dead");
@@ -299,7 +310,7 @@ export class OutboxRelay {
       }
     }
     this.opts.metrics?.recordPublished(marked);
-    this.opts.metrics?.recordFailure("unknown", plan.release.length);
+    this.opts.metrics?.recordFailure("unknown", plan.release.length + plan.releaseUnsent.length);
     for (const retry of plan.retry) this.opts.metrics?.recordFailure(retry.outcome);
 
     this.publishedTotal += published;
@@ -323,7 +334,7 @@ export class OutboxRelay {
       "outbox batch done",
     );
 
-    if (plan.release.length > 0)
+    if (plan.release.length + plan.releaseUnsent.length > 0)
       return { kind: "outcomes-unknown", reason: plan.unknownReason ?? "unknown outcome" };
     return { kind: "more" };
   }
@@ -337,10 +348,11 @@ export class OutboxRelay {
   private async publishBatch(
     rows: ClaimedOutboxMessage[],
     signal: AbortSignal,
+    claimStartedAt: number,
   ): Promise<Array<{ outcome: SendOutcome; at: Date }>> {
     const { publisher } = this.opts;
     // Every outcome must be known before the lease ends: the last send starts in time for its timeout.
-    const sendBy = Date.now() + this.opts.leaseMs - this.opts.sendTimeoutMs;
+    const sendBy = claimStartedAt + this.opts.leaseMs - this.opts.sendTimeoutMs;
     const outcomes: Array<Promise<{ outcome: SendOutcome; at: Date }>> = [];
     let stopReason: string | undefined;
     for (const row of rows) {
@@ -355,7 +367,7 @@ export class OutboxRelay {
       if (stopReason !== undefined) {
         outcomes.push(
           Promise.resolve({
-            outcome: { kind: "unknown", reason: `not sent: ${stopReason}` },
+            outcome: { kind: "unknown", reason: `not sent: ${stopReason}`, notSent: true },
             at: new Date(),
           }),
         );

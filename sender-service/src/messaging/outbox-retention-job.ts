@@ -40,6 +40,7 @@ export class OutboxRetentionJob {
       batchSize: this.opts.batchSize,
       // Bounded per pass so a huge backlog is worked off over several passes, not one long burst.
       maxBatches: 100,
+      signal: this.abort.signal,
     });
     if (deleted > 0 || lockedOut) this.opts.logger.info({ deleted, lockedOut }, "outbox retention pass done");
     return deleted;

@@ -2,7 +2,9 @@ import type { HealthCheck, Logger } from "@outbox/service-defaults";
 import { sql } from "drizzle-orm";
 import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
 import { z } from "zod";
+import { isTransientConnectionError } from "../data/connection-errors.js";
 import type { Database } from "../data/db.js";
+import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 
 /** The receipt the receiver publishes after applying a message (JSON body). */
 const receiptSchema = z.object({
@@ -49,7 +51,7 @@ export async function markDelivered(db: Database, receipt: Receipt): Promise<boo
   const result = await db.execute(sql`
     UPDATE outbox_messages
        SET status = 'delivered', delivered_at = ${at}, published_at = coalesce(published_at, ${at}),
-           locked_by = NULL, locked_until = NULL
+           locked_by = NULL, locked_until = NULL, claim_token = NULL
      WHERE id = ${receipt.messageId} AND status IN ('pending', 'published')`);
   return (result.rowCount ?? 0) > 0;
 }
@@ -61,14 +63,25 @@ export interface ReceiptConsumerOptions {
   logger: Logger;
   /** Receipts processed at once (manual credit). Default 32. */
   maxInFlight?: number;
+  /**
+   * True when the database answers. After a database failure the consumer stops granting credit
+   * and polls this (like the receiver's inbox consumer), so an outage neither burns the receipts'
+   * delivery attempts nor sends them to the dead-letter queue.
+   */
+  probe?: () => Promise<boolean>;
 }
+
+const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
 
 type ReceiverWithCredit = Receiver & { credit: number };
 
 /**
  * Consumes delivery receipts and marks outbox rows delivered. A receipt is accepted only after
- * the UPDATE committed; a database failure answers modified(delivery_failed), so
- * the broker's redelivery delay applies; an unreadable receipt is rejected (dead-lettered).
+ * the UPDATE committed. The database unreachable: consumption pauses (no new credit) until a probe
+ * answers, and the receipts in hand are kept unsettled and retried then (the broker neither counts
+ * an attempt nor dead-letters them); any other failure answers
+ * modified(delivery_failed), so the broker's redelivery delay applies; an unreadable receipt is
+ * rejected (dead-lettered).
  */
 export class ReceiptConsumer {
   private receiver: ReceiverWithCredit | undefined;
@@ -80,6 +93,10 @@ export class ReceiptConsumer {
   private delivered = 0;
   private unmatched = 0;
   private failed = 0;
+  private paused = false;
+  private probes = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly resumeWaiters = new Set<(resumed: boolean) => void>();
 
   constructor(private readonly opts: ReceiptConsumerOptions) {}
 
@@ -124,23 +141,27 @@ export class ReceiptConsumer {
         delivered: this.delivered,
         unmatched: this.unmatched,
         failed: this.failed,
+        paused: this.paused,
+        probes: this.probes,
       };
-      return attached
-        ? { status: "healthy", data }
-        : { status: "degraded", detail: "receipt link not attached", data };
+      if (!attached) return { status: "degraded", detail: "receipt link not attached", data };
+      if (this.paused) return { status: "degraded", detail: "paused until the database answers", data };
+      return { status: "healthy", data };
     };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reattachTimer);
+    clearTimeout(this.probeTimer);
+    this.wakeResumeWaiters(false);
     await Promise.allSettled([...this.handlers]);
     this.receiver?.close();
   }
 
   private topUp(): void {
     const r = this.receiver;
-    if (this.stopped || r === undefined || !r.is_open()) return;
+    if (this.stopped || this.paused || r === undefined || !r.is_open()) return;
     const wanted = (this.opts.maxInFlight ?? 32) - this.inFlight - r.credit;
     if (wanted > 0) r.add_credit(wanted);
   }
@@ -168,17 +189,73 @@ export class ReceiptConsumer {
       this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
       return;
     }
-    try {
-      if (await markDelivered(this.opts.db, receipt)) this.delivered += 1;
-      else this.unmatched += 1;
-      delivery.accept();
-    } catch (error) {
-      this.failed += 1;
-      delivery.modified({ delivery_failed: true });
-      this.opts.logger.warn(
-        { err: error, messageId: receipt.messageId },
-        "could not record a delivery receipt",
-      );
+    const span = startReceiptSpan(message, this.opts.queue);
+    for (;;) {
+      try {
+        if (await withSpan(span, () => markDelivered(this.opts.db, receipt))) this.delivered += 1;
+        else this.unmatched += 1;
+        delivery.accept();
+        endReceiptSpan(span);
+        return;
+      } catch (error) {
+        this.failed += 1;
+        this.opts.logger.warn(
+          { err: error, messageId: receipt.messageId },
+          "could not record a delivery receipt",
+        );
+        if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
+          endReceiptSpan(span, error instanceof Error ? error.message : String(error));
+          delivery.modified({ delivery_failed: true });
+          return;
+        }
+        // Not the receipt's fault: keep it (unsettled, so the broker neither counts an attempt
+        // nor hands it out again) and try again once the database answers.
+        this.pause();
+        if (!(await this.resumed())) {
+          endReceiptSpan(span, "stopped while the database was unreachable");
+          delivery.release();
+          return;
+        }
+      }
     }
+  }
+
+  /** Resolves true when consumption resumes, false when the consumer stops first. */
+  private resumed(): Promise<boolean> {
+    if (!this.paused) return Promise.resolve(!this.stopped);
+    return new Promise((resolve) => this.resumeWaiters.add(resolve));
+  }
+
+  private wakeResumeWaiters(result: boolean): void {
+    for (const wake of [...this.resumeWaiters]) wake(result);
+    this.resumeWaiters.clear();
+  }
+
+  private pause(): void {
+    if (this.paused || this.stopped) return;
+    this.paused = true;
+    this.opts.logger.warn("receipt consumer paused until the database answers");
+    this.scheduleProbe(PROBE_DELAY_MS.initial);
+  }
+
+  private scheduleProbe(delayMs: number): void {
+    this.probeTimer = setTimeout(() => void this.runProbe(delayMs), delayMs);
+  }
+
+  private async runProbe(delayMs: number): Promise<void> {
+    this.probeTimer = undefined;
+    const probe = this.opts.probe;
+    if (probe === undefined || this.stopped) return;
+    this.probes += 1;
+    const ok = await probe().catch(() => false);
+    if (this.stopped) return;
+    if (!ok) {
+      this.scheduleProbe(Math.min(delayMs * 2, PROBE_DELAY_MS.max));
+      return;
+    }
+    this.paused = false;
+    this.opts.logger.info("database answers again; receipt consumer resumes");
+    this.wakeResumeWaiters(true);
+    this.topUp();
   }
 }

@@ -11,4 +11,9 @@ export type SendOutcome =
    * No outcome: connection lost, link detached, timed out, never sent. The broker may or may not
    * have the message; resending is safe because it drops duplicates by _AMQ_DUPL_ID.
    */
-  | { kind: "unknown"; reason: string };
+  | {
+      kind: "unknown";
+      reason: string;
+      /** True when the message was never handed to the link: it cannot be on the broker. */
+      notSent?: boolean;
+    };

@@ -9,7 +9,13 @@ const rows = (n: number, attempts = 0) => Array.from({ length: n }, (_, i) => ({
 describe("planSettlement", () => {
   it("publishes accepted rows only", () => {
     const plan = planSettlement(rows(2), [{ kind: "accepted" }, { kind: "accepted" }], policy, top);
-    expect(plan).toEqual({ publish: ["id-0", "id-1"], release: [], retry: [], unknownReason: undefined });
+    expect(plan).toEqual({
+      publish: ["id-0", "id-1"],
+      release: [],
+      releaseUnsent: [],
+      retry: [],
+      unknownReason: undefined,
+    });
   });
 
   it("releases rows whose outcome is unknown, without counting an attempt, and keeps the first reason", () => {

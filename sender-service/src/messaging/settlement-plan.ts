@@ -16,6 +16,8 @@ export interface SettlementPlan {
   publish: string[];
   /** Outcome unknown: give back the claim, due at once, no attempt counted. */
   release: string[];
+  /** Never handed to the broker (stopping, link gone before the send): give back the claim. */
+  releaseUnsent: string[];
   /** Refused by the broker: retry after a backoff. */
   retry: RetryPlan[];
   /** Why the outcomes were unknown (first reason), when any was. */
@@ -40,7 +42,13 @@ export function planSettlement(
 ): SettlementPlan {
   if (rows.length !== outcomes.length)
     throw new Error(`planSettlement: ${rows.length} rows but ${outcomes.length} outcomes`);
-  const plan: SettlementPlan = { publish: [], release: [], retry: [], unknownReason: undefined };
+  const plan: SettlementPlan = {
+    publish: [],
+    release: [],
+    releaseUnsent: [],
+    retry: [],
+    unknownReason: undefined,
+  };
   rows.forEach((row, i) => {
     const outcome = outcomes[i] as SendOutcome;
     switch (outcome.kind) {
@@ -48,7 +56,7 @@ export function planSettlement(
         plan.publish.push(row.id);
         return;
       case "unknown":
-        plan.release.push(row.id);
+        (outcome.notSent === true ? plan.releaseUnsent : plan.release).push(row.id);
         plan.unknownReason ??= outcome.reason;
         return;
       case "rejected":

@@ -1,0 +1,55 @@
+import type { EntityItemUpdatedEvent } from "./events.js";
+import type { ApplyResult, InboxStore } from "./inbox.js";
+
+/**
+ * The update arrived before the version it builds on (or before the entity itself): applying it
+ * would skip a version or apply them out of order. Transient on purpose: the message is redelivered
+ * later, by when its predecessor has been applied. The message says "version gap" so that such
+ * arrivals can be counted (delivery_failures).
+ */
+export class VersionGapError extends Error {
+  constructor(
+    readonly entityId: string,
+    readonly currentVersion: number | undefined,
+    readonly eventVersion: number,
+  ) {
+    super(
+      `version gap: EntityItem ${entityId} is at ${currentVersion ?? "no version (not received yet)"}, ` +
+        `the update brings ${eventVersion}; waiting for ${(currentVersion ?? 0) + 1}`,
+    );
+    this.name = "VersionGapError";
+  }
+}
+
+/**
+ * Applies EntityItemUpdated exactly once and in version order: version n only on top of n - 1.
+ * Inbox row + new state in one transaction, with the entity row locked, so two deliveries of the
+ * same aggregate can never both pass the check. An older or equal version is a duplicate by
+ * content (already applied under another message id): recorded, not repeated.
+ */
+export async function applyEntityItemUpdated(
+  store: InboxStore,
+  event: EntityItemUpdatedEvent,
+): Promise<ApplyResult> {
+  return store.inTransaction(async (uow) => {
+    const firstTime = await uow.recordMessage(event);
+    if (!firstTime) return "duplicate";
+    const { id, version } = event.payload;
+    const current = await uow.lockReceivedItemVersion(id);
+    if (current === undefined || current < version - 1) throw new VersionGapError(id, current, version);
+    if (current >= version) {
+      await uow.markProcessed(event.messageId);
+      return "already-applied";
+    }
+    await uow.applyReceivedItemUpdate({
+      id,
+      messageId: event.messageId,
+      name: event.payload.name,
+      description: event.payload.description,
+      version,
+      sourceUpdatedAt: new Date(event.payload.updatedAt),
+    });
+    await uow.markProcessed(event.messageId);
+    return "applied";
+  });
+}

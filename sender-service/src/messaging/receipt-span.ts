@@ -1,0 +1,53 @@
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+} from "@opentelemetry/api";
+import type { Message } from "rhea";
+
+const tracer = trace.getTracer("sender-service");
+
+/**
+ * The CONSUMER span of a delivery receipt, child of the receiver's publish span (its context
+ * travels in the receipt's `traceparent`/`tracestate` application properties, as on every hop), so
+ * the receipt closes the message's own trace: HTTP → relay send → receiver process → receipt send →
+ * receipt process. A no-op until the SDK is started.
+ */
+export function startReceiptSpan(message: Message, queue: string): Span {
+  const carrier: Record<string, string> = {};
+  const props = (message.application_properties ?? {}) as Record<string, unknown>;
+  for (const key of ["traceparent", "tracestate"]) {
+    const value = props[key];
+    if (typeof value === "string") carrier[key] = value;
+  }
+  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
+  return tracer.startSpan(
+    `process ${queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        "messaging.system": "activemq",
+        "messaging.destination.name": queue,
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        ...(messageId !== undefined ? { "messaging.message.id": messageId } : {}),
+      },
+    },
+    parent,
+  );
+}
+
+export function endReceiptSpan(span: Span, error?: string): void {
+  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error.slice(0, 500) });
+  span.end();
+}
+
+/** Runs `work` with `span` active (database spans become its children). */
+export function withSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
+  return context.with(trace.setSpan(context.active(), span), work);
+}

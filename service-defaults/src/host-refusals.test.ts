@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ServiceHost } from "./host.js";
+import { createLogger } from "./logging.js";
+
+// What an OpenAPI fuzzer found: 404 instead of 405 for a method a path does not have, and a 500
+// for JSON text containing U+0000 (PostgreSQL refuses it).
+const hosts: ServiceHost[] = [];
+afterEach(async () => {
+  await Promise.all(hosts.splice(0).map((h) => h.stop()));
+});
+
+async function startHost(): Promise<string> {
+  const host = new ServiceHost({
+    name: "refusals",
+    version: "1.0.0",
+    logger: createLogger("test", "silent"),
+    port: 0,
+    handleSignals: false,
+  });
+  hosts.push(host);
+  host.route({
+    method: "get",
+    path: "/api/items/:id",
+    summary: "Get",
+    request: { params: z.object({ id: z.string() }) },
+    responses: { 200: { description: "OK" } },
+    handler: ({ res }) => void res.json({}),
+  });
+  host.route({
+    method: "put",
+    path: "/api/items/:id",
+    summary: "Replace",
+    request: { params: z.object({ id: z.string() }), body: z.object({ name: z.string() }) },
+    responses: { 200: { description: "OK" } },
+    handler: ({ body, res }) => void res.json(body),
+  });
+  return (await host.start()).url;
+}
+
+describe("ServiceHost refusals", () => {
+  it("answers 405 with Allow for a method the path does not have, 404 for an unknown path", async () => {
+    const url = await startHost();
+    const response = await fetch(`${url}/api/items/1`, { method: "DELETE" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET, HEAD, PUT");
+    expect(response.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    expect((await fetch(`${url}/health`, { method: "POST" })).status).toBe(405);
+    expect((await fetch(`${url}/api/nothing`, { method: "DELETE" })).status).toBe(404);
+  });
+
+  it("refuses U+0000 and unpaired surrogates in the body with 400, naming the field", async () => {
+    const url = await startHost();
+    const put = (raw: string) =>
+      fetch(`${url}/api/items/1`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: raw,
+      });
+    const nul = await put('{"name":"a\\u0000b"}');
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe("name");
+    expect((await put('{"name":"\\ud800"}')).status).toBe(400);
+    expect((await put('{"name":"emoji \\ud83d\\ude00 ok"}')).status).toBe(200);
+  });
+});

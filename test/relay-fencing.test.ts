@@ -1,0 +1,293 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import type pg from "pg";
+import { v7 as uuidv7 } from "uuid";
+import type { Database } from "../sender-service/src/data/db.js";
+import {
+  claimOutboxBatch,
+  insertOutboxMessage,
+  markPublished,
+  releaseClaims,
+  scheduleRetry,
+  UnorderedOptionsError,
+  type ClaimRequest,
+  type OutboxSendOptions,
+} from "../sender-service/src/data/outbox.js";
+import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
+import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
+import { createPool } from "../sender-service/src/data/db.js";
+import { openDatabase, relayTestModel, RELAY_TEST_QUEUES, startRelay } from "./support/relay-harness.js";
+import { eventually } from "./support/receiver.js";
+
+// Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
+// database, migrated by the sender): rows go to addresses no relay serves, so only the claims
+// made here touch them.
+let app: DistributedApplication;
+let db: Database;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  app = await startTestApp({ model: relayTestModel() });
+  ({ db, pool } = openDatabase(app.getConnectionString("senderdb")));
+});
+
+afterAll(async () => {
+  await pool?.end();
+  await stopTestApp(app);
+});
+
+function destination(): string {
+  return `fencing-${randomUUID().slice(0, 8)}`;
+}
+
+async function insert(
+  address: string,
+  aggregateId: string,
+  options: OutboxSendOptions = {},
+): Promise<string> {
+  const id = uuidv7();
+  await db.transaction((tx) =>
+    insertOutboxMessage(
+      tx,
+      {
+        id,
+        aggregateType: "Test",
+        aggregateId,
+        type: "TestEvent",
+        version: 1,
+        destination: address,
+        payload: {},
+      },
+      options,
+    ),
+  );
+  return id;
+}
+
+function claim(address: string, owner = "relay-a"): Promise<Awaited<ReturnType<typeof claimOutboxBatch>>> {
+  const request: ClaimRequest = {
+    owner,
+    destination: address,
+    limit: 10,
+    leaseMs: 60_000,
+    deadBlocksAggregate: false,
+  };
+  return claimOutboxBatch(db, request);
+}
+
+async function expireLeases(address: string): Promise<void> {
+  await db.execute(
+    sql`update outbox_messages set locked_until = now() - interval '1 second' where destination = ${address}`,
+  );
+}
+
+async function row(id: string) {
+  const result = await db.execute<{ status: string; claim_token: string | null; locked_by: string | null }>(
+    sql`select status, claim_token, locked_by from outbox_messages where id = ${id}`,
+  );
+  return result.rows[0];
+}
+
+describe("review defect 4: fencing per claim, not per process", () => {
+  it("ignores a stale outcome of an earlier claim of the same instance", async () => {
+    const address = destination();
+    const id = await insert(address, "a1");
+    const [first] = await claim(address, "relay-a");
+    expect(first?.id).toBe(id);
+    // Loop 1's send hangs past its lease; loop 2 of the SAME instance claims the row again.
+    await expireLeases(address);
+    const [second] = await claim(address, "relay-a");
+    expect(second?.id).toBe(id);
+    expect(second?.claimToken).not.toBe(first?.claimToken);
+
+    // Loop 1's late outcomes must change nothing: not release, not fail, not publish loop 2's claim.
+    expect(await releaseClaims(db, first!.claimToken, [id], "timeout")).toBe(0);
+    expect(
+      await scheduleRetry(
+        db,
+        { token: first!.claimToken, owner: "relay-a" },
+        { id, error: "rejected", delayMs: 0, countAttempt: true, outcome: "rejected" },
+        1,
+      ),
+    ).toBeUndefined();
+    expect(await markPublished(db, first!.claimToken, [{ id, at: new Date() }])).toEqual([]);
+    expect(await row(id)).toMatchObject({ status: "pending", claim_token: second!.claimToken });
+
+    // Loop 2's own outcome counts.
+    expect(await markPublished(db, second!.claimToken, [{ id, at: new Date() }])).toHaveLength(1);
+    expect(await row(id)).toMatchObject({ status: "published", claim_token: null });
+  });
+});
+
+describe("claim tokens", () => {
+  it("give every row of one claim the same token", async () => {
+    const address = destination();
+    for (let i = 0; i < 5; i++) await insert(address, randomUUID());
+    const claimed = await claim(address);
+    expect(claimed).toHaveLength(5);
+    expect(new Set(claimed.map((r) => r.claimToken)).size).toBe(1);
+  });
+});
+
+describe("review defect 3: a refused resend of a message whose send had an unknown outcome", () => {
+  it("does not make the message dead (the first copy may be on the broker)", async () => {
+    const address = destination();
+    const id = await insert(address, "b1");
+    const [first] = await claim(address);
+    // The send's outcome was unknown (timeout, connection lost): the claim is given back.
+    expect(await releaseClaims(db, first!.claimToken, [id], "no outcome within 10000 ms")).toBe(1);
+    const [second] = await claim(address);
+    // The resend is refused by the broker, and the refusal would be the last allowed attempt.
+    const result = await scheduleRetry(
+      db,
+      { token: second!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("pending");
+    expect((await row(id))?.status).toBe("pending");
+  });
+
+  it("still makes a message dead whose sends were all refused", async () => {
+    const address = destination();
+    const id = await insert(address, "b2");
+    const [first] = await claim(address);
+    const result = await scheduleRetry(
+      db,
+      { token: first!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("dead");
+  });
+
+  it("does not mark a message that was never handed to the broker as possibly sent", async () => {
+    const address = destination();
+    const id = await insert(address, "b3");
+    const [first] = await claim(address);
+    expect(await releaseClaims(db, first!.claimToken, [id], "not sent: relay stopping", false)).toBe(1);
+    const [second] = await claim(address);
+    const result = await scheduleRetry(
+      db,
+      { token: second!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result?.status).toBe("dead");
+  });
+});
+
+describe("review defect 7: the order check is per destination", () => {
+  it("does not let a pending row on an address nobody relays block the aggregate elsewhere", async () => {
+    const relayed = destination();
+    const unrelayed = destination();
+    const aggregate = randomUUID();
+    await insert(unrelayed, aggregate);
+    const later = await insert(relayed, aggregate);
+    expect((await claim(relayed)).map((r) => r.id)).toEqual([later]);
+  });
+
+  it("still keeps the order on one destination", async () => {
+    const address = destination();
+    const aggregate = randomUUID();
+    const first = await insert(address, aggregate);
+    await insert(address, aggregate);
+    expect((await claim(address)).map((r) => r.id)).toEqual([first]);
+  });
+});
+
+describe("review defect 2: deliverAt and priority versus per-aggregate order", () => {
+  it("refuses scheduled or prioritised messages unless they opt out of ordering", async () => {
+    const address = destination();
+    await expect(insert(address, "c1", { priority: 7 })).rejects.toBeInstanceOf(UnorderedOptionsError);
+    await expect(insert(address, "c1", { deliverAt: new Date(Date.now() + 60_000) })).rejects.toBeInstanceOf(
+      UnorderedOptionsError,
+    );
+    // Priority 4 is the default: no reordering, accepted as ordered.
+    await insert(address, "c1", { priority: 4 });
+  });
+
+  it("sends an opted-out message outside its aggregate's order, in both directions", async () => {
+    const address = destination();
+    const aggregate = randomUUID();
+    const ordered = await insert(address, aggregate);
+    const urgent = await insert(address, aggregate, { priority: 9, ordered: false });
+    const orderedLater = await insert(address, aggregate);
+    const claimed = (await claim(address)).map((r) => r.id);
+    // The unordered row neither waits for the first ordered row nor holds back the later one's turn.
+    expect(claimed).toEqual([ordered, urgent]);
+    expect(claimed).not.toContain(orderedLater);
+  });
+});
+
+describe("review defect 6: the relay stops within the host's hook budget", () => {
+  it("releases the claims of sends whose outcome never came, within 5 s", async () => {
+    const address = RELAY_TEST_QUEUES[0]!;
+    // A broker that takes the messages and never answers (a stalled broker): every send hangs
+    // until the publisher is closed.
+    const hanging = new Set<(outcome: SendOutcome) => void>();
+    const handle = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        send: () => new Promise<SendOutcome>((resolve) => hanging.add(resolve)),
+        close: async () => {
+          for (const resolve of hanging) resolve({ kind: "unknown", reason: "publisher closed" });
+          hanging.clear();
+          await real.close();
+        },
+      }),
+    });
+    try {
+      const ids = await Promise.all([insert(address, randomUUID()), insert(address, randomUUID())]);
+      // The precondition: both rows are claimed and their sends are in flight.
+      await eventually(
+        "two sends in flight",
+        () => Promise.resolve(hanging.size === 2 ? true : undefined),
+        60_000,
+      );
+      const began = Date.now();
+      await handle.relay.stop();
+      const took = Date.now() - began;
+      expect(took).toBeLessThan(5_000);
+      for (const id of ids) expect(await row(id)).toMatchObject({ status: "pending", locked_by: null });
+    } finally {
+      await handle.stop();
+    }
+  });
+});
+
+describe("a PostgreSQL server killed while a connection is checked out", () => {
+  // Found by the chaos soak: the sender died of an unhandled 'error' event when sender-pg was
+  // SIGKILLed while a transaction held a pooled client between two statements.
+  it("is an error for that client, not an unhandled event that kills the process", async () => {
+    const errors: Error[] = [];
+    const testPool = createPool({
+      url: app.getConnectionString("senderdb"),
+      max: 1,
+      applicationName: "checked-out",
+      onError: (error) => errors.push(error),
+    });
+    const client = await testPool.connect();
+    try {
+      await client.query("SELECT 1");
+      await app.killResource("sender-pg");
+      await eventually("the checked-out client's error", () =>
+        Promise.resolve(errors.length > 0 ? true : undefined),
+      );
+      await expect(client.query("SELECT 1")).rejects.toThrow();
+    } finally {
+      client.release(true);
+      await testPool.end();
+      await app.startResource("sender-pg");
+      await app.waitForHealthy("sender-pg");
+    }
+  });
+});

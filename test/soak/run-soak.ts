@@ -1,0 +1,132 @@
+import type { DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { COMPONENTS, runChaos, type Component, type FaultRecord } from "./chaos.js";
+import { runLoad, type Confirmed } from "./load.js";
+import { SeededRandom } from "./random.js";
+import { drained, longestPendingMs, verify, type Verdict } from "./verify.js";
+
+export interface SoakOptions {
+  messages: number;
+  seed: number;
+  clients: number;
+  maxUpdates: number;
+  /** Pause between faults. */
+  faultIntervalMs: { min: number; max: number };
+  /** Keep faulting at least until every component was hit this many times. */
+  minFaultsPerComponent: number;
+  drainTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export interface SoakReport extends Verdict {
+  messages: number;
+  creates: number;
+  updates: number;
+  retries: number;
+  unexpected_answers: number;
+  faults: Record<Component, number>;
+  fault_log: FaultRecord[];
+  longest_pending_ms: number;
+  drain_s: number;
+  duration_s: number;
+  seed: number;
+  passed: boolean;
+}
+
+/**
+ * The chaos soak: start the system, run the load and the chaos driver together, heal, drain, and
+ * check every confirmed write against what both consumer groups applied.
+ */
+export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
+  const started = Date.now();
+  const loadRandom = new SeededRandom(opts.seed);
+  const chaosRandom = new SeededRandom(opts.seed ^ 0x5eed);
+  opts.log(`soak: seed ${opts.seed}, ${opts.messages} messages, ${opts.clients} clients`);
+  let app: DistributedApplication | undefined;
+  try {
+    app = await startTestApp();
+    const running = app;
+    const stopChaos = new AbortController();
+    const stopLoad = new AbortController();
+    const faults: FaultRecord[] = [];
+    const chaos = runChaos({
+      app: running,
+      random: chaosRandom,
+      intervalMs: opts.faultIntervalMs,
+      log: opts.log,
+      signal: stopChaos.signal,
+      faults,
+    });
+    let confirmed: Confirmed;
+    try {
+      confirmed = await runLoad({
+        senderUrl: () => running.getEndpoint("sender"),
+        messages: opts.messages,
+        clients: opts.clients,
+        random: loadRandom,
+        maxUpdates: opts.maxUpdates,
+        requestTimeoutMs: 15_000,
+        signal: stopLoad.signal,
+      });
+      opts.log(
+        `load done: ${confirmed.creates} creates, ${confirmed.updates} updates, ${confirmed.retries} retries`,
+      );
+      // A short run keeps faulting (without load) until every component was hit often enough.
+      while (!enoughFaults(faults, opts.minFaultsPerComponent)) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } finally {
+      stopChaos.abort();
+      stopLoad.abort();
+    }
+    await chaos;
+    const lastFaultHealedAt = Date.now();
+    for (const component of COMPONENTS)
+      if (component !== "relay-listen") await running.waitForHealthy(component, 180_000);
+
+    const deadline = Date.now() + opts.drainTimeoutMs;
+    while (!(await drained(running, confirmed).catch(() => false)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const drainS = (Date.now() - lastFaultHealedAt) / 1000;
+    const verdict = await verify(running, confirmed);
+    const report: SoakReport = {
+      messages: confirmed.creates + confirmed.updates,
+      creates: confirmed.creates,
+      updates: confirmed.updates,
+      retries: confirmed.retries,
+      unexpected_answers: confirmed.unexpected.length,
+      ...verdict,
+      faults: countFaults(faults),
+      fault_log: faults,
+      longest_pending_ms: await longestPendingMs(running),
+      drain_s: Math.round(drainS * 10) / 10,
+      duration_s: Math.round((Date.now() - started) / 1000),
+      seed: opts.seed,
+      passed: false,
+    };
+    for (const line of confirmed.unexpected.slice(0, 10)) opts.log(`unexpected answer: ${line}`);
+    report.passed =
+      report.lost === 0 &&
+      report.duplicates_applied === 0 &&
+      report.out_of_order === 0 &&
+      report.not_delivered === 0 &&
+      report.dead_lettered === 0 &&
+      report.audit_missing === 0 &&
+      report.unexpected_answers === 0;
+    return report;
+  } finally {
+    await stopTestApp(app);
+  }
+}
+
+function enoughFaults(faults: FaultRecord[], min: number): boolean {
+  const counts = countFaults(faults);
+  return COMPONENTS.every((c) => counts[c] >= min);
+}
+
+export function countFaults(faults: FaultRecord[]): Record<Component, number> {
+  const counts = Object.fromEntries(COMPONENTS.map((c) => [c, 0])) as Record<Component, number>;
+  for (const f of faults) counts[f.component] += 1;
+  return counts;
+}

@@ -1,0 +1,119 @@
+import type { DistributedApplication } from "@outbox/apphost";
+import pg from "pg";
+import type { Confirmed } from "./load.js";
+
+export interface Verdict {
+  /** Confirmed entities or versions the receiver never applied. */
+  lost: number;
+  /** Effects applied more than once (per consumer group), plus entities created twice on the sender. */
+  duplicates_applied: number;
+  /** Versions applied out of order or with a gap (from the receiver's version history). */
+  out_of_order: number;
+  /** Updates that reached the receiver before their predecessor (refused, redelivered later). */
+  out_of_order_arrivals: number;
+  /** Outbox rows not `delivered` at the end. */
+  not_delivered: number;
+  /** Messages rejected as poison by a consumer (nothing was injected as poison). */
+  dead_lettered: number;
+  /** Second copies of a message delivered by the broker (delivery-count 0, id already in the inbox). */
+  duplicates_on_queue: number;
+  /** Redeliveries the broker knew of (delivery-count > 0) that the inbox skipped. */
+  redeliveries_skipped: number;
+  /** Audit group: messages missing from its log. */
+  audit_missing: number;
+}
+
+async function rows<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** True once every outbox row is delivered and the receiver holds every confirmed version. */
+export async function drained(app: DistributedApplication, confirmed: Confirmed): Promise<boolean> {
+  const [outbox] = await rows<{ n: number }>(
+    app.getConnectionString("senderdb"),
+    "SELECT count(*)::int AS n FROM outbox_messages WHERE status <> 'delivered'",
+  );
+  if ((outbox?.n ?? 1) > 0) return false;
+  const expected = [...confirmed.versions.values()].reduce((sum, v) => sum + v, 0);
+  const [applied] = await rows<{ n: number }>(
+    app.getConnectionString("receiverdb"),
+    "SELECT count(*)::int AS n FROM received_item_versions",
+  );
+  return (applied?.n ?? 0) >= expected;
+}
+
+/** Longest time a row waited between commit and publish (ms), from the outbox itself. */
+export async function longestPendingMs(app: DistributedApplication): Promise<number> {
+  const [row] = await rows<{ ms: number | null }>(
+    app.getConnectionString("senderdb"),
+    "SELECT (extract(epoch FROM max(published_at - created_at)) * 1000)::float8 AS ms FROM outbox_messages",
+  );
+  return Math.round(row?.ms ?? 0);
+}
+
+export async function verify(app: DistributedApplication, confirmed: Confirmed): Promise<Verdict> {
+  const senderDb = app.getConnectionString("senderdb");
+  const receiverDb = app.getConnectionString("receiverdb");
+
+  const history = await rows<{ entity_id: string; version: number; message_id: string }>(
+    receiverDb,
+    "SELECT entity_id::text, version, message_id FROM received_item_versions ORDER BY seq",
+  );
+  const applied = new Map<string, number[]>();
+  for (const h of history) applied.set(h.entity_id, [...(applied.get(h.entity_id) ?? []), h.version]);
+
+  let lost = 0;
+  let outOfOrder = 0;
+  for (const [id, version] of confirmed.versions) {
+    const versions = applied.get(id) ?? [];
+    for (let v = 1; v <= version; v++) if (!versions.includes(v)) lost += 1;
+    versions.forEach((v, i) => {
+      if (v !== i + 1) outOfOrder += 1;
+    });
+  }
+  const distinctMessages = new Set(history.map((h) => h.message_id)).size;
+  const [senderTwice] = await rows<{ n: number }>(
+    senderDb,
+    "SELECT (count(*) - count(DISTINCT name))::int AS n FROM entity_items WHERE name LIKE 'soak-%' AND version = 1",
+  );
+  const [auditDup] = await rows<{ n: number }>(
+    receiverDb,
+    "SELECT (count(*) - count(DISTINCT message_id))::int AS n FROM audit_log",
+  );
+  const [outbox] = await rows<{ not_delivered: number; total: number }>(
+    senderDb,
+    "SELECT count(*) FILTER (WHERE status <> 'delivered')::int AS not_delivered, count(*)::int AS total FROM outbox_messages",
+  );
+  const [audit] = await rows<{ n: number }>(receiverDb, "SELECT count(*)::int AS n FROM audit_log");
+  const [failures] = await rows<{ gaps: number; poison: number }>(
+    receiverDb,
+    `SELECT count(*) FILTER (WHERE error LIKE '%version gap%')::int AS gaps,
+            count(*) FILTER (WHERE kind = 'poison')::int AS poison FROM delivery_failures`,
+  );
+  const [dups] = await rows<{ copies: number; redeliveries: number }>(
+    receiverDb,
+    `SELECT count(*) FILTER (WHERE delivery_count = 0)::int AS copies,
+            count(*) FILTER (WHERE delivery_count > 0)::int AS redeliveries FROM duplicate_deliveries`,
+  );
+  return {
+    lost,
+    duplicates_on_queue: dups?.copies ?? 0,
+    redeliveries_skipped: dups?.redeliveries ?? 0,
+    duplicates_applied: history.length - distinctMessages + (senderTwice?.n ?? 0) + (auditDup?.n ?? 0),
+    out_of_order: outOfOrder,
+    out_of_order_arrivals: failures?.gaps ?? 0,
+    not_delivered: outbox?.not_delivered ?? 0,
+    dead_lettered: failures?.poison ?? 0,
+    audit_missing: Math.max(0, (outbox?.total ?? 0) - (audit?.n ?? 0)),
+  };
+}

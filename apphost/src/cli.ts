@@ -4,6 +4,7 @@ import { buildApp } from "./app.js";
 import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
 import { JaegerProcess } from "./dashboard/jaeger.js";
+import { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
 import { maskUri } from "./runtime/environment.js";
@@ -19,6 +20,7 @@ Options:
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
+  --replicas <svc=n,...>           run n replicas of a service, e.g. sender=3,receiver=3 (default: app.ts)
   --no-color                       plain console output
   -h, --help                       this text
 `;
@@ -33,6 +35,7 @@ async function main(): Promise<number> {
         "state-dir": { type: "string" },
         "dashboard-port": { type: "string" },
         "no-color": { type: "boolean", default: false },
+        replicas: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -48,6 +51,14 @@ async function main(): Promise<number> {
   const mode = args.mode as ProviderMode;
   if (!["auto", "process", "container"].includes(mode)) {
     process.stderr.write(`--mode must be auto, process or container (got "${args.mode}")\n`);
+    return 2;
+  }
+
+  const model = buildApp();
+  try {
+    if (args.replicas !== undefined) applyReplicaOverrides(model, parseReplicaOverrides(args.replicas));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
 
@@ -88,7 +99,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const app = new DistributedApplication(buildApp(), {
+  const app = new DistributedApplication(model, {
     rootDir: repositoryRoot,
     stateDir,
     fresh: args.fresh,
@@ -161,6 +172,10 @@ function printSummary(app: DistributedApplication, dashboard: DashboardServer): 
       `  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`,
     );
     for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
+    for (const x of r.replicas ?? [])
+      lines.push(
+        `      ${x.name.padEnd(12)} ${x.state}/${x.health} pid ${x.pid ?? "-"} ${x.endpoints.http ?? ""}`,
+      );
     if (r.kind === "node-service" && r.endpoints.http) {
       lines.push(`      swagger  ${r.endpoints.http}/swagger`);
       lines.push(`      health   ${r.endpoints.http}/health`);

@@ -1,6 +1,8 @@
 export { AppBuilder, createApp, type AppBuilderOptions } from "./model/app-builder.js";
 export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "./model/artemis.js";
-export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-service.js";
+export { NodeServiceResource, replicaName, type HttpEndpointOptions } from "./model/node-service.js";
+export { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
+export type { ReplicaSnapshot } from "./runtime/replica-set.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
 export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
 export type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "./artemis/topology.js";

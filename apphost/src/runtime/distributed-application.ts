@@ -14,6 +14,13 @@ import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
 import { clearLeftovers } from "./leftovers.js";
 import { LogSink } from "./log-sink.js";
+import {
+  ReplicaSet,
+  findReplica,
+  replicaSnapshots,
+  withReplicas,
+  type ReplicaSnapshot,
+} from "./replica-set.js";
 import type { ResourceProvider, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import { sleep, waitUntil } from "./wait.js";
@@ -49,6 +56,8 @@ export interface ResourceSnapshot {
   startedAt?: string;
   logFile: string;
   dependsOn: string[];
+  /** Services with `withReplicas(n > 1)`: each replica's own state, pid and endpoints. */
+  replicas?: ReplicaSnapshot[];
 }
 
 interface Entry {
@@ -96,6 +105,10 @@ export class DistributedApplication {
     });
     this.logs.register("apphost");
     for (const resource of this.order) {
+      if (resource instanceof NodeServiceResource && resource.replicas > 1)
+        for (const replica of resource.replicaNames())
+          if (model.resources().some((r) => r.name === replica))
+            throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
       this.logs.register(resource.name);
       this.entries.set(resource.name, {
         resource,
@@ -155,6 +168,8 @@ export class DistributedApplication {
 
   /** SIGKILL: what a crash looks like. The resource stays down until `startResource`. */
   async killResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) return replica.set.killReplica(replica.index);
     const entry = this.entry(name);
     if (!entry.started) return;
     entry.expectingExit = true;
@@ -166,11 +181,18 @@ export class DistributedApplication {
 
   /** Graceful stop of one resource. */
   async stopResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) return replica.set.stopReplica(replica.index);
     await this.stopOne(this.entry(name).resource);
   }
 
   /** Starts a stopped, killed or exited resource again with the same ports, credentials and data. */
   async startResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) {
+      await replica.set.startReplica(replica.index);
+      return this.waitForHealthy(name);
+    }
     const entry = this.entry(name);
     if (entry.state === "Running" || entry.state === "Starting") return;
     entry.healthy = deferred();
@@ -184,6 +206,14 @@ export class DistributedApplication {
 
   /** Resolves once the resource is Running and its health check passes. */
   async waitForHealthy(name: string, timeoutMs = this.options.healthTimeoutMs ?? 120_000): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) {
+      return waitUntil(() => replica.set.replicaHealthy(replica.index), {
+        timeoutMs,
+        intervalMs: 200,
+        what: `${name} to be healthy`,
+      });
+    }
     const entry = this.entry(name);
     await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry)), {
       timeoutMs,
@@ -209,6 +239,8 @@ export class DistributedApplication {
       if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
       if (entry.startedAt) snapshot.startedAt = entry.startedAt;
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
+      const replicas = replicaSnapshots(resource, entry.started);
+      if (replicas) snapshot.replicas = replicas;
       return snapshot;
     });
   }
@@ -220,7 +252,10 @@ export class DistributedApplication {
   }
 
   getEndpoint(name: string, endpoint = "http"): string {
-    const url = this.entry(name).started?.endpoints[endpoint];
+    const replica = this.replica(name);
+    const url = replica
+      ? replica.set.snapshot()[replica.index]?.endpoints[endpoint]
+      : this.entry(name).started?.endpoints[endpoint];
     if (!url) throw new Error(`Resource "${name}" has no running "${endpoint}" endpoint`);
     return url;
   }
@@ -259,7 +294,7 @@ export class DistributedApplication {
     this.setState(entry, "Starting");
     this.log(resource.name, "starting");
     try {
-      const started = await this.providerFor(resource).start(resource, {
+      const started = await withReplicas(resource, this.providerFor(resource)).start(resource, {
         rootDir: this.options.rootDir,
         dataDir: path.join(this.stateDir, "data", resource.name),
         settings: this.requireSettings(),
@@ -279,6 +314,7 @@ export class DistributedApplication {
         signal: this.abort.signal,
       });
       entry.started = started;
+      if (started instanceof ReplicaSet) started.onChange(() => void this.writeState());
       entry.expectingExit = false;
       entry.exitCode = undefined;
       entry.startedAt = new Date().toISOString();
@@ -413,6 +449,15 @@ export class DistributedApplication {
   private requireSettings(): SettingsStore {
     if (!this.settings) throw new Error("start() has not run");
     return this.settings;
+  }
+
+  /** A replica name (`sender-1`) of a running replicated service, if `name` is one. */
+  private replica(name: string): ReturnType<typeof findReplica> {
+    if (this.entries.has(name)) return undefined;
+    return findReplica(
+      [...this.entries.values()].map((e) => e.started),
+      name,
+    );
   }
 
   private entry(name: string): Entry {

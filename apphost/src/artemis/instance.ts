@@ -9,7 +9,8 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { ArtemisDistribution } from "./distribution.js";
-import { renderBrokerProperties, type ArtemisTopology } from "./topology.js";
+import { artemisEtcFiles } from "./etc-files.js";
+import type { ArtemisTopology } from "./topology.js";
 
 export interface ArtemisInstanceOptions {
   distribution: ArtemisDistribution;
@@ -43,16 +44,6 @@ const CREATED_MARKER = ".outbox-apphost-instance";
 const ROLE = "amq";
 const USER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:-]+$/;
-
-/** Broker settings that belong to running it here rather than to the topology. */
-const INSTANCE_PROPERTIES = [
-  "",
-  "# Instance settings (AppHost process provider)",
-  "# A dev broker must not halt itself when a loaded CI machine stalls the journal for a while.",
-  "criticalAnalyzerPolicy=LOG",
-  "# The stock 90% disk limit silently blocks producers on a full-ish laptop disk.",
-  "maxDiskUsage=-1",
-];
 
 function javaCommand(env: NodeJS.ProcessEnv): string {
   return env.JAVA_HOME ? join(env.JAVA_HOME, "bin", "java") : "java";
@@ -255,7 +246,7 @@ export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Prom
   if (!Number.isInteger(heap) || heap < 64)
     throw new Error(`javaMaxHeapMb must be an integer >= 64, got ${String(heap)}`);
   // Render first: a bad topology fails before anything is written.
-  const properties = renderBrokerProperties(opts.topology) + INSTANCE_PROPERTIES.join("\n") + "\n";
+  const etcFiles = artemisEtcFiles(opts.topology);
 
   const java = await checkJava();
   if (!java.ok) throw new Error(java.message);
@@ -312,7 +303,7 @@ export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Prom
   const profile = join(etc, "artemis.profile");
   await writeIfChanged(profile, rewriteProfileHeap(await readFile(profile, "utf8"), heap));
   await syncCredentials(etc, opts.user, opts.password, log);
-  await writeIfChanged(join(etc, "broker.properties"), properties);
+  for (const [name, content] of etcFiles) await writeIfChanged(join(etc, name), content);
 
   return { command: launcher, args: ["run"], env, cwd: instanceDir };
 }

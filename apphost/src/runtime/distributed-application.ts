@@ -8,7 +8,8 @@ import { PostgresDatabaseResource, PostgresServerResource } from "../model/postg
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
 import { ArtemisProcessProvider } from "../providers/process/artemis-process.js";
 import { NodeServiceProcessProvider } from "../providers/process/node-service-process.js";
-import { PostgresDatabaseProvider, PostgresProcessProvider } from "../providers/process/postgres-process.js";
+import { PostgresDatabaseProvider } from "../providers/postgres-database.js";
+import { PostgresProcessProvider } from "../providers/process/postgres-process.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";

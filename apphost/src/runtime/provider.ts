@@ -30,11 +30,18 @@ export interface StartedResource {
   readonly connection: ConnectionInfo | undefined;
   /** Resolves when the process ends (never, for resources without a process of their own). */
   readonly exited: Promise<ExitInfo>;
+  /** Container resources: the running container (shown in state.json and the dashboard). */
+  readonly container?: RunningContainer;
   /** Services only: the variables the AppHost injected (shown, masked, by the dashboard). */
   readonly environment?: Record<string, string>;
   checkHealth(): Promise<{ healthy: boolean; detail?: string }>;
   stop(): Promise<void>;
   kill(): Promise<void>;
+}
+
+export interface RunningContainer {
+  id: string;
+  image: string;
 }
 
 export interface ResourceProvider<R extends Resource = Resource> {

@@ -2,13 +2,13 @@ import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
-import type { PostgresDatabaseResource, PostgresServerResource } from "../../model/postgres.js";
+import type { PostgresServerResource } from "../../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { waitUntil } from "../../runtime/wait.js";
+import { probePostgres } from "../postgres-database.js";
 
 const execFileAsync = promisify(execFile);
 const HOST = "127.0.0.1";
@@ -81,7 +81,7 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       password,
       databaseName: "postgres",
     };
-    const checkHealth = () => probe(admin);
+    const checkHealth = () => probePostgres(admin);
     await waitUntil(
       async () => {
         if (!child.running)
@@ -109,66 +109,6 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       stop: async () => void (await child.stop("SIGINT", 15_000)),
       kill: async () => void (await child.kill()),
     };
-  }
-}
-
-/** A database on a started server: created when missing, never dropped. */
-export class PostgresDatabaseProvider implements ResourceProvider<PostgresDatabaseResource> {
-  async start(resource: PostgresDatabaseResource, context: StartContext): Promise<StartedResource> {
-    const server = context.lookup(resource.server.name);
-    if (!server.connection) throw new Error(`Server "${resource.server.name}" has no connection information`);
-    const { uri: _serverUri, ...serverInfo } = server.connection;
-    const admin = new pg.Client({ ...clientConfig({ ...serverInfo, databaseName: "postgres" }) });
-    await admin.connect();
-    try {
-      const found = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [
-        resource.databaseName,
-      ]);
-      if (found.rowCount === 0) {
-        context.log(`creating database ${resource.databaseName}`);
-        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(resource.databaseName)}`);
-      }
-    } finally {
-      await admin.end();
-    }
-    const info: Omit<ConnectionInfo, "uri"> = { ...serverInfo, databaseName: resource.databaseName };
-    return {
-      get pid() {
-        return server.pid;
-      },
-      endpoints: {},
-      connection: { ...info, uri: postgresUri(info) },
-      // A database lives and dies with its server.
-      exited: server.exited,
-      checkHealth: () => probe(info),
-      stop: async () => {},
-      kill: async () => {},
-    };
-  }
-}
-
-function clientConfig(info: Omit<ConnectionInfo, "uri">): pg.ClientConfig {
-  return {
-    host: info.host,
-    port: info.port,
-    user: info.username,
-    password: info.password,
-    database: info.databaseName,
-    connectionTimeoutMillis: 2000,
-  };
-}
-
-async function probe(info: Omit<ConnectionInfo, "uri">): Promise<{ healthy: boolean; detail?: string }> {
-  const client = new pg.Client(clientConfig(info));
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return { healthy: true };
-  } catch (error) {
-    return { healthy: false, detail: (error as Error).message };
-  } finally {
-    await client.end().catch(() => {});
   }
 }
 

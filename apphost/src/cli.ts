@@ -5,12 +5,14 @@ import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
 import { JaegerProcess } from "./dashboard/jaeger.js";
 import { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
+import { publishCommand } from "./publish/publish.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
 import { maskUri } from "./runtime/environment.js";
 import { repositoryRoot } from "./testing.js";
 
 const USAGE = `Usage: npm run apphost -- [options]
+       npm run apphost -- publish --target <compose|kubernetes> --output <dir>
 
 Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
 
@@ -26,6 +28,12 @@ Options:
 `;
 
 async function main(): Promise<number> {
+  if (process.argv[2] === "publish") {
+    const model = buildApp();
+    return publishCommand(process.argv.slice(3), model, (text) =>
+      applyReplicaOverrides(model, parseReplicaOverrides(text)),
+    );
+  }
   let args;
   try {
     args = parseArgs({

@@ -455,8 +455,10 @@ export class DistributedApplication {
   /** A replica name (`sender-1`) of a running replicated service, if `name` is one. */
   private replica(name: string): ReturnType<typeof findReplica> {
     if (this.entries.has(name)) return undefined;
+    // Only a running service's replicas can be addressed one by one.
+    const running = [...this.entries.values()].filter((e) => e.state === "Running" || e.state === "Starting");
     return findReplica(
-      [...this.entries.values()].map((e) => e.started),
+      running.map((e) => e.started),
       name,
     );
   }

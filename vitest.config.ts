@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config";
 
+/** Tests whose subject is the running system, run once per provider mode. */
+const MODE_SENSITIVE = ["test/system.test.ts", "test/resilience.test.ts"];
+
 export default defineConfig({
   test: {
     // Integration tests start real PostgreSQL and Artemis processes; this machine has 2 cores,
@@ -18,6 +21,18 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          env: { APPHOST_TEST_MODE: "process" },
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // The same files with PostgreSQL and Artemis in containers (Testcontainers, real engine).
+        test: {
+          name: "integration-container",
+          include: MODE_SENSITIVE,
+          env: { APPHOST_TEST_MODE: "container" },
+          globalSetup: ["./test/support/container-mode-setup.ts"],
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },

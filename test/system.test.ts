@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
-import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { startTestApp, stopTestApp, testMode } from "@outbox/apphost/testing";
+import { inspectContainer } from "./support/containers.js";
 import {
   appliedCounts,
   outboxStatusCounts,
@@ -11,7 +12,8 @@ import {
   waitForOutboxDrained,
 } from "./support/system.js";
 
-// The whole system from the AppHost model (process provider): two PostgreSQL servers, Artemis, both services.
+// The whole system from the AppHost model: two PostgreSQL servers, Artemis, both services. Runs once per
+// provider mode (vitest projects integration and integration-container).
 let app: DistributedApplication;
 let sender: string;
 let receiver: string;
@@ -35,10 +37,12 @@ describe("the running system", () => {
         kind: string;
         state: string;
         health: string;
-        pid: number;
+        pid: number | null;
         endpoints: Record<string, string>;
         connectionString?: string;
+        container?: { id: string; image: string };
       }>;
+      mode: string;
     };
     expect((await stat(app.stateFile)).mode & 0o777).toBe(0o600);
     const byName = new Map(state.resources.map((r) => [r.name, r]));
@@ -51,16 +55,46 @@ describe("the running system", () => {
       "sender-pg",
       "senderdb",
     ]);
+    expect(state.mode).toBe(testMode());
     for (const r of state.resources) {
       expect(r.state, r.name).toBe("Running");
       expect(r.health, r.name).toBe("Healthy");
-      expect(r.pid, r.name).toBeGreaterThan(0);
+      const infrastructure = r.kind !== "node-service";
+      if (testMode() === "container" && infrastructure) {
+        // Infrastructure runs in containers (the AppHost owns no process of theirs); services stay processes.
+        expect(r.container?.id, r.name).toMatch(/^[0-9a-f]{64}$/);
+        expect(r.pid, r.name).toBeNull();
+      } else {
+        expect(r.pid, r.name).toBeGreaterThan(0);
+        expect(r.container, r.name).toBeUndefined();
+      }
     }
     expect(byName.get("broker")?.endpoints.amqp).toMatch(/^amqp:\/\/127\.0\.0\.1:\d+$/);
     expect(byName.get("senderdb")?.connectionString).toMatch(
       /^postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/senderdb$/,
     );
     expect(byName.get("sender")?.endpoints.http).toBe(sender);
+  });
+
+  it("runs infrastructure as the mode says: labelled containers publishing on 127.0.0.1 only, or host processes", async () => {
+    const infrastructure = app.snapshot().filter((r) => ["postgres-server", "artemis"].includes(r.kind));
+    expect(infrastructure.map((r) => r.name).sort()).toEqual(["broker", "receiver-pg", "sender-pg"]);
+    for (const r of infrastructure) {
+      if (testMode() === "process") {
+        expect(r.container, r.name).toBeUndefined();
+        continue;
+      }
+      const inspected = await inspectContainer(r.container?.id ?? "");
+      expect(inspected.running, r.name).toBe(true);
+      expect(inspected.labels["outbox-apphost.resource"], r.name).toBe(r.name);
+      expect(inspected.labels["outbox-apphost.state-dir"], r.name).toBe(app.stateDir);
+      expect(inspected.bindings.length, r.name).toBeGreaterThan(0);
+      for (const binding of inspected.bindings) expect(binding.hostIp, r.name).toBe("127.0.0.1");
+      // The endpoint the services get is the published port.
+      const port = Number(new URL(Object.values(r.endpoints)[0] ?? "").port);
+      expect(inspected.bindings.map((b) => b.hostPort)).toContain(port);
+      expect(inspected.volumes.length, r.name).toBe(1);
+    }
   });
 
   it("applies 200 concurrently posted entities exactly once each", async () => {

@@ -71,9 +71,9 @@ async function main(): Promise<number> {
   }
 
   const say = (message: string) => process.stdout.write(`apphost | ${message}\n`);
-  let resolved: "process";
+  let resolved: "process" | "container";
   try {
-    resolved = await resolveMode(mode, say);
+    resolved = await resolveMode(mode, say, buildApp());
   } catch (error) {
     if (error instanceof ModeError) {
       process.stderr.write(`apphost | ${error.message}\n`);

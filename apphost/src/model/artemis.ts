@@ -1,4 +1,5 @@
 import type { AddressSettings, AddressSpec, ArtemisTopology, DivertSpec } from "../artemis/topology.js";
+import { imageReference } from "./image.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 /** An ActiveMQ Artemis broker with the addresses, queues and address settings the AppHost configures. */
@@ -7,6 +8,8 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
   private readonly diverts: DivertSpec[] = [];
   private defaultSettings: AddressSettings | undefined;
   private idCacheSize: number | undefined;
+  /** Set by withImage. */
+  image: string | undefined;
 
   constructor(name: string) {
     super(name, "artemis");
@@ -14,6 +17,12 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
 
   get connectionName(): string {
     return this.name;
+  }
+
+  /** Container mode: the image to run instead of the official one (APPHOST_IMAGE_* variables still win). */
+  withImage(image: string, tag?: string): this {
+    this.image = imageReference(image, tag);
+    return this;
   }
 
   /** A point-to-point address with one durable queue of the same name (the common case). */

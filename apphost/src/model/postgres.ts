@@ -1,3 +1,4 @@
+import { imageReference } from "./image.js";
 import { Resource, assertResourceName, type ReferenceTarget } from "./resource.js";
 
 /** A PostgreSQL server; each service gets its own, as in the seed. */
@@ -5,6 +6,9 @@ export class PostgresServerResource extends Resource implements ReferenceTarget 
   readonly databases: PostgresDatabaseResource[] = [];
   /** PostgreSQL settings passed as `-c key=value` at start-up. */
   readonly settings = new Map<string, string>();
+
+  /** Set by withImage. */
+  image: string | undefined;
 
   constructor(
     name: string,
@@ -25,6 +29,12 @@ export class PostgresServerResource extends Resource implements ReferenceTarget 
     this.databases.push(database);
     this.onDatabaseAdded(database);
     return database;
+  }
+
+  /** Container mode: the image to run instead of the official one (APPHOST_IMAGE_* variables still win). */
+  withImage(image: string, tag?: string): this {
+    this.image = imageReference(image, tag);
+    return this;
   }
 
   /** Sets a server parameter, e.g. `withSetting("max_connections", "200")`. */

@@ -26,12 +26,20 @@ export class PostgresDatabaseProvider implements ResourceProvider<PostgresDataba
       await admin.end();
     }
     const info: Omit<ConnectionInfo, "uri"> = { ...serverInfo, databaseName: resource.databaseName };
+    // The server may have been restarted since (a new process or container on the same port).
+    const current = () => {
+      try {
+        return context.lookup(resource.server.name);
+      } catch {
+        return server;
+      }
+    };
     return {
       get pid() {
-        return server.pid;
+        return current().pid;
       },
       get container() {
-        return server.container;
+        return current().container;
       },
       endpoints: {},
       connection: { ...info, uri: postgresUri(info) },

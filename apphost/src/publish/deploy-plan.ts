@@ -10,7 +10,7 @@ import { NodeServiceResource } from "../model/node-service.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import { envPrefix, type Resource } from "../model/resource.js";
 import { referenceEnvironment } from "../runtime/environment.js";
-import { DEFAULT_IMAGES } from "./images.js";
+import { imageVariable, OFFICIAL_IMAGES } from "../providers/container/images.js";
 
 /** Port every service listens on inside its container (the HOST/PORT contract of service-defaults). */
 export const SERVICE_PORT = 8080;
@@ -110,7 +110,7 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
       resources.push({
         kind: "postgres",
         name: resource.name,
-        image: { variable: "APPHOST_IMAGE_POSTGRES", image: DEFAULT_IMAGES.postgres },
+        image: { variable: imageVariable("postgres"), image: resource.image ?? OFFICIAL_IMAGES.postgres },
         passwordSecret,
         databases: resource.databases.map((d) => d.databaseName),
         settings: [...resource.settings],
@@ -122,7 +122,7 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
       resources.push({
         kind: "artemis",
         name: resource.name,
-        image: { variable: "APPHOST_IMAGE_ARTEMIS", image: DEFAULT_IMAGES.artemis },
+        image: { variable: imageVariable("artemis"), image: resource.image ?? OFFICIAL_IMAGES.artemis },
         passwordSecret,
         configFiles: artemisEtcFiles(resource.topology()),
         dependsOn: dependsOn(resource),
@@ -193,7 +193,7 @@ function servicePlan(
     kind: "service",
     name: service.name,
     directory: service.directory,
-    image: { variable: `APPHOST_IMAGE_${envPrefix(service.name)}`, image },
+    image: { variable: imageVariable(service.name), image },
     replicas: service.replicas,
     port: service.httpEndpoint ? SERVICE_PORT : undefined,
     readinessPath: service.healthCheckPath,

@@ -16,12 +16,13 @@ import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { buildApp } from "../app.js";
 import { NodeServiceResource } from "../model/node-service.js";
+import { LOCAL_IMAGES } from "../providers/container/images.js";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../..");
 const DOCKERFILE = path.join(ROOT, "apphost/images/service/Dockerfile");
 export const OFFICIAL_NODE_BASE = "node:20-slim";
-export const LOCAL_DEBIAN_BASE = "outbox-apphost/debian:bookworm";
+export const LOCAL_DEBIAN_BASE = LOCAL_IMAGES.base;
 /** Shared code every service depends on (a workspace package). */
 const SHARED = ["service-defaults"];
 

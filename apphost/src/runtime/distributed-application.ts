@@ -2,14 +2,9 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { AppBuilder } from "../model/app-builder.js";
-import { ArtemisResource } from "../model/artemis.js";
-import { NodeServiceResource } from "../model/node-service.js";
-import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
+import { PostgresDatabaseResource } from "../model/postgres.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
-import { ArtemisProcessProvider } from "../providers/process/artemis-process.js";
-import { NodeServiceProcessProvider } from "../providers/process/node-service-process.js";
-import { PostgresDatabaseProvider } from "../providers/postgres-database.js";
-import { PostgresProcessProvider } from "../providers/process/postgres-process.js";
+import { createProviders } from "../providers/provider-sets.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
@@ -17,12 +12,13 @@ import { clearLeftovers } from "./leftovers.js";
 import { LogSink } from "./log-sink.js";
 import {
   ReplicaSet,
+  assertReplicaNamesFree,
   findReplica,
   replicaSnapshots,
   withReplicas,
   type ReplicaSnapshot,
 } from "./replica-set.js";
-import type { ResourceProvider, StartedResource } from "./provider.js";
+import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import { sleep, waitUntil } from "./wait.js";
 
@@ -59,6 +55,8 @@ export interface ResourceSnapshot {
   dependsOn: string[];
   /** Services with `withReplicas(n > 1)`: each replica's own state, pid and endpoints. */
   replicas?: ReplicaSnapshot[];
+  /** Container mode: the container that runs the resource. */
+  container?: RunningContainer;
 }
 
 interface Entry {
@@ -92,12 +90,18 @@ export class DistributedApplication {
   private stopped = false;
   private readonly instanceId = randomUUID();
   private readonly changeListeners = new Set<() => void>();
+  private readonly providers: ProviderSet;
 
   constructor(
     readonly model: AppBuilder,
     private readonly options: RunOptions,
   ) {
-    this.stateDir = options.stateDir ?? path.join(options.rootDir, ".apphost");
+    this.stateDir = path.resolve(options.stateDir ?? path.join(options.rootDir, ".apphost"));
+    this.providers = createProviders(options.mode ?? "process", {
+      appName: model.name,
+      stateDir: this.stateDir,
+      runId: this.instanceId,
+    });
     this.order = startOrder(model.resources());
     this.logs = new LogSink({
       directory: path.join(this.stateDir, "logs"),
@@ -105,11 +109,8 @@ export class DistributedApplication {
       colour: options.colour ?? false,
     });
     this.logs.register("apphost");
+    assertReplicaNamesFree(model.resources());
     for (const resource of this.order) {
-      if (resource instanceof NodeServiceResource && resource.replicas > 1)
-        for (const replica of resource.replicaNames())
-          if (model.resources().some((r) => r.name === replica))
-            throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
       this.logs.register(resource.name);
       this.entries.set(resource.name, {
         resource,
@@ -129,6 +130,7 @@ export class DistributedApplication {
     }
     await fs.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
+    await this.providers.prepare({ fresh: this.options.fresh ?? false, log: (m) => this.log("apphost", m) });
     this.settings = await SettingsStore.load(path.join(this.stateDir, "settings.json"));
     await this.writeState();
     this.monitor = this.watchHealth();
@@ -159,6 +161,9 @@ export class DistributedApplication {
     this.stopped = true;
     this.abort.abort();
     for (const resource of [...this.order].reverse()) await this.stopOne(resource);
+    await this.providers
+      .dispose((m) => this.log("apphost", m))
+      .catch((error: Error) => this.log("apphost", `cleanup failed: ${error.message}`));
     await this.monitor;
     await this.writeState();
     await this.stateWrite;
@@ -242,6 +247,7 @@ export class DistributedApplication {
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
       const replicas = replicaSnapshots(resource, entry.started);
       if (replicas) snapshot.replicas = replicas;
+      if (entry.started?.container) snapshot.container = entry.started.container;
       return snapshot;
     });
   }
@@ -276,6 +282,11 @@ export class DistributedApplication {
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /** How infrastructure runs in this application. */
+  get mode(): "process" | "container" {
+    return this.providers.mode;
   }
 
   get stateFile(): string {
@@ -412,12 +423,7 @@ export class DistributedApplication {
   }
 
   private providerFor(resource: Resource): ResourceProvider {
-    // The process provider is the only one so far; the container provider plugs in here.
-    if (resource instanceof PostgresServerResource) return new PostgresProcessProvider();
-    if (resource instanceof PostgresDatabaseResource) return new PostgresDatabaseProvider();
-    if (resource instanceof ArtemisResource) return new ArtemisProcessProvider();
-    if (resource instanceof NodeServiceResource) return new NodeServiceProcessProvider();
-    throw new Error(`No provider for resource kind "${resource.kind}"`);
+    return this.providers.providerFor(resource);
   }
 
   private setState(entry: Entry, state: ResourceState): void {

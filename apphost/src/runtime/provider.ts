@@ -47,3 +47,13 @@ export interface RunningContainer {
 export interface ResourceProvider<R extends Resource = Resource> {
   start(resource: R, context: StartContext): Promise<StartedResource>;
 }
+
+/** How one mode runs each kind of resource, plus what it does around a whole run. */
+export interface ProviderSet {
+  readonly mode: "process" | "container";
+  providerFor(resource: Resource): ResourceProvider;
+  /** Before any resource starts: remove what a killed AppHost left behind; with `fresh`, the data too. */
+  prepare(options: { fresh: boolean; log: (message: string) => void }): Promise<void>;
+  /** After every resource stopped: remove anything of this run that is still there. */
+  dispose(log: (message: string) => void): Promise<void>;
+}

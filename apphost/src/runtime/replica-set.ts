@@ -264,6 +264,16 @@ export function withReplicas(resource: Resource, provider: ResourceProvider): Re
   return provider;
 }
 
+/** Replica names (`<service>-<i>`) must not collide with resource names: both are addressed by name. */
+export function assertReplicaNamesFree(resources: Resource[]): void {
+  const names = new Set(resources.map((r) => r.name));
+  for (const resource of resources)
+    if (resource instanceof NodeServiceResource && resource.replicas > 1)
+      for (const replica of resource.replicaNames())
+        if (names.has(replica))
+          throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
+}
+
 /** Where a replica name (`sender-1`) points among started resources, if it names one. */
 export function findReplica(
   started: Iterable<StartedResource | undefined>,

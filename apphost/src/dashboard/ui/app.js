@@ -88,9 +88,17 @@ function resourcesView() {
       h(
         "tr",
         {},
-        ["Name", "Kind", "State", "Health", "PID", "Uptime", "Endpoints", "Environment", "Actions"].map((t) =>
-          h("th", {}, t),
-        ),
+        [
+          "Name",
+          "Kind",
+          "State",
+          "Health",
+          "PID / container",
+          "Uptime",
+          "Endpoints",
+          "Environment",
+          "Actions",
+        ].map((t) => h("th", {}, t)),
       ),
       ...resources.flatMap((r) => [resourceRow(r), ...(r.replicas ?? []).map((x) => replicaRow(r, x))]),
     );
@@ -149,7 +157,14 @@ function resourceRow(r) {
     h("td", { class: "muted" }, r.kind),
     h("td", { "data-testid": "state" }, badge(r.state)),
     h("td", { title: r.healthDetail ?? "" }, badge(r.health)),
-    h("td", { class: "mono" }, r.pid ?? "–"),
+    r.container
+      ? h(
+          "td",
+          { class: "mono", "data-testid": "container", title: r.container.id },
+          `${r.container.id.slice(0, 12)} `,
+          h("span", { class: "muted" }, r.container.image),
+        )
+      : h("td", { class: "mono" }, r.pid ?? "–"),
     h("td", {}, r.uptimeMs === undefined ? "–" : fmtDuration(r.uptimeMs)),
     h("td", { class: "endpoints" }, links.length ? links : h("span", { class: "muted" }, "–")),
     h("td", {}, env),

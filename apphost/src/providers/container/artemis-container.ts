@@ -1,0 +1,113 @@
+import { Wait } from "testcontainers";
+import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../../artemis/etc-files.js";
+import { ARTEMIS_READY_LOG_CODE } from "../../artemis/instance.js";
+import type { ArtemisResource } from "../../model/artemis.js";
+import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
+import { choosePort, isPortOpen } from "../../runtime/ports.js";
+import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
+import { ensureVolume, labelsFor, volumeName, type Owner } from "./docker-objects.js";
+import { chooseImage, OFFICIAL_IMAGES } from "./images.js";
+import { LoopbackGenericContainer } from "./loopback.js";
+import { containerResource, logConsumer } from "./started-container.js";
+
+const HOST = "127.0.0.1";
+const USER = "artemis";
+/** The official image's contract: the instance directory (its declared volume) and the main acceptor port. */
+const INSTANCE_DIR = "/var/lib/artemis-instance";
+const ETC_OVERRIDE = `${INSTANCE_DIR}/etc-override`;
+const CONTAINER_PORT = 61616;
+
+/**
+ * `artemis create` options (EXTRA_ARGS) for the image's first start, matching the process
+ * provider's instance: NIO journal, no disk benchmark, no web console, one acceptor (61616: CORE
+ * and AMQP, duplicate detection on), a 512 MB heap.
+ */
+const CREATE_ARGS = [
+  "--nio",
+  "--no-autotune",
+  "--no-web",
+  "--no-amqp-acceptor",
+  "--no-stomp-acceptor",
+  "--no-hornetq-acceptor",
+  "--no-mqtt-acceptor",
+  "--java-memory",
+  "512M",
+].join(" ");
+
+/**
+ * The image's broker.xml declares the stock DLQ and ExpiryQueue addresses; the AppHost's
+ * broker.properties declares every address itself (a stock catch-all DLQ queue would take half of
+ * the per-address dead letters). Broker properties remove named entries with the value "-".
+ */
+export const CONTAINER_INSTANCE_PROPERTIES = [
+  "# Applied before broker.properties: remove the image's stock addresses.",
+  'addressConfigurations."DLQ"=-',
+  'addressConfigurations."ExpiryQueue"=-',
+  "",
+].join("\n");
+const CONTAINER_PROPERTIES_FILE = "container-instance.properties";
+
+/**
+ * ActiveMQ Artemis as a container of the official image (or one keeping its contract). The etc
+ * files are the ones the process provider writes (artemisEtcFiles), handed over through the
+ * image's etc-override directory, which it copies into etc/ when it creates the instance. The
+ * instance lives in a named volume, so on later starts etc/ is not rewritten: the broker is told to
+ * read its properties from etc-override (`run --properties`), which is refreshed on every start.
+ */
+export class ArtemisContainerProvider implements ResourceProvider<ArtemisResource> {
+  constructor(private readonly owner: Owner) {}
+
+  async start(resource: ArtemisResource, context: StartContext): Promise<StartedResource> {
+    const password = context.settings.secret(resource.name, "password");
+    const port = await choosePort(context.settings.port(resource.name, "amqp"));
+    context.settings.setPort(resource.name, "amqp", port);
+    await context.settings.save();
+    const { image, source } = chooseImage({
+      resource: resource.name,
+      kind: "artemis",
+      model: resource.image,
+      fallback: OFFICIAL_IMAGES.artemis,
+    });
+    const volume = volumeName(this.owner, resource.name);
+    await ensureVolume(this.owner, resource.name, volume);
+    context.log(`image ${image} (${source}), volume ${volume}, port ${HOST}:${port}`);
+
+    const etcFiles = artemisEtcFiles(resource.topology());
+    etcFiles.set(CONTAINER_PROPERTIES_FILE, CONTAINER_INSTANCE_PROPERTIES);
+    const propertiesOrder = [CONTAINER_PROPERTIES_FILE, BROKER_PROPERTIES_FILE].map(
+      (f) => `${ETC_OVERRIDE}/${f}`,
+    );
+
+    const container = await new LoopbackGenericContainer(image)
+      .withEnvironment({
+        ARTEMIS_USER: USER,
+        ARTEMIS_PASSWORD: password,
+        ANONYMOUS_LOGIN: "false",
+        EXTRA_ARGS: CREATE_ARGS,
+      })
+      .withCopyContentToContainer(
+        [...etcFiles].map(([name, content]) => ({ content, target: `${ETC_OVERRIDE}/${name}`, mode: 0o644 })),
+      )
+      .withCommand(["run", "--properties", propertiesOrder.join(",")])
+      .withExposedPorts({ container: CONTAINER_PORT, host: port })
+      .withBindMounts([{ source: volume, target: INSTANCE_DIR }])
+      .withLabels(labelsFor(this.owner, resource.name))
+      .withLogConsumer(logConsumer(context.logs, resource.name))
+      .withWaitStrategy(Wait.forLogMessage(ARTEMIS_READY_LOG_CODE))
+      .withStartupTimeout(120_000)
+      .start();
+
+    const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
+    return containerResource({
+      container,
+      image,
+      endpoints: { amqp: `amqp://${HOST}:${port}` },
+      connection: { ...info, uri: amqpUri(info) },
+      checkHealth: async () =>
+        (await isPortOpen(port, HOST))
+          ? { healthy: true }
+          : { healthy: false, detail: "AMQP port not accepting" },
+      stopTimeoutSeconds: 20,
+    });
+  }
+}

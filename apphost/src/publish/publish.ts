@@ -145,7 +145,7 @@ export async function publishCommand(
   say(`secrets: ${result.secretsFile} (mode 0600)`);
   say(
     values.target === "compose"
-      ? `run: docker-compose --project-directory ${values.output} -f ${path.join(values.output, "docker-compose.yaml")} up -d`
+      ? `run: cd ${values.output} && docker-compose up -d   (or: docker compose up -d)`
       : `run: kubectl apply -k ${values.output}`,
   );
   return 0;

@@ -4,6 +4,8 @@ import { buildApp } from "./app.js";
 import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
 import { JaegerProcess } from "./dashboard/jaeger.js";
+import { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
+import { publishCommand } from "./publish/publish.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
 import { assertWipeable } from "./runtime/fresh.js";
@@ -12,6 +14,7 @@ import { maskUri } from "./runtime/environment.js";
 import { repositoryRoot } from "./testing.js";
 
 const USAGE = `Usage: npm run apphost -- [options]
+       npm run apphost -- publish --target <compose|kubernetes> --output <dir>
 
 Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
 
@@ -21,11 +24,18 @@ Options:
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
+  --replicas <svc=n,...>           run n replicas of a service, e.g. sender=3,receiver=3 (default: app.ts)
   --no-color                       plain console output
   -h, --help                       this text
 `;
 
 async function main(): Promise<number> {
+  if (process.argv[2] === "publish") {
+    const model = buildApp();
+    return publishCommand(process.argv.slice(3), model, (text) =>
+      applyReplicaOverrides(model, parseReplicaOverrides(text)),
+    );
+  }
   let args;
   try {
     args = parseArgs({
@@ -35,6 +45,7 @@ async function main(): Promise<number> {
         "state-dir": { type: "string" },
         "dashboard-port": { type: "string" },
         "no-color": { type: "boolean", default: false },
+        replicas: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -50,6 +61,14 @@ async function main(): Promise<number> {
   const mode = args.mode as ProviderMode;
   if (!["auto", "process", "container"].includes(mode)) {
     process.stderr.write(`--mode must be auto, process or container (got "${args.mode}")\n`);
+    return 2;
+  }
+
+  const model = buildApp();
+  try {
+    if (args.replicas !== undefined) applyReplicaOverrides(model, parseReplicaOverrides(args.replicas));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
 
@@ -98,7 +117,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const app = new DistributedApplication(buildApp(), {
+  const app = new DistributedApplication(model, {
     rootDir: repositoryRoot,
     stateDir,
     fresh: args.fresh,
@@ -183,6 +202,10 @@ function printSummary(app: DistributedApplication, dashboard: DashboardServer): 
       `  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`,
     );
     for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
+    for (const x of r.replicas ?? [])
+      lines.push(
+        `      ${x.name.padEnd(12)} ${x.state}/${x.health} pid ${x.pid ?? "-"} ${x.endpoints.http ?? ""}`,
+      );
     if (r.kind === "node-service" && r.endpoints.http) {
       lines.push(`      swagger  ${r.endpoints.http}/swagger`);
       lines.push(`      health   ${r.endpoints.http}/health`);

@@ -3,7 +3,9 @@ export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "
 export { ContainerResource, type ContainerEndpoint, type Readiness } from "./model/container.js";
 export { ExecutableResource } from "./model/executable.js";
 export { JaegerResource } from "./model/jaeger.js";
-export { NodeServiceResource, type HttpEndpointOptions } from "./model/node-service.js";
+export { NodeServiceResource, replicaName, type HttpEndpointOptions } from "./model/node-service.js";
+export { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
+export type { ReplicaSnapshot } from "./runtime/replica-set.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
 export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
 export type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "./artemis/topology.js";

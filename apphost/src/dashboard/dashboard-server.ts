@@ -406,8 +406,8 @@ export class DashboardServer {
 
   private resourceAction(res: ServerResponse, name: string, action: "start" | "stop" | "restart"): void {
     const app = this.app;
-    if (!app || !app.snapshot().some((r) => r.name === name))
-      return sendJson(res, 404, { error: `no resource ${name}` });
+    const known = (r: ResourceSnapshot) => r.name === name || r.replicas?.some((x) => x.name === name);
+    if (!app || !app.snapshot().some(known)) return sendJson(res, 404, { error: `no resource ${name}` });
     const run =
       action === "start"
         ? app.startResource(name)

@@ -14,6 +14,8 @@ export class NodeServiceResource extends Resource {
   httpEndpoint: HttpEndpointOptions | undefined;
   healthCheckPath: string | undefined;
   entryPoint = "src/main.ts";
+  /** How many processes run this service, each with its own port and instance id (`<name>-0` …). */
+  replicas = 1;
 
   constructor(
     name: string,
@@ -58,6 +60,23 @@ export class NodeServiceResource extends Resource {
     return this;
   }
 
+  /**
+   * Runs `count` instances of this service. Each replica gets its own port and instance id
+   * (`<name>-0`, `<name>-1`, …); they share the service's references, so they compete for the same
+   * queues and claim from the same outbox, which is how the services scale out.
+   */
+  withReplicas(count: number): this {
+    if (!Number.isInteger(count) || count < 1 || count > 64)
+      throw new Error(`Replica count of "${this.name}" must be an integer from 1 to 64 (got ${count})`);
+    this.replicas = count;
+    return this;
+  }
+
+  /** The names of this service's replicas: `<name>-<index>`. */
+  replicaNames(): string[] {
+    return Array.from({ length: this.replicas }, (_, i) => replicaName(this.name, i));
+  }
+
   withEntryPoint(relativePath: string): this {
     this.entryPoint = relativePath;
     return this;
@@ -66,4 +85,8 @@ export class NodeServiceResource extends Resource {
   resolveDirectory(rootDir: string): string {
     return path.resolve(rootDir, this.directory);
   }
+}
+
+export function replicaName(service: string, index: number): string {
+  return `${service}-${index}`;
 }

@@ -11,6 +11,14 @@ import { dependentsOf, startOrder } from "./graph.js";
 import { wipeStateDirectory } from "./fresh.js";
 import { clearLeftovers, processIdentity } from "./leftovers.js";
 import { LogSink } from "./log-sink.js";
+import {
+  ReplicaSet,
+  assertReplicaNamesFree,
+  findReplica,
+  replicaSnapshots,
+  withReplicas,
+  type ReplicaSnapshot,
+} from "./replica-set.js";
 import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import { sleep, waitUntil } from "./wait.js";
@@ -48,6 +56,8 @@ export interface ResourceSnapshot {
   dependsOn: string[];
   /** See leftovers.ts: which process `pid` was, so a reused pid is never mistaken for it. */
   pidIdentity?: string;
+  /** Services with `withReplicas(n > 1)`: each replica's own state, pid and endpoints. */
+  replicas?: ReplicaSnapshot[];
   /** Container mode: the container that runs the resource. */
   container?: RunningContainer;
 }
@@ -105,6 +115,7 @@ export class DistributedApplication {
       colour: options.colour ?? false,
     });
     this.logs.register("apphost");
+    assertReplicaNamesFree(model.resources());
     for (const resource of this.order) {
       this.logs.register(resource.name);
       this.entries.set(resource.name, {
@@ -170,6 +181,8 @@ export class DistributedApplication {
 
   /** SIGKILL: what a crash looks like. The resource stays down until `startResource`. */
   async killResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) return replica.set.killReplica(replica.index);
     const entry = this.entry(name);
     if (!entry.started) return;
     entry.expectingExit = true;
@@ -181,11 +194,18 @@ export class DistributedApplication {
 
   /** Graceful stop of one resource. */
   async stopResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) return replica.set.stopReplica(replica.index);
     await this.stopOne(this.entry(name).resource);
   }
 
   /** Starts a stopped, killed or exited resource again with the same ports, credentials and data. */
   async startResource(name: string): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) {
+      await replica.set.startReplica(replica.index);
+      return this.waitForHealthy(name);
+    }
     const entry = this.entry(name);
     if (entry.state === "Running" || entry.state === "Starting") return;
     entry.healthy = deferred();
@@ -199,6 +219,14 @@ export class DistributedApplication {
 
   /** Resolves once the resource is Running and its health check passes. */
   async waitForHealthy(name: string, timeoutMs = this.options.healthTimeoutMs ?? 120_000): Promise<void> {
+    const replica = this.replica(name);
+    if (replica) {
+      return waitUntil(() => replica.set.replicaHealthy(replica.index), {
+        timeoutMs,
+        intervalMs: 200,
+        what: `${name} to be healthy`,
+      });
+    }
     const entry = this.entry(name);
     await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry)), {
       timeoutMs,
@@ -227,6 +255,8 @@ export class DistributedApplication {
       if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
       if (entry.startedAt) snapshot.startedAt = entry.startedAt;
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
+      const replicas = replicaSnapshots(resource, entry.started);
+      if (replicas) snapshot.replicas = replicas;
       if (entry.started?.container) snapshot.container = entry.started.container;
       return snapshot;
     });
@@ -239,7 +269,10 @@ export class DistributedApplication {
   }
 
   getEndpoint(name: string, endpoint = "http"): string {
-    const url = this.entry(name).started?.endpoints[endpoint];
+    const replica = this.replica(name);
+    const url = replica
+      ? replica.set.snapshot()[replica.index]?.endpoints[endpoint]
+      : this.entry(name).started?.endpoints[endpoint];
     if (!url) throw new Error(`Resource "${name}" has no running "${endpoint}" endpoint`);
     return url;
   }
@@ -283,7 +316,7 @@ export class DistributedApplication {
     this.setState(entry, "Starting");
     this.log(resource.name, "starting");
     try {
-      const started = await this.providerFor(resource).start(resource, {
+      const started = await withReplicas(resource, this.providerFor(resource)).start(resource, {
         rootDir: this.options.rootDir,
         dataDir: path.join(this.stateDir, "data", resource.name),
         settings: this.requireSettings(),
@@ -304,6 +337,7 @@ export class DistributedApplication {
       });
       entry.started = started;
       entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);
+      if (started instanceof ReplicaSet) started.onChange(() => void this.writeState());
       entry.expectingExit = false;
       entry.exitCode = undefined;
       entry.startedAt = new Date().toISOString();
@@ -434,6 +468,17 @@ export class DistributedApplication {
   private requireSettings(): SettingsStore {
     if (!this.settings) throw new Error("start() has not run");
     return this.settings;
+  }
+
+  /** A replica name (`sender-1`) of a running replicated service, if `name` is one. */
+  private replica(name: string): ReturnType<typeof findReplica> {
+    if (this.entries.has(name)) return undefined;
+    // Only a running service's replicas can be addressed one by one.
+    const running = [...this.entries.values()].filter((e) => e.state === "Running" || e.state === "Starting");
+    return findReplica(
+      running.map((e) => e.started),
+      name,
+    );
   }
 
   private entry(name: string): Entry {

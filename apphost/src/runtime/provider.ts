@@ -18,6 +18,8 @@ export interface StartContext {
   /** Environment the AppHost injects into services (telemetry, discovery). */
   extraEnvironment: Record<string, string>;
   signal: AbortSignal;
+  /** Set when this start is one replica of a service (see runtime/replica-set.ts). */
+  replica?: { name: string; index: number };
 }
 
 /** A resource that a provider has started. */

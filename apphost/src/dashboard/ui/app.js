@@ -100,7 +100,7 @@ function resourcesView() {
           "Actions",
         ].map((t) => h("th", {}, t)),
       ),
-      ...resources.map((r) => resourceRow(r)),
+      ...resources.flatMap((r) => [resourceRow(r), ...(r.replicas ?? []).map((x) => replicaRow(r, x))]),
     );
   };
   stream("/api/resources/stream", { resources: render });
@@ -168,6 +168,43 @@ function resourceRow(r) {
     h("td", {}, r.uptimeMs === undefined ? "–" : fmtDuration(r.uptimeMs)),
     h("td", { class: "endpoints" }, links.length ? links : h("span", { class: "muted" }, "–")),
     h("td", {}, env),
+    h("td", {}, action("start"), " ", action("stop"), " ", action("restart")),
+  );
+}
+
+// One replica of a service, indented under it; its actions address the replica by its own name.
+function replicaRow(service, r) {
+  const running = r.state === "Running" || r.state === "Starting";
+  const action = (verb) =>
+    h(
+      "button",
+      {
+        "data-action": verb,
+        disabled: (verb === "start" && running) || (verb !== "start" && !running),
+        onclick: async (event) => {
+          event.target.disabled = true;
+          await api(`/api/resources/${encodeURIComponent(r.name)}/${verb}`, { method: "POST" }).catch((e) =>
+            alert(e.message),
+          );
+        },
+      },
+      verb[0].toUpperCase() + verb.slice(1),
+    );
+  const links = Object.entries(r.endpoints).map(([name, url]) =>
+    h("a", { href: url, target: "_blank", rel: "noopener" }, `${name}: ${url}`),
+  );
+  const uptime = r.state === "Running" && r.startedAt ? Date.now() - Date.parse(r.startedAt) : undefined;
+  return h(
+    "tr",
+    { class: "replica", "data-replica": r.name, "data-replica-of": service.name, "data-state": r.state },
+    h("td", {}, h("span", { class: "muted" }, "└ "), r.name),
+    h("td", { class: "muted" }, "replica"),
+    h("td", { "data-testid": "state" }, badge(r.state)),
+    h("td", { title: r.healthDetail ?? "" }, badge(r.health)),
+    h("td", { class: "mono" }, r.pid ?? "–"),
+    h("td", {}, uptime === undefined ? "–" : fmtDuration(uptime)),
+    h("td", { class: "endpoints" }, links.length ? links : h("span", { class: "muted" }, "–")),
+    h("td", {}, ""),
     h("td", {}, action("start"), " ", action("stop"), " ", action("restart")),
   );
 }

@@ -15,10 +15,13 @@ export const SERVICE_NODE_ARGS = ["--import", "tsx", "--import", "@outbox/servic
 export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceResource> {
   async start(resource: NodeServiceResource, context: StartContext): Promise<StartedResource> {
     const endpoints: Record<string, string> = {};
+    // A replica keeps its own port across restarts, under its own name.
+    const instance = context.replica?.name ?? resource.name;
     let port: number | undefined;
     if (resource.httpEndpoint) {
-      port = resource.httpEndpoint.port ?? (await choosePort(context.settings.port(resource.name, "http")));
-      context.settings.setPort(resource.name, "http", port);
+      const fixed = context.replica ? undefined : resource.httpEndpoint.port;
+      port = fixed ?? (await choosePort(context.settings.port(instance, "http")));
+      context.settings.setPort(instance, "http", port);
       await context.settings.save();
       endpoints.http = `http://${HOST}:${port}`;
     }
@@ -46,7 +49,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
 
     const cwd = resource.resolveDirectory(context.rootDir);
     const child = new ManagedProcess(
-      resource.name,
+      instance,
       {
         command: process.execPath,
         args: [...SERVICE_NODE_ARGS, path.join(cwd, resource.entryPoint)],

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { buildApp } from "../../app.js";
+import { NodeServiceResource } from "../../model/node-service.js";
+import { deployPlan } from "../deploy-plan.js";
+import { COMPOSE_FILE, ENV_FILE, renderCompose } from "./compose-publisher.js";
+
+interface ComposeService {
+  image: string;
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas: number };
+  command?: string[];
+}
+
+const SECRETS = {
+  SECRET_SENDER_PG_PASSWORD: "senderSecretValue1",
+  SECRET_RECEIVER_PG_PASSWORD: "receiverSecretValue2",
+  SECRET_BROKER_PASSWORD: "brokerSecretValue3",
+};
+
+function render(model = buildApp()) {
+  const files = renderCompose(deployPlan(model), SECRETS);
+  const yaml = files.get(COMPOSE_FILE) ?? "";
+  const compose = parse(yaml) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, unknown>;
+  };
+  return { files, yaml, compose };
+}
+
+describe("Compose publisher", () => {
+  it("writes one service per resource (databases live in their server), with a healthcheck each", () => {
+    const { compose } = render();
+    expect(Object.keys(compose.services).sort()).toEqual(
+      ["broker", "receiver", "receiver-pg", "sender", "sender-pg"].sort(),
+    );
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.healthcheck?.test.length, name).toBeGreaterThan(0);
+    }
+    expect(compose.services["sender-pg"]?.healthcheck?.test).toContain("pg_isready");
+    expect(compose.services.broker?.healthcheck?.test.join(" ")).toContain("artemis check node --up");
+    expect(compose.services.sender?.healthcheck?.test.join(" ")).toContain("/health");
+  });
+
+  it("turns waitFor into depends_on service_healthy and keeps data on named volumes", () => {
+    const { compose } = render();
+    expect(compose.services.sender?.depends_on).toEqual({
+      "sender-pg": { condition: "service_healthy" },
+      broker: { condition: "service_healthy" },
+    });
+    expect(compose.services.receiver?.depends_on).toEqual({
+      "receiver-pg": { condition: "service_healthy" },
+      broker: { condition: "service_healthy" },
+    });
+    expect(Object.keys(compose.volumes).sort()).toEqual([
+      "broker-data",
+      "receiver-pg-data",
+      "sender-pg-data",
+    ]);
+    expect(compose.services["sender-pg"]?.volumes).toContain("sender-pg-data:/var/lib/postgresql/data");
+  });
+
+  it("publishes only the services' HTTP ports, on 127.0.0.1 unless .env says otherwise", () => {
+    const { compose } = render();
+    for (const name of ["sender-pg", "receiver-pg", "broker"])
+      expect(compose.services[name]?.ports).toBeUndefined();
+    expect(compose.services.sender?.ports).toEqual([
+      "${APPHOST_BIND_ADDRESS:-127.0.0.1}:${SENDER_HTTP_PORT:?SENDER_HTTP_PORT is not set: see .env}:8080",
+    ]);
+  });
+
+  it("carries replica counts and the broker configuration", () => {
+    const model = buildApp();
+    (model.resource("sender") as NodeServiceResource).withReplicas(3);
+    const { compose, files } = render(model);
+    expect(compose.services.sender?.deploy).toEqual({ replicas: 3 });
+    expect(compose.services.sender?.ports).toEqual(["${APPHOST_BIND_ADDRESS:-127.0.0.1}::8080"]);
+    expect(compose.services.receiver?.deploy).toEqual({ replicas: 1 });
+    const properties = files.get("artemis/broker/broker.properties") ?? "";
+    expect(properties).toContain("IDCacheSize=100000");
+    expect(properties).toContain('addressSettings."entity-items.audit".maxDeliveryAttempts=5');
+    expect(compose.services.broker?.volumes).toContain(
+      "./artemis/broker/broker.properties:/etc/outbox-broker/broker.properties:ro",
+    );
+    expect(compose.services.broker?.command).toEqual([
+      "run",
+      "--properties",
+      "/etc/outbox-broker/broker.properties",
+    ]);
+  });
+
+  it("writes secrets to .env only: the YAML refers to them by name", () => {
+    const { files, yaml, compose } = render();
+    for (const value of Object.values(SECRETS)) {
+      expect(yaml).not.toContain(value);
+      expect(files.get(ENV_FILE)).toContain(value);
+    }
+    expect(compose.services.sender?.environment?.ConnectionStrings__senderdb).toBe(
+      "postgresql://postgres:${SECRET_SENDER_PG_PASSWORD:?SECRET_SENDER_PG_PASSWORD is not set: see .env}@sender-pg:5432/senderdb",
+    );
+    expect(compose.services.broker?.healthcheck?.test.join(" ")).toContain('"$$ARTEMIS_PASSWORD"');
+  });
+
+  it("adds a resource added to the model", () => {
+    const model = buildApp();
+    const db = model.addPostgres("billing-pg").addDatabase("billingdb");
+    model
+      .addNodeService("billing", "billing-service")
+      .withReference(db)
+      .waitFor(db)
+      .withHttpEndpoint()
+      .withHttpHealthCheck("/health");
+    // A new secret needs a value: nothing is rendered with a hole in it.
+    expect(() => renderCompose(deployPlan(model), SECRETS)).toThrow(/SECRET_BILLING_PG_PASSWORD/);
+    const files = renderCompose(deployPlan(model), {
+      ...SECRETS,
+      SECRET_BILLING_PG_PASSWORD: "billingSecret4",
+    });
+    const compose = parse(files.get(COMPOSE_FILE) ?? "") as { services: Record<string, ComposeService> };
+    expect(compose.services["billing-pg"]?.healthcheck).toBeDefined();
+    expect(compose.services.billing?.depends_on).toEqual({ "billing-pg": { condition: "service_healthy" } });
+  });
+});

@@ -1,0 +1,260 @@
+// The application model as something to deploy: every resource with its image, its settings, what
+// it waits for, its health checks and the environment it gets, with secrets kept as references.
+// The Compose and Kubernetes publishers both render this plan, so a resource added to app.ts
+// appears in every output and both outputs agree on names, ports and variables.
+
+import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js";
+import type { AppBuilder } from "../model/app-builder.js";
+import { ArtemisResource } from "../model/artemis.js";
+import { NodeServiceResource } from "../model/node-service.js";
+import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
+import { envPrefix, type Resource } from "../model/resource.js";
+import { referenceEnvironment } from "../runtime/environment.js";
+import { imageVariable, OFFICIAL_IMAGES } from "../providers/container/images.js";
+
+/** Port every service listens on inside its container (the HOST/PORT contract of service-defaults). */
+export const SERVICE_PORT = 8080;
+export const POSTGRES_PORT = 5432;
+/** The official Artemis image's acceptor for every protocol (AMQP included). */
+export const ARTEMIS_PORT = 61616;
+export const POSTGRES_USER = "postgres";
+export const ARTEMIS_USER = "artemis";
+/** Inside the broker container: where the published broker.properties is mounted, read on every start. */
+export const ARTEMIS_CONFIG_DIR = "/etc/outbox-broker";
+/** The probes every service answers (service-defaults/src/host.ts): readiness and liveness. */
+export const READINESS_PATH = "/health";
+export const LIVENESS_PATH = "/alive";
+
+/** A value that is literal text with secrets spliced in by name; renderers decide the syntax. */
+export type TemplatePart = string | { secret: string };
+export type Template = TemplatePart[];
+
+export interface SecretSpec {
+  /** Variable-style name, e.g. SENDER_PG_PASSWORD: the key in `.env` and in the Kubernetes Secret. */
+  name: string;
+  description: string;
+}
+
+export interface ImageSpec {
+  /** Variable that overrides the image at deploy time, e.g. APPHOST_IMAGE_POSTGRES. */
+  variable: string;
+  /** What users get by default. */
+  image: string;
+}
+
+export interface PostgresPlan {
+  kind: "postgres";
+  name: string;
+  image: ImageSpec;
+  passwordSecret: string;
+  /** The first database is created by the image (POSTGRES_DB); the others by an init script. */
+  databases: string[];
+  settings: Array<[string, string]>;
+  dependsOn: string[];
+}
+
+export interface ArtemisPlan {
+  kind: "artemis";
+  name: string;
+  image: ImageSpec;
+  passwordSecret: string;
+  /** File name → content, mounted into ARTEMIS_CONFIG_DIR. */
+  configFiles: Map<string, string>;
+  dependsOn: string[];
+}
+
+export interface ServicePlan {
+  kind: "service";
+  name: string;
+  /** The repository folder the image is built from (e.g. sender-service). */
+  directory: string;
+  image: ImageSpec;
+  replicas: number;
+  port: number | undefined;
+  readinessPath: string | undefined;
+  livenessPath: string;
+  /** Infrastructure and services this one waits for (healthy first), by plan resource name. */
+  dependsOn: string[];
+  /** Databases this service migrates before it starts (Kubernetes runs that as an init container). */
+  migrates: string[];
+  environment: Array<{ name: string; value: Template }>;
+}
+
+export type ResourcePlan = PostgresPlan | ArtemisPlan | ServicePlan;
+
+export interface DeployPlan {
+  app: string;
+  resources: ResourcePlan[];
+  secrets: SecretSpec[];
+}
+
+export interface DeployPlanOptions {
+  /** Image of a service, by service name; default `<app>/<directory>:latest`. */
+  serviceImage?: (service: NodeServiceResource) => string;
+}
+
+/** Reads the model. Throws on what cannot be deployed (an unknown resource kind). */
+export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): DeployPlan {
+  const secrets: SecretSpec[] = [];
+  const resources: ResourcePlan[] = [];
+  const deployed = (r: Resource) => (r instanceof PostgresDatabaseResource ? r.server.name : r.name);
+  const dependsOn = (r: Resource) => unique(r.dependencies().map(deployed)).filter((n) => n !== r.name);
+
+  for (const resource of model.resources()) {
+    if (resource instanceof PostgresServerResource) {
+      const passwordSecret = secretName(resource.name);
+      secrets.push({
+        name: passwordSecret,
+        description: `PostgreSQL superuser password of ${resource.name}`,
+      });
+      resources.push({
+        kind: "postgres",
+        name: resource.name,
+        image: { variable: imageVariable("postgres"), image: resource.image ?? OFFICIAL_IMAGES.postgres },
+        passwordSecret,
+        databases: resource.databases.map((d) => d.databaseName),
+        settings: [...resource.settings],
+        dependsOn: dependsOn(resource),
+      });
+    } else if (resource instanceof ArtemisResource) {
+      const passwordSecret = secretName(resource.name);
+      secrets.push({ name: passwordSecret, description: `Artemis password of user ${ARTEMIS_USER}` });
+      resources.push({
+        kind: "artemis",
+        name: resource.name,
+        image: { variable: imageVariable("artemis"), image: resource.image ?? OFFICIAL_IMAGES.artemis },
+        passwordSecret,
+        configFiles: artemisEtcFiles(resource.topology()),
+        dependsOn: dependsOn(resource),
+      });
+    } else if (resource instanceof NodeServiceResource) {
+      resources.push(servicePlan(model, resource, dependsOn(resource), options));
+    } else if (!(resource instanceof PostgresDatabaseResource)) {
+      // Databases live inside their server's plan; anything else has no deploy form yet.
+      throw new Error(`Cannot publish resource "${resource.name}" of kind "${resource.kind}"`);
+    }
+  }
+  return { app: model.name, resources, secrets };
+}
+
+function servicePlan(
+  model: AppBuilder,
+  service: NodeServiceResource,
+  dependsOn: string[],
+  options: DeployPlanOptions,
+): ServicePlan {
+  const environment: Array<{ name: string; value: Template }> = [];
+  const set = (name: string, value: Template | string) =>
+    environment.push({ name, value: typeof value === "string" ? [value] : value });
+  const migrates: string[] = [];
+
+  for (const reference of service.references) {
+    const target = model.resources().find((r) => r.name === reference.name);
+    if (target instanceof PostgresDatabaseResource) {
+      migrates.push(target.name);
+      const secret = secretName(target.server.name);
+      const uri: Template = [
+        `postgresql://${POSTGRES_USER}:`,
+        { secret },
+        `@${target.server.name}:${POSTGRES_PORT}/${target.databaseName}`,
+      ];
+      addReference(
+        set,
+        reference.connectionName,
+        uri,
+        target.server.name,
+        POSTGRES_PORT,
+        POSTGRES_USER,
+        secret,
+        {
+          databaseName: target.databaseName,
+        },
+      );
+    } else if (target instanceof ArtemisResource) {
+      const secret = secretName(target.name);
+      const uri: Template = [`amqp://${ARTEMIS_USER}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
+      addReference(set, reference.connectionName, uri, target.name, ARTEMIS_PORT, ARTEMIS_USER, secret, {});
+    } else if (target instanceof NodeServiceResource && target.httpEndpoint) {
+      set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
+    } else {
+      throw new Error(`Cannot publish the reference from "${service.name}" to "${reference.name}"`);
+    }
+  }
+  set("OTEL_SERVICE_NAME", service.name);
+  set("NODE_ENV", "production");
+  if (service.httpEndpoint) {
+    set("HOST", "0.0.0.0");
+    set("PORT", String(SERVICE_PORT));
+  }
+  for (const [name, value] of service.environment) set(name, value);
+
+  const image = options.serviceImage?.(service) ?? `${model.name}/${service.directory}:latest`;
+  return {
+    kind: "service",
+    name: service.name,
+    directory: service.directory,
+    image: { variable: imageVariable(service.name), image },
+    replicas: service.replicas,
+    port: service.httpEndpoint ? SERVICE_PORT : undefined,
+    readinessPath: service.healthCheckPath,
+    livenessPath: LIVENESS_PATH,
+    dependsOn,
+    migrates,
+    environment,
+  };
+}
+
+function addReference(
+  set: (name: string, value: Template | string) => void,
+  connectionName: string,
+  uri: Template,
+  host: string,
+  port: number,
+  username: string,
+  secret: string,
+  extra: { databaseName?: string },
+): void {
+  // The same variable names the runtime injects (runtime/environment.ts), with the URI and the
+  // password as templates; the marker never reaches an output.
+  const marker = "\u0000uri\u0000";
+  const env = referenceEnvironment(connectionName, {
+    uri: marker,
+    host,
+    port,
+    username,
+    password: marker,
+    ...extra,
+  });
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== marker) set(name, value);
+    else set(name, name.endsWith("_PASSWORD") ? [{ secret }] : uri);
+  }
+}
+
+/**
+ * The secret holding a resource's password: SECRET_<RESOURCE>_PASSWORD. The prefix keeps it apart
+ * from the variables services get (a reference to "broker" injects BROKER_PASSWORD itself).
+ */
+export function secretName(resource: string): string {
+  return `SECRET_${envPrefix(resource)}_PASSWORD`;
+}
+
+/** Every secret name a template refers to. */
+export function secretsIn(template: Template): string[] {
+  return template.flatMap((p) => (typeof p === "string" ? [] : [p.secret]));
+}
+
+/** Renders a template with `secret(name)` for each secret reference. */
+export function renderTemplate(template: Template, secret: (name: string) => string): string {
+  return template.map((p) => (typeof p === "string" ? p : secret(p.secret))).join("");
+}
+
+export function brokerPropertiesOf(plan: ArtemisPlan): string {
+  const content = plan.configFiles.get(BROKER_PROPERTIES_FILE);
+  if (content === undefined) throw new Error(`No ${BROKER_PROPERTIES_FILE} for broker "${plan.name}"`);
+  return content;
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}

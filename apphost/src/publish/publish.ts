@@ -1,0 +1,152 @@
+// `npm run apphost -- publish --target compose|kubernetes --output <dir>`: the model written out as
+// deploy artifacts. Secrets are generated once and kept: publishing again reuses the values in the
+// existing secrets file, because the data volumes were initialised with them.
+
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { parseArgs, promisify } from "node:util";
+import type { AppBuilder } from "../model/app-builder.js";
+import { generatePassword } from "../runtime/files.js";
+import { ENV_FILE, renderCompose } from "./compose/compose-publisher.js";
+import { deployPlan, type DeployPlan } from "./deploy-plan.js";
+import { SECRETS_FILE, renderKubernetes } from "./kubernetes/kubernetes-publisher.js";
+
+export type PublishTarget = "compose" | "kubernetes";
+
+export interface PublishOptions {
+  target: PublishTarget;
+  outputDir: string;
+  /** Messages for the user (warnings included). */
+  log: (message: string) => void;
+}
+
+export interface PublishResult {
+  files: string[];
+  secretsFile: string;
+  /** Set when the output is inside a git work tree. */
+  gitWorkTree: string | undefined;
+}
+
+export async function publish(model: AppBuilder, options: PublishOptions): Promise<PublishResult> {
+  const plan = deployPlan(model);
+  const outputDir = path.resolve(options.outputDir);
+  const secretsName = options.target === "compose" ? ENV_FILE : SECRETS_FILE;
+  const secretsPath = path.join(outputDir, secretsName);
+  const secrets = await secretValues(plan, secretsPath);
+  const files = options.target === "compose" ? renderCompose(plan, secrets) : renderKubernetes(plan, secrets);
+  // Keeps the secrets file out of commits when the output sits in a repository.
+  files.set(".gitignore", `${secretsName}\n`);
+
+  await fs.mkdir(outputDir, { recursive: true });
+  for (const [relative, content] of files) {
+    const file = path.join(outputDir, relative);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const secret = relative === secretsName;
+    await fs.writeFile(file, content, { mode: secret ? 0o600 : 0o644 });
+    // writeFile keeps the mode of an existing file: make sure the secrets file is private.
+    if (secret) await fs.chmod(file, 0o600);
+  }
+
+  const gitWorkTree = await gitWorkTreeOf(outputDir);
+  if (gitWorkTree) {
+    options.log(
+      `WARNING: ${outputDir} is inside the git work tree ${gitWorkTree}. ${secretsName} holds generated ` +
+        `secrets; the .gitignore written next to it keeps it out of commits, but check before you commit, ` +
+        `or publish outside the repository.`,
+    );
+  }
+  return { files: [...files.keys()].sort(), secretsFile: secretsPath, gitWorkTree };
+}
+
+/** Existing values from the secrets file (KEY=value lines), new ones for the rest. */
+async function secretValues(plan: DeployPlan, file: string): Promise<Record<string, string>> {
+  const existing: Record<string, string> = {};
+  const text = await fs.readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return "";
+    throw error;
+  });
+  for (const line of text.split("\n")) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match?.[1] && match[2] !== undefined) existing[match[1]] = match[2];
+  }
+  // Letters and digits only: safe inside connection URIs and YAML without quoting or escaping.
+  return Object.fromEntries(plan.secrets.map((s) => [s.name, existing[s.name] || generatePassword(32)]));
+}
+
+async function gitWorkTreeOf(dir: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)("git", ["-C", dir, "rev-parse", "--show-toplevel"], {
+      timeout: 10_000,
+    });
+    return stdout.trim() || undefined;
+  } catch {
+    // Not a repository, or no git: nothing to warn about.
+    return undefined;
+  }
+}
+
+const USAGE = `Usage: npm run apphost -- publish --target <compose|kubernetes> --output <dir>
+
+Writes the application model (apphost/src/app.ts) as deploy artifacts:
+  compose     docker-compose.yaml, .env (generated secrets), broker configuration
+  kubernetes  manifests (Deployments, StatefulSets, Services, ConfigMap), secrets.env and a
+              kustomization.yaml (kubectl apply -k <dir>)
+Secrets are generated once and kept when you publish again into the same directory.
+
+Options:
+  --replicas <svc=n,...>   replica counts, e.g. sender=3,receiver=3 (default: the model's)
+`;
+
+/** The `publish` verb of the CLI; returns the exit code. */
+export async function publishCommand(
+  argv: string[],
+  model: AppBuilder,
+  applyReplicas: (text: string) => void,
+): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        target: { type: "string" },
+        output: { type: "string" },
+        replicas: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.target !== "compose" && values.target !== "kubernetes") {
+    process.stderr.write(`--target must be compose or kubernetes (got "${values.target ?? ""}")\n\n${USAGE}`);
+    return 2;
+  }
+  if (!values.output) {
+    process.stderr.write(`--output <dir> is required\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    if (values.replicas !== undefined) applyReplicas(values.replicas);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
+  const say = (message: string) => process.stdout.write(`publish | ${message}\n`);
+  const result = await publish(model, { target: values.target, outputDir: values.output, log: say });
+  say(`wrote ${result.files.length} files to ${path.resolve(values.output)}:`);
+  for (const file of result.files) say(`  ${file}`);
+  say(`secrets: ${result.secretsFile} (mode 0600)`);
+  say(
+    values.target === "compose"
+      ? `run: cd ${values.output} && docker-compose up -d   (or: docker compose up -d)`
+      : `run: kubectl apply -k ${values.output}`,
+  );
+  return 0;
+}

@@ -1,0 +1,23 @@
+// Applies the database migrations and exits: what a deployment runs before the service starts
+// (the Kubernetes init container of the published manifests). The service applies them at start-up
+// too; both take the same advisory lock, and applied migrations are skipped.
+import { postgresUrlFromEnv } from "@outbox/service-defaults";
+import { createPool } from "./data/db.js";
+import { migrateWhenReachable } from "./data/migrate.js";
+
+const pool = createPool({
+  url: postgresUrlFromEnv(process.env, "senderdb"),
+  max: 1,
+  applicationName: "sender-migrate",
+  onError: () => undefined,
+});
+try {
+  await migrateWhenReachable(pool, {
+    waitMs: 60_000,
+    onRetry: (error, attempt) =>
+      process.stderr.write(`database not reachable yet (attempt ${attempt}): ${(error as Error).message}\n`),
+  });
+  process.stdout.write("sender database migrations applied\n");
+} finally {
+  await pool.end();
+}

@@ -1,0 +1,130 @@
+// `npm run apphost -- publish` end to end: the CLI writes the artifacts, docker-compose 1.29
+// accepts the Compose project, and the Kubernetes manifests validate offline against the
+// Kubernetes OpenAPI schemas (PyPI kubernetes-validate, strict: unknown fields are errors).
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repositoryRoot } from "@outbox/apphost/testing";
+
+const run = promisify(execFile);
+/** The Kubernetes version the manifests must be valid for (kubernetes-validate ships its schemas). */
+const KUBERNETES_VERSION = "1.33.0";
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-publish-"));
+});
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function publish(target: string, output: string, ...extra: string[]) {
+  return run(
+    process.execPath,
+    ["--import", "tsx", "apphost/src/cli.ts", "publish", "--target", target, "--output", output, ...extra],
+    { cwd: repositoryRoot, timeout: 60_000 },
+  );
+}
+
+function envValues(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+describe("publish --target compose", () => {
+  it("writes a project docker-compose 1.29 accepts, with private generated secrets kept on republish", async () => {
+    const output = path.join(dir, "compose");
+    const { stdout } = await publish("compose", output, "--replicas", "sender=3,receiver=2");
+    expect(stdout).toContain("docker-compose.yaml");
+    const env = path.join(output, ".env");
+    expect((await fs.stat(env)).mode & 0o777).toBe(0o600);
+    const first = envValues(await fs.readFile(env, "utf8"));
+    expect(
+      Object.keys(first)
+        .filter((k) => k.startsWith("SECRET_"))
+        .sort(),
+    ).toEqual(["SECRET_BROKER_PASSWORD", "SECRET_RECEIVER_PG_PASSWORD", "SECRET_SENDER_PG_PASSWORD"]);
+    const yaml = await fs.readFile(path.join(output, "docker-compose.yaml"), "utf8");
+    for (const [key, value] of Object.entries(first))
+      if (key.startsWith("SECRET_")) expect(yaml).not.toContain(value);
+
+    // docker-compose resolves the file with the .env next to it: replicas and healthchecks survive.
+    const { stdout: resolved } = await run("docker-compose", ["config"], { cwd: output, timeout: 60_000 });
+    expect(resolved).toMatch(/replicas: 3/);
+    expect(resolved).toContain("condition: service_healthy");
+
+    // Publishing again keeps the secrets: the volumes were initialised with them.
+    await publish("compose", output);
+    expect(envValues(await fs.readFile(env, "utf8"))).toMatchObject(
+      Object.fromEntries(Object.entries(first).filter(([k]) => k.startsWith("SECRET_"))),
+    );
+  });
+
+  it("warns when the output is inside a git work tree, and keeps .env out of it", async () => {
+    const repo = path.join(dir, "repo");
+    await fs.mkdir(repo);
+    await run("git", ["init", "-q", repo]);
+    const { stdout } = await publish("compose", path.join(repo, "deploy"));
+    expect(stdout).toMatch(/WARNING: .* is inside the git work tree/);
+    const { stdout: status } = await run("git", ["status", "--porcelain", "--untracked-files=all"], {
+      cwd: repo,
+    });
+    expect(status).toContain("deploy/docker-compose.yaml");
+    expect(status).not.toContain("deploy/.env");
+  });
+
+  it("refuses bad arguments with a message", async () => {
+    await expect(publish("swarm", path.join(dir, "x"))).rejects.toMatchObject({
+      stderr: expect.stringContaining("--target must be compose or kubernetes") as unknown,
+    });
+    await expect(publish("compose", path.join(dir, "x"), "--replicas", "broker=2")).rejects.toMatchObject({
+      stderr: expect.stringContaining('"broker" is not a service') as unknown,
+    });
+  });
+});
+
+describe("publish --target kubernetes", () => {
+  it("writes manifests that validate offline against the Kubernetes schemas (strict)", async () => {
+    const output = path.join(dir, "kubernetes");
+    await publish("kubernetes", output, "--replicas", "sender=3,receiver=3");
+    const manifests = (await fs.readdir(output)).filter(
+      (f) => f.endsWith(".yaml") && f !== "kustomization.yaml",
+    );
+    expect(manifests.sort()).toEqual([
+      "broker.yaml",
+      "receiver-pg.yaml",
+      "receiver.yaml",
+      "sender-pg.yaml",
+      "sender.yaml",
+    ]);
+    let result: { stdout: string; stderr: string };
+    try {
+      result = await run(
+        "kubernetes-validate",
+        ["--strict", "--kubernetes-version", KUBERNETES_VERSION, ...manifests],
+        { cwd: output, timeout: 120_000 },
+      );
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+      if (e.code === "ENOENT")
+        throw new Error(
+          "kubernetes-validate is not installed: pip install kubernetes-validate==1.37.0 (see .ci/run)",
+        );
+      throw new Error(`kubernetes-validate failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+    }
+    const passed = result.stdout.split("\n").filter((l) => l.includes(" passed for resource "));
+    // 3 StatefulSets, 1 ConfigMap, 2 Deployments, 5 Services.
+    expect(passed).toHaveLength(11);
+    expect(result.stdout + result.stderr).not.toMatch(/failed|ERROR/);
+    expect((await fs.stat(path.join(output, "secrets.env"))).mode & 0o777).toBe(0o600);
+  });
+});

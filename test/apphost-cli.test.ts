@@ -2,8 +2,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
+import { probeContainerRuntime } from "../apphost/src/providers/container/container-runtime.js";
+import {
+  listOwned,
+  removeContainers,
+  removeVolumes,
+} from "../apphost/src/providers/container/docker-objects.js";
+import { useAvailableImages } from "./support/test-images.js";
 
 // `npm run apphost` as a user runs it: a child process, stopped with Ctrl+C (SIGINT) or SIGTERM.
 const cli = path.join(repositoryRoot, "apphost/src/cli.ts");
@@ -15,11 +22,16 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function runCli(args: string[]): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "--no-color", ...args], {
-    cwd: repositoryRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", cli, "--no-color", "--dashboard-port", "0", ...args],
+    {
+      cwd: repositoryRoot,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -40,7 +52,28 @@ async function waitForOutput(run: Run, text: string, timeoutMs = 120_000): Promi
 
 interface State {
   apphostPid: number;
-  resources: Array<{ name: string; pid: number | null; state: string; endpoints: Record<string, string> }>;
+  mode: string;
+  resources: Array<{
+    name: string;
+    pid: number | null;
+    state: string;
+    endpoints: Record<string, string>;
+    container?: { id: string; image: string };
+  }>;
+}
+
+async function readState(stateDir: string): Promise<State> {
+  return JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as State;
+}
+
+async function postEntity(sender: string | undefined, name: string): Promise<string> {
+  const created = await fetch(`${sender}/api/EntityItems`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  expect(created.status).toBe(201);
+  return ((await created.json()) as { id: string }).id;
 }
 
 function isAlive(pid: number): boolean {
@@ -63,15 +96,47 @@ async function processesMentioning(directory: string): Promise<string[]> {
   return found;
 }
 
+let engine = false;
+
+beforeAll(async () => {
+  engine = (await probeContainerRuntime()).available;
+});
+
 afterAll(async () => {
-  for (const dir of stateDirs) await fs.rm(dir, { recursive: true, force: true });
+  for (const dir of stateDirs) {
+    if (engine) {
+      await removeContainers(dir);
+      await removeVolumes(dir);
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe("npm run apphost", () => {
-  it("refuses --mode container with a clear message while no container provider exists", async () => {
-    const run = runCli(["--mode", "container"]);
+  it("refuses --mode container with a message naming what is missing and how to get it", async () => {
+    // An image that exists nowhere: with an engine the image is what is missing, without one the engine.
+    const run = runCli(["--mode", "container"], { APPHOST_IMAGE_SENDER_PG: "outbox-apphost/missing:0" });
     expect(await run.exited).not.toBe(0);
-    expect(run.output()).toMatch(/--mode container: .*(no container runtime|no container provider)/);
+    if (engine) {
+      expect(run.output()).toMatch(
+        /--mode container: image outbox-apphost\/missing:0 \(for "sender-pg", APPHOST_IMAGE_SENDER_PG\) is not present and cannot be pulled .*npm run images/,
+      );
+    } else {
+      expect(run.output()).toMatch(/--mode container: no container runtime answers/);
+    }
+  });
+
+  it("falls back to processes in auto mode with one line naming the missing image", async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    const run = runCli(["--state-dir", stateDir], { APPHOST_IMAGE_BROKER: "outbox-apphost/missing:0" });
+    await waitForOutput(run, "starting outbox-apphost (mode process");
+    const reason = engine
+      ? /image outbox-apphost\/missing:0 .* using local processes; .*npm run images/
+      : /no container runtime/;
+    expect(run.output()).toMatch(reason);
+    run.child.kill("SIGINT");
+    expect(await run.exited).toBe(0);
   });
 
   it("rejects an unknown mode with usage help", async () => {
@@ -80,14 +145,14 @@ describe("npm run apphost", () => {
     expect(run.output()).toContain("--mode must be auto, process or container");
   });
 
-  it("prints where everything is, stops on Ctrl+C leaving no process behind, and keeps data for the next run", async () => {
+  it("prints where everything is, stops on Ctrl+C leaving no process behind, and keeps data for the next run (process mode)", async () => {
     const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
     stateDirs.push(stateDir);
 
-    const first = runCli(["--state-dir", stateDir]);
+    const first = runCli(["--mode", "process", "--state-dir", stateDir]);
     await waitForOutput(first, "all resources running and healthy");
     await waitForOutput(first, "Press Ctrl+C");
-    expect(first.output()).toContain("no container runtime");
+    expect(first.output()).toContain("(mode process,");
     expect(first.output()).toMatch(/swagger\s+http:\/\/127\.0\.0\.1:\d+\/swagger/);
 
     const state = JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as State;
@@ -113,7 +178,7 @@ describe("npm run apphost", () => {
       expect.arrayContaining(["broker.log", "receiver.log", "sender-pg.log", "sender.log"]),
     );
 
-    const second = runCli(["--state-dir", stateDir]);
+    const second = runCli(["--mode", "process", "--state-dir", stateDir]);
     await waitForOutput(second, "all resources running and healthy");
     const secondState = JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as State;
     const senderAgain = secondState.resources.find((r) => r.name === "sender")?.endpoints.http;
@@ -126,4 +191,70 @@ describe("npm run apphost", () => {
     expect(secondPids.filter(isAlive)).toEqual([]);
     expect(await processesMentioning(stateDir)).toEqual([]);
   });
+
+  it("runs PostgreSQL and Artemis as containers: Ctrl+C removes them and keeps the data, a SIGKILLed AppHost's containers go at the next start, --fresh removes the data", async () => {
+    // Needs an engine: this test fails (never skips) on a machine without one.
+    expect(engine, "a container engine answers").toBe(true);
+    await useAvailableImages();
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    const infrastructure = ["sender-pg", "receiver-pg", "broker"];
+
+    const first = runCli(["--mode", "container", "--state-dir", stateDir]);
+    await waitForOutput(first, "all resources running and healthy", 240_000);
+    expect(first.output()).toContain("(mode container,");
+    const state = await readState(stateDir);
+    expect(state.mode).toBe("container");
+    for (const name of infrastructure) {
+      expect(state.resources.find((r) => r.name === name)?.container?.id, name).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const owned = await listOwned(stateDir);
+    expect(owned.containers).toHaveLength(3);
+    expect(owned.volumes).toHaveLength(3);
+    const id = await postEntity(
+      state.resources.find((r) => r.name === "sender")?.endpoints.http,
+      "in a container",
+    );
+    const servicePids = state.resources.map((r) => r.pid).filter((p): p is number => p !== null);
+
+    first.child.kill("SIGINT");
+    expect(await first.exited).toBe(0);
+    expect(servicePids.filter(isAlive)).toEqual([]);
+    // Containers removed, volumes kept.
+    const afterStop = await listOwned(stateDir);
+    expect(afterStop.containers).toEqual([]);
+    expect(afterStop.volumes.sort()).toEqual([...owned.volumes].sort());
+
+    const second = runCli(["--mode", "container", "--state-dir", stateDir]);
+    await waitForOutput(second, "all resources running and healthy", 240_000);
+    const secondState = await readState(stateDir);
+    const senderAgain = secondState.resources.find((r) => r.name === "sender")?.endpoints.http;
+    expect((await fetch(`${senderAgain}/api/EntityItems/${id}`)).status).toBe(200);
+    // The same host ports: clients keep their addresses across runs.
+    for (const name of infrastructure) {
+      expect(secondState.resources.find((r) => r.name === name)?.endpoints, name).toEqual(
+        state.resources.find((r) => r.name === name)?.endpoints,
+      );
+    }
+
+    // An AppHost killed outright cannot clean up: its containers stay until the next start.
+    second.child.kill("SIGKILL");
+    await second.exited;
+    expect((await listOwned(stateDir)).containers).toHaveLength(3);
+
+    const third = runCli(["--mode", "container", "--fresh", "--state-dir", stateDir]);
+    await waitForOutput(third, "all resources running and healthy", 240_000);
+    expect(third.output().match(/removed container left over from an earlier run/g)).toHaveLength(3);
+    expect(third.output()).toContain("--fresh: removed volume");
+    const thirdState = await readState(stateDir);
+    const senderFresh = thirdState.resources.find((r) => r.name === "sender")?.endpoints.http;
+    expect((await fetch(`${senderFresh}/api/EntityItems/${id}`)).status).toBe(404);
+    const thirdPids = thirdState.resources.map((r) => r.pid).filter((p): p is number => p !== null);
+
+    third.child.kill("SIGTERM");
+    expect(await third.exited).toBe(0);
+    expect(thirdPids.filter(isAlive)).toEqual([]);
+    expect((await listOwned(stateDir)).containers).toEqual([]);
+    expect(await processesMentioning(stateDir)).toEqual([]);
+  }, 900_000);
 });

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
@@ -34,8 +36,9 @@ beforeAll(async () => {
   });
 });
 
-afterAll(() => {
+afterAll(async () => {
   if (exitCode === undefined) child.kill("SIGKILL");
+  await fs.rm(path.join(os.tmpdir(), `dashboard-fuzz-${child.pid}`), { recursive: true, force: true });
 });
 
 interface RawResponse {

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
@@ -37,6 +39,7 @@ async function failWith(
   expect(isAlive(pid)).toBe(true);
   child.stdin.write(`${command}\n`);
   const code = await exited;
+  await fs.rm(path.join(os.tmpdir(), `last-resort-${child.pid}`), { recursive: true, force: true });
   return { code, output, pid };
 }
 

@@ -126,6 +126,7 @@ ${archiveSource ? `cp "${archiveSource}" "$out/apache-artemis-$version-bin.tar.g
     expect(await readdir(join(cacheDir, "artemis"))).not.toContain(
       `apache-artemis-${DEFAULT_ARTEMIS_VERSION}`,
     );
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("refuses a version with no pin and no reachable published checksum", async () => {
@@ -138,6 +139,7 @@ ${archiveSource ? `cp "${archiveSource}" "$out/apache-artemis-$version-bin.tar.g
         env: { PATH: `${bin}:/usr/bin:/bin`, OUTBOX_APPHOST_MAVEN_REPOSITORY: "http://127.0.0.1:1" },
       }),
     ).rejects.toThrow(/Cannot verify Apache Artemis 2\.55\.0.*OUTBOX_ARTEMIS_SHA512/);
+    await rm(dir, { recursive: true, force: true });
   });
 
   const m2Archive = join(

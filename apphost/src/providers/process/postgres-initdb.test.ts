@@ -114,8 +114,9 @@ describe.runIf(isRoot)("PostgreSQL as root below a directory only root can enter
     });
     await app.start();
     const client = new pg.Client({ connectionString: app.getConnectionString("db") });
+    client.on("error", () => {});
     await client.connect();
-    expect((await client.query("SELECT current_user AS u")).rows[0]).toEqual({ u: "postgres" });
+    expect((await client.query("SELECT current_user AS u")).rows[0]).toEqual({ u: "db_app" });
     await client.end();
 
     expect(await Promise.all(ancestors.map(async (d) => (await fs.stat(d)).mode))).toEqual(modesBefore);

@@ -29,8 +29,31 @@ const PUBLICATION = "bench_peer_pub";
 const SLOT = "bench_peer_slot";
 const NEXT_MESSAGES = "next_outbox_messages";
 
-/** Best polling settings found for this stack (see docs/performance.md): big batches, short waits. */
-export const TUNED_POLLING = { batchSize: 100, pollingIntervalMs: 10 } as const;
+/** One polling setting of the peer: batch size, wait between polls, handler connections. */
+export interface PollingSetting {
+  batchSize: number;
+  pollingIntervalMs: number;
+  /** pg Pool size for the peer's message handler transactions (its default: pg's 10). */
+  handlerPoolMax: number;
+}
+
+/**
+ * Candidates for "best tuned": the bench runs each and reports the fastest (and which it was).
+ * Bigger batches are not free: the peer's next-messages function scans every unprocessed row and
+ * tries a row lock per candidate, so the sweep is what finds the best point, not a guess.
+ */
+export const TUNED_CANDIDATES: { quick: PollingSetting[]; full: PollingSetting[] } = {
+  quick: [
+    { batchSize: 20, pollingIntervalMs: 50, handlerPoolMax: 20 },
+    { batchSize: 50, pollingIntervalMs: 10, handlerPoolMax: 50 },
+  ],
+  full: [
+    { batchSize: 10, pollingIntervalMs: 100, handlerPoolMax: 10 },
+    { batchSize: 20, pollingIntervalMs: 50, handlerPoolMax: 20 },
+    { batchSize: 50, pollingIntervalMs: 10, handlerPoolMax: 50 },
+    { batchSize: 100, pollingIntervalMs: 10, handlerPoolMax: 50 },
+  ],
+};
 
 const setup = {
   outboxOrInbox: "outbox" as const,
@@ -87,6 +110,7 @@ export interface PeerResult {
   mode: PeerMode;
   msgsPerS: number | null;
   processed: number;
+  setting?: PollingSetting;
   /** Why there is no figure (e.g. the role may not replicate). */
   error?: string;
 }
@@ -102,7 +126,11 @@ export async function runPeer(opts: {
   queue: string;
   backlog: number;
   windowS: number;
+  /** Required for mode "tuned". */
+  setting?: PollingSetting;
 }): Promise<PeerResult> {
+  const tuned = opts.mode === "tuned" ? opts.setting : undefined;
+  if (opts.mode === "tuned" && !tuned) throw new Error("the tuned peer run needs a polling setting");
   const admin = new pg.Client({ connectionString: opts.databaseUrl });
   await admin.connect();
   const amqp = new AmqpConnection({ url: opts.brokerUrl, containerId: `bench-peer-${opts.mode}`, logger });
@@ -183,14 +211,18 @@ export async function runPeer(opts: {
       const config: PollingListenerConfig = {
         outboxOrInbox: "outbox",
         dbListenerConfig: listenerDb,
+        // pg's Pool takes `max` beside the client settings; the peer passes the object through.
+        ...(tuned
+          ? { dbHandlerConfig: { ...listenerDb, max: tuned.handlerPoolMax } as pg.ClientConfig }
+          : {}),
         settings: {
           ...base,
           nextMessagesFunctionSchema: SCHEMA,
           nextMessagesFunctionName: NEXT_MESSAGES,
-          ...(opts.mode === "tuned"
+          ...(tuned
             ? {
-                nextMessagesBatchSize: TUNED_POLLING.batchSize,
-                nextMessagesPollingIntervalInMs: TUNED_POLLING.pollingIntervalMs,
+                nextMessagesBatchSize: tuned.batchSize,
+                nextMessagesPollingIntervalInMs: tuned.pollingIntervalMs,
               }
             : {}),
         },
@@ -200,7 +232,7 @@ export async function runPeer(opts: {
         handler,
         quiet,
         // Tuned: full batches from the first poll (the default ramps up one message at a time).
-        opts.mode === "tuned" ? { batchSizeStrategy: () => Promise.resolve(TUNED_POLLING.batchSize) } : {},
+        tuned ? { batchSizeStrategy: () => Promise.resolve(tuned.batchSize) } : {},
       );
     }
 
@@ -223,7 +255,12 @@ export async function runPeer(opts: {
       }
     }
     const seconds = Math.max(0.001, (lastAt - startedAt) / 1000);
-    return { mode: opts.mode, msgsPerS: processed / seconds, processed };
+    return {
+      mode: opts.mode,
+      msgsPerS: processed / seconds,
+      processed,
+      ...(tuned ? { setting: tuned } : {}),
+    };
   } finally {
     await shutdown?.().catch(() => undefined);
     await admin

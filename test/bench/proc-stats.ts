@@ -123,8 +123,3 @@ export class ProcessSampler {
     return { cpuPercent, rssMb, windowS };
   }
 }
-
-/** CPU seconds of a process tree so far (for idle measurements). */
-export function treeCpuSeconds(root: number): number {
-  return treeOf(root, allProcesses()).reduce((sum, p) => sum + p.cpuTicks, 0) / CLK_TCK;
-}

@@ -1,14 +1,17 @@
-// Telemetry on, as `npm run apphost` runs: a dashboard (OTLP/HTTP JSON intake, memory-only store)
-// in this process, and the services restarted with the OTLP variables the AppHost injects. The
-// bench starts with telemetry off (no endpoint: the services register no SDK at all), so the
+// Telemetry on, as `npm run apphost` runs: the AppHost dashboard (OTLP/HTTP JSON intake) in a
+// process of its own, and the services restarted with the OTLP variables the AppHost injects.
+// The bench starts with telemetry off (no endpoint: the services register no SDK at all), so the
 // same stack measures both.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { DistributedApplication, NodeServiceResource } from "@outbox/apphost";
-import { DashboardServer } from "../../apphost/src/dashboard/dashboard-server.js";
-import { generateSecrets } from "../../apphost/src/dashboard/auth.js";
 import { telemetryEnvironment } from "../../apphost/src/runtime/environment.js";
 
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "dashboard-child.ts");
+
 export interface TelemetryHandle {
-  dashboard: DashboardServer;
+  dashboard: ChildProcess;
   services: NodeServiceResource[];
   keys: string[];
 }
@@ -20,13 +23,34 @@ async function restart(app: DistributedApplication, services: NodeServiceResourc
   }
 }
 
+function startDashboard(): Promise<{ child: ChildProcess; url: string; otlpHeaders: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("the dashboard did not start within 60 s"));
+    }, 60_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the dashboard exited with code ${code}`));
+    });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const newline = buffer.indexOf("\n");
+      if (newline < 0) return;
+      clearTimeout(timer);
+      const info = JSON.parse(buffer.slice(0, newline)) as { url: string; otlpHeaders: string };
+      resolve({ child, ...info });
+    });
+  });
+}
+
 export async function telemetryOn(
   app: DistributedApplication,
   services: NodeServiceResource[],
 ): Promise<TelemetryHandle> {
-  const dashboard = new DashboardServer({ port: 0, secrets: generateSecrets() });
-  await dashboard.listen();
-  dashboard.attach(app);
+  const dashboard = await startDashboard();
   const keys = new Set<string>();
   for (const service of services) {
     const env = telemetryEnvironment({
@@ -41,12 +65,22 @@ export async function telemetryOn(
       keys.add(key);
     }
   }
-  await restart(app, services);
-  return { dashboard, services, keys: [...keys] };
+  try {
+    await restart(app, services);
+  } catch (error) {
+    dashboard.child.kill("SIGTERM");
+    throw error;
+  }
+  return { dashboard: dashboard.child, services, keys: [...keys] };
 }
 
 export async function telemetryOff(app: DistributedApplication, handle: TelemetryHandle): Promise<void> {
   for (const service of handle.services) for (const key of handle.keys) service.environment.delete(key);
   await restart(app, handle.services);
-  await handle.dashboard.close();
+  const exited = new Promise<void>((resolve) => {
+    if (handle.dashboard.exitCode !== null) resolve();
+    else handle.dashboard.once("exit", () => resolve());
+  });
+  handle.dashboard.kill("SIGTERM");
+  await exited;
 }

@@ -69,9 +69,11 @@ interface Percentiles {
   p99: number;
 }
 
+const benchStartedAt = Date.now();
+
 function say(line: string): void {
-  // Progress on stderr so that stdout ends with the table/JSON only.
-  process.stderr.write(`[bench] ${line}\n`);
+  // Progress on stderr so that stdout ends with the table/JSON only; seconds since start.
+  process.stderr.write(`[bench +${Math.round((Date.now() - benchStartedAt) / 1000)}s] ${line}\n`);
 }
 
 function round(n: number, digits = 1): number {
@@ -604,6 +606,9 @@ async function main(): Promise<void> {
       await seedFinishedRows(senderDb, receiverDb, size.rows - seeded);
       seeded = size.rows;
       scaleRows[size.key] = await finishedRowCounts(senderDb, receiverDb);
+      // The services were restarted after the telemetry run, and seeding left the caches cold.
+      await driveLoad(senderUrl, 2, { concurrency: 8, prefix: `warmup-scale-${size.key}` });
+      await delay(1_000);
       const run = await maxLoad(app, settings.scaleS, `scale-${size.key}`);
       const stackCpuS =
         (Object.entries(run.profile.cpuPercent)

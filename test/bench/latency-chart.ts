@@ -27,8 +27,9 @@ export function latencyCurveSvg(points: CurvePoint[], subtitle: string): string 
   const finite = points.filter((p) => Number.isFinite(p.p50) && Number.isFinite(p.p99));
   const xMax = niceMax(Math.max(0, ...finite.map((p) => p.rate)));
   const yMax = niceMax(Math.max(0, ...finite.map((p) => p.p99)));
-  const x = (v: number) => m.left + (v / xMax) * plotW;
-  const y = (v: number) => m.top + plotH - (v / yMax) * plotH;
+  const at = (v: number) => Math.round(v * 10) / 10;
+  const x = (v: number) => at(m.left + (v / xMax) * plotW);
+  const y = (v: number) => at(m.top + plotH - (v / yMax) * plotH);
   const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 
   const parts: string[] = [];
@@ -58,7 +59,7 @@ export function latencyCurveSvg(points: CurvePoint[], subtitle: string): string 
     ["p99", "#d62728"],
   ];
   series.forEach(([key, colour], i) => {
-    const coords = finite.map((p) => `${x(p.rate).toFixed(1)},${y(p[key]).toFixed(1)}`);
+    const coords = finite.map((p) => `${x(p.rate)},${y(p[key])}`);
     parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${coords.join(" ")}"/>`);
     for (const c of coords) {
       const [cx, cy] = c.split(",");

@@ -44,14 +44,14 @@ export interface PollingSetting {
  */
 export const TUNED_CANDIDATES: { quick: PollingSetting[]; full: PollingSetting[] } = {
   quick: [
+    { batchSize: 10, pollingIntervalMs: 50, handlerPoolMax: 10 },
     { batchSize: 20, pollingIntervalMs: 50, handlerPoolMax: 20 },
-    { batchSize: 50, pollingIntervalMs: 10, handlerPoolMax: 50 },
   ],
   full: [
-    { batchSize: 10, pollingIntervalMs: 100, handlerPoolMax: 10 },
+    { batchSize: 10, pollingIntervalMs: 50, handlerPoolMax: 10 },
     { batchSize: 20, pollingIntervalMs: 50, handlerPoolMax: 20 },
+    { batchSize: 20, pollingIntervalMs: 10, handlerPoolMax: 20 },
     { batchSize: 50, pollingIntervalMs: 10, handlerPoolMax: 50 },
-    { batchSize: 100, pollingIntervalMs: 10, handlerPoolMax: 50 },
   ],
 };
 

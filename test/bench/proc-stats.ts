@@ -58,7 +58,19 @@ function treeOf(root: number, processes: ProcEntry[]): ProcEntry[] {
   return processes.filter((p) => members.has(p.pid));
 }
 
-function rssKb(pid: number): number {
+/**
+ * Resident memory of one process in KiB: its proportional share (Pss) where the kernel gives it,
+ * so that PostgreSQL's shared buffers, mapped by every backend, are counted once per server and
+ * not once per backend; plain RSS otherwise.
+ */
+function residentKb(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    if (pss) return Number(pss[1]);
+  } catch {
+    // no smaps_rollup (old kernel) or the process is gone: fall through
+  }
   try {
     const resident = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
     return Number.isFinite(resident) ? resident * PAGE_KB : 0;
@@ -73,7 +85,8 @@ export type Components = Record<string, number | null>;
 /**
  * Samples CPU and RSS of each component's process tree while a load runs. `stop()` gives CPU as a
  * percentage of one core over the window (200% = both cores of a 2-core machine) and the highest
- * RSS seen, in MiB. CPU of a process that exited during the window is lost, so restart nothing
+ * resident memory seen (Pss sum), in MiB. A process that exits mid-window keeps the CPU it had at
+ * the last sample (1 s); restart nothing
  * inside one.
  */
 export class ProcessSampler {
@@ -100,7 +113,7 @@ export class ProcessSampler {
       const ticks = into.get(name) ?? new Map<number, number>();
       for (const p of tree) ticks.set(p.pid, p.cpuTicks);
       into.set(name, ticks);
-      const rss = tree.reduce((sum, p) => sum + rssKb(p.pid), 0);
+      const rss = tree.reduce((sum, p) => sum + residentKb(p.pid), 0);
       this.peakRssKb.set(name, Math.max(this.peakRssKb.get(name) ?? 0, rss));
     }
   }

@@ -430,6 +430,12 @@ function components(app: DistributedApplication): Components {
   };
 }
 
+/** Full-concurrency load for a few seconds, not measured: JIT, connection pools, caches. */
+async function warmUpAfterRestart(senderUrl: string, prefix: string): Promise<void> {
+  await driveLoad(senderUrl, 5, { concurrency: settings.concurrency, prefix });
+  await delay(2_000);
+}
+
 /** A closed-loop load at `concurrency`, sampled per component, then waited for until applied. */
 async function maxLoad(
   app: DistributedApplication,
@@ -588,9 +594,8 @@ async function main(): Promise<void> {
     const telemetry = await telemetryOn(app, [sender, receiver]);
     let withTelemetry: Awaited<ReturnType<typeof maxLoad>>;
     try {
-      // Same warm-up as the telemetry-off run had (the services were just restarted).
-      await driveLoad(senderUrl, 2, { concurrency: 8, prefix: "warmup-otel" });
-      await delay(1_000);
+      // The services were just restarted: cold JIT and pools would count against telemetry.
+      await warmUpAfterRestart(senderUrl, "warmup-otel");
       withTelemetry = await maxLoad(app, settings.loadS, "otel", {
         dashboard: telemetry.dashboard.pid ?? null,
       });
@@ -599,6 +604,8 @@ async function main(): Promise<void> {
     }
     all.push(...withTelemetry.load.ids);
     for (const [id, n] of withTelemetry.applied.counts) counts.set(id, n);
+    // Restarted again without telemetry: warm before the first scale point, for the same reason.
+    await warmUpAfterRestart(senderUrl, "warmup-after-otel");
 
     const scaleCost: Record<string, number> = {};
     const scaleRate: Record<string, number> = {};
@@ -609,7 +616,7 @@ async function main(): Promise<void> {
       await seedFinishedRows(senderDb, receiverDb, size.rows - seeded);
       seeded = size.rows;
       scaleRows[size.key] = await finishedRowCounts(senderDb, receiverDb);
-      // The services were restarted after the telemetry run, and seeding left the caches cold.
+      // Seeding evicted the hot pages from the caches.
       await driveLoad(senderUrl, 2, { concurrency: 8, prefix: `warmup-scale-${size.key}` });
       await delay(1_000);
       const run = await maxLoad(app, settings.scaleS, `scale-${size.key}`);

@@ -430,7 +430,7 @@ function components(app: DistributedApplication): Components {
   };
 }
 
-/** Full-concurrency load for a few seconds, not measured: JIT, connection pools, caches. */
+/** Full-concurrency load for a few seconds after the services (re)start, not measured: JIT, pools, caches. */
 async function warmUpAfterRestart(senderUrl: string, prefix: string): Promise<void> {
   await driveLoad(senderUrl, 5, { concurrency: settings.concurrency, prefix });
   await delay(2_000);
@@ -504,8 +504,8 @@ async function main(): Promise<void> {
     const { db, pool } = openDatabase(senderDb);
 
     // Warm-up: JIT, connection pools, queues.
-    await driveLoad(senderUrl, 2, { concurrency: 8, prefix: "warmup" });
-    await delay(1_000);
+    // The same warm-up as after every restart, so that telemetry on and off compare like for like.
+    await warmUpAfterRestart(senderUrl, "warmup");
 
     say(`max load: ${settings.concurrency} concurrent POSTs for ${settings.loadS} s (CPU and RSS sampled)`);
     const max = await maxLoad(app, settings.loadS, "load");

@@ -503,7 +503,6 @@ async function main(): Promise<void> {
     const brokerUrl = app.getConnectionString("broker");
     const { db, pool } = openDatabase(senderDb);
 
-    // Warm-up: JIT, connection pools, queues.
     // The same warm-up as after every restart, so that telemetry on and off compare like for like.
     await warmUpAfterRestart(senderUrl, "warmup");
 

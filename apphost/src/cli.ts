@@ -1,15 +1,22 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildApp } from "./app.js";
+import { ConsoleReporter } from "./cli/console-reporter.js";
+import { detach } from "./cli/detach.js";
+import { ProgressBar } from "./cli/progress-bar.js";
+import { removeControlFile, wipeStateDir, writeControlFile } from "./cli/state-files.js";
+import { Terminal } from "./cli/terminal.js";
+import { runVerb, VERB_USAGE, VERBS } from "./cli/verb-dispatch.js";
 import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
 import { JaegerProcess } from "./dashboard/jaeger.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
-import { maskUri } from "./runtime/environment.js";
 import { repositoryRoot } from "./testing.js";
 
 const USAGE = `Usage: npm run apphost -- [options]
+       npm run apphost -- <verb> [arguments]
 
 Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
 
@@ -19,11 +26,16 @@ Options:
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
+  --detach                         start in the background; return once everything is healthy
+  --verbose                        stream every resource's output to the console (default: log files only)
   --no-color                       plain console output
   -h, --help                       this text
-`;
+
+${VERB_USAGE}`;
 
 async function main(): Promise<number> {
+  const verb = process.argv[2];
+  if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, process.argv.slice(3));
   let args;
   try {
     args = parseArgs({
@@ -32,6 +44,8 @@ async function main(): Promise<number> {
         fresh: { type: "boolean", default: false },
         "state-dir": { type: "string" },
         "dashboard-port": { type: "string" },
+        detach: { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
         "no-color": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -51,7 +65,8 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const say = (message: string) => process.stdout.write(`apphost | ${message}\n`);
+  const terminal = new Terminal();
+  const say = (message: string) => terminal.line(`apphost | ${message}`);
   let resolved: "process";
   try {
     resolved = await resolveMode(mode, say);
@@ -70,11 +85,18 @@ async function main(): Promise<number> {
     return 2;
   }
   const stateDir = path.resolve(args["state-dir"] ?? path.join(repositoryRoot, ".apphost"));
+  // --fresh wipes here, before anything writes into the state directory (control file, console log).
+  if (args.fresh) await wipeStateDir(stateDir, say);
+  if (args.detach) {
+    const rest = process.argv.slice(2).filter((a) => a !== "--detach" && a !== "--fresh");
+    return detach({ stateDir, args: rest, cliPath: fileURLToPath(import.meta.url), print: (t) => say(t) });
+  }
+  const secrets = generateSecrets();
   // The dashboard listens before anything starts: its URL is the OTLP endpoint injected into services.
   const dashboard = new DashboardServer({
     port: dashboardPort,
     fallbackToFreePort: portSetting === undefined,
-    secrets: generateSecrets(),
+    secrets,
     telemetryDir: path.join(stateDir, "telemetry"),
     fresh: args.fresh,
     log: say,
@@ -87,24 +109,36 @@ async function main(): Promise<number> {
     );
     return 1;
   }
+  const control = {
+    pid: process.pid,
+    dashboardUrl: dashboard.url,
+    token: secrets.loginToken,
+    ready: false,
+    startedAt: new Date().toISOString(),
+  };
+  await writeControlFile(stateDir, control);
 
+  const bar = new ProgressBar();
   const app = new DistributedApplication(buildApp(), {
     rootDir: repositoryRoot,
     stateDir,
-    fresh: args.fresh,
     mode: resolved,
-    console: true,
+    console: args.verbose,
+    progress: (event) => terminal.setStatus(bar.render(event), event.done),
     colour: !args["no-color"] && process.stdout.isTTY === true,
     otlpEndpoint: dashboard.url,
     otlpHeaders: dashboard.otlpHeaders,
   });
   dashboard.attach(app);
+  const reporter = args.verbose ? undefined : new ConsoleReporter(app, terminal);
   if (!args.fresh) await dashboard.seedConsole();
   // Container mode would run Jaeger's image; only process mode exists so far: a `jaeger` binary on PATH.
-  const jaeger = await JaegerProcess.start({ logs: app.logs, say });
+  const jaeger = await JaegerProcess.start({
+    logs: app.logs,
+    say: args.verbose ? say : (message) => app.logs.write("apphost", "apphost", message),
+  });
   if (jaeger) dashboard.addExtraResource(jaeger, jaeger.otlpEndpoint);
-  say(`dashboard: ${dashboard.url}`);
-  say(`Login: ${dashboard.loginUrl}`);
+  say(`dashboard (watch the start there): ${dashboard.loginUrl}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -118,8 +152,10 @@ async function main(): Promise<number> {
       return;
     }
     say(`${signal}: stopping (reverse dependency order)…`);
+    reporter?.stop();
     stopping = app
       .stop()
+      .then(() => removeControlFile(stateDir))
       .then(() => jaeger?.stop())
       .then(() => dashboard.close())
       .then(
@@ -144,35 +180,31 @@ async function main(): Promise<number> {
   } catch (error) {
     if (stopping) return new Promise<number>(() => {});
     process.stderr.write(`apphost | ${(error as Error).message}\n`);
+    await removeControlFile(stateDir);
     await jaeger?.stop();
     await dashboard.close();
     return 1;
   }
   say(`all resources running and healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   printSummary(app, dashboard);
+  await writeControlFile(stateDir, { ...control, ready: true });
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});
 }
 
 function printSummary(app: DistributedApplication, dashboard: DashboardServer): void {
-  const lines = ["", "Resources:"];
+  // Each resource already had its line when it became healthy; this is where to go next.
+  const lines = ["", "Services:"];
   for (const r of app.snapshot()) {
-    lines.push(
-      `  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`,
-    );
-    for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
-    if (r.kind === "node-service" && r.endpoints.http) {
-      lines.push(`      swagger  ${r.endpoints.http}/swagger`);
-      lines.push(`      health   ${r.endpoints.http}/health`);
-    }
-    if (r.connectionString) lines.push(`      conn     ${maskUri(r.connectionString)}`);
+    if (r.kind === "node-service" && r.endpoints.http)
+      lines.push(`  ${r.name.padEnd(12)} ${r.endpoints.http}  (swagger ${r.endpoints.http}/swagger)`);
   }
   const sender = app.snapshot().find((r) => r.name === "sender")?.endpoints.http;
   const receiver = app.snapshot().find((r) => r.name === "receiver")?.endpoints.http;
   lines.push(
     "",
     `State file (with credentials): ${app.stateFile}`,
-    `Logs: ${path.dirname(app.logs.fileOf("x"))}`,
+    `Logs: ${path.dirname(app.logs.fileOf("x"))}  (npm run apphost -- logs <resource> -f)`,
   );
   if (sender && receiver) {
     lines.push(

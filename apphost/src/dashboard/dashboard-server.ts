@@ -7,6 +7,7 @@ import zlib from "node:zlib";
 import type { LogSink } from "../runtime/log-sink.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
+import { hasBearerToken } from "./control-access.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
@@ -214,7 +215,7 @@ export class DashboardServer {
 
   private requireSession(handler: Handler, page = false): Handler {
     return (req, res, url) => {
-      if (this.sessions?.sessionOf(req)) return handler(req, res, url);
+      if (this.sessions?.sessionOf(req) || this.isTool(req)) return handler(req, res, url);
       if (page) {
         res.writeHead(302, { Location: "/login" }).end();
         return;
@@ -223,9 +224,13 @@ export class DashboardServer {
     };
   }
 
+  private isTool(req: IncomingMessage): boolean {
+    return hasBearerToken(req, this.options.secrets.loginToken);
+  }
+
   private sameOrigin(handler: Handler): Handler {
     return (req, res, url) => {
-      if (!isSameOrigin(req)) {
+      if (!isSameOrigin(req) && !this.isTool(req)) {
         sendJson(res, 403, { error: "cross-origin request refused" });
         return;
       }

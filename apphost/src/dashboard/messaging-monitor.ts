@@ -1,3 +1,4 @@
+import { sleep } from "../runtime/wait.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 
 export interface OutboxSample {
@@ -70,10 +71,8 @@ export class MessagingMonitor {
     const interval = this.options.intervalMs ?? 5000;
     while (!this.options.signal.aborted) {
       await this.sampleNow().catch(() => {});
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        this.options.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      // sleep() removes its abort listener each time; adding one per tick leaked (MaxListenersExceededWarning).
+      await sleep(interval, this.options.signal);
     }
   }
 

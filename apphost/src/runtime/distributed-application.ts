@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { setMaxListeners } from "node:events";
+import type { DownloadProgress } from "../artemis/distribution.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
 import { NodeServiceResource } from "../model/node-service.js";
@@ -34,6 +36,8 @@ export interface RunOptions {
   mode?: "process" | "container";
   /** How long a resource may take to become healthy. */
   healthTimeoutMs?: number;
+  /** Progress of long downloads during start (the CLI's progress bar). */
+  progress?: (event: DownloadProgress) => void;
 }
 
 export interface ResourceSnapshot {
@@ -89,6 +93,8 @@ export class DistributedApplication {
   ) {
     this.stateDir = options.stateDir ?? path.join(options.rootDir, ".apphost");
     this.order = startOrder(model.resources());
+    // Every concurrent wait (health polls, start-up probes) listens on this one signal.
+    setMaxListeners(0, this.abort.signal);
     this.logs = new LogSink({
       directory: path.join(this.stateDir, "logs"),
       console: options.console ?? false,
@@ -277,6 +283,7 @@ export class DistributedApplication {
           instanceId: `${resource.name}-${this.instanceId.slice(0, 8)}`,
         }),
         signal: this.abort.signal,
+        progress: this.options.progress,
       });
       entry.started = started;
       entry.expectingExit = false;

@@ -1,3 +1,4 @@
+import type { DownloadProgress } from "../artemis/distribution.js";
 import type { Resource } from "../model/resource.js";
 import type { ConnectionInfo } from "./environment.js";
 import type { LogSink } from "./log-sink.js";
@@ -18,6 +19,8 @@ export interface StartContext {
   /** Environment the AppHost injects into services (telemetry, discovery). */
   extraEnvironment: Record<string, string>;
   signal: AbortSignal;
+  /** Progress of a long download (the CLI draws a bar); details go to `log`. */
+  progress?: (event: DownloadProgress) => void;
 }
 
 /** A resource that a provider has started. */

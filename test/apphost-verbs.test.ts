@@ -17,12 +17,12 @@ interface Result {
 }
 
 /** `npm run apphost -- <args>` as a user types it (without npm's own banner). */
-async function apphost(args: string[], timeoutMs = 300_000): Promise<Result> {
+async function apphost(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<Result> {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, ["--import", "tsx", cli, ...args], {
       cwd: repositoryRoot,
       timeout: timeoutMs,
-      env: { ...process.env, APPHOST_DASHBOARD_PORT: "0" },
+      env: { ...process.env, APPHOST_DASHBOARD_PORT: "0", ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -57,7 +57,8 @@ function isAlive(pid: number): boolean {
 
 beforeAll(async () => {
   stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-verbs-"));
-  started = await apphost(["--detach", "--state-dir", stateDir]);
+  // The model's log-level parameter, set the way a shell can: Parameters__log_level.
+  started = await apphost(["--detach", "--state-dir", stateDir], 300_000, { Parameters__log_level: "debug" });
   if (started.code !== 0)
     throw new Error(`--detach failed (${started.code}):\n${started.stdout}\n${started.stderr}`);
 });
@@ -151,6 +152,78 @@ describe("a detached AppHost and the CLI verbs", () => {
       expect(byName(after, other)?.pid).toBe(byName(before, other)?.pid);
     const unknown = await apphost(["restart", "nope", "--state-dir", stateDir]);
     expect(unknown.code).toBe(2);
+  });
+
+  it("a parameter from Parameters__<name> reaches the services that reference it", async () => {
+    const control = JSON.parse(await fs.readFile(path.join(stateDir, "control.json"), "utf8")) as {
+      dashboardUrl: string;
+      token: string;
+    };
+    const resources = (await (
+      await fetch(`${control.dashboardUrl}/api/resources`, {
+        headers: { authorization: `Bearer ${control.token}` },
+      })
+    ).json()) as Array<{
+      name: string;
+      environment?: Record<string, string>;
+      parameter?: { value?: string };
+    }>;
+    expect(resources.find((r) => r.name === "log-level")?.parameter).toEqual({
+      secret: false,
+      value: "debug",
+    });
+    for (const service of ["sender", "receiver"])
+      expect(resources.find((r) => r.name === service)?.environment?.LOG_LEVEL).toBe("debug");
+    const status = await apphost(["status", "--state-dir", stateDir]);
+    expect(status.stdout).toMatch(/log-level +parameter +Running\/Healthy/);
+  });
+
+  it("custom commands run from the CLI through the services' own admin APIs; a confirmation needs --yes", async () => {
+    const state = await readState();
+    const sender = (
+      state.resources.find((r) => r.name === "sender") as { endpoints?: Record<string, string> }
+    ).endpoints?.http;
+    const created = await fetch(`${sender}/api/EntityItems`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "purge me" }),
+    });
+    expect(created.status).toBe(201);
+    // Wait until its outbox row is finished (published, then delivered by the receipt).
+    const deadline = Date.now() + 60_000;
+    let finished = false;
+    while (!finished && Date.now() < deadline) {
+      const stats = (await (await fetch(`${sender}/api/outbox/stats`)).json()) as {
+        counts: Record<string, number>;
+      };
+      finished = (stats.counts.published ?? 0) + (stats.counts.delivered ?? 0) > 0;
+      if (!finished) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(finished).toBe(true);
+
+    const unconfirmed = await apphost(["command", "sender", "purge-published", "--state-dir", stateDir]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("Run again with --yes");
+    const purged = await apphost(["command", "sender", "purge-published", "--yes", "--state-dir", stateDir]);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toMatch(/Purge published outbox rows: deleted [1-9]\d* rows/);
+
+    const replayed = await apphost([
+      "command",
+      "receiver",
+      "replay-dead-letters",
+      "--yes",
+      "--state-dir",
+      stateDir,
+    ]);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain("Replay dead letters: replayed 0 to receiver, 0 to audit");
+    const unknown = await apphost(["command", "receiver", "nope", "--state-dir", stateDir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("replay-dead-letters (Replay dead letters)");
+    // The outcome is in the resource's log (and so on the dashboard's Console page).
+    const log = await fs.readFile(path.join(stateDir, "logs", "sender.log"), "utf8");
+    expect(log).toMatch(/command "Purge published outbox rows" succeeded: deleted \d+ rows/);
   });
 
   it("stop ends the detached AppHost and everything it started; status then says so", async () => {

@@ -8,11 +8,12 @@ export const VERB_USAGE = `Verbs (for an AppHost started with --detach, or runni
   status                           resources, state and URLs (from state.json)
   logs <resource> [-f] [-n <lines>] a resource's log; -f follows it
   restart <resource>               restart one resource and wait until it is healthy
+  command <resource> <name> [--yes] run a resource's custom command (buttons on the Resources page)
   stop                             stop a detached AppHost (everything, in reverse order)
   Each takes --state-dir <dir> (default: .apphost).
 `;
 
-export const VERBS = new Set(["status", "logs", "restart", "stop"]);
+export const VERBS = new Set(["status", "logs", "restart", "command", "stop"]);
 
 /** Runs `npm run apphost -- <verb> ...`; returns the exit code. */
 export async function runVerb(verb: string, argv: string[]): Promise<number> {
@@ -26,6 +27,7 @@ export async function runVerb(verb: string, argv: string[]): Promise<number> {
         "state-dir": { type: "string" },
         follow: { type: "boolean", short: "f", default: false },
         lines: { type: "string", short: "n", default: "100" },
+        yes: { type: "boolean", short: "y", default: false },
       },
       strict: true,
     });
@@ -61,6 +63,11 @@ export async function runVerb(verb: string, argv: string[]): Promise<number> {
       case "restart":
         need(1, "<resource>");
         return await restartVerb(stateDir, positionals[0] ?? "", print);
+      case "command": {
+        need(2, "<resource> <command> [--yes]");
+        const { commandVerb } = await import("./command-verb.js");
+        return await commandVerb(stateDir, positionals[0] ?? "", positionals[1] ?? "", values.yes, print);
+      }
       case "stop":
         need(0, "");
         return await stopVerb(stateDir, print);

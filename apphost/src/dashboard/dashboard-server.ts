@@ -7,6 +7,9 @@ import zlib from "node:zlib";
 import type { LogSink } from "../runtime/log-sink.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { OTLP_API_KEY_HEADER, SessionStore, isSameOrigin, safeEqual, type DashboardSecrets } from "./auth.js";
+import type { CommandResult } from "../model/commands.js";
+import { CommandError } from "../runtime/commands.js";
+import { maskSecrets } from "../runtime/parameters.js";
 import { hasBearerToken } from "./control-access.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
@@ -33,6 +36,10 @@ export interface DashboardApp {
   restartResource(name: string): Promise<void>;
   environmentOf?(name: string): Record<string, string> | undefined;
   onChange?(listener: () => void): () => void;
+  /** Custom commands (`withCommand`). */
+  runCommand?(name: string, command: string): Promise<CommandResult>;
+  /** Secret parameter values: masked in every view. */
+  secretValues?(): string[];
 }
 
 /** A process the AppHost runs beside the model (Jaeger): listed on the Resources page, not controlled there. */
@@ -110,7 +117,11 @@ export class DashboardServer {
 
   attach(app: DashboardApp): void {
     this.app = app;
-    this.cleanups.push(app.logs.onLine((line) => this.console.add(line)));
+    this.cleanups.push(
+      app.logs.onLine((line) =>
+        this.console.add({ ...line, text: maskSecrets(line.text, app.secretValues?.() ?? []) }),
+      ),
+    );
     if (app.onChange) this.cleanups.push(app.onChange(() => this.broadcast("resources")));
   }
 
@@ -207,6 +218,8 @@ export class DashboardServer {
         return this.sameOrigin((_req, res) =>
           this.resourceAction(res, second, third as "start" | "stop" | "restart"),
         );
+      if (first === "resources" && second && third === "commands" && fourth)
+        return this.sameOrigin((_req, res) => this.command(res, second, fourth));
       if (first === "messaging" && second && third === "replay" && fourth && fourth in REPLAY_ACTIONS)
         return this.sameOrigin((_req, res) => this.replay(res, second, fourth as ReplayAction));
     }
@@ -348,7 +361,12 @@ export class DashboardServer {
         ...r,
         connectionString: r.connectionString?.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@"),
       };
-      if (env) view.environment = maskEnvironment(env);
+      if (env) {
+        const secrets = app.secretValues?.() ?? [];
+        view.environment = Object.fromEntries(
+          Object.entries(maskEnvironment(env)).map(([key, value]) => [key, maskSecrets(value, secrets)]),
+        );
+      }
       return view;
     });
     for (const extra of this.extras) views.push({ ...extra.snapshot(), external: true });
@@ -379,6 +397,23 @@ export class DashboardServer {
       app.logs.write(name, "apphost", `[apphost] dashboard ${action} failed: ${error.message}`),
     );
     sendJson(res, 202, { accepted: action, resource: name });
+  }
+
+  private async command(res: ServerResponse, name: string, command: string): Promise<void> {
+    const app = this.app;
+    if (!app?.runCommand) return sendJson(res, 404, { error: "this application has no commands" });
+    try {
+      const result = await app.runCommand(name, command);
+      sendJson(res, 200, { ok: true, ...result });
+    } catch (error) {
+      const status =
+        error instanceof CommandError
+          ? error.status
+          : /No resource named/.test((error as Error).message)
+            ? 404
+            : 502;
+      sendJson(res, status, { ok: false, error: (error as Error).message });
+    }
   }
 
   // ---- console logs ----

@@ -1,5 +1,6 @@
 import { ArtemisResource } from "./artemis.js";
 import { NodeServiceResource } from "./node-service.js";
+import { ParameterResource, type ParameterOptions } from "./parameter.js";
 import { PostgresServerResource } from "./postgres.js";
 import type { Resource } from "./resource.js";
 
@@ -27,6 +28,11 @@ export class AppBuilder {
 
   addNodeService(name: string, directory: string): NodeServiceResource {
     return this.register(new NodeServiceResource(name, directory));
+  }
+
+  /** A value from outside the model (see ParameterResource for where it comes from). */
+  addParameter(name: string, options?: ParameterOptions): ParameterResource {
+    return this.register(new ParameterResource(name, options));
   }
 
   resources(): Resource[] {

@@ -1,5 +1,12 @@
+import {
+  assertCommandName,
+  type CommandHandler,
+  type CommandOptions,
+  type ResourceCommand,
+} from "./commands.js";
+
 /** The kinds of resource an application model can hold. */
-export type ResourceKind = "postgres-server" | "postgres-database" | "artemis" | "node-service";
+export type ResourceKind = "postgres-server" | "postgres-database" | "artemis" | "node-service" | "parameter";
 
 /**
  * Lifecycle states, named after .NET Aspire's so its users read them without a glossary.
@@ -20,12 +27,22 @@ export interface ReferenceTarget {
 /** Base of every resource in the model: a name and what it waits for. */
 export abstract class Resource {
   readonly waitsFor = new Set<Resource>();
+  readonly commands: ResourceCommand[] = [];
 
   protected constructor(
     readonly name: string,
     readonly kind: ResourceKind,
   ) {
     assertResourceName(name);
+  }
+
+  /** Adds a custom command: a button on the dashboard's Resources page and `apphost command <resource> <name>`. */
+  withCommand(name: string, label: string, handler: CommandHandler, options: CommandOptions = {}): this {
+    assertCommandName(name);
+    if (this.commands.some((c) => c.name === name))
+      throw new Error(`Command "${name}" is declared twice on "${this.name}"`);
+    this.commands.push({ name, label, handler, ...options });
+    return this;
   }
 
   /** Resources this one cannot start without (their own parents included). */

@@ -5,7 +5,9 @@ import { setMaxListeners } from "node:events";
 import type { DownloadProgress } from "../artemis/distribution.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
+import type { CommandInfo, CommandResult } from "../model/commands.js";
 import { NodeServiceResource } from "../model/node-service.js";
+import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
 import { ArtemisProcessProvider } from "../providers/process/artemis-process.js";
@@ -15,7 +17,9 @@ import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
 import { clearLeftovers } from "./leftovers.js";
+import { runCommand } from "./commands.js";
 import { LogSink } from "./log-sink.js";
+import { ParameterProvider } from "./parameters.js";
 import type { ResourceProvider, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import { sleep, waitUntil } from "./wait.js";
@@ -53,6 +57,10 @@ export interface ResourceSnapshot {
   startedAt?: string;
   logFile: string;
   dependsOn: string[];
+  /** Parameters: the value (absent for a secret, which is never shown). */
+  parameter?: { secret: boolean; value?: string };
+  /** Custom commands (`withCommand`). */
+  commands?: CommandInfo[];
 }
 
 interface Entry {
@@ -215,6 +223,18 @@ export class DistributedApplication {
       if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
       if (entry.startedAt) snapshot.startedAt = entry.startedAt;
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
+      if (resource instanceof ParameterResource) {
+        const value = entry.started?.value;
+        snapshot.parameter =
+          resource.secret || value === undefined ? { secret: resource.secret } : { secret: false, value };
+      }
+      if (resource.commands.length > 0)
+        snapshot.commands = resource.commands.map(({ name, label, confirm, description }) => ({
+          name,
+          label,
+          confirm,
+          description,
+        }));
       return snapshot;
     });
   }
@@ -240,6 +260,25 @@ export class DistributedApplication {
   /** What the AppHost injected into a service's environment (unmasked; the dashboard masks it). */
   environmentOf(name: string): Record<string, string> | undefined {
     return this.entry(name).started?.environment;
+  }
+
+  /** Values of secret parameters, so that every view can mask them. */
+  secretValues(): string[] {
+    return this.order.flatMap((r) => {
+      const value = this.entry(r.name).started?.value;
+      return r instanceof ParameterResource && r.secret && value !== undefined ? [value] : [];
+    });
+  }
+
+  /** Runs a resource's custom command (it must be running); rejects with the handler's error. */
+  async runCommand(name: string, command: string): Promise<CommandResult> {
+    const entry = this.entry(name);
+    return runCommand(
+      entry.resource,
+      entry.state === "Running" ? entry.started : undefined,
+      command,
+      (message) => this.log(name, message),
+    );
   }
 
   /** Called after any state or health change (the dashboard's live Resources view). */
@@ -383,6 +422,7 @@ export class DistributedApplication {
 
   private providerFor(resource: Resource): ResourceProvider {
     // The process provider is the only one so far; the container provider plugs in here.
+    if (resource instanceof ParameterResource) return new ParameterProvider();
     if (resource instanceof PostgresServerResource) return new PostgresProcessProvider();
     if (resource instanceof PostgresDatabaseResource) return new PostgresDatabaseProvider();
     if (resource instanceof ArtemisResource) return new ArtemisProcessProvider();

@@ -31,6 +31,8 @@ export interface StartedResource {
   readonly connection: ConnectionInfo | undefined;
   /** Resolves when the process ends (never, for resources without a process of their own). */
   readonly exited: Promise<ExitInfo>;
+  /** Parameters only: the resolved value. */
+  readonly value?: string;
   /** Services only: the variables the AppHost injected (shown, masked, by the dashboard). */
   readonly environment?: Record<string, string>;
   checkHealth(): Promise<{ healthy: boolean; detail?: string }>;

@@ -1,4 +1,4 @@
-/* global document, window, location, history, fetch, EventSource, URLSearchParams, Node, alert, setTimeout, clearTimeout, setInterval, clearInterval */
+/* global document, window, location, history, fetch, EventSource, URLSearchParams, Node, alert, confirm, setTimeout, clearTimeout, setInterval, clearInterval */
 // The dashboard's browser side: plain ES module, no framework, no build step, nothing from a CDN.
 // Every view renders into <main id="view"> and registers what to close when the user navigates away.
 
@@ -102,16 +102,13 @@ function resourcesView() {
 
 function resourceRow(r) {
   const running = r.state === "Running" || r.state === "Starting" || r.state === "Waiting";
+  const controllable = r.kind !== "postgres-database" && r.kind !== "parameter" && r.external !== true;
   const action = (verb) =>
     h(
       "button",
       {
         "data-action": verb,
-        disabled:
-          (verb === "start" && running) ||
-          (verb !== "start" && !running) ||
-          r.kind === "postgres-database" ||
-          r.external === true,
+        disabled: (verb === "start" && running) || (verb !== "start" && !running) || !controllable,
         onclick: async (event) => {
           event.target.disabled = true;
           await api(`/api/resources/${encodeURIComponent(r.name)}/${verb}`, { method: "POST" }).catch((e) =>
@@ -142,6 +139,36 @@ function resourceRow(r) {
   );
   if (r.kind === "node-service" && r.endpoints.http)
     links.push(h("a", { href: `${r.endpoints.http}/swagger`, target: "_blank", rel: "noopener" }, "swagger"));
+  if (r.parameter)
+    links.push(
+      r.parameter.secret
+        ? h("span", { class: "mono muted", "data-testid": "parameter-value" }, "••••• (secret)")
+        : h("span", { class: "mono", "data-testid": "parameter-value" }, r.parameter.value ?? "–"),
+    );
+  const commands = (r.commands ?? []).map((c) =>
+    h(
+      "button",
+      {
+        "data-command": c.name,
+        title: c.description ?? c.label,
+        disabled: r.state !== "Running",
+        onclick: async (event) => {
+          if (c.confirm && !confirm(c.confirm)) return;
+          event.target.disabled = true;
+          const path = `/api/resources/${encodeURIComponent(r.name)}/commands/${encodeURIComponent(c.name)}`;
+          try {
+            const result = await api(path, { method: "POST" });
+            showToast(`${c.label}: ${result.message ?? "done"}`, "ok");
+          } catch (error) {
+            showToast(`${c.label} failed: ${error.message}`, "error");
+          } finally {
+            event.target.disabled = false;
+          }
+        },
+      },
+      c.label,
+    ),
+  );
   return h(
     "tr",
     { "data-resource": r.name, "data-state": r.state },
@@ -153,8 +180,21 @@ function resourceRow(r) {
     h("td", {}, r.uptimeMs === undefined ? "–" : fmtDuration(r.uptimeMs)),
     h("td", { class: "endpoints" }, links.length ? links : h("span", { class: "muted" }, "–")),
     h("td", {}, env),
-    h("td", {}, action("start"), " ", action("stop"), " ", action("restart")),
+    h("td", { class: "actions" }, action("start"), " ", action("stop"), " ", action("restart"), ...commands),
   );
+}
+
+/** A short-lived message under the header (command results). */
+function showToast(text, kind) {
+  let toast = document.getElementById("toast");
+  if (!toast) {
+    toast = h("div", { id: "toast", role: "status", "data-testid": "toast" });
+    document.body.append(toast);
+  }
+  toast.className = kind;
+  toast.textContent = text;
+  clearTimeout(showToast.timer);
+  showToast.timer = setTimeout(() => toast.remove(), 8000);
 }
 
 // ---------------------------------------------------------------- Console logs

@@ -7,6 +7,7 @@ import { detach } from "./cli/detach.js";
 import { ProgressBar } from "./cli/progress-bar.js";
 import { removeControlFile, wipeStateDir, writeControlFile } from "./cli/state-files.js";
 import { Terminal } from "./cli/terminal.js";
+import { watchApplication, type ServiceWatcher } from "./cli/watch.js";
 import { runVerb, VERB_USAGE, VERBS } from "./cli/verb-dispatch.js";
 import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
@@ -27,6 +28,7 @@ Options:
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
   --detach                         start in the background; return once everything is healthy
+  --watch                          restart a service when its source (or a workspace package it uses) changes
   --verbose                        stream every resource's output to the console (default: log files only)
   --no-color                       plain console output
   -h, --help                       this text
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
         "state-dir": { type: "string" },
         "dashboard-port": { type: "string" },
         detach: { type: "boolean", default: false },
+        watch: { type: "boolean", default: false },
         verbose: { type: "boolean", default: false },
         "no-color": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
   say(`dashboard (watch the start there): ${dashboard.loginUrl}`);
 
   let stopping: Promise<void> | undefined;
+  let watcher: ServiceWatcher | undefined;
   const shutdown = (signal: string) => {
     if (stopping) {
       say(`${signal} again: killing everything now`);
@@ -153,8 +157,8 @@ async function main(): Promise<number> {
     }
     say(`${signal}: stopping (reverse dependency order)…`);
     reporter?.stop();
-    stopping = app
-      .stop()
+    stopping = (watcher?.close() ?? Promise.resolve())
+      .then(() => app.stop())
       .then(() => removeControlFile(stateDir))
       .then(() => jaeger?.stop())
       .then(() => dashboard.close())
@@ -187,6 +191,7 @@ async function main(): Promise<number> {
   }
   say(`all resources running and healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   printSummary(app, dashboard);
+  if (args.watch && !stopping) watcher = await watchApplication(app, repositoryRoot, say);
   await writeControlFile(stateDir, { ...control, ready: true });
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});

@@ -337,7 +337,16 @@ export class DistributedApplication {
         );
         this.markExited(entry, info.code);
       });
-      await this.waitForHealthy(resource.name);
+      // A process that dies before it is healthy fails its start now, not at the health timeout
+      // (watch mode restarts a service with a typo; the fix must not wait two minutes).
+      await Promise.race([
+        this.waitForHealthy(resource.name),
+        started.exited.then((info) => {
+          throw new Error(
+            `exited before becoming healthy (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
+          );
+        }),
+      ]);
       entry.healthy.resolve();
       const where = Object.values(started.endpoints).join(" ");
       this.log(resource.name, `running and healthy${where ? ` at ${where}` : ""}`);

@@ -15,6 +15,7 @@ import { recordDeliveryFailure } from "./data/queries.js";
 import { applyEvent } from "./domain/apply-event.js";
 import { recordAuditEntry } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
+import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
 import { BrokerManagement } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
@@ -110,6 +111,11 @@ const host = new ServiceHost({
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
 });
 registerRoutes(host, db);
+registerMessageJourneyRoutes(host, {
+  db,
+  mainGroup: config.RECEIVER_GROUP,
+  ...(audit ? { auditGroup: "audit" } : {}),
+});
 const management = new BrokerManagement(amqp.connection);
 const deadLetterQueues = new Map([
   [

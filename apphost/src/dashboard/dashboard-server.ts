@@ -11,6 +11,7 @@ import type { CommandResult } from "../model/commands.js";
 import { CommandError } from "../runtime/commands.js";
 import { maskSecrets } from "../runtime/parameters.js";
 import { hasBearerToken } from "./control-access.js";
+import { buildJourney, type JourneySources } from "./journey.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
@@ -20,9 +21,21 @@ import { TelemetryStore } from "./telemetry-store.js";
 export const DEFAULT_DASHBOARD_PORT = 18888;
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
 const MAX_OTLP_BODY = 32 * 1024 * 1024;
-const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/messaging"]);
+const PAGES = new Set([
+  "/",
+  "/resources",
+  "/console",
+  "/traces",
+  "/logs",
+  "/metrics",
+  "/messaging",
+  "/journey",
+  "/graph",
+]);
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
+  "journey.js": "text/javascript; charset=utf-8",
+  "graph.js": "text/javascript; charset=utf-8",
   "app.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
@@ -211,6 +224,8 @@ export class DashboardServer {
       if (first === "metrics" && !second) return this.metricList;
       if (first === "metrics" && second === "series") return this.metricSeries;
       if (first === "messaging") return this.messagingState;
+      if (first === "journey")
+        return this.json((url) => buildJourney(url.searchParams.get("q") ?? "", this.journeySources()));
       if (first === "services") return (_req, res) => sendJson(res, 200, this.store.services());
     }
     if (method === "POST") {
@@ -497,6 +512,25 @@ export class DashboardServer {
       200,
       this.store.metricSeries(url.searchParams.get("service") ?? "", url.searchParams.get("name") ?? ""),
     );
+
+  /** A read-only JSON endpoint whose logic lives in its own module. */
+  private json(produce: (url: URL) => Promise<unknown>): Handler {
+    return async (_req, res, url) => sendJson(res, 200, await produce(url));
+  }
+
+  private journeySources(): JourneySources {
+    return {
+      services: () =>
+        (this.app?.snapshot() ?? []).flatMap((r) =>
+          r.kind === "node-service" && r.state === "Running" && r.endpoints.http
+            ? [{ name: r.name, url: r.endpoints.http }]
+            : [],
+        ),
+      spans: (traceId) => this.store.trace(traceId),
+      logs: (traceId) => this.store.logs({ traceId, limit: 1000 }),
+      traceIdsOfMessage: (id) => this.store.traceIdsWhere("messaging.message.id", id),
+    };
+  }
 
   // ---- messaging ----
 

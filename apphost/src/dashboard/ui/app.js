@@ -718,6 +718,9 @@ async function messagingView() {
 
 // ---------------------------------------------------------------- routing
 
+// Views in modules of their own use these helpers.
+export { api, badge, colourOf, empty, every, fmtDuration, fmtTime, h, stream };
+
 function navigate(path) {
   history.pushState(null, "", path);
   void render();
@@ -739,6 +742,8 @@ async function render() {
     else if (section === "logs") await logsView();
     else if (section === "metrics") await metricsView();
     else if (section === "messaging") await messagingView();
+    else if (section === "journey") await (await import("./journey.js")).journeyView(view);
+    else if (section === "graph") (await import("./graph.js")).graphView(view);
     else resourcesView();
     document.title = `${document.querySelector("main h1")?.textContent ?? "Dashboard"} · AppHost`;
   } catch (error) {

@@ -10,10 +10,11 @@ export const VERB_USAGE = `Verbs (for an AppHost started with --detach, or runni
   restart <resource>               restart one resource and wait until it is healthy
   command <resource> <name> [--yes] run a resource's custom command (buttons on the Resources page)
   stop                             stop a detached AppHost (everything, in reverse order)
+  mcp                              MCP server over stdio for coding agents: resources, logs, traces, journeys, restart
   Each takes --state-dir <dir> (default: .apphost).
 `;
 
-export const VERBS = new Set(["status", "logs", "restart", "command", "stop"]);
+export const VERBS = new Set(["status", "logs", "restart", "command", "stop", "mcp"]);
 
 /** Runs `npm run apphost -- <verb> ...`; returns the exit code. */
 export async function runVerb(verb: string, argv: string[]): Promise<number> {
@@ -67,6 +68,11 @@ export async function runVerb(verb: string, argv: string[]): Promise<number> {
         need(2, "<resource> <command> [--yes]");
         const { commandVerb } = await import("./command-verb.js");
         return await commandVerb(stateDir, positionals[0] ?? "", positionals[1] ?? "", values.yes, print);
+      }
+      case "mcp": {
+        need(0, "");
+        const { serveMcp } = await import("../mcp/server.js");
+        return await serveMcp(stateDir);
       }
       case "stop":
         need(0, "");

@@ -111,11 +111,6 @@ const host = new ServiceHost({
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
 });
 registerRoutes(host, db);
-registerMessageJourneyRoutes(host, {
-  db,
-  mainGroup: config.RECEIVER_GROUP,
-  ...(audit ? { auditGroup: "audit" } : {}),
-});
 const management = new BrokerManagement(amqp.connection);
 const deadLetterQueues = new Map([
   [
@@ -127,6 +122,12 @@ if (config.AUDIT_QUEUE !== undefined) {
   deadLetterQueues.set("audit", new DeadLetterQueue(management, defaultDeadLetterQueue(config.AUDIT_QUEUE)));
 }
 registerDeadLetterRoutes(host, db, { byGroup: deadLetterQueues, defaultGroup: config.RECEIVER_GROUP });
+registerMessageJourneyRoutes(host, {
+  db,
+  mainGroup: config.RECEIVER_GROUP,
+  ...(audit ? { auditGroup: "audit" } : {}),
+  groups: [...deadLetterQueues.keys()],
+});
 host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
 if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));

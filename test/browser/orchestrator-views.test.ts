@@ -132,6 +132,44 @@ describe.skipIf(!haveChromium)("journey, graph and commands in Chromium", () => 
     await docsScreenshot(page, "dashboard-resources");
   });
 
+  it("charts every metric over a range kept in the URL", async () => {
+    const { dashboard, page } = ctx();
+    await page.goto(`${dashboard.url}/metrics?range=5m`);
+    const published = page.locator('section.metric[data-metric="outbox.messages.published"]');
+    await published.waitFor({ timeout: 60_000 });
+    await expect
+      .poll(async () => Number(await published.getAttribute("data-points")), { timeout: 60_000 })
+      .toBeGreaterThan(1);
+    expect(await published.locator("svg.chart polyline").count()).toBeGreaterThan(0);
+    expect(await page.getByTestId("metric-range").inputValue()).toBe("5m");
+    await page.getByTestId("metric-range").selectOption("1h");
+    await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("1h");
+    await docsScreenshot(page, "dashboard-metrics");
+  });
+
+  it("shows every consumer group's dead-letter queue, the throughput and the commit → applied latency", async () => {
+    const { dashboard, page } = ctx();
+    await page.goto(`${dashboard.url}/messaging`);
+    await page.locator('[data-dlq="DLQ.entity-items.audit"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-dlq="DLQ.entity-items.receiver"]').waitFor();
+    const flow = page.getByTestId("flow");
+    await flow.waitFor();
+    expect(await flow.innerText()).toContain("commit → applied + receipt p95");
+    await docsScreenshot(page, "dashboard-messaging");
+  });
+
+  it("keeps console and structured-log filters in the URL", async () => {
+    const { dashboard, page } = ctx();
+    await page.goto(`${dashboard.url}/console`);
+    await page.selectOption("select[name=resource]", "receiver");
+    await expect.poll(() => new URL(page.url()).searchParams.get("resource")).toBe("receiver");
+    await page.goto(`${dashboard.url}/console?resource=sender&text=outbox`);
+    expect(await page.locator("select[name=resource]").inputValue()).toBe("sender");
+    expect(await page.locator("input[name=text]").first().inputValue()).toBe("outbox");
+    await page.goto(`${dashboard.url}/logs?service=receiver`);
+    expect(await page.locator("select").first().inputValue()).toBe("receiver");
+  });
+
   it("printed no console errors on any page", () => {
     expect(ctx().errors).toEqual([]);
   });

@@ -36,6 +36,7 @@ const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
   "journey.js": "text/javascript; charset=utf-8",
   "graph.js": "text/javascript; charset=utf-8",
+  "metric-charts.js": "text/javascript; charset=utf-8",
   "app.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
@@ -510,7 +511,14 @@ export class DashboardServer {
     sendJson(
       res,
       200,
-      this.store.metricSeries(url.searchParams.get("service") ?? "", url.searchParams.get("name") ?? ""),
+      this.store.metricSeries(
+        url.searchParams.get("service") ?? "",
+        url.searchParams.get("name") ?? "",
+        2000,
+        Number(url.searchParams.get("rangeMs")) > 0
+          ? Date.now() - Number(url.searchParams.get("rangeMs"))
+          : 0,
+      ),
     );
 
   /** A read-only JSON endpoint whose logic lives in its own module. */

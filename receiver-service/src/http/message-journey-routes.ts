@@ -35,8 +35,20 @@ const journeySchema = z
  */
 export function registerMessageJourneyRoutes(
   host: ServiceHost,
-  deps: { db: Database; mainGroup: string; auditGroup?: string },
+  deps: { db: Database; mainGroup: string; auditGroup?: string; groups: string[] },
 ): void {
+  host.route({
+    method: "get",
+    path: "/api/consumer-groups",
+    operationId: "listConsumerGroups",
+    summary: "The consumer groups this service consumes for (each has its own queue and dead-letter queue)",
+    tags: ["Messages"],
+    responses: { 200: { description: "Groups", schema: z.object({ groups: z.array(z.string()) }) } },
+    handler: ({ res }) => {
+      res.json({ groups: deps.groups });
+    },
+  });
+
   host.route({
     method: "get",
     path: "/api/messages/:messageId",

@@ -552,58 +552,6 @@ async function logsView() {
 
 // ---------------------------------------------------------------- Metrics
 
-async function metricsView() {
-  const holder = h("div");
-  view.replaceChildren(
-    h("h1", {}, "Metrics"),
-    h("p", { class: "muted" }, "Newest value of every metric stream the services export over OTLP."),
-    holder,
-  );
-  const load = async () => {
-    const points = await api("/api/metrics");
-    holder.replaceChildren(
-      points.length
-        ? h(
-            "table",
-            { "data-testid": "metrics" },
-            h(
-              "tr",
-              {},
-              ["Service", "Metric", "Attributes", "Value", "Unit", "Type", "Time"].map((t) => h("th", {}, t)),
-            ),
-            points.map((p) =>
-              h(
-                "tr",
-                {},
-                h("td", {}, p.service),
-                h("td", { class: "mono" }, p.name),
-                h(
-                  "td",
-                  { class: "mono muted" },
-                  Object.entries(p.attributes)
-                    .map(([k, v]) => `${k}=${v}`)
-                    .join(" "),
-                ),
-                h(
-                  "td",
-                  {},
-                  p.type === "histogram"
-                    ? `${p.count} × avg ${Number(p.value).toFixed(2)}`
-                    : Number(p.value).toLocaleString(),
-                ),
-                h("td", { class: "muted" }, p.unit),
-                h("td", { class: "muted" }, p.type),
-                h("td", { class: "mono" }, fmtTime(p.timeMs)),
-              ),
-            ),
-          )
-        : empty("No metrics yet."),
-    );
-  };
-  await load();
-  every(5000, () => load().catch(() => {}));
-}
-
 // ---------------------------------------------------------------- Messaging
 
 function sparkline(values, label) {
@@ -694,18 +642,41 @@ async function messagingView() {
             h("p", {}, replay(s.resource, "outbox-dead", "Replay dead outbox messages")),
           );
         }
-        const dead = s.deadLetters?.at(-1);
-        if (dead) {
+        const flow = s.flow?.at(-1);
+        if (flow) {
+          const perMinute = (x) => Math.round((x.published * 60_000) / x.windowMs);
           card.append(
-            h("h3", {}, `Dead-letter queue ${dead.queue}`),
-            h("div", { class: "figures" }, figure(dead.count, "messages")),
-            sparkline(
-              s.deadLetters.map((x) => x.count),
-              "DLQ depth",
+            h("h3", {}, "Throughput and latency (last minute, rolling)"),
+            h(
+              "div",
+              { class: "figures", "data-testid": "flow" },
+              figure(perMinute(flow), "published / min"),
+              figure(Math.round((flow.delivered * 60_000) / flow.windowMs), "delivered / min"),
+              figure(fmtDuration(flow.commitToPublishedP95Ms), "commit → published p95"),
+              figure(fmtDuration(flow.commitToDeliveredP95Ms), "commit → applied + receipt p95"),
             ),
-            h("p", {}, replay(s.resource, "dead-letters", "Replay dead letters")),
+            h("div", { class: "muted" }, "published per minute over time"),
+            sparkline(s.flow.map(perMinute), "published per minute"),
+            h("div", { class: "muted" }, "commit → applied (delivery receipt) p95 over time"),
+            sparkline(
+              s.flow.map((x) => x.commitToDeliveredP95Ms ?? 0),
+              "commit to delivered p95",
+            ),
           );
         }
+        const queues = [...new Set((s.deadLetters ?? []).map((x) => x.queue))];
+        for (const queue of queues) {
+          const series = s.deadLetters.filter((x) => x.queue === queue);
+          card.append(
+            h("h3", {}, `Dead-letter queue ${queue}`),
+            h("div", { class: "figures", "data-dlq": queue }, figure(series.at(-1).count, "messages")),
+            sparkline(
+              series.map((x) => x.count),
+              `${queue} depth`,
+            ),
+          );
+        }
+        if (queues.length) card.append(h("p", {}, replay(s.resource, "dead-letters", "Replay dead letters")));
         return card;
       }),
     );
@@ -740,7 +711,7 @@ async function render() {
     else if (section === "console") await consoleView();
     else if (section === "traces") await tracesView();
     else if (section === "logs") await logsView();
-    else if (section === "metrics") await metricsView();
+    else if (section === "metrics") await (await import("./metric-charts.js")).metricChartsView(view);
     else if (section === "messaging") await messagingView();
     else if (section === "journey") await (await import("./journey.js")).journeyView(view);
     else if (section === "graph") (await import("./graph.js")).graphView(view);

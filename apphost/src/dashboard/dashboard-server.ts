@@ -12,6 +12,7 @@ import { CommandError } from "../runtime/commands.js";
 import { maskSecrets } from "../runtime/parameters.js";
 import { hasBearerToken } from "./control-access.js";
 import { buildJourney, type JourneySources } from "./journey.js";
+import { exportTelemetry, importTelemetry } from "./telemetry-export.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
@@ -227,6 +228,14 @@ export class DashboardServer {
       if (first === "messaging") return this.messagingState;
       if (first === "journey")
         return this.json((url) => buildJourney(url.searchParams.get("q") ?? "", this.journeySources()));
+      if (first === "telemetry" && second === "export")
+        return (_req, res) => {
+          res.setHeader(
+            "Content-Disposition",
+            `attachment; filename="apphost-telemetry-${Date.now()}.otlp.json"`,
+          );
+          sendJson(res, 200, exportTelemetry(this.store));
+        };
       if (first === "services") return (_req, res) => sendJson(res, 200, this.store.services());
     }
     if (method === "POST") {
@@ -234,6 +243,19 @@ export class DashboardServer {
         return this.sameOrigin((_req, res) =>
           this.resourceAction(res, second, third as "start" | "stop" | "restart"),
         );
+      if (first === "telemetry" && second === "import")
+        return this.sameOrigin(async (req, res) => {
+          try {
+            const counts = importTelemetry(
+              this.store,
+              JSON.parse((await readBody(req, MAX_OTLP_BODY)).toString("utf8")),
+            );
+            this.broadcast("spans");
+            sendJson(res, 200, counts);
+          } catch (error) {
+            sendJson(res, 400, { error: `not an exported telemetry file: ${(error as Error).message}` });
+          }
+        });
       if (first === "resources" && second && third === "commands" && fourth)
         return this.sameOrigin((_req, res) => this.command(res, second, fourth));
       if (first === "messaging" && second && third === "replay" && fourth && fourth in REPLAY_ACTIONS)

@@ -134,7 +134,7 @@ describe("admin APIs", () => {
   it("the dashboard's replay buttons and messaging view use the injected token", async () => {
     const server = new DashboardServer({
       port: 0,
-      secrets: { loginToken: "l".repeat(48), otlpApiKey: "k".repeat(48) },
+      secrets: { loginToken: "l".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) },
     });
     dashboard = server;
     await server.listen();

@@ -1,9 +1,13 @@
+import { purgePublishedOutboxRows, replayDeadLetters } from "./app-commands.js";
 import { createApp, type AppBuilder } from "./model/app-builder.js";
 import { subscriptionQueueName } from "./model/artemis.js";
 
 /** This repository's distributed application, as Aspire's AppHost Program.cs would declare it. */
 export function buildApp(): AppBuilder {
   const app = createApp({ name: "outbox-apphost" });
+
+  // `Parameters__log-level=debug npm run apphost` (or Parameters__log_level) turns on debug logs.
+  const logLevel = app.addParameter("log-level", { default: "info" });
 
   const senderDb = app.addPostgres("sender-pg").addDatabase("senderdb");
   const receiverDb = app.addPostgres("receiver-pg").addDatabase("receiverdb");
@@ -37,8 +41,13 @@ export function buildApp(): AppBuilder {
     .waitFor(broker)
     .withEnvironment("OUTBOX_ADDRESS", "entity-items")
     .withEnvironment("RECEIPTS_QUEUE", "delivery-receipts")
+    .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
-    .withHttpHealthCheck("/health");
+    .withHttpHealthCheck("/health")
+    .withCommand("purge-published", "Purge published outbox rows", purgePublishedOutboxRows(), {
+      confirm: "Delete every published and delivered outbox row now? Pending and dead rows stay.",
+      description: "What the retention job does later, now",
+    });
 
   app
     .addNodeService("receiver", "receiver-service")
@@ -50,8 +59,13 @@ export function buildApp(): AppBuilder {
     .withEnvironment("RECEIVER_GROUP", "receiver")
     .withEnvironment("AUDIT_QUEUE", subscriptionQueueName("entity-items", "audit"))
     .withEnvironment("RECEIPTS_ADDRESS", "delivery-receipts")
+    .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
-    .withHttpHealthCheck("/health");
+    .withHttpHealthCheck("/health")
+    .withCommand("replay-dead-letters", "Replay dead letters", replayDeadLetters(["receiver", "audit"]), {
+      confirm: "Move every dead-lettered message back to its consumer group's queue?",
+      description: "DLQ.entity-items.<group> back to entity-items.<group>, for every group",
+    });
 
   return app;
 }

@@ -1,6 +1,14 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildApp } from "./app.js";
+import { ConsoleReporter } from "./cli/console-reporter.js";
+import { detach } from "./cli/detach.js";
+import { ProgressBar } from "./cli/progress-bar.js";
+import { removeControlFile, writeControlFile } from "./cli/state-files.js";
+import { Terminal } from "./cli/terminal.js";
+import { watchApplication, type ServiceWatcher } from "./cli/watch.js";
+import { runVerb, VERB_USAGE, VERBS } from "./cli/verb-dispatch.js";
 import { generateSecrets } from "./dashboard/auth.js";
 import { DEFAULT_DASHBOARD_PORT, DashboardServer } from "./dashboard/dashboard-server.js";
 import { JaegerProcess } from "./dashboard/jaeger.js";
@@ -8,12 +16,13 @@ import { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-ov
 import { publishCommand } from "./publish/publish.js";
 import { ModeError, resolveMode, type ProviderMode } from "./providers/mode.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
-import { assertWipeable } from "./runtime/fresh.js";
+import { clearLeftovers } from "./runtime/leftovers.js";
+import { assertWipeable, wipeStateDirectory } from "./runtime/fresh.js";
 import { installLastResort } from "./runtime/last-resort.js";
-import { maskUri } from "./runtime/environment.js";
 import { repositoryRoot } from "./testing.js";
 
 const USAGE = `Usage: npm run apphost -- [options]
+       npm run apphost -- <verb> [arguments]
        npm run apphost -- publish --target <compose|kubernetes> --output <dir>
 
 Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
@@ -25,17 +34,23 @@ Options:
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
   --replicas <svc=n,...>           run n replicas of a service, e.g. sender=3,receiver=3 (default: app.ts)
+  --detach                         start in the background; return once everything is healthy
+  --watch                          restart a service when its source (or a workspace package it uses) changes
+  --verbose                        stream every resource's output to the console (default: log files only)
   --no-color                       plain console output
   -h, --help                       this text
-`;
+
+${VERB_USAGE}`;
 
 async function main(): Promise<number> {
-  if (process.argv[2] === "publish") {
+  const verb = process.argv[2];
+  if (verb === "publish") {
     const model = buildApp();
     return publishCommand(process.argv.slice(3), model, (text) =>
       applyReplicaOverrides(model, parseReplicaOverrides(text)),
     );
   }
+  if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, process.argv.slice(3));
   let args;
   try {
     args = parseArgs({
@@ -44,6 +59,9 @@ async function main(): Promise<number> {
         fresh: { type: "boolean", default: false },
         "state-dir": { type: "string" },
         "dashboard-port": { type: "string" },
+        detach: { type: "boolean", default: false },
+        watch: { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
         "no-color": { type: "boolean", default: false },
         replicas: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -72,10 +90,11 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const say = (message: string) => process.stdout.write(`apphost | ${message}\n`);
+  const terminal = new Terminal();
+  const say = (message: string) => terminal.line(`apphost | ${message}`);
   let resolved: "process" | "container";
   try {
-    resolved = await resolveMode(mode, say, buildApp());
+    resolved = await resolveMode(mode, say, model);
   } catch (error) {
     if (error instanceof ModeError) {
       process.stderr.write(`apphost | ${error.message}\n`);
@@ -99,11 +118,22 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  // --fresh wipes here, before anything writes into the state directory (control file, console
+  // log); a detached child's parent already did, and the child only removes container volumes.
+  if (args.fresh && process.env.APPHOST_DETACHED !== "1") {
+    await clearLeftovers(path.join(stateDir, "state.json"), say);
+    await wipeStateDirectory(stateDir, say);
+  }
+  if (args.detach) {
+    const rest = process.argv.slice(2).filter((a) => a !== "--detach");
+    return detach({ stateDir, args: rest, cliPath: fileURLToPath(import.meta.url), print: (t) => say(t) });
+  }
+  const secrets = generateSecrets();
   // The dashboard listens before anything starts: its URL is the OTLP endpoint injected into services.
   const dashboard = new DashboardServer({
     port: dashboardPort,
     fallbackToFreePort: portSetting === undefined,
-    secrets: generateSecrets(),
+    secrets,
     telemetryDir: path.join(stateDir, "telemetry"),
     fresh: args.fresh,
     log: say,
@@ -116,35 +146,52 @@ async function main(): Promise<number> {
     );
     return 1;
   }
+  const control = {
+    pid: process.pid,
+    dashboardUrl: dashboard.url,
+    token: secrets.toolToken,
+    loginUrl: dashboard.loginUrl,
+    ready: false,
+    startedAt: new Date().toISOString(),
+  };
+  await writeControlFile(stateDir, control);
 
+  const bar = new ProgressBar();
   const app = new DistributedApplication(model, {
     rootDir: repositoryRoot,
     stateDir,
-    fresh: args.fresh,
     mode: resolved,
-    console: true,
+    fresh: args.fresh,
+    stateWiped: args.fresh,
+    console: args.verbose,
+    progress: (event) => terminal.setStatus(bar.render(event), event.done),
     colour: !args["no-color"] && process.stdout.isTTY === true,
     otlpEndpoint: dashboard.url,
     otlpHeaders: dashboard.otlpHeaders,
   });
   dashboard.attach(app);
+  const reporter = args.verbose ? undefined : new ConsoleReporter(app, terminal);
   if (!args.fresh) await dashboard.seedConsole();
   // Container mode would run Jaeger's image; only process mode exists so far: a `jaeger` binary on PATH.
-  const jaeger = await JaegerProcess.start({ logs: app.logs, say });
+  const jaeger = await JaegerProcess.start({
+    logs: app.logs,
+    say: args.verbose ? say : (message) => app.logs.write("apphost", "apphost", message),
+  });
   installLastResort({
     stop: () =>
       app
         .stop()
+        .then(() => removeControlFile(stateDir))
         .then(() => jaeger?.stop())
         .then(() => dashboard.close()),
     kill: () => Promise.all([...app.snapshot().map((r) => app.killResource(r.name)), jaeger?.stop()]).then(),
     log: (message) => process.stderr.write(`apphost | ${message}\n`),
   });
   if (jaeger) dashboard.addExtraResource(jaeger, jaeger.otlpEndpoint);
-  say(`dashboard: ${dashboard.url}`);
-  say(`Login: ${dashboard.loginUrl}`);
+  say(`dashboard (watch the start there): ${dashboard.loginUrl}`);
 
   let stopping: Promise<void> | undefined;
+  let watcher: ServiceWatcher | undefined;
   const shutdown = (signal: string) => {
     if (stopping) {
       say(`${signal} again: killing everything now`);
@@ -156,8 +203,10 @@ async function main(): Promise<number> {
       return;
     }
     say(`${signal}: stopping (reverse dependency order)…`);
-    stopping = app
-      .stop()
+    reporter?.stop();
+    stopping = (watcher?.close() ?? Promise.resolve())
+      .then(() => app.stop())
+      .then(() => removeControlFile(stateDir))
       .then(() => jaeger?.stop())
       .then(() => dashboard.close())
       .then(
@@ -182,6 +231,7 @@ async function main(): Promise<number> {
   } catch (error) {
     if (stopping) return new Promise<number>(() => {});
     process.stderr.write(`apphost | ${(error as Error).message}\n`);
+    await removeControlFile(stateDir);
     await jaeger?.stop();
     await dashboard.close();
     return 1;
@@ -191,33 +241,27 @@ async function main(): Promise<number> {
   const jaegerOtlp = app.snapshot().find((r) => r.kind === "jaeger")?.endpoints.otlp;
   if (jaegerOtlp) dashboard.forwardTracesTo(jaegerOtlp.replace(/^https?:/, "http:"));
   printSummary(app, dashboard);
+  if (args.watch && !stopping) watcher = await watchApplication(app, repositoryRoot, say);
+  await writeControlFile(stateDir, { ...control, loginUrl: dashboard.loginUrl, ready: true });
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});
 }
 
 function printSummary(app: DistributedApplication, dashboard: DashboardServer): void {
-  const lines = ["", "Resources:"];
+  // Each resource already had its line when it became healthy; this is where to go next.
+  const lines = ["", "Services:"];
   for (const r of app.snapshot()) {
-    lines.push(
-      `  ${r.name.padEnd(12)} ${r.kind.padEnd(18)} ${`${r.state}/${r.health}`.padEnd(16)} pid ${String(r.pid ?? "-").padEnd(8)}`,
-    );
-    for (const [name, url] of Object.entries(r.endpoints)) lines.push(`      ${name.padEnd(8)} ${url}`);
+    if (r.kind !== "node-service" || !r.endpoints.http) continue;
+    lines.push(`  ${r.name.padEnd(12)} ${r.endpoints.http}  (swagger ${r.endpoints.http}/swagger)`);
     for (const x of r.replicas ?? [])
-      lines.push(
-        `      ${x.name.padEnd(12)} ${x.state}/${x.health} pid ${x.pid ?? "-"} ${x.endpoints.http ?? ""}`,
-      );
-    if (r.kind === "node-service" && r.endpoints.http) {
-      lines.push(`      swagger  ${r.endpoints.http}/swagger`);
-      lines.push(`      health   ${r.endpoints.http}/health`);
-    }
-    if (r.connectionString) lines.push(`      conn     ${maskUri(r.connectionString)}`);
+      if (x.endpoints.http) lines.push(`    ${x.name.padEnd(10)} ${x.endpoints.http}`);
   }
   const sender = app.snapshot().find((r) => r.name === "sender")?.endpoints.http;
   const receiver = app.snapshot().find((r) => r.name === "receiver")?.endpoints.http;
   lines.push(
     "",
     `State file (with credentials): ${app.stateFile}`,
-    `Logs: ${path.dirname(app.logs.fileOf("x"))}`,
+    `Logs: ${path.dirname(app.logs.fileOf("x"))}  (npm run apphost -- logs <resource> -f)`,
   );
   if (sender && receiver) {
     lines.push(

@@ -17,6 +17,7 @@ import { recordDeliveryFailure, recordDuplicateDelivery } from "./data/queries.j
 import { applyEvent } from "./domain/apply-event.js";
 import { recordAuditEntry } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
+import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
 import { BrokerManagement } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
@@ -140,6 +141,12 @@ if (config.AUDIT_QUEUE !== undefined) {
   deadLetterQueues.set("audit", new DeadLetterQueue(management, defaultDeadLetterQueue(config.AUDIT_QUEUE)));
 }
 registerDeadLetterRoutes(host, db, { byGroup: deadLetterQueues, defaultGroup: config.RECEIVER_GROUP });
+registerMessageJourneyRoutes(host, {
+  db,
+  mainGroup: config.RECEIVER_GROUP,
+  ...(audit ? { auditGroup: "audit" } : {}),
+  groups: [...deadLetterQueues.keys()],
+});
 host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
 if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));

@@ -19,6 +19,8 @@ import { OutboxRelay } from "./messaging/outbox-relay.js";
 import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
 import { outboxGaugeFigures } from "./data/outbox-admin.js";
 import { registerOutboxAdminRoutes } from "./http/outbox-admin-routes.js";
+import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
+import { registerOutboxPurgeRoutes } from "./http/outbox-purge-routes.js";
 import { OutboxListener } from "./messaging/outbox-listener.js";
 import { OutboxMetrics } from "./messaging/outbox-metrics.js";
 import { OutboxRetentionJob } from "./messaging/outbox-retention-job.js";
@@ -164,6 +166,8 @@ const idempotencyPurger = new IdempotencyKeyPurger({
   logger: logger.child({ component: "idempotency-purge" }),
 });
 registerOutboxAdminRoutes(host, { db });
+registerOutboxPurgeRoutes(host, { db });
+registerOutboxJourneyRoutes(host, { db });
 
 host.addHealthCheck("database", databaseHealthCheck(pool));
 // A broker outage makes the sender degraded, not unhealthy: writes keep succeeding into the

@@ -140,7 +140,7 @@ describe.skipIf(!haveChromium)("AppHost dashboard in Chromium", () => {
     await screenshot(page, "05-structured-logs");
 
     await page.goto(`${dashboard.url}/metrics`);
-    await page.locator("[data-testid=metrics] tr").nth(1).waitFor({ timeout: 30_000 });
+    await page.locator("[data-testid=metric-charts] section.metric").first().waitFor({ timeout: 30_000 });
     await screenshot(page, "06-metrics");
 
     await page.goto(`${dashboard.url}/messaging`);

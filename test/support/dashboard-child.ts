@@ -8,7 +8,7 @@ import { LogSink } from "../../apphost/src/runtime/log-sink.js";
 const directory = path.join(os.tmpdir(), `dashboard-fuzz-${process.pid}`);
 const dashboard = new DashboardServer({
   port: 0,
-  secrets: { loginToken: "l".repeat(48), otlpApiKey: "k".repeat(48) },
+  secrets: { loginToken: "l".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) },
   telemetryDir: path.join(directory, "telemetry"),
   requestTimeoutMs: 2000,
   headersTimeoutMs: 1500,

@@ -40,6 +40,18 @@ export interface EnsureArtemisOptions {
   cacheDir?: string;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Download progress, for a progress bar (the log gets the chatter). */
+  progress?: (event: DownloadProgress) => void;
+}
+
+/** What a download reports: bytes so far (HTTPS), or only that Maven is working (it reports no bytes). */
+export interface DownloadProgress {
+  what: string;
+  via: "maven" | "https";
+  receivedBytes: number;
+  /** Unknown without a Content-Length, and for Maven. */
+  totalBytes?: number;
+  done: boolean;
 }
 
 const DEFAULT_REPOSITORY = "https://repo.maven.apache.org/maven2";
@@ -148,7 +160,7 @@ export async function ensureArtemisDistribution(
     if (hasLauncher(home)) return { home, version, source: "cache" };
     const work = await mkdtemp(join(root, `.tmp-${version}-`));
     try {
-      const source = await download(version, work, env, log);
+      const source = await download(version, work, env, log, opts.progress ?? (() => undefined));
       await verifyArchive(version, join(work, artemisArchiveName(version)), work, env, log);
       const extractDir = join(work, "x");
       await mkdir(extractDir);
@@ -177,10 +189,13 @@ async function download(
   work: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
+  progress: (event: DownloadProgress) => void,
 ): Promise<"maven" | "https"> {
+  const what = `Artemis ${version}`;
   const mvn = findOnPath("mvn", env);
   if (mvn) {
     log(`Downloading Artemis ${version} with Maven (${artemisMavenArtifact(version)})`);
+    progress({ what, via: "maven", receivedBytes: 0, done: false });
     try {
       await run(
         mvn,
@@ -194,14 +209,21 @@ async function download(
         // No pom here: dependency:copy needs none, and a project's pom in cwd must not interfere.
         { cwd: work, env, log: (line) => log(`[mvn] ${line}`) },
       );
-      if (existsSync(join(work, artemisArchiveName(version)))) return "maven";
+      const archive = join(work, artemisArchiveName(version));
+      if (existsSync(archive)) {
+        const { size } = await stat(archive);
+        progress({ what, via: "maven", receivedBytes: size, totalBytes: size, done: true });
+        return "maven";
+      }
       log(`Maven finished without ${artemisArchiveName(version)}; trying HTTPS`);
     } catch (err) {
       log(`Maven download failed (${(err as Error).message}); trying HTTPS`);
     }
   }
   const url = artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY);
-  await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log);
+  await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log, (received, total, done) =>
+    progress({ what, via: "https", receivedBytes: received, totalBytes: total, done }),
+  );
   return "https";
 }
 
@@ -294,7 +316,12 @@ async function fetchChecksum(url: string): Promise<{ algorithm: "sha512" | "sha1
   throw new Error(`No checksum published for ${url} (${failures.join(", ")})`);
 }
 
-async function httpsDownloadVerified(url: string, file: string, log: (line: string) => void): Promise<void> {
+async function httpsDownloadVerified(
+  url: string,
+  file: string,
+  log: (line: string) => void,
+  progress: (received: number, total: number | undefined, done: boolean) => void,
+): Promise<void> {
   const checksum = await fetchChecksum(url);
   log(`Downloading ${url}`);
   const res = await fetch(url);
@@ -312,8 +339,10 @@ async function httpsDownloadVerified(url: string, file: string, log: (line: stri
       lastDecile = decile;
       log(`  ${decile * 10}% of ${(total / 1048576).toFixed(1)} MB`);
     }
+    progress(received, total > 0 ? total : undefined, false);
   });
   await pipeline(body, createWriteStream(file));
+  progress(received, total > 0 ? total : received, true);
   const actual = hash.digest("hex");
   if (!checksumMatches(checksum.hex, actual)) {
     await unlink(file).catch(() => undefined);

@@ -57,7 +57,7 @@ describe("dashboard login", () => {
     const log: string[] = [];
     dashboard = new DashboardServer({
       port: 0,
-      secrets: { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48) },
+      secrets: { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) },
       log: (m) => log.push(m),
     });
     await dashboard.listen();

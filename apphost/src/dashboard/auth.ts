@@ -9,10 +9,19 @@ export interface DashboardSecrets {
   loginToken: string;
   /** Key every OTLP request must carry. */
   otlpApiKey: string;
+  /**
+   * Bearer token for tools (CLI verbs, MCP server), stored only in the 0600 control file. Separate
+   * from the login token, which works once and would otherwise stay valid as a bearer token.
+   */
+  toolToken: string;
 }
 
 export function generateSecrets(): DashboardSecrets {
-  return { loginToken: randomBytes(24).toString("hex"), otlpApiKey: randomBytes(24).toString("hex") };
+  return {
+    loginToken: randomBytes(24).toString("hex"),
+    otlpApiKey: randomBytes(24).toString("hex"),
+    toolToken: randomBytes(24).toString("hex"),
+  };
 }
 
 export function safeEqual(a: string | undefined, b: string): boolean {

@@ -8,7 +8,7 @@ import { LogSink } from "../runtime/log-sink.js";
 import { DashboardServer, type DashboardApp } from "./dashboard-server.js";
 import { maskEnvironment } from "./mask.js";
 
-const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48) };
+const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) };
 let dir: string;
 let dashboard: DashboardServer;
 let calls: string[];

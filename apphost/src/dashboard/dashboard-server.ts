@@ -14,6 +14,12 @@ import {
   type DashboardSecrets,
   type SessionLimits,
 } from "./auth.js";
+import type { CommandResult } from "../model/commands.js";
+import { CommandError } from "../runtime/commands.js";
+import { maskSecrets } from "../runtime/parameters.js";
+import { hasBearerToken } from "./control-access.js";
+import { buildJourney, type JourneySources } from "./journey.js";
+import { exportTelemetry, importTelemetry } from "./telemetry-export.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
 import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
@@ -23,9 +29,24 @@ import { TelemetryStore, type AddResult, type TelemetryStoreOptions } from "./te
 
 export const DEFAULT_DASHBOARD_PORT = 18888;
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
-const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/messaging"]);
+/** An exported telemetry file (signed-in users only); the store's memory budget bounds what is kept. */
+const MAX_TELEMETRY_IMPORT_BYTES = 64 * 1024 * 1024;
+const PAGES = new Set([
+  "/",
+  "/resources",
+  "/console",
+  "/traces",
+  "/logs",
+  "/metrics",
+  "/messaging",
+  "/journey",
+  "/graph",
+]);
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
+  "journey.js": "text/javascript; charset=utf-8",
+  "graph.js": "text/javascript; charset=utf-8",
+  "metric-charts.js": "text/javascript; charset=utf-8",
   "app.css": "text/css; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
@@ -39,6 +60,10 @@ export interface DashboardApp {
   restartResource(name: string): Promise<void>;
   environmentOf?(name: string): Record<string, string> | undefined;
   onChange?(listener: () => void): () => void;
+  /** Custom commands (`withCommand`). */
+  runCommand?(name: string, command: string): Promise<CommandResult>;
+  /** Secret parameter values: masked in every view. */
+  secretValues?(): string[];
 }
 
 /** A process the AppHost runs beside the model (Jaeger): listed on the Resources page, not controlled there. */
@@ -132,7 +157,11 @@ export class DashboardServer {
 
   attach(app: DashboardApp): void {
     this.app = app;
-    this.cleanups.push(app.logs.onLine((line) => this.console.add(line)));
+    this.cleanups.push(
+      app.logs.onLine((line) =>
+        this.console.add({ ...line, text: maskSecrets(line.text, app.secretValues?.() ?? []) }),
+      ),
+    );
     if (app.onChange) this.cleanups.push(app.onChange(() => this.broadcast("resources")));
   }
 
@@ -239,6 +268,16 @@ export class DashboardServer {
       if (first === "metrics" && !second) return this.metricList;
       if (first === "metrics" && second === "series") return this.metricSeries;
       if (first === "messaging") return this.messagingState;
+      if (first === "journey")
+        return this.json((url) => buildJourney(url.searchParams.get("q") ?? "", this.journeySources()));
+      if (first === "telemetry" && second === "export")
+        return (_req, res) => {
+          res.setHeader(
+            "Content-Disposition",
+            `attachment; filename="apphost-telemetry-${Date.now()}.otlp.json"`,
+          );
+          sendJson(res, 200, exportTelemetry(this.store));
+        };
       if (first === "services") return (_req, res) => sendJson(res, 200, this.store.services());
     }
     if (method === "POST") {
@@ -246,6 +285,21 @@ export class DashboardServer {
         return this.sameOrigin((_req, res) =>
           this.resourceAction(res, second, third as "start" | "stop" | "restart"),
         );
+      if (first === "telemetry" && second === "import")
+        return this.sameOrigin(async (req, res) => {
+          try {
+            const counts = importTelemetry(
+              this.store,
+              JSON.parse((await readBody(req, MAX_TELEMETRY_IMPORT_BYTES)).toString("utf8")),
+            );
+            this.broadcast("spans");
+            sendJson(res, 200, counts);
+          } catch (error) {
+            sendJson(res, 400, { error: `not an exported telemetry file: ${(error as Error).message}` });
+          }
+        });
+      if (first === "resources" && second && third === "commands" && fourth)
+        return this.sameOrigin((_req, res) => this.command(res, second, fourth));
       if (first === "messaging" && second && third === "replay" && fourth && fourth in REPLAY_ACTIONS)
         return this.sameOrigin((_req, res) => this.replay(res, second, fourth as ReplayAction));
     }
@@ -254,7 +308,7 @@ export class DashboardServer {
 
   private requireSession(handler: Handler, page = false): Handler {
     return (req, res, url) => {
-      if (this.sessions?.sessionOf(req)) return handler(req, res, url);
+      if (this.sessions?.sessionOf(req) || this.isTool(req)) return handler(req, res, url);
       if (page) {
         res.writeHead(302, { Location: "/login" }).end();
         return;
@@ -263,9 +317,13 @@ export class DashboardServer {
     };
   }
 
+  private isTool(req: IncomingMessage): boolean {
+    return hasBearerToken(req, this.options.secrets.toolToken);
+  }
+
   private sameOrigin(handler: Handler): Handler {
     return (req, res, url) => {
-      if (!isSameOrigin(req)) {
+      if (!isSameOrigin(req) && !this.isTool(req)) {
         sendJson(res, 403, { error: "cross-origin request refused" });
         return;
       }
@@ -388,7 +446,12 @@ export class DashboardServer {
         ...r,
         connectionString: r.connectionString?.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@"),
       };
-      if (env) view.environment = maskEnvironment(env);
+      if (env) {
+        const secrets = app.secretValues?.() ?? [];
+        view.environment = Object.fromEntries(
+          Object.entries(maskEnvironment(env)).map(([key, value]) => [key, maskSecrets(value, secrets)]),
+        );
+      }
       return view;
     });
     for (const extra of this.extras) views.push({ ...extra.snapshot(), external: true });
@@ -419,6 +482,23 @@ export class DashboardServer {
       app.logs.write(name, "apphost", `[apphost] dashboard ${action} failed: ${error.message}`),
     );
     sendJson(res, 202, { accepted: action, resource: name });
+  }
+
+  private async command(res: ServerResponse, name: string, command: string): Promise<void> {
+    const app = this.app;
+    if (!app?.runCommand) return sendJson(res, 404, { error: "this application has no commands" });
+    try {
+      const result = await app.runCommand(name, command);
+      sendJson(res, 200, { ok: true, ...result });
+    } catch (error) {
+      const status =
+        error instanceof CommandError
+          ? error.status
+          : /No resource named/.test((error as Error).message)
+            ? 404
+            : 502;
+      sendJson(res, status, { ok: false, error: (error as Error).message });
+    }
   }
 
   // ---- console logs ----
@@ -500,8 +580,34 @@ export class DashboardServer {
     sendJson(
       res,
       200,
-      this.store.metricSeries(url.searchParams.get("service") ?? "", url.searchParams.get("name") ?? ""),
+      this.store.metricSeries(
+        url.searchParams.get("service") ?? "",
+        url.searchParams.get("name") ?? "",
+        2000,
+        Number(url.searchParams.get("rangeMs")) > 0
+          ? Date.now() - Number(url.searchParams.get("rangeMs"))
+          : 0,
+      ),
     );
+
+  /** A read-only JSON endpoint whose logic lives in its own module. */
+  private json(produce: (url: URL) => Promise<unknown>): Handler {
+    return async (_req, res, url) => sendJson(res, 200, await produce(url));
+  }
+
+  private journeySources(): JourneySources {
+    return {
+      services: () =>
+        (this.app?.snapshot() ?? []).flatMap((r) =>
+          r.kind === "node-service" && r.state === "Running" && r.endpoints.http
+            ? [{ name: r.name, url: r.endpoints.http, adminToken: this.adminToken(r.name) }]
+            : [],
+        ),
+      spans: (traceId) => this.store.trace(traceId),
+      logs: (traceId) => this.store.logs({ traceId, limit: 1000 }),
+      traceIdsOfMessage: (id) => this.store.traceIdsWhere("messaging.message.id", id),
+    };
+  }
 
   // ---- messaging ----
 

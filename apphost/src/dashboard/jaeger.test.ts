@@ -79,7 +79,7 @@ describe("OTLP forwarding", () => {
     closers.push(() => new Promise((resolve) => target.close(() => resolve())));
     const dashboard = new DashboardServer({
       port: 0,
-      secrets: { loginToken: "t", otlpApiKey: "k" },
+      secrets: { loginToken: "t", otlpApiKey: "k", toolToken: "b".repeat(48) },
       forwardOtlpTo: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
     });
     await dashboard.listen();

@@ -1,3 +1,4 @@
+import { sleep } from "../runtime/wait.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 
 export interface OutboxSample {
@@ -12,11 +13,23 @@ export interface DeadLetterSample {
   count: number;
 }
 
+/** The sender's GET /api/outbox/flow: a rolling window of throughput and commit → published/delivered latency. */
+export interface FlowSample {
+  time: number;
+  windowMs: number;
+  published: number;
+  delivered: number;
+  commitToPublishedP95Ms: number | null;
+  commitToDeliveredP95Ms: number | null;
+}
+
 export interface ServiceMessaging {
   resource: string;
   url: string;
   outbox?: OutboxSample[];
+  /** One series per consumer group's dead-letter queue (told apart by `queue`). */
   deadLetters?: DeadLetterSample[];
+  flow?: FlowSample[];
   error?: string;
 }
 
@@ -38,8 +51,9 @@ export const REPLAY_ACTIONS = {
 export type ReplayAction = keyof typeof REPLAY_ACTIONS;
 
 /**
- * Samples the services' messaging admin APIs — the sender's `GET /api/outbox/stats` and the
- * receiver's `GET /api/DeadLetters/count` — every few seconds and keeps a short history. A service
+ * Samples the services' messaging APIs — the sender's `GET /api/outbox/stats` and
+ * `GET /api/outbox/flow`, the receiver's `GET /api/consumer-groups` and `GET /api/DeadLetters/count`
+ * per group — every few seconds and keeps a short history. A service
  * that doesn't serve an endpoint (404) simply has no such series.
  */
 export class MessagingMonitor {
@@ -72,10 +86,8 @@ export class MessagingMonitor {
     const interval = this.options.intervalMs ?? 5000;
     while (!this.options.signal.aborted) {
       await this.sampleNow().catch(() => {});
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        this.options.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      // sleep() removes its abort listener each time; adding one per tick leaked (MaxListenersExceededWarning).
+      await sleep(interval, this.options.signal);
     }
   }
 
@@ -83,10 +95,24 @@ export class MessagingMonitor {
     const entry = this.services.get(resource) ?? { resource, url };
     entry.url = url;
     const time = Date.now();
-    const [outbox, dead] = await Promise.all([
+    const [outbox, flow, groups] = await Promise.all([
       this.probe(resource, `${url}/api/outbox/stats`),
-      this.probe(resource, `${url}/api/DeadLetters/count`),
+      this.probe(resource, `${url}/api/outbox/flow?windowMs=60000`),
+      this.probe(resource, `${url}/api/consumer-groups`),
     ]);
+    // Every consumer group's dead-letter queue; a service without the groups list has one, the default.
+    const groupNames =
+      groups.ok && isRecord(groups.body) && Array.isArray(groups.body.groups)
+        ? groups.body.groups.filter((g): g is string => typeof g === "string")
+        : [undefined];
+    const dead = await Promise.all(
+      groupNames.map((g) =>
+        this.probe(
+          resource,
+          `${url}/api/DeadLetters/count${g === undefined ? "" : `?group=${encodeURIComponent(g)}`}`,
+        ),
+      ),
+    );
     delete entry.error;
     if (outbox.ok && isRecord(outbox.body) && isRecord(outbox.body.counts)) {
       const counts: Record<string, number> = {};
@@ -95,10 +121,27 @@ export class MessagingMonitor {
       const age = outbox.body.oldestPendingAgeMs;
       this.push(entry, "outbox", { time, counts, oldestPendingAgeMs: typeof age === "number" ? age : null });
     } else if (outbox.status !== 404 && entry.outbox) entry.error = `outbox stats: ${outbox.detail}`;
-    if (dead.ok && isRecord(dead.body) && typeof dead.body.count === "number") {
-      const queue = typeof dead.body.queue === "string" ? dead.body.queue : "DLQ";
-      this.push(entry, "deadLetters", { time, queue, count: dead.body.count });
-    } else if (dead.status !== 404 && entry.deadLetters) entry.error = `dead letters: ${dead.detail}`;
+    if (flow.ok && isRecord(flow.body)) {
+      const body = flow.body;
+      const p95 = (key: string) => {
+        const value = body[key];
+        return isRecord(value) && typeof value.p95 === "number" ? value.p95 : null;
+      };
+      this.push(entry, "flow", {
+        time,
+        windowMs: typeof body.windowMs === "number" ? body.windowMs : 60_000,
+        published: typeof body.published === "number" ? body.published : 0,
+        delivered: typeof body.delivered === "number" ? body.delivered : 0,
+        commitToPublishedP95Ms: p95("commitToPublishedMs"),
+        commitToDeliveredP95Ms: p95("commitToDeliveredMs"),
+      });
+    }
+    for (const result of dead) {
+      if (result.ok && isRecord(result.body) && typeof result.body.count === "number") {
+        const queue = typeof result.body.queue === "string" ? result.body.queue : "DLQ";
+        this.push(entry, "deadLetters", { time, queue, count: result.body.count });
+      } else if (result.status !== 404 && entry.deadLetters) entry.error = `dead letters: ${result.detail}`;
+    }
     if (entry.outbox || entry.deadLetters || entry.error) this.services.set(resource, entry);
   }
 
@@ -114,14 +157,15 @@ export class MessagingMonitor {
     return result;
   }
 
-  private push<K extends "outbox" | "deadLetters">(
+  private push<K extends "outbox" | "deadLetters" | "flow">(
     entry: ServiceMessaging,
     key: K,
     sample: NonNullable<ServiceMessaging[K]>[number],
   ): void {
     const list = (entry[key] ?? []) as Array<typeof sample>;
     list.push(sample);
-    const max = this.options.historySize ?? 360;
+    // Dead letters hold one sample per group per tick.
+    const max = (this.options.historySize ?? 360) * (key === "deadLetters" ? 4 : 1);
     if (list.length > max) list.splice(0, list.length - max);
     (entry as Record<K, unknown>)[key] = list;
   }

@@ -23,7 +23,7 @@ async function start(options: Partial<DashboardOptions> = {}): Promise<Dashboard
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "otlp-limits-"));
   dashboard = new DashboardServer({
     port: 0,
-    secrets: { loginToken: "l".repeat(48), otlpApiKey: KEY },
+    secrets: { loginToken: "l".repeat(48), otlpApiKey: KEY, toolToken: "b".repeat(48) },
     telemetryDir: path.join(dir, "telemetry"),
     ...options,
   });

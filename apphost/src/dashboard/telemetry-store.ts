@@ -239,9 +239,25 @@ export class TelemetryStore {
     );
   }
 
-  metricSeries(service: string, name: string, limit = 300): MetricPoint[] {
+  metricSeries(service: string, name: string, limit = 300, sinceMs = 0): MetricPoint[] {
     const ring = this.rings.metrics.get(service) ?? [];
-    return ring.filter((p) => p.name === name).slice(-limit);
+    return ring.filter((p) => p.name === name && p.timeMs >= sinceMs).slice(-limit);
+  }
+
+  /** Trace ids of spans whose attribute `key` equals `value` (a message id → its traces), newest first. */
+  traceIdsWhere(key: string, value: string): string[] {
+    const found = new Map<string, number>();
+    for (const ring of this.rings.spans.values())
+      for (const span of ring)
+        if (span.attributes[key] === value)
+          found.set(span.traceId, Math.max(found.get(span.traceId) ?? 0, span.startMs));
+    return [...found].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+  }
+
+  /** Every record of one signal held in memory (telemetry export). */
+  records<K extends SignalKind>(kind: K): RecordOf[K][] {
+    const rings = this.rings[kind] as Map<string, RecordOf[K][]>;
+    return [...rings.values()].flat();
   }
 
   private remember<K extends SignalKind>(

@@ -3,6 +3,7 @@ import { ContainerResource } from "./container.js";
 import { ExecutableResource } from "./executable.js";
 import { JaegerResource } from "./jaeger.js";
 import { NodeServiceResource } from "./node-service.js";
+import { ParameterResource, type ParameterOptions } from "./parameter.js";
 import { PostgresServerResource } from "./postgres.js";
 import type { Resource } from "./resource.js";
 
@@ -45,6 +46,11 @@ export class AppBuilder {
   /** Jaeger (container mode): the AppHost copies the traces it receives to it. */
   addJaeger(name = "jaeger"): JaegerResource {
     return this.register(new JaegerResource(name));
+  }
+
+  /** A value from outside the model (see ParameterResource for where it comes from). */
+  addParameter(name: string, options?: ParameterOptions): ParameterResource {
+    return this.register(new ParameterResource(name, options));
   }
 
   resources(): Resource[] {

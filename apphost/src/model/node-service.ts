@@ -1,4 +1,5 @@
 import path from "node:path";
+import { ParameterResource } from "./parameter.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 export interface HttpEndpointOptions {
@@ -11,6 +12,8 @@ export interface HttpEndpointOptions {
 export class NodeServiceResource extends Resource {
   readonly references: ReferenceTarget[] = [];
   readonly environment = new Map<string, string>();
+  /** Variables whose value is a parameter's, resolved when the service starts. */
+  readonly parameterEnvironment = new Map<string, ParameterResource>();
   httpEndpoint: HttpEndpointOptions | undefined;
   healthCheckPath: string | undefined;
   entryPoint = "src/main.ts";
@@ -25,8 +28,10 @@ export class NodeServiceResource extends Resource {
     super(name, "node-service");
   }
 
-  /** Injects the target's connection information (Aspire conventions). */
+  /** Injects the target's connection information (Aspire conventions); a parameter as `Parameters__<name>`. */
   withReference(target: ReferenceTarget | NodeServiceResource): this {
+    // A parameter is resolved before the service starts (it is "healthy" at once).
+    if (target instanceof ParameterResource) this.waitsFor.add(target);
     if (target instanceof NodeServiceResource) {
       this.references.push({ name: target.name, connectionName: target.name });
     } else {
@@ -53,10 +58,17 @@ export class NodeServiceResource extends Resource {
     return this;
   }
 
-  withEnvironment(name: string, value: string | number | boolean): this {
+  withEnvironment(name: string, value: string | number | boolean | ParameterResource): this {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw new Error(`Invalid environment variable name "${name}"`);
-    this.environment.set(name, String(value));
+    if (value instanceof ParameterResource) {
+      this.waitsFor.add(value);
+      this.parameterEnvironment.set(name, value);
+      this.environment.delete(name);
+    } else {
+      this.environment.set(name, String(value));
+      this.parameterEnvironment.delete(name);
+    }
     return this;
   }
 

@@ -1,3 +1,10 @@
+import {
+  assertCommandName,
+  type CommandHandler,
+  type CommandOptions,
+  type ResourceCommand,
+} from "./commands.js";
+
 /** The kinds of resource an application model can hold. */
 export type ResourceKind =
   | "postgres-server"
@@ -6,7 +13,8 @@ export type ResourceKind =
   | "node-service"
   | "container"
   | "executable"
-  | "jaeger";
+  | "jaeger"
+  | "parameter";
 
 /**
  * Lifecycle states, named after .NET Aspire's so its users read them without a glossary.
@@ -27,12 +35,22 @@ export interface ReferenceTarget {
 /** Base of every resource in the model: a name and what it waits for. */
 export abstract class Resource {
   readonly waitsFor = new Set<Resource>();
+  readonly commands: ResourceCommand[] = [];
 
   protected constructor(
     readonly name: string,
     readonly kind: ResourceKind,
   ) {
     assertResourceName(name);
+  }
+
+  /** Adds a custom command: a button on the dashboard's Resources page and `apphost command <resource> <name>`. */
+  withCommand(name: string, label: string, handler: CommandHandler, options: CommandOptions = {}): this {
+    assertCommandName(name);
+    if (this.commands.some((c) => c.name === name))
+      throw new Error(`Command "${name}" is declared twice on "${this.name}"`);
+    this.commands.push({ name, label, handler, ...options });
+    return this;
   }
 
   /** Resources this one cannot start without (their own parents included). */

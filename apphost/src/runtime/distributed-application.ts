@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { setMaxListeners } from "node:events";
+import type { DownloadProgress } from "../artemis/distribution.js";
 import type { AppBuilder } from "../model/app-builder.js";
+import type { CommandInfo, CommandResult } from "../model/commands.js";
+import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource } from "../model/postgres.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
 import { createProviders } from "../providers/provider-sets.js";
@@ -10,7 +14,9 @@ import { writeFileAtomic } from "./files.js";
 import { dependentsOf, startOrder } from "./graph.js";
 import { wipeStateDirectory } from "./fresh.js";
 import { clearLeftovers, processIdentity } from "./leftovers.js";
+import { runCommand } from "./commands.js";
 import { LogSink } from "./log-sink.js";
+import { ParameterProvider } from "./parameters.js";
 import {
   ReplicaSet,
   assertReplicaNamesFree,
@@ -30,6 +36,11 @@ export interface RunOptions {
   stateDir?: string;
   /** Wipe data before starting. */
   fresh?: boolean;
+  /**
+   * The caller already wiped the state directory (the CLI does, before its dashboard writes into
+   * it): `fresh` then only removes what lives outside it (container volumes).
+   */
+  stateWiped?: boolean;
   /** Print resource output to the console. */
   console?: boolean;
   colour?: boolean;
@@ -39,6 +50,8 @@ export interface RunOptions {
   mode?: "process" | "container";
   /** How long a resource may take to become healthy. */
   healthTimeoutMs?: number;
+  /** Progress of long downloads during start (the CLI's progress bar). */
+  progress?: (event: DownloadProgress) => void;
 }
 
 export interface ResourceSnapshot {
@@ -60,6 +73,10 @@ export interface ResourceSnapshot {
   replicas?: ReplicaSnapshot[];
   /** Container mode: the container that runs the resource. */
   container?: RunningContainer;
+  /** Parameters: the value (absent for a secret, which is never shown). */
+  parameter?: { secret: boolean; value?: string };
+  /** Custom commands (`withCommand`). */
+  commands?: CommandInfo[];
 }
 
 interface Entry {
@@ -109,6 +126,8 @@ export class DistributedApplication {
       runId: this.instanceId,
     });
     this.order = startOrder(model.resources());
+    // Every concurrent wait (health polls, start-up probes) listens on this one signal.
+    setMaxListeners(0, this.abort.signal);
     this.logs = new LogSink({
       directory: path.join(this.stateDir, "logs"),
       console: options.console ?? false,
@@ -130,7 +149,7 @@ export class DistributedApplication {
 
   /** Starts every resource; rejects (after stopping what started) if one fails to start or become healthy. */
   async start(): Promise<void> {
-    if (this.options.fresh) {
+    if (this.options.fresh && !this.options.stateWiped) {
       await clearLeftovers(this.stateFile, (message) => this.log("apphost", message));
       await wipeStateDirectory(this.stateDir, (message) => this.log("apphost", message));
     }
@@ -258,6 +277,18 @@ export class DistributedApplication {
       const replicas = replicaSnapshots(resource, entry.started);
       if (replicas) snapshot.replicas = replicas;
       if (entry.started?.container) snapshot.container = entry.started.container;
+      if (resource instanceof ParameterResource) {
+        const value = entry.started?.value;
+        snapshot.parameter =
+          resource.secret || value === undefined ? { secret: resource.secret } : { secret: false, value };
+      }
+      if (resource.commands.length > 0)
+        snapshot.commands = resource.commands.map(({ name, label, confirm, description }) => ({
+          name,
+          label,
+          confirm,
+          description,
+        }));
       return snapshot;
     });
   }
@@ -286,6 +317,25 @@ export class DistributedApplication {
   /** What the AppHost injected into a service's environment (unmasked; the dashboard masks it). */
   environmentOf(name: string): Record<string, string> | undefined {
     return this.entry(name).started?.environment;
+  }
+
+  /** Values of secret parameters, so that every view can mask them. */
+  secretValues(): string[] {
+    return this.order.flatMap((r) => {
+      const value = this.entry(r.name).started?.value;
+      return r instanceof ParameterResource && r.secret && value !== undefined ? [value] : [];
+    });
+  }
+
+  /** Runs a resource's custom command (it must be running); rejects with the handler's error. */
+  async runCommand(name: string, command: string): Promise<CommandResult> {
+    const entry = this.entry(name);
+    return runCommand(
+      entry.resource,
+      entry.state === "Running" ? entry.started : undefined,
+      command,
+      (message) => this.log(name, message),
+    );
   }
 
   /** Called after any state or health change (the dashboard's live Resources view). */
@@ -334,6 +384,7 @@ export class DistributedApplication {
           instanceId: `${resource.name}-${this.instanceId.slice(0, 8)}`,
         }),
         signal: this.abort.signal,
+        progress: this.options.progress,
       });
       entry.started = started;
       entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);
@@ -350,7 +401,16 @@ export class DistributedApplication {
         );
         this.markExited(entry, info.code);
       });
-      await this.waitForHealthy(resource.name);
+      // A process that dies before it is healthy fails its start now, not at the health timeout
+      // (watch mode restarts a service with a typo; the fix must not wait two minutes).
+      await Promise.race([
+        this.waitForHealthy(resource.name),
+        started.exited.then((info) => {
+          throw new Error(
+            `exited before becoming healthy (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
+          );
+        }),
+      ]);
       entry.healthy.resolve();
       const where = Object.values(started.endpoints).join(" ");
       this.log(resource.name, `running and healthy${where ? ` at ${where}` : ""}`);
@@ -434,6 +494,7 @@ export class DistributedApplication {
   }
 
   private providerFor(resource: Resource): ResourceProvider {
+    if (resource instanceof ParameterResource) return new ParameterProvider();
     return this.providers.providerFor(resource);
   }
 

@@ -1,3 +1,4 @@
+import type { DownloadProgress } from "../artemis/distribution.js";
 import type { Resource } from "../model/resource.js";
 import type { ConnectionInfo } from "./environment.js";
 import type { LogSink } from "./log-sink.js";
@@ -20,6 +21,8 @@ export interface StartContext {
   signal: AbortSignal;
   /** Set when this start is one replica of a service (see runtime/replica-set.ts). */
   replica?: { name: string; index: number };
+  /** Progress of a long download (the CLI draws a bar); details go to `log`. */
+  progress?: (event: DownloadProgress) => void;
 }
 
 /** A resource that a provider has started. */
@@ -32,6 +35,8 @@ export interface StartedResource {
   readonly exited: Promise<ExitInfo>;
   /** Container resources: the running container (shown in state.json and the dashboard). */
   readonly container?: RunningContainer;
+  /** Parameters only: the resolved value. */
+  readonly value?: string;
   /** Services only: the variables the AppHost injected (shown, masked, by the dashboard). */
   readonly environment?: Record<string, string>;
   checkHealth(): Promise<{ healthy: boolean; detail?: string }>;

@@ -3,6 +3,8 @@ import { generatePassword, readJsonFile, writeFileAtomic } from "./files.js";
 interface ResourceSettings {
   secrets?: Record<string, string>;
   ports?: Record<string, number>;
+  /** A parameter's stored value (set by hand, or generated for a secret). */
+  value?: string;
 }
 
 /**
@@ -24,6 +26,15 @@ export class SettingsStore {
     const entry = (this.data[resource] ??= {});
     const secrets = (entry.secrets ??= {});
     return (secrets[key] ??= generatePassword());
+  }
+
+  /** A parameter's stored value. */
+  value(resource: string): string | undefined {
+    return this.data[resource]?.value;
+  }
+
+  setValue(resource: string, value: string): void {
+    (this.data[resource] ??= {}).value = value;
   }
 
   port(resource: string, key: string): number | undefined {

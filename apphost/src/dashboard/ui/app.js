@@ -1,4 +1,4 @@
-/* global document, window, location, history, fetch, EventSource, URLSearchParams, Node, alert, setTimeout, clearTimeout, setInterval, clearInterval */
+/* global document, window, location, history, fetch, EventSource, URLSearchParams, Node, alert, confirm, setTimeout, clearTimeout, setInterval, clearInterval */
 // The dashboard's browser side: plain ES module, no framework, no build step, nothing from a CDN.
 // Every view renders into <main id="view"> and registers what to close when the user navigates away.
 
@@ -110,16 +110,13 @@ function resourcesView() {
 
 function resourceRow(r) {
   const running = r.state === "Running" || r.state === "Starting" || r.state === "Waiting";
+  const controllable = r.kind !== "postgres-database" && r.kind !== "parameter" && r.external !== true;
   const action = (verb) =>
     h(
       "button",
       {
         "data-action": verb,
-        disabled:
-          (verb === "start" && running) ||
-          (verb !== "start" && !running) ||
-          r.kind === "postgres-database" ||
-          r.external === true,
+        disabled: (verb === "start" && running) || (verb !== "start" && !running) || !controllable,
         onclick: async (event) => {
           event.target.disabled = true;
           await api(`/api/resources/${encodeURIComponent(r.name)}/${verb}`, { method: "POST" }).catch((e) =>
@@ -150,6 +147,36 @@ function resourceRow(r) {
   );
   if (r.kind === "node-service" && r.endpoints.http)
     links.push(h("a", { href: `${r.endpoints.http}/swagger`, target: "_blank", rel: "noopener" }, "swagger"));
+  if (r.parameter)
+    links.push(
+      r.parameter.secret
+        ? h("span", { class: "mono muted", "data-testid": "parameter-value" }, "••••• (secret)")
+        : h("span", { class: "mono", "data-testid": "parameter-value" }, r.parameter.value ?? "–"),
+    );
+  const commands = (r.commands ?? []).map((c) =>
+    h(
+      "button",
+      {
+        "data-command": c.name,
+        title: c.description ?? c.label,
+        disabled: r.state !== "Running",
+        onclick: async (event) => {
+          if (c.confirm && !confirm(c.confirm)) return;
+          event.target.disabled = true;
+          const path = `/api/resources/${encodeURIComponent(r.name)}/commands/${encodeURIComponent(c.name)}`;
+          try {
+            const result = await api(path, { method: "POST" });
+            showToast(`${c.label}: ${result.message ?? "done"}`, "ok");
+          } catch (error) {
+            showToast(`${c.label} failed: ${error.message}`, "error");
+          } finally {
+            event.target.disabled = false;
+          }
+        },
+      },
+      c.label,
+    ),
+  );
   return h(
     "tr",
     { "data-resource": r.name, "data-state": r.state },
@@ -168,7 +195,7 @@ function resourceRow(r) {
     h("td", {}, r.uptimeMs === undefined ? "–" : fmtDuration(r.uptimeMs)),
     h("td", { class: "endpoints" }, links.length ? links : h("span", { class: "muted" }, "–")),
     h("td", {}, env),
-    h("td", {}, action("start"), " ", action("stop"), " ", action("restart")),
+    h("td", { class: "actions" }, action("start"), " ", action("stop"), " ", action("restart"), ...commands),
   );
 }
 
@@ -207,6 +234,19 @@ function replicaRow(service, r) {
     h("td", {}, ""),
     h("td", {}, action("start"), " ", action("stop"), " ", action("restart")),
   );
+}
+
+/** A short-lived message under the header (command results). */
+function showToast(text, kind) {
+  let toast = document.getElementById("toast");
+  if (!toast) {
+    toast = h("div", { id: "toast", role: "status", "data-testid": "toast" });
+    document.body.append(toast);
+  }
+  toast.className = kind;
+  toast.textContent = text;
+  clearTimeout(showToast.timer);
+  showToast.timer = setTimeout(() => toast.remove(), 8000);
 }
 
 // ---------------------------------------------------------------- Console logs
@@ -564,58 +604,6 @@ async function logsView() {
 
 // ---------------------------------------------------------------- Metrics
 
-async function metricsView() {
-  const holder = h("div");
-  view.replaceChildren(
-    h("h1", {}, "Metrics"),
-    h("p", { class: "muted" }, "Newest value of every metric stream the services export over OTLP."),
-    holder,
-  );
-  const load = async () => {
-    const points = await api("/api/metrics");
-    holder.replaceChildren(
-      points.length
-        ? h(
-            "table",
-            { "data-testid": "metrics" },
-            h(
-              "tr",
-              {},
-              ["Service", "Metric", "Attributes", "Value", "Unit", "Type", "Time"].map((t) => h("th", {}, t)),
-            ),
-            points.map((p) =>
-              h(
-                "tr",
-                {},
-                h("td", {}, p.service),
-                h("td", { class: "mono" }, p.name),
-                h(
-                  "td",
-                  { class: "mono muted" },
-                  Object.entries(p.attributes)
-                    .map(([k, v]) => `${k}=${v}`)
-                    .join(" "),
-                ),
-                h(
-                  "td",
-                  {},
-                  p.type === "histogram"
-                    ? `${p.count} × avg ${Number(p.value).toFixed(2)}`
-                    : Number(p.value).toLocaleString(),
-                ),
-                h("td", { class: "muted" }, p.unit),
-                h("td", { class: "muted" }, p.type),
-                h("td", { class: "mono" }, fmtTime(p.timeMs)),
-              ),
-            ),
-          )
-        : empty("No metrics yet."),
-    );
-  };
-  await load();
-  every(5000, () => load().catch(() => {}));
-}
-
 // ---------------------------------------------------------------- Messaging
 
 function sparkline(values, label) {
@@ -706,18 +694,41 @@ async function messagingView() {
             h("p", {}, replay(s.resource, "outbox-dead", "Replay dead outbox messages")),
           );
         }
-        const dead = s.deadLetters?.at(-1);
-        if (dead) {
+        const flow = s.flow?.at(-1);
+        if (flow) {
+          const perMinute = (x) => Math.round((x.published * 60_000) / x.windowMs);
           card.append(
-            h("h3", {}, `Dead-letter queue ${dead.queue}`),
-            h("div", { class: "figures" }, figure(dead.count, "messages")),
-            sparkline(
-              s.deadLetters.map((x) => x.count),
-              "DLQ depth",
+            h("h3", {}, "Throughput and latency (last minute, rolling)"),
+            h(
+              "div",
+              { class: "figures", "data-testid": "flow" },
+              figure(perMinute(flow), "published / min"),
+              figure(Math.round((flow.delivered * 60_000) / flow.windowMs), "delivered / min"),
+              figure(fmtDuration(flow.commitToPublishedP95Ms), "commit → published p95"),
+              figure(fmtDuration(flow.commitToDeliveredP95Ms), "commit → applied + receipt p95"),
             ),
-            h("p", {}, replay(s.resource, "dead-letters", "Replay dead letters")),
+            h("div", { class: "muted" }, "published per minute over time"),
+            sparkline(s.flow.map(perMinute), "published per minute"),
+            h("div", { class: "muted" }, "commit → applied (delivery receipt) p95 over time"),
+            sparkline(
+              s.flow.map((x) => x.commitToDeliveredP95Ms ?? 0),
+              "commit to delivered p95",
+            ),
           );
         }
+        const queues = [...new Set((s.deadLetters ?? []).map((x) => x.queue))];
+        for (const queue of queues) {
+          const series = s.deadLetters.filter((x) => x.queue === queue);
+          card.append(
+            h("h3", {}, `Dead-letter queue ${queue}`),
+            h("div", { class: "figures", "data-dlq": queue }, figure(series.at(-1).count, "messages")),
+            sparkline(
+              series.map((x) => x.count),
+              `${queue} depth`,
+            ),
+          );
+        }
+        if (queues.length) card.append(h("p", {}, replay(s.resource, "dead-letters", "Replay dead letters")));
         return card;
       }),
     );
@@ -729,6 +740,9 @@ async function messagingView() {
 }
 
 // ---------------------------------------------------------------- routing
+
+// Views in modules of their own use these helpers.
+export { api, badge, colourOf, empty, every, fmtDuration, fmtTime, h, stream };
 
 function navigate(path) {
   history.pushState(null, "", path);
@@ -749,8 +763,10 @@ async function render() {
     else if (section === "console") await consoleView();
     else if (section === "traces") await tracesView();
     else if (section === "logs") await logsView();
-    else if (section === "metrics") await metricsView();
+    else if (section === "metrics") await (await import("./metric-charts.js")).metricChartsView(view);
     else if (section === "messaging") await messagingView();
+    else if (section === "journey") await (await import("./journey.js")).journeyView(view);
+    else if (section === "graph") (await import("./graph.js")).graphView(view);
     else resourcesView();
     document.title = `${document.querySelector("main h1")?.textContent ?? "Dashboard"} · AppHost`;
   } catch (error) {

@@ -16,7 +16,10 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
   async start(resource: ArtemisResource, context: StartContext): Promise<StartedResource> {
     const java = await checkJava();
     if (!java.ok) throw new Error(java.message);
-    const distribution = await ensureArtemisDistribution({ log: context.log });
+    const distribution = await ensureArtemisDistribution({
+      log: context.log,
+      progress: context.progress,
+    });
     const user = "artemis";
     const password = context.settings.secret(resource.name, "password");
     const port = await choosePort(context.settings.port(resource.name, "amqp"));

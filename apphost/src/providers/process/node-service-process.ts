@@ -33,7 +33,8 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
     };
     for (const reference of resource.references) {
       const target = context.lookup(reference.name);
-      if (target.connection)
+      if (target.value !== undefined) env[`Parameters__${reference.name}`] = target.value;
+      else if (target.connection)
         Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
       else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
     }
@@ -46,6 +47,11 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
       env.HOST = HOST;
     }
     for (const [key, value] of resource.environment) env[key] = value;
+    for (const [key, parameter] of resource.parameterEnvironment) {
+      const value = context.lookup(parameter.name).value;
+      if (value === undefined) throw new Error(`Parameter "${parameter.name}" has no value`);
+      env[key] = value;
+    }
 
     const cwd = resource.resolveDirectory(context.rootDir);
     const child = new ManagedProcess(

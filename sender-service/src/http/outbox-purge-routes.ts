@@ -1,0 +1,50 @@
+import { HttpProblem, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
+import { z } from "zod";
+import { isTransientConnectionError } from "../data/connection-errors.js";
+import type { Database } from "../data/db.js";
+import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
+
+const purgeQuery = z.object({
+  olderThanMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: "Only rows finished at least this long ago (default 0: all finished rows)" }),
+});
+
+const purgeResult = z.object({
+  deleted: z.number().int(),
+  lockedOut: z.boolean().meta({ description: "Another instance was purging; run again later" }),
+});
+
+/**
+ * Operator action: purge published and delivered outbox rows now instead of waiting for the
+ * retention job (same batches, same advisory lock; pending and dead rows are never touched).
+ */
+export function registerOutboxPurgeRoutes(host: ServiceHost, deps: { db: Database }): void {
+  host.route({
+    method: "post",
+    path: "/api/outbox/published/purge",
+    summary: "Delete published and delivered outbox rows now (pending and dead rows stay)",
+    tags: ["Outbox"],
+    operationId: "purgePublishedOutboxMessages",
+    request: { query: purgeQuery },
+    responses: {
+      200: { description: "How many rows were deleted", schema: purgeResult },
+      503: { description: "The database is unreachable; retry later", schema: problemResponseSchema },
+    },
+    handler: async ({ query, res }) => {
+      const result = await purgeFinishedOutboxMessages(deps.db, {
+        olderThanMs: query.olderThanMs,
+        batchSize: 1000,
+        maxBatches: 1000,
+      }).catch((error: unknown) => {
+        if (isTransientConnectionError(error))
+          throw new HttpProblem(503, "Service Unavailable", "The database is unreachable; retry later");
+        throw error;
+      });
+      res.json(result);
+    },
+  });
+}

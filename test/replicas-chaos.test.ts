@@ -210,7 +210,16 @@ describe("3 sender and 3 receiver replicas under load, replicas SIGKILLed at ran
     expect(items.length).toBe(committed.length);
     expect(new Set(items.map((r) => r.id))).toEqual(committedIds);
 
-    // Audit group: one log row per message.
+    // Audit group: one log row per message. Receipts come from the receiver group only, so the
+    // audit group (longer redelivery delay) may still be applying its last messages: wait for it.
+    await eventually(
+      "the audit group to apply every message",
+      async () => {
+        const [row] = await query<{ n: string }>(receiverUrl, "SELECT count(*)::text AS n FROM audit_log");
+        return Number(row?.n) >= outbox.length ? true : undefined;
+      },
+      120_000,
+    );
     const audit = await query<AppliedRow>(
       receiverUrl,
       "SELECT message_id, aggregate_id, (extract(epoch FROM recorded_at) * 1e6)::bigint::text AS at FROM audit_log",

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Connection } from "rhea";
+import type { Connection, Message } from "rhea";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { connectToBroker, entityItemCreatedMessage, eventually, getJson } from "./support/receiver.js";
@@ -15,7 +15,7 @@ let receiver: string;
 let broker: Connection;
 
 /** Sends `messages` over one link and resolves once the broker accepted every one. */
-async function sendAll(connection: Connection, address: string, messages: object[]): Promise<void> {
+async function sendAll(connection: Connection, address: string, messages: Message[]): Promise<void> {
   const link = connection.open_sender({ target: { address } });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -26,7 +26,7 @@ async function sendAll(connection: Connection, address: string, messages: object
         120_000,
       );
       const pump = (): void => {
-        while (next < messages.length && link.sendable()) link.send({ durable: true, ...messages[next++] });
+        while (next < messages.length && link.sendable()) link.send({ durable: true, ...messages[next++]! });
       };
       link.on("sendable", pump);
       link.on("accepted", () => {

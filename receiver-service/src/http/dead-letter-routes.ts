@@ -27,7 +27,7 @@ const listSchema = z
   .object({
     group: z.string(),
     queue: z.string(),
-    count: z.number().int().meta({ description: "Messages in the dead-letter queue" }),
+    count: z.number().int().meta({ description: "Messages in the dead-letter queue (may exceed items)" }),
     items: z.array(deadLetterSchema),
   })
   .meta({ id: "DeadLetterPage" });
@@ -39,7 +39,15 @@ const groupField = z.string().optional().meta({
 const groupQuery = z.object({ group: groupField });
 const limitQuery = z.object({
   group: groupField,
-  limit: z.coerce.number().int().min(1).max(MAX_BROWSE).default(100),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_BROWSE)
+    .default(100)
+    .meta({
+      description: `How many of the oldest dead letters to list (the broker lists at most ${MAX_BROWSE}; count is the total)`,
+    }),
 });
 const unavailable = {
   description: "The broker cannot be reached; retry later",

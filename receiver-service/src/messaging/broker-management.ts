@@ -57,26 +57,57 @@ export class BrokerManagement {
 
   private replyAddress(): Promise<string> {
     this.replyTo ??= new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.replyTo = undefined;
-        reject(new BrokerUnavailableError("management reply link did not open"));
-      }, this.timeoutMs);
       // rhea's typings insist on an address, but a dynamic node must not name one: the broker does.
       const receiver = this.connection.open_receiver({ source: { dynamic: true } as Source });
+      const sender = this.connection.open_sender({ target: { address: "activemq.management" } });
       this.receiver = receiver;
-      this.sender = this.connection.open_sender({ target: { address: "activemq.management" } });
+      this.sender = sender;
+      const timer = setTimeout(() => {
+        // Close the pair we opened, or every timed-out attempt would leave one behind.
+        this.dropLinks(sender, receiver);
+        reject(new BrokerUnavailableError("management reply link did not open"));
+      }, this.timeoutMs);
       receiver.on("message", (ctx: EventContext) => this.onReply(ctx.message));
       receiver.once("receiver_open", () => {
         clearTimeout(timer);
         const address = (receiver.source as { address?: string } | undefined)?.address;
         if (typeof address === "string") resolve(address);
         else {
-          this.replyTo = undefined;
+          this.dropLinks(sender, receiver);
           reject(new BrokerUnavailableError("broker gave no dynamic reply address"));
         }
       });
+      // The broker may detach either link (e.g. after an error on it) while the connection stays
+      // up: forget the pair so that the next call opens a new one instead of sending into a
+      // closed link. The calls in flight lose their reply link with it, so they fail now.
+      const detached = (): void => {
+        if (this.sender !== sender) return;
+        this.dropLinks(sender, receiver);
+        this.failPending("management link detached during a management call");
+      };
+      sender.once("sender_close", detached);
+      receiver.once("receiver_close", detached);
     });
     return this.replyTo;
+  }
+
+  /** Closes a link pair and, when it is still the current one, forgets it. */
+  private dropLinks(sender: Sender, receiver: Receiver): void {
+    if (this.sender === sender) {
+      this.sender = undefined;
+      this.receiver = undefined;
+      this.replyTo = undefined;
+    }
+    if (!sender.is_closed()) sender.close();
+    if (!receiver.is_closed()) receiver.close();
+  }
+
+  private failPending(reason: string): void {
+    for (const [id, entry] of this.pending) {
+      clearTimeout(entry.timer);
+      entry.reject(new BrokerUnavailableError(reason));
+      this.pending.delete(id);
+    }
   }
 
   private onReply(message: Message | undefined): void {
@@ -102,11 +133,7 @@ export class BrokerManagement {
   }
 
   private readonly reset = (): void => {
-    for (const [id, entry] of this.pending) {
-      clearTimeout(entry.timer);
-      entry.reject(new BrokerUnavailableError("connection lost during a management call"));
-      this.pending.delete(id);
-    }
+    this.failPending("connection lost during a management call");
     this.sender?.close();
     this.receiver?.close();
     this.sender = undefined;

@@ -14,8 +14,13 @@ export interface DeadLetter {
   originalQueue: string | undefined;
 }
 
-/** Hard cap on what one browse call returns: the broker lists the whole queue in one reply. */
-export const MAX_BROWSE = 1000;
+/**
+ * Most a browse can return. Artemis' `listMessages` stops at the address's
+ * management-browse-page-size (200 by default; 210 queued messages list as 200, checked on 2.56),
+ * so promising more would silently return fewer. Its paged `browse(page, pageSize)` answers over
+ * AMQP management with Java-serialized CompositeData (base64), which a Node client cannot read.
+ */
+export const MAX_BROWSE = 200;
 
 /**
  * One per-address dead-letter queue, operated through Artemis management:
@@ -38,7 +43,7 @@ export class DeadLetterQueue {
     return Number(await this.call("countMessages", [], 0));
   }
 
-  /** Oldest first, at most `limit` (≤ MAX_BROWSE). */
+  /** Oldest first, at most `limit` (≤ MAX_BROWSE); `count()` gives how many there are in all. */
   async browse(limit: number): Promise<DeadLetter[]> {
     const listed = await this.call("listMessages", [""], []);
     if (!Array.isArray(listed)) return [];

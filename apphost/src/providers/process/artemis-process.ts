@@ -1,5 +1,6 @@
 import path from "node:path";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
+import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
 import { ARTEMIS_READY_LOG_CODE, checkJava, prepareArtemisInstance } from "../../artemis/instance.js";
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
@@ -62,6 +63,9 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
     } finally {
       stopWatching();
     }
+    await verifyTopologyOrStop({ host: HOST, port, username: user, password }, resource.topology(), () =>
+      child.kill(),
+    );
 
     const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: user, password };
     return {

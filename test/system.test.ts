@@ -48,6 +48,7 @@ describe("the running system", () => {
     const byName = new Map(state.resources.map((r) => [r.name, r]));
     expect([...byName.keys()].sort()).toEqual([
       "broker",
+      "log-level",
       "receiver",
       "receiver-pg",
       "receiverdb",
@@ -59,6 +60,12 @@ describe("the running system", () => {
     for (const r of state.resources) {
       expect(r.state, r.name).toBe("Running");
       expect(r.health, r.name).toBe("Healthy");
+      if (r.kind === "parameter") {
+        // A value resolved by the AppHost: no process and no container of its own.
+        expect(r.pid, r.name).toBeNull();
+        expect(r.container, r.name).toBeUndefined();
+        continue;
+      }
       const infrastructure = r.kind !== "node-service";
       if (testMode() === "container" && infrastructure) {
         // Infrastructure runs in containers (the AppHost owns no process of theirs); services stay processes.

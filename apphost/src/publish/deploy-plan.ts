@@ -7,6 +7,7 @@ import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
 import { NodeServiceResource } from "../model/node-service.js";
+import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import { envPrefix, type Resource } from "../model/resource.js";
 import { referenceEnvironment } from "../runtime/environment.js";
@@ -98,7 +99,14 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
   const secrets: SecretSpec[] = [];
   const resources: ResourcePlan[] = [];
   const deployed = (r: Resource) => (r instanceof PostgresDatabaseResource ? r.server.name : r.name);
-  const dependsOn = (r: Resource) => unique(r.dependencies().map(deployed)).filter((n) => n !== r.name);
+  // Parameters are values, not deployed things: they become variables of the services using them.
+  const dependsOn = (r: Resource) =>
+    unique(
+      r
+        .dependencies()
+        .filter((d) => !(d instanceof ParameterResource))
+        .map(deployed),
+    ).filter((n) => n !== r.name);
 
   for (const resource of model.resources()) {
     if (resource instanceof PostgresServerResource) {
@@ -129,6 +137,10 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
       });
     } else if (resource instanceof NodeServiceResource) {
       resources.push(servicePlan(model, resource, dependsOn(resource), options));
+    } else if (resource instanceof ParameterResource) {
+      // A secret parameter is generated into the secrets file like a password; others are literals.
+      if (resource.secret)
+        secrets.push({ name: parameterSecretName(resource.name), description: `parameter ${resource.name}` });
     } else if (!(resource instanceof PostgresDatabaseResource)) {
       // Databases live inside their server's plan; anything else has no deploy form yet.
       throw new Error(`Cannot publish resource "${resource.name}" of kind "${resource.kind}"`);
@@ -176,6 +188,8 @@ function servicePlan(
       addReference(set, reference.connectionName, uri, target.name, ARTEMIS_PORT, ARTEMIS_USER, secret, {});
     } else if (target instanceof NodeServiceResource && target.httpEndpoint) {
       set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
+    } else if (target instanceof ParameterResource) {
+      set(`Parameters__${target.name}`, parameterValue(target));
     } else {
       throw new Error(`Cannot publish the reference from "${service.name}" to "${reference.name}"`);
     }
@@ -187,6 +201,7 @@ function servicePlan(
     set("PORT", String(SERVICE_PORT));
   }
   for (const [name, value] of service.environment) set(name, value);
+  for (const [name, parameter] of service.parameterEnvironment) set(name, parameterValue(parameter));
 
   const image = options.serviceImage?.(service) ?? `${model.name}/${service.directory}:latest`;
   return {
@@ -235,6 +250,20 @@ function addReference(
  * The secret holding a resource's password: SECRET_<RESOURCE>_PASSWORD. The prefix keeps it apart
  * from the variables services get (a reference to "broker" injects BROKER_PASSWORD itself).
  */
+/** A parameter's value in published output: a secret from the secrets file, else its default. */
+function parameterValue(parameter: ParameterResource): Template {
+  if (parameter.secret) return [{ secret: parameterSecretName(parameter.name) }];
+  if (parameter.defaultValue === undefined)
+    throw new Error(
+      `Cannot publish parameter "${parameter.name}": it is not secret and has no default (give it one in the model)`,
+    );
+  return [parameter.defaultValue];
+}
+
+export function parameterSecretName(parameter: string): string {
+  return `SECRET_PARAMETER_${envPrefix(parameter)}`;
+}
+
 export function secretName(resource: string): string {
   return `SECRET_${envPrefix(resource)}_PASSWORD`;
 }

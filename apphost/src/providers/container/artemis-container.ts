@@ -8,6 +8,7 @@ import type { ResourceProvider, StartContext, StartedResource } from "../../runt
 import { ensureVolume, labelsFor, volumeName, type Owner } from "./docker-objects.js";
 import { chooseImage, OFFICIAL_IMAGES } from "./images.js";
 import { LoopbackGenericContainer } from "./loopback.js";
+import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
 import { containerResource, logConsumer } from "./started-container.js";
 
 const HOST = "127.0.0.1";
@@ -96,6 +97,10 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
       .withWaitStrategy(Wait.forLogMessage(ARTEMIS_READY_LOG_CODE))
       .withStartupTimeout(120_000)
       .start();
+    // Artemis ignores broker.properties keys it cannot apply: check what it really has (both modes).
+    await verifyTopologyOrStop({ host: HOST, port, username: USER, password }, resource.topology(), () =>
+      container.stop(),
+    );
 
     const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
     return containerResource({

@@ -105,6 +105,30 @@ describe("Compose publisher", () => {
     expect(compose.services.broker?.healthcheck?.test.join(" ")).toContain('"$$ARTEMIS_PASSWORD"');
   });
 
+  it("publishes parameters as the services' variables: defaults as literals, secrets from .env", () => {
+    const { compose } = render();
+    expect(compose.services.sender?.environment?.LOG_LEVEL).toBe("info");
+    expect(compose.services.sender?.depends_on).not.toHaveProperty("log-level");
+
+    const model = buildApp();
+    const apiKey = model.addParameter("api-key", { secret: true });
+    const region = model.addParameter("region");
+    const sender = model.resource("sender") as NodeServiceResource;
+    sender.withEnvironment("API_KEY", apiKey).withReference(apiKey);
+    const files = renderCompose(deployPlan(model), { ...SECRETS, SECRET_PARAMETER_API_KEY: "apiKeyValue5" });
+    const yaml = files.get(COMPOSE_FILE) ?? "";
+    expect(yaml).not.toContain("apiKeyValue5");
+    expect(files.get(ENV_FILE)).toContain("apiKeyValue5");
+    const published = parse(yaml) as { services: Record<string, ComposeService> };
+    expect(published.services.sender?.environment?.API_KEY).toContain("${SECRET_PARAMETER_API_KEY");
+    expect(published.services.sender?.environment?.["Parameters__api-key"]).toContain(
+      "${SECRET_PARAMETER_API_KEY",
+    );
+    // A non-secret parameter without a default has no value to publish: a clear error, not a hole.
+    sender.withEnvironment("REGION", region);
+    expect(() => deployPlan(model)).toThrow(/parameter "region".*no default/);
+  });
+
   it("adds a resource added to the model", () => {
     const model = buildApp();
     const db = model.addPostgres("billing-pg").addDatabase("billingdb");

@@ -38,6 +38,17 @@ interface State {
 
 let stateDir: string;
 let started: Result;
+/** The admin token the AppHost generated for a service (settings.json, mode 0600): admin routes need it. */
+const adminToken = async (service: string): Promise<string> => {
+  const settings = JSON.parse(await fs.readFile(path.join(stateDir, "settings.json"), "utf8")) as Record<
+    string,
+    { secrets?: Record<string, string> }
+  >;
+  const token = settings[service]?.secrets?.["admin-token"];
+  if (!token) throw new Error(`no admin token for ${service} in settings.json`);
+  return token;
+};
+
 const readState = async () =>
   JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as State;
 
@@ -99,7 +110,7 @@ describe("a detached AppHost and the CLI verbs", () => {
     expect(result.stdout).toMatch(/outbox-apphost: running/);
     expect(result.stdout).toMatch(/sender +node-service +Running\/Healthy +http:\/\/127\.0\.0\.1:\d+/);
     expect(result.stdout).toMatch(
-      /senderdb +postgres-database +Running\/Healthy +postgresql:\/\/postgres:\*\*\*@/,
+      /senderdb +postgres-database +Running\/Healthy +postgresql:\/\/senderdb_app:\*\*\*@/,
     );
   });
 
@@ -193,7 +204,11 @@ describe("a detached AppHost and the CLI verbs", () => {
     const deadline = Date.now() + 60_000;
     let finished = false;
     while (!finished && Date.now() < deadline) {
-      const stats = (await (await fetch(`${sender}/api/outbox/stats`)).json()) as {
+      const stats = (await (
+        await fetch(`${sender}/api/outbox/stats`, {
+          headers: { authorization: `Bearer ${await adminToken("sender")}` },
+        })
+      ).json()) as {
         counts: Record<string, number>;
       };
       finished = (stats.counts.published ?? 0) + (stats.counts.delivered ?? 0) > 0;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection, Message } from "rhea";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { adminFetch, useAdminTokens } from "./support/admin.js";
 import { connectToBroker, entityItemCreatedMessage, eventually, getJson } from "./support/receiver.js";
 
 // Review defect 9: the DLQ browse API promised up to 1000 entries, but Artemis' listMessages
@@ -46,6 +47,7 @@ async function sendAll(connection: Connection, address: string, messages: Messag
 
 beforeAll(async () => {
   app = await startTestApp();
+  useAdminTokens(app);
   receiver = app.getEndpoint("receiver");
   broker = await connectToBroker(app);
 });
@@ -91,7 +93,7 @@ describe("dead-letter browse (defect 9)", () => {
     // Oldest first: the first poison message sent is the first listed.
     expect(page.body.items[0]?.messageId).toBe(String(poison[0]!.message_id));
 
-    const tooMany = await fetch(`${receiver}/api/DeadLetters?limit=${String(documentedMax! + 1)}`);
+    const tooMany = await adminFetch(`${receiver}/api/DeadLetters?limit=${String(documentedMax! + 1)}`);
     expect(tooMany.status).toBe(400);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { SeededRandom } from "./soak/random.js";
+import { useAdminTokens } from "./support/admin.js";
 import { connectToBroker, deadLetters, eventually, getJson, sendAndConfirm } from "./support/receiver.js";
 import { postEntities, waitForApplied } from "./support/system.js";
 
@@ -19,6 +20,8 @@ let broker: Connection;
 
 beforeAll(async () => {
   app = await startTestApp();
+  // The dead-letter API is an admin route: getJson carries the receiver's admin token.
+  useAdminTokens(app);
   broker = await connectToBroker(app);
 });
 

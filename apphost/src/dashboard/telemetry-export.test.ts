@@ -3,7 +3,7 @@ import { DashboardServer } from "./dashboard-server.js";
 import type { LogRecord, MetricPoint, SpanRecord } from "./otlp-json.js";
 
 const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) };
-const bearer = { authorization: `Bearer ${secrets.loginToken}` };
+const bearer = { authorization: `Bearer ${secrets.toolToken}` };
 const servers: DashboardServer[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();

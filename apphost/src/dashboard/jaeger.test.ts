@@ -43,10 +43,10 @@ describe("Jaeger in process mode", () => {
     expect(findOnPath("node", process.env.PATH)).toBeDefined();
   });
 
-  it("runs a jaeger found on PATH, lists it, and stops it", async (context) => {
-    if (!(await isPortFree(JAEGER_UI_PORT)) || !(await isPortFree(JAEGER_OTLP_HTTP_PORT))) {
-      context.skip();
-    }
+  it("runs a jaeger found on PATH, lists it, and stops it", async () => {
+    // Jaeger's ports are fixed: a machine where they are taken fails here rather than skipping.
+    expect(await isPortFree(JAEGER_UI_PORT), `port ${JAEGER_UI_PORT} is taken`).toBe(true);
+    expect(await isPortFree(JAEGER_OTLP_HTTP_PORT), `port ${JAEGER_OTLP_HTTP_PORT} is taken`).toBe(true);
     const dir = await tempDir();
     await fs.writeFile(path.join(dir, "jaeger"), FAKE_JAEGER, { mode: 0o755 });
     const logs = new LogSink({ directory: dir, console: false });

@@ -1,5 +1,4 @@
-import { getContainerRuntimeClient } from "testcontainers";
-import { imageAvailability } from "./docker-objects.js";
+import { imageAvailability, runtimeClient } from "./docker-objects.js";
 
 export type ContainerRuntimeProbe =
   { available: true; description: string } | { available: false; reason: string };
@@ -12,7 +11,7 @@ export type ContainerRuntimeProbe =
 export async function probeContainerRuntime(timeoutMs = 5000): Promise<ContainerRuntimeProbe> {
   try {
     const client = await Promise.race([
-      getContainerRuntimeClient(),
+      runtimeClient(),
       new Promise<never>((_, reject) =>
         setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref(),
       ),

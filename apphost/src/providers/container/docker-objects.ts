@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { getContainerRuntimeClient, type ContainerRuntimeClient } from "testcontainers";
+import { connectThroughLoopback } from "./loopback.js";
 
 /**
  * Labels on every container and volume the AppHost creates. The state directory identifies one
@@ -38,6 +39,7 @@ export function volumeName(owner: Owner, resource: string, suffix = "data"): str
 }
 
 export async function runtimeClient(): Promise<ContainerRuntimeClient> {
+  connectThroughLoopback();
   return getContainerRuntimeClient();
 }
 

@@ -5,6 +5,7 @@ import {
   ConfigError,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
+  retryWhileUnreachable,
   ServiceHost,
   createLogger,
   type HealthCheck,
@@ -58,7 +59,11 @@ const migrationPool = createPool({
     logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
 });
 try {
-  await runMigrations(migrationPool);
+  await retryWhileUnreachable(() => runMigrations(migrationPool), {
+    waitMs: 30_000,
+    onRetry: (error, attempt) =>
+      logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
+  });
   logger.info("database migrations applied");
 } catch (error) {
   logger.fatal({ err: error }, "could not apply database migrations");

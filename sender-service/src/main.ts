@@ -4,6 +4,7 @@ import {
   ConfigError,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
+  retryWhileUnreachable,
   createLogger,
   ServiceHost,
   type HealthCheck,
@@ -11,7 +12,7 @@ import {
 import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
 import { createDatabase, createPool, pingDatabase } from "./data/db.js";
-import { migrateWhenReachable } from "./data/migrate.js";
+import { runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { AmqpPublisher } from "./messaging/amqp-publisher.js";
@@ -60,7 +61,7 @@ const migrationPool = createPool({
   onError: (error) => logger.warn({ err: error }, "idle PostgreSQL migration connection failed"),
 });
 try {
-  await migrateWhenReachable(migrationPool, {
+  await retryWhileUnreachable(() => runMigrations(migrationPool), {
     waitMs: 30_000,
     onRetry: (error, attempt) =>
       logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),

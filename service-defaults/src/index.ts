@@ -57,3 +57,4 @@ export {
   type TelemetryOptions,
 } from "./telemetry.js";
 export { pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";
+export { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";

@@ -66,8 +66,11 @@ export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 export interface RouteResponse {
   description: string;
   schema?: z.ZodType;
-  /** Response header name -> description, for the OpenAPI document. */
-  headers?: Record<string, string>;
+  /**
+   * Response header name -> description, for the OpenAPI document: a header named here is sent on
+   * every such response, unless it is given as `{ description, optional: true }`.
+   */
+  headers?: Record<string, string | { description: string; optional: true }>;
 }
 
 export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -130,6 +133,9 @@ export class ServiceHost {
     this.app.use(
       requireAllowedHost(opts.allowedHosts ?? allowedHostsFromEnv(process.env, opts.host ?? "127.0.0.1")),
     );
+    // Before routing: a path template with a parameter may otherwise take a method that the more
+    // specific path the request names does not have.
+    this.app.use(this.refuseUnallowedMethod);
     // strict: false lets scalars through so validation can say "expected object" with a path
     // instead of a generic parse error.
     this.app.use(express.json({ limit: opts.bodyLimit ?? "64kb", strict: false }));
@@ -325,6 +331,20 @@ export class ServiceHost {
     next();
   };
 
+  /** 405 with `Allow` for a method the most specific matching path does not answer. */
+  private readonly refuseUnallowedMethod = (req: Request, res: Response, next: NextFunction): void => {
+    const allowed = this.allowedMethods.allowed(req.path);
+    if (allowed === undefined || allowed.includes(req.method)) return next();
+    res.set("Allow", allowed.join(", "));
+    sendProblem(
+      res,
+      problemBody(405, "Method Not Allowed", {
+        detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
+        instance: req.path,
+      }),
+    );
+  };
+
   private mountBuiltins(): void {
     const app = this.app;
     const timeoutMs = this.opts.healthCheckTimeoutMs ?? 2_000;
@@ -394,18 +414,6 @@ export class ServiceHost {
 
     for (const path of ["/health", "/alive", "/openapi.json"]) this.allowedMethods.add(path, "get");
     app.use((req, res) => {
-      const allowed = this.allowedMethods.allowed(req.path);
-      if (allowed !== undefined) {
-        res.set("Allow", allowed.join(", "));
-        sendProblem(
-          res,
-          problemBody(405, "Method Not Allowed", {
-            detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
-            instance: req.path,
-          }),
-        );
-        return;
-      }
       sendProblem(
         res,
         problemBody(404, "Not Found", {
@@ -562,10 +570,12 @@ function toResponseConfig(status: number, response: RouteResponse): ResponseConf
   if (response.headers !== undefined) {
     config.headers = z.object(
       Object.fromEntries(
-        Object.entries(response.headers).map(([name, description]) => [
-          name,
-          z.string().meta({ description }),
-        ]),
+        Object.entries(response.headers).map(([name, header]) => {
+          const schema = z.string().meta({
+            description: typeof header === "string" ? header : header.description,
+          });
+          return [name, typeof header === "string" ? schema : schema.optional()];
+        }),
       ),
     );
   }

@@ -35,6 +35,21 @@ async function startHost(): Promise<string> {
     responses: { 200: { description: "OK" } },
     handler: ({ body, res }) => void res.json(body),
   });
+  host.route({
+    method: "get",
+    path: "/api/items/count",
+    summary: "Count",
+    responses: {
+      200: {
+        description: "OK",
+        headers: {
+          "X-Total": "Always sent",
+          "X-Cached": { description: "Only when served from cache", optional: true },
+        },
+      },
+    },
+    handler: ({ res }) => void res.set("X-Total", "0").json({ count: 0 }),
+  });
   return (await host.start()).url;
 }
 
@@ -62,5 +77,34 @@ describe("ServiceHost refusals", () => {
     expect(((await nul.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe("name");
     expect((await put('{"name":"\\ud800"}')).status).toBe(400);
     expect((await put('{"name":"emoji \\ud83d\\ude00 ok"}')).status).toBe(200);
+  });
+
+  it("answers 405 for a method of a parameter path when a more specific literal path matches", async () => {
+    const url = await startHost();
+    // Without the precedence, PUT /api/items/count reached the {id} route and Allow listed PUT.
+    const response = await fetch(`${url}/api/items/count`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: '{"name":"x"}',
+    });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
+    expect((await fetch(`${url}/api/items/count`)).status).toBe(200);
+    expect((await fetch(`${url}/api/items/7`, { method: "DELETE" })).headers.get("allow")).toBe(
+      "GET, HEAD, PUT",
+    );
+  });
+
+  it("documents a response header as required only when it is always sent", async () => {
+    const url = await startHost();
+    const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { headers: Record<string, { required: boolean }> }> } }
+      >;
+    };
+    const headers = document.paths["/api/items/count"]?.get.responses["200"]?.headers;
+    expect(headers?.["X-Total"]?.required).toBe(true);
+    expect(headers?.["X-Cached"]?.required).toBe(false);
   });
 });

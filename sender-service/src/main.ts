@@ -5,6 +5,7 @@ import {
   adminTokensFromEnv,
   migrationsUrlFromEnv,
   createLogger,
+  isConnectionError,
   ServiceHost,
   type HealthCheck,
 } from "@outbox/service-defaults";
@@ -142,6 +143,7 @@ const host = new ServiceHost({
   description: "Writes EntityItems and publishes their events through a transactional outbox",
   // The outbox operator API needs the admin bearer token (docs/security.md).
   admin: { routePrefixes: ["/api/outbox"], tokens: adminTokens },
+  unavailableWhen: isConnectionError,
 });
 registerEntityItemRoutes(host, {
   db,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ServiceHost } from "./host.js";
+import { isConnectionError } from "./connection-errors.js";
 import { createLogger } from "./logging.js";
 
 // What an OpenAPI fuzzer found: 404 instead of 405 for a method a path does not have, and a 500
@@ -106,5 +107,45 @@ describe("ServiceHost refusals", () => {
     const headers = document.paths["/api/items/count"]?.get.responses["200"]?.headers;
     expect(headers?.["X-Total"]?.required).toBe(true);
     expect(headers?.["X-Cached"]?.required).toBe(false);
+  });
+
+  it("answers 503 for an unreachable dependency and documents 503 on every route, 413/415 on body routes", async () => {
+    const host = new ServiceHost({
+      name: "unavailable",
+      version: "1.0.0",
+      logger: createLogger("test", "silent"),
+      port: 0,
+      handleSignals: false,
+      unavailableWhen: isConnectionError,
+    });
+    hosts.push(host);
+    host.route({
+      method: "get",
+      path: "/api/down",
+      summary: "Database down",
+      responses: { 200: { description: "OK" } },
+      handler: () => {
+        throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+      },
+    });
+    host.route({
+      method: "post",
+      path: "/api/items",
+      summary: "Create",
+      request: { body: z.object({ name: z.string() }) },
+      responses: { 201: { description: "Created" } },
+      handler: ({ res }) => void res.status(201).end(),
+    });
+    const { url } = await host.start();
+    const down = await fetch(`${url}/api/down`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(Object.keys(document.paths["/api/down"]?.get?.responses ?? {})).toContain("503");
+    expect(Object.keys(document.paths["/api/items"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["400", "413", "415", "503"]),
+    );
   });
 });

@@ -59,6 +59,11 @@ export interface ServiceHostOptions {
   admin?: AdminAuthOptions;
   /** Host header names accepted (DNS rebinding); default: localhost, the listen host, ALLOWED_HOSTS. */
   allowedHosts?: readonly string[] | "any";
+  /**
+   * Errors that mean a dependency (database, broker) is unreachable: answered 503, so that clients
+   * retry, instead of 500; every route documents the 503.
+   */
+  unavailableWhen?: (error: unknown) => boolean;
 }
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -136,9 +141,6 @@ export class ServiceHost {
     // Before routing: a path template with a parameter may otherwise take a method that the more
     // specific path the request names does not have.
     this.app.use(this.refuseUnallowedMethod);
-    // strict: false lets scalars through so validation can say "expected object" with a path
-    // instead of a generic parse error.
-    this.app.use(express.json({ limit: opts.bodyLimit ?? "64kb", strict: false }));
   }
 
   /** The base URL once started. */
@@ -155,10 +157,15 @@ export class ServiceHost {
     const admin = this.opts.admin;
     // Decided on the declared path, so no spelling of the request URL can get around it.
     const isAdmin = admin !== undefined && isAdminRoute(spec.path, admin.routePrefixes);
-    this.registry.registerPath(toRouteConfig(spec, isAdmin));
+    this.registry.registerPath(toRouteConfig(spec, isAdmin, this.opts.unavailableWhen !== undefined));
     this.allowedMethods.add(spec.path, spec.method);
     const request = spec.request ?? {};
     const guards = isAdmin ? [requireAdminToken(admin.tokens)] : [];
+    // Only routes that take a body parse one, so only they can answer 400/413 for it (as documented).
+    // strict: false lets scalars through so validation can say "expected object" with a path
+    // instead of a generic parse error.
+    if (request.body !== undefined)
+      guards.push(express.json({ limit: this.opts.bodyLimit ?? "64kb", strict: false }));
     this.app[spec.method](spec.path, ...guards, async (req: Request, res: Response) => {
       if (request.body !== undefined && req.is("application/json") === false) {
         throw new HttpProblem(415, "Unsupported Media Type", "The request body must be application/json");
@@ -459,6 +466,13 @@ export class ServiceHost {
         instance,
       });
     }
+    if (this.opts.unavailableWhen?.(error) === true) {
+      this.logger.warn({ err: error, method: req.method, path: instance }, "dependency unavailable");
+      return problemBody(503, "Service Unavailable", {
+        detail: "A dependency of this service is unreachable; retry later",
+        instance,
+      });
+    }
     // Unknown failures are logged in full but never described to the caller.
     this.logger.error({ err: error, method: req.method, path: instance }, "unhandled error");
     return problemBody(500, "Internal Server Error", {
@@ -517,7 +531,11 @@ export function toOpenApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
-function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>, admin: boolean): RouteConfig {
+function toRouteConfig(
+  spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>,
+  admin: boolean,
+  mayBeUnavailable: boolean,
+): RouteConfig {
   const request: NonNullable<RouteConfig["request"]> = {};
   const { params, query, body, headers } = spec.request ?? {};
   if (params instanceof z.ZodObject || params instanceof z.ZodPipe) request.params = params;
@@ -541,6 +559,21 @@ function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>, admin: 
   if (admin)
     responses["401"] ??= toResponseConfig(401, {
       description: "Missing or wrong admin bearer token",
+      schema: problemResponseSchema,
+    });
+  if (body !== undefined) {
+    responses["413"] ??= toResponseConfig(413, {
+      description: "The body exceeds the size limit",
+      schema: problemResponseSchema,
+    });
+    responses["415"] ??= toResponseConfig(415, {
+      description: "The body is not application/json",
+      schema: problemResponseSchema,
+    });
+  }
+  if (mayBeUnavailable)
+    responses["503"] ??= toResponseConfig(503, {
+      description: "A dependency (database or broker) is unreachable; retry later",
       schema: problemResponseSchema,
     });
   responses["500"] ??= toResponseConfig(500, {

@@ -111,6 +111,13 @@ async function fuzz(service: "sender" | "receiver"): Promise<string> {
   expect(output, report).toContain(`Tested: ${operations}`);
   expect(output, report).not.toMatch(/Authentication failed/);
   expect(output, report).toMatch(/\d+ generated, \d+ passed/);
+  // The phases' and the summary's lines, for the CI log.
+  const summary = output
+    .split("\n")
+    .filter((line) =>
+      /^\s*(✅|❌|⏭|⚠️|Scenarios:|\d+ generated|Seed:)|(passed|failed|skipped)\s*$/u.test(line),
+    );
+  console.log(`schemathesis against ${service}:\n${summary.join("\n")}`);
   return output;
 }
 

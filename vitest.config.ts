@@ -15,6 +15,8 @@ export default defineConfig({
           name: "unit",
           include: ["*/src/**/*.test.ts"],
           testTimeout: 20_000,
+          // A few unit files start a child process (the MCP server through tsx): slow on a busy machine.
+          hookTimeout: 60_000,
         },
       },
       {

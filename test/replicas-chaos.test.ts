@@ -8,15 +8,13 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceResource, type DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost/src/app.js";
-import { ensureArtemisDistribution } from "../apphost/src/artemis/distribution.js";
-import { queueStats } from "../apphost/src/artemis/queue-stats.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { v7 as uuidv7 } from "uuid";
 import type { Database } from "../sender-service/src/data/db.js";
 import { insertOutboxMessage } from "../sender-service/src/data/outbox.js";
 import { openDatabase } from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
-import { postEntity, query } from "./support/system.js";
+import { groupQueueStats, postEntity, query } from "./support/system.js";
 
 const REPLICAS = 3;
 const LOAD_MS = Number(process.env.REPLICA_CHAOS_MS ?? 60_000);
@@ -301,13 +299,7 @@ describe("3 sender and 3 receiver replicas under load, replicas SIGKILLed at ran
     // No duplicate on the queues: the broker's own count of messages routed to each group's queue.
     // (Redeliveries after a kill are the same message and do not count; a resend that slipped past
     // duplicate detection would.) The app's broker started fresh for this test.
-    const broker = new URL(app.getConnectionString("broker"));
-    const stats = await queueStats({
-      distribution: await ensureArtemisDistribution({}),
-      port: Number(broker.port),
-      user: decodeURIComponent(broker.username),
-      password: decodeURIComponent(broker.password),
-    });
+    const stats = await groupQueueStats(app);
     const added = (queue: string) => stats.find((q) => q.queue === queue)?.messagesAdded;
     expect(added("entity-items.receiver")).toBe(outbox.length);
     expect(added("entity-items.audit")).toBe(outbox.length);

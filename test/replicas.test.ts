@@ -87,13 +87,20 @@ describe("a model with replicas", () => {
     ).toBe(20);
 
     await app.startResource("sender-1");
-    const restarted = app.resource("sender").replicas?.[1];
-    expect(restarted?.state).toBe("Running");
-    expect(restarted?.health).toBe("Healthy");
+    // startResource waited for one passing probe; the monitor's next probe sets the snapshot.
+    const restarted = await eventually("sender-1 running and healthy again", () => {
+      const replica = app.resource("sender").replicas?.[1];
+      return Promise.resolve(
+        replica?.state === "Running" && replica.health === "Healthy" ? replica : undefined,
+      );
+    });
     expect(restarted?.pid).not.toBe(pid);
     expect(new URL(app.getEndpoint("sender-1")).port).toBe(port);
     await app.waitForHealthy("sender");
-    expect((await stateOf("sender")).health).toBe("Healthy");
+    // state.json is written after the change it reports.
+    await eventually("state.json to show sender healthy again", async () =>
+      (await stateOf("sender")).health === "Healthy" ? true : undefined,
+    );
   });
 
   it("stops and restarts a receiver replica gracefully while the other one consumes", async () => {

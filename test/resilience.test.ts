@@ -9,6 +9,7 @@ import {
   query,
   waitForApplied,
   waitForOutboxDrained,
+  waitForQuiet,
 } from "./support/system.js";
 
 // Kill parts of the real system with SIGKILL and prove that nothing is lost and nothing is applied twice.
@@ -30,7 +31,8 @@ async function expectExactlyOnce(ids: string[]): Promise<void> {
   const applied = await waitForApplied(app, ids);
   expect(applied.size, "every entity applied").toBe(ids.length);
   expect((await waitForOutboxDrained(app)).pending ?? 0).toBe(0);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Count once nothing more can arrive (outbox settled, queues empty), not after a pause.
+  await waitForQuiet(app);
   const final = await appliedCounts(app, ids);
   const twice = [...final].filter(([, n]) => n !== 1);
   expect(twice, "entities applied more than once").toEqual([]);

@@ -5,9 +5,10 @@ import {
   ConfigError,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
+  retryWhileUnreachable,
   ServiceHost,
   createLogger,
-  isConnectionError,
+  isTransientConnectionError,
   type HealthCheck,
 } from "@outbox/service-defaults";
 import { defaultDeadLetterQueue, readConfig, type ReceiverConfig } from "./config.js";
@@ -59,7 +60,11 @@ const migrationPool = createPool({
     logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
 });
 try {
-  await runMigrations(migrationPool);
+  await retryWhileUnreachable(() => runMigrations(migrationPool), {
+    waitMs: 30_000,
+    onRetry: (error, attempt) =>
+      logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
+  });
   logger.info("database migrations applied");
 } catch (error) {
   logger.fatal({ err: error }, "could not apply database migrations");
@@ -129,7 +134,7 @@ const host = new ServiceHost({
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
   // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
   admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
-  unavailableWhen: (error) => isConnectionError(error) || error instanceof BrokerUnavailableError,
+  unavailableWhen: (error) => isTransientConnectionError(error) || error instanceof BrokerUnavailableError,
 });
 registerRoutes(host, db);
 const management = new BrokerManagement(amqp.connection);

@@ -1,7 +1,7 @@
 // Applies the database migrations and exits: what a deployment runs before the service starts
 // (the Kubernetes init container of the published manifests). The service applies them at start-up
 // too; both take the same advisory lock, and applied migrations are skipped.
-import { postgresUrlFromEnv } from "@outbox/service-defaults";
+import { postgresUrlFromEnv, retryWhileUnreachable } from "@outbox/service-defaults";
 import { createPool, runMigrations } from "./data/db.js";
 
 const pool = createPool({
@@ -10,7 +10,11 @@ const pool = createPool({
   onIdleError: () => undefined,
 });
 try {
-  await runMigrations(pool);
+  await retryWhileUnreachable(() => runMigrations(pool), {
+    waitMs: 60_000,
+    onRetry: (error, attempt) =>
+      process.stderr.write(`database not reachable yet (attempt ${attempt}): ${(error as Error).message}\n`),
+  });
   process.stdout.write("receiver database migrations applied\n");
 } finally {
   await pool.end();

@@ -4,15 +4,16 @@ import {
   ConfigError,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
+  retryWhileUnreachable,
   createLogger,
-  isConnectionError,
+  isTransientConnectionError,
   ServiceHost,
   type HealthCheck,
 } from "@outbox/service-defaults";
 import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
 import { createDatabase, createPool, pingDatabase } from "./data/db.js";
-import { migrateWhenReachable } from "./data/migrate.js";
+import { runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { AmqpPublisher } from "./messaging/amqp-publisher.js";
@@ -61,7 +62,7 @@ const migrationPool = createPool({
   onError: (error) => logger.warn({ err: error }, "idle PostgreSQL migration connection failed"),
 });
 try {
-  await migrateWhenReachable(migrationPool, {
+  await retryWhileUnreachable(() => runMigrations(migrationPool), {
     waitMs: 30_000,
     onRetry: (error, attempt) =>
       logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
@@ -143,7 +144,7 @@ const host = new ServiceHost({
   description: "Writes EntityItems and publishes their events through a transactional outbox",
   // The outbox operator API needs the admin bearer token (docs/security.md).
   admin: { routePrefixes: ["/api/outbox"], tokens: adminTokens },
-  unavailableWhen: isConnectionError,
+  unavailableWhen: isTransientConnectionError,
 });
 registerEntityItemRoutes(host, {
   db,

@@ -1,9 +1,9 @@
 // Applies the database migrations and exits: what a deployment runs before the service starts
 // (the Kubernetes init container of the published manifests). The service applies them at start-up
 // too; both take the same advisory lock, and applied migrations are skipped.
-import { postgresUrlFromEnv } from "@outbox/service-defaults";
+import { postgresUrlFromEnv, retryWhileUnreachable } from "@outbox/service-defaults";
 import { createPool } from "./data/db.js";
-import { migrateWhenReachable } from "./data/migrate.js";
+import { runMigrations } from "./data/migrate.js";
 
 const pool = createPool({
   url: postgresUrlFromEnv(process.env, "senderdb"),
@@ -12,7 +12,7 @@ const pool = createPool({
   onError: () => undefined,
 });
 try {
-  await migrateWhenReachable(pool, {
+  await retryWhileUnreachable(() => runMigrations(pool), {
     waitMs: 60_000,
     onRetry: (error, attempt) =>
       process.stderr.write(`database not reachable yet (attempt ${attempt}): ${(error as Error).message}\n`),

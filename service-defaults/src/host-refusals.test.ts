@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ServiceHost } from "./host.js";
-import { isConnectionError } from "./connection-errors.js";
+import { isTransientConnectionError } from "./postgres-availability.js";
 import { createLogger } from "./logging.js";
 
 // What an OpenAPI fuzzer found: 404 instead of 405 for a method a path does not have, and a 500
@@ -116,7 +116,7 @@ describe("ServiceHost refusals", () => {
       logger: createLogger("test", "silent"),
       port: 0,
       handleSignals: false,
-      unavailableWhen: isConnectionError,
+      unavailableWhen: isTransientConnectionError,
     });
     hosts.push(host);
     host.route({

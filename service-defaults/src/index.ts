@@ -64,4 +64,4 @@ export {
   textField,
   type TextFieldOptions,
 } from "./text-fields.js";
-export { isConnectionError } from "./connection-errors.js";
+export { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";

@@ -1,5 +1,7 @@
 import pg from "pg";
 import type { DistributedApplication } from "@outbox/apphost";
+import { ensureArtemisDistribution } from "../../apphost/src/artemis/distribution.js";
+import { queueStats, type QueueStat } from "../../apphost/src/artemis/queue-stats.js";
 
 export interface CreatedEntity {
   id: string;
@@ -120,4 +122,60 @@ export async function waitForOutboxDrained(
     counts = await outboxStatusCounts(app);
   }
   return counts;
+}
+
+/** The consumer groups' queues (apphost/src/app.ts). */
+export const GROUP_QUEUES = ["entity-items.receiver", "entity-items.audit"] as const;
+
+/**
+ * The broker's own counts for the group queues, through Artemis' CLI with the credentials the
+ * AppHost injected for the broker (about 3 s per call: it starts a JVM).
+ */
+export async function groupQueueStats(app: DistributedApplication): Promise<QueueStat[]> {
+  const broker = new URL(app.getConnectionString("broker"));
+  const stats = await queueStats({
+    distribution: await ensureArtemisDistribution({}),
+    port: Number(broker.port),
+    user: decodeURIComponent(broker.username),
+    password: decodeURIComponent(broker.password),
+  });
+  return stats.filter((q) => (GROUP_QUEUES as readonly string[]).includes(q.queue));
+}
+
+/**
+ * Waits until nothing more can arrive at the receiver: no outbox row waits for the relay or for its
+ * receipt, and the group queues hold no message (neither ready nor out for delivery). Counting after
+ * this replaces a fixed pause "for late duplicates": a duplicate can only come from the outbox or from
+ * the queue, and both are empty.
+ */
+export async function waitForQuiet(app: DistributedApplication, timeoutMs = 90_000): Promise<QueueStat[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outbox = await outboxStatusCounts(app);
+    const unsettled = (outbox.pending ?? 0) + (outbox.published ?? 0);
+    const stats = unsettled === 0 ? await groupQueueStats(app) : [];
+    if (unsettled === 0 && stats.length === GROUP_QUEUES.length && stats.every((q) => q.messageCount === 0)) {
+      return stats;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `not quiet after ${timeoutMs} ms: outbox ${JSON.stringify(outbox)}, queues ${JSON.stringify(stats)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** The receiver's consumers' counters as its /health reports them, keyed by queue. */
+export async function consumerCounters(
+  receiverUrl: string,
+): Promise<Record<string, Record<string, unknown>>> {
+  const health = (await (await fetch(`${receiverUrl}/health`)).json()) as {
+    checks: Record<string, { data?: Record<string, unknown> }>;
+  };
+  const counters: Record<string, Record<string, unknown>> = {};
+  for (const check of Object.values(health.checks)) {
+    if (typeof check.data?.queue === "string") counters[check.data.queue] = check.data;
+  }
+  return counters;
 }

@@ -6,7 +6,7 @@ import {
 } from "@outbox/service-defaults";
 import type { Response } from "express";
 import { z } from "zod";
-import { isTransientConnectionError } from "../data/connection-errors.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { createEntityItem } from "../domain/create-entity-item.js";
 import { etagOf } from "../domain/entity-item.js";

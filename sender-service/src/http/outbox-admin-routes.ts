@@ -1,5 +1,5 @@
 import { HttpProblem, pageToOffset, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
-import { isTransientConnectionError } from "../data/connection-errors.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import {
   deleteOutboxMessage,

@@ -5,7 +5,7 @@ import {
   type ServiceHost,
 } from "@outbox/service-defaults";
 import { z } from "zod";
-import { isTransientConnectionError } from "../data/connection-errors.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
 

@@ -2,7 +2,7 @@ import type { HealthCheck, Logger } from "@outbox/service-defaults";
 import { sql } from "drizzle-orm";
 import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
 import { z } from "zod";
-import { isTransientConnectionError } from "../data/connection-errors.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 

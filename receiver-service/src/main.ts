@@ -8,6 +8,7 @@ import {
   retryWhileUnreachable,
   ServiceHost,
   createLogger,
+  isTransientConnectionError,
   type HealthCheck,
 } from "@outbox/service-defaults";
 import { defaultDeadLetterQueue, readConfig, type ReceiverConfig } from "./config.js";
@@ -20,7 +21,7 @@ import { recordAuditEntry } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
-import { BrokerManagement } from "./messaging/broker-management.js";
+import { BrokerManagement, BrokerUnavailableError } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
 import { DeadLetterQueue } from "./messaging/dead-letters.js";
 import { createMessageProcessor } from "./messaging/process-message.js";
@@ -133,6 +134,7 @@ const host = new ServiceHost({
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
   // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
   admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
+  unavailableWhen: (error) => isTransientConnectionError(error) || error instanceof BrokerUnavailableError,
 });
 registerRoutes(host, db);
 const management = new BrokerManagement(amqp.connection);

@@ -6,6 +6,7 @@ import {
   migrationsUrlFromEnv,
   retryWhileUnreachable,
   createLogger,
+  isTransientConnectionError,
   ServiceHost,
   type HealthCheck,
 } from "@outbox/service-defaults";
@@ -143,6 +144,7 @@ const host = new ServiceHost({
   description: "Writes EntityItems and publishes their events through a transactional outbox",
   // The outbox operator API needs the admin bearer token (docs/security.md).
   admin: { routePrefixes: ["/api/outbox"], tokens: adminTokens },
+  unavailableWhen: isTransientConnectionError,
 });
 registerEntityItemRoutes(host, {
   db,

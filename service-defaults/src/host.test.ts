@@ -252,7 +252,7 @@ describe("ServiceHost OpenAPI and Swagger UI", () => {
     expect(Object.keys(bodySchema?.properties ?? {})).toEqual(["name", "description"]);
     expect(bodySchema?.required).toEqual(["name"]);
     expect(op.parameters).toEqual([expect.objectContaining({ name: "group", in: "path" })]);
-    expect(Object.keys(op.responses).sort()).toEqual(["201", "400", "409", "500"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["201", "400", "409", "413", "415", "500"]);
     expect(op.responses["400"]?.content).toHaveProperty("application/problem+json");
     expect(op.responses["201"]?.headers).toHaveProperty("Location");
     expect(doc.paths["/health"]?.get).toBeDefined();

@@ -59,6 +59,11 @@ export interface ServiceHostOptions {
   admin?: AdminAuthOptions;
   /** Host header names accepted (DNS rebinding); default: localhost, the listen host, ALLOWED_HOSTS. */
   allowedHosts?: readonly string[] | "any";
+  /**
+   * Errors that mean a dependency (database, broker) is unreachable: answered 503, so that clients
+   * retry, instead of 500; every route documents the 503.
+   */
+  unavailableWhen?: (error: unknown) => boolean;
 }
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -66,8 +71,11 @@ export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 export interface RouteResponse {
   description: string;
   schema?: z.ZodType;
-  /** Response header name -> description, for the OpenAPI document. */
-  headers?: Record<string, string>;
+  /**
+   * Response header name -> description, for the OpenAPI document: a header named here is sent on
+   * every such response, unless it is given as `{ description, optional: true }`.
+   */
+  headers?: Record<string, string | { description: string; optional: true }>;
 }
 
 export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -130,9 +138,9 @@ export class ServiceHost {
     this.app.use(
       requireAllowedHost(opts.allowedHosts ?? allowedHostsFromEnv(process.env, opts.host ?? "127.0.0.1")),
     );
-    // strict: false lets scalars through so validation can say "expected object" with a path
-    // instead of a generic parse error.
-    this.app.use(express.json({ limit: opts.bodyLimit ?? "64kb", strict: false }));
+    // Before routing: a path template with a parameter may otherwise take a method that the more
+    // specific path the request names does not have.
+    this.app.use(this.refuseUnallowedMethod);
   }
 
   /** The base URL once started. */
@@ -149,10 +157,15 @@ export class ServiceHost {
     const admin = this.opts.admin;
     // Decided on the declared path, so no spelling of the request URL can get around it.
     const isAdmin = admin !== undefined && isAdminRoute(spec.path, admin.routePrefixes);
-    this.registry.registerPath(toRouteConfig(spec, isAdmin));
+    this.registry.registerPath(toRouteConfig(spec, isAdmin, this.opts.unavailableWhen !== undefined));
     this.allowedMethods.add(spec.path, spec.method);
     const request = spec.request ?? {};
     const guards = isAdmin ? [requireAdminToken(admin.tokens)] : [];
+    // Only routes that take a body parse one, so only they can answer 400/413 for it (as documented).
+    // strict: false lets scalars through so validation can say "expected object" with a path
+    // instead of a generic parse error.
+    if (request.body !== undefined)
+      guards.push(express.json({ limit: this.opts.bodyLimit ?? "64kb", strict: false }));
     this.app[spec.method](spec.path, ...guards, async (req: Request, res: Response) => {
       if (request.body !== undefined && req.is("application/json") === false) {
         throw new HttpProblem(415, "Unsupported Media Type", "The request body must be application/json");
@@ -325,6 +338,20 @@ export class ServiceHost {
     next();
   };
 
+  /** 405 with `Allow` for a method the most specific matching path does not answer. */
+  private readonly refuseUnallowedMethod = (req: Request, res: Response, next: NextFunction): void => {
+    const allowed = this.allowedMethods.allowed(req.path);
+    if (allowed === undefined || allowed.includes(req.method)) return next();
+    res.set("Allow", allowed.join(", "));
+    sendProblem(
+      res,
+      problemBody(405, "Method Not Allowed", {
+        detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
+        instance: req.path,
+      }),
+    );
+  };
+
   private mountBuiltins(): void {
     const app = this.app;
     const timeoutMs = this.opts.healthCheckTimeoutMs ?? 2_000;
@@ -394,18 +421,6 @@ export class ServiceHost {
 
     for (const path of ["/health", "/alive", "/openapi.json"]) this.allowedMethods.add(path, "get");
     app.use((req, res) => {
-      const allowed = this.allowedMethods.allowed(req.path);
-      if (allowed !== undefined) {
-        res.set("Allow", allowed.join(", "));
-        sendProblem(
-          res,
-          problemBody(405, "Method Not Allowed", {
-            detail: `${req.path} answers ${allowed.join(", ")}, not ${req.method}`,
-            instance: req.path,
-          }),
-        );
-        return;
-      }
       sendProblem(
         res,
         problemBody(404, "Not Found", {
@@ -448,6 +463,13 @@ export class ServiceHost {
       }
       return problemBody(status, http.STATUS_CODES[status] ?? "Bad Request", {
         detail: expose ? message : undefined,
+        instance,
+      });
+    }
+    if (this.opts.unavailableWhen?.(error) === true) {
+      this.logger.warn({ err: error, method: req.method, path: instance }, "dependency unavailable");
+      return problemBody(503, "Service Unavailable", {
+        detail: "A dependency of this service is unreachable; retry later",
         instance,
       });
     }
@@ -509,7 +531,11 @@ export function toOpenApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
-function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>, admin: boolean): RouteConfig {
+function toRouteConfig(
+  spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>,
+  admin: boolean,
+  mayBeUnavailable: boolean,
+): RouteConfig {
   const request: NonNullable<RouteConfig["request"]> = {};
   const { params, query, body, headers } = spec.request ?? {};
   if (params instanceof z.ZodObject || params instanceof z.ZodPipe) request.params = params;
@@ -533,6 +559,21 @@ function toRouteConfig(spec: RouteSpec<z.ZodType, z.ZodType, z.ZodType>, admin: 
   if (admin)
     responses["401"] ??= toResponseConfig(401, {
       description: "Missing or wrong admin bearer token",
+      schema: problemResponseSchema,
+    });
+  if (body !== undefined) {
+    responses["413"] ??= toResponseConfig(413, {
+      description: "The body exceeds the size limit",
+      schema: problemResponseSchema,
+    });
+    responses["415"] ??= toResponseConfig(415, {
+      description: "The body is not application/json",
+      schema: problemResponseSchema,
+    });
+  }
+  if (mayBeUnavailable)
+    responses["503"] ??= toResponseConfig(503, {
+      description: "A dependency (database or broker) is unreachable; retry later",
       schema: problemResponseSchema,
     });
   responses["500"] ??= toResponseConfig(500, {
@@ -562,10 +603,12 @@ function toResponseConfig(status: number, response: RouteResponse): ResponseConf
   if (response.headers !== undefined) {
     config.headers = z.object(
       Object.fromEntries(
-        Object.entries(response.headers).map(([name, description]) => [
-          name,
-          z.string().meta({ description }),
-        ]),
+        Object.entries(response.headers).map(([name, header]) => {
+          const schema = z.string().meta({
+            description: typeof header === "string" ? header : header.description,
+          });
+          return [name, typeof header === "string" ? schema : schema.optional()];
+        }),
       ),
     );
   }

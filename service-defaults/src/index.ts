@@ -56,5 +56,12 @@ export {
   type TelemetryHandle,
   type TelemetryOptions,
 } from "./telemetry.js";
-export { pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";
+export { MAX_PAGE, pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";
+export { integerParameter, type IntegerParameterOptions } from "./parameters.js";
+export {
+  NON_BLANK_TEXT_PATTERN,
+  STORABLE_TEXT_PATTERN,
+  textField,
+  type TextFieldOptions,
+} from "./text-fields.js";
 export { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";

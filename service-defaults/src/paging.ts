@@ -1,15 +1,18 @@
 import { z } from "zod";
+import { integerParameter } from "./parameters.js";
 
-/** `?page=&pageSize=` for list endpoints; query strings arrive as text, hence coerce. */
+/** Deepest page a list serves: OFFSET stays within what PostgreSQL pages through sensibly. */
+export const MAX_PAGE = 1_000_000;
+
+/** `?page=&pageSize=` for list endpoints. */
 export const pageQuerySchema = z.object({
-  page: z.coerce.number().int().min(1).default(1).meta({ description: "1-based page number" }),
-  pageSize: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(200)
-    .default(50)
-    .meta({ description: "Items per page (max 200)" }),
+  page: integerParameter({
+    min: 1,
+    max: MAX_PAGE,
+    default: 1,
+    description: `1-based page number (at most ${MAX_PAGE})`,
+  }),
+  pageSize: integerParameter({ min: 1, max: 200, default: 50, description: "Items per page (max 200)" }),
 });
 
 export type PageQuery = z.infer<typeof pageQuerySchema>;

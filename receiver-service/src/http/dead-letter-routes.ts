@@ -1,4 +1,9 @@
-import { HttpProblem, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
+import {
+  HttpProblem,
+  integerParameter,
+  problemResponseSchema,
+  type ServiceHost,
+} from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { failureSummaries } from "../data/queries.js";
@@ -32,22 +37,22 @@ const listSchema = z
   })
   .meta({ id: "DeadLetterPage" });
 
-const idParams = z.object({ id: z.coerce.number().int().min(0).meta({ description: "Broker message id" }) });
-const groupField = z.string().optional().meta({
-  description: "Consumer group whose dead-letter queue to use (default: this service's main group)",
+const idParams = z.object({
+  id: integerParameter({ min: 0, max: Number.MAX_SAFE_INTEGER, description: "Broker message id" }),
 });
-const groupQuery = z.object({ group: groupField });
-const limitQuery = z.object({
-  group: groupField,
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_BROWSE)
-    .default(100)
-    .meta({
-      description: `How many of the oldest dead letters to list (the broker lists at most ${MAX_BROWSE}; count is the total)`,
-    }),
+
+/** `?group=` names one of this service's consumer groups (an enum in the document). */
+function groupField(groups: readonly [string, ...string[]]) {
+  return z.enum(groups).optional().meta({
+    description: "Consumer group whose dead-letter queue to use (default: this service's main group)",
+  });
+}
+
+const limitField = integerParameter({
+  min: 1,
+  max: MAX_BROWSE,
+  default: 100,
+  description: `How many of the oldest dead letters to list (the broker lists at most ${MAX_BROWSE}; count is the total)`,
 });
 const unavailable = {
   description: "The broker cannot be reached; retry later",
@@ -70,13 +75,15 @@ export interface DeadLetterQueues {
 
 /** Browse, count, replay and delete dead-lettered messages of this service's consumer groups. */
 export function registerDeadLetterRoutes(host: ServiceHost, db: Database, queues: DeadLetterQueues): void {
+  const [first, ...others] = queues.byGroup.keys();
+  if (first === undefined) throw new Error("registerDeadLetterRoutes needs at least one consumer group");
+  const groupQuery = z.object({ group: groupField([first, ...others]) });
+  const limitQuery = groupQuery.extend({ limit: limitField });
+  // The query's enum has let through only groups that have a queue.
   const pick = (group: string | undefined): { group: string; dlq: DeadLetterQueue } => {
     const name = group ?? queues.defaultGroup;
     const dlq = queues.byGroup.get(name);
-    if (dlq === undefined) {
-      const known = [...queues.byGroup.keys()].join(", ");
-      throw new HttpProblem(404, "Not Found", `No consumer group ${name} here (known: ${known})`);
-    }
+    if (dlq === undefined) throw new Error(`no dead-letter queue for consumer group ${name}`);
     return { group: name, dlq };
   };
 

@@ -1,4 +1,4 @@
-import type { ServiceHost } from "@outbox/service-defaults";
+import { textField, type ServiceHost } from "@outbox/service-defaults";
 import { asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
@@ -55,7 +55,7 @@ export function registerMessageJourneyRoutes(
     operationId: "getMessageJourney",
     summary: "What each consumer group did with one message: applied when, and every failed attempt",
     tags: ["Messages"],
-    request: { params: z.object({ messageId: z.string().min(1).max(200) }) },
+    request: { params: z.object({ messageId: textField({ minLength: 1, maxLength: 200 }) }) },
     responses: { 200: { description: "The message's journey here", schema: journeySchema } },
     handler: async ({ params, res }) => {
       const { db } = deps;

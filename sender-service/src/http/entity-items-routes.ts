@@ -48,11 +48,14 @@ const updateHeadersSchema = z.object({
   "if-match": z
     .string()
     .regex(/^(W\/)?"[1-9][0-9]{0,8}"$/, 'must be the ETag of a version, e.g. "3"')
+    // Optional for validation so that a missing one is answered 428 Precondition Required (RFC 6585),
+    // not 400; the document says it is required.
     .optional()
-    .meta({
+    .openapi({
+      param: { required: true },
       description:
-        "Required: the ETag (version) the change is based on. The update applies only if the item is " +
-        "still at that version (optimistic concurrency); otherwise 412.",
+        "The ETag (version) the change is based on. The update applies only if the item is still at " +
+        "that version (optimistic concurrency); otherwise 412. Without it: 428.",
     }),
 });
 
@@ -104,8 +107,10 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
         schema: entityItemSchema,
         headers: {
           Location: "URL of the new item",
-          "Idempotent-Replayed":
-            "`true` when this is the stored response of an earlier request with the same key",
+          "Idempotent-Replayed": {
+            description: "`true` when this is the stored response of an earlier request with the same key",
+            optional: true,
+          },
         },
       },
       415: { description: "Body is not JSON", schema: problemResponseSchema },
@@ -144,8 +149,10 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
         schema: entityItemSchema,
         headers: {
           ETag: "The new version",
-          "Idempotent-Replayed":
-            "`true` when this is the stored response of an earlier request with the same key",
+          "Idempotent-Replayed": {
+            description: "`true` when this is the stored response of an earlier request with the same key",
+            optional: true,
+          },
         },
       },
       404: { description: "No item with this id", schema: problemResponseSchema },

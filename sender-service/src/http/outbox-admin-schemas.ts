@@ -1,4 +1,4 @@
-import { pageQuerySchema, pageResponseSchema } from "@outbox/service-defaults";
+import { integerParameter, pageQuerySchema, pageResponseSchema } from "@outbox/service-defaults";
 import { z } from "zod";
 import { outboxAttemptOutcomes, outboxStatuses } from "../data/schema.js";
 
@@ -13,13 +13,12 @@ export const outboxIdParamsSchema = z.object({
 });
 
 export const outboxReplayQuerySchema = z.object({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(10_000)
-    .default(100)
-    .meta({ description: "At most this many dead messages are replayed (oldest first)" }),
+  limit: integerParameter({
+    min: 1,
+    max: 10_000,
+    default: 100,
+    description: "At most this many dead messages are replayed (oldest first)",
+  }),
 });
 
 const timestamp = z.iso.datetime();

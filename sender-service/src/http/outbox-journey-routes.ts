@@ -1,4 +1,4 @@
-import type { ServiceHost } from "@outbox/service-defaults";
+import { integerParameter, textField, type ServiceHost } from "@outbox/service-defaults";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
@@ -22,7 +22,11 @@ export function registerOutboxJourneyRoutes(host: ServiceHost, deps: { db: Datab
     operationId: "listOutboxMessagesOfAggregate",
     summary: "The outbox messages one entity produced, oldest first (at most 100)",
     tags: ["Outbox"],
-    request: { params: z.object({ aggregateId: z.string().min(1).max(200) }) },
+    request: {
+      params: z.object({
+        aggregateId: textField({ minLength: 1, maxLength: 200, description: "The entity's id" }),
+      }),
+    },
     responses: { 200: { description: "Messages", schema: z.object({ items: z.array(summarySchema) }) } },
     handler: async ({ params, res }) => {
       const rows = await deps.db.execute<{
@@ -53,7 +57,7 @@ export function registerOutboxJourneyRoutes(host: ServiceHost, deps: { db: Datab
       "Messages published and delivered in the last window, and commit → published / delivered latency",
     tags: ["Outbox"],
     request: {
-      query: z.object({ windowMs: z.coerce.number().int().min(1000).max(3_600_000).default(60_000) }),
+      query: z.object({ windowMs: integerParameter({ min: 1000, max: 3_600_000, default: 60_000 }) }),
     },
     responses: {
       200: {

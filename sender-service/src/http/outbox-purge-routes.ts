@@ -1,16 +1,25 @@
-import { HttpProblem, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
+import {
+  HttpProblem,
+  integerParameter,
+  problemResponseSchema,
+  type ServiceHost,
+} from "@outbox/service-defaults";
 import { z } from "zod";
 import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
 
+/** A century: further back than any row can be, and still a timestamp PostgreSQL can compute. */
+const MAX_OLDER_THAN_MS = 100 * 365 * 24 * 60 * 60 * 1000;
+
 const purgeQuery = z.object({
-  olderThanMs: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(0)
-    .meta({ description: "Only rows finished at least this long ago (default 0: all finished rows)" }),
+  olderThanMs: integerParameter({
+    min: 0,
+    max: MAX_OLDER_THAN_MS,
+    default: 0,
+    description:
+      "Only rows finished at least this long ago (default 0: all finished rows; at most a century)",
+  }),
 });
 
 const purgeResult = z.object({

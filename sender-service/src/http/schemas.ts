@@ -1,4 +1,4 @@
-import { pageResponseSchema } from "@outbox/service-defaults";
+import { pageResponseSchema, textField } from "@outbox/service-defaults";
 import { z } from "zod";
 
 export const entityItemSchema = z
@@ -22,20 +22,18 @@ export const entityItemSchema = z
     },
   });
 
+/** 1 to 200 characters, trimmed; some character must be left after trimming. */
+const nameField = textField({ maxLength: 200, nonBlank: true });
+const descriptionField = textField({ maxLength: 2000 }).nullable().optional();
+
 /** Strict: unknown keys are rejected, so a typo never silently drops data. */
 export const createEntityItemSchema = z
-  .strictObject({
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).nullable().optional(),
-  })
+  .strictObject({ name: nameField, description: descriptionField })
   .meta({ id: "CreateEntityItem", example: { name: "First item", description: "Created through the API" } });
 
 /** PUT body: the full new state (an omitted description becomes null, as on create). */
 export const updateEntityItemSchema = z
-  .strictObject({
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).nullable().optional(),
-  })
+  .strictObject({ name: nameField, description: descriptionField })
   .meta({
     id: "UpdateEntityItem",
     example: { name: "Renamed item", description: "Updated through the API" },

@@ -132,7 +132,10 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
         name: resource.name,
         image: { variable: imageVariable("artemis"), image: resource.image ?? OFFICIAL_IMAGES.artemis },
         passwordSecret,
-        configFiles: artemisEtcFiles(resource.topology()),
+        configFiles: artemisEtcFiles(resource.topology(), {
+          adminUser: ARTEMIS_USER,
+          clients: resource.clients(),
+        }),
         dependsOn: dependsOn(resource),
       });
     } else if (resource instanceof NodeServiceResource) {
@@ -232,14 +235,12 @@ function addReference(
   // The same variable names the runtime injects (runtime/environment.ts), with the URI and the
   // password as templates; the marker never reaches an output.
   const marker = "\u0000uri\u0000";
-  const env = referenceEnvironment(connectionName, {
-    uri: marker,
-    host,
-    port,
+  // The credentials are already the client's own here: no per-client lookup.
+  const env = referenceEnvironment(
+    connectionName,
+    { uri: marker, host, port, username, password: marker, ...extra },
     username,
-    password: marker,
-    ...extra,
-  });
+  );
   for (const [name, value] of Object.entries(env)) {
     if (value !== marker) set(name, value);
     else set(name, name.endsWith("_PASSWORD") ? [{ secret }] : uri);

@@ -60,12 +60,13 @@ const ADMIN_ADDRESS_PERMISSIONS: BrokerPermission[] = [
   "deleteAddress",
 ];
 
-/** A management caller's temporary reply queue: create it, read from it, let the broker reply into it, drop it. */
+/**
+ * A management caller's temporary reply queue: create it, read from it, let the broker reply into
+ * it (the reply is sent with the caller's rights), drop it. No createAddress needed (checked).
+ */
 const REPLY_QUEUE_PERMISSIONS: BrokerPermission[] = [
   "createNonDurableQueue",
   "deleteNonDurableQueue",
-  "createAddress",
-  "deleteAddress",
   "consume",
   "send",
 ];

@@ -52,7 +52,21 @@ describe("publish --target compose", () => {
       Object.keys(first)
         .filter((k) => k.startsWith("SECRET_"))
         .sort(),
-    ).toEqual(["SECRET_BROKER_PASSWORD", "SECRET_RECEIVER_PG_PASSWORD", "SECRET_SENDER_PG_PASSWORD"]);
+    ).toEqual([
+      // The broker's admin and each service's own broker user.
+      "SECRET_BROKER_PASSWORD",
+      "SECRET_BROKER_RECEIVER_PASSWORD",
+      "SECRET_BROKER_SENDER_PASSWORD",
+      // Each database's owner (migrations) and runtime role.
+      "SECRET_RECEIVERDB_APP_PASSWORD",
+      "SECRET_RECEIVERDB_OWNER_PASSWORD",
+      "SECRET_RECEIVER_ADMIN_TOKEN",
+      "SECRET_RECEIVER_PG_PASSWORD",
+      "SECRET_SENDERDB_APP_PASSWORD",
+      "SECRET_SENDERDB_OWNER_PASSWORD",
+      "SECRET_SENDER_ADMIN_TOKEN",
+      "SECRET_SENDER_PG_PASSWORD",
+    ]);
     const yaml = await fs.readFile(path.join(output, "docker-compose.yaml"), "utf8");
     for (const [key, value] of Object.entries(first))
       if (key.startsWith("SECRET_")) expect(yaml).not.toContain(value);
@@ -61,6 +75,12 @@ describe("publish --target compose", () => {
     const { stdout: resolved } = await run("docker-compose", ["config"], { cwd: output, timeout: 60_000 });
     expect(resolved).toMatch(/replicas: 3/);
     expect(resolved).toContain("condition: service_healthy");
+    // The services' own credentials, resolved from .env.
+    expect(resolved).toContain(`amqp://sender:${first.SECRET_BROKER_SENDER_PASSWORD}@broker:61616`);
+    expect(resolved).toContain(`ADMIN_TOKEN: ${first.SECRET_RECEIVER_ADMIN_TOKEN}`);
+    const users = await fs.readFile(path.join(output, "artemis/broker/artemis-users.properties"), "utf8");
+    expect(users).toMatch(/^receiver = ENC\(/m);
+    expect(users).not.toContain(first.SECRET_BROKER_RECEIVER_PASSWORD);
 
     // Publishing again keeps the secrets: the volumes were initialised with them.
     await publish("compose", output);
@@ -122,8 +142,9 @@ describe("publish --target kubernetes", () => {
       throw new Error(`kubernetes-validate failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
     }
     const passed = result.stdout.split("\n").filter((l) => l.includes(" passed for resource "));
-    // 3 StatefulSets, 1 ConfigMap, 2 Deployments, 5 Services.
-    expect(passed).toHaveLength(11);
+    // 3 StatefulSets, 3 ConfigMaps (broker configuration, each PostgreSQL's init script),
+    // 2 Deployments, 5 Services.
+    expect(passed).toHaveLength(13);
     expect(result.stdout + result.stderr).not.toMatch(/failed|ERROR/);
     expect((await fs.stat(path.join(output, "secrets.env"))).mode & 0o777).toBe(0o600);
   });

@@ -39,8 +39,9 @@ export function buildApp(): AppBuilder {
     .withReference(broker)
     .waitFor(senderDb)
     .waitFor(broker)
-    .withEnvironment("OUTBOX_ADDRESS", "entity-items")
-    .withEnvironment("RECEIPTS_QUEUE", "delivery-receipts")
+    // Each broker address a service is given is also what its own broker user may use.
+    .withEnvironment("OUTBOX_ADDRESS", broker.sendsTo("entity-items"))
+    .withEnvironment("RECEIPTS_QUEUE", broker.consumes("delivery-receipts"))
     .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health")
@@ -55,10 +56,16 @@ export function buildApp(): AppBuilder {
     .withReference(broker)
     .waitFor(receiverDb)
     .waitFor(broker)
-    .withEnvironment("RECEIVER_QUEUE", subscriptionQueueName("entity-items", "receiver"))
+    .withEnvironment(
+      "RECEIVER_QUEUE",
+      broker.consumes(subscriptionQueueName("entity-items", "receiver"), { deadLetters: true }),
+    )
     .withEnvironment("RECEIVER_GROUP", "receiver")
-    .withEnvironment("AUDIT_QUEUE", subscriptionQueueName("entity-items", "audit"))
-    .withEnvironment("RECEIPTS_ADDRESS", "delivery-receipts")
+    .withEnvironment(
+      "AUDIT_QUEUE",
+      broker.consumes(subscriptionQueueName("entity-items", "audit"), { deadLetters: true }),
+    )
+    .withEnvironment("RECEIPTS_ADDRESS", broker.sendsTo("delivery-receipts"))
     .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health")

@@ -8,7 +8,7 @@ describe("artemisEtcFiles", () => {
   };
 
   it("gives broker.properties: disk bounds, then the topology rendering, then the instance settings", () => {
-    const files = artemisEtcFiles(topology);
+    const files = artemisEtcFiles(topology, { adminUser: "artemis", clients: [] });
     expect([...files.keys()]).toEqual(["broker.properties"]);
     const properties = files.get("broker.properties") ?? "";
     const topologyAt = properties.indexOf(renderBrokerProperties(topology));
@@ -25,7 +25,10 @@ describe("artemisEtcFiles", () => {
 
   it("refuses an invalid topology before anything is written", () => {
     expect(() =>
-      artemisEtcFiles({ addresses: [{ name: "bad name", routingType: "anycast", queues: [] }] }),
+      artemisEtcFiles(
+        { addresses: [{ name: "bad name", routingType: "anycast", queues: [] }] },
+        { adminUser: "artemis", clients: [] },
+      ),
     ).toThrow(/Invalid Artemis address name/);
   });
 });

@@ -3,6 +3,7 @@
 // container provider hands them to the image through its etc-override directory. What the broker
 // is configured with is therefore the same in both modes.
 
+import { renderSecurityProperties, type BrokerClient } from "./security.js";
 import { renderBrokerProperties, type ArtemisTopology } from "./topology.js";
 
 /** Broker settings that belong to running a development broker rather than to the topology. */
@@ -32,9 +33,23 @@ const DISK_LIMITS = [
 
 export const BROKER_PROPERTIES_FILE = "broker.properties";
 
-/** File name in etc/ → content. Throws TopologyError on an invalid topology, before anything is written. */
-export function artemisEtcFiles(topology: ArtemisTopology): Map<string, string> {
+/** Who may do what on the broker: the AppHost's own user, and one user per client. */
+export interface BrokerSecurity {
+  adminUser: string;
+  clients: BrokerClient[];
+}
+
+/**
+ * File name in etc/ → content. Throws TopologyError on an invalid topology or client list, before
+ * anything is written.
+ */
+export function artemisEtcFiles(topology: ArtemisTopology, security: BrokerSecurity): Map<string, string> {
   const brokerProperties =
-    DISK_LIMITS.join("\n") + renderBrokerProperties(topology) + INSTANCE_PROPERTIES.join("\n") + "\n";
+    DISK_LIMITS.join("\n") +
+    renderBrokerProperties(topology) +
+    "\n" +
+    renderSecurityProperties(topology, security.clients, security.adminUser) +
+    INSTANCE_PROPERTIES.join("\n") +
+    "\n";
   return new Map([[BROKER_PROPERTIES_FILE, brokerProperties]]);
 }

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { ArtemisDistribution } from "./distribution.js";
 import { artemisEtcFiles } from "./etc-files.js";
+import { brokerRoles, type BrokerClient, type BrokerLogin } from "./security.js";
 import type { ArtemisTopology } from "./topology.js";
 
 export interface ArtemisInstanceOptions {
@@ -21,6 +22,8 @@ export interface ArtemisInstanceOptions {
   host?: string;
   amqpPort: number;
   topology: ArtemisTopology;
+  /** One user per client (service), each limited to what it uses; default none. */
+  clients?: Array<BrokerClient & { password: string }>;
   /** Default 512. */
   javaMaxHeapMb?: number;
   log?: (line: string) => void;
@@ -40,8 +43,6 @@ export const ARTEMIS_READY_LOG_CODE = "AMQ221007";
 const MIN_JAVA = 17;
 /** Written last by a successful `artemis create`; without it the instance is (re)created. */
 const CREATED_MARKER = ".outbox-apphost-instance";
-/** The role broker.xml's security settings grant everything to (`artemis create --role` default). */
-const ROLE = "amq";
 const USER_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 const HOST_PATTERN = /^[A-Za-z0-9.:-]+$/;
 
@@ -202,30 +203,51 @@ function runCreate(
   });
 }
 
+/** `etc/artemis-users.properties`: every login with its password hashed. */
+export function renderUsersFile(logins: BrokerLogin[]): string {
+  return `# Managed by the Outbox AppHost\n${logins.map((l) => `${l.username} = ${hashArtemisPassword(l.password)}\n`).join("")}`;
+}
+
+/** `etc/artemis-roles.properties`: role = user,user. */
+export function renderRolesFile(roles: Map<string, string[]>): string {
+  return `# Managed by the Outbox AppHost\n${[...roles].map(([role, users]) => `${role} = ${users.join(",")}\n`).join("")}`;
+}
+
+/** True when the files hold exactly these logins (passwords checked against their hashes) and roles. */
+export function loginFilesUpToDate(
+  usersContent: string,
+  rolesContent: string,
+  logins: BrokerLogin[],
+  roles: Map<string, string[]>,
+): boolean {
+  const users = parseUsersFile(usersContent);
+  const storedRoles = parseUsersFile(rolesContent);
+  return (
+    users.size === logins.length &&
+    logins.every((l) => {
+      const stored = users.get(l.username);
+      return stored !== undefined && artemisPasswordMatches(stored, l.password);
+    }) &&
+    storedRoles.size === roles.size &&
+    [...roles].every(([role, members]) => storedRoles.get(role) === members.join(","))
+  );
+}
+
 async function syncCredentials(
   etc: string,
-  user: string,
-  password: string,
+  logins: BrokerLogin[],
+  roles: Map<string, string[]>,
   log: (line: string) => void,
 ): Promise<void> {
   const usersFile = join(etc, "artemis-users.properties");
   const rolesFile = join(etc, "artemis-roles.properties");
-  const users = parseUsersFile(await readFile(usersFile, "utf8").catch(() => ""));
-  const roles = parseUsersFile(await readFile(rolesFile, "utf8").catch(() => ""));
-  const stored = users.get(user);
-  const upToDate =
-    users.size === 1 &&
-    stored !== undefined &&
-    artemisPasswordMatches(stored, password) &&
-    roles.get(ROLE) === user;
-  if (upToDate) return;
-  log(`Updating the broker's credentials for user "${user}"`);
+  const usersContent = await readFile(usersFile, "utf8").catch(() => "");
+  const rolesContent = await readFile(rolesFile, "utf8").catch(() => "");
+  if (loginFilesUpToDate(usersContent, rolesContent, logins, roles)) return;
+  log(`Updating the broker's users: ${logins.map((l) => l.username).join(", ")}`);
   // The login module is declared with reload=true, so even a running broker picks this up.
-  await writeIfChanged(
-    usersFile,
-    `# Managed by the Outbox AppHost\n${user} = ${hashArtemisPassword(password)}\n`,
-  );
-  await writeIfChanged(rolesFile, `# Managed by the Outbox AppHost\n${ROLE} = ${user}\n`);
+  await writeIfChanged(usersFile, renderUsersFile(logins));
+  await writeIfChanged(rolesFile, renderRolesFile(roles));
 }
 
 export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Promise<ArtemisLaunch> {
@@ -245,8 +267,9 @@ export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Prom
   }
   if (!Number.isInteger(heap) || heap < 64)
     throw new Error(`javaMaxHeapMb must be an integer >= 64, got ${String(heap)}`);
-  // Render first: a bad topology fails before anything is written.
-  const etcFiles = artemisEtcFiles(opts.topology);
+  const clients = opts.clients ?? [];
+  // Render first: a bad topology or client list fails before anything is written.
+  const etcFiles = artemisEtcFiles(opts.topology, { adminUser: opts.user, clients });
 
   const java = await checkJava();
   if (!java.ok) throw new Error(java.message);
@@ -302,7 +325,15 @@ export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Prom
   await writeIfChanged(brokerXml, rewriteBrokerXml(await readFile(brokerXml, "utf8"), host, opts.amqpPort));
   const profile = join(etc, "artemis.profile");
   await writeIfChanged(profile, rewriteProfileHeap(await readFile(profile, "utf8"), heap));
-  await syncCredentials(etc, opts.user, opts.password, log);
+  await syncCredentials(
+    etc,
+    [
+      { username: opts.user, password: opts.password },
+      ...clients.map((c) => ({ username: c.name, password: c.password })),
+    ],
+    brokerRoles(opts.user, clients),
+    log,
+  );
   for (const [name, content] of etcFiles) await writeIfChanged(join(etc, name), content);
 
   return { command: launcher, args: ["run"], env, cwd: instanceDir };

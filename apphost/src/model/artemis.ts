@@ -1,3 +1,4 @@
+import type { BrokerClient } from "../artemis/security.js";
 import type { AddressSettings, AddressSpec, ArtemisTopology, DivertSpec } from "../artemis/topology.js";
 import { imageReference } from "./image.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
@@ -8,6 +9,8 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
   private readonly diverts: DivertSpec[] = [];
   private defaultSettings: AddressSettings | undefined;
   private idCacheSize: number | undefined;
+  /** Every resource that references this broker, and what it does there (its user's permissions). */
+  private readonly clientAccess = new Map<string, BrokerClient>();
   /** Set by withImage. */
   image: string | undefined;
 
@@ -17,6 +20,51 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
 
   get connectionName(): string {
     return this.name;
+  }
+
+  /** Called by `withReference`: the client gets a broker user of its own, with no permission yet. */
+  referencedBy(client: string): void {
+    this.client(client);
+  }
+
+  /**
+   * An address a service sends to, as the value of one of its variables
+   * (`withEnvironment("OUTBOX_ADDRESS", broker.sendsTo("entity-items"))`): the service's broker
+   * user may send there, and nowhere else it was not given.
+   */
+  sendsTo(address: string): BrokerAddressUse {
+    return new BrokerAddressUse(this, address, (c) => c.send.push(address));
+  }
+
+  /**
+   * A queue a service consumes, as the value of one of its variables: its broker user may consume
+   * that queue; with `deadLetters`, also browse, replay and delete its per-address dead letters.
+   */
+  consumes(queue: string, options: { deadLetters?: boolean } = {}): BrokerAddressUse {
+    return new BrokerAddressUse(this, queue, (c) => {
+      c.consume.push(queue);
+      if (options.deadLetters) c.deadLetters.push(queue);
+    });
+  }
+
+  /** The clients and their grants (checked against the topology when the broker is configured). */
+  clients(): BrokerClient[] {
+    return [...this.clientAccess.values()].map((c) => ({
+      name: c.name,
+      send: unique(c.send),
+      consume: unique(c.consume),
+      deadLetters: unique(c.deadLetters),
+    }));
+  }
+
+  /** @internal */
+  client(name: string): BrokerClient {
+    let client = this.clientAccess.get(name);
+    if (!client) {
+      client = { name, send: [], consume: [], deadLetters: [] };
+      this.clientAccess.set(name, client);
+    }
+    return client;
   }
 
   /** Container mode: the image to run instead of the official one (APPHOST_IMAGE_* variables still win). */
@@ -97,4 +145,23 @@ export interface ConsumerGroupSpec {
 /** The queue (and address) a consumer group of `topic` consumes: `<topic>.<group>`. */
 export function subscriptionQueueName(topic: string, group: string): string {
   return `${topic}.${group}`;
+}
+
+/** An address or queue of a broker as one service uses it; see ArtemisResource.sendsTo / consumes. */
+export class BrokerAddressUse {
+  constructor(
+    readonly broker: ArtemisResource,
+    /** The address or queue name the service is given. */
+    readonly name: string,
+    private readonly apply: (client: BrokerClient) => void,
+  ) {}
+
+  /** Gives `client`'s broker user the permission this use needs. */
+  grantTo(client: string): void {
+    this.apply(this.broker.client(client));
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }

@@ -23,6 +23,7 @@ export class ExecutableResource extends Resource {
   /** Injects the target's connection information or service-discovery URLs. */
   withReference(target: ReferenceTarget): this {
     this.references.push(target);
+    target.referencedBy?.(this.name);
     return this;
   }
 

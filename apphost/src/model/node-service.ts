@@ -1,4 +1,5 @@
 import path from "node:path";
+import { BrokerAddressUse } from "./artemis.js";
 import { ParameterResource } from "./parameter.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
@@ -36,6 +37,7 @@ export class NodeServiceResource extends Resource {
       this.references.push({ name: target.name, connectionName: target.name });
     } else {
       this.references.push(target);
+      target.referencedBy?.(this.name);
     }
     return this;
   }
@@ -58,10 +60,18 @@ export class NodeServiceResource extends Resource {
     return this;
   }
 
-  withEnvironment(name: string, value: string | number | boolean | ParameterResource): this {
+  /** A variable; a broker address use (`broker.sendsTo(…)`) also grants the service's broker user that access. */
+  withEnvironment(
+    name: string,
+    value: string | number | boolean | ParameterResource | BrokerAddressUse,
+  ): this {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw new Error(`Invalid environment variable name "${name}"`);
-    if (value instanceof ParameterResource) {
+    if (value instanceof BrokerAddressUse) {
+      value.grantTo(this.name);
+      this.environment.set(name, value.name);
+      this.parameterEnvironment.delete(name);
+    } else if (value instanceof ParameterResource) {
       this.waitsFor.add(value);
       this.parameterEnvironment.set(name, value);
       this.environment.delete(name);

@@ -30,6 +30,8 @@ export interface ReferenceTarget {
   readonly name: string;
   /** The name used in `ConnectionStrings__<name>` and `<NAME>_*` variables. */
   readonly connectionName: string;
+  /** Told which resource references it (a broker gives each client a user of its own). */
+  referencedBy?(client: string): void;
 }
 
 /** Base of every resource in the model: a name and what it waits for. */

@@ -3,7 +3,10 @@
 // The Compose and Kubernetes publishers both render this plan, so a resource added to app.ts
 // appears in every output and both outputs agree on names, ports and variables.
 
+import { createHash } from "node:crypto";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js";
+import { hashArtemisPassword, renderRolesFile } from "../artemis/instance.js";
+import { brokerRoles } from "../artemis/security.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
 import { NodeServiceResource } from "../model/node-service.js";
@@ -11,6 +14,7 @@ import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import { envPrefix, type Resource } from "../model/resource.js";
 import { referenceEnvironment } from "../runtime/environment.js";
+import { databaseRoleNames } from "../runtime/postgres-roles.js";
 import { imageVariable, OFFICIAL_IMAGES } from "../providers/container/images.js";
 
 /** Port every service listens on inside its container (the HOST/PORT contract of service-defaults). */
@@ -48,8 +52,17 @@ export interface PostgresPlan {
   name: string;
   image: ImageSpec;
   passwordSecret: string;
-  /** The first database is created by the image (POSTGRES_DB); the others by an init script. */
+  /** The first database is created by the image (POSTGRES_DB); the others by the init script. */
   databases: string[];
+  /**
+   * Runs once, when the data volume is initialised (the image's /docker-entrypoint-initdb.d):
+   * creates the other databases and every database's owner and runtime roles, with the same
+   * grants the AppHost gives them (runtime/postgres-roles.ts). Reads the role passwords from the
+   * container variables named in `initSecrets`.
+   */
+  initScript: string;
+  /** Secrets the init script reads, each as a container variable of the same name. */
+  initSecrets: string[];
   settings: Array<[string, string]>;
   dependsOn: string[];
 }
@@ -59,10 +72,22 @@ export interface ArtemisPlan {
   name: string;
   image: ImageSpec;
   passwordSecret: string;
-  /** File name → content, mounted into ARTEMIS_CONFIG_DIR. */
+  /** File name → content, mounted into ARTEMIS_CONFIG_DIR (no secret in any of them). */
   configFiles: Map<string, string>;
+  /** Every broker user (the admin first, then one per service) and its password's secret. */
+  logins: Array<{ username: string; secret: string }>;
+  /**
+   * Variables of the broker container: the JAAS login configuration (users and roles files) is
+   * read from ARTEMIS_CONFIG_DIR on every start, not from the instance's etc/ (written once).
+   */
+  environment: Array<{ name: string; value: string }>;
   dependsOn: string[];
 }
+
+/** The broker's users file (hashed passwords) in ARTEMIS_CONFIG_DIR: a secret of its own. */
+export const ARTEMIS_USERS_FILE = "artemis-users.properties";
+const ARTEMIS_ROLES_FILE = "artemis-roles.properties";
+const ARTEMIS_LOGIN_CONFIG = "login.config";
 
 export interface ServicePlan {
   kind: "service";
@@ -115,27 +140,58 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
         name: passwordSecret,
         description: `PostgreSQL superuser password of ${resource.name}`,
       });
+      const initSecrets: string[] = [];
+      for (const database of resource.databases) {
+        for (const role of ["owner", "app"] as const) {
+          const name = databaseRoleSecretName(database.databaseName, role);
+          secrets.push({ name, description: `PostgreSQL password of ${database.databaseName}_${role}` });
+          initSecrets.push(name);
+        }
+      }
       resources.push({
         kind: "postgres",
         name: resource.name,
         image: { variable: imageVariable("postgres"), image: resource.image ?? OFFICIAL_IMAGES.postgres },
         passwordSecret,
         databases: resource.databases.map((d) => d.databaseName),
+        initScript: postgresInitScript(resource.databases.map((d) => d.databaseName)),
+        initSecrets,
         settings: [...resource.settings],
         dependsOn: dependsOn(resource),
       });
     } else if (resource instanceof ArtemisResource) {
       const passwordSecret = secretName(resource.name);
       secrets.push({ name: passwordSecret, description: `Artemis password of user ${ARTEMIS_USER}` });
+      const clients = resource.clients();
+      const logins = [{ username: ARTEMIS_USER, secret: passwordSecret }];
+      for (const client of clients) {
+        const secret = brokerClientSecretName(resource.name, client.name);
+        secrets.push({ name: secret, description: `Artemis password of ${client.name}'s own user` });
+        logins.push({ username: client.name, secret });
+      }
+      const configFiles = artemisEtcFiles(resource.topology(), { adminUser: ARTEMIS_USER, clients });
+      configFiles.set(ARTEMIS_ROLES_FILE, renderRolesFile(brokerRoles(ARTEMIS_USER, clients)));
+      configFiles.set(ARTEMIS_LOGIN_CONFIG, LOGIN_CONFIG);
       resources.push({
         kind: "artemis",
         name: resource.name,
         image: { variable: imageVariable("artemis"), image: resource.image ?? OFFICIAL_IMAGES.artemis },
         passwordSecret,
-        configFiles: artemisEtcFiles(resource.topology()),
+        configFiles,
+        logins,
+        environment: [
+          {
+            name: "JAVA_ARGS_APPEND",
+            value: `-Djava.security.auth.login.config=${ARTEMIS_CONFIG_DIR}/${ARTEMIS_LOGIN_CONFIG}`,
+          },
+        ],
         dependsOn: dependsOn(resource),
       });
     } else if (resource instanceof NodeServiceResource) {
+      secrets.push({
+        name: adminTokenSecretName(resource.name),
+        description: `admin API token (ADMIN_TOKEN) of ${resource.name}`,
+      });
       resources.push(servicePlan(model, resource, dependsOn(resource), options));
     } else if (resource instanceof ParameterResource) {
       // A secret parameter is generated into the secrets file like a password; others are literals.
@@ -164,28 +220,33 @@ function servicePlan(
     const target = model.resources().find((r) => r.name === reference.name);
     if (target instanceof PostgresDatabaseResource) {
       migrates.push(target.name);
-      const secret = secretName(target.server.name);
-      const uri: Template = [
-        `postgresql://${POSTGRES_USER}:`,
+      // The runtime role for the service, the owner's URL for its migrations only (as the AppHost does).
+      const roles = databaseRoleNames(target.databaseName);
+      const url = (user: string, secret: string): Template => [
+        `postgresql://${user}:`,
         { secret },
         `@${target.server.name}:${POSTGRES_PORT}/${target.databaseName}`,
       ];
+      const appSecret = databaseRoleSecretName(target.databaseName, "app");
       addReference(
         set,
         reference.connectionName,
-        uri,
+        url(roles.runtime, appSecret),
         target.server.name,
         POSTGRES_PORT,
-        POSTGRES_USER,
-        secret,
-        {
-          databaseName: target.databaseName,
-        },
+        roles.runtime,
+        appSecret,
+        { databaseName: target.databaseName },
+      );
+      set(
+        `${envPrefix(reference.connectionName)}_MIGRATIONS_URI`,
+        url(roles.owner, databaseRoleSecretName(target.databaseName, "owner")),
       );
     } else if (target instanceof ArtemisResource) {
-      const secret = secretName(target.name);
-      const uri: Template = [`amqp://${ARTEMIS_USER}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
-      addReference(set, reference.connectionName, uri, target.name, ARTEMIS_PORT, ARTEMIS_USER, secret, {});
+      // The service's own broker user (ArtemisResource.clients), never the admin.
+      const secret = brokerClientSecretName(target.name, service.name);
+      const uri: Template = [`amqp://${service.name}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
+      addReference(set, reference.connectionName, uri, target.name, ARTEMIS_PORT, service.name, secret, {});
     } else if (target instanceof NodeServiceResource && target.httpEndpoint) {
       set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
     } else if (target instanceof ParameterResource) {
@@ -199,7 +260,11 @@ function servicePlan(
   if (service.httpEndpoint) {
     set("HOST", "0.0.0.0");
     set("PORT", String(SERVICE_PORT));
+    // Other services reach it by its name (IP literals, e.g. probes, always pass the allowlist).
+    set("ALLOWED_HOSTS", service.name);
   }
+  // Its admin API token, generated per service like the runtime's.
+  set("ADMIN_TOKEN", [{ secret: adminTokenSecretName(service.name) }]);
   for (const [name, value] of service.environment) set(name, value);
   for (const [name, parameter] of service.parameterEnvironment) set(name, parameterValue(parameter));
 
@@ -232,14 +297,12 @@ function addReference(
   // The same variable names the runtime injects (runtime/environment.ts), with the URI and the
   // password as templates; the marker never reaches an output.
   const marker = "\u0000uri\u0000";
-  const env = referenceEnvironment(connectionName, {
-    uri: marker,
-    host,
-    port,
+  // The credentials are already the client's own here: no per-client lookup.
+  const env = referenceEnvironment(
+    connectionName,
+    { uri: marker, host, port, username, password: marker, ...extra },
     username,
-    password: marker,
-    ...extra,
-  });
+  );
   for (const [name, value] of Object.entries(env)) {
     if (value !== marker) set(name, value);
     else set(name, name.endsWith("_PASSWORD") ? [{ secret }] : uri);
@@ -266,6 +329,83 @@ export function parameterSecretName(parameter: string): string {
 
 export function secretName(resource: string): string {
   return `SECRET_${envPrefix(resource)}_PASSWORD`;
+}
+
+/** SECRET_<DATABASE>_OWNER_PASSWORD / SECRET_<DATABASE>_APP_PASSWORD. */
+export function databaseRoleSecretName(database: string, role: "owner" | "app"): string {
+  return `SECRET_${envPrefix(database)}_${role.toUpperCase()}_PASSWORD`;
+}
+
+/**
+ * The init script of a published PostgreSQL server (database names are plain identifiers, checked
+ * by the model; passwords reach psql as variables, quoted by psql itself).
+ */
+export function postgresInitScript(databases: string[]): string {
+  const lines = [
+    "# Generated by the Outbox AppHost: the databases and, for each, an owner role (runs the",
+    "# migrations) and a runtime role (reads and writes rows, nothing else). Runs once, when the",
+    "# data volume is initialised; the passwords come from the container's variables.",
+    "outbox_roles() {",
+    '  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres \\',
+    '    --set=owner_password="$1" --set=app_password="$2"',
+    "}",
+  ];
+  databases.forEach((database, index) => {
+    const { owner, runtime } = databaseRoleNames(database);
+    const role = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD`;
+    lines.push(
+      `outbox_roles "$${databaseRoleSecretName(database, "owner")}" "$${databaseRoleSecretName(database, "app")}" <<'SQL'`,
+      // The first database is the image's POSTGRES_DB, created before this script runs.
+      ...(index === 0 ? [] : [`CREATE DATABASE ${database};`]),
+      `CREATE ROLE ${owner} ${role} :'owner_password';`,
+      `CREATE ROLE ${runtime} ${role} :'app_password';`,
+      `ALTER DATABASE ${database} OWNER TO ${owner};`,
+      `REVOKE ALL ON DATABASE ${database} FROM PUBLIC;`,
+      `GRANT CONNECT ON DATABASE ${database} TO ${runtime};`,
+      `\\connect ${database}`,
+      `ALTER SCHEMA public OWNER TO ${owner};`,
+      "REVOKE ALL ON SCHEMA public FROM PUBLIC;",
+      `GRANT USAGE ON SCHEMA public TO ${runtime};`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${runtime};`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${runtime};`,
+      "SQL",
+    );
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+/** A service's own broker user's password: SECRET_<BROKER>_<SERVICE>_PASSWORD. */
+export function brokerClientSecretName(broker: string, client: string): string {
+  return `SECRET_${envPrefix(broker)}_${envPrefix(client)}_PASSWORD`;
+}
+
+export function adminTokenSecretName(service: string): string {
+  return `SECRET_${envPrefix(service)}_ADMIN_TOKEN`;
+}
+
+/** JAAS: the properties login module, reading its two files from ARTEMIS_CONFIG_DIR. */
+const LOGIN_CONFIG = `activemq {
+   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule required
+       debug=false
+       reload=true
+       baseDir="${ARTEMIS_CONFIG_DIR}"
+       org.apache.activemq.jaas.properties.user="${ARTEMIS_USERS_FILE}"
+       org.apache.activemq.jaas.properties.role="${ARTEMIS_ROLES_FILE}";
+};
+`;
+
+/**
+ * The broker's users file, from the secrets' values: hashed (PBKDF2, as Artemis reads it) with a
+ * salt derived from user and password, so that publishing again with the same secrets writes the
+ * same file. The passwords are 32 random characters: the hash gives nothing away.
+ */
+export function brokerUsersFile(plan: ArtemisPlan, secret: (name: string) => string): string {
+  const lines = plan.logins.map((login) => {
+    const password = secret(login.secret);
+    const salt = createHash("sha256").update(`outbox-apphost\0${login.username}\0${password}`).digest();
+    return `${login.username} = ${hashArtemisPassword(password, salt)}\n`;
+  });
+  return `# Generated by the Outbox AppHost from the secrets file; publish again after changing one.\n${lines.join("")}`;
 }
 
 /** Every secret name a template refers to. */

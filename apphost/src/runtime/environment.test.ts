@@ -16,7 +16,7 @@ describe("injected environment", () => {
       password: "p@ss",
       databaseName: "senderdb",
     };
-    const env = referenceEnvironment("senderdb", { ...info, uri: postgresUri(info) });
+    const env = referenceEnvironment("senderdb", { ...info, uri: postgresUri(info) }, "sender");
     expect(env).toEqual({
       ConnectionStrings__senderdb: "postgresql://postgres:p%40ss@127.0.0.1:5433/senderdb",
       SENDERDB_URI: "postgresql://postgres:p%40ss@127.0.0.1:5433/senderdb",
@@ -30,9 +30,33 @@ describe("injected environment", () => {
 
   it("upper-cases and underscores dashed names, builds broker URIs", () => {
     const info = { host: "127.0.0.1", port: 5672, username: "artemis", password: "x" };
-    const env = referenceEnvironment("my-broker", { ...info, uri: amqpUri(info) });
+    const env = referenceEnvironment("my-broker", { ...info, uri: amqpUri(info) }, "sender");
     expect(env.MY_BROKER_URI).toBe("amqp://artemis:x@127.0.0.1:5672");
     expect(env["ConnectionStrings__my-broker"]).toBe("amqp://artemis:x@127.0.0.1:5672");
+  });
+
+  it("gives each client of a broker its own user, never the AppHost's", () => {
+    const info = { host: "127.0.0.1", port: 5672, username: "artemis", password: "admin" };
+    const target = {
+      ...info,
+      uri: amqpUri(info),
+      clients: {
+        sender: { username: "sender", password: "s/1" },
+        receiver: { username: "receiver", password: "r" },
+      },
+    };
+    const sender = referenceEnvironment("broker", target, "sender");
+    expect(sender).toEqual({
+      ConnectionStrings__broker: "amqp://sender:s%2F1@127.0.0.1:5672",
+      BROKER_URI: "amqp://sender:s%2F1@127.0.0.1:5672",
+      BROKER_HOST: "127.0.0.1",
+      BROKER_PORT: "5672",
+      BROKER_USERNAME: "sender",
+      BROKER_PASSWORD: "s/1",
+    });
+    expect(referenceEnvironment("broker", target, "receiver").BROKER_USERNAME).toBe("receiver");
+    expect(JSON.stringify(sender)).not.toContain("admin");
+    expect(() => referenceEnvironment("broker", target, "stranger")).toThrow(/"stranger" has no user/);
   });
 
   it("gives service discovery variables and masks passwords for display", () => {

@@ -10,13 +10,40 @@ export interface ConnectionInfo {
   databaseName?: string;
   /** Databases: the owner role's URL, injected as `<NAME>_MIGRATIONS_URI` for migrations only. */
   migrationsUri?: string;
+  /**
+   * Brokers: each client's own user, by client resource name. A client gets its own credentials
+   * injected, never the ones above (those are the AppHost's).
+   */
+  clients?: Record<string, { username: string; password: string }>;
+}
+
+/** The connection as `client` must see it: with its own credentials where the target has per-client users. */
+export function connectionFor(info: ConnectionInfo, client: string): ConnectionInfo {
+  if (info.clients === undefined) return info;
+  const own = info.clients[client];
+  if (own === undefined)
+    throw new Error(`"${client}" has no user of its own on this resource: reference it with withReference()`);
+  const { clients: _all, uri, ...rest } = info;
+  const userInfo = `${encodeURIComponent(own.username)}:${encodeURIComponent(own.password)}@`;
+  return {
+    ...rest,
+    username: own.username,
+    password: own.password,
+    uri: uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)(?:[^@/]*@)?/, `$1${userInfo}`),
+  };
 }
 
 /**
- * Variables a service gets for one reference, in .NET Aspire's conventions:
+ * Variables `client` gets for one reference, in .NET Aspire's conventions:
  * `ConnectionStrings__<name>` plus `<NAME>_URI`, `_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`.
+ * Where the target has per-client users (a broker), they are the client's own.
  */
-export function referenceEnvironment(connectionName: string, info: ConnectionInfo): Record<string, string> {
+export function referenceEnvironment(
+  connectionName: string,
+  target: ConnectionInfo,
+  client: string,
+): Record<string, string> {
+  const info = connectionFor(target, client);
   const prefix = envPrefix(connectionName);
   const env: Record<string, string> = {
     [`ConnectionStrings__${connectionName}`]: info.uri,

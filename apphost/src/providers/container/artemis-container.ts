@@ -1,6 +1,13 @@
-import { Wait } from "testcontainers";
+import { Wait, type StartedTestContainer } from "testcontainers";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../../artemis/etc-files.js";
-import { ARTEMIS_READY_LOG_CODE } from "../../artemis/instance.js";
+import { ARTEMIS_ADMIN_USER, brokerClientLogins } from "../../artemis/client-logins.js";
+import {
+  ARTEMIS_READY_LOG_CODE,
+  loginFilesUpToDate,
+  renderRolesFile,
+  renderUsersFile,
+} from "../../artemis/instance.js";
+import { brokerRoles, type BrokerLogin } from "../../artemis/security.js";
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { choosePort, isPortOpen } from "../../runtime/ports.js";
@@ -12,10 +19,11 @@ import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
 import { containerResource, logConsumer } from "./started-container.js";
 
 const HOST = "127.0.0.1";
-const USER = "artemis";
+const USER = ARTEMIS_ADMIN_USER;
 /** The official image's contract: the instance directory (its declared volume) and the main acceptor port. */
 const INSTANCE_DIR = "/var/lib/artemis-instance";
 const ETC_OVERRIDE = `${INSTANCE_DIR}/etc-override`;
+const ETC = `${INSTANCE_DIR}/etc`;
 const CONTAINER_PORT = 61616;
 
 /**
@@ -54,6 +62,9 @@ const CONTAINER_PROPERTIES_FILE = "container-instance.properties";
  * image's etc-override directory, which it copies into etc/ when it creates the instance. The
  * instance lives in a named volume, so on later starts etc/ is not rewritten: the broker is told to
  * read its properties from etc-override (`run --properties`), which is refreshed on every start.
+ * Users and roles live in etc/ itself (the login module reads them from there, and reloads them
+ * when they change): they are written into the running container on every start, before anyone
+ * but the AppHost logs in (syncLoginFiles).
  */
 export class ArtemisContainerProvider implements ResourceProvider<ArtemisResource> {
   constructor(private readonly owner: Owner) {}
@@ -73,7 +84,9 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
     await ensureVolume(this.owner, resource.name, volume);
     context.log(`image ${image} (${source}), volume ${volume}, port ${HOST}:${port}`);
 
-    const etcFiles = artemisEtcFiles(resource.topology());
+    const clients = brokerClientLogins(resource, context.settings);
+    await context.settings.save();
+    const etcFiles = artemisEtcFiles(resource.topology(), { adminUser: USER, clients });
     etcFiles.set(CONTAINER_PROPERTIES_FILE, CONTAINER_INSTANCE_PROPERTIES);
     const propertiesOrder = [CONTAINER_PROPERTIES_FILE, BROKER_PROPERTIES_FILE].map(
       (f) => `${ETC_OVERRIDE}/${f}`,
@@ -97,12 +110,28 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
       .withWaitStrategy(Wait.forLogMessage(ARTEMIS_READY_LOG_CODE))
       .withStartupTimeout(120_000)
       .start();
+    const logins = [
+      { username: USER, password },
+      ...clients.map((c) => ({ username: c.name, password: c.password })),
+    ];
+    try {
+      await syncLoginFiles(container, logins, brokerRoles(USER, clients), context.log);
+    } catch (error) {
+      await container.stop().catch(() => undefined);
+      throw error;
+    }
     // Artemis ignores broker.properties keys it cannot apply: check what it really has (both modes).
     await verifyTopologyOrStop({ host: HOST, port, username: USER, password }, resource.topology(), () =>
       container.stop(),
     );
 
-    const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
+    const info: Omit<ConnectionInfo, "uri"> = {
+      host: HOST,
+      port,
+      username: USER,
+      password,
+      clients: Object.fromEntries(clients.map((c) => [c.name, { username: c.name, password: c.password }])),
+    };
     return containerResource({
       container,
       image,
@@ -114,5 +143,43 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
           : { healthy: false, detail: "AMQP port not accepting" },
       stopTimeoutSeconds: 20,
     });
+  }
+}
+
+/**
+ * Writes etc/artemis-users.properties and artemis-roles.properties inside the running container
+ * (as the image's user, 0600, replaced by a rename) unless they already hold exactly these users.
+ * The image copies etc-override/ only when it creates the instance, so on a volume that already
+ * exists this is the only way a new service user or a changed password reaches the broker.
+ */
+async function syncLoginFiles(
+  container: StartedTestContainer,
+  logins: BrokerLogin[],
+  roles: Map<string, string[]>,
+  log: (message: string) => void,
+): Promise<void> {
+  const usersFile = `${ETC}/artemis-users.properties`;
+  const rolesFile = `${ETC}/artemis-roles.properties`;
+  const read = async (file: string) => {
+    const result = await container.exec(["cat", file]);
+    return result.exitCode === 0 ? result.stdout : "";
+  };
+  if (loginFilesUpToDate(await read(usersFile), await read(rolesFile), logins, roles)) return;
+  log(`updating the broker's users: ${logins.map((l) => l.username).join(", ")}`);
+  for (const [file, content] of [
+    [usersFile, renderUsersFile(logins)],
+    [rolesFile, renderRolesFile(roles)],
+  ] as const) {
+    // Content as an argument, not in the script: nothing in it is interpreted by the shell.
+    const result = await container.exec([
+      "sh",
+      "-c",
+      'umask 077 && printf "%s" "$1" > "$2.tmp" && mv "$2.tmp" "$2"',
+      "sh",
+      content,
+      file,
+    ]);
+    if (result.exitCode !== 0)
+      throw new Error(`Could not write ${file} in the broker container: ${result.output.trim()}`);
   }
 }

@@ -2,6 +2,7 @@ import path from "node:path";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
 import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
 import { ARTEMIS_READY_LOG_CODE, checkJava, prepareArtemisInstance } from "../../artemis/instance.js";
+import { ARTEMIS_ADMIN_USER, brokerClientLogins } from "../../artemis/client-logins.js";
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
@@ -21,8 +22,9 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       log: context.log,
       progress: context.progress,
     });
-    const user = "artemis";
+    const user = ARTEMIS_ADMIN_USER;
     const password = context.settings.secret(resource.name, "password");
+    const clients = brokerClientLogins(resource, context.settings);
     const port = await choosePort(context.settings.port(resource.name, "amqp"));
     context.settings.setPort(resource.name, "amqp", port);
     await context.settings.save();
@@ -35,6 +37,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       host: HOST,
       amqpPort: port,
       topology: resource.topology(),
+      clients,
       log: context.log,
     });
 
@@ -67,7 +70,13 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       child.kill(),
     );
 
-    const info: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: user, password };
+    const info: Omit<ConnectionInfo, "uri"> = {
+      host: HOST,
+      port,
+      username: user,
+      password,
+      clients: Object.fromEntries(clients.map((c) => [c.name, { username: c.name, password: c.password }])),
+    };
     return {
       get pid() {
         return child.pid;

@@ -26,7 +26,7 @@ export class ExecutableProcessProvider implements ResourceProvider<ExecutableRes
       Object.assign(
         env,
         target.connection
-          ? referenceEnvironment(reference.connectionName, target.connection)
+          ? referenceEnvironment(reference.connectionName, target.connection, resource.name)
           : serviceDiscoveryEnvironment(reference.name, target.endpoints),
       );
     }

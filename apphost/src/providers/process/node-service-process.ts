@@ -35,7 +35,7 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
       const target = context.lookup(reference.name);
       if (target.value !== undefined) env[`Parameters__${reference.name}`] = target.value;
       else if (target.connection)
-        Object.assign(env, referenceEnvironment(reference.connectionName, target.connection));
+        Object.assign(env, referenceEnvironment(reference.connectionName, target.connection, resource.name));
       else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
     }
     // The service's admin API token: generated once per service, kept in settings.json (0600); the

@@ -20,6 +20,14 @@ const SECRETS = {
   SECRET_SENDER_PG_PASSWORD: "senderSecretValue1",
   SECRET_RECEIVER_PG_PASSWORD: "receiverSecretValue2",
   SECRET_BROKER_PASSWORD: "brokerSecretValue3",
+  SECRET_BROKER_SENDER_PASSWORD: "brokerSenderValue6",
+  SECRET_BROKER_RECEIVER_PASSWORD: "brokerReceiverValue7",
+  SECRET_SENDER_ADMIN_TOKEN: "senderAdminToken8",
+  SECRET_RECEIVER_ADMIN_TOKEN: "receiverAdminToken9",
+  SECRET_SENDERDB_OWNER_PASSWORD: "senderdbOwnerValue10",
+  SECRET_SENDERDB_APP_PASSWORD: "senderdbAppValue11",
+  SECRET_RECEIVERDB_OWNER_PASSWORD: "receiverdbOwnerValue12",
+  SECRET_RECEIVERDB_APP_PASSWORD: "receiverdbAppValue13",
 };
 
 function render(model = buildApp()) {
@@ -99,10 +107,63 @@ describe("Compose publisher", () => {
       expect(yaml).not.toContain(value);
       expect(files.get(ENV_FILE)).toContain(value);
     }
-    expect(compose.services.sender?.environment?.ConnectionStrings__senderdb).toBe(
-      "postgresql://postgres:${SECRET_SENDER_PG_PASSWORD:?SECRET_SENDER_PG_PASSWORD is not set: see .env}@sender-pg:5432/senderdb",
-    );
     expect(compose.services.broker?.healthcheck?.test.join(" ")).toContain('"$$ARTEMIS_PASSWORD"');
+  });
+
+  it("gives each service its own runtime database role, broker user and admin token, and its name as allowed host", () => {
+    const { files, compose } = render();
+    const sender = compose.services.sender?.environment ?? {};
+    const secret = (name: string) => `\${${name}:?${name} is not set: see .env}`;
+    expect(sender.ConnectionStrings__senderdb).toBe(
+      `postgresql://senderdb_app:${secret("SECRET_SENDERDB_APP_PASSWORD")}@sender-pg:5432/senderdb`,
+    );
+    expect(sender.SENDERDB_MIGRATIONS_URI).toBe(
+      `postgresql://senderdb_owner:${secret("SECRET_SENDERDB_OWNER_PASSWORD")}@sender-pg:5432/senderdb`,
+    );
+    expect(sender.ConnectionStrings__broker).toBe(
+      `amqp://sender:${secret("SECRET_BROKER_SENDER_PASSWORD")}@broker:61616`,
+    );
+    expect(sender.BROKER_USERNAME).toBe("sender");
+    expect(sender.ADMIN_TOKEN).toBe(secret("SECRET_SENDER_ADMIN_TOKEN"));
+    expect(sender.ALLOWED_HOSTS).toBe("sender");
+    const receiver = compose.services.receiver?.environment ?? {};
+    expect(receiver.ConnectionStrings__broker).toContain("amqp://receiver:${SECRET_BROKER_RECEIVER_PASSWORD");
+    expect(receiver.ADMIN_TOKEN).toBe(secret("SECRET_RECEIVER_ADMIN_TOKEN"));
+    // No service gets a superuser or the broker's admin.
+    const yaml = files.get(COMPOSE_FILE) ?? "";
+    expect(yaml).not.toMatch(/postgresql:\/\/postgres:/);
+    expect(yaml).not.toContain("amqp://artemis:");
+
+    // The broker reads its users (hashed) and roles from the mounted configuration on every start.
+    const users = files.get("artemis/broker/artemis-users.properties") ?? "";
+    expect(users).toMatch(/^artemis = ENC\(/m);
+    expect(users).toMatch(/^sender = ENC\(/m);
+    expect(users).toMatch(/^receiver = ENC\(/m);
+    for (const value of Object.values(SECRETS)) expect(users).not.toContain(value);
+    expect(
+      renderCompose(deployPlan(buildApp()), SECRETS).get("artemis/broker/artemis-users.properties"),
+    ).toBe(users);
+    expect(files.get("artemis/broker/artemis-roles.properties")).toContain("sender = sender");
+    const properties = files.get("artemis/broker/broker.properties") ?? "";
+    expect(properties).toContain('securityRoles."entity-items".sender.send=true');
+    expect(properties).toContain(
+      'securityRoles."delivery-receipts\\:\\:delivery-receipts".sender.consume=true',
+    );
+    expect(compose.services.broker?.environment?.JAVA_ARGS_APPEND).toBe(
+      "-Djava.security.auth.login.config=/etc/outbox-broker/login.config",
+    );
+    expect(compose.services.broker?.volumes).toContain(
+      "./artemis/broker/artemis-users.properties:/etc/outbox-broker/artemis-users.properties:ro",
+    );
+
+    // The databases' roles are made by the image's init script, from the container's variables.
+    const init = files.get("postgres/sender-pg/10-databases-and-roles.sh") ?? "";
+    expect(init).toContain("CREATE ROLE senderdb_app LOGIN NOSUPERUSER");
+    expect(init).toContain("ALTER DEFAULT PRIVILEGES FOR ROLE senderdb_owner");
+    expect(init).not.toContain("senderdbAppValue11");
+    expect(compose.services["sender-pg"]?.environment?.SECRET_SENDERDB_APP_PASSWORD).toBe(
+      secret("SECRET_SENDERDB_APP_PASSWORD"),
+    );
   });
 
   it("publishes parameters as the services' variables: defaults as literals, secrets from .env", () => {
@@ -143,6 +204,9 @@ describe("Compose publisher", () => {
     const files = renderCompose(deployPlan(model), {
       ...SECRETS,
       SECRET_BILLING_PG_PASSWORD: "billingSecret4",
+      SECRET_BILLINGDB_OWNER_PASSWORD: "billingOwner14",
+      SECRET_BILLINGDB_APP_PASSWORD: "billingApp15",
+      SECRET_BILLING_ADMIN_TOKEN: "billingToken16",
     });
     const compose = parse(files.get(COMPOSE_FILE) ?? "") as { services: Record<string, ComposeService> };
     expect(compose.services["billing-pg"]?.healthcheck).toBeDefined();

@@ -8,6 +8,8 @@ import {
   ARTEMIS_CONFIG_DIR,
   ARTEMIS_PORT,
   ARTEMIS_USER,
+  ARTEMIS_USERS_FILE,
+  brokerUsersFile,
   POSTGRES_USER,
   renderTemplate,
   type ArtemisPlan,
@@ -20,6 +22,8 @@ import { envPrefix } from "../../model/resource.js";
 
 export const COMPOSE_FILE = "docker-compose.yaml";
 export const ENV_FILE = ".env";
+/** The databases-and-roles script, run by the PostgreSQL image when it initialises the volume. */
+export const INIT_SCRIPT = "10-databases-and-roles.sh";
 
 /** Non-secret settings in `.env`: what a deployment changes without regenerating the YAML. */
 export interface ComposeSettings {
@@ -43,13 +47,17 @@ export function renderCompose(plan: DeployPlan, secretValues: Record<string, str
     if (resource.kind === "postgres") {
       volumes[`${resource.name}-data`] = {};
       services[resource.name] = postgresService(resource);
-      const init = initScript(resource);
-      if (init) files.set(`postgres/${resource.name}/init.sql`, init);
+      files.set(`postgres/${resource.name}/${INIT_SCRIPT}`, resource.initScript);
     } else if (resource.kind === "artemis") {
       volumes[`${resource.name}-data`] = {};
       services[resource.name] = artemisService(resource);
       for (const [name, content] of resource.configFiles)
         files.set(`artemis/${resource.name}/${name}`, content);
+      // Hashed passwords, readable by the broker's own user in the container.
+      files.set(
+        `artemis/${resource.name}/${ARTEMIS_USERS_FILE}`,
+        brokerUsersFile(resource, (name) => secretValue(secretValues, name)),
+      );
     } else {
       services[resource.name] = nodeService(resource);
     }
@@ -86,16 +94,19 @@ function postgresService(pg: PostgresPlan): Record<string, unknown> {
     pg.settings.length > 0
       ? ["postgres", ...pg.settings.flatMap(([k, v]) => ["-c", `${k}=${v}`])]
       : undefined;
-  const volumes = [`${pg.name}-data:/var/lib/postgresql/data`];
-  if (pg.databases.length > 1)
-    volumes.push(`./postgres/${pg.name}/init.sql:/docker-entrypoint-initdb.d/10-databases.sql:ro`);
+  const volumes = [
+    `${pg.name}-data:/var/lib/postgresql/data`,
+    `./postgres/${pg.name}/${INIT_SCRIPT}:/docker-entrypoint-initdb.d/${INIT_SCRIPT}:ro`,
+  ];
   return strip({
     image: `\${${pg.image.variable}:-${pg.image.image}}`,
     restart: "unless-stopped",
     environment: {
       POSTGRES_USER,
-      POSTGRES_PASSWORD: `\${${pg.passwordSecret}:?${pg.passwordSecret} is not set: see .env}`,
+      POSTGRES_PASSWORD: required(pg.passwordSecret),
       POSTGRES_DB: first ?? "postgres",
+      // The roles' passwords, for the init script.
+      ...Object.fromEntries(pg.initSecrets.map((name) => [name, required(name)])),
     },
     command,
     volumes,
@@ -112,19 +123,14 @@ function postgresService(pg: PostgresPlan): Record<string, unknown> {
   });
 }
 
-function initScript(pg: PostgresPlan): string | undefined {
-  if (pg.databases.length < 2) return undefined;
-  return (
-    pg.databases
-      .slice(1)
-      .map((d) => `CREATE DATABASE "${d}";`)
-      .join("\n") + "\n"
-  );
+/** `${NAME}`, refusing to start when .env lacks it. */
+function required(secret: string): string {
+  return `\${${secret}:?${secret} is not set: see .env}`;
 }
 
 function artemisService(broker: ArtemisPlan): Record<string, unknown> {
   const volumes = [`${broker.name}-data:/var/lib/artemis-instance`];
-  for (const name of broker.configFiles.keys())
+  for (const name of [...broker.configFiles.keys(), ARTEMIS_USERS_FILE])
     volumes.push(`./artemis/${broker.name}/${name}:${ARTEMIS_CONFIG_DIR}/${name}:ro`);
   return strip({
     image: `\${${broker.image.variable}:-${broker.image.image}}`,
@@ -135,6 +141,7 @@ function artemisService(broker: ArtemisPlan): Record<string, unknown> {
       ANONYMOUS_LOGIN: "false",
       // No web console in a deployment; no disk benchmark at creation.
       EXTRA_ARGS: "--no-web --no-autotune",
+      ...Object.fromEntries(broker.environment.map((e) => [e.name, e.value])),
     },
     // broker.properties is applied on every start (the instance's etc/ is created once, on the volume).
     command: ["run", "--properties", `${ARTEMIS_CONFIG_DIR}/broker.properties`],
@@ -224,6 +231,12 @@ function renderEnv(
     lines.push(`# ${secret.description}`, `${secret.name}=${value}`);
   }
   return lines.join("\n") + "\n";
+}
+
+function secretValue(values: Record<string, string>, name: string): string {
+  const value = values[name];
+  if (value === undefined) throw new Error(`No value for secret ${name}`);
+  return value;
 }
 
 /** Drops undefined keys so the YAML has no `key: null` lines. */

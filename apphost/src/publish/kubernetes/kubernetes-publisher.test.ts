@@ -9,6 +9,14 @@ const SECRETS = {
   SECRET_SENDER_PG_PASSWORD: "senderSecretValue1",
   SECRET_RECEIVER_PG_PASSWORD: "receiverSecretValue2",
   SECRET_BROKER_PASSWORD: "brokerSecretValue3",
+  SECRET_BROKER_SENDER_PASSWORD: "brokerSenderValue6",
+  SECRET_BROKER_RECEIVER_PASSWORD: "brokerReceiverValue7",
+  SECRET_SENDER_ADMIN_TOKEN: "senderAdminToken8",
+  SECRET_RECEIVER_ADMIN_TOKEN: "receiverAdminToken9",
+  SECRET_SENDERDB_OWNER_PASSWORD: "senderdbOwnerValue10",
+  SECRET_SENDERDB_APP_PASSWORD: "senderdbAppValue11",
+  SECRET_RECEIVERDB_OWNER_PASSWORD: "receiverdbOwnerValue12",
+  SECRET_RECEIVERDB_APP_PASSWORD: "receiverdbAppValue13",
 };
 
 interface Probe {
@@ -103,17 +111,25 @@ describe("Kubernetes publisher", () => {
         expect(text, `${manifest.kind} in ${file}`).not.toContain(value);
     }
     expect(manifests.some((m) => m.manifest.kind === "Secret")).toBe(false);
+    // The broker's users file (hashed) is a kustomize-generated Secret, mounted beside its ConfigMap.
+    expect(files.get(KUSTOMIZATION_FILE)).toContain("broker-users");
+    expect(files.get("artemis/broker/artemis-users.properties")).toMatch(/^sender = ENC\(/m);
+    expect(find("ConfigMap", "broker-config").data?.["artemis-users.properties"]).toBeUndefined();
     for (const value of Object.values(SECRETS)) expect(files.get(SECRETS_FILE)).toContain(value);
     const env = find("Deployment", "sender").spec?.template?.spec.containers[0]?.env ?? [];
     const names = env.map((e) => e.name);
     expect(new Set(names).size).toBe(names.length);
     expect(env[0]).toEqual({
-      name: "SECRET_SENDER_PG_PASSWORD",
-      valueFrom: { secretKeyRef: { name: "outbox-apphost-secrets", key: "SECRET_SENDER_PG_PASSWORD" } },
+      name: "SECRET_SENDERDB_APP_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "outbox-apphost-secrets", key: "SECRET_SENDERDB_APP_PASSWORD" } },
     });
     expect(env.find((e) => e.name === "ConnectionStrings__senderdb")?.value).toBe(
-      "postgresql://postgres:$(SECRET_SENDER_PG_PASSWORD)@sender-pg:5432/senderdb",
+      "postgresql://senderdb_app:$(SECRET_SENDERDB_APP_PASSWORD)@sender-pg:5432/senderdb",
     );
+    expect(env.find((e) => e.name === "ConnectionStrings__broker")?.value).toBe(
+      "amqp://sender:$(SECRET_BROKER_SENDER_PASSWORD)@broker:61616",
+    );
+    expect(env.find((e) => e.name === "ADMIN_TOKEN")?.value).toBe("$(SECRET_SENDER_ADMIN_TOKEN)");
     expect(files.get(KUSTOMIZATION_FILE)).toContain("secretGenerator");
   });
 });

@@ -27,6 +27,17 @@ export const receiverEnvSchema = baseEnvSchema.extend({
    */
   RECEIVER_DLQ: z.string().trim().min(1).optional(),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * Inbox rows received longer ago than this are deleted (default 7 days); 0 keeps them forever.
+   * This is the duplicate window: a redelivery older than it is no longer known by message id.
+   */
+  INBOX_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 3_600_000),
+  INBOX_RETENTION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  INBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
 });
 
 export type ReceiverConfig = z.infer<typeof receiverEnvSchema> & {

@@ -21,6 +21,7 @@ import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
 import { BrokerManagement } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
+import { InboxRetentionJob } from "./messaging/inbox-retention-job.js";
 import { DeadLetterQueue } from "./messaging/dead-letters.js";
 import { createMessageProcessor } from "./messaging/process-message.js";
 import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
@@ -150,6 +151,17 @@ registerMessageJourneyRoutes(host, {
 host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
 if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));
+// Deletes inbox rows older than the duplicate window, one instance at a time (docs/receiver.md).
+const retention =
+  config.INBOX_RETENTION_MS > 0
+    ? new InboxRetentionJob({
+        pool,
+        retentionMs: config.INBOX_RETENTION_MS,
+        intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
+        batchSize: config.INBOX_RETENTION_BATCH_SIZE,
+        logger: logger.child({ component: "inbox-retention" }),
+      })
+    : undefined;
 // Hooks run in reverse order: consumers first (settle in-flight work, receipts included), then the
 // receipt and management links, the broker, the pool.
 host.onShutdown("postgres", () => pool.end());
@@ -158,10 +170,12 @@ host.onShutdown("management", () => Promise.resolve(management.close()));
 host.onShutdown("receipts", () => Promise.resolve(receipts?.close()));
 host.onShutdown("consumer", () => consumer.stop());
 host.onShutdown("audit-consumer", async () => audit?.stop());
+host.onShutdown("inbox-retention", async () => retention?.stop());
 
 amqp.open();
 consumer.start();
 audit?.start();
+retention?.start();
 await host.start();
 
 /** The connection's state when it is down (it says why), otherwise whether our link is attached. */

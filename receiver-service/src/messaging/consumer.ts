@@ -116,7 +116,8 @@ export class InboxConsumer {
   private stopping: Promise<void> | undefined;
   /** The batch being formed (batch mode), and the timer that cuts it. */
   private forming: Pending[] = [];
-  private cutTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
+  private cancelCut: (() => void) | undefined;
   private runningBatches = 0;
 
   constructor(opts: ConsumerOptions) {
@@ -271,13 +272,16 @@ export class InboxConsumer {
       this.cutBatch();
       return;
     }
-    if (this.cutTimer !== undefined) return;
+    if (this.cancelCut !== undefined) return;
     // Nothing running: cut after the deliveries that arrived together (same I/O turn) joined.
     // Otherwise linger: the running batches' commits are the time to gather more.
-    this.cutTimer =
-      this.runningBatches === 0
-        ? setImmediate(() => this.cutBatch())
-        : setTimeout(() => this.cutBatch(), batch.lingerMs);
+    if (this.runningBatches === 0) {
+      const immediate = setImmediate(() => this.cutBatch());
+      this.cancelCut = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.cutBatch(), batch.lingerMs);
+      this.cancelCut = () => clearTimeout(timer);
+    }
   }
 
   /**
@@ -285,11 +289,8 @@ export class InboxConsumer {
    * sharing an aggregate run one after another, in arrival order; others run in parallel.
    */
   private cutBatch(): void {
-    if (this.cutTimer !== undefined) {
-      clearTimeout(this.cutTimer as NodeJS.Timeout);
-      clearImmediate(this.cutTimer as NodeJS.Immediate);
-      this.cutTimer = undefined;
-    }
+    this.cancelCut?.();
+    this.cancelCut = undefined;
     const batch = this.forming;
     if (batch.length === 0) return;
     this.forming = [];

@@ -133,7 +133,8 @@ export class ReceiptConsumer {
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly resumeWaiters = new Set<(resumed: boolean) => void>();
   private forming: PendingReceipt[] = [];
-  private cutTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
+  private cancelCut: (() => void) | undefined;
   private runningBatches = 0;
 
   constructor(private readonly opts: ReceiptConsumerOptions) {}
@@ -227,20 +228,20 @@ export class ReceiptConsumer {
       this.cutBatch();
       return;
     }
-    if (this.cutTimer !== undefined) return;
+    if (this.cancelCut !== undefined) return;
     // Nothing running: cut after the receipts that arrived together (same I/O turn) joined.
-    this.cutTimer =
-      this.runningBatches === 0
-        ? setImmediate(() => this.cutBatch())
-        : setTimeout(() => this.cutBatch(), this.opts.batchLingerMs ?? 5);
+    if (this.runningBatches === 0) {
+      const immediate = setImmediate(() => this.cutBatch());
+      this.cancelCut = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.cutBatch(), this.opts.batchLingerMs ?? 5);
+      this.cancelCut = () => clearTimeout(timer);
+    }
   }
 
   private cutBatch(): void {
-    if (this.cutTimer !== undefined) {
-      clearTimeout(this.cutTimer as NodeJS.Timeout);
-      clearImmediate(this.cutTimer as NodeJS.Immediate);
-      this.cutTimer = undefined;
-    }
+    this.cancelCut?.();
+    this.cancelCut = undefined;
     const batch = this.forming;
     if (batch.length === 0) return;
     this.forming = [];

@@ -444,12 +444,22 @@ export class InboxConsumer {
       this.keepForLater(failure);
       return;
     }
+    let stored = false;
     const pending = store(failure)
+      .then(() => {
+        stored = true;
+      })
       .catch((error: unknown) => {
         this.logger.debug({ error: describeError(error) }, "could not record the delivery failure yet");
         this.keepForLater(failure);
       })
-      .finally(() => this.failureRecords.delete(pending));
+      .finally(() => {
+        this.failureRecords.delete(pending);
+        // The database answers: write one that waited because too many were pending at once (a
+        // batch can reject many messages together), instead of leaving it until the next outage.
+        const next = stored && !this.paused ? this.unrecorded.shift() : undefined;
+        if (next !== undefined) this.record(next);
+      });
     this.failureRecords.add(pending);
   }
 

@@ -240,6 +240,26 @@ async function takeDeadLetter(queue: string): Promise<Message | undefined> {
   });
 }
 
+/** Every message id in a dead-letter queue (consumed), once the first one is there. */
+async function drainDeadLetters(queue: string): Promise<string[]> {
+  const ids = [String((await takeDeadLetter(queue))?.message_id)];
+  const connection = await connectToBroker(app);
+  try {
+    const receiver = connection.open_receiver({ source: { address: `DLQ::${queue}` }, credit_window: 100 });
+    await new Promise<void>((resolve) => {
+      let timer = setTimeout(resolve, 3_000);
+      receiver.on("message", (ctx: EventContext) => {
+        ids.push(String(ctx.message?.message_id));
+        clearTimeout(timer);
+        timer = setTimeout(resolve, 3_000);
+      });
+    });
+  } finally {
+    connection.close();
+  }
+  return ids;
+}
+
 describe("receiver batches", () => {
   it("applies the neighbours of a poison message once and dead-letters the poison", async () => {
     // The receiver's database refuses this name: a data error inside the batch transaction.
@@ -270,8 +290,28 @@ describe("receiver batches", () => {
       ).toBe(1);
     }
     expect(await count("select count(*) as n from inbox where message_id = $1", [poison.message_id])).toBe(0);
-    const dead = await takeDeadLetter(DLQ);
-    expect(dead?.message_id).toBe(poison.message_id);
+    // Only the poison: each delivery was settled with its own outcome.
+    expect(await drainDeadLetters(DLQ)).toEqual([poison.message_id]);
+  });
+
+  it("settles an unparseable message between two applied neighbours with its own outcome", async () => {
+    const gate = created("gate");
+    const garbage: Message = { message_id: randomUUID(), durable: true, body: "{not json" };
+    const batch = [created(), garbage, created()];
+    await send([gate]);
+    const { consumer, batches, gateRunning } = startConsumer({ expected: 4, gate: String(gate.message_id) });
+    await gateRunning;
+    await send(batch);
+    await eventually("all four settled", () =>
+      Promise.resolve(consumer.counters.processed + consumer.counters.rejected === 4 ? true : undefined),
+    );
+
+    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id)]);
+    // Committed as a batch (the unparseable one never entered the transaction).
+    expect(consumer.counters).toMatchObject({ processed: 3, rejected: 1, batches: 2, batchFallbacks: 0 });
+    // rhea would give a reject right after an accept the accept's outcome if both were settled in
+    // one tick: the poison must be in the DLQ, and its neighbours must not.
+    expect(await drainDeadLetters(DLQ)).toEqual([garbage.message_id]);
   });
 
   it("applies two versions of one aggregate in one batch, in order", async () => {

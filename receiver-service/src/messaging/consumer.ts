@@ -336,6 +336,11 @@ export class InboxConsumer {
     } finally {
       this.runningBatches -= 1;
     }
+    // rhea writes the dispositions of deliveries settled in one tick as ranges and gives a range
+    // the FIRST delivery's outcome, comparing outcomes only from the range's third delivery on: an
+    // accept followed by a reject of the next delivery id would accept (drop) the poison. So the
+    // accepts go together, and every other outcome is settled in a tick of its own.
+    const later: Array<() => void> = [];
     batch.forEach(({ delivery, message, generation }, i) => {
       const outcome = outcomes[i] ?? { action: "retry", reason: "no outcome for this delivery" };
       const span = spans[i];
@@ -347,8 +352,14 @@ export class InboxConsumer {
           "settlement lost to a reconnect",
         );
       }
-      this.settle(delivery, outcome, (message.delivery_count ?? 0) + 1);
+      const settle = (): void => this.settle(delivery, outcome, (message.delivery_count ?? 0) + 1);
+      if (outcome.action === "accept") settle();
+      else later.push(settle);
     });
+    for (const settle of later) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      settle();
+    }
   }
 
   private async handle(delivery: Delivery, message: Message, generation: number): Promise<void> {

@@ -18,6 +18,9 @@ describe("readConfig", () => {
       RECEIVER_GROUP: "receiver",
       RECEIVER_MAX_IN_FLIGHT: 16,
       PG_POOL_MAX: 10,
+      INBOX_RETENTION_MS: 7 * 24 * 3_600_000,
+      INBOX_RETENTION_INTERVAL_MS: 60_000,
+      INBOX_RETENTION_BATCH_SIZE: 1_000,
       databaseUrl: minimal.ConnectionStrings__receiverdb,
       brokerUrl: minimal.ConnectionStrings__broker,
     });
@@ -39,8 +42,14 @@ describe("readConfig", () => {
       RECEIVER_QUEUE: "other",
       RECEIVER_MAX_IN_FLIGHT: "4",
       PG_POOL_MAX: "3",
+      INBOX_RETENTION_MS: "0",
     });
-    expect(config).toMatchObject({ RECEIVER_QUEUE: "other", RECEIVER_MAX_IN_FLIGHT: 4, PG_POOL_MAX: 3 });
+    expect(config).toMatchObject({
+      RECEIVER_QUEUE: "other",
+      RECEIVER_MAX_IN_FLIGHT: 4,
+      PG_POOL_MAX: 3,
+      INBOX_RETENTION_MS: 0,
+    });
     expect(defaultDeadLetterQueue("entity-items.receiver")).toBe("DLQ.entity-items.receiver");
     expect(defaultDeadLetterQueue("entity-items::receiver")).toBe("DLQ.entity-items");
   });
@@ -48,7 +57,12 @@ describe("readConfig", () => {
   it("names every bad or missing variable at once", () => {
     let error: unknown;
     try {
-      readConfig({ PORT: "x", RECEIVER_MAX_IN_FLIGHT: "0", ConnectionStrings__broker: "http://nope" });
+      readConfig({
+        PORT: "x",
+        RECEIVER_MAX_IN_FLIGHT: "0",
+        INBOX_RETENTION_MS: "-1",
+        ConnectionStrings__broker: "http://nope",
+      });
     } catch (e) {
       error = e;
     }
@@ -57,6 +71,7 @@ describe("readConfig", () => {
     for (const name of [
       "PORT",
       "RECEIVER_MAX_IN_FLIGHT",
+      "INBOX_RETENTION_MS",
       "ConnectionStrings__receiverdb",
       "ConnectionStrings__broker",
     ]) {

@@ -26,7 +26,25 @@ export const receiverEnvSchema = baseEnvSchema.extend({
    * (the broker's per-address DLQ on the dead-letter address `DLQ`).
    */
   RECEIVER_DLQ: z.string().trim().min(1).optional(),
+  /**
+   * Deliveries applied in one transaction, at most (and at most RECEIVER_MAX_IN_FLIGHT); 1 applies
+   * each message in its own transaction.
+   */
+  RECEIVER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  /** How long a batch waits for more deliveries while another batch is running. */
+  RECEIVER_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * Inbox rows received longer ago than this are deleted (default 7 days); 0 keeps them forever.
+   * This is the duplicate window: a redelivery older than it is no longer known by message id.
+   */
+  INBOX_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 3_600_000),
+  INBOX_RETENTION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  INBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
 });
 
 export type ReceiverConfig = z.infer<typeof receiverEnvSchema> & {

@@ -17,14 +17,18 @@ import { PgAuditStore } from "./data/audit-store.js";
 import { PgInboxStore } from "./data/inbox-store.js";
 import { recordDeliveryFailure, recordDuplicateDelivery } from "./data/queries.js";
 import { applyEvent } from "./domain/apply-event.js";
-import { recordAuditEntry } from "./domain/record-audit-entry.js";
+import { applyEvents } from "./domain/apply-events.js";
+import { recordAuditEntries, recordAuditEntry } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
 import { BrokerManagement, BrokerUnavailableError } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
+import { InboxRetentionJob } from "./messaging/inbox-retention-job.js";
 import { DeadLetterQueue } from "./messaging/dead-letters.js";
-import { createMessageProcessor } from "./messaging/process-message.js";
+import { describeError } from "./messaging/classify-error.js";
+import { createBatchProcessor } from "./messaging/process-batch.js";
+import { createMessageProcessor, type ProcessorOptions } from "./messaging/process-message.js";
 import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
 
 const SERVICE_NAME = "receiver-service";
@@ -90,16 +94,21 @@ const receipts =
         config.RECEIPT_TIMEOUT_MS,
       );
 const inboxStore = new PgInboxStore(db);
+const receiverProcessing: ProcessorOptions = {
+  apply: (event) => applyEvent(inboxStore, event),
+  // The receipt goes out after the commit and before the accept (see ReceiptPublisher).
+  ...(receipts !== undefined ? { afterApply: (event, result) => receipts.publish(event, result) } : {}),
+};
 const consumer = new InboxConsumer({
   connection: amqp.connection,
   queue: config.RECEIVER_QUEUE,
   group: config.RECEIVER_GROUP,
   maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
   logger,
-  process: createMessageProcessor({
-    apply: (event) => applyEvent(inboxStore, event),
-    // The receipt goes out after the commit and before the accept (see ReceiptPublisher).
-    ...(receipts !== undefined ? { afterApply: (event, result) => receipts.publish(event, result) } : {}),
+  process: createMessageProcessor(receiverProcessing),
+  ...batching(config.RECEIVER_GROUP, {
+    ...receiverProcessing,
+    applyBatch: (events) => applyEvents(inboxStore, events),
   }),
   recordFailure: (failure) => recordDeliveryFailure(db, failure),
   recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
@@ -118,6 +127,10 @@ const audit =
         maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
         logger,
         process: createMessageProcessor({ apply: (event) => recordAuditEntry(auditStore, event) }),
+        ...batching("audit", {
+          apply: (event) => recordAuditEntry(auditStore, event),
+          applyBatch: (events) => recordAuditEntries(auditStore, events),
+        }),
         recordFailure: (failure) => recordDeliveryFailure(db, failure),
         recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
         probe: () => pingDatabase(pool),
@@ -157,6 +170,17 @@ registerMessageJourneyRoutes(host, {
 host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
 if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));
+// Deletes inbox rows older than the duplicate window, one instance at a time (docs/receiver.md).
+const retention =
+  config.INBOX_RETENTION_MS > 0
+    ? new InboxRetentionJob({
+        pool,
+        retentionMs: config.INBOX_RETENTION_MS,
+        intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
+        batchSize: config.INBOX_RETENTION_BATCH_SIZE,
+        logger: logger.child({ component: "inbox-retention" }),
+      })
+    : undefined;
 // Hooks run in reverse order: consumers first (settle in-flight work, receipts included), then the
 // receipt and management links, the broker, the pool.
 host.onShutdown("postgres", () => pool.end());
@@ -165,11 +189,32 @@ host.onShutdown("management", () => Promise.resolve(management.close()));
 host.onShutdown("receipts", () => Promise.resolve(receipts?.close()));
 host.onShutdown("consumer", () => consumer.stop());
 host.onShutdown("audit-consumer", async () => audit?.stop());
+host.onShutdown("inbox-retention", async () => retention?.stop());
 
 amqp.open();
 consumer.start();
 audit?.start();
+retention?.start();
 await host.start();
+
+/** Batch settings for a consumer (none when RECEIVER_BATCH_SIZE is 1: one transaction per message). */
+function batching(
+  group: string,
+  options: Parameters<typeof createBatchProcessor>[0],
+): { batch?: NonNullable<ConstructorParameters<typeof InboxConsumer>[0]["batch"]> } {
+  if (config.RECEIVER_BATCH_SIZE <= 1) return {};
+  const process = createBatchProcessor({
+    ...options,
+    onFallback: (events, error) =>
+      logger.info(
+        { group, events, error: describeError(error) },
+        "batch transaction failed; applying its messages one at a time",
+      ),
+  });
+  return {
+    batch: { process, maxSize: config.RECEIVER_BATCH_SIZE, lingerMs: config.RECEIVER_BATCH_LINGER_MS },
+  };
+}
 
 /** The connection's state when it is down (it says why), otherwise whether our link is attached. */
 function brokerHealthCheck(connection: AmqpConnection, inbox: InboxConsumer): HealthCheck {

@@ -490,6 +490,9 @@ async function main(): Promise<void> {
   sender.withEnvironment("PG_POOL_MAX", settings.concurrency);
   if (process.env.BENCH_RELAY_CONCURRENCY)
     sender.withEnvironment("OUTBOX_CONCURRENCY", process.env.BENCH_RELAY_CONCURRENCY);
+  // BENCH_RECEIVER_BATCH_SIZE=1: the receiver applies one message per transaction (before batching).
+  if (process.env.BENCH_RECEIVER_BATCH_SIZE)
+    receiver.withEnvironment("RECEIVER_BATCH_SIZE", process.env.BENCH_RECEIVER_BATCH_SIZE);
   // The peer's logical-replication mode reads the sender's WAL. It adds little WAL for inserts;
   // set for the whole run so every figure is taken on the same server settings.
   const senderPg = model.resources().find((r) => r.name === "sender-pg") as

@@ -1,9 +1,9 @@
-import type { AuditStore } from "../domain/record-audit-entry.js";
+import type { AuditStore, BatchAuditStore } from "../domain/record-audit-entry.js";
 import type { IncomingEvent } from "../domain/events.js";
 import type { Database } from "./db.js";
 import { auditLog } from "./schema.js";
 
-export class PgAuditStore implements AuditStore {
+export class PgAuditStore implements AuditStore, BatchAuditStore {
   constructor(private readonly db: Database) {}
 
   async append(event: IncomingEvent): Promise<boolean> {
@@ -21,5 +21,23 @@ export class PgAuditStore implements AuditStore {
       .onConflictDoNothing({ target: auditLog.messageId })
       .returning({ messageId: auditLog.messageId });
     return rows.length === 1;
+  }
+
+  async appendAll(events: readonly IncomingEvent[]): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    const rows = await this.db
+      .insert(auditLog)
+      .values(
+        events.map((event) => ({
+          messageId: event.messageId,
+          type: event.type,
+          version: event.version,
+          aggregateId: event.aggregateId,
+          payload: event.payload,
+        })),
+      )
+      .onConflictDoNothing({ target: auditLog.messageId })
+      .returning({ messageId: auditLog.messageId });
+    return new Set(rows.map((row) => row.messageId));
   }
 }

@@ -1,23 +1,33 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { EventEnvelope } from "../domain/events.js";
-import type { InboxStore, InboxUnitOfWork, NewReceivedItem, ReceivedItemUpdate } from "../domain/inbox.js";
+import type {
+  BatchInboxStore,
+  BatchInboxUnitOfWork,
+  InboxStore,
+  NewReceivedItem,
+  ReceivedItemUpdate,
+} from "../domain/inbox.js";
 import type { Database } from "./db.js";
 import { inbox, receivedItems, receivedItemVersions } from "./schema.js";
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 /** The inbox + effect tables behind the domain's unit of work, on drizzle/node-postgres. */
-export class PgInboxStore implements InboxStore {
+export class PgInboxStore implements InboxStore, BatchInboxStore {
   constructor(private readonly db: Database) {}
 
-  inTransaction<T>(work: (uow: InboxUnitOfWork) => Promise<T>): Promise<T> {
+  inTransaction<T>(work: (uow: BatchInboxUnitOfWork) => Promise<T>): Promise<T> {
     // READ COMMITTED is enough: the primary keys serialise concurrent duplicates (a second
     // INSERT of the same key waits for the first transaction, then does nothing).
     return this.db.transaction((tx) => work(new PgInboxUnitOfWork(tx)));
   }
+
+  inBatchTransaction<T>(work: (uow: BatchInboxUnitOfWork) => Promise<T>): Promise<T> {
+    return this.inTransaction(work);
+  }
 }
 
-class PgInboxUnitOfWork implements InboxUnitOfWork {
+class PgInboxUnitOfWork implements BatchInboxUnitOfWork {
   constructor(private readonly tx: Transaction) {}
 
   async recordMessage(envelope: EventEnvelope): Promise<boolean> {
@@ -32,6 +42,36 @@ class PgInboxUnitOfWork implements InboxUnitOfWork {
       .onConflictDoNothing({ target: inbox.messageId })
       .returning({ messageId: inbox.messageId });
     return rows.length === 1;
+  }
+
+  async recordMessages(envelopes: readonly EventEnvelope[]): Promise<Set<string>> {
+    if (envelopes.length === 0) return new Set();
+    // One statement for the batch. ON CONFLICT DO NOTHING also skips a second copy of an id
+    // within the statement; RETURNING lists each new id once. Sorted by id so that two batches
+    // with ids in common lock them in the same order instead of deadlocking.
+    const sorted = [...envelopes].sort((a, b) =>
+      a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0,
+    );
+    const rows = await this.tx
+      .insert(inbox)
+      .values(
+        sorted.map((envelope) => ({
+          messageId: envelope.messageId,
+          type: envelope.type,
+          version: envelope.version,
+          aggregateId: envelope.aggregateId,
+        })),
+      )
+      .onConflictDoNothing({ target: inbox.messageId })
+      .returning({ messageId: inbox.messageId });
+    return new Set(rows.map((row) => row.messageId));
+  }
+
+  async markAllProcessed(messageIds: readonly string[]): Promise<void> {
+    await this.tx
+      .update(inbox)
+      .set({ processedAt: sql`clock_timestamp()` })
+      .where(inArray(inbox.messageId, [...messageIds]));
   }
 
   async insertReceivedItem(item: NewReceivedItem): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { EntityItemCreatedEvent } from "./events.js";
-import type { ApplyResult, InboxStore } from "./inbox.js";
+import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
 
 /**
  * Applies EntityItemCreated exactly once: remember the message id and store the entity copy in
@@ -14,15 +14,23 @@ export async function applyEntityItemCreated(
   return store.inTransaction(async (uow) => {
     const firstTime = await uow.recordMessage(event);
     if (!firstTime) return "duplicate";
-
-    const inserted = await uow.insertReceivedItem({
-      id: event.payload.item.id,
-      messageId: event.messageId,
-      name: event.payload.item.name,
-      description: event.payload.item.description,
-      sourceCreatedAt: new Date(event.payload.createdAt),
-    });
+    const result = await entityItemCreatedEffect(uow, event);
     await uow.markProcessed(event.messageId);
-    return inserted ? "applied" : "already-applied";
+    return result;
   });
+}
+
+/** The effect alone, for a message id the inbox has just recorded in the same transaction. */
+export async function entityItemCreatedEffect(
+  uow: InboxUnitOfWork,
+  event: EntityItemCreatedEvent,
+): Promise<"applied" | "already-applied"> {
+  const inserted = await uow.insertReceivedItem({
+    id: event.payload.item.id,
+    messageId: event.messageId,
+    name: event.payload.item.name,
+    description: event.payload.item.description,
+    sourceCreatedAt: new Date(event.payload.createdAt),
+  });
+  return inserted ? "applied" : "already-applied";
 }

@@ -1,5 +1,5 @@
 import type { EntityItemUpdatedEvent } from "./events.js";
-import type { ApplyResult, InboxStore } from "./inbox.js";
+import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
 
 /**
  * The update arrived before the version it builds on (or before the entity itself): applying it
@@ -34,22 +34,31 @@ export async function applyEntityItemUpdated(
   return store.inTransaction(async (uow) => {
     const firstTime = await uow.recordMessage(event);
     if (!firstTime) return "duplicate";
-    const { id, version } = event.payload;
-    const current = await uow.lockReceivedItemVersion(id);
-    if (current === undefined || current < version - 1) throw new VersionGapError(id, current, version);
-    if (current >= version) {
-      await uow.markProcessed(event.messageId);
-      return "already-applied";
-    }
-    await uow.applyReceivedItemUpdate({
-      id,
-      messageId: event.messageId,
-      name: event.payload.name,
-      description: event.payload.description,
-      version,
-      sourceUpdatedAt: new Date(event.payload.updatedAt),
-    });
+    const result = await entityItemUpdatedEffect(uow, event);
     await uow.markProcessed(event.messageId);
-    return "applied";
+    return result;
   });
+}
+
+/**
+ * The effect alone, for a message id the inbox has just recorded in the same transaction: the
+ * version check under the entity's row lock, then the new state.
+ */
+export async function entityItemUpdatedEffect(
+  uow: InboxUnitOfWork,
+  event: EntityItemUpdatedEvent,
+): Promise<"applied" | "already-applied"> {
+  const { id, version } = event.payload;
+  const current = await uow.lockReceivedItemVersion(id);
+  if (current === undefined || current < version - 1) throw new VersionGapError(id, current, version);
+  if (current >= version) return "already-applied";
+  await uow.applyReceivedItemUpdate({
+    id,
+    messageId: event.messageId,
+    name: event.payload.name,
+    description: event.payload.description,
+    version,
+    sourceUpdatedAt: new Date(event.payload.updatedAt),
+  });
+  return "applied";
 }

@@ -44,3 +44,19 @@ export interface InboxStore {
  *   same entity under a new id); the inbox remembers the message, the effect is not repeated.
  */
 export type ApplyResult = "applied" | "duplicate" | "already-applied";
+
+/** A unit of work that can also record many message ids at once (batched application). */
+export interface BatchInboxUnitOfWork extends InboxUnitOfWork {
+  /**
+   * Records every message id in one statement; returns the ids that were new (not recorded before
+   * nor earlier in the same call). A concurrent transaction recording the same id wins or waits.
+   */
+  recordMessages(envelopes: readonly EventEnvelope[]): Promise<Set<string>>;
+  /** Marks these message ids processed, in one statement. */
+  markAllProcessed(messageIds: readonly string[]): Promise<void>;
+}
+
+/** Runs a batch in one database transaction: everything commits, or nothing does. */
+export interface BatchInboxStore {
+  inBatchTransaction<T>(work: (uow: BatchInboxUnitOfWork) => Promise<T>): Promise<T>;
+}

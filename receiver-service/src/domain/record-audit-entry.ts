@@ -15,3 +15,19 @@ export interface AuditStore {
 export async function recordAuditEntry(store: AuditStore, event: IncomingEvent): Promise<ApplyResult> {
   return (await store.append(event)) ? "applied" : "duplicate";
 }
+
+/** An audit store that can log many events in one atomic statement. */
+export interface BatchAuditStore {
+  /** Appends the entries; returns the message ids that were not logged before. */
+  appendAll(events: readonly IncomingEvent[]): Promise<Set<string>>;
+}
+
+/** The audit use case for a batch: one insert for all, one result per event in order. */
+export async function recordAuditEntries(
+  store: BatchAuditStore,
+  events: readonly IncomingEvent[],
+): Promise<ApplyResult[]> {
+  const fresh = await store.appendAll(events);
+  // delete: a second copy of the same id in one batch is a duplicate of the first.
+  return events.map((event) => (fresh.delete(event.messageId) ? "applied" : "duplicate"));
+}

@@ -3,6 +3,7 @@ import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea
 import { endProcessSpan, startProcessSpan } from "./consumer-span.js";
 import type { DeliveryFailure } from "../data/queries.js";
 import { describeError } from "./classify-error.js";
+import type { BatchItem, BatchProcessor } from "./process-batch.js";
 import type { MessageProcessor, Outcome } from "./process-message.js";
 
 export interface ConsumerOptions {
@@ -31,6 +32,12 @@ export interface ConsumerOptions {
   stopTimeoutMs?: number;
   /** Consumer group (the subscription) for logs and telemetry. */
   group?: string;
+  /**
+   * Process deliveries in batches (one transaction each) instead of one by one with `process`.
+   * A batch holds at most min(maxSize, maxInFlight) deliveries; it is cut when full, at once when
+   * no other batch is running (no added latency at low load), else after lingerMs.
+   */
+  batch?: { process: BatchProcessor; maxSize: number; lingerMs: number };
 }
 
 export interface ConsumerCounters {
@@ -45,6 +52,17 @@ export interface ConsumerCounters {
   rejected: number;
   /** Transient failure: modified(delivery_failed), redelivered by the broker. */
   failed: number;
+  /** Batch transactions committed. */
+  batches: number;
+  /** Batch transactions that failed, whose deliveries were then applied one at a time. */
+  batchFallbacks: number;
+}
+
+/** A delivery waiting in a batch being formed. */
+interface Pending {
+  delivery: Delivery;
+  message: Message;
+  generation: number;
 }
 
 /** rhea tracks outstanding link credit on the receiver but leaves it out of its typings. */
@@ -70,6 +88,8 @@ export class InboxConsumer {
     alreadyApplied: 0,
     rejected: 0,
     failed: 0,
+    batches: 0,
+    batchFallbacks: 0,
   };
 
   private readonly opts: ConsumerOptions;
@@ -94,6 +114,11 @@ export class InboxConsumer {
   private reattachDelayMs = REATTACH_DELAY_MS.initial;
   private started = false;
   private stopping: Promise<void> | undefined;
+  /** The batch being formed (batch mode), and the timer that cuts it. */
+  private forming: Pending[] = [];
+  /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
+  private cancelCut: (() => void) | undefined;
+  private runningBatches = 0;
 
   constructor(opts: ConsumerOptions) {
     this.opts = opts;
@@ -139,6 +164,8 @@ export class InboxConsumer {
     clearTimeout(this.probeTimer);
     clearTimeout(this.reattachTimer);
     this.opts.connection.removeListener("disconnected", this.onDisconnected);
+    // Deliveries already taken into a batch are processed, like any other in-flight delivery.
+    this.cutBatch();
     const timeoutMs = this.opts.stopTimeoutMs ?? 4_000;
     if (!(await settleWithin([...this.handlers], timeoutMs))) {
       this.logger.warn(
@@ -221,6 +248,10 @@ export class InboxConsumer {
     this.counters.received += 1;
     this.inFlight += 1;
     const generation = this.generation;
+    if (this.opts.batch !== undefined) {
+      this.addToBatch({ delivery, message, generation }, this.opts.batch);
+      return;
+    }
     const run = (): Promise<void> => this.handle(delivery, message, generation);
     const group = groupOf(message);
     const previous = group === undefined ? undefined : this.groupTails.get(group);
@@ -233,6 +264,102 @@ export class InboxConsumer {
     });
     if (group !== undefined) this.groupTails.set(group, handler);
     this.handlers.add(handler);
+  }
+
+  private addToBatch(pending: Pending, batch: NonNullable<ConsumerOptions["batch"]>): void {
+    this.forming.push(pending);
+    if (this.forming.length >= Math.min(batch.maxSize, this.opts.maxInFlight)) {
+      this.cutBatch();
+      return;
+    }
+    if (this.cancelCut !== undefined) return;
+    // Nothing running: cut after the deliveries that arrived together (same I/O turn) joined.
+    // Otherwise linger: the running batches' commits are the time to gather more.
+    if (this.runningBatches === 0) {
+      const immediate = setImmediate(() => this.cutBatch());
+      this.cancelCut = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.cutBatch(), batch.lingerMs);
+      this.cancelCut = () => clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Starts the formed batch once the earlier work of each of its message groups is done: batches
+   * sharing an aggregate run one after another, in arrival order; others run in parallel.
+   */
+  private cutBatch(): void {
+    this.cancelCut?.();
+    this.cancelCut = undefined;
+    const batch = this.forming;
+    if (batch.length === 0) return;
+    this.forming = [];
+    const groups = new Set<string>();
+    for (const { message } of batch) {
+      const group = groupOf(message);
+      if (group !== undefined) groups.add(group);
+    }
+    const previous = [...groups].flatMap((group) => {
+      const tail = this.groupTails.get(group);
+      return tail === undefined ? [] : [tail];
+    });
+    const run = (): Promise<void> => this.handleBatch(batch);
+    const handler = (previous.length === 0 ? run() : Promise.allSettled(previous).then(run)).finally(() => {
+      this.inFlight -= batch.length;
+      this.handlers.delete(handler);
+      for (const group of groups) if (this.groupTails.get(group) === handler) this.groupTails.delete(group);
+      this.topUp();
+    });
+    for (const group of groups) this.groupTails.set(group, handler);
+    this.handlers.add(handler);
+  }
+
+  private async handleBatch(batch: Pending[]): Promise<void> {
+    const process = this.opts.batch?.process;
+    if (process === undefined) return;
+    this.runningBatches += 1;
+    const spans = batch.map(({ message }) => startProcessSpan(message, this.opts.queue, this.opts.group));
+    const items: BatchItem[] = batch.map(({ message }, i) => ({
+      message,
+      run: (work) => (spans[i] ?? startProcessSpan(message, this.opts.queue, this.opts.group)).run(work),
+    }));
+    let outcomes: Outcome[];
+    try {
+      const result = await process(items);
+      outcomes = result.outcomes;
+      if (result.fellBack) this.counters.batchFallbacks += 1;
+      else this.counters.batches += 1;
+    } catch (error) {
+      // The processor should never throw; if it does, let the broker retry (and eventually DLQ).
+      const reason = `unexpected error: ${describeError(error)}`;
+      outcomes = batch.map(() => ({ action: "retry", reason }));
+    } finally {
+      this.runningBatches -= 1;
+    }
+    // rhea writes the dispositions of deliveries settled in one tick as ranges and gives a range
+    // the FIRST delivery's outcome, comparing outcomes only from the range's third delivery on: an
+    // accept followed by a reject of the next delivery id would accept (drop) the poison. So the
+    // accepts go together, and every other outcome is settled in a tick of its own.
+    const later: Array<() => void> = [];
+    batch.forEach(({ delivery, message, generation }, i) => {
+      const outcome = outcomes[i] ?? { action: "retry", reason: "no outcome for this delivery" };
+      const span = spans[i];
+      if (span !== undefined) endProcessSpan(span, outcome);
+      if (generation !== this.generation) {
+        // See handle(): the broker redelivers; what committed is a duplicate then.
+        this.logger.debug(
+          { messageId: outcomeMessageId(outcome), action: outcome.action },
+          "settlement lost to a reconnect",
+        );
+      }
+      const settle = (): void => this.settle(delivery, outcome, (message.delivery_count ?? 0) + 1);
+      if (outcome.action === "accept") settle();
+      else later.push(settle);
+    });
+    for (const settle of later) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      settle();
+    }
   }
 
   private async handle(delivery: Delivery, message: Message, generation: number): Promise<void> {
@@ -328,12 +455,22 @@ export class InboxConsumer {
       this.keepForLater(failure);
       return;
     }
+    let stored = false;
     const pending = store(failure)
+      .then(() => {
+        stored = true;
+      })
       .catch((error: unknown) => {
         this.logger.debug({ error: describeError(error) }, "could not record the delivery failure yet");
         this.keepForLater(failure);
       })
-      .finally(() => this.failureRecords.delete(pending));
+      .finally(() => {
+        this.failureRecords.delete(pending);
+        // The database answers: write one that waited because too many were pending at once (a
+        // batch can reject many messages together), instead of leaving it until the next outage.
+        const next = stored && !this.paused ? this.unrecorded.shift() : undefined;
+        if (next !== undefined) this.record(next);
+      });
     this.failureRecords.add(pending);
   }
 

@@ -36,26 +36,40 @@ export function createMessageProcessor(options: ProcessorOptions): MessageProces
         : { action: "reject", reason: parsed.reason, messageId: parsed.messageId };
     }
     const { event } = parsed;
-    let result: ApplyResult;
-    try {
-      result = await options.apply(event);
-    } catch (error) {
-      const reason = describeError(error);
-      return classifyError(error) === "poison"
-        ? { action: "reject", reason, messageId: event.messageId }
-        : { action: "retry", reason, messageId: event.messageId };
-    }
-    if (options.afterApply !== undefined) {
-      try {
-        await options.afterApply(event, result);
-      } catch (error) {
-        return {
-          action: "retry",
-          reason: `applied, but the follow-up failed: ${describeError(error)}`,
-          messageId: event.messageId,
-        };
-      }
-    }
-    return { action: "accept", result, event };
+    const outcome = await applyOne(options.apply, event);
+    return outcome.action === "accept" ? followUp(options.afterApply, outcome) : outcome;
   };
+}
+
+/** Applies one event and turns an error into reject (poison) or retry (transient). Never throws. */
+export async function applyOne(
+  apply: (event: IncomingEvent) => Promise<ApplyResult>,
+  event: IncomingEvent,
+): Promise<Outcome> {
+  try {
+    return { action: "accept", result: await apply(event), event };
+  } catch (error) {
+    const reason = describeError(error);
+    return classifyError(error) === "poison"
+      ? { action: "reject", reason, messageId: event.messageId }
+      : { action: "retry", reason, messageId: event.messageId };
+  }
+}
+
+/** Runs the follow-up of a committed event; a failure turns the accept into a retry. Never throws. */
+export async function followUp(
+  afterApply: ProcessorOptions["afterApply"],
+  outcome: Extract<Outcome, { action: "accept" }>,
+): Promise<Outcome> {
+  if (afterApply === undefined) return outcome;
+  try {
+    await afterApply(outcome.event, outcome.result);
+    return outcome;
+  } catch (error) {
+    return {
+      action: "retry",
+      reason: `applied, but the follow-up failed: ${describeError(error)}`,
+      messageId: outcome.event.messageId,
+    };
+  }
 }

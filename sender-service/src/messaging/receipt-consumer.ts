@@ -56,6 +56,24 @@ export async function markDelivered(db: Database, receipt: Receipt): Promise<boo
   return (result.rowCount ?? 0) > 0;
 }
 
+/**
+ * markDelivered for many receipts in ONE statement (a receipt batch). Same rules per row; a row
+ * named twice is updated once. Returns the ids of the rows it marked.
+ */
+export async function markAllDelivered(db: Database, receipts: readonly Receipt[]): Promise<Set<string>> {
+  if (receipts.length === 0) return new Set();
+  // One jsonb parameter carries the batch: no statement text that grows with the batch size.
+  const rows = JSON.stringify(receipts.map((r) => ({ id: r.messageId, at: r.appliedAt })));
+  const result = await db.execute<{ id: string }>(sql`
+    UPDATE outbox_messages o
+       SET status = 'delivered', delivered_at = r.at, published_at = coalesce(o.published_at, r.at),
+           locked_by = NULL, locked_until = NULL, claim_token = NULL
+      FROM jsonb_to_recordset(${rows}::jsonb) AS r(id uuid, at timestamptz)
+     WHERE o.id = r.id AND o.status IN ('pending', 'published')
+    RETURNING o.id`);
+  return new Set(result.rows.map((row) => row.id));
+}
+
 export interface ReceiptConsumerOptions {
   connection: Connection;
   queue: string;
@@ -63,6 +81,10 @@ export interface ReceiptConsumerOptions {
   logger: Logger;
   /** Receipts processed at once (manual credit). Default 32. */
   maxInFlight?: number;
+  /** Receipts marked in one UPDATE, at most (and at most maxInFlight). Default 50; 1 = one by one. */
+  batchSize?: number;
+  /** How long a batch waits for more receipts while another batch is running. Default 5 ms. */
+  batchLingerMs?: number;
   /**
    * True when the database answers. After a database failure the consumer stops granting credit
    * and polls this (like the receiver's inbox consumer), so an outage neither burns the receipts'
@@ -75,6 +97,13 @@ const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
 
 type ReceiverWithCredit = Receiver & { credit: number };
 
+/** A readable receipt waiting in a batch. */
+interface PendingReceipt {
+  delivery: Delivery;
+  message: Message;
+  receipt: Receipt;
+}
+
 /**
  * Consumes delivery receipts and marks outbox rows delivered. A receipt is accepted only after
  * the UPDATE committed. The database unreachable: consumption pauses (no new credit) until a probe
@@ -82,6 +111,12 @@ type ReceiverWithCredit = Receiver & { credit: number };
  * an attempt nor dead-letters them); any other failure answers
  * modified(delivery_failed), so the broker's redelivery delay applies; an unreadable receipt is
  * rejected (dead-lettered).
+ *
+ * Receipts are marked in batches: the receipts in hand (up to batchSize) go into one UPDATE and
+ * are accepted together after it committed. The receiver still sends one receipt per message, so
+ * the broker's duplicate-id cache keeps dropping repeats per message and old and new receivers
+ * mix freely. A batch whose UPDATE fails for another reason than the database being unreachable
+ * is retried one receipt at a time, so one bad receipt cannot fail its neighbours.
  */
 export class ReceiptConsumer {
   private receiver: ReceiverWithCredit | undefined;
@@ -97,6 +132,10 @@ export class ReceiptConsumer {
   private probes = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly resumeWaiters = new Set<(resumed: boolean) => void>();
+  private forming: PendingReceipt[] = [];
+  /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
+  private cancelCut: (() => void) | undefined;
+  private runningBatches = 0;
 
   constructor(private readonly opts: ReceiptConsumerOptions) {}
 
@@ -155,6 +194,8 @@ export class ReceiptConsumer {
     clearTimeout(this.reattachTimer);
     clearTimeout(this.probeTimer);
     this.wakeResumeWaiters(false);
+    // Receipts already in hand are marked (or released) like any other in-flight receipt.
+    this.cutBatch();
     await Promise.allSettled([...this.handlers]);
     this.receiver?.close();
   }
@@ -173,24 +214,106 @@ export class ReceiptConsumer {
       delivery.release();
       return;
     }
+    const receipt = parseReceipt(message);
+    if (receipt === undefined) {
+      delivery.reject({ condition: "amqp:decode-error", description: "not a delivery receipt" });
+      this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
+      this.topUp();
+      return;
+    }
     this.inFlight += 1;
-    const handler = this.handle(delivery, message).finally(() => {
-      this.inFlight -= 1;
+    this.forming.push({ delivery, message, receipt });
+    const maxSize = Math.min(this.opts.batchSize ?? 50, this.opts.maxInFlight ?? 32);
+    if (this.forming.length >= maxSize) {
+      this.cutBatch();
+      return;
+    }
+    if (this.cancelCut !== undefined) return;
+    // Nothing running: cut after the receipts that arrived together (same I/O turn) joined.
+    if (this.runningBatches === 0) {
+      const immediate = setImmediate(() => this.cutBatch());
+      this.cancelCut = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.cutBatch(), this.opts.batchLingerMs ?? 5);
+      this.cancelCut = () => clearTimeout(timer);
+    }
+  }
+
+  private cutBatch(): void {
+    this.cancelCut?.();
+    this.cancelCut = undefined;
+    const batch = this.forming;
+    if (batch.length === 0) return;
+    this.forming = [];
+    this.runningBatches += 1;
+    const handler = this.handleBatch(batch).finally(() => {
+      this.runningBatches -= 1;
+      this.inFlight -= batch.length;
       this.handlers.delete(handler);
       this.topUp();
     });
     this.handlers.add(handler);
   }
 
-  private async handle(delivery: Delivery, message: Message): Promise<void> {
-    const receipt = parseReceipt(message);
-    if (receipt === undefined) {
-      delivery.reject({ condition: "amqp:decode-error", description: "not a delivery receipt" });
-      this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
+  private async handleBatch(batch: PendingReceipt[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch;
+      if (only !== undefined) await this.handle(only);
       return;
     }
+    const spans = batch.map(({ message }) => startReceiptSpan(message, this.opts.queue));
+    for (;;) {
+      // Paused (the database is unreachable): wait for the probe instead of trying a batch that
+      // was formed meanwhile.
+      if (this.paused && !(await this.resumed())) {
+        for (const span of spans) endReceiptSpan(span, "stopped while the database was unreachable");
+        for (const { delivery } of batch) delivery.release();
+        return;
+      }
+      try {
+        const marked = await markAllDelivered(
+          this.opts.db,
+          batch.map((p) => p.receipt),
+        );
+        batch.forEach(({ delivery, receipt }, i) => {
+          // delete: a receipt named twice in one batch counts once as delivered.
+          if (marked.delete(receipt.messageId)) this.delivered += 1;
+          else this.unmatched += 1;
+          delivery.accept();
+          const span = spans[i];
+          if (span !== undefined) endReceiptSpan(span);
+        });
+        return;
+      } catch (error) {
+        if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
+          this.opts.logger.warn(
+            { err: error, receipts: batch.length },
+            "could not record a batch of delivery receipts; trying them one at a time",
+          );
+          for (const span of spans) endReceiptSpan(span, "batch failed; handled one at a time");
+          for (const pending of batch) await this.handle(pending);
+          return;
+        }
+        this.failed += batch.length;
+        this.opts.logger.warn(
+          { err: error, receipts: batch.length },
+          "could not record a batch of delivery receipts",
+        );
+        // Not the receipts' fault: keep them (unsettled, so the broker neither counts an attempt
+        // nor hands them out again) and try again once the database answers (top of the loop).
+        this.pause();
+      }
+    }
+  }
+
+  private async handle({ delivery, message, receipt }: PendingReceipt): Promise<void> {
     const span = startReceiptSpan(message, this.opts.queue);
     for (;;) {
+      if (this.paused && !(await this.resumed())) {
+        endReceiptSpan(span, "stopped while the database was unreachable");
+        delivery.release();
+        return;
+      }
       try {
         if (await withSpan(span, () => markDelivered(this.opts.db, receipt))) this.delivered += 1;
         else this.unmatched += 1;

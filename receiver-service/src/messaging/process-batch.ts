@@ -1,0 +1,80 @@
+import type { Message } from "rhea";
+import type { IncomingEvent } from "../domain/events.js";
+import type { ApplyResult } from "../domain/inbox.js";
+import { applyOne, followUp, type Outcome, type ProcessorOptions } from "./process-message.js";
+import { parseMessage } from "./parse-message.js";
+
+/** One delivery of a batch, with a way to run work inside its own process span. */
+export interface BatchItem {
+  message: Message;
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** What became of a batch: one outcome per delivery (same order), and whether it fell back. */
+export interface BatchResult {
+  outcomes: Outcome[];
+  /** The batch transaction failed and the events were applied one at a time. */
+  fellBack: boolean;
+}
+
+/** Decides the outcome of every delivery of a batch. Never throws. */
+export type BatchProcessor = (items: readonly BatchItem[]) => Promise<BatchResult>;
+
+export interface BatchProcessorOptions extends ProcessorOptions {
+  /** Applies all events in one transaction (all or nothing), one result per event in order. */
+  applyBatch: (events: readonly IncomingEvent[]) => Promise<ApplyResult[]>;
+  /** Told why a batch transaction failed, before its events are applied one at a time. */
+  onFallback?: (events: number, error: unknown) => void;
+}
+
+/**
+ * Parse each delivery (poison is rejected on its own), apply the valid events in one transaction,
+ * then run the follow-ups (receipts) of all of them concurrently, each in its message's span.
+ * When the batch transaction fails, nothing of it committed: the events are applied one at a time,
+ * in order, with exactly the single-message outcomes, so a failing event fails only itself.
+ */
+export function createBatchProcessor(options: BatchProcessorOptions): BatchProcessor {
+  return async (items) => {
+    const outcomes = new Array<Outcome>(items.length);
+    const valid: Array<{ index: number; event: IncomingEvent; item: BatchItem }> = [];
+    items.forEach((item, index) => {
+      const parsed = parseMessage(item.message);
+      if (parsed.ok) valid.push({ index, event: parsed.event, item });
+      else
+        outcomes[index] =
+          parsed.messageId === undefined
+            ? { action: "reject", reason: parsed.reason }
+            : { action: "reject", reason: parsed.reason, messageId: parsed.messageId };
+    });
+    if (valid.length === 0) return { outcomes, fellBack: false };
+
+    let results: ApplyResult[] | undefined;
+    try {
+      results = await options.applyBatch(valid.map((v) => v.event));
+      if (results.length !== valid.length) {
+        throw new Error(`batch apply returned ${results.length} results for ${valid.length} events`);
+      }
+    } catch (error) {
+      results = undefined;
+      options.onFallback?.(valid.length, error);
+    }
+    if (results !== undefined) {
+      valid.forEach((v, i) => {
+        outcomes[v.index] = { action: "accept", result: results[i] as ApplyResult, event: v.event };
+      });
+    } else {
+      // One at a time and in order: per-aggregate order holds within the batch too.
+      for (const v of valid) outcomes[v.index] = await v.item.run(() => applyOne(options.apply, v.event));
+    }
+
+    await Promise.all(
+      valid.map(async ({ index, item }) => {
+        const outcome = outcomes[index];
+        if (outcome?.action === "accept") {
+          outcomes[index] = await item.run(() => followUp(options.afterApply, outcome));
+        }
+      }),
+    );
+    return { outcomes, fellBack: results === undefined };
+  };
+}

@@ -1,0 +1,440 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createApp, type DistributedApplication } from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { AmqpConnection, createLogger } from "@outbox/service-defaults";
+import type pg from "pg";
+import rhea from "rhea";
+import type { Connection, EventContext, Message } from "rhea";
+import { createDatabase, createPool, runMigrations } from "../receiver-service/src/data/db.js";
+import { PgInboxStore } from "../receiver-service/src/data/inbox-store.js";
+import { recordDuplicateDelivery } from "../receiver-service/src/data/queries.js";
+import { applyEvent } from "../receiver-service/src/domain/apply-event.js";
+import { applyEvents } from "../receiver-service/src/domain/apply-events.js";
+import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
+import type { ApplyResult } from "../receiver-service/src/domain/inbox.js";
+import { InboxConsumer } from "../receiver-service/src/messaging/consumer.js";
+import {
+  createBatchProcessor,
+  type BatchProcessor,
+} from "../receiver-service/src/messaging/process-batch.js";
+import { createMessageProcessor } from "../receiver-service/src/messaging/process-message.js";
+import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
+import {
+  createDatabase as createSenderDatabase,
+  createPool as createSenderPool,
+} from "../sender-service/src/data/db.js";
+import { runMigrations as runSenderMigrations } from "../sender-service/src/data/migrate.js";
+import { ReceiptConsumer } from "../sender-service/src/messaging/receipt-consumer.js";
+import { connectToBroker, eventually, sendAndConfirm } from "./support/receiver.js";
+
+// The receiver's batched application (and the sender's batched receipts) in this process, against
+// a real PostgreSQL and a real Artemis. A "gate" message, sent alone first, whose batch waits
+// until every other message has arrived makes the batches deterministic: while it runs, the rest
+// (sent once the gate's batch runs) forms exactly one batch.
+const QUEUE = "batch-test";
+const DLQ = `DLQ.${QUEUE}`;
+const RECEIPTS = "batch-test-receipts";
+const logger = createLogger(
+  "receiver-batching-test",
+  process.env.APPHOST_TEST_LOGS === "1" ? "info" : "silent",
+);
+
+let app: DistributedApplication;
+let receiverPool: pg.Pool;
+let receiverOwner: pg.Pool;
+let senderPool: pg.Pool;
+let broker: Connection;
+const cleanups: Array<() => Promise<void>> = [];
+
+/** The owner's URL of a database (what a service gets as <DB>_MIGRATIONS_URI), from the settings. */
+async function ownerUrl(database: string): Promise<string> {
+  const settings = JSON.parse(await fs.readFile(path.join(app.stateDir, "settings.json"), "utf8")) as Record<
+    string,
+    { secrets: Record<string, string> }
+  >;
+  const password = encodeURIComponent(settings[database]?.secrets["owner-password"] ?? "");
+  return app
+    .getConnectionString(database)
+    .replace(new RegExp(`//${database}_app:[^@]*@`), `//${database}_owner:${password}@`);
+}
+
+beforeAll(async () => {
+  const model = createApp();
+  model.addPostgres("receiver-pg").addDatabase("receiverdb");
+  model.addPostgres("sender-pg").addDatabase("senderdb");
+  model
+    .addArtemis("broker")
+    .withDefaultAddressSettings({
+      deadLetterAddress: "DLQ",
+      autoCreateDeadLetterResources: true,
+      redeliveryDelayMs: 100,
+      maxDeliveryAttempts: 5,
+    })
+    .addQueue(QUEUE)
+    .addQueue(RECEIPTS);
+  app = await startTestApp({ model });
+  receiverOwner = createPool({ url: await ownerUrl("receiverdb"), max: 2, onIdleError: () => {} });
+  await runMigrations(receiverOwner);
+  receiverPool = createPool({ url: app.getConnectionString("receiverdb"), max: 10, onIdleError: () => {} });
+  const senderOwner = createSenderPool({
+    url: await ownerUrl("senderdb"),
+    max: 1,
+    applicationName: "batch-test-owner",
+    onError: () => {},
+  });
+  await runSenderMigrations(senderOwner);
+  await senderOwner.end();
+  senderPool = createSenderPool({
+    url: app.getConnectionString("senderdb"),
+    max: 4,
+    applicationName: "batch-test",
+    onError: () => {},
+  });
+  broker = await connectToBroker(app);
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  broker?.close();
+  await receiverPool?.end();
+  await receiverOwner?.end();
+  await senderPool?.end();
+  await stopTestApp(app);
+});
+
+// --- messages ---------------------------------------------------------------------------------
+
+function created(name = "item", id = randomUUID()): Message {
+  return eventMessage("EntityItemCreated", 1, id, {
+    id,
+    name,
+    description: null,
+    createdAt: new Date().toISOString(),
+  });
+}
+
+function updated(id: string, version: number): Message {
+  return eventMessage("EntityItemUpdated", 1, id, {
+    id,
+    name: `v${version}`,
+    description: null,
+    version,
+    updatedAt: new Date().toISOString(),
+  });
+}
+
+function eventMessage(type: string, version: number, aggregateId: string, payload: unknown): Message {
+  return {
+    message_id: randomUUID(),
+    group_id: aggregateId,
+    durable: true,
+    application_properties: { type, version },
+    body: rhea.message.data_section(Buffer.from(JSON.stringify(payload))) as unknown,
+  };
+}
+
+async function send(messages: Message[]): Promise<void> {
+  for (const message of messages) await sendAndConfirm(broker, QUEUE, message);
+}
+
+// --- the consumer under test -------------------------------------------------------------------
+
+interface Harness {
+  consumer: InboxConsumer;
+  amqp: AmqpConnection;
+  /** Message ids of each batch, in the order the batches ran. */
+  batches: string[][];
+  /** Resolves when the gate's batch is running (send the rest then). */
+  gateRunning: Promise<void>;
+}
+
+/**
+ * An in-process receiver consumer on QUEUE, batching like the service. `gate`: the batch holding
+ * this message id waits until `expected` deliveries were received, so the rest forms one batch.
+ */
+function startConsumer(opts: {
+  expected: number;
+  gate?: string;
+  afterApply?: (event: IncomingEvent, result: ApplyResult) => Promise<void>;
+}): Harness {
+  const db = createDatabase(receiverPool);
+  const store = new PgInboxStore(db);
+  const amqp = new AmqpConnection({
+    url: app.getConnectionString("broker"),
+    containerId: randomUUID(),
+    logger,
+  });
+  const batches: string[][] = [];
+  let gateRunning: () => void = () => {};
+  const gateStarted = new Promise<void>((resolve) => {
+    gateRunning = resolve;
+  });
+  const processing = {
+    apply: (event: IncomingEvent) => applyEvent(store, event),
+    ...(opts.afterApply !== undefined ? { afterApply: opts.afterApply } : {}),
+  };
+  const real = createBatchProcessor({ ...processing, applyBatch: (events) => applyEvents(store, events) });
+  const observed: BatchProcessor = async (items) => {
+    const ids = items.map((item) => String(item.message.message_id));
+    batches.push(ids);
+    if (opts.gate !== undefined && ids.includes(opts.gate)) {
+      gateRunning();
+      await eventually("every delivery received", () =>
+        Promise.resolve(consumer.counters.received >= opts.expected ? true : undefined),
+      );
+    }
+    return real(items);
+  };
+  const consumer: InboxConsumer = new InboxConsumer({
+    connection: amqp.connection,
+    queue: QUEUE,
+    group: "receiver",
+    maxInFlight: opts.expected,
+    logger,
+    process: createMessageProcessor(processing),
+    batch: { process: observed, maxSize: opts.gate !== undefined ? opts.expected - 1 : 50, lingerMs: 60_000 },
+    recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
+    probe: () => Promise.resolve(true),
+  });
+  cleanups.push(async () => {
+    await consumer.stop();
+    await amqp.close();
+  });
+  amqp.open();
+  consumer.start();
+  return { consumer, amqp, batches, gateRunning: gateStarted };
+}
+
+async function count(sql: string, params: unknown[] = []): Promise<number> {
+  const result = await receiverOwner.query<{ n: string }>(sql, params);
+  return Number(result.rows[0]?.n);
+}
+
+/** Takes one message from a dead-letter queue (created by the broker with its first message). */
+async function takeDeadLetter(queue: string): Promise<Message | undefined> {
+  return eventually(`a message in ${queue}`, async () => {
+    const connection = await connectToBroker(app);
+    try {
+      // The per-address DLQ is a queue of the dead-letter address DLQ: fully qualified name.
+      const receiver = connection.open_receiver({ source: { address: `DLQ::${queue}` }, credit_window: 1 });
+      return await new Promise<Message | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 5_000);
+        receiver.once("message", (ctx: EventContext) => {
+          clearTimeout(timer);
+          resolve(ctx.message);
+        });
+        receiver.once("receiver_error", () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        });
+      });
+    } finally {
+      connection.close();
+    }
+  });
+}
+
+/** Every message id in a dead-letter queue (consumed), once the first one is there. */
+async function drainDeadLetters(queue: string): Promise<string[]> {
+  const ids = [String((await takeDeadLetter(queue))?.message_id)];
+  const connection = await connectToBroker(app);
+  try {
+    const receiver = connection.open_receiver({ source: { address: `DLQ::${queue}` }, credit_window: 100 });
+    await new Promise<void>((resolve) => {
+      let timer = setTimeout(resolve, 3_000);
+      receiver.on("message", (ctx: EventContext) => {
+        ids.push(String(ctx.message?.message_id));
+        clearTimeout(timer);
+        timer = setTimeout(resolve, 3_000);
+      });
+    });
+  } finally {
+    connection.close();
+  }
+  return ids;
+}
+
+describe("receiver batches", () => {
+  it("applies the neighbours of a poison message once and dead-letters the poison", async () => {
+    // The receiver's database refuses this name: a data error inside the batch transaction.
+    await receiverOwner.query(
+      "ALTER TABLE received_items ADD CONSTRAINT test_batch_poison CHECK (name <> 'refuse-me') NOT VALID",
+    );
+    cleanups.push(async () => {
+      await receiverOwner.query("ALTER TABLE received_items DROP CONSTRAINT test_batch_poison");
+    });
+    const gate = created("gate");
+    const neighbours = [created(), created(), created(), created()];
+    const poison = created("refuse-me");
+    const batch = [neighbours[0]!, neighbours[1]!, poison, neighbours[2]!, neighbours[3]!];
+    await send([gate]);
+    const { consumer, batches, gateRunning } = startConsumer({ expected: 6, gate: String(gate.message_id) });
+    await gateRunning;
+    await send(batch);
+    await eventually("all six settled", () =>
+      Promise.resolve(consumer.counters.processed + consumer.counters.rejected === 6 ? true : undefined),
+    );
+
+    // The poison was in one batch with its neighbours, and that batch fell back to one by one.
+    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id)]);
+    expect(consumer.counters).toMatchObject({ processed: 5, rejected: 1, duplicates: 0, batchFallbacks: 1 });
+    for (const message of [gate, ...neighbours]) {
+      expect(
+        await count("select count(*) as n from received_items where message_id = $1", [message.message_id]),
+      ).toBe(1);
+    }
+    expect(await count("select count(*) as n from inbox where message_id = $1", [poison.message_id])).toBe(0);
+    // Only the poison: each delivery was settled with its own outcome.
+    expect(await drainDeadLetters(DLQ)).toEqual([poison.message_id]);
+  });
+
+  it("settles an unparseable message between two applied neighbours with its own outcome", async () => {
+    const gate = created("gate");
+    const garbage: Message = { message_id: randomUUID(), durable: true, body: "{not json" };
+    const batch = [created(), garbage, created()];
+    await send([gate]);
+    const { consumer, batches, gateRunning } = startConsumer({ expected: 4, gate: String(gate.message_id) });
+    await gateRunning;
+    await send(batch);
+    await eventually("all four settled", () =>
+      Promise.resolve(consumer.counters.processed + consumer.counters.rejected === 4 ? true : undefined),
+    );
+
+    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id)]);
+    // Committed as a batch (the unparseable one never entered the transaction).
+    expect(consumer.counters).toMatchObject({ processed: 3, rejected: 1, batches: 2, batchFallbacks: 0 });
+    // rhea would give a reject right after an accept the accept's outcome if both were settled in
+    // one tick: the poison must be in the DLQ, and its neighbours must not.
+    expect(await drainDeadLetters(DLQ)).toEqual([garbage.message_id]);
+  });
+
+  it("applies two versions of one aggregate in one batch, in order", async () => {
+    const gate = created("gate");
+    const first = created("v1");
+    const aggregate = first.group_id as string;
+    const batch = [first, updated(aggregate, 2), created(), updated(aggregate, 3)];
+    await send([gate]);
+    const { consumer, batches, gateRunning } = startConsumer({ expected: 5, gate: String(gate.message_id) });
+    await gateRunning;
+    await send(batch);
+    await eventually("all five applied", () =>
+      Promise.resolve(consumer.counters.processed === 5 ? true : undefined),
+    );
+
+    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id)]);
+    // Committed as one batch: no version gap, no fallback.
+    expect(consumer.counters).toMatchObject({ batches: 2, batchFallbacks: 0, failed: 0 });
+    const versions = await receiverOwner.query<{ version: number }>(
+      "select version from received_item_versions where entity_id = $1 order by seq",
+      [aggregate],
+    );
+    expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(
+      await count("select count(*) as n from received_items where id = $1 and version = 3 and name = 'v3'", [
+        aggregate,
+      ]),
+    ).toBe(1);
+  });
+
+  it("skips a batch redelivered after a crash between commit and settlement, counting the duplicates", async () => {
+    const gate = created("gate");
+    const batch = [created(), created(), created(), created(), created()];
+    const ids = [gate, ...batch].map((m) => String(m.message_id));
+    // The first consumer commits, then "dies" before it settles: its follow-up never returns and
+    // its connection goes away.
+    let release: () => void = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await send([gate]);
+    const first = startConsumer({ expected: 6, gate: ids[0], afterApply: () => stuck });
+    await first.gateRunning;
+    await send(batch);
+    await eventually("the whole batch committed", async () =>
+      (await count("select count(*) as n from inbox where message_id = any($1)", [ids])) === 6
+        ? true
+        : undefined,
+    );
+    expect(first.batches).toEqual([[ids[0]], ids.slice(1)]);
+    await first.amqp.close();
+    release();
+
+    const second = startConsumer({ expected: 6 });
+    await eventually("all six redelivered", () =>
+      Promise.resolve(second.consumer.counters.duplicates === 6 ? true : undefined),
+    );
+    expect(second.consumer.counters).toMatchObject({ processed: 0, duplicates: 6, failed: 0, rejected: 0 });
+    expect(await count("select count(*) as n from received_items where message_id = any($1)", [ids])).toBe(6);
+    await eventually("the duplicates recorded", async () =>
+      (await count("select count(*) as n from duplicate_deliveries where message_id = any($1)", [ids])) === 6
+        ? true
+        : undefined,
+    );
+  });
+});
+
+describe("receipts per batch", () => {
+  it("marks every row of a receipt batch delivered in one UPDATE", async () => {
+    const senderDb = createSenderDatabase(senderPool);
+    const ids = Array.from({ length: 12 }, () => randomUUID());
+    await senderPool.query(
+      `insert into outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload,
+                                    status, published_at)
+       select id, 'EntityItem', id::text, 'EntityItemCreated', 1, 'entity-items', '{}'::jsonb, 'published', now()
+         from unnest($1::uuid[]) as id`,
+      [ids],
+    );
+    // The receiver's publisher, one receipt per message, as the service sends them.
+    const amqp = new AmqpConnection({
+      url: app.getConnectionString("broker"),
+      containerId: randomUUID(),
+      logger,
+    });
+    amqp.open();
+    const publisher = new ReceiptPublisher(amqp.connection, RECEIPTS, "receiver");
+    cleanups.push(async () => {
+      publisher.close();
+      await amqp.close();
+    });
+    const event = (id: string) => ({ messageId: id, aggregateId: id }) as IncomingEvent;
+    await eventually("receipt link", () => Promise.resolve(amqp.isConnected() ? true : undefined));
+    await Promise.all(ids.map((id) => publisher.publish(event(id), "applied")));
+
+    // Count the statements the receipt consumer runs.
+    let statements = 0;
+    const counted = new Proxy(senderDb, {
+      get(target, property, receiver) {
+        if (property === "execute") statements += 1;
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const consumer = new ReceiptConsumer({
+      connection: amqp.connection,
+      queue: RECEIPTS,
+      db: counted,
+      logger,
+      maxInFlight: 32,
+      probe: () => Promise.resolve(true),
+    });
+    cleanups.push(() => consumer.stop());
+    consumer.start();
+
+    await eventually("every row delivered", async () => {
+      const result = await senderPool.query<{ n: string }>(
+        "select count(*) as n from outbox_messages where id = any($1) and status = 'delivered' and delivered_at is not null",
+        [ids],
+      );
+      return Number(result.rows[0]?.n) === ids.length ? true : undefined;
+    });
+    // Twelve receipts, far fewer statements (they arrive in one or a few reads from the socket).
+    expect(statements).toBeGreaterThan(0);
+    expect(statements).toBeLessThan(ids.length / 2);
+    expect(consumer.healthCheck()()).toMatchObject({ data: { delivered: 12, unmatched: 0, failed: 0 } });
+  });
+});

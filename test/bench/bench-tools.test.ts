@@ -12,8 +12,16 @@ const burner = (ms: number) =>
   `process.stdout.write("done\\n"); setInterval(() => {}, 1000);`;
 
 const children: ChildProcess[] = [];
+// Each child leads its own process group: killing the group also ends the grandchild, which would
+// otherwise idle forever.
 afterEach(() => {
-  for (const child of children.splice(0)) child.kill("SIGKILL");
+  for (const child of children.splice(0)) {
+    try {
+      process.kill(-(child.pid ?? 0), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 });
 
 function waitForDone(child: ChildProcess, lines: number): Promise<void> {
@@ -33,7 +41,10 @@ describe("ProcessSampler", () => {
     const script =
       `require("node:child_process").spawn(process.execPath, ["-e", ${JSON.stringify(burner(500))}], { stdio: ["ignore", "inherit", "inherit"] }); ` +
       burner(500);
-    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+      detached: true,
+    });
     children.push(child);
     expect(child.pid).toBeTypeOf("number");
     const sampler = new ProcessSampler({ tree: child.pid ?? null, self: process.pid }, 100);

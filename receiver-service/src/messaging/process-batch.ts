@@ -50,7 +50,10 @@ export function createBatchProcessor(options: BatchProcessorOptions): BatchProce
 
     let results: ApplyResult[] | undefined;
     try {
-      results = await options.applyBatch(valid.map((v) => v.event));
+      // The batch's queries run in its first message's process span: a lone message (the usual
+      // case at low load) keeps its whole journey, database writes included, in one trace.
+      const first = valid[0] as (typeof valid)[number];
+      results = await first.item.run(() => options.applyBatch(valid.map((v) => v.event)));
       if (results.length !== valid.length) {
         throw new Error(`batch apply returned ${results.length} results for ${valid.length} events`);
       }

@@ -37,10 +37,17 @@ beforeAll(async () => {
     .withReference(artemis)
     .waitFor(receiverDb)
     .waitFor(artemis)
-    .withEnvironment("RECEIVER_QUEUE", subscriptionQueueName("entity-items", "receiver"))
+    // Its own broker user gets exactly these rights, as the first receiver's does (app.ts).
+    .withEnvironment(
+      "RECEIVER_QUEUE",
+      artemis.consumes(subscriptionQueueName("entity-items", "receiver"), { deadLetters: true }),
+    )
     .withEnvironment("RECEIVER_GROUP", "receiver")
-    .withEnvironment("AUDIT_QUEUE", subscriptionQueueName("entity-items", "audit"))
-    .withEnvironment("RECEIPTS_ADDRESS", "delivery-receipts")
+    .withEnvironment(
+      "AUDIT_QUEUE",
+      artemis.consumes(subscriptionQueueName("entity-items", "audit"), { deadLetters: true }),
+    )
+    .withEnvironment("RECEIPTS_ADDRESS", artemis.sendsTo("delivery-receipts"))
     .withHttpEndpoint()
     .withHttpHealthCheck("/health");
   app = await startTestApp({ model });

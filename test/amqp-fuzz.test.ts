@@ -117,10 +117,14 @@ describe(`AMQP fuzzing of the receiver's queue (seed ${seed})`, () => {
     }
     // Real messages sent in between were applied.
     expect((await waitForApplied(app, real)).size).toBe(real.length);
-    // Every fuzz message ended in the DLQ, each with its reason recorded.
-    const dlq = await eventually("every fuzz message dead-lettered", async () => {
+    // Every fuzz message ended in the DLQ, each with its reason recorded. The receiver writes the
+    // failure record after it settles the reject, so the broker can list a letter a moment before
+    // its reason exists: wait for both.
+    const dlq = await eventually("every fuzz message dead-lettered with its reason", async () => {
       const page = await deadLetters(receiver, "receiver");
-      return page.count - before >= COUNT ? page : undefined;
+      if (page.count - before < COUNT) return undefined;
+      const fuzz = page.items.filter((d) => d.messageId?.startsWith(`fuzz-${seed}-`));
+      return fuzz.length >= COUNT && fuzz.every((d) => d.reason) ? page : undefined;
     });
     const found = new Map(
       dlq.items.filter((d) => d.messageId?.startsWith(`fuzz-${seed}-`)).map((d) => [d.messageId, d]),

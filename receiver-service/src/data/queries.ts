@@ -44,15 +44,23 @@ export interface DeliveryFailure {
   error: string;
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000, and a poison message's id or its parse error (which quotes the
+ * body) can contain it: the insert failed and the dead letter had no reason. U+FFFD stands in.
+ */
+function storable(text: string): string {
+  return text.replaceAll("\u0000", "\uFFFD");
+}
+
 /** Stored in its own tiny transaction, outside the processing transaction that failed. */
 export async function recordDeliveryFailure(db: Database, failure: DeliveryFailure): Promise<void> {
   await db.insert(deliveryFailures).values({
-    messageId: failure.messageId ?? null,
+    messageId: failure.messageId === undefined ? null : storable(failure.messageId),
     consumerGroup: failure.group ?? null,
     attempt: failure.attempt,
     kind: failure.kind,
     // Bounded: an error message is diagnostics, not payload storage.
-    error: failure.error.slice(0, 2000),
+    error: storable(failure.error.slice(0, 2000)),
   });
 }
 

@@ -17,3 +17,10 @@ export function brokerClientLogins(
     .clients()
     .map((client) => ({ ...client, password: settings.secret(resource.name, `${client.name}-password`) }));
 }
+
+/** The clients' credentials as the connection info carries them: each service is injected its own. */
+export function clientCredentials(
+  clients: Array<{ name: string; password: string }>,
+): Record<string, { username: string; password: string }> {
+  return Object.fromEntries(clients.map((c) => [c.name, { username: c.name, password: c.password }]));
+}

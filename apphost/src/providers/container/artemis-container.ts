@@ -1,6 +1,6 @@
 import { Wait, type StartedTestContainer } from "testcontainers";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../../artemis/etc-files.js";
-import { ARTEMIS_ADMIN_USER, brokerClientLogins } from "../../artemis/client-logins.js";
+import { ARTEMIS_ADMIN_USER, brokerClientLogins, clientCredentials } from "../../artemis/client-logins.js";
 import {
   ARTEMIS_READY_LOG_CODE,
   loginFilesUpToDate,
@@ -130,7 +130,7 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
       port,
       username: USER,
       password,
-      clients: Object.fromEntries(clients.map((c) => [c.name, { username: c.name, password: c.password }])),
+      clients: clientCredentials(clients),
     };
     return containerResource({
       container,

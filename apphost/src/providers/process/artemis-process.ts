@@ -2,7 +2,7 @@ import path from "node:path";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
 import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
 import { ARTEMIS_READY_LOG_CODE, checkJava, prepareArtemisInstance } from "../../artemis/instance.js";
-import { ARTEMIS_ADMIN_USER, brokerClientLogins } from "../../artemis/client-logins.js";
+import { ARTEMIS_ADMIN_USER, brokerClientLogins, clientCredentials } from "../../artemis/client-logins.js";
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
@@ -75,7 +75,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       port,
       username: user,
       password,
-      clients: Object.fromEntries(clients.map((c) => [c.name, { username: c.name, password: c.password }])),
+      clients: clientCredentials(clients),
     };
     return {
       get pid() {

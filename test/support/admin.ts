@@ -11,11 +11,15 @@ export function useAdminTokens(app: DistributedApplication): void {
 }
 
 export function adminTokenFor(url: string): string | undefined {
-  for (const app of apps)
+  // Newest application first: a test that stops an application and starts another on the same
+  // state directory gets the same ports back, and the stopped one must not answer for them.
+  for (const app of [...apps].reverse())
     for (const resource of app.snapshot()) {
       const base = resource.endpoints.http;
-      if (base && (url === base || url.startsWith(`${base}/`)))
-        return app.environmentOf(resource.name)?.ADMIN_TOKEN;
+      if (base && (url === base || url.startsWith(`${base}/`))) {
+        const token = app.environmentOf(resource.name)?.ADMIN_TOKEN;
+        if (token !== undefined) return token;
+      }
     }
   return undefined;
 }

@@ -499,9 +499,20 @@ async function main(): Promise<void> {
     PostgresServerResource | undefined;
   senderPg?.withSetting("wal_level", "logical");
   const app: DistributedApplication = await startTestApp({ model });
+  // Ctrl+C or a kill of the bench must not leave the stack it started running.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    say(`${signal}: stopping the stack`);
+    void stopTestApp(app).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     const senderUrl = app.getEndpoint("sender");
     const senderDb = app.getConnectionString("senderdb");
+    // The peer creates its own table and, in replication mode, a publication and a slot: the
+    // services' runtime role may do neither, so the peer runs as the server's superuser.
+    const peerDb = new URL(app.getConnectionString("sender-pg"));
+    peerDb.pathname = `/${new URL(senderDb).pathname.slice(1)}`;
     const receiverDb = app.getConnectionString("receiverdb");
     const brokerUrl = app.getConnectionString("broker");
     const { db, pool } = openDatabase(senderDb);
@@ -563,7 +574,7 @@ async function main(): Promise<void> {
 
     const peers: Record<string, PeerResult> = {};
     const tunedSweep: PeerResult[] = [];
-    await preparePeerSchema(senderDb);
+    await preparePeerSchema(peerDb.href);
     try {
       const peerRun = (mode: PeerResult["mode"], setting?: PeerResult["setting"]) => {
         say(
@@ -571,7 +582,7 @@ async function main(): Promise<void> {
         );
         return runPeer({
           mode,
-          databaseUrl: senderDb,
+          databaseUrl: peerDb.href,
           brokerUrl,
           queue: PEER_QUEUE,
           backlog: settings.backlog,
@@ -589,7 +600,7 @@ async function main(): Promise<void> {
       peers.replication = await peerRun("replication");
       for (const [mode, r] of Object.entries(peers)) if (r.error) say(`  ${mode}: no figure (${r.error})`);
     } finally {
-      await dropPeerSchema(senderDb);
+      await dropPeerSchema(peerDb.href);
     }
 
     say(`telemetry on (dashboard OTLP intake): max load for ${settings.loadS} s`);

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceResource, type DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost/src/app.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { v7 as uuidv7 } from "uuid";
 import type { Database } from "../sender-service/src/data/db.js";
 import { insertOutboxMessage } from "../sender-service/src/data/outbox.js";
+import { entityCreatedRow } from "./support/outbox-events.js";
 import { openDatabase } from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
 import { groupQueueStats, postEntity, query } from "./support/system.js";
@@ -81,17 +81,7 @@ async function loadLoop(stop: () => boolean, created: string[], unknown: { n: nu
     created.push(id);
     for (let n = 1; n <= FOLLOW_UPS; n++) {
       // Each follow-up commits on its own, after the previous one: the order the receivers must keep.
-      await senderDb.db.transaction((tx) =>
-        insertOutboxMessage(tx, {
-          id: uuidv7(),
-          aggregateType: "EntityItem",
-          aggregateId: id,
-          type: "EntityItemCreated",
-          version: 1,
-          destination: "entity-items",
-          payload: { id, name: `follow-up-${n}`, description: null, createdAt: new Date().toISOString() },
-        }),
-      );
+      await senderDb.db.transaction((tx) => insertOutboxMessage(tx, entityCreatedRow(id, `follow-up-${n}`)));
     }
   }
 }

@@ -23,6 +23,7 @@ import { ProcessSampler, type Components } from "./proc-stats.js";
 import { finishedRowCounts, SCALE_SIZES, seedFinishedRows } from "./scale.js";
 import { checkTargets } from "./targets.js";
 import { telemetryOff, telemetryOn } from "./telemetry-switch.js";
+import { entityCreatedRow } from "../support/outbox-events.js";
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has("--quick");
@@ -262,20 +263,13 @@ async function rawPostgres(db: Database, durationS: number, concurrency: number)
             name: `rawpg-${done}`,
             description: `bench item ${"x".repeat(64)}`,
           });
-          await insertOutboxMessage(tx, {
-            id: uuidv7(),
-            aggregateType: "EntityItem",
-            aggregateId: id,
-            type: "EntityItemCreated",
-            version: 1,
-            destination: RAW_PG_DESTINATION,
-            payload: {
-              id,
-              name: `rawpg-${done}`,
+          await insertOutboxMessage(
+            tx,
+            entityCreatedRow(id, `rawpg-${done}`, {
+              destination: RAW_PG_DESTINATION,
               description: "x".repeat(64),
-              createdAt: new Date().toISOString(),
-            },
-          });
+            }),
+          );
         });
         done++;
       }

@@ -1,6 +1,7 @@
 import type { DistributedApplication } from "@outbox/apphost";
 import pg from "pg";
 import type { SeededRandom } from "./random.js";
+import { signalGroup } from "../support/signals.js";
 
 /** Every component the chaos driver faults. "relay-listen" is the relay's LISTEN connection. */
 export const COMPONENTS = [
@@ -109,19 +110,6 @@ async function terminateListen(app: DistributedApplication): Promise<number> {
     return result.rowCount ?? 0;
   } finally {
     await client.end();
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Not a group leader (or gone): signal the process itself.
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone: the health wait below notices
-    }
   }
 }
 

@@ -79,6 +79,11 @@ describe("receiver outage", () => {
     while ((await appliedCounts(app, ids)).size === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     await app.killResource("receiver");
+    // Precondition: the kill hit the stream, with part of it applied and part still to come
+    // (counted after the kill, when nothing can be applied any more).
+    const atKill = (await appliedCounts(app, ids)).size;
+    expect(atKill, "applied when the receiver was killed").toBeGreaterThan(0);
+    expect(atKill, "applied when the receiver was killed").toBeLessThan(ids.length);
     await app.startResource("receiver");
     await app.waitForHealthy("receiver");
     await expectExactlyOnce(ids);

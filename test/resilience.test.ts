@@ -72,8 +72,11 @@ describe("receiver outage", () => {
   });
 
   it("loses nothing and applies nothing twice when the receiver is killed in the middle of a stream", async () => {
-    const created = await postEntities(sender, 100, "receiver-crash");
-    const ids = created.map((e) => e.id);
+    // 300 in three waves of 100 (at once, 300 would wait for the sender's pool past its timeout
+    // on a loaded machine): the stream is long enough that the kill below lands inside it.
+    const ids: string[] = [];
+    for (let wave = 0; wave < 3; wave++)
+      ids.push(...(await postEntities(sender, 100, `receiver-crash-${wave}`)).map((e) => e.id));
     // Kill as soon as some, but not all, are applied, so deliveries are in flight.
     const deadline = Date.now() + 30_000;
     while ((await appliedCounts(app, ids)).size === 0 && Date.now() < deadline)

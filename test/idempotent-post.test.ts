@@ -8,7 +8,7 @@ import { claimIdempotencyKey, purgeExpiredKeys } from "../sender-service/src/dat
 import { sha256 } from "../sender-service/src/domain/idempotent-create.js";
 import { createDatabase } from "../sender-service/src/data/db.js";
 import { count, eventually } from "./support/receiver.js";
-import { appliedCounts, waitForApplied, type CreatedEntity } from "./support/system.js";
+import { appliedCounts, type CreatedEntity, waitForApplied, waitForSettled } from "./support/system.js";
 
 // POST /api/EntityItems with an Idempotency-Key, against the real sender, its database and the
 // receiver at the end of the path.
@@ -84,7 +84,7 @@ describe("Idempotency-Key", () => {
     expect(await count(senderDb, "SELECT count(*) FROM entity_items WHERE name = 'concurrent-key'")).toBe(1);
     const [id] = [...ids];
     await waitForApplied(app, [id!]);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await waitForSettled(app, [id!]);
     expect((await appliedCounts(app, [id!])).get(id!)).toBe(1);
   });
 

@@ -18,8 +18,9 @@ import {
   postEntities,
   postEntity,
   query,
-  waitForApplied,
   type CreatedEntity,
+  waitForApplied,
+  waitForSettled,
 } from "./support/system.js";
 
 // The receiver's guarantees against the real system (AppHost model: topic entity-items with the
@@ -251,7 +252,7 @@ describe("poison and dead letters", () => {
     }
     const applied = await waitForApplied(app, [entity.id]);
     expect(applied.get(entity.id)).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitForSettled(app, [entity.id]);
     expect((await appliedCounts(app, [entity.id])).get(entity.id)).toBe(1);
     // The audit group was never affected: it logged the message once, at the first delivery.
     expect(
@@ -288,7 +289,7 @@ describe("receiver crash", () => {
         ? true
         : undefined,
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitForSettled(app, ids);
     expect([...(await appliedCounts(app, ids)).values()].every((n) => n === 1)).toBe(true);
     expect(
       await count(receiverDb, "SELECT count(*) FROM audit_log WHERE aggregate_id = ANY($1)", [ids]),
@@ -327,7 +328,7 @@ describe("receiver database outage", () => {
       await app.waitForHealthy("receiver");
       const applied = await waitForApplied(app, ids, 120_000);
       expect(applied.size).toBe(30);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await waitForSettled(app, ids);
       expect([...(await appliedCounts(app, ids)).values()].every((n) => n === 1)).toBe(true);
       expect((await deadLetters(receiver)).count).toBe(dlqBefore);
       // The failures were recorded once the database answered again.

@@ -17,7 +17,7 @@ import {
   getJson,
   sendAndConfirm,
 } from "./support/receiver.js";
-import { appliedCounts, postEntities, waitForApplied } from "./support/system.js";
+import { appliedCounts, postEntities, waitForApplied, waitForSettled } from "./support/system.js";
 
 // Two instances of the receiver on the same consumer-group queue (competing consumers).
 let app: DistributedApplication;
@@ -72,7 +72,7 @@ describe("two receiver instances", () => {
     const created = await postEntities(sender, 200, "two-receivers");
     const ids = created.map((e) => e.id);
     expect((await waitForApplied(app, ids)).size).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitForSettled(app, ids);
     const final = await appliedCounts(app, ids);
     expect([...final].filter(([, n]) => n !== 1)).toEqual([]);
     // Both instances did part of it (Artemis spreads message groups over consumers).

@@ -166,6 +166,37 @@ export async function waitForQuiet(app: DistributedApplication, timeoutMs = 90_0
   }
 }
 
+/**
+ * waitForQuiet for some entities only: their outbox rows are settled (delivered or dead) and the
+ * group queues hold nothing, neither ready nor out for delivery. After this no copy of theirs can
+ * still arrive (a duplicate comes from the outbox or from a queue), so counting replaces a pause.
+ */
+export async function waitForSettled(
+  app: DistributedApplication,
+  aggregateIds: string[],
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await query<{ open: number }>(
+      app.getConnectionString("senderdb"),
+      `SELECT count(*)::int AS open FROM outbox_messages
+        WHERE aggregate_id = ANY($1::text[]) AND status IN ('pending', 'published')`,
+      [aggregateIds],
+    );
+    const open = row?.open ?? 0;
+    const stats = open === 0 ? await groupQueueStats(app) : [];
+    if (open === 0 && stats.length === GROUP_QUEUES.length && stats.every((q) => q.messageCount === 0))
+      return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `not settled after ${timeoutMs} ms: ${open} outbox rows open, queues ${JSON.stringify(stats)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** The receiver's consumers' counters as its /health reports them, keyed by queue. */
 export async function consumerCounters(
   receiverUrl: string,

@@ -192,6 +192,40 @@ describe("npm run apphost", () => {
     expect(await processesMentioning(stateDir)).toEqual([]);
   });
 
+  it("stops its services by themselves when the AppHost is SIGKILLed; the next start ends the servers it left (process mode)", async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    const first = runCli(["--mode", "process", "--state-dir", stateDir]);
+    await waitForOutput(first, "all resources running and healthy");
+    const state = await readState(stateDir);
+    const servicePids = state.resources
+      .filter((r) => r.name === "sender" || r.name === "receiver")
+      .map((r) => r.pid)
+      .filter((p): p is number => p !== null);
+    expect(servicePids).toHaveLength(2);
+    expect(servicePids.every(isAlive)).toBe(true);
+
+    first.child.kill("SIGKILL");
+    await first.exited;
+    // Each service notices its parent is gone (within its 1 s check) and shuts down gracefully.
+    // Without that check they would run on: pino drops lines once stdout's reader is gone (EPIPE).
+    const deadline = Date.now() + 30_000;
+    while (servicePids.some(isAlive) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(servicePids.filter(isAlive), "services still running 30 s after the AppHost died").toEqual([]);
+
+    // PostgreSQL and Artemis cannot watch the AppHost: the next start ends them, then runs normally.
+    const second = runCli(["--mode", "process", "--state-dir", stateDir]);
+    await waitForOutput(second, "all resources running and healthy");
+    const secondPids = (await readState(stateDir)).resources
+      .map((r) => r.pid)
+      .filter((p): p is number => p !== null);
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+    expect(secondPids.filter(isAlive)).toEqual([]);
+    expect(await processesMentioning(stateDir)).toEqual([]);
+  });
+
   it("runs PostgreSQL and Artemis as containers: Ctrl+C removes them and keeps the data, a SIGKILLed AppHost's containers go at the next start, --fresh removes the data", async () => {
     // Needs an engine: this test fails (never skips) on a machine without one.
     expect(engine, "a container engine answers").toBe(true);

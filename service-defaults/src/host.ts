@@ -32,6 +32,7 @@ import {
   type ValidationError,
 } from "./problem.js";
 import { shutdownTelemetry } from "./telemetry.js";
+import { watchAppHost } from "./apphost-watch.js";
 
 // Lets service schemas use `.openapi(...)` once service-defaults has been imported; `.meta()`
 // works without it and is the safer choice in modules that may load first.
@@ -128,6 +129,7 @@ export class ServiceHost {
   private inFlight = 0;
   private readonly allowedMethods = new AllowedMethods();
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  private stopAppHostWatch: (() => void) | undefined;
 
   constructor(opts: ServiceHostOptions) {
     this.opts = opts;
@@ -227,7 +229,17 @@ export class ServiceHost {
     this.server = server;
     const { port } = server.address() as AddressInfo;
     this.listenUrl = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    if (this.opts.handleSignals !== false) this.installSignalHandlers();
+    if (this.opts.handleSignals !== false) {
+      this.installSignalHandlers();
+      this.stopAppHostWatch = watchAppHost({
+        apphostPid: process.env.APPHOST_PID,
+        onGone: () => {
+          if (this.stopping !== undefined) return;
+          this.logger.warn("the AppHost that started this service is gone; stopping");
+          this.stopAndExit();
+        },
+      });
+    }
     if (this.opts.admin !== undefined && this.opts.admin.tokens.length === 0)
       this.logger.warn("no ADMIN_TOKEN configured: the admin API refuses every call");
     this.logger.info({ url: this.listenUrl, version: this.opts.version }, `${this.opts.name} listening`);
@@ -242,6 +254,7 @@ export class ServiceHost {
 
   private async shutdown(): Promise<void> {
     const began = performance.now();
+    this.stopAppHostWatch?.();
     this.logger.info({ inFlight: this.inFlight }, "shutting down");
     const server = this.server;
     if (server !== undefined) {
@@ -278,6 +291,16 @@ export class ServiceHost {
     this.logger.info({ durationMs: Math.round(performance.now() - began) }, `${this.opts.name} stopped`);
   }
 
+  private stopAndExit(): void {
+    this.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        this.logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  }
+
   private installSignalHandlers(): void {
     const handler = (signal: NodeJS.Signals): void => {
       if (this.stopping !== undefined) {
@@ -285,13 +308,7 @@ export class ServiceHost {
         process.exit(1);
       }
       this.logger.info({ signal }, "signal received; stopping");
-      this.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          this.logger.error({ err: error }, "shutdown failed");
-          process.exit(1);
-        },
-      );
+      this.stopAndExit();
     };
     this.signalHandler = handler;
     process.on("SIGTERM", handler);

@@ -41,6 +41,8 @@ export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceR
     // The service's admin API token: generated once per service, kept in settings.json (0600); the
     // dashboard reads it from here for its replay buttons and messaging view.
     env.ADMIN_TOKEN = context.settings.secret(resource.name, "admin-token");
+    // The service stops by itself if this AppHost dies without stopping it (apphost-watch.ts).
+    env.APPHOST_PID = String(process.pid);
     await context.settings.save();
     if (port !== undefined) {
       env.PORT = String(port);

@@ -135,21 +135,22 @@ async function removeStalePid(dataDir: string, log: (message: string) => void): 
   }
   const pid = Number(content.split("\n")[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 0);
+  if (await isAlive(pid)) {
     const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.includes(dataDir)) {
-      log(`stopping a PostgreSQL left over from an earlier run (pid ${pid})`);
-      process.kill(pid, "SIGKILL");
-      await waitUntil(async () => !(await isAlive(pid)), {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        what: "old postmaster to exit",
-      });
-    }
-  } catch {
-    // Not alive: PostgreSQL removes the stale file itself.
+    // Another process has that pid now: PostgreSQL's own check decides.
+    if (!cmdline.includes(dataDir)) return;
+    log(`stopping a PostgreSQL left over from an earlier run (pid ${pid})`);
+    process.kill(pid, "SIGKILL");
+    await waitUntil(async () => !(await isAlive(pid)), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: "old postmaster to exit",
+    });
   }
+  // Dead, or a zombie that nobody has reaped yet (its parent, a killed AppHost, is gone and init
+  // may take its time): PostgreSQL would take a zombie's pid for a running postmaster and refuse
+  // to start, so the stale file goes now.
+  await fs.rm(pidFile, { force: true });
 }
 
 async function isAlive(pid: number): Promise<boolean> {

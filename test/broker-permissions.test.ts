@@ -8,10 +8,7 @@ import { DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost/src/app.js";
 import { repositoryRoot } from "@outbox/apphost/testing";
 import { removeContainers, removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
-import {
-  BrokerManagement,
-  ManagementOperationError,
-} from "../receiver-service/src/messaging/broker-management.js";
+import { BrokerManagement, ManagementOperationError } from "../service-defaults/src/broker-management.js";
 import { useAdminTokens } from "./support/admin.js";
 import {
   connectToBroker,

@@ -1,14 +1,15 @@
 import {
+  BrokerUnavailableError,
   HttpProblem,
+  MAX_BROWSE,
   integerParameter,
   problemResponseSchema,
+  type DeadLetterQueue,
   type ServiceHost,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { failureSummaries } from "../data/queries.js";
-import { BrokerUnavailableError } from "../messaging/broker-management.js";
-import { MAX_BROWSE, type DeadLetterQueue } from "../messaging/dead-letters.js";
 
 const TAG = "DeadLetters";
 

@@ -74,3 +74,10 @@ export {
   toDeadLetter,
   type DeadLetter,
 } from "./dead-letter-queue.js";
+export {
+  brokerUnavailableResponse,
+  deadLetterIdParams,
+  deadLetterLimitParameter,
+  expectDeadLetter,
+  unavailableWhenBrokerIsDown,
+} from "./dead-letter-http.js";

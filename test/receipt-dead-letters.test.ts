@@ -91,6 +91,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // Also when a test failed half-way: later tests need the sender to record receipts again.
+  if (app === undefined) return;
   await query(ownerUrl, `ALTER TABLE outbox_messages DROP CONSTRAINT IF EXISTS ${CONSTRAINT}`);
 });
 

@@ -233,6 +233,16 @@ describe("a detached AppHost and the CLI verbs", () => {
     ]);
     expect(replayed.code, replayed.stderr).toBe(0);
     expect(replayed.stdout).toContain("Replay dead letters: replayed 0 to receiver, 0 to audit");
+    const receipts = await apphost([
+      "command",
+      "sender",
+      "replay-receipt-dead-letters",
+      "--yes",
+      "--state-dir",
+      stateDir,
+    ]);
+    expect(receipts.code, receipts.stderr).toBe(0);
+    expect(receipts.stdout).toContain("Replay receipt dead letters: replayed 0 receipts");
     const unknown = await apphost(["command", "receiver", "nope", "--state-dir", stateDir]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("replay-dead-letters (Replay dead letters)");

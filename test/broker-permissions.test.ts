@@ -8,10 +8,7 @@ import { DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost/src/app.js";
 import { repositoryRoot } from "@outbox/apphost/testing";
 import { removeContainers, removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
-import {
-  BrokerManagement,
-  ManagementOperationError,
-} from "../receiver-service/src/messaging/broker-management.js";
+import { BrokerManagement, ManagementOperationError } from "../service-defaults/src/broker-management.js";
 import { useAdminTokens } from "./support/admin.js";
 import {
   connectToBroker,
@@ -131,14 +128,14 @@ async function expectLeastPrivilege(app: DistributedApplication): Promise<void> 
     expect(await attach(receiver, "send", "delivery-receipts")).toBe("open");
 
     // The sender's user: no consuming the consumer groups' queues, no receipts of its own
-    // making, no dead-letter address, no management.
+    // making, no dead-letter address; management only for its receipts' DLQ (checked below).
     expect(await attach(sender, "consume", "entity-items.receiver")).toMatch(UNAUTHORIZED);
     expect(await attach(sender, "consume", "entity-items.audit")).toMatch(UNAUTHORIZED);
     expect(await attach(sender, "send", "entity-items.receiver")).toMatch(UNAUTHORIZED);
     expect(await attach(sender, "send", "delivery-receipts")).toMatch(UNAUTHORIZED);
     expect(await attach(sender, "send", "DLQ")).toMatch(REFUSED_BY_PERMISSION);
     expect(await attach(sender, "consume", "DLQ")).toMatch(REFUSED_BY_PERMISSION);
-    expect(await attach(sender, "send", "activemq.management")).toMatch(UNAUTHORIZED);
+    expect(await attach(sender, "send", "activemq.management")).toBe("open");
 
     // The receiver's user: no publishing events, no stealing the sender's receipts.
     expect(await attach(receiver, "send", "entity-items")).toMatch(UNAUTHORIZED);
@@ -174,6 +171,23 @@ async function expectLeastPrivilege(app: DistributedApplication): Promise<void> 
     return page.count >= 1 ? page : undefined;
   });
   expect(listed.items.length).toBeGreaterThanOrEqual(1);
+
+  // The sender's user manages the receipts' DLQ only: not the receiver's DLQs (while the one
+  // above exists: a missing queue fails before the permission check), not the queues.
+  const senderManagementConnection = await connectAs(senderUrl);
+  const senderManagement = new BrokerManagement(senderManagementConnection);
+  try {
+    expect(await manage(senderManagement, "queue.DLQ.entity-items.receiver", "countMessages", [""])).toMatch(
+      /does not have permission/,
+    );
+    expect(await manage(senderManagement, "queue.delivery-receipts", "removeAllMessages")).toMatch(
+      /does not have permission/,
+    );
+    expect(await manage(senderManagement, "broker", "getStatus")).toMatch(/does not have permission/);
+  } finally {
+    senderManagement.close();
+    senderManagementConnection.close();
+  }
 
   const receiverManagementConnection = await connectAs(receiverUrl);
   const management = new BrokerManagement(receiverManagementConnection);

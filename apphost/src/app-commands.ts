@@ -30,6 +30,14 @@ export function replayDeadLetters(groups: string[]): CommandHandler {
   };
 }
 
+/** "Replay receipt dead letters": the sender's receipts DLQ back to the receipts queue. */
+export function replayReceiptDeadLetters(): CommandHandler {
+  return async (context) => {
+    const body = (await post(context, "/api/outbox/receipt-dead-letters/replay")) as { replayed?: number };
+    return { message: `replayed ${body.replayed ?? 0} receipts` };
+  };
+}
+
 /** "Purge published outbox rows": the sender deletes finished rows now instead of after the retention period. */
 export function purgePublishedOutboxRows(): CommandHandler {
   return async (context) => {

@@ -1,4 +1,4 @@
-import { purgePublishedOutboxRows, replayDeadLetters } from "./app-commands.js";
+import { purgePublishedOutboxRows, replayDeadLetters, replayReceiptDeadLetters } from "./app-commands.js";
 import { createApp, type AppBuilder } from "./model/app-builder.js";
 import { subscriptionQueueName } from "./model/artemis.js";
 
@@ -41,13 +41,18 @@ export function buildApp(): AppBuilder {
     .waitFor(broker)
     // Each broker address a service is given is also what its own broker user may use.
     .withEnvironment("OUTBOX_ADDRESS", broker.sendsTo("entity-items"))
-    .withEnvironment("RECEIPTS_QUEUE", broker.consumes("delivery-receipts"))
+    // deadLetters: the sender's own API browses and replays receipts it could not record.
+    .withEnvironment("RECEIPTS_QUEUE", broker.consumes("delivery-receipts", { deadLetters: true }))
     .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health")
     .withCommand("purge-published", "Purge published outbox rows", purgePublishedOutboxRows(), {
       confirm: "Delete every published and delivered outbox row now? Pending and dead rows stay.",
       description: "What the retention job does later, now",
+    })
+    .withCommand("replay-receipt-dead-letters", "Replay receipt dead letters", replayReceiptDeadLetters(), {
+      confirm: "Move every dead-lettered delivery receipt back to the receipts queue?",
+      description: "DLQ.delivery-receipts back to delivery-receipts; their outbox rows become delivered",
     });
 
   app

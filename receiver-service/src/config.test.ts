@@ -1,6 +1,6 @@
 import { ConfigError } from "@outbox/service-defaults";
 import { describe, expect, it } from "vitest";
-import { defaultDeadLetterQueue, readConfig } from "./config.js";
+import { readConfig } from "./config.js";
 
 const minimal = {
   PORT: "8080",
@@ -50,8 +50,6 @@ describe("readConfig", () => {
       PG_POOL_MAX: 3,
       INBOX_RETENTION_MS: 0,
     });
-    expect(defaultDeadLetterQueue("entity-items.receiver")).toBe("DLQ.entity-items.receiver");
-    expect(defaultDeadLetterQueue("entity-items::receiver")).toBe("DLQ.entity-items");
   });
 
   it("names every bad or missing variable at once", () => {

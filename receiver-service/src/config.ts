@@ -63,9 +63,3 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ReceiverConfig
   });
   return { ...settings, databaseUrl, brokerUrl };
 }
-
-/** `DLQ.<address>` for a queue given as a plain name or as a fully qualified `address::queue`. */
-export function defaultDeadLetterQueue(queue: string): string {
-  const address = queue.includes("::") ? queue.slice(0, queue.indexOf("::")) : queue;
-  return `DLQ.${address}`;
-}

@@ -2,7 +2,11 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
+  BrokerManagement,
+  BrokerUnavailableError,
   ConfigError,
+  DeadLetterQueue,
+  defaultDeadLetterQueue,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
   retryWhileUnreachable,
@@ -11,7 +15,7 @@ import {
   isTransientConnectionError,
   type HealthCheck,
 } from "@outbox/service-defaults";
-import { defaultDeadLetterQueue, readConfig, type ReceiverConfig } from "./config.js";
+import { readConfig, type ReceiverConfig } from "./config.js";
 import { createDatabase, createPool, databaseHealthCheck, pingDatabase, runMigrations } from "./data/db.js";
 import { PgAuditStore } from "./data/audit-store.js";
 import { PgInboxStore } from "./data/inbox-store.js";
@@ -22,10 +26,8 @@ import { recordAuditEntries, recordAuditEntry } from "./domain/record-audit-entr
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
-import { BrokerManagement, BrokerUnavailableError } from "./messaging/broker-management.js";
 import { InboxConsumer } from "./messaging/consumer.js";
 import { InboxRetentionJob } from "./messaging/inbox-retention-job.js";
-import { DeadLetterQueue } from "./messaging/dead-letters.js";
 import { describeError } from "./messaging/classify-error.js";
 import { createBatchProcessor } from "./messaging/process-batch.js";
 import { createMessageProcessor, type ProcessorOptions } from "./messaging/process-message.js";

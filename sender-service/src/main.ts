@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
+  BrokerManagement,
   ConfigError,
+  DeadLetterQueue,
+  defaultDeadLetterQueue,
   adminTokensFromEnv,
   migrationsUrlFromEnv,
   retryWhileUnreachable,
@@ -23,6 +26,7 @@ import { outboxGaugeFigures } from "./data/outbox-admin.js";
 import { registerOutboxAdminRoutes } from "./http/outbox-admin-routes.js";
 import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
 import { registerOutboxPurgeRoutes } from "./http/outbox-purge-routes.js";
+import { registerReceiptDeadLetterRoutes } from "./http/receipt-dead-letter-routes.js";
 import { OutboxListener } from "./messaging/outbox-listener.js";
 import { OutboxMetrics } from "./messaging/outbox-metrics.js";
 import { OutboxRetentionJob } from "./messaging/outbox-retention-job.js";
@@ -163,6 +167,13 @@ const receipts =
         logger: logger.child({ component: "receipts" }),
       });
 if (receipts !== undefined) host.addHealthCheck("receipts", receipts.healthCheck());
+// Receipts the consumer could not record end in the receipts queue's DLQ: browse and replay them.
+let management: BrokerManagement | undefined;
+if (config.receiptsQueue !== undefined) {
+  management = new BrokerManagement(amqp.connection);
+  const dlq = new DeadLetterQueue(management, defaultDeadLetterQueue(config.receiptsQueue));
+  registerReceiptDeadLetterRoutes(host, { db, dlq });
+}
 const idempotencyPurger = new IdempotencyKeyPurger({
   db,
   intervalMs: config.idempotency.purgeIntervalMs,
@@ -186,6 +197,7 @@ host.onShutdown("amqp", () => amqp.close());
 host.onShutdown("relay", () => relay.stop());
 host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
 host.onShutdown("receipts", async () => receipts?.stop());
+host.onShutdown("management", () => Promise.resolve(management?.close()));
 host.onShutdown("outbox-listener", async () => listener?.stop());
 host.onShutdown("outbox-retention", async () => retention?.stop());
 

@@ -65,3 +65,19 @@ export {
   type TextFieldOptions,
 } from "./text-fields.js";
 export { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";
+export { BrokerManagement, BrokerUnavailableError, ManagementOperationError } from "./broker-management.js";
+export {
+  DeadLetterQueue,
+  MAX_BROWSE,
+  defaultDeadLetterQueue,
+  producerMessageId,
+  toDeadLetter,
+  type DeadLetter,
+} from "./dead-letter-queue.js";
+export {
+  brokerUnavailableResponse,
+  deadLetterIdParams,
+  deadLetterLimitParameter,
+  expectDeadLetter,
+  unavailableWhenBrokerIsDown,
+} from "./dead-letter-http.js";

@@ -77,7 +77,12 @@ describe("broker security", () => {
   it("reads the clients and their grants from this repository's model", () => {
     const broker = buildApp().resource("broker") as ArtemisResource;
     expect(broker.clients()).toEqual([
-      { name: "sender", send: ["entity-items"], consume: ["delivery-receipts"], deadLetters: [] },
+      {
+        name: "sender",
+        send: ["entity-items"],
+        consume: ["delivery-receipts"],
+        deadLetters: ["delivery-receipts"],
+      },
       {
         name: "receiver",
         send: ["delivery-receipts"],

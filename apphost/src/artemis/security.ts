@@ -24,7 +24,7 @@ export const MANAGEMENT_ADDRESS = "activemq.management";
 export const TEMPORARY_QUEUE_NAMESPACE = "temporary";
 
 /**
- * What a dead-letter API does through management (receiver-service/src/messaging/dead-letters.ts):
+ * What a dead-letter API does through management (service-defaults/src/dead-letter-queue.ts):
  * browse and count (view), replay one or all, delete one (edit). Nothing else — `moveMessages`,
  * for one, could send a dead letter to any queue past the send permissions.
  */

@@ -1,14 +1,16 @@
 import {
-  HttpProblem,
-  integerParameter,
+  brokerUnavailableResponse as unavailable,
+  deadLetterIdParams as idParams,
+  deadLetterLimitParameter as limitField,
+  expectDeadLetter,
   problemResponseSchema,
+  unavailableWhenBrokerIsDown,
+  type DeadLetterQueue,
   type ServiceHost,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { failureSummaries } from "../data/queries.js";
-import { BrokerUnavailableError } from "../messaging/broker-management.js";
-import { MAX_BROWSE, type DeadLetterQueue } from "../messaging/dead-letters.js";
 
 const TAG = "DeadLetters";
 
@@ -37,34 +39,11 @@ const listSchema = z
   })
   .meta({ id: "DeadLetterPage" });
 
-const idParams = z.object({
-  id: integerParameter({ min: 0, max: Number.MAX_SAFE_INTEGER, description: "Broker message id" }),
-});
-
 /** `?group=` names one of this service's consumer groups (an enum in the document). */
 function groupField(groups: readonly [string, ...string[]]) {
   return z.enum(groups).optional().meta({
     description: "Consumer group whose dead-letter queue to use (default: this service's main group)",
   });
-}
-
-const limitField = integerParameter({
-  min: 1,
-  max: MAX_BROWSE,
-  default: 100,
-  description: `How many of the oldest dead letters to list (the broker lists at most ${MAX_BROWSE}; count is the total)`,
-});
-const unavailable = {
-  description: "The broker cannot be reached; retry later",
-  schema: problemResponseSchema,
-};
-
-/** Broker down or slow: the client should retry (503), it is not a bug (500). */
-function unavailableWhenBrokerIsDown(error: unknown): never {
-  if (error instanceof BrokerUnavailableError) {
-    throw new HttpProblem(503, "Service Unavailable", error.message);
-  }
-  throw error;
 }
 
 export interface DeadLetterQueues {
@@ -156,9 +135,7 @@ export function registerDeadLetterRoutes(host: ServiceHost, db: Database, queues
     },
     handler: async ({ params, query, res }) => {
       const { dlq } = pick(query.group);
-      if (!(await dlq.replay(params.id).catch(unavailableWhenBrokerIsDown))) {
-        throw new HttpProblem(404, "Not Found", `No message ${params.id} in ${dlq.queue}`);
-      }
+      expectDeadLetter(await dlq.replay(params.id).catch(unavailableWhenBrokerIsDown), params.id, dlq.queue);
       res.status(204).end();
     },
   });
@@ -194,9 +171,7 @@ export function registerDeadLetterRoutes(host: ServiceHost, db: Database, queues
     },
     handler: async ({ params, query, res }) => {
       const { dlq } = pick(query.group);
-      if (!(await dlq.remove(params.id).catch(unavailableWhenBrokerIsDown))) {
-        throw new HttpProblem(404, "Not Found", `No message ${params.id} in ${dlq.queue}`);
-      }
+      expectDeadLetter(await dlq.remove(params.id).catch(unavailableWhenBrokerIsDown), params.id, dlq.queue);
       res.status(204).end();
     },
   });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, ServiceHost } from "@outbox/service-defaults";
+import { createLogger, ServiceHost, type DeadLetterQueue } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
-import type { DeadLetterQueue } from "../messaging/dead-letters.js";
 import { registerDeadLetterRoutes } from "./dead-letter-routes.js";
 
 // Where the OpenAPI fuzzer (test/openapi-fuzz.test.ts) found the receiver's document and

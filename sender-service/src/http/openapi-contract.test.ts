@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, ServiceHost } from "@outbox/service-defaults";
+import { createLogger, MAX_BROWSE, ServiceHost, type DeadLetterQueue } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { registerEntityItemRoutes } from "./entity-items-routes.js";
 import { registerOutboxPurgeRoutes } from "./outbox-purge-routes.js";
+import { registerReceiptDeadLetterRoutes } from "./receipt-dead-letter-routes.js";
 import { createEntityItemSchema } from "./schemas.js";
 
 // Where the OpenAPI fuzzer (test/openapi-fuzz.test.ts) found the sender's document and behaviour
@@ -35,6 +36,7 @@ async function startSender(): Promise<string> {
     idempotencyKeyTtlMs: 1000,
   });
   registerOutboxPurgeRoutes(host, { db: unreachable });
+  registerReceiptDeadLetterRoutes(host, { db: unreachable, dlq: unreachable as unknown as DeadLetterQueue });
   return (await host.start()).url;
 }
 
@@ -89,6 +91,30 @@ describe("sender API: document and behaviour agree", () => {
     ] as const) {
       const headers = (await operation(url, path, method)).responses[status]?.headers;
       expect(headers?.["Idempotent-Replayed"]?.required, `${method} ${path}`).toBe(false);
+    }
+  });
+
+  it("bounds the receipt DLQ listing by what the broker lists, and documents 404 and 503", async () => {
+    const url = await startSender();
+    const admin = { headers: { authorization: `Bearer ${TOKEN}` } };
+    const base = "/api/outbox/receipt-dead-letters";
+    expect((await fetch(`${url}${base}?limit=${MAX_BROWSE + 1}`, admin)).status).toBe(400);
+    expect((await fetch(`${url}${base}?limit=0`, admin)).status).toBe(400);
+    expect((await fetch(`${url}${base}/x/replay`, { ...admin, method: "POST" })).status).toBe(400);
+    const { parameters, responses } = await operation(url, base, "get");
+    expect(parameters?.find((p) => p.name === "limit")?.schema).toMatchObject({
+      type: "integer",
+      minimum: 1,
+      maximum: MAX_BROWSE,
+    });
+    expect(Object.keys(responses)).toEqual(expect.arrayContaining(["200", "401", "503"]));
+    for (const [path, method] of [
+      [`${base}/{id}/replay`, "post"],
+      [`${base}/{id}`, "delete"],
+    ] as const) {
+      expect(Object.keys((await operation(url, path, method)).responses)).toEqual(
+        expect.arrayContaining(["204", "400", "401", "404", "503"]),
+      );
     }
   });
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ManagementOperationError, type BrokerManagement } from "./broker-management.js";
-import { DeadLetterQueue, producerMessageId, toDeadLetter } from "./dead-letters.js";
+import {
+  DeadLetterQueue,
+  defaultDeadLetterQueue,
+  producerMessageId,
+  toDeadLetter,
+} from "./dead-letter-queue.js";
 
 /** What Artemis 2.56's listMessages returned for a dead-lettered AMQP message (trimmed). */
 const listed = {
@@ -33,11 +38,34 @@ describe("dead letters", () => {
       type: "EntityItemCreated",
       version: 1,
       groupId: "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b",
+      correlationId: undefined,
       originalAddress: "entity-items.receiver",
       originalQueue: "entity-items.receiver",
     });
     expect(producerMessageId("ID:AMQP_STRING:abc")).toBe("abc");
     expect(producerMessageId(undefined)).toBeUndefined();
+  });
+
+  it("reads a delivery receipt's correlation id", () => {
+    // What Artemis 2.56 listed for a receipt (correlation_id = the outbox id it acknowledges).
+    const receipt = toDeadLetter({
+      messageID: 40,
+      type: "DeliveryReceipt",
+      userID: "ID:receipt:receiver:0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa",
+      correlationId: "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa",
+      "x-opt-ORIG-QUEUE": "delivery-receipts",
+    });
+    expect(receipt).toMatchObject({
+      id: 40,
+      messageId: "receipt:receiver:0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa",
+      correlationId: "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa",
+      originalQueue: "delivery-receipts",
+    });
+  });
+
+  it("names a queue's per-address dead-letter queue", () => {
+    expect(defaultDeadLetterQueue("entity-items.receiver")).toBe("DLQ.entity-items.receiver");
+    expect(defaultDeadLetterQueue("entity-items::receiver")).toBe("DLQ.entity-items");
   });
 
   it("treats a DLQ the broker has not created yet as empty", async () => {

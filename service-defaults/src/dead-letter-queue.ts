@@ -4,12 +4,14 @@ import { ManagementOperationError, type BrokerManagement } from "./broker-manage
 export interface DeadLetter {
   /** The broker's id of the message inside the dead-letter queue (what replay and delete take). */
   id: number;
-  /** The producer's AMQP message_id (our outbox id). */
+  /** The producer's AMQP message_id (an outbox id; a receipt's is receipt:<group>:<outbox id>). */
   messageId: string | undefined;
   type: string | undefined;
   version: number | undefined;
   /** AMQP group_id: the aggregate id. */
   groupId: string | undefined;
+  /** AMQP correlation_id (a delivery receipt's: the outbox id it acknowledges). */
+  correlationId: string | undefined;
   originalAddress: string | undefined;
   originalQueue: string | undefined;
 }
@@ -82,6 +84,12 @@ export class DeadLetterQueue {
   }
 }
 
+/** `DLQ.<address>` for a queue given as a plain name or as a fully qualified `address::queue`. */
+export function defaultDeadLetterQueue(queue: string): string {
+  const address = queue.includes("::") ? queue.slice(0, queue.indexOf("::")) : queue;
+  return `DLQ.${address}`;
+}
+
 /** Artemis lists the AMQP message id in its JMS form, "ID:<id>" (or "ID:AMQP_STRING:<id>"). */
 export function producerMessageId(userId: unknown): string | undefined {
   if (typeof userId !== "string") return undefined;
@@ -100,6 +108,8 @@ export function toDeadLetter(raw: Record<string, unknown>): DeadLetter {
     type: str("subject") ?? str("type"),
     version: typeof version === "number" ? version : undefined,
     groupId: str("groupId"),
+    // Artemis (2.56) lists the AMQP correlation_id under this key.
+    correlationId: str("correlationId"),
     originalAddress: str("x-opt-ORIG-ADDRESS") ?? str("_AMQ_ORIG_ADDRESS"),
     originalQueue: str("x-opt-ORIG-QUEUE") ?? str("_AMQ_ORIG_QUEUE"),
   };

@@ -1,0 +1,253 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createApp,
+  subscriptionQueueName,
+  type AppBuilder,
+  type DistributedApplication,
+} from "@outbox/apphost";
+import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { adminFetch, useAdminTokens } from "./support/admin.js";
+import { eventually, getJson } from "./support/receiver.js";
+import { postEntity, query } from "./support/system.js";
+
+// Issue 11, defect 1: a delivery receipt the sender cannot record goes to DLQ.delivery-receipts
+// after the broker's delivery attempts, and its outbox row stays `published`. The sender's own
+// admin API must show such receipts with the row they acknowledge and replay them, and a replayed
+// receipt must reach the sender although the broker's duplicate-id cache already holds its
+// _AMQ_DUPL_ID (receipt:<group>:<outbox id>, recorded when the receiver first sent it).
+
+const BASE = "/api/outbox/receipt-dead-letters";
+const CONSTRAINT = "test_no_delivery";
+
+/** What apphost/src/app.ts declares, cut to one consumer group, with a small receipt budget. */
+function buildModel(): AppBuilder {
+  const app = createApp({ name: "receipt-dead-letters" });
+  const senderDb = app.addPostgres("sender-pg").addDatabase("senderdb");
+  const receiverDb = app.addPostgres("receiver-pg").addDatabase("receiverdb");
+  const broker = app
+    .addArtemis("broker")
+    .withDefaultAddressSettings({
+      deadLetterAddress: "DLQ",
+      autoCreateDeadLetterResources: true,
+      redeliveryDelayMs: 100,
+      maxDeliveryAttempts: 10,
+    })
+    .addTopic("entity-items", ["receiver"])
+    .addQueue("delivery-receipts", { maxDeliveryAttempts: 2, redeliveryDelayMs: 100 });
+  app
+    .addNodeService("sender", "sender-service")
+    .withReference(senderDb)
+    .withReference(broker)
+    .waitFor(senderDb)
+    .waitFor(broker)
+    .withEnvironment("OUTBOX_ADDRESS", broker.sendsTo("entity-items"))
+    .withEnvironment("RECEIPTS_QUEUE", broker.consumes("delivery-receipts", { deadLetters: true }))
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
+  app
+    .addNodeService("receiver", "receiver-service")
+    .withReference(receiverDb)
+    .withReference(broker)
+    .waitFor(receiverDb)
+    .waitFor(broker)
+    .withEnvironment(
+      "RECEIVER_QUEUE",
+      broker.consumes(subscriptionQueueName("entity-items", "receiver"), { deadLetters: true }),
+    )
+    .withEnvironment("RECEIVER_GROUP", "receiver")
+    .withEnvironment("RECEIPTS_ADDRESS", broker.sendsTo("delivery-receipts"))
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
+  return app;
+}
+
+interface ReceiptDeadLetter {
+  id: number;
+  messageId: string | null;
+  outboxMessageId: string | null;
+  group: string | null;
+  originalQueue: string | null;
+  status: string | null;
+}
+
+interface Page {
+  queue: string;
+  count: number;
+  items: ReceiptDeadLetter[];
+}
+
+let app: DistributedApplication;
+let sender: string;
+let ownerUrl: string;
+
+beforeAll(async () => {
+  app = await startTestApp({ model: buildModel() });
+  useAdminTokens(app);
+  sender = app.getEndpoint("sender");
+  const owner = app.environmentOf("sender")?.SENDERDB_MIGRATIONS_URI;
+  if (owner === undefined) throw new Error("the sender has no SENDERDB_MIGRATIONS_URI");
+  ownerUrl = owner;
+});
+
+afterEach(async () => {
+  // Also when a test failed half-way: later tests need the sender to record receipts again.
+  if (app === undefined) return;
+  await query(ownerUrl, `ALTER TABLE outbox_messages DROP CONSTRAINT IF EXISTS ${CONSTRAINT}`);
+});
+
+afterAll(async () => {
+  await stopTestApp(app);
+});
+
+/** From now on the sender's UPDATE to `delivered` fails (not transiently): receipts go dead. */
+async function refuseDeliveries(): Promise<void> {
+  // NOT VALID: rows already delivered stay; every new or updated row is checked.
+  await query(
+    ownerUrl,
+    `ALTER TABLE outbox_messages ADD CONSTRAINT ${CONSTRAINT} CHECK (status <> 'delivered') NOT VALID`,
+  );
+}
+
+async function allowDeliveries(): Promise<void> {
+  await query(ownerUrl, `ALTER TABLE outbox_messages DROP CONSTRAINT ${CONSTRAINT}`);
+}
+
+async function outboxRow(aggregateId: string): Promise<{ id: string; status: string } | undefined> {
+  const [row] = await query<{ id: string; status: string }>(
+    app.getConnectionString("senderdb"),
+    "SELECT id::text AS id, status FROM outbox_messages WHERE aggregate_id = $1",
+    [aggregateId],
+  );
+  return row;
+}
+
+async function page(): Promise<Page> {
+  const { status, body } = await getJson<Page>(`${sender}${BASE}?limit=200`);
+  expect(status).toBe(200);
+  return body;
+}
+
+async function dlqCount(): Promise<number> {
+  const { status, body } = await getJson<{ count: number }>(`${sender}${BASE}/count`);
+  expect(status).toBe(200);
+  return body.count;
+}
+
+/**
+ * Posts an entity (deliveries must be refused) and waits until its receipt is dead-lettered and
+ * listed: the precondition of every scenario here.
+ */
+async function deadLetteredReceipt(name: string): Promise<{ outboxId: string; letter: ReceiptDeadLetter }> {
+  const created = await postEntity(sender, { name });
+  expect(created.status).toBe(201);
+  const aggregateId = (created.body as { id: string }).id;
+  const row = await eventually(`the outbox row of ${name}`, () => outboxRow(aggregateId));
+  const letter = await eventually(
+    `the receipt of ${name} in the receipt DLQ, its row published`,
+    async () => {
+      const found = (await page()).items.find((i) => i.outboxMessageId === row.id);
+      return found?.status === "published" ? found : undefined;
+    },
+  );
+  expect(letter).toMatchObject({
+    messageId: `receipt:receiver:${row.id}`,
+    outboxMessageId: row.id,
+    group: "receiver",
+    originalQueue: "delivery-receipts",
+    status: "published",
+  });
+  expect(await dlqCount()).toBeGreaterThanOrEqual(1);
+  // The row did not become delivered: the receipt really was refused.
+  expect((await outboxRow(aggregateId))?.status).toBe("published");
+  return { outboxId: row.id, letter };
+}
+
+async function waitForDelivered(outboxId: string): Promise<void> {
+  await eventually(`outbox row ${outboxId} delivered`, async () => {
+    const [row] = await query<{ status: string }>(
+      app.getConnectionString("senderdb"),
+      "SELECT status FROM outbox_messages WHERE id = $1",
+      [outboxId],
+    );
+    return row?.status === "delivered" ? true : undefined;
+  });
+}
+
+async function waitForEmptyDlq(): Promise<void> {
+  await eventually("the receipt DLQ empty", async () => ((await dlqCount()) === 0 ? true : undefined));
+}
+
+describe("the sender's receipt dead-letter queue (issue 11, defect 1)", () => {
+  it("lists a receipt the sender could not record, and one replayed by id marks its row delivered", async () => {
+    await refuseDeliveries();
+    const { outboxId, letter } = await deadLetteredReceipt("receipt replayed by id");
+    await allowDeliveries();
+
+    const replay = await adminFetch(`${sender}${BASE}/${letter.id}/replay`, { method: "POST" });
+    expect(replay.status).toBe(204);
+    // Delivered although the broker had seen this receipt's _AMQ_DUPL_ID before.
+    await waitForDelivered(outboxId);
+    await waitForEmptyDlq();
+    // Gone from the DLQ: replaying it again is a 404.
+    const again = await adminFetch(`${sender}${BASE}/${letter.id}/replay`, { method: "POST" });
+    expect(again.status).toBe(404);
+  });
+
+  it("replays every dead-lettered receipt at once", async () => {
+    await refuseDeliveries();
+    const first = await deadLetteredReceipt("receipt replayed with all (1)");
+    const second = await deadLetteredReceipt("receipt replayed with all (2)");
+    const before = await dlqCount();
+    expect(before).toBeGreaterThanOrEqual(2);
+    await allowDeliveries();
+
+    const { status, body } = await getJson<{ replayed: number }>(`${sender}${BASE}/replay`, {
+      method: "POST",
+    });
+    expect(status).toBe(200);
+    expect(body.replayed).toBe(before);
+    await waitForDelivered(first.outboxId);
+    await waitForDelivered(second.outboxId);
+    await waitForEmptyDlq();
+  });
+
+  it("deletes one receipt for good; its row stays published", async () => {
+    await refuseDeliveries();
+    const { outboxId, letter } = await deadLetteredReceipt("receipt deleted");
+    const before = await dlqCount();
+
+    const deleted = await adminFetch(`${sender}${BASE}/${letter.id}`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    expect(await dlqCount()).toBe(before - 1);
+    expect((await page()).items.some((i) => i.id === letter.id)).toBe(false);
+    const again = await adminFetch(`${sender}${BASE}/${letter.id}`, { method: "DELETE" });
+    expect(again.status).toBe(404);
+
+    await allowDeliveries();
+    const [row] = await query<{ status: string }>(
+      app.getConnectionString("senderdb"),
+      "SELECT status FROM outbox_messages WHERE id = $1",
+      [outboxId],
+    );
+    expect(row?.status).toBe("published");
+  });
+
+  it("answers 404 for an unknown id, 400 for a bad one, and 401 without the admin token", async () => {
+    const unknown = Number.MAX_SAFE_INTEGER;
+    expect((await adminFetch(`${sender}${BASE}/${unknown}/replay`, { method: "POST" })).status).toBe(404);
+    expect((await adminFetch(`${sender}${BASE}/${unknown}`, { method: "DELETE" })).status).toBe(404);
+    expect((await adminFetch(`${sender}${BASE}?limit=201`)).status).toBe(400);
+    expect((await adminFetch(`${sender}${BASE}/-1/replay`, { method: "POST" })).status).toBe(400);
+
+    for (const [method, path] of [
+      ["GET", BASE],
+      ["GET", `${BASE}/count`],
+      ["POST", `${BASE}/replay`],
+      ["POST", `${BASE}/1/replay`],
+      ["DELETE", `${BASE}/1`],
+    ] as const) {
+      const response = await fetch(`${sender}${path}`, { method });
+      expect(response.status, `${method} ${path}`).toBe(401);
+    }
+  });
+});

@@ -1,4 +1,5 @@
-import type { DistributedApplication } from "@outbox/apphost";
+import type { ArtemisResource, DistributedApplication } from "@outbox/apphost";
+import { buildApp } from "../../apphost/src/app.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { COMPONENTS, runChaos, type Component, type FaultRecord } from "./chaos.js";
 import { runLoad, type Confirmed } from "./load.js";
@@ -44,7 +45,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   opts.log(`soak: seed ${opts.seed}, ${opts.messages} messages, ${opts.clients} clients`);
   let app: DistributedApplication | undefined;
   try {
-    app = await startTestApp();
+    // Journalled delivery counts: a redelivery after a broker restart keeps its count, so a
+    // delivery with count 0 of an applied message is a true second copy on the queue.
+    const model = buildApp();
+    (model.resource("broker") as ArtemisResource).withPersistedDeliveryCount();
+    app = await startTestApp({ model });
     const running = app;
     const stopChaos = new AbortController();
     const stopLoad = new AbortController();
@@ -111,6 +116,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       report.duplicates_applied === 0 &&
       report.out_of_order === 0 &&
       report.not_delivered === 0 &&
+      report.duplicates_on_queue === 0 &&
       report.dead_lettered === 0 &&
       report.audit_missing === 0 &&
       report.unexpected_answers === 0;

@@ -65,6 +65,12 @@ export interface ArtemisTopology {
   /** Keep the duplicate-id cache in the journal across restarts (broker default true). */
   persistIdCache?: boolean;
   /**
+   * Journal each message's delivery count before delivering it (broker default false). Without it
+   * a message redelivered after a broker restart arrives with delivery-count 0, like a second copy;
+   * with it a consumer can tell the two apart, at the price of a journal write per delivery.
+   */
+  persistDeliveryCount?: boolean;
+  /**
    * Let the broker create an address on first use. Default false: a sender or receiver naming an
    * unknown address is refused (`amqp:not-found`) instead of the message vanishing into an
    * auto-created address that has no queue.
@@ -292,6 +298,7 @@ export function renderBrokerProperties(topology: ArtemisTopology): string {
     "# Duplicate detection (_AMQ_DUPL_ID) cache, per address",
     `IDCacheSize=${String(topology.idCacheSize ?? 20000)}`,
     `persistIDCache=${String(topology.persistIdCache ?? true)}`,
+    ...(topology.persistDeliveryCount ? ["persistDeliveryCountBeforeDelivery=true"] : []),
     "",
     "# Every address: anycast when something is created implicitly, and by default nothing is",
     "# (an auto-created multicast address with no queue accepts and drops messages).",

@@ -9,6 +9,7 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
   private readonly diverts: DivertSpec[] = [];
   private defaultSettings: AddressSettings | undefined;
   private idCacheSize: number | undefined;
+  private persistDeliveryCount = false;
   /** Every resource that references this broker, and what it does there (its user's permissions). */
   private readonly clientAccess = new Map<string, BrokerClient>();
   /** Set by withImage. */
@@ -123,6 +124,15 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
     return this;
   }
 
+  /**
+   * Journal delivery counts before delivering, so that a redelivery after a broker restart is not
+   * mistaken for a second copy (the soak counts queue-side duplicates exactly with it).
+   */
+  withPersistedDeliveryCount(): this {
+    this.persistDeliveryCount = true;
+    return this;
+  }
+
   topology(): ArtemisTopology {
     return {
       addresses: [...this.addresses],
@@ -130,6 +140,7 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
       defaultSettings: this.defaultSettings,
       idCacheSize: this.idCacheSize,
       persistIdCache: true,
+      ...(this.persistDeliveryCount ? { persistDeliveryCount: true } : {}),
     };
   }
 }

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../app.js";
 import type { ArtemisResource } from "../model/artemis.js";
-import { ADMIN_ROLE, renderSecurityProperties, securityMatches, type BrokerClient } from "./security.js";
+import {
+  ADMIN_ROLE,
+  clientsWithoutGrants,
+  renderSecurityProperties,
+  securityMatches,
+  type BrokerClient,
+} from "./security.js";
 import type { ArtemisTopology } from "./topology.js";
 
 const topology: ArtemisTopology = {
@@ -90,5 +96,17 @@ describe("broker security", () => {
         deadLetters: ["entity-items.receiver", "entity-items.audit"],
       },
     ]);
+  });
+});
+
+describe("clientsWithoutGrants", () => {
+  it("names the clients that may do nothing on the broker", () => {
+    expect(
+      clientsWithoutGrants([
+        { name: "sender", send: ["entity-items"], consume: [], deadLetters: [] },
+        { name: "reporting", send: [], consume: [], deadLetters: [] },
+        { name: "receiver", send: [], consume: ["entity-items.receiver"], deadLetters: [] },
+      ]),
+    ).toEqual(["reporting"]);
   });
 });

@@ -203,3 +203,14 @@ export interface BrokerLogin {
 export function brokerRoles(adminUser: string, clients: Array<{ name: string }>): Map<string, string[]> {
   return new Map([[ADMIN_ROLE, [adminUser]], ...clients.map((c): [string, string[]] => [c.name, [c.name]])]);
 }
+
+/**
+ * Clients that reference the broker but were given nothing to do on it: their user may connect
+ * and nothing else, so every attach is refused (`amqp:unauthorized-access`) at run time. Worth a
+ * warning at start-up, where the fix (`broker.sendsTo()` / `broker.consumes()`) is obvious.
+ */
+export function clientsWithoutGrants(clients: BrokerClient[]): string[] {
+  return clients
+    .filter((c) => c.send.length === 0 && c.consume.length === 0 && c.deadLetters.length === 0)
+    .map((c) => c.name);
+}

@@ -3,6 +3,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { setMaxListeners } from "node:events";
 import type { DownloadProgress } from "../artemis/distribution.js";
+import { clientsWithoutGrants } from "../artemis/security.js";
+import { ArtemisResource } from "../model/artemis.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import type { CommandInfo, CommandResult } from "../model/commands.js";
 import { ParameterResource } from "../model/parameter.js";
@@ -158,6 +160,7 @@ export class DistributedApplication {
     this.apphostIdentity = await processIdentity(process.pid);
     await this.providers.prepare({ fresh: this.options.fresh ?? false, log: (m) => this.log("apphost", m) });
     this.settings = await SettingsStore.load(path.join(this.stateDir, "settings.json"));
+    this.warnAboutIdleBrokerClients();
     await this.writeState();
     this.monitor = this.watchHealth();
     const results = await Promise.allSettled(this.order.map((r) => this.startOne(r)));
@@ -178,6 +181,18 @@ export class DistributedApplication {
         .join("\n");
       await this.stop();
       throw new Error(`The application failed to start:\n${message}`);
+    }
+  }
+
+  private warnAboutIdleBrokerClients(): void {
+    for (const resource of this.order) {
+      if (!(resource instanceof ArtemisResource)) continue;
+      for (const client of clientsWithoutGrants(resource.clients()))
+        this.log(
+          "apphost",
+          `warning: "${client}" references "${resource.name}" but is given no address or queue on it; ` +
+            `its broker user will be refused every attach (give it one with ${resource.name}.sendsTo() or .consumes())`,
+        );
     }
   }
 

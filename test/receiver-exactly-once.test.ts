@@ -15,6 +15,7 @@ import {
 } from "./support/receiver.js";
 import {
   appliedCounts,
+  killDuringStream,
   postEntities,
   postEntity,
   query,
@@ -263,20 +264,17 @@ describe("poison and dead letters", () => {
 
 describe("receiver crash", () => {
   it("loses nothing and applies nothing twice in either group, and every row gets its receipt", async () => {
-    const created = await postEntities(sender, 100, "receiver-sigkill");
-    const ids = created.map((e) => e.id);
-    await eventually(
-      "some, not all, applied",
-      async () => ((await appliedCounts(app, ids)).size > 0 ? true : undefined),
-      30_000,
-    );
-    await app.killResource("receiver");
+    const { ids, appliedAtKill } = await killDuringStream(app, "receiver", "receiver-sigkill");
+    // Precondition: the kill hit the stream, with part of it applied and part still to come.
+    expect(appliedAtKill, "applied when the receiver was killed").toBeGreaterThan(0);
+    expect(appliedAtKill, "applied when the receiver was killed").toBeLessThan(ids.length);
     await app.startResource("receiver");
     await app.waitForHealthy("receiver");
     receiver = app.getEndpoint("receiver");
-    expect((await waitForApplied(app, ids)).size).toBe(100);
-    await eventually("the audit group to log all 100", async () =>
-      (await count(receiverDb, "SELECT count(*) FROM audit_log WHERE aggregate_id = ANY($1)", [ids])) >= 100
+    expect((await waitForApplied(app, ids)).size).toBe(ids.length);
+    await eventually("the audit group to log them all", async () =>
+      (await count(receiverDb, "SELECT count(*) FROM audit_log WHERE aggregate_id = ANY($1)", [ids])) >=
+      ids.length
         ? true
         : undefined,
     );
@@ -285,7 +283,7 @@ describe("receiver crash", () => {
         app.getConnectionString("senderdb"),
         "SELECT count(*) FROM outbox_messages WHERE aggregate_id = ANY($1) AND status = 'delivered'",
         [ids],
-      )) === 100
+      )) === ids.length
         ? true
         : undefined,
     );
@@ -293,7 +291,7 @@ describe("receiver crash", () => {
     expect([...(await appliedCounts(app, ids)).values()].every((n) => n === 1)).toBe(true);
     expect(
       await count(receiverDb, "SELECT count(*) FROM audit_log WHERE aggregate_id = ANY($1)", [ids]),
-    ).toBe(100);
+    ).toBe(ids.length);
   });
 });
 

@@ -4,6 +4,7 @@ import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { startTraffic } from "./support/traffic.js";
 import {
   appliedCounts,
+  killDuringStream,
   outboxStatusCounts,
   postEntities,
   query,
@@ -72,21 +73,10 @@ describe("receiver outage", () => {
   });
 
   it("loses nothing and applies nothing twice when the receiver is killed in the middle of a stream", async () => {
-    // 300 in three waves of 100 (at once, 300 would wait for the sender's pool past its timeout
-    // on a loaded machine): the stream is long enough that the kill below lands inside it.
-    const ids: string[] = [];
-    for (let wave = 0; wave < 3; wave++)
-      ids.push(...(await postEntities(sender, 100, `receiver-crash-${wave}`)).map((e) => e.id));
-    // Kill as soon as some, but not all, are applied, so deliveries are in flight.
-    const deadline = Date.now() + 30_000;
-    while ((await appliedCounts(app, ids)).size === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    await app.killResource("receiver");
-    // Precondition: the kill hit the stream, with part of it applied and part still to come
-    // (counted after the kill, when nothing can be applied any more).
-    const atKill = (await appliedCounts(app, ids)).size;
-    expect(atKill, "applied when the receiver was killed").toBeGreaterThan(0);
-    expect(atKill, "applied when the receiver was killed").toBeLessThan(ids.length);
+    const { ids, appliedAtKill } = await killDuringStream(app, "receiver", "receiver-crash");
+    // Precondition: the kill hit the stream, with part of it applied and part still to come.
+    expect(appliedAtKill, "applied when the receiver was killed").toBeGreaterThan(0);
+    expect(appliedAtKill, "applied when the receiver was killed").toBeLessThan(ids.length);
     await app.startResource("receiver");
     await app.waitForHealthy("receiver");
     await expectExactlyOnce(ids);

@@ -197,6 +197,41 @@ export async function waitForSettled(
   }
 }
 
+/**
+ * Posts `waves` × 100 entities through the sender and SIGKILLs `victim` as soon as the first of
+ * them is applied, while the rest are still being posted and delivered: a kill in the middle of a
+ * stream. Returns every posted id and how many were applied at the moment of the kill (counted
+ * after it, when the victim can apply nothing more).
+ */
+export async function killDuringStream(
+  app: DistributedApplication,
+  victim: string,
+  prefix: string,
+  waves = 3,
+): Promise<{ ids: string[]; appliedAtKill: number }> {
+  const sender = app.getEndpoint("sender");
+  const ids: string[] = [];
+  const posting = (async () => {
+    for (let wave = 0; wave < waves; wave++)
+      ids.push(...(await postEntities(sender, 100, `${prefix}-${wave}`)).map((e) => e.id));
+  })();
+  // A failed POST must fail the test, not become an unhandled rejection while we poll.
+  const posted = posting.then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+  const deadline = Date.now() + 60_000;
+  while ((await appliedCounts(app, [...ids])).size === 0) {
+    if (Date.now() > deadline) throw new Error(`none of the ${ids.length} posted entities applied in 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await app.killResource(victim);
+  const appliedAtKill = (await appliedCounts(app, [...ids])).size;
+  const failure = await posted;
+  if (failure !== undefined) throw failure;
+  return { ids, appliedAtKill };
+}
+
 /** The receiver's consumers' counters as its /health reports them, keyed by queue. */
 export async function consumerCounters(
   receiverUrl: string,

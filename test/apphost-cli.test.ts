@@ -15,6 +15,8 @@ import { useAvailableImages } from "./support/test-images.js";
 // `npm run apphost` as a user runs it: a child process, stopped with Ctrl+C (SIGINT) or SIGTERM.
 const cli = path.join(repositoryRoot, "apphost/src/cli.ts");
 const stateDirs: string[] = [];
+/** Every AppHost started here: a failed assertion must not leave one running. */
+const runs: Run[] = [];
 
 interface Run {
   child: ChildProcess;
@@ -36,7 +38,9 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  const run = { child, output: () => output, exited };
+  runs.push(run);
+  return run;
 }
 
 async function waitForOutput(run: Run, text: string, timeoutMs = 120_000): Promise<void> {
@@ -103,6 +107,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const run of runs) {
+    if (run.child.exitCode !== null || run.child.signalCode !== null) continue;
+    run.child.kill("SIGINT");
+    const stopped = await Promise.race([
+      run.exited.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000)),
+    ]);
+    if (!stopped) run.child.kill("SIGKILL");
+  }
   for (const dir of stateDirs) {
     if (engine) {
       await removeContainers(dir);

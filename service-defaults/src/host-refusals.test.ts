@@ -136,10 +136,28 @@ describe("ServiceHost refusals", () => {
       responses: { 201: { description: "Created" } },
       handler: ({ res }) => void res.status(201).end(),
     });
+    host.route({
+      method: "get",
+      path: "/api/busy",
+      summary: "Every pooled connection busy",
+      responses: { 200: { description: "OK" } },
+      handler: () => {
+        throw new Error("Failed query: select 1", {
+          cause: new Error("timeout exceeded when trying to connect"),
+        });
+      },
+    });
     const { url } = await host.start();
     const down = await fetch(`${url}/api/down`);
     expect(down.status).toBe(503);
     expect(down.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    expect(down.headers.get("retry-after")).toBe("5");
+    expect(((await down.json()) as { detail: string }).detail).toMatch(/unreachable/);
+    // A busy pool is said to be busy, and a sooner retry is suggested.
+    const busy = await fetch(`${url}/api/busy`);
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get("retry-after")).toBe("1");
+    expect(((await busy.json()) as { detail: string }).detail).toMatch(/busy/);
     const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
     };

@@ -33,6 +33,7 @@ import {
 } from "./problem.js";
 import { shutdownTelemetry } from "./telemetry.js";
 import { watchAppHost } from "./apphost-watch.js";
+import { databaseUnavailableProblem, RETRY_AFTER_UNREACHABLE_S } from "./postgres-availability.js";
 
 // Lets service schemas use `.openapi(...)` once service-defaults has been imported; `.meta()`
 // works without it and is the safer choice in modules that may load first.
@@ -456,7 +457,14 @@ export class ServiceHost {
       next(error);
       return;
     }
-    sendProblem(res, this.toProblem(error, req));
+    const problem = this.toProblem(error, req);
+    if (error instanceof HttpProblem) res.set(error.headers);
+    // A dependency outage (toProblem's generic 503) gets the same retry hint as a route's own 503.
+    else if (problem.status === 503)
+      res.set(
+        databaseUnavailableProblem(error)?.headers ?? { "Retry-After": String(RETRY_AFTER_UNREACHABLE_S) },
+      );
+    sendProblem(res, problem);
   };
 
   private toProblem(error: unknown, req: Request): ProblemBody {
@@ -486,7 +494,10 @@ export class ServiceHost {
     if (this.opts.unavailableWhen?.(error) === true) {
       this.logger.warn({ err: error, method: req.method, path: instance }, "dependency unavailable");
       return problemBody(503, "Service Unavailable", {
-        detail: "A dependency of this service is unreachable; retry later",
+        // A busy pool is not an outage: say which, so that nobody chases a network problem.
+        detail:
+          databaseUnavailableProblem(error)?.detail ??
+          "A dependency of this service is unreachable; retry later",
         instance,
       });
     }
@@ -590,8 +601,9 @@ function toRouteConfig(
   }
   if (mayBeUnavailable)
     responses["503"] ??= toResponseConfig(503, {
-      description: "A dependency (database or broker) is unreachable; retry later",
+      description: "A dependency (database or broker) is unreachable or busy; retry later",
       schema: problemResponseSchema,
+      headers: { "Retry-After": { description: "Seconds to wait before retrying", optional: true } },
     });
   responses["500"] ??= toResponseConfig(500, {
     description: "Unexpected error",

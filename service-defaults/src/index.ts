@@ -64,7 +64,14 @@ export {
   textField,
   type TextFieldOptions,
 } from "./text-fields.js";
-export { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";
+export {
+  databaseUnavailableProblem,
+  databaseUnavailableResponse,
+  isPoolBusyError,
+  isTransientConnectionError,
+  rethrowAsUnavailable,
+  retryWhileUnreachable,
+} from "./postgres-availability.js";
 export { BrokerManagement, BrokerUnavailableError, ManagementOperationError } from "./broker-management.js";
 export {
   DeadLetterQueue,

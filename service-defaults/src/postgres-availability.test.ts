@@ -1,5 +1,12 @@
+import net from "node:net";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { isTransientConnectionError, retryWhileUnreachable } from "./postgres-availability.js";
+import {
+  databaseUnavailableProblem,
+  isPoolBusyError,
+  isTransientConnectionError,
+  retryWhileUnreachable,
+} from "./postgres-availability.js";
 
 const withCode = (code: string, message = "boom") => Object.assign(new Error(message), { code });
 
@@ -55,5 +62,43 @@ describe("retryWhileUnreachable", () => {
     await expect(
       retryWhileUnreachable(() => Promise.reject(down), { waitMs: 0, onRetry: () => {} }),
     ).rejects.toBe(down);
+  });
+});
+
+describe("a busy pool versus an unreachable database (real pg-pool)", () => {
+  it("tells the two apart, and answers each with its own 503 and Retry-After", async () => {
+    // A server that accepts connections and never answers: the first client hangs in its
+    // handshake and fills the pool of one; the second waits for a free client.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const pool = new pg.Pool({ host: "127.0.0.1", port, max: 1, connectionTimeoutMillis: 300 });
+    try {
+      const [first, second] = await Promise.allSettled([pool.connect(), pool.connect()]);
+      const unreachable = first.status === "rejected" ? (first.reason as unknown) : undefined;
+      const busy = second.status === "rejected" ? (second.reason as unknown) : undefined;
+      expect(isTransientConnectionError(unreachable)).toBe(true);
+      expect(isPoolBusyError(unreachable)).toBe(false);
+      expect(isPoolBusyError(busy)).toBe(true);
+      // Also through drizzle's wrapper.
+      expect(isPoolBusyError(new Error("Failed query: select 1", { cause: busy }))).toBe(true);
+
+      expect(databaseUnavailableProblem(busy)).toMatchObject({
+        status: 503,
+        detail: expect.stringMatching(/busy/) as string,
+        headers: { "Retry-After": "1" },
+      });
+      expect(databaseUnavailableProblem(unreachable)).toMatchObject({
+        status: 503,
+        detail: expect.stringMatching(/unreachable/) as string,
+        headers: { "Retry-After": "5" },
+      });
+      expect(databaseUnavailableProblem(new Error("syntax error"))).toBeUndefined();
+    } finally {
+      await pool.end().catch(() => undefined);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { HttpProblem, problemResponseSchema } from "./problem.js";
+
 const TRANSIENT_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -19,6 +21,54 @@ export function isTransientConnectionError(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * pg-pool's error when every connection of the pool stayed busy for its whole connection timeout:
+ * the service is overloaded (or its queries hang), not cut off from the database.
+ */
+export function isPoolBusyError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    if (/timeout exceeded when trying to connect/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** Seconds a client should wait before retrying, by cause: a busy pool frees up sooner. */
+export const RETRY_AFTER_BUSY_S = 1;
+export const RETRY_AFTER_UNREACHABLE_S = 5;
+
+/** The 503 for a database failure that a retry can fix, or undefined for any other error. */
+export function databaseUnavailableProblem(error: unknown): HttpProblem | undefined {
+  if (isPoolBusyError(error))
+    return new HttpProblem(
+      503,
+      "Service Unavailable",
+      "Every database connection of this service stayed busy; retry later",
+      {},
+      { "Retry-After": String(RETRY_AFTER_BUSY_S) },
+    );
+  if (isTransientConnectionError(error))
+    return new HttpProblem(
+      503,
+      "Service Unavailable",
+      "The database is unreachable; retry later",
+      {},
+      { "Retry-After": String(RETRY_AFTER_UNREACHABLE_S) },
+    );
+  return undefined;
+}
+
+/** For `.catch()` on a route's database call: a retryable database failure becomes its 503. */
+export function rethrowAsUnavailable(error: unknown): never {
+  throw databaseUnavailableProblem(error) ?? error;
+}
+
+/** The OpenAPI description of that 503. */
+export const databaseUnavailableResponse = {
+  description: "The database is unreachable, or every connection to it stayed busy; retry later",
+  schema: problemResponseSchema,
+  headers: { "Retry-After": { description: "Seconds to wait before retrying", optional: true as const } },
+};
 
 /**
  * Runs `operation` (typically the start-up migrations), retried while the database is not reachable

@@ -41,13 +41,22 @@ export class HttpProblem extends Error {
   readonly title: string;
   readonly detail: string | undefined;
   readonly extra: Record<string, unknown>;
+  /** Response headers sent with the problem (e.g. Retry-After on a 503). */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, title: string, detail?: string, extra: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    title: string,
+    detail?: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(detail ?? title);
     this.status = status;
     this.title = title;
     this.detail = detail;
     this.extra = extra;
+    this.headers = headers;
   }
 
   toBody(instance?: string): ProblemBody {

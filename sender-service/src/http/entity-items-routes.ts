@@ -1,12 +1,13 @@
 import {
+  databaseUnavailableResponse,
   HttpProblem,
   pageQuerySchema,
   problemResponseSchema,
+  rethrowAsUnavailable,
   type ServiceHost,
 } from "@outbox/service-defaults";
 import type { Response } from "express";
 import { z } from "zod";
-import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { createEntityItem } from "../domain/create-entity-item.js";
 import { etagOf } from "../domain/entity-item.js";
@@ -60,22 +61,11 @@ const updateHeadersSchema = z.object({
 });
 
 const tags = ["EntityItems"];
-const unavailable = {
-  description: "The database is unreachable; retry later",
-  schema: problemResponseSchema,
-};
+const unavailable = databaseUnavailableResponse;
 const keyReused = {
   description: "The Idempotency-Key was used with a different request",
   schema: problemResponseSchema,
 };
-
-/** A database outage is the client's cue to retry (503), not a bug of ours (500). */
-function unavailableWhenDatabaseIsDown(error: unknown): never {
-  if (isTransientConnectionError(error)) {
-    throw new HttpProblem(503, "Service Unavailable", "The database is unreachable; retry later");
-  }
-  throw error;
-}
 
 /** Sends a reply exactly as stored: the same bytes for the first answer and every replay. */
 function sendReply(res: Response, reply: StoredReply, replayed: boolean): void {
@@ -120,7 +110,7 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
     handler: async ({ body, req, res }) => {
       const key = req.get("idempotency-key");
       if (key === undefined) {
-        const item = await createEntityItem(deps, body).catch(unavailableWhenDatabaseIsDown);
+        const item = await createEntityItem(deps, body).catch(rethrowAsUnavailable);
         res.status(201).location(`/api/EntityItems/${item.id}`).json(item);
         return;
       }
@@ -128,7 +118,7 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
         { ...deps, keyTtlMs: deps.idempotencyKeyTtlMs },
         key,
         body,
-      ).catch(unavailableWhenDatabaseIsDown);
+      ).catch(rethrowAsUnavailable);
       if (result.kind === "mismatch") refuseMismatch();
       if (result.kind === "refused") throw new Error("create never refuses");
       sendReply(res, result.reply, result.kind === "replayed");
@@ -179,12 +169,12 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
       const request = { id: params.id, expectedVersion, input: body };
       const result =
         key === undefined
-          ? await updateEntityItem(deps, request).catch(unavailableWhenDatabaseIsDown)
+          ? await updateEntityItem(deps, request).catch(rethrowAsUnavailable)
           : await updateEntityItemIdempotently(
               { ...deps, keyTtlMs: deps.idempotencyKeyTtlMs },
               key,
               request,
-            ).catch(unavailableWhenDatabaseIsDown);
+            ).catch(rethrowAsUnavailable);
       switch (result.kind) {
         case "mismatch":
           refuseMismatch();
@@ -213,7 +203,7 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
     request: { query: pageQuerySchema },
     responses: { 200: { description: "One page of items", schema: entityItemPageSchema }, 503: unavailable },
     handler: async ({ query, res }) => {
-      res.json(await listEntityItemsPage(deps.db, query).catch(unavailableWhenDatabaseIsDown));
+      res.json(await listEntityItemsPage(deps.db, query).catch(rethrowAsUnavailable));
     },
   });
 
@@ -230,7 +220,7 @@ export function registerEntityItemRoutes(host: ServiceHost, deps: EntityItemRout
       503: unavailable,
     },
     handler: async ({ params, res }) => {
-      const item = await getEntityItem(deps.db, params.id).catch(unavailableWhenDatabaseIsDown);
+      const item = await getEntityItem(deps.db, params.id).catch(rethrowAsUnavailable);
       if (item === undefined)
         throw new HttpProblem(404, "Not Found", `EntityItem ${params.id} does not exist`);
       res.set("ETag", etagOf(item.version)).json(item);

@@ -1,5 +1,11 @@
-import { HttpProblem, pageToOffset, problemResponseSchema, type ServiceHost } from "@outbox/service-defaults";
-import { isTransientConnectionError } from "@outbox/service-defaults";
+import {
+  databaseUnavailableResponse,
+  HttpProblem,
+  pageToOffset,
+  problemResponseSchema,
+  rethrowAsUnavailable,
+  type ServiceHost,
+} from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import {
   deleteOutboxMessage,
@@ -22,16 +28,7 @@ import {
 
 const tags = ["Outbox"];
 const notFound = { description: "No outbox message with this id", schema: problemResponseSchema };
-const unavailable = {
-  description: "The database is unreachable; retry later",
-  schema: problemResponseSchema,
-};
-
-function unavailableWhenDatabaseIsDown(error: unknown): never {
-  if (isTransientConnectionError(error))
-    throw new HttpProblem(503, "Service Unavailable", "The database is unreachable; retry later");
-  throw error;
-}
+const unavailable = databaseUnavailableResponse;
 
 function expectDone(change: AdminChange, id: string, conflict: string): void {
   if (change === "not-found") throw new HttpProblem(404, "Not Found", `Outbox message ${id} does not exist`);
@@ -56,7 +53,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
     responses: { 200: { description: "One page", schema: outboxMessagePageSchema }, 503: unavailable },
     handler: async ({ query, res }) => {
       const { items, total } = await listOutboxMessages(db, query.status, pageToOffset(query)).catch(
-        unavailableWhenDatabaseIsDown,
+        rethrowAsUnavailable,
       );
       res.json({ items, total, page: query.page, pageSize: query.pageSize });
     },
@@ -75,7 +72,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       503: unavailable,
     },
     handler: async ({ params, res }) => {
-      const found = await getOutboxMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      const found = await getOutboxMessage(db, params.id).catch(rethrowAsUnavailable);
       if (found === undefined)
         throw new HttpProblem(404, "Not Found", `Outbox message ${params.id} does not exist`);
       res.json({ ...found.message, history: found.history });
@@ -96,7 +93,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       503: unavailable,
     },
     handler: async ({ params, res }) => {
-      const change = await retryDeadMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      const change = await retryDeadMessage(db, params.id).catch(rethrowAsUnavailable);
       expectDone(change, params.id, "Only a dead message can be retried");
       res.status(204).end();
     },
@@ -114,7 +111,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       503: unavailable,
     },
     handler: async ({ query, res }) => {
-      const replayed = await replayDeadMessages(db, query.limit).catch(unavailableWhenDatabaseIsDown);
+      const replayed = await replayDeadMessages(db, query.limit).catch(rethrowAsUnavailable);
       res.json({ replayed });
     },
   });
@@ -138,7 +135,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       503: unavailable,
     },
     handler: async ({ params, res }) => {
-      const change = await deleteOutboxMessage(db, params.id).catch(unavailableWhenDatabaseIsDown);
+      const change = await deleteOutboxMessage(db, params.id).catch(rethrowAsUnavailable);
       expectDone(
         change,
         params.id,
@@ -156,7 +153,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
     operationId: "getOutboxStats",
     responses: { 200: { description: "Counts", schema: outboxStatsSchema }, 503: unavailable },
     handler: async ({ res }) => {
-      const stats = await outboxStats(db).catch(unavailableWhenDatabaseIsDown);
+      const stats = await outboxStats(db).catch(rethrowAsUnavailable);
       res.json({
         counts: stats.counts,
         oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null,

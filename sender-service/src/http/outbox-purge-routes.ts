@@ -1,11 +1,10 @@
 import {
-  HttpProblem,
+  databaseUnavailableResponse,
   integerParameter,
-  problemResponseSchema,
+  rethrowAsUnavailable,
   type ServiceHost,
 } from "@outbox/service-defaults";
 import { z } from "zod";
-import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
 
@@ -41,18 +40,14 @@ export function registerOutboxPurgeRoutes(host: ServiceHost, deps: { db: Databas
     request: { query: purgeQuery },
     responses: {
       200: { description: "How many rows were deleted", schema: purgeResult },
-      503: { description: "The database is unreachable; retry later", schema: problemResponseSchema },
+      503: databaseUnavailableResponse,
     },
     handler: async ({ query, res }) => {
       const result = await purgeFinishedOutboxMessages(deps.db, {
         olderThanMs: query.olderThanMs,
         batchSize: 1000,
         maxBatches: 1000,
-      }).catch((error: unknown) => {
-        if (isTransientConnectionError(error))
-          throw new HttpProblem(503, "Service Unavailable", "The database is unreachable; retry later");
-        throw error;
-      });
+      }).catch(rethrowAsUnavailable);
       res.json(result);
     },
   });

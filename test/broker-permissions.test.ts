@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import rhea, { type Connection, type EventContext } from "rhea";
+import type { Connection, EventContext } from "rhea";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost/src/app.js";
@@ -12,6 +12,7 @@ import { BrokerManagement, ManagementOperationError } from "../service-defaults/
 import { useAdminTokens } from "./support/admin.js";
 import {
   connectToBroker,
+  connectToBrokerAt,
   deadLetters,
   entityItemCreatedMessage,
   eventually,
@@ -32,26 +33,6 @@ const UNAUTHORIZED = /^amqp:unauthorized-access: .*does not have permission/;
  * queue for the producer first, and refuses that (no createDurableQueue) as an internal error.
  */
 const REFUSED_BY_PERMISSION = /^amqp:[a-z-]+: .*does not have permission/;
-
-/** Connects with the credentials of a connection string. */
-async function connectAs(connectionString: string): Promise<Connection> {
-  const url = new URL(connectionString);
-  const connection = rhea.create_container({ id: `perm-${randomUUID()}` }).connect({
-    host: url.hostname,
-    port: Number(url.port),
-    username: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    reconnect: false,
-  });
-  await new Promise<void>((resolve, reject) => {
-    connection.once("connection_open", () => resolve());
-    connection.once("connection_error", (ctx: EventContext) =>
-      reject(new Error(`connection refused: ${JSON.stringify(ctx.connection.error)}`)),
-    );
-    connection.once("disconnected", () => reject(new Error("connection failed")));
-  });
-  return connection;
-}
 
 /** "open", or "<condition>: <description>" of the error the broker closed the link with. */
 type LinkOutcome = string;
@@ -120,8 +101,8 @@ async function expectLeastPrivilege(app: DistributedApplication): Promise<void> 
     expect(Object.values(env).some((v) => v.includes(decodeURIComponent(admin.password)))).toBe(false);
   }
 
-  const sender = await connectAs(senderUrl);
-  const receiver = await connectAs(receiverUrl);
+  const sender = await connectToBrokerAt(senderUrl);
+  const receiver = await connectToBrokerAt(receiverUrl);
   try {
     // Preconditions: each may do its own part.
     expect(await attach(sender, "send", "entity-items")).toBe("open");
@@ -174,7 +155,7 @@ async function expectLeastPrivilege(app: DistributedApplication): Promise<void> 
 
   // The sender's user manages the receipts' DLQ only: not the receiver's DLQs (while the one
   // above exists: a missing queue fails before the permission check), not the queues.
-  const senderManagementConnection = await connectAs(senderUrl);
+  const senderManagementConnection = await connectToBrokerAt(senderUrl);
   const senderManagement = new BrokerManagement(senderManagementConnection);
   try {
     expect(await manage(senderManagement, "queue.DLQ.entity-items.receiver", "countMessages", [""])).toMatch(
@@ -189,7 +170,7 @@ async function expectLeastPrivilege(app: DistributedApplication): Promise<void> 
     senderManagementConnection.close();
   }
 
-  const receiverManagementConnection = await connectAs(receiverUrl);
+  const receiverManagementConnection = await connectToBrokerAt(receiverUrl);
   const management = new BrokerManagement(receiverManagementConnection);
   try {
     // … and, through management, exactly the operations of its DLQ API, on its DLQs only.

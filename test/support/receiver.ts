@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import rhea from "rhea";
-import type { Connection, Message } from "rhea";
+import type { Connection, EventContext, Message } from "rhea";
 import type { DistributedApplication } from "@outbox/apphost";
 import { query } from "./system.js";
 import { adminFetch } from "./admin.js";
@@ -35,7 +35,12 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<{ sta
 
 /** A plain AMQP connection to the test broker, for injecting messages the sender would never send. */
 export async function connectToBroker(app: DistributedApplication): Promise<Connection> {
-  const url = new URL(app.getConnectionString("broker"));
+  return connectToBrokerAt(app.getConnectionString("broker"));
+}
+
+/** A plain AMQP connection with the address and credentials of a connection string (amqp://user:pw@host:port). */
+export async function connectToBrokerAt(connectionString: string): Promise<Connection> {
+  const url = new URL(connectionString);
   const container = rhea.create_container({ id: `test-${randomUUID()}` });
   const connection = container.connect({
     host: url.hostname,
@@ -46,7 +51,9 @@ export async function connectToBroker(app: DistributedApplication): Promise<Conn
   });
   await new Promise<void>((resolve, reject) => {
     connection.once("connection_open", () => resolve());
-    connection.once("connection_error", () => reject(new Error("AMQP connection refused")));
+    connection.once("connection_error", (ctx: EventContext) =>
+      reject(new Error(`AMQP connection refused: ${JSON.stringify(ctx.connection.error)}`)),
+    );
     connection.once("disconnected", () => reject(new Error("AMQP connection failed")));
   });
   return connection;

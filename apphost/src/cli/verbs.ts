@@ -2,6 +2,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
+import type { ReplicaSnapshot } from "../runtime/replica-set.js";
 import { maskUri } from "../runtime/environment.js";
 import { readable } from "../runtime/log-sink.js";
 import { ControlClient } from "./control-client.js";
@@ -31,15 +32,46 @@ export async function statusVerb(stateDir: string, print: Print): Promise<number
   if (alive && control)
     print(`dashboard: ${control.dashboardUrl}${control.ready ? "" : " (still starting)"}`);
   print("");
-  for (const r of state.resources) print(resourceLine(r, alive));
+  for (const r of state.resources) {
+    print(resourceLine(r, alive));
+    // A replicated service's line shows its first replica's URL; each replica follows, nested.
+    for (const replica of r.replicas ?? []) print(replicaLine(replica, alive));
+  }
   return alive ? 0 : 3;
 }
 
 function resourceLine(r: ResourceSnapshot, alive: boolean): string {
-  const state = alive ? `${r.state}/${r.health}` : `${r.state}/${r.health} (stale)`;
   const urls = Object.values(r.endpoints);
   if (urls.length === 0 && r.connectionString) urls.push(maskUri(r.connectionString));
-  return `  ${r.name.padEnd(13)} ${r.kind.padEnd(18)} ${state.padEnd(17)} ${urls.join("  ")}`.trimEnd();
+  const kind = r.replicas ? `${r.kind} ×${r.replicas.length}` : r.kind;
+  return `  ${r.name.padEnd(13)} ${kind.padEnd(18)} ${stateText(r, alive).padEnd(17)} ${urls.join("  ")}`.trimEnd();
+}
+
+function replicaLine(r: ReplicaSnapshot, alive: boolean): string {
+  const pid = r.pid === null ? "" : `pid ${r.pid}`;
+  return `    ${r.name.padEnd(11)} ${pid.padEnd(18)} ${stateText(r, alive).padEnd(17)} ${Object.values(r.endpoints).join("  ")}`.trimEnd();
+}
+
+function stateText(r: { state: string; health: string }, alive: boolean): string {
+  return alive ? `${r.state}/${r.health}` : `${r.state}/${r.health} (stale)`;
+}
+
+/** Resource names the verbs accept: every resource and every replica of a replicated service. */
+function resourceNames(resources: readonly ResourceSnapshot[]): string[] {
+  return resources.flatMap((r) => [r.name, ...(r.replicas ?? []).map((x) => x.name)]);
+}
+
+/** A resource, or one replica of a replicated service, by name. */
+function findResource(
+  resources: readonly ResourceSnapshot[],
+  name: string,
+): ResourceSnapshot | ReplicaSnapshot | undefined {
+  for (const r of resources) {
+    if (r.name === name) return r;
+    const replica = r.replicas?.find((x) => x.name === name);
+    if (replica) return replica;
+  }
+  return undefined;
 }
 
 export interface LogsOptions {
@@ -58,9 +90,9 @@ export async function logsVerb(
 ): Promise<number> {
   const file = path.join(stateDir, "logs", `${resource}.log`);
   const state = await readStateFile(stateDir);
-  if (state && !state.resources.some((r) => r.name === resource) && resource !== "apphost")
+  if (state && findResource(state.resources, resource) === undefined && resource !== "apphost")
     throw new CliError(
-      `No resource named "${resource}" (have: ${state.resources.map((r) => r.name).join(", ")})`,
+      `No resource named "${resource}" (have: ${resourceNames(state.resources).join(", ")})`,
       2,
     );
   let content: string;
@@ -147,13 +179,15 @@ export async function restartVerb(
 ): Promise<number> {
   const control = await requireRunningAppHost(stateDir);
   const client = new ControlClient(control);
-  const before = (await client.get<ResourceSnapshot[]>("/api/resources")).find((r) => r.name === resource);
-  if (!before) throw new CliError(`No resource named "${resource}"`, 2);
+  const resources = await client.get<ResourceSnapshot[]>("/api/resources");
+  const before = findResource(resources, resource);
+  if (!before)
+    throw new CliError(`No resource named "${resource}" (have: ${resourceNames(resources).join(", ")})`, 2);
   await client.post(`/api/resources/${encodeURIComponent(resource)}/restart`);
   print(`restarting ${resource}…`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const now = (await client.get<ResourceSnapshot[]>("/api/resources")).find((r) => r.name === resource);
+    const now = findResource(await client.get<ResourceSnapshot[]>("/api/resources"), resource);
     // A new start time tells this run's restart from the old, still-healthy process.
     if (now && now.startedAt !== before.startedAt && now.state === "Running" && now.health === "Healthy") {
       print(`${resource}: running and healthy (pid ${now.pid ?? "-"})`);

@@ -40,7 +40,10 @@ export interface ReceiptConsumerOptions {
   logger: Logger;
   /** Receipts processed at once (manual credit). Default 32. */
   maxInFlight?: number;
-  /** Receipts marked in one UPDATE, at most (and at most maxInFlight). Default 50; 1 = one by one. */
+  /**
+   * Receipt messages whose rows go into one UPDATE, at most (and at most maxInFlight). Default 50;
+   * 1 = one receipt message at a time (a version 2 one still marks all its rows in one UPDATE).
+   */
   batchSize?: number;
   /** How long a batch waits for more receipts while another batch is running. Default 5 ms. */
   batchLingerMs?: number;

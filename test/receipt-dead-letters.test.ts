@@ -7,11 +7,11 @@ import {
 } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
-import rhea from "rhea";
 import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
 import { receiptId } from "../receiver-service/src/messaging/receipt-batch.js";
 import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
 import { adminFetch, useAdminTokens } from "./support/admin.js";
+import { versionOneReceipt } from "./support/receipts.js";
 import { connectToBroker, eventually, getJson, sendAndConfirm } from "./support/receiver.js";
 import { postEntity, query } from "./support/system.js";
 
@@ -284,21 +284,7 @@ describe("the sender's receipt dead-letter queue (issue 11, defect 1)", () => {
         })),
       );
       // A version 1 receipt, as receivers before batch receipts sent them (left over after an upgrade).
-      await sendAndConfirm(broker, "delivery-receipts", {
-        message_id: `receipt:receiver:${v1Id}`,
-        correlation_id: v1Id,
-        subject: "DeliveryReceipt",
-        application_properties: {
-          _AMQ_DUPL_ID: `receipt:receiver:${v1Id}`,
-          type: "DeliveryReceipt",
-          version: 1,
-        },
-        body: rhea.message.data_section(
-          Buffer.from(
-            JSON.stringify({ messageId: v1Id, group: "receiver", appliedAt: new Date().toISOString() }),
-          ),
-        ) as unknown,
-      });
+      await sendAndConfirm(broker, "delivery-receipts", versionOneReceipt(v1Id));
     } finally {
       publisher.close();
       broker.close();

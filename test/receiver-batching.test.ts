@@ -29,6 +29,7 @@ import {
 import { runMigrations as runSenderMigrations } from "../sender-service/src/data/migrate.js";
 import { ReceiptConsumer } from "../sender-service/src/messaging/receipt-consumer.js";
 import { connectToBroker, eventually, sendAndConfirm } from "./support/receiver.js";
+import { versionOneReceipt } from "./support/receipts.js";
 
 // The receiver's batched application (and the sender's batched receipts) in this process, against
 // a real PostgreSQL and a real Artemis. A "gate" message, sent alone first, whose batch waits
@@ -145,6 +146,18 @@ async function send(messages: Message[]): Promise<void> {
 
 // --- the consumer under test -------------------------------------------------------------------
 
+/** A connection of its own to the broker (not opened yet), closed after the test. */
+function testConnection(): AmqpConnection {
+  const amqp = new AmqpConnection({
+    url: app.getConnectionString("broker"),
+    containerId: randomUUID(),
+    logger,
+  });
+  // Cleanups run in reverse: what uses the connection stops first.
+  cleanups.push(() => amqp.close());
+  return amqp;
+}
+
 interface Harness {
   consumer: InboxConsumer;
   amqp: AmqpConnection;
@@ -167,11 +180,7 @@ function startConsumer(opts: {
 }): Harness {
   const db = createDatabase(receiverPool);
   const store = new PgInboxStore(db);
-  const amqp = new AmqpConnection({
-    url: app.getConnectionString("broker"),
-    containerId: randomUUID(),
-    logger,
-  });
+  const amqp = testConnection();
   const batches: string[][] = [];
   let gateRunning: () => void = () => {};
   const gateStarted = new Promise<void>((resolve) => {
@@ -208,10 +217,7 @@ function startConsumer(opts: {
     recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
     probe: () => Promise.resolve(true),
   });
-  cleanups.push(async () => {
-    await consumer.stop();
-    await amqp.close();
-  });
+  cleanups.push(() => consumer.stop());
   amqp.open();
   consumer.start();
   return { consumer, amqp, batches, gateRunning: gateStarted };
@@ -424,27 +430,16 @@ async function receiptsAdded(): Promise<number> {
 
 /** A receipt publisher as the service wires it; `open: false` leaves its connection down. */
 function startPublisher(open = true): { publisher: ReceiptPublisher; amqp: AmqpConnection } {
-  const amqp = new AmqpConnection({
-    url: app.getConnectionString("broker"),
-    containerId: randomUUID(),
-    logger,
-  });
+  const amqp = testConnection();
   const publisher = new ReceiptPublisher(amqp.connection, RECEIPTS, "receiver", 5_000);
-  cleanups.push(async () => {
-    publisher.close();
-    await amqp.close();
-  });
+  cleanups.push(() => Promise.resolve(publisher.close()));
   if (open) amqp.open();
   return { publisher, amqp };
 }
 
 /** The sender's receipt consumer on RECEIPTS; `db` lets a test count its statements. */
 function startReceiptConsumer(db = createSenderDatabase(senderPool)): ReceiptConsumer {
-  const amqp = new AmqpConnection({
-    url: app.getConnectionString("broker"),
-    containerId: randomUUID(),
-    logger,
-  });
+  const amqp = testConnection();
   const consumer = new ReceiptConsumer({
     connection: amqp.connection,
     queue: RECEIPTS,
@@ -453,10 +448,7 @@ function startReceiptConsumer(db = createSenderDatabase(senderPool)): ReceiptCon
     maxInFlight: 32,
     probe: () => Promise.resolve(true),
   });
-  cleanups.push(async () => {
-    await consumer.stop();
-    await amqp.close();
-  });
+  cleanups.push(() => consumer.stop());
   amqp.open();
   consumer.start();
   return consumer;
@@ -550,28 +542,7 @@ describe("receipts per batch", () => {
     await Promise.all([0, 4, 8].map((i) => publisher.publish(ids.slice(i, i + 4).map(applied))));
     // …and one version 1 receipt, as a receiver before batch receipts sent it (still queued after
     // an upgrade).
-    await sendAndConfirm(broker, RECEIPTS, {
-      message_id: `receipt:receiver:${v1Id}`,
-      correlation_id: v1Id,
-      durable: true,
-      subject: "DeliveryReceipt",
-      application_properties: {
-        _AMQ_DUPL_ID: `receipt:receiver:${v1Id}`,
-        type: "DeliveryReceipt",
-        version: 1,
-      },
-      body: rhea.message.data_section(
-        Buffer.from(
-          JSON.stringify({
-            messageId: v1Id,
-            group: "receiver",
-            aggregateId: v1Id,
-            appliedAt: new Date().toISOString(),
-            result: "applied",
-          }),
-        ),
-      ) as unknown,
-    });
+    await sendAndConfirm(broker, RECEIPTS, versionOneReceipt(v1Id));
 
     // Count the statements the receipt consumer runs.
     let statements = 0;

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
+import rhea from "rhea";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { eventually } from "./support/receiver.js";
+import { connectToBroker, eventually, sendAndConfirm } from "./support/receiver.js";
 import { postEntity, query, type CreatedEntity } from "./support/system.js";
 
 // PUT /api/EntityItems/{id}: a second event per aggregate, so per-aggregate order is observable
@@ -174,5 +175,69 @@ describe("PUT /api/EntityItems/{id}", () => {
       [entity.id],
     );
     expect(rows[0]?.n).toBe(1);
+  });
+
+  it("has the audit group hold back an update that overtook its predecessor, then log both in order", async () => {
+    const entity = await create("audit-overtake");
+    const receiverDb = app.getConnectionString("receiverdb");
+    const auditVersions = async () =>
+      (
+        await query<{ aggregate_version: number; message_id: string }>(
+          receiverDb,
+          "SELECT aggregate_version, message_id FROM audit_log WHERE aggregate_id = $1 ORDER BY position",
+          [entity.id],
+        )
+      ).map((r) => r.aggregate_version);
+    await eventually("the creation in the audit log", async () =>
+      (await auditVersions()).length === 1 ? true : undefined,
+    );
+
+    // Version 3 reaches the audit group's queue before version 2 exists: what a redelivery after a
+    // consumer's death can do to two updates of one aggregate.
+    const overtaking = randomUUID();
+    const payload = {
+      id: entity.id,
+      name: "v3",
+      description: null,
+      version: 3,
+      updatedAt: new Date().toISOString(),
+    };
+    const broker = await connectToBroker(app);
+    try {
+      await sendAndConfirm(broker, "entity-items.audit", {
+        message_id: overtaking,
+        subject: "EntityItemUpdated",
+        group_id: entity.id,
+        content_type: "application/json",
+        application_properties: { type: "EntityItemUpdated", version: 1, aggregate_id: entity.id },
+        body: rhea.message.data_section(Buffer.from(JSON.stringify(payload))) as unknown,
+      });
+    } finally {
+      broker.close();
+    }
+    // Precondition: it was refused as a version gap and not logged.
+    await eventually("the overtaking update refused as a version gap", async () => {
+      const refused = await query<{ n: number }>(
+        receiverDb,
+        `SELECT count(*)::int AS n FROM delivery_failures
+          WHERE message_id = $1 AND consumer_group = 'audit' AND error LIKE 'version gap%'`,
+        [overtaking],
+      );
+      return (refused[0]?.n ?? 0) > 0 ? true : undefined;
+    });
+    expect(await auditVersions()).toEqual([1]);
+
+    // Version 2 through the API: the audit group logs it, then the redelivered version 3 after it.
+    expect((await put(entity.id, { name: "v2" }, { "if-match": '"1"' })).status).toBe(200);
+    await eventually("versions 1, 2, 3 in the audit log", async () =>
+      (await auditVersions()).length === 3 ? true : undefined,
+    );
+    expect(await auditVersions()).toEqual([1, 2, 3]);
+    const last = await query<{ message_id: string }>(
+      receiverDb,
+      "SELECT message_id FROM audit_log WHERE aggregate_id = $1 AND aggregate_version = 3",
+      [entity.id],
+    );
+    expect(last[0]?.message_id).toBe(overtaking);
   });
 });

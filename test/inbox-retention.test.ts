@@ -1,5 +1,3 @@
-import fs from "node:fs/promises";
-import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createApp, type DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
@@ -22,18 +20,9 @@ beforeAll(async () => {
   const model = createApp();
   model.addPostgres("receiver-pg").addDatabase("receiverdb");
   app = await startTestApp({ model });
-  const runtimeUrl = app.getConnectionString("receiverdb");
-  // The owner's URL is what the receiver gets as RECEIVERDB_MIGRATIONS_URI: built from the settings.
-  const settings = JSON.parse(await fs.readFile(path.join(app.stateDir, "settings.json"), "utf8")) as {
-    receiverdb: { secrets: Record<string, string> };
-  };
-  const ownerUrl = runtimeUrl.replace(
-    /\/\/receiverdb_app:[^@]*@/,
-    `//receiverdb_owner:${encodeURIComponent(settings.receiverdb.secrets["owner-password"] ?? "")}@`,
-  );
-  owner = createPool({ url: ownerUrl, max: 2, onIdleError: () => {} });
+  owner = createPool({ url: app.getMigrationsConnectionString("receiverdb"), max: 2, onIdleError: () => {} });
   await runMigrations(owner);
-  pool = createPool({ url: runtimeUrl, max: 6, onIdleError: () => {} });
+  pool = createPool({ url: app.getConnectionString("receiverdb"), max: 6, onIdleError: () => {} });
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ export interface Verdict {
   lost: number;
   /** Effects applied more than once (per consumer group), plus entities created twice on the sender. */
   duplicates_applied: number;
-  /** Versions applied out of order or with a gap (from the receiver's version history). */
+  /** Versions applied out of order or with a gap (the receiver's version history and the audit log). */
   out_of_order: number;
   /** Updates that reached the receiver before their predecessor (refused, redelivered later). */
   out_of_order_arrivals: number;
@@ -77,6 +77,19 @@ export async function verify(app: DistributedApplication, confirmed: Confirmed):
   for (const [id, version] of confirmed.versions) {
     const versions = applied.get(id) ?? [];
     for (let v = 1; v <= version; v++) if (!versions.includes(v)) lost += 1;
+    versions.forEach((v, i) => {
+      if (v !== i + 1) outOfOrder += 1;
+    });
+  }
+  // The audit group's log, in the order it was appended: each aggregate's versions 1, 2, 3, ...
+  const logged = await rows<{ aggregate_id: string; aggregate_version: number }>(
+    receiverDb,
+    "SELECT aggregate_id, aggregate_version FROM audit_log ORDER BY position",
+  );
+  const auditVersions = new Map<string, number[]>();
+  for (const l of logged)
+    auditVersions.set(l.aggregate_id, [...(auditVersions.get(l.aggregate_id) ?? []), l.aggregate_version]);
+  for (const versions of auditVersions.values()) {
     versions.forEach((v, i) => {
       if (v !== i + 1) outOfOrder += 1;
     });

@@ -102,6 +102,29 @@ export function entityItemCreatedMessage(
   };
 }
 
+/** An EntityItemUpdated v1 message bringing `version` of the entity, as the relay builds it. */
+export function entityItemUpdatedMessage(
+  entity: { id: string; name: string; description: string | null },
+  version: number,
+  options: { messageId?: string } = {},
+): Message {
+  const messageId = options.messageId ?? randomUUID();
+  const payload = { ...entity, version, updatedAt: new Date().toISOString() };
+  return {
+    message_id: messageId,
+    subject: "EntityItemUpdated",
+    group_id: entity.id,
+    content_type: "application/json",
+    application_properties: {
+      _AMQ_DUPL_ID: messageId,
+      type: "EntityItemUpdated",
+      version: 1,
+      aggregate_id: entity.id,
+    },
+    body: rhea.message.data_section(Buffer.from(JSON.stringify(payload))) as unknown,
+  };
+}
+
 /** The first column of the first row of `sql`, as a number (e.g. a count(*)). */
 export async function count(connectionString: string, sql: string, params: unknown[] = []): Promise<number> {
   const [row] = await query<Record<string, unknown>>(connectionString, sql, params);

@@ -329,6 +329,14 @@ export class DistributedApplication {
     return uri;
   }
 
+  /** A database's owner URL (what services get as `<NAME>_MIGRATIONS_URI`): for migrations and tests. */
+  getMigrationsConnectionString(name: string): string {
+    const uri = this.entry(name).started?.connection?.migrationsUri;
+    if (!uri)
+      throw new Error(`Resource "${name}" has no migrations connection string (is it a running database?)`);
+    return uri;
+  }
+
   /** What the AppHost injected into a service's environment (unmasked; the dashboard masks it). */
   environmentOf(name: string): Record<string, string> | undefined {
     return this.entry(name).started?.environment;

@@ -1,42 +1,61 @@
-import type { AuditStore, BatchAuditStore } from "../domain/record-audit-entry.js";
-import type { IncomingEvent } from "../domain/events.js";
+import { inArray, max } from "drizzle-orm";
+import type { AuditEntry, AuditLogUnitOfWork, AuditStore } from "../domain/record-audit-entry.js";
 import type { Database } from "./db.js";
 import { auditLog } from "./schema.js";
 
-export class PgAuditStore implements AuditStore, BatchAuditStore {
+type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/** The audit log behind the audit use case, on drizzle/node-postgres. */
+export class PgAuditStore implements AuditStore {
   constructor(private readonly db: Database) {}
 
-  async append(event: IncomingEvent): Promise<boolean> {
-    // ON CONFLICT DO NOTHING: a concurrent insert of the same id waits for the other transaction
-    // and then does nothing, so two instances never both log a message, and neither crashes.
-    const rows = await this.db
-      .insert(auditLog)
-      .values({
-        messageId: event.messageId,
-        type: event.type,
-        version: event.version,
-        aggregateId: event.aggregateId,
-        payload: event.payload,
-      })
-      .onConflictDoNothing({ target: auditLog.messageId })
-      .returning({ messageId: auditLog.messageId });
-    return rows.length === 1;
+  inTransaction<T>(work: (log: AuditLogUnitOfWork) => Promise<T>): Promise<T> {
+    // READ COMMITTED is enough: version n is appended only once n - 1 is committed and visible, and
+    // the unique keys (message id; aggregate + version) make a concurrent second append wait for
+    // the first transaction and then do nothing.
+    return this.db.transaction((tx) => work(new PgAuditLogUnitOfWork(tx)));
+  }
+}
+
+class PgAuditLogUnitOfWork implements AuditLogUnitOfWork {
+  constructor(private readonly tx: Transaction) {}
+
+  async loggedMessageIds(messageIds: readonly string[]): Promise<Set<string>> {
+    if (messageIds.length === 0) return new Set();
+    const rows = await this.tx
+      .select({ messageId: auditLog.messageId })
+      .from(auditLog)
+      .where(inArray(auditLog.messageId, [...messageIds]));
+    return new Set(rows.map((row) => row.messageId));
   }
 
-  async appendAll(events: readonly IncomingEvent[]): Promise<Set<string>> {
-    if (events.length === 0) return new Set();
-    const rows = await this.db
+  async latestVersions(aggregateIds: readonly string[]): Promise<Map<string, number>> {
+    if (aggregateIds.length === 0) return new Map();
+    const rows = await this.tx
+      .select({ aggregateId: auditLog.aggregateId, version: max(auditLog.aggregateVersion) })
+      .from(auditLog)
+      .where(inArray(auditLog.aggregateId, [...aggregateIds]))
+      .groupBy(auditLog.aggregateId);
+    return new Map(rows.flatMap((row) => (row.version === null ? [] : [[row.aggregateId, row.version]])));
+  }
+
+  async append(entries: readonly AuditEntry[]): Promise<Set<string>> {
+    if (entries.length === 0) return new Set();
+    // In the given order: the position column numbers the rows as they are listed. No conflict
+    // target: a concurrent append of the same message id or the same aggregate version is skipped.
+    const rows = await this.tx
       .insert(auditLog)
       .values(
-        events.map((event) => ({
+        entries.map(({ event, aggregateVersion }) => ({
           messageId: event.messageId,
           type: event.type,
           version: event.version,
           aggregateId: event.aggregateId,
+          aggregateVersion,
           payload: event.payload,
         })),
       )
-      .onConflictDoNothing({ target: auditLog.messageId })
+      .onConflictDoNothing()
       .returning({ messageId: auditLog.messageId });
     return new Set(rows.map((row) => row.messageId));
   }

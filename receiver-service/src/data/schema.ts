@@ -10,6 +10,7 @@ import {
   serial,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
 
@@ -104,21 +105,31 @@ export const deliveryFailures = pgTable(
 );
 
 /**
- * The audit projection (consumer group "audit"): one row per message it ever received. The
- * primary key is its inbox and the row is its effect, so one INSERT is both, atomically.
+ * The audit projection (consumer group "audit"): one row per message it ever received, each
+ * aggregate's rows in version order. The primary key is its inbox and the row is its effect, so
+ * one INSERT is both, atomically.
  */
 export const auditLog = pgTable(
   "audit_log",
   {
     messageId: text("message_id").primaryKey(),
     type: text("type").notNull(),
+    /** The message's schema version (as in the inbox). */
     version: integer("version").notNull(),
     aggregateId: text("aggregate_id").notNull(),
+    /** The aggregate version the event brings (1 for the creation): logged only on top of the previous one. */
+    aggregateVersion: integer("aggregate_version").notNull(),
+    /** The log's order: numbered as rows are appended. */
+    position: bigserial("position", { mode: "number" }).notNull(),
     /** The event as applied (upcast to the current version). */
     payload: jsonb("payload").$type<unknown>().notNull(),
     recordedAt: timestamp("recorded_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("audit_log_aggregate_idx").on(t.aggregateId, t.recordedAt)],
+  (t) => [
+    index("audit_log_aggregate_idx").on(t.aggregateId, t.recordedAt),
+    // One entry per aggregate version: also what makes "the latest version" a cheap index lookup.
+    uniqueIndex("audit_log_aggregate_version_key").on(t.aggregateId, t.aggregateVersion),
+  ],
 );
 
 export type ReceivedItemRow = typeof receivedItems.$inferSelect;

@@ -84,6 +84,15 @@ export const eventVersions = {
   },
 } as const satisfies Record<string, Record<number, VersionHandler<unknown>>>;
 
+/**
+ * The aggregate version an event brings: 1 for the creation, the entity's version for an update.
+ * Consumers that must keep per-aggregate order (the entity copy, the audit log) apply version n
+ * only on top of n - 1.
+ */
+export function aggregateVersionOf(event: IncomingEvent): number {
+  return event.type === "EntityItemCreated" ? 1 : event.payload.version;
+}
+
 export function eventKey(type: string, version: number): string {
   return `${type}@${version}`;
 }

@@ -1,33 +1,83 @@
-import type { IncomingEvent } from "./events.js";
+import { VersionGapError } from "./apply-entity-item-updated.js";
+import { aggregateVersionOf, type IncomingEvent } from "./events.js";
 import type { ApplyResult } from "./inbox.js";
 
-/** Where the audit projection keeps its log; one call is one atomic write. */
+/** What the audit use case may do inside its one transaction. */
+export interface AuditLogUnitOfWork {
+  /** The message ids among these that are already logged. */
+  loggedMessageIds(messageIds: readonly string[]): Promise<Set<string>>;
+  /** The highest aggregate version logged for each of these aggregates (absent: none logged). */
+  latestVersions(aggregateIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Appends the entries in this order (the log's order); returns the message ids it appended. An
+   * entry a concurrent transaction logged first (same message id, or same aggregate version) is
+   * skipped, not an error.
+   */
+  append(entries: readonly AuditEntry[]): Promise<Set<string>>;
+}
+
+export interface AuditEntry {
+  event: IncomingEvent;
+  aggregateVersion: number;
+}
+
+/** Where the audit projection keeps its log: one call of the work is one transaction. */
 export interface AuditStore {
-  /** Appends the entry; false when this message id is already logged. */
-  append(event: IncomingEvent): Promise<boolean>;
+  inTransaction<T>(work: (log: AuditLogUnitOfWork) => Promise<T>): Promise<T>;
 }
 
 /**
- * The audit consumer group's use case: log every event once. The log row is keyed by message id,
- * so the insert is both the inbox check and the effect, in one statement: a redelivery (or a
- * second instance racing on the same message) finds the row and changes nothing.
+ * The audit consumer group's use case: log every event once, and each aggregate's events in
+ * version order. A redelivery finds its message id and changes nothing. An event that overtook
+ * its predecessor (possible when a consumer dies with deliveries in flight: the dead consumer's
+ * messages come back after the redelivery delay, the later ones of the same aggregate do not wait)
+ * is refused as a version gap, a transient failure: the broker redelivers it after the
+ * predecessor had its turn. An event whose version is already logged under another message id is
+ * the same change sent twice: recorded as already applied, not logged again.
  */
-export async function recordAuditEntry(store: AuditStore, event: IncomingEvent): Promise<ApplyResult> {
-  return (await store.append(event)) ? "applied" : "duplicate";
-}
-
-/** An audit store that can log many events in one atomic statement. */
-export interface BatchAuditStore {
-  /** Appends the entries; returns the message ids that were not logged before. */
-  appendAll(events: readonly IncomingEvent[]): Promise<Set<string>>;
-}
-
-/** The audit use case for a batch: one insert for all, one result per event in order. */
 export async function recordAuditEntries(
-  store: BatchAuditStore,
+  store: AuditStore,
   events: readonly IncomingEvent[],
 ): Promise<ApplyResult[]> {
-  const fresh = await store.appendAll(events);
-  // delete: a second copy of the same id in one batch is a duplicate of the first.
-  return events.map((event) => (fresh.delete(event.messageId) ? "applied" : "duplicate"));
+  if (events.length === 0) return [];
+  return store.inTransaction(async (log) => {
+    const logged = await log.loggedMessageIds(events.map((e) => e.messageId));
+    const latest = await log.latestVersions([...new Set(events.map((e) => e.aggregateId))]);
+    const results: ApplyResult[] = [];
+    const entries: AuditEntry[] = [];
+    for (const event of events) {
+      // A second copy of an id in the same batch is a duplicate of the first.
+      if (logged.has(event.messageId)) {
+        results.push("duplicate");
+        continue;
+      }
+      logged.add(event.messageId);
+      const aggregateVersion = aggregateVersionOf(event);
+      const current = latest.get(event.aggregateId) ?? 0;
+      if (aggregateVersion <= current) {
+        results.push("already-applied");
+        continue;
+      }
+      if (aggregateVersion > current + 1) {
+        throw new VersionGapError(event.aggregateId, current === 0 ? undefined : current, aggregateVersion);
+      }
+      latest.set(event.aggregateId, aggregateVersion);
+      entries.push({ event, aggregateVersion });
+      results.push("applied");
+    }
+    const appended = await log.append(entries);
+    // What a concurrent transaction logged first is a duplicate here.
+    return results.map((result, i) => {
+      const event = events[i];
+      return result === "applied" && event !== undefined && !appended.has(event.messageId)
+        ? "duplicate"
+        : result;
+    });
+  });
+}
+
+/** The audit use case for one event. */
+export async function recordAuditEntry(store: AuditStore, event: IncomingEvent): Promise<ApplyResult> {
+  const [result] = await recordAuditEntries(store, [event]);
+  return result ?? "duplicate";
 }

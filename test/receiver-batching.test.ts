@@ -454,13 +454,21 @@ function startReceiptConsumer(db = createSenderDatabase(senderPool)): ReceiptCon
   return consumer;
 }
 
+/**
+ * A gate message and `n` more, their outbox rows `published` and waiting for receipts, and the
+ * receipts queue's count before any of them is applied.
+ */
+async function gatedMessagesAwaitingReceipts(n: number) {
+  const gate = created("gate");
+  const rest = Array.from({ length: n }, () => created());
+  const ids = [gate, ...rest].map((m) => String(m.message_id));
+  await publishedOutboxRows(ids);
+  return { gate, rest, ids, addedBefore: await receiptsAdded() };
+}
+
 describe("receipts per batch", () => {
   it("sends one receipt per applied batch: fewer receipts than messages, every row delivered", async () => {
-    const gate = created("gate");
-    const rest = Array.from({ length: 8 }, () => created());
-    const ids = [gate, ...rest].map((m) => String(m.message_id));
-    await publishedOutboxRows(ids);
-    const addedBefore = await receiptsAdded();
+    const { gate, rest, ids, addedBefore } = await gatedMessagesAwaitingReceipts(8);
     const { publisher } = startPublisher();
     startReceiptConsumer();
 
@@ -481,11 +489,7 @@ describe("receipts per batch", () => {
   });
 
   it("redelivers a batch whose receipt cannot be sent, then marks every row delivered; nothing applied twice", async () => {
-    const gate = created("gate");
-    const rest = Array.from({ length: 5 }, () => created());
-    const ids = [gate, ...rest].map((m) => String(m.message_id));
-    await publishedOutboxRows(ids);
-    const addedBefore = await receiptsAdded();
+    const { gate, rest, ids, addedBefore } = await gatedMessagesAwaitingReceipts(5);
     // The receipt publisher's connection is down: every receipt fails ("broker not connected").
     const { publisher, amqp } = startPublisher(false);
     startReceiptConsumer();

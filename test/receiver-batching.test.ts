@@ -377,7 +377,8 @@ describe("receiver batches", () => {
     await first.amqp.close();
     release();
 
-    const second = startConsumer({ expected: 6 });
+    // The redeliveries arrive in any grouping: no 60 s linger for a batch that will not fill up.
+    const second = startConsumer({ expected: 6, lingerMs: 5 });
     await eventually("all six redelivered", () =>
       Promise.resolve(second.consumer.counters.duplicates === 6 ? true : undefined),
     );

@@ -6,15 +6,21 @@ import {
   type DistributedApplication,
 } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { randomUUID } from "node:crypto";
+import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
+import { receiptId } from "../receiver-service/src/messaging/receipt-batch.js";
+import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
 import { adminFetch, useAdminTokens } from "./support/admin.js";
-import { eventually, getJson } from "./support/receiver.js";
+import { versionOneReceipt } from "./support/receipts.js";
+import { connectToBroker, eventually, getJson, sendAndConfirm } from "./support/receiver.js";
 import { postEntity, query } from "./support/system.js";
 
 // Issue 11, defect 1: a delivery receipt the sender cannot record goes to DLQ.delivery-receipts
 // after the broker's delivery attempts, and its outbox row stays `published`. The sender's own
 // admin API must show such receipts with the row they acknowledge and replay them, and a replayed
 // receipt must reach the sender although the broker's duplicate-id cache already holds its
-// _AMQ_DUPL_ID (receipt:<group>:<outbox id>, recorded when the receiver first sent it).
+// _AMQ_DUPL_ID (recorded when the receiver first sent it). Issue 13: a receipt (version 2)
+// acknowledges every message of an applied batch; the view lists all its rows.
 
 const BASE = "/api/outbox/receipt-dead-letters";
 const CONSTRAINT = "test_no_delivery";
@@ -64,10 +70,10 @@ function buildModel(): AppBuilder {
 interface ReceiptDeadLetter {
   id: number;
   messageId: string | null;
-  outboxMessageId: string | null;
+  version: number | null;
   group: string | null;
   originalQueue: string | null;
-  status: string | null;
+  outboxMessages: Array<{ outboxMessageId: string; status: string | null }>;
 }
 
 interface Page {
@@ -145,16 +151,19 @@ async function deadLetteredReceipt(name: string): Promise<{ outboxId: string; le
   const letter = await eventually(
     `the receipt of ${name} in the receipt DLQ, its row published`,
     async () => {
-      const found = (await page()).items.find((i) => i.outboxMessageId === row.id);
-      return found?.status === "published" ? found : undefined;
+      const found = (await page()).items.find((i) =>
+        i.outboxMessages.some((m) => m.outboxMessageId === row.id),
+      );
+      return found?.outboxMessages[0]?.status === "published" ? found : undefined;
     },
   );
+  // The receiver applied the message alone: a batch receipt of one row.
   expect(letter).toMatchObject({
-    messageId: `receipt:receiver:${row.id}`,
-    outboxMessageId: row.id,
+    messageId: receiptId("receiver", [row.id]),
+    version: 2,
     group: "receiver",
     originalQueue: "delivery-receipts",
-    status: "published",
+    outboxMessages: [{ outboxMessageId: row.id, status: "published" }],
   });
   expect(await dlqCount()).toBeGreaterThanOrEqual(1);
   // The row did not become delivered: the receipt really was refused.
@@ -249,5 +258,65 @@ describe("the sender's receipt dead-letter queue (issue 11, defect 1)", () => {
       const response = await fetch(`${sender}${path}`, { method });
       expect(response.status, `${method} ${path}`).toBe(401);
     }
+  });
+
+  it("lists every row of a batch receipt and the row of a version 1 receipt, each with its current status", async () => {
+    const senderDb = app.getConnectionString("senderdb");
+    const batchIds = [randomUUID(), randomUUID(), randomUUID()];
+    const v1Id = randomUUID();
+    await query(
+      senderDb,
+      `INSERT INTO outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload,
+                                    status, published_at)
+       SELECT id, 'EntityItem', id::text, 'EntityItemCreated', 1, 'entity-items', '{}'::jsonb, 'published', now()
+         FROM unnest($1::uuid[]) AS id`,
+      [[...batchIds, v1Id]],
+    );
+    await refuseDeliveries();
+    const broker = await connectToBroker(app);
+    const publisher = new ReceiptPublisher(broker, "delivery-receipts", "receiver");
+    try {
+      // The receiver's own publisher: one receipt for a batch of three.
+      await publisher.publish(
+        batchIds.map((id) => ({
+          event: { messageId: id, aggregateId: id } as IncomingEvent,
+          result: "applied",
+        })),
+      );
+      // A version 1 receipt, as receivers before batch receipts sent them (left over after an upgrade).
+      await sendAndConfirm(broker, "delivery-receipts", versionOneReceipt(v1Id));
+    } finally {
+      publisher.close();
+      broker.close();
+    }
+    const batchMessageId = receiptId("receiver", batchIds);
+    const listed = await eventually("both receipts dead-lettered", async () => {
+      const items = (await page()).items;
+      const batch = items.find((i) => i.messageId === batchMessageId);
+      const single = items.find((i) => i.messageId === `receipt:receiver:${v1Id}`);
+      return batch !== undefined && single !== undefined ? { batch, single } : undefined;
+    });
+    expect(listed.batch).toMatchObject({
+      version: 2,
+      group: "receiver",
+      originalQueue: "delivery-receipts",
+      outboxMessages: batchIds.map((id) => ({ outboxMessageId: id, status: "published" })),
+    });
+    expect(listed.single).toMatchObject({
+      version: 1,
+      group: "receiver",
+      outboxMessages: [{ outboxMessageId: v1Id, status: "published" }],
+    });
+    // Each row's own status: a row that is gone shows null, the others are unchanged.
+    await query(senderDb, "DELETE FROM outbox_messages WHERE id = $1", [batchIds[2]]);
+    const after = (await page()).items.find((i) => i.messageId === batchMessageId);
+    expect(after?.outboxMessages.map((m) => m.status)).toEqual(["published", "published", null]);
+
+    // Replayed once deliveries are allowed: both receipts mark their rows delivered.
+    await allowDeliveries();
+    for (const letter of [listed.batch, listed.single]) {
+      expect((await adminFetch(`${sender}${BASE}/${letter.id}/replay`, { method: "POST" })).status).toBe(204);
+    }
+    for (const id of [batchIds[0]!, batchIds[1]!, v1Id]) await waitForDelivered(id);
   });
 });

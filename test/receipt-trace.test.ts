@@ -13,6 +13,8 @@ import { endReceiptSpan, startReceiptSpan } from "../sender-service/src/messagin
 
 // Issue 14's item: the delivery receipt's publish span (receiver) and consume span (sender) are in
 // the same trace as the message, linked through the receipt's traceparent application property.
+// Issue 13: one receipt per applied batch, sent in the batch's first message's process span; each
+// span carries how many messages the receipt acknowledges.
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 const contextManager = new AsyncLocalStorageContextManager();
@@ -44,7 +46,7 @@ describe("delivery receipt spans", () => {
     // Receiver: the process span of the message, and within it the receipt's send span.
     const processSpan = startProcessSpan(message, "entity-items.receiver", "receiver");
     const receipt = await processSpan.run(() => {
-      const { span, traceHeaders } = startReceiptSendSpan("delivery-receipts", "receipt:receiver:x");
+      const { span, traceHeaders } = startReceiptSendSpan("delivery-receipts", "receipt:receiver:x", 3);
       span.end();
       return Promise.resolve({
         body: null,
@@ -56,7 +58,7 @@ describe("delivery receipt spans", () => {
     expect(receipt.application_properties.traceparent).toMatch(new RegExp(`^00-${messageTraceId}-`));
 
     // Sender: the receipt's process span continues from the receipt's traceparent.
-    const consumeSpan = startReceiptSpan(receipt, "delivery-receipts");
+    const consumeSpan = startReceiptSpan(receipt, "delivery-receipts", 3);
     endReceiptSpan(consumeSpan);
 
     const spans = exporter.getFinishedSpans();
@@ -70,5 +72,8 @@ describe("delivery receipt spans", () => {
     expect(consume?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
     expect(send?.kind).toBe(3); // PRODUCER
     expect(consume?.kind).toBe(4); // CONSUMER
+    // Each side's span of the receipt says how many messages it acknowledges.
+    expect(send?.attributes["messaging.batch.message_count"]).toBe(3);
+    expect(consume?.attributes["messaging.batch.message_count"]).toBe(3);
   });
 });

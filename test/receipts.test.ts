@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
+import { BrokerManagement } from "@outbox/service-defaults";
 import { useAdminTokens } from "./support/admin.js";
-import { eventually, getJson } from "./support/receiver.js";
+import { connectToBroker, eventually, getJson } from "./support/receiver.js";
 import { postEntities, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";
 
 // Delivery receipts: receiver -> queue delivery-receipts -> sender marks the outbox row delivered.
@@ -45,6 +46,18 @@ async function waitForDelivered(ids: string[]): Promise<OutboxRow[]> {
     },
     120_000,
   );
+}
+
+/** The broker's own count of receipt messages routed to the receipts queue so far. */
+async function receiptsAdded(): Promise<number> {
+  const connection = await connectToBroker(app);
+  const management = new BrokerManagement(connection);
+  try {
+    return Number(await management.call("queue.delivery-receipts", "getMessagesAdded"));
+  } finally {
+    management.close();
+    connection.close();
+  }
 }
 
 describe("delivery receipts", () => {
@@ -124,5 +137,23 @@ describe("delivery receipts", () => {
     // Every receipt was kept (none dead-lettered): every row ends delivered.
     await waitForDelivered(ids);
     expect((await receiptsCheck()).paused).toBe(false);
+  });
+
+  // Issue 13: one receipt per applied batch, not per message.
+  it("come one per applied batch: a backlog gets far fewer receipt messages than messages", async () => {
+    await app.killResource("receiver");
+    const created = await postEntities(sender, 40, "receipt-batch");
+    const ids = created.map((e) => e.id);
+    expect((await waitForOutboxDrained(app)).pending ?? 0).toBe(0);
+    const before = await receiptsAdded();
+
+    // The backlog reaches the restarted receiver together: it applies it in batches.
+    await app.startResource("receiver");
+    await app.waitForHealthy("receiver");
+    await waitForDelivered(ids);
+    const receipts = (await receiptsAdded()) - before;
+    console.log(`receipts: ${receipts} receipt messages for ${ids.length} messages`);
+    expect(receipts).toBeGreaterThanOrEqual(1);
+    expect(receipts).toBeLessThan(ids.length);
   });
 });

@@ -98,8 +98,8 @@ const receipts =
 const inboxStore = new PgInboxStore(db);
 const receiverProcessing: ProcessorOptions = {
   apply: (event) => applyEvent(inboxStore, event),
-  // The receipt goes out after the commit and before the accept (see ReceiptPublisher).
-  ...(receipts !== undefined ? { afterApply: (event, result) => receipts.publish(event, result) } : {}),
+  // One receipt per commit, after it and before the accepts (see ReceiptPublisher).
+  ...(receipts !== undefined ? { afterApply: (applied) => receipts.publish(applied) } : {}),
 };
 const consumer = new InboxConsumer({
   connection: amqp.connection,

@@ -41,6 +41,7 @@ describe("dead letters", () => {
       correlationId: undefined,
       originalAddress: "entity-items.receiver",
       originalQueue: "entity-items.receiver",
+      properties: listed,
     });
     expect(producerMessageId("ID:AMQP_STRING:abc")).toBe("abc");
     expect(producerMessageId(undefined)).toBeUndefined();

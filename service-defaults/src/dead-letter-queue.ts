@@ -14,6 +14,11 @@ export interface DeadLetter {
   correlationId: string | undefined;
   originalAddress: string | undefined;
   originalQueue: string | undefined;
+  /**
+   * Everything the broker listed for the message (headers and application properties; Artemis cuts
+   * string values at 256 characters), for what the fields above leave out.
+   */
+  properties: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -112,5 +117,6 @@ export function toDeadLetter(raw: Record<string, unknown>): DeadLetter {
     correlationId: str("correlationId"),
     originalAddress: str("x-opt-ORIG-ADDRESS") ?? str("_AMQ_ORIG_ADDRESS"),
     originalQueue: str("x-opt-ORIG-QUEUE") ?? str("_AMQ_ORIG_QUEUE"),
+    properties: raw,
   };
 }

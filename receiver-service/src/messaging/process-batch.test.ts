@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { IncomingEvent } from "../domain/events.js";
 import type { ApplyResult } from "../domain/inbox.js";
 import { createBatchProcessor, type BatchItem } from "./process-batch.js";
+import type { AppliedMessage } from "./receipt-batch.js";
 
 function message(n: number, name = `item ${n}`): Message {
   const id = `0193a5b2-7c4d-7e8f-9a0b-${String(n).padStart(12, "0")}`;
@@ -69,18 +70,65 @@ describe("createBatchProcessor", () => {
     expect(outcomes).toMatchObject([{ result: "duplicate" }, { result: "duplicate" }]);
   });
 
-  it("runs every follow-up (receipt) after the commit; one that fails retries only its own message", async () => {
-    const afterApply = vi.fn((event: IncomingEvent, result: ApplyResult) =>
-      event.messageId === "m2" ? Promise.reject(new Error("broker gone")) : Promise.resolve(void result),
-    );
+  it("runs the follow-up (one receipt) once for every committed message of the batch", async () => {
+    const afterApply = vi.fn((applied: readonly AppliedMessage[]) => Promise.resolve(void applied));
     const process = createBatchProcessor({
-      applyBatch: (events) => Promise.resolve(events.map((): ApplyResult => "duplicate")),
+      applyBatch: (events) =>
+        Promise.resolve(events.map((_, i): ApplyResult => (i === 1 ? "duplicate" : "applied"))),
       apply: () => Promise.resolve("applied"),
       afterApply,
     });
+    const { outcomes } = await process(
+      items([message(1), { ...message(2), body: "{nope" }, message(3), message(4)]),
+    );
+    expect(outcomes.map((o) => o.action)).toEqual(["accept", "reject", "accept", "accept"]);
+    expect(afterApply).toHaveBeenCalledOnce();
+    expect(afterApply.mock.calls[0]?.[0].map((a) => [a.event.messageId, a.result])).toEqual([
+      ["m1", "applied"],
+      ["m3", "duplicate"],
+      ["m4", "applied"],
+    ]);
+  });
+
+  it("retries every committed message of the batch when its receipt fails", async () => {
+    const process = createBatchProcessor({
+      applyBatch: (events) => Promise.resolve(events.map((): ApplyResult => "applied")),
+      apply: () => Promise.resolve("applied"),
+      afterApply: () => Promise.reject(new Error("broker gone")),
+    });
     const { outcomes } = await process(items([message(1), message(2), message(3)]));
-    expect(afterApply).toHaveBeenCalledTimes(3);
-    expect(outcomes.map((o) => o.action)).toEqual(["accept", "retry", "accept"]);
-    expect(outcomes[1]).toMatchObject({ reason: /applied, but the follow-up failed: broker gone/ });
+    expect(outcomes.map((o) => o.action)).toEqual(["retry", "retry", "retry"]);
+    expect(outcomes[1]).toMatchObject({
+      messageId: "m2",
+      reason: /applied, but the follow-up failed: broker gone/,
+    });
+  });
+
+  it("after a fallback, sends one receipt for the messages that committed one at a time", async () => {
+    const afterApply = vi.fn((applied: readonly AppliedMessage[]) => Promise.resolve(void applied));
+    const process = createBatchProcessor({
+      applyBatch: () => Promise.reject(dataError()),
+      apply: (event) =>
+        event.type === "EntityItemCreated" && event.payload.item.name === "refuse-me"
+          ? Promise.reject(dataError())
+          : Promise.resolve("applied"),
+      afterApply,
+    });
+    const { outcomes } = await process(items([message(1), message(2, "refuse-me"), message(3)]));
+    expect(outcomes.map((o) => o.action)).toEqual(["accept", "reject", "accept"]);
+    expect(afterApply).toHaveBeenCalledOnce();
+    expect(afterApply.mock.calls[0]?.[0].map((a) => a.event.messageId)).toEqual(["m1", "m3"]);
+  });
+
+  it("sends no receipt when nothing committed", async () => {
+    const afterApply = vi.fn(() => Promise.resolve());
+    const process = createBatchProcessor({
+      applyBatch: () => Promise.reject(dataError()),
+      apply: () => Promise.reject(dataError()),
+      afterApply,
+    });
+    const { outcomes } = await process(items([message(1), message(2)]));
+    expect(outcomes.map((o) => o.action)).toEqual(["reject", "reject"]);
+    expect(afterApply).not.toHaveBeenCalled();
   });
 });

@@ -29,9 +29,10 @@ export interface BatchProcessorOptions extends ProcessorOptions {
 
 /**
  * Parse each delivery (poison is rejected on its own), apply the valid events in one transaction,
- * then run the follow-ups (receipts) of all of them concurrently, each in its message's span.
- * When the batch transaction fails, nothing of it committed: the events are applied one at a time,
- * in order, with exactly the single-message outcomes, so a failing event fails only itself.
+ * then run the follow-up (one receipt) once for every committed event, in the first message's
+ * span; if it fails, all of them are retried. When the batch transaction fails, nothing of it
+ * committed: the events are applied one at a time, in order, with exactly the single-message
+ * outcomes, so a failing event fails only itself; the ones that committed still share one receipt.
  */
 export function createBatchProcessor(options: BatchProcessorOptions): BatchProcessor {
   return async (items) => {
@@ -70,14 +71,23 @@ export function createBatchProcessor(options: BatchProcessorOptions): BatchProce
       for (const v of valid) outcomes[v.index] = await v.item.run(() => applyOne(options.apply, v.event));
     }
 
-    await Promise.all(
-      valid.map(async ({ index, item }) => {
-        const outcome = outcomes[index];
-        if (outcome?.action === "accept") {
-          outcomes[index] = await item.run(() => followUp(options.afterApply, outcome));
-        }
-      }),
-    );
+    // One follow-up (receipt) for every committed event, in the first one's process span.
+    const accepted = valid.flatMap(({ index, item }) => {
+      const outcome = outcomes[index];
+      return outcome?.action === "accept" ? [{ index, item, outcome }] : [];
+    });
+    const runIn = accepted[0]?.item;
+    if (runIn !== undefined) {
+      const followed = await runIn.run(() =>
+        followUp(
+          options.afterApply,
+          accepted.map((a) => a.outcome),
+        ),
+      );
+      accepted.forEach(({ index }, i) => {
+        outcomes[index] = followed[i] as Outcome;
+      });
+    }
     return { outcomes, fellBack: results === undefined };
   };
 }

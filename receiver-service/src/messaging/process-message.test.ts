@@ -34,7 +34,7 @@ describe("createMessageProcessor", () => {
     const afterApply = vi.fn(() => Promise.resolve());
     const process = createMessageProcessor({ apply: () => Promise.resolve("duplicate"), afterApply });
     expect(await process(message)).toMatchObject({ action: "accept", result: "duplicate" });
-    expect(afterApply).toHaveBeenCalledWith(expect.anything(), "duplicate");
+    expect(afterApply).toHaveBeenCalledWith([expect.objectContaining({ result: "duplicate" })]);
   });
 
   it("rejects poison without applying and retries transient errors", async () => {

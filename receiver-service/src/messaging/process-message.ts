@@ -3,6 +3,7 @@ import type { IncomingEvent } from "../domain/events.js";
 import type { ApplyResult } from "../domain/inbox.js";
 import { classifyError, describeError } from "./classify-error.js";
 import { parseMessage } from "./parse-message.js";
+import type { AppliedMessage } from "./receipt-batch.js";
 
 /** What to tell the broker about one delivery. */
 export type Outcome =
@@ -19,11 +20,12 @@ export interface ProcessorOptions {
   /** The consumer group's use case: apply the event exactly once (inbox + effect in one transaction). */
   apply: (event: IncomingEvent) => Promise<ApplyResult>;
   /**
-   * Runs after the commit and before the accept, for first applications and duplicates alike
-   * (e.g. publishing a delivery receipt). If it fails the delivery is retried: the redelivery is a
-   * duplicate for the inbox and runs this again, so it happens at least once per message.
+   * Runs once per commit, after it and before the accepts, with every message it covered: first
+   * applications and duplicates alike (e.g. publishing one delivery receipt for them). If it fails
+   * each of those deliveries is retried: the redeliveries are duplicates for the inbox and run this
+   * again, so it happens at least once per message.
    */
-  afterApply?: (event: IncomingEvent, result: ApplyResult) => Promise<void>;
+  afterApply?: (applied: readonly AppliedMessage[]) => Promise<void>;
 }
 
 /** Parse, validate, apply in one transaction, and decide the outcome. Never throws. */
@@ -37,7 +39,8 @@ export function createMessageProcessor(options: ProcessorOptions): MessageProces
     }
     const { event } = parsed;
     const outcome = await applyOne(options.apply, event);
-    return outcome.action === "accept" ? followUp(options.afterApply, outcome) : outcome;
+    if (outcome.action !== "accept") return outcome;
+    return (await followUp(options.afterApply, [outcome]))[0] ?? outcome;
   };
 }
 
@@ -56,20 +59,23 @@ export async function applyOne(
   }
 }
 
-/** Runs the follow-up of a committed event; a failure turns the accept into a retry. Never throws. */
+/** An accepted outcome: the message committed (now or before). */
+export type Accepted = Extract<Outcome, { action: "accept" }>;
+
+/**
+ * Runs the follow-up of committed events once for all of them; if it fails, every one of them
+ * turns from accept into retry. Never throws; returns the outcomes in the same order.
+ */
 export async function followUp(
   afterApply: ProcessorOptions["afterApply"],
-  outcome: Extract<Outcome, { action: "accept" }>,
-): Promise<Outcome> {
-  if (afterApply === undefined) return outcome;
+  accepted: readonly Accepted[],
+): Promise<Outcome[]> {
+  if (afterApply === undefined || accepted.length === 0) return [...accepted];
   try {
-    await afterApply(outcome.event, outcome.result);
-    return outcome;
+    await afterApply(accepted.map(({ event, result }) => ({ event, result })));
+    return [...accepted];
   } catch (error) {
-    return {
-      action: "retry",
-      reason: `applied, but the follow-up failed: ${describeError(error)}`,
-      messageId: outcome.event.messageId,
-    };
+    const reason = `applied, but the follow-up failed: ${describeError(error)}`;
+    return accepted.map(({ event }) => ({ action: "retry", reason, messageId: event.messageId }));
   }
 }

@@ -1,22 +1,14 @@
 import { SpanStatusCode } from "@opentelemetry/api";
 import rhea from "rhea";
 import type { Connection, EventContext, Sender } from "rhea";
-import type { IncomingEvent } from "../domain/events.js";
-import type { ApplyResult } from "../domain/inbox.js";
+import {
+  buildReceiptBody,
+  RECEIPT_VERSION,
+  receiptId,
+  receiptIdProperties,
+  type AppliedMessage,
+} from "./receipt-batch.js";
 import { startReceiptSendSpan } from "./receipt-span.js";
-
-/** What the sender's receipt consumer reads (JSON body of a receipt message). */
-export interface DeliveryReceipt {
-  /** The applied message's id (the sender's outbox id). */
-  messageId: string;
-  /** The consumer group that applied it. */
-  group: string;
-  aggregateId: string;
-  /** When this receipt was issued, right after the commit (or, for a duplicate, after the check). */
-  appliedAt: string;
-  /** applied | duplicate | already-applied */
-  result: ApplyResult;
-}
 
 export class ReceiptNotSentError extends Error {
   override name = "ReceiptNotSentError";
@@ -24,11 +16,11 @@ export class ReceiptNotSentError extends Error {
 
 /**
  * Publishes delivery receipts, durably, and resolves only when the broker accepted one. The
- * consumer sends a receipt after its commit and before it accepts the message, so a receipt that
- * cannot be sent turns into a redelivery (which the inbox sees as a duplicate and which sends the
- * receipt again): at least once per message, no receiver-side outbox needed. Receipts carry
- * `_AMQ_DUPL_ID` = `receipt:<group>:<message id>`, so the broker drops the repeats, and the
- * sender's update is idempotent for the rest.
+ * consumer sends ONE receipt per committed batch (format version 2, receipt-batch.ts) after its
+ * commit and before it accepts the batch's deliveries, so a receipt that cannot be sent turns into
+ * a redelivery of the whole batch (which the inbox sees as duplicates and which sends a receipt
+ * again): at least once per message, no receiver-side outbox needed. The broker drops an identical
+ * re-send by its `_AMQ_DUPL_ID` (receiptId), and the sender's update is idempotent for the rest.
  */
 export class ReceiptPublisher {
   private sender: Sender | undefined;
@@ -48,17 +40,14 @@ export class ReceiptPublisher {
     connection.on("disconnected", this.failAll);
   }
 
-  async publish(event: IncomingEvent, result: ApplyResult): Promise<void> {
+  /** One receipt for every message of `applied` (nothing to send when it is empty). */
+  async publish(applied: readonly AppliedMessage[]): Promise<void> {
+    if (applied.length === 0) return;
     const sender = await this.sendable();
-    const receipt: DeliveryReceipt = {
-      messageId: event.messageId,
-      group: this.group,
-      aggregateId: event.aggregateId,
-      appliedAt: new Date().toISOString(),
-      result,
-    };
-    const id = `receipt:${this.group}:${event.messageId}`;
-    const { span, traceHeaders } = startReceiptSendSpan(this.address, id);
+    const body = buildReceiptBody(this.group, applied, new Date());
+    const messageIds = body.receipts.map((r) => r.messageId);
+    const id = receiptId(this.group, messageIds);
+    const { span, traceHeaders } = startReceiptSendSpan(this.address, id, messageIds.length);
     const tag = String(this.nextTag++);
     const settled = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -70,17 +59,17 @@ export class ReceiptPublisher {
     sender.send(
       {
         message_id: id,
-        correlation_id: event.messageId,
         durable: true,
         subject: "DeliveryReceipt",
         content_type: "application/json",
         application_properties: {
           _AMQ_DUPL_ID: id,
           type: "DeliveryReceipt",
-          version: 1,
+          version: RECEIPT_VERSION,
+          ...receiptIdProperties(messageIds),
           ...traceHeaders,
         },
-        body: rhea.message.data_section(Buffer.from(JSON.stringify(receipt))) as unknown,
+        body: rhea.message.data_section(Buffer.from(JSON.stringify(body))) as unknown,
       },
       Buffer.from(tag),
     );

@@ -3,13 +3,15 @@ import { context, propagation, SpanKind, trace, type Span } from "@opentelemetry
 const tracer = trace.getTracer("receiver-service");
 
 /**
- * The PRODUCER span of a delivery receipt, started in the active context (the consumer's process
- * span of the message), and its W3C context for the receipt's application properties: the receipt
- * joins the message's own trace, and the sender's receipt consumer continues it.
+ * The PRODUCER span of a delivery receipt, started in the active context (the process span of the
+ * batch's first message, where the batch's database work runs too), and its W3C context for the
+ * receipt's application properties: the receipt joins that message's trace, and the sender's
+ * receipt consumer continues it. `messages`: how many messages the receipt acknowledges.
  */
 export function startReceiptSendSpan(
   address: string,
   receiptId: string,
+  messages: number,
 ): { span: Span; traceHeaders: { traceparent?: string; tracestate?: string } } {
   const span = tracer.startSpan(`send ${address}`, {
     kind: SpanKind.PRODUCER,
@@ -19,6 +21,7 @@ export function startReceiptSendSpan(
       "messaging.operation.type": "send",
       "messaging.operation.name": "send",
       "messaging.message.id": receiptId,
+      "messaging.batch.message_count": messages,
     },
   });
   const carrier: Record<string, string> = {};

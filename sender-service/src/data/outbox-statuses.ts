@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import type { Queryable } from "./db.js";
 import type { OutboxStatus } from "./schema.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** An outbox id (a UUID, any case). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The current status of each named outbox row; rows that do not exist (purged, deleted, or an id

@@ -13,24 +13,36 @@ import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { outboxStatuses } from "../data/outbox-statuses.js";
 import { outboxStatuses as statusNames } from "../data/schema.js";
+import { receiptIdsFromProperties } from "../messaging/receipt-message.js";
 
 const TAG = "ReceiptDeadLetters";
 const BASE = "/api/outbox/receipt-dead-letters";
+
+const acknowledgedSchema = z
+  .object({
+    outboxMessageId: z.string(),
+    status: z
+      .enum(statusNames)
+      .nullable()
+      .meta({ description: "Current status of that outbox row; null when the row is gone" }),
+  })
+  .meta({ id: "ReceiptAcknowledgedRow" });
 
 const receiptDeadLetterSchema = z
   .object({
     id: z.number().int().meta({ description: "Broker id of the receipt in the dead-letter queue" }),
     messageId: z.string().nullable().meta({ description: "The receipt's own message id" }),
-    outboxMessageId: z
-      .string()
+    version: z
+      .number()
+      .int()
       .nullable()
-      .meta({ description: "The outbox message the receipt acknowledges (its correlation id)" }),
-    group: z.string().nullable().meta({ description: "Consumer group that applied the message" }),
+      .meta({ description: "Receipt format: 1 = one row per receipt, 2 = every row of an applied batch" }),
+    group: z.string().nullable().meta({ description: "Consumer group that applied the messages" }),
     originalQueue: z.string().nullable().meta({ description: "Queue the receipt was dead-lettered from" }),
-    status: z
-      .enum(statusNames)
-      .nullable()
-      .meta({ description: "Current status of that outbox row; null when the row is gone" }),
+    outboxMessages: z.array(acknowledgedSchema).meta({
+      description:
+        "Every outbox row the receipt acknowledges (version 1: its correlation id; version 2: its receipt_ids_<n> properties), with its current status",
+    }),
   })
   .meta({ id: "ReceiptDeadLetter" });
 
@@ -48,16 +60,27 @@ const unavailable = {
 };
 const notFound = { description: "No such receipt in the dead-letter queue", schema: problemResponseSchema };
 
-/** The receiver names its receipts `receipt:<group>:<outbox id>` (receipt-publisher.ts). */
+/**
+ * The receiver names its receipts `receipt:<group>:<outbox id>` (version 1) or
+ * `receipt:<group>:<sha256 of the batch's ids>` (version 2, receipt-batch.ts).
+ */
 export function receiptGroup(messageId: string | undefined): string | undefined {
   const match = /^receipt:(.+):[^:]+$/.exec(messageId ?? "");
   return match?.[1];
 }
 
+/** The outbox ids a dead-lettered receipt acknowledges, of either receipt version. */
+export function acknowledgedIds(letter: Pick<DeadLetter, "correlationId" | "properties">): string[] {
+  return (
+    receiptIdsFromProperties(letter.properties) ??
+    (letter.correlationId === undefined ? [] : [letter.correlationId])
+  );
+}
+
 /**
  * Delivery receipts the sender could not record (e.g. the UPDATE to `delivered` kept failing)
  * end in the receipts queue's dead-letter queue, and their outbox rows stay `published`. These
- * routes let an operator see them, with the row each one acknowledges, and move them back to the
+ * routes let an operator see them, with the rows each one acknowledges, and move them back to the
  * receipts queue (the broker's retryMessage: not dropped by the duplicate-id cache) or delete them.
  */
 export function registerReceiptDeadLetterRoutes(
@@ -67,18 +90,18 @@ export function registerReceiptDeadLetterRoutes(
   const { db, dlq } = deps;
 
   const view = async (letters: DeadLetter[]) => {
-    const statuses = await outboxStatuses(
-      db,
-      letters.flatMap((l) => (l.correlationId === undefined ? [] : [l.correlationId])),
-    );
-    return letters.map((l) => ({
+    const ids = letters.map(acknowledgedIds);
+    const statuses = await outboxStatuses(db, ids.flat());
+    return letters.map((l, i) => ({
       id: l.id,
       messageId: l.messageId ?? null,
-      outboxMessageId: l.correlationId ?? null,
+      version: l.version ?? null,
       group: receiptGroup(l.messageId) ?? null,
       originalQueue: l.originalQueue ?? null,
-      status:
-        (l.correlationId === undefined ? undefined : statuses.get(l.correlationId.toLowerCase())) ?? null,
+      outboxMessages: (ids[i] ?? []).map((id) => ({
+        outboxMessageId: id,
+        status: statuses.get(id.toLowerCase()) ?? null,
+      })),
     }));
   };
 
@@ -86,7 +109,8 @@ export function registerReceiptDeadLetterRoutes(
     method: "get",
     path: BASE,
     operationId: "listReceiptDeadLetters",
-    summary: "Browse the dead-lettered delivery receipts (oldest first) with their outbox rows' status",
+    summary:
+      "Browse the dead-lettered delivery receipts (oldest first) with the status of every row they acknowledge",
     tags: [TAG],
     request: { query: z.object({ limit: deadLetterLimitParameter }) },
     responses: { 200: { description: "Dead-lettered receipts", schema: pageSchema }, 503: unavailable },

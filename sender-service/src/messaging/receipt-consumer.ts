@@ -1,69 +1,28 @@
 import type { HealthCheck, Logger } from "@outbox/service-defaults";
 import { sql } from "drizzle-orm";
 import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
-import { z } from "zod";
 import { isTransientConnectionError } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
+import { UUID } from "../data/outbox-statuses.js";
+import { parseReceiptMessage, type Receipt, type ReceiptMessage } from "./receipt-message.js";
 import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 
-/** The receipt the receiver publishes after applying a message (JSON body). */
-const receiptSchema = z.object({
-  messageId: z.uuid(),
-  group: z.string().min(1).max(200),
-  appliedAt: z.iso.datetime({ offset: true }),
-});
-export type Receipt = z.infer<typeof receiptSchema>;
-
-const DATA_SECTION = 0x75;
-
-/** Reads a receipt from an AMQP message (data section or string with JSON); undefined when unusable. */
-export function parseReceipt(message: Message): Receipt | undefined {
-  const body: unknown = message.body;
-  let text: string | undefined;
-  if (typeof body === "string") text = body;
-  else if (Buffer.isBuffer(body)) text = body.toString("utf8");
-  else if (typeof body === "object" && body !== null) {
-    const section = body as { typecode?: unknown; content?: unknown };
-    if (section.typecode === DATA_SECTION && Buffer.isBuffer(section.content)) {
-      text = section.content.toString("utf8");
-    }
-  }
-  if (text === undefined) return undefined;
-  try {
-    const parsed = receiptSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Marks an outbox row delivered; idempotent (a repeated receipt changes nothing).
+ * Marks the outbox rows of many receipts delivered in ONE statement; idempotent (a repeated receipt
+ * changes nothing); a row named twice is updated once. Returns the ids of the rows it marked: not
+ * the ids of no row waiting for a receipt (unknown, already delivered, dead), nor ids that are not
+ * outbox ids at all (not UUIDs).
  *
  * A receipt can overtake the relay's own "published" mark (the broker accepted, the receiver
  * applied and answered before the relay's UPDATE committed). The receipt is the stronger proof,
  * so a still-pending row goes straight to delivered, with published_at filled in and its claim
  * cleared; the relay's late mark then matches no pending row and changes nothing.
- * Returns false when no such row is waiting for a receipt (unknown id, already delivered, dead).
- */
-export async function markDelivered(db: Database, receipt: Receipt): Promise<boolean> {
-  const at = new Date(receipt.appliedAt);
-  const result = await db.execute(sql`
-    UPDATE outbox_messages
-       SET status = 'delivered', delivered_at = ${at}, published_at = coalesce(published_at, ${at}),
-           locked_by = NULL, locked_until = NULL, claim_token = NULL
-     WHERE id = ${receipt.messageId} AND status IN ('pending', 'published')`);
-  return (result.rowCount ?? 0) > 0;
-}
-
-/**
- * markDelivered for many receipts in ONE statement (a receipt batch). Same rules per row; a row
- * named twice is updated once. Returns the ids of the rows it marked.
  */
 export async function markAllDelivered(db: Database, receipts: readonly Receipt[]): Promise<Set<string>> {
-  if (receipts.length === 0) return new Set();
+  const outboxIds = receipts.filter((r) => UUID.test(r.messageId));
+  if (outboxIds.length === 0) return new Set();
   // One jsonb parameter carries the batch: no statement text that grows with the batch size.
-  const rows = JSON.stringify(receipts.map((r) => ({ id: r.messageId, at: r.appliedAt })));
+  const rows = JSON.stringify(outboxIds.map((r) => ({ id: r.messageId, at: r.appliedAt })));
   const result = await db.execute<{ id: string }>(sql`
     UPDATE outbox_messages o
        SET status = 'delivered', delivered_at = r.at, published_at = coalesce(o.published_at, r.at),
@@ -81,7 +40,10 @@ export interface ReceiptConsumerOptions {
   logger: Logger;
   /** Receipts processed at once (manual credit). Default 32. */
   maxInFlight?: number;
-  /** Receipts marked in one UPDATE, at most (and at most maxInFlight). Default 50; 1 = one by one. */
+  /**
+   * Receipt messages whose rows go into one UPDATE, at most (and at most maxInFlight). Default 50;
+   * 1 = one receipt message at a time (a version 2 one still marks all its rows in one UPDATE).
+   */
   batchSize?: number;
   /** How long a batch waits for more receipts while another batch is running. Default 5 ms. */
   batchLingerMs?: number;
@@ -97,11 +59,11 @@ const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
 
 type ReceiverWithCredit = Receiver & { credit: number };
 
-/** A readable receipt waiting in a batch. */
+/** A readable receipt message (one or many rows) waiting in a batch. */
 interface PendingReceipt {
   delivery: Delivery;
   message: Message;
-  receipt: Receipt;
+  receipt: ReceiptMessage;
 }
 
 /**
@@ -112,11 +74,12 @@ interface PendingReceipt {
  * modified(delivery_failed), so the broker's redelivery delay applies; an unreadable receipt is
  * rejected (dead-lettered).
  *
- * Receipts are marked in batches: the receipts in hand (up to batchSize) go into one UPDATE and
- * are accepted together after it committed. The receiver still sends one receipt per message, so
- * the broker's duplicate-id cache keeps dropping repeats per message and old and new receivers
- * mix freely. A batch whose UPDATE fails for another reason than the database being unreachable
- * is retried one receipt at a time, so one bad receipt cannot fail its neighbours.
+ * A receipt message acknowledges one row (version 1) or every row of a batch the receiver applied
+ * (version 2, receipt-message.ts); both are read, so old and new receivers mix freely. Receipt
+ * messages are marked in batches too: the rows of the receipts in hand (up to batchSize messages)
+ * go into one UPDATE and the receipts are accepted together after it committed. A batch whose
+ * UPDATE fails for another reason than the database being unreachable is retried one receipt
+ * message at a time, so one bad receipt cannot fail its neighbours.
  */
 export class ReceiptConsumer {
   private receiver: ReceiverWithCredit | undefined;
@@ -214,7 +177,7 @@ export class ReceiptConsumer {
       delivery.release();
       return;
     }
-    const receipt = parseReceipt(message);
+    const receipt = parseReceiptMessage(message);
     if (receipt === undefined) {
       delivery.reject({ condition: "amqp:decode-error", description: "not a delivery receipt" });
       this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
@@ -261,7 +224,9 @@ export class ReceiptConsumer {
       if (only !== undefined) await this.handle(only);
       return;
     }
-    const spans = batch.map(({ message }) => startReceiptSpan(message, this.opts.queue));
+    const spans = batch.map(({ message, receipt }) =>
+      startReceiptSpan(message, this.opts.queue, receipt.receipts.length),
+    );
     for (;;) {
       // Paused (the database is unreachable): wait for the probe instead of trying a batch that
       // was formed meanwhile.
@@ -273,12 +238,10 @@ export class ReceiptConsumer {
       try {
         const marked = await markAllDelivered(
           this.opts.db,
-          batch.map((p) => p.receipt),
+          batch.flatMap((p) => p.receipt.receipts),
         );
         batch.forEach(({ delivery, receipt }, i) => {
-          // delete: a receipt named twice in one batch counts once as delivered.
-          if (marked.delete(receipt.messageId)) this.delivered += 1;
-          else this.unmatched += 1;
+          this.count(marked, receipt);
           delivery.accept();
           const span = spans[i];
           if (span !== undefined) endReceiptSpan(span);
@@ -306,8 +269,16 @@ export class ReceiptConsumer {
     }
   }
 
+  /** Counts the rows of `receipt` as delivered (removed from `marked`: a row counts once) or unmatched. */
+  private count(marked: Set<string>, receipt: ReceiptMessage): void {
+    for (const { messageId } of receipt.receipts) {
+      if (marked.delete(messageId.toLowerCase())) this.delivered += 1;
+      else this.unmatched += 1;
+    }
+  }
+
   private async handle({ delivery, message, receipt }: PendingReceipt): Promise<void> {
-    const span = startReceiptSpan(message, this.opts.queue);
+    const span = startReceiptSpan(message, this.opts.queue, receipt.receipts.length);
     for (;;) {
       if (this.paused && !(await this.resumed())) {
         endReceiptSpan(span, "stopped while the database was unreachable");
@@ -315,15 +286,14 @@ export class ReceiptConsumer {
         return;
       }
       try {
-        if (await withSpan(span, () => markDelivered(this.opts.db, receipt))) this.delivered += 1;
-        else this.unmatched += 1;
+        this.count(await withSpan(span, () => markAllDelivered(this.opts.db, receipt.receipts)), receipt);
         delivery.accept();
         endReceiptSpan(span);
         return;
       } catch (error) {
         this.failed += 1;
         this.opts.logger.warn(
-          { err: error, messageId: receipt.messageId },
+          { err: error, messageId: message.message_id, rows: receipt.receipts.length },
           "could not record a delivery receipt",
         );
         if (!isTransientConnectionError(error) || this.opts.probe === undefined) {

@@ -15,9 +15,10 @@ const tracer = trace.getTracer("sender-service");
  * The CONSUMER span of a delivery receipt, child of the receiver's publish span (its context
  * travels in the receipt's `traceparent`/`tracestate` application properties, as on every hop), so
  * the receipt closes the message's own trace: HTTP → relay send → receiver process → receipt send →
- * receipt process. A no-op until the SDK is started.
+ * receipt process. One span per receipt message; `rows`: how many outbox rows it acknowledges (a
+ * batch receipt continues the trace of its batch's first message). A no-op until the SDK is started.
  */
-export function startReceiptSpan(message: Message, queue: string): Span {
+export function startReceiptSpan(message: Message, queue: string, rows: number): Span {
   const carrier: Record<string, string> = {};
   const props = (message.application_properties ?? {}) as Record<string, unknown>;
   for (const key of ["traceparent", "tracestate"]) {
@@ -35,6 +36,7 @@ export function startReceiptSpan(message: Message, queue: string): Span {
         "messaging.destination.name": queue,
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
+        "messaging.batch.message_count": rows,
         ...(messageId !== undefined ? { "messaging.message.id": messageId } : {}),
       },
     },

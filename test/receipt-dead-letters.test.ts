@@ -1,10 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createApp,
-  subscriptionQueueName,
-  type AppBuilder,
-  type DistributedApplication,
-} from "@outbox/apphost";
+import { ArtemisResource, type AppBuilder, type DistributedApplication } from "@outbox/apphost";
+import { buildApp } from "../apphost/src/app.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
 import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
@@ -25,46 +21,13 @@ import { postEntity, query } from "./support/system.js";
 const BASE = "/api/outbox/receipt-dead-letters";
 const CONSTRAINT = "test_no_delivery";
 
-/** What apphost/src/app.ts declares, cut to one consumer group, with a small receipt budget. */
+/** The repository's model (apphost/src/app.ts), with a small retry budget for receipts. */
 function buildModel(): AppBuilder {
-  const app = createApp({ name: "receipt-dead-letters" });
-  const senderDb = app.addPostgres("sender-pg").addDatabase("senderdb");
-  const receiverDb = app.addPostgres("receiver-pg").addDatabase("receiverdb");
-  const broker = app
-    .addArtemis("broker")
-    .withDefaultAddressSettings({
-      deadLetterAddress: "DLQ",
-      autoCreateDeadLetterResources: true,
-      redeliveryDelayMs: 100,
-      maxDeliveryAttempts: 10,
-    })
-    .addTopic("entity-items", ["receiver"])
-    .addQueue("delivery-receipts", { maxDeliveryAttempts: 2, redeliveryDelayMs: 100 });
-  app
-    .addNodeService("sender", "sender-service")
-    .withReference(senderDb)
-    .withReference(broker)
-    .waitFor(senderDb)
-    .waitFor(broker)
-    .withEnvironment("OUTBOX_ADDRESS", broker.sendsTo("entity-items"))
-    .withEnvironment("RECEIPTS_QUEUE", broker.consumes("delivery-receipts", { deadLetters: true }))
-    .withHttpEndpoint()
-    .withHttpHealthCheck("/health");
-  app
-    .addNodeService("receiver", "receiver-service")
-    .withReference(receiverDb)
-    .withReference(broker)
-    .waitFor(receiverDb)
-    .waitFor(broker)
-    .withEnvironment(
-      "RECEIVER_QUEUE",
-      broker.consumes(subscriptionQueueName("entity-items", "receiver"), { deadLetters: true }),
-    )
-    .withEnvironment("RECEIVER_GROUP", "receiver")
-    .withEnvironment("RECEIPTS_ADDRESS", broker.sendsTo("delivery-receipts"))
-    .withHttpEndpoint()
-    .withHttpHealthCheck("/health");
-  return app;
+  const model = buildApp();
+  const broker = model.resource("broker");
+  if (!(broker instanceof ArtemisResource)) throw new Error("the model's broker is not Artemis");
+  broker.withAddressSettings("delivery-receipts", { maxDeliveryAttempts: 2, redeliveryDelayMs: 100 });
+  return model;
 }
 
 interface ReceiptDeadLetter {

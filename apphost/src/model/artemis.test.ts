@@ -36,3 +36,19 @@ describe("ArtemisResource.addTopic", () => {
     expect(subscriptionQueueName("events", "audit")).toBe("events.audit");
   });
 });
+
+describe("ArtemisResource.withAddressSettings", () => {
+  it("changes a declared address's settings on top of its own, and refuses an unknown address", () => {
+    const broker = new ArtemisResource("broker")
+      .addQueue("receipts", { maxDeliveryAttempts: 10, redeliveryDelayMs: 1000 })
+      .addTopic("events", ["audit"])
+      .withAddressSettings("receipts", { maxDeliveryAttempts: 2 })
+      .withAddressSettings("events.audit", { redeliveryDelayMs: 100 });
+    const settings = Object.fromEntries(broker.topology().addresses.map((a) => [a.name, a.settings]));
+    expect(settings["receipts"]).toEqual({ maxDeliveryAttempts: 2, redeliveryDelayMs: 1000 });
+    expect(settings["events.audit"]).toEqual({ redeliveryDelayMs: 100 });
+    expect(() => broker.withAddressSettings("nope", {})).toThrow(
+      /No address "nope" on broker "broker" \(have: receipts, events, events.audit\)/,
+    );
+  });
+});

@@ -110,6 +110,22 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
     return this;
   }
 
+  /**
+   * Changes the settings of an address declared before (a queue, or a topic group's `<topic>.<group>`),
+   * on top of what it was declared with: a test or an environment can tighten one queue's retry
+   * budget without declaring the whole model again.
+   */
+  withAddressSettings(name: string, settings: AddressSettings): this {
+    const index = this.addresses.findIndex((a) => a.name === name);
+    const address = this.addresses[index];
+    if (address === undefined)
+      throw new Error(
+        `No address "${name}" on broker "${this.name}" (have: ${this.addresses.map((a) => a.name).join(", ")})`,
+      );
+    this.addresses[index] = { ...address, settings: { ...address.settings, ...settings } };
+    return this;
+  }
+
   /** Settings for every address (dead-letter address, redelivery, attempts) unless overridden per address. */
   withDefaultAddressSettings(settings: AddressSettings): this {
     this.defaultSettings = settings;

@@ -9,6 +9,18 @@ import type { Connection, EventContext, Message, Receiver, Sender, Source } from
  * Used for what AMQP itself cannot do on a queue: browse without consuming, count, move a given
  * message back to where it came from (inside one broker transaction), delete one.
  */
+/**
+ * Closes a link, but only once the broker has attached it. rhea re-opens a link whose attach
+ * arrives after it was closed locally (its on_attach calls open() and sends a second attach), and
+ * a CI run saw such a late attach end in rhea throwing "Attach already received" from the socket
+ * handler, an uncaught exception. A stalled broker answers a timed-out attempt's attach late.
+ */
+function closeWhenAttached(link: Sender | Receiver): void {
+  if (link.is_closed()) return;
+  if (link.is_remote_open()) link.close();
+  else link.once(link.is_receiver() ? "receiver_open" : "sender_open", () => link.close());
+}
+
 export class BrokerManagement {
   private sender: Sender | undefined;
   private receiver: Receiver | undefined;
@@ -98,8 +110,8 @@ export class BrokerManagement {
       this.receiver = undefined;
       this.replyTo = undefined;
     }
-    if (!sender.is_closed()) sender.close();
-    if (!receiver.is_closed()) receiver.close();
+    closeWhenAttached(sender);
+    closeWhenAttached(receiver);
   }
 
   private failPending(reason: string): void {

@@ -33,7 +33,11 @@ import {
 } from "./problem.js";
 import { shutdownTelemetry } from "./telemetry.js";
 import { watchAppHost } from "./apphost-watch.js";
-import { databaseUnavailableProblem, RETRY_AFTER_UNREACHABLE_S } from "./postgres-availability.js";
+import {
+  databaseUnavailableProblem,
+  RETRY_AFTER_UNREACHABLE_S,
+  retryAfterHeader,
+} from "./postgres-availability.js";
 
 // Lets service schemas use `.openapi(...)` once service-defaults has been imported; `.meta()`
 // works without it and is the safer choice in modules that may load first.
@@ -603,7 +607,7 @@ function toRouteConfig(
     responses["503"] ??= toResponseConfig(503, {
       description: "A dependency (database or broker) is unreachable or busy; retry later",
       schema: problemResponseSchema,
-      headers: { "Retry-After": { description: "Seconds to wait before retrying", optional: true } },
+      headers: retryAfterHeader,
     });
   responses["500"] ??= toResponseConfig(500, {
     description: "Unexpected error",

@@ -37,26 +37,27 @@ export function isPoolBusyError(error: unknown): boolean {
 export const RETRY_AFTER_BUSY_S = 1;
 export const RETRY_AFTER_UNREACHABLE_S = 5;
 
+/** A 503 that tells the client when to try again. */
+function serviceUnavailable(detail: string, retryAfterS: number): HttpProblem {
+  return new HttpProblem(503, "Service Unavailable", detail, {}, { "Retry-After": String(retryAfterS) });
+}
+
 /** The 503 for a database failure that a retry can fix, or undefined for any other error. */
 export function databaseUnavailableProblem(error: unknown): HttpProblem | undefined {
   if (isPoolBusyError(error))
-    return new HttpProblem(
-      503,
-      "Service Unavailable",
+    return serviceUnavailable(
       "Every database connection of this service stayed busy; retry later",
-      {},
-      { "Retry-After": String(RETRY_AFTER_BUSY_S) },
+      RETRY_AFTER_BUSY_S,
     );
   if (isTransientConnectionError(error))
-    return new HttpProblem(
-      503,
-      "Service Unavailable",
-      "The database is unreachable; retry later",
-      {},
-      { "Retry-After": String(RETRY_AFTER_UNREACHABLE_S) },
-    );
+    return serviceUnavailable("The database is unreachable; retry later", RETRY_AFTER_UNREACHABLE_S);
   return undefined;
 }
+
+/** The OpenAPI entry of the Retry-After header every 503 may carry. */
+export const retryAfterHeader = {
+  "Retry-After": { description: "Seconds to wait before retrying", optional: true as const },
+};
 
 /** For `.catch()` on a route's database call: a retryable database failure becomes its 503. */
 export function rethrowAsUnavailable(error: unknown): never {
@@ -67,7 +68,7 @@ export function rethrowAsUnavailable(error: unknown): never {
 export const databaseUnavailableResponse = {
   description: "The database is unreachable, or every connection to it stayed busy; retry later",
   schema: problemResponseSchema,
-  headers: { "Retry-After": { description: "Seconds to wait before retrying", optional: true as const } },
+  headers: retryAfterHeader,
 };
 
 /**

@@ -14,59 +14,108 @@ const positiveInt = () => z.coerce.number().int().positive();
 export const senderEnvSchema = baseEnvSchema
   .extend({
     // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / amqpUrlFromEnv.
-    ConnectionStrings__senderdb: z.string().optional(),
-    SENDERDB_URI: z.string().optional(),
-    ConnectionStrings__broker: z.string().optional(),
-    BROKER_URI: z.string().optional(),
+    // The descriptions below are the documentation: `npm run docs:config` renders them into docs/.
+    ConnectionStrings__senderdb: z
+      .string()
+      .optional()
+      .describe(
+        "The sender database's `postgresql://` URL (the runtime role). Required: this or `SENDERDB_URI`.",
+      ),
+    SENDERDB_URI: z.string().optional().describe("Read when `ConnectionStrings__senderdb` is unset."),
+    ConnectionStrings__broker: z
+      .string()
+      .optional()
+      .describe("The broker's `amqp://user:password@host:port` URL. Required: this or `BROKER_URI`."),
+    BROKER_URI: z.string().optional().describe("Read when `ConnectionStrings__broker` is unset."),
 
-    PG_POOL_MAX: positiveInt().max(1_000).default(10),
-    /** AMQP address the relay publishes to (an anycast address with a queue of the same name). */
-    OUTBOX_ADDRESS: z.string().min(1).default("entity-items"),
-    OUTBOX_BATCH_SIZE: positiveInt().max(1_000).default(100),
-    /** Claim–send–mark loops per instance (one waits for outcomes while another sends). */
-    OUTBOX_CONCURRENCY: positiveInt().max(16).default(2),
-    /** How long a claim protects rows from other relay instances. */
-    OUTBOX_LEASE_MS: positiveInt().min(1_000).default(30_000),
-    /** Fallback poll when idle: NOTIFY wakes the relay on commit; this catches missed ones and expired leases. */
-    OUTBOX_POLL_INTERVAL_MS: positiveInt().min(10).default(5_000),
-    /** No outcome from the broker within this time: the send is unknown and the row goes back. */
-    OUTBOX_SEND_TIMEOUT_MS: positiveInt().default(10_000),
-    /** Capped exponential backoff with jitter: broker outages and message-level retries. */
-    OUTBOX_BACKOFF_MIN_MS: positiveInt().default(500),
-    OUTBOX_BACKOFF_MAX_MS: positiveInt().default(30_000),
-    /** Queue of delivery receipts from the receiver (marks outbox rows delivered); unset: none. */
-    RECEIPTS_QUEUE: z.string().trim().min(1).optional(),
-    /** How long an Idempotency-Key of POST /api/EntityItems is remembered (default 24 h). */
+    PG_POOL_MAX: positiveInt()
+      .max(1_000)
+      .default(10)
+      .describe("Connections of the API's PostgreSQL pool; the relay has a small pool of its own."),
+    OUTBOX_ADDRESS: z
+      .string()
+      .min(1)
+      .default("entity-items")
+      .describe("AMQP address the relay publishes to (the AppHost declares it)."),
+    OUTBOX_BATCH_SIZE: positiveInt().max(1_000).default(100).describe("Rows claimed per batch."),
+    OUTBOX_CONCURRENCY: positiveInt()
+      .max(16)
+      .default(2)
+      .describe("Claim–send–mark loops per instance (one waits for outcomes while another sends)."),
+    OUTBOX_LEASE_MS: positiveInt()
+      .min(1_000)
+      .default(30_000)
+      .describe("How long a claim keeps rows from other relays; an expired claim's rows are claimed again."),
+    OUTBOX_POLL_INTERVAL_MS: positiveInt()
+      .min(10)
+      .default(5_000)
+      .describe(
+        "Fallback poll when idle: NOTIFY wakes the relay on commit; the poll catches missed notifications and expired leases.",
+      ),
+    OUTBOX_SEND_TIMEOUT_MS: positiveInt()
+      .default(10_000)
+      .describe(
+        "No outcome from the broker within this time: the send is unknown and the row goes back. At most half of `OUTBOX_LEASE_MS`.",
+      ),
+    OUTBOX_BACKOFF_MIN_MS: positiveInt()
+      .default(500)
+      .describe("Smallest delay of the capped exponential backoff with jitter (broker outages, refusals)."),
+    OUTBOX_BACKOFF_MAX_MS: positiveInt()
+      .default(30_000)
+      .describe("Largest backoff delay; at least `OUTBOX_BACKOFF_MIN_MS`."),
+    RECEIPTS_QUEUE: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe(
+        "Queue of delivery receipts from the receiver, which mark rows `delivered`; unset: no receipt consumer.",
+      ),
     IDEMPOTENCY_KEY_TTL_MS: positiveInt()
       .min(1_000)
-      .default(24 * 3_600_000),
-    /** How often expired Idempotency-Keys are deleted. */
-    IDEMPOTENCY_PURGE_INTERVAL_MS: positiveInt().min(1_000).default(60_000),
-    /** Refusals by the broker (rejected, modified delivery-failed) before a message goes dead. */
-    OUTBOX_MAX_ATTEMPTS: positiveInt().max(1_000).default(10),
-    /** true: a dead message holds back its aggregate's later messages; false: it is parked, they flow. */
+      .default(24 * 3_600_000)
+      .describe("How long an `Idempotency-Key` of POST and PUT is remembered (default 24 h)."),
+    IDEMPOTENCY_PURGE_INTERVAL_MS: positiveInt()
+      .min(1_000)
+      .default(60_000)
+      .describe("How often expired `Idempotency-Key`s are deleted."),
+    OUTBOX_MAX_ATTEMPTS: positiveInt()
+      .max(1_000)
+      .default(10)
+      .describe(
+        "Counted refusals by the broker (rejected, modified delivery-failed) before a row goes `dead`.",
+      ),
     OUTBOX_DEAD_BLOCKS_AGGREGATE: z
       .enum(["true", "false", "1", "0"])
       .default("false")
-      .transform((v) => v === "true" || v === "1"),
-    /** The relay's own writes wait for the WAL flush (default off: safe, see data/relay-pool.ts). */
+      .transform((v) => v === "true" || v === "1")
+      .describe(
+        "`true`: a `dead` row holds back its aggregate's later rows; `false`: it is parked and they are sent.",
+      ),
     OUTBOX_SYNCHRONOUS_COMMIT: z
       .enum(["true", "false", "1", "0"])
       .default("false")
-      .transform((v) => v === "true" || v === "1"),
-    /** LISTEN for commits (pg_notify) instead of relying on the poll alone. */
+      .transform((v) => v === "true" || v === "1")
+      .describe("`true`: the relay's own writes wait for the WAL flush (off is safe, see relay.md)."),
     OUTBOX_LISTEN: z
       .enum(["true", "false", "1", "0"])
       .default("true")
-      .transform((v) => v === "true" || v === "1"),
-    /** Published/delivered rows older than this are deleted (default 7 days); 0 keeps them forever. */
+      .transform((v) => v === "true" || v === "1")
+      .describe("LISTEN for commits (`pg_notify`); `false`: the relay relies on the poll alone."),
     OUTBOX_RETENTION_MS: z.coerce
       .number()
       .int()
       .min(0)
-      .default(7 * 24 * 3_600_000),
-    OUTBOX_RETENTION_INTERVAL_MS: positiveInt().min(1_000).default(60_000),
-    OUTBOX_RETENTION_BATCH_SIZE: positiveInt().max(100_000).default(1_000),
+      .default(7 * 24 * 3_600_000)
+      .describe("Published and delivered rows older than this are deleted (default 7 days); `0` keeps them."),
+    OUTBOX_RETENTION_INTERVAL_MS: positiveInt()
+      .min(1_000)
+      .default(60_000)
+      .describe("Pause between retention passes."),
+    OUTBOX_RETENTION_BATCH_SIZE: positiveInt()
+      .max(100_000)
+      .default(1_000)
+      .describe("Rows deleted per retention transaction."),
   })
   .superRefine((env, ctx) => {
     // Every outcome must be known before the lease runs out, or another instance could claim

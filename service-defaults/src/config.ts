@@ -8,14 +8,34 @@ export class ConfigError extends Error {
 /** The pino levels accepted by LOG_LEVEL. */
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-/** Settings every service reads; services extend it with their own variables. */
+/**
+ * Settings every service reads; services extend it with their own variables. The descriptions are
+ * the documentation: `npm run docs:config` renders them into docs/.
+ */
 export const baseEnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  LOG_LEVEL: z.enum(logLevels).default("info"),
-  OTEL_SERVICE_NAME: z.string().min(1).optional(),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe("HTTP port (the AppHost injects it); `0` lets the system pick a free one."),
+  HOST: z.string().min(1).default("127.0.0.1").describe("Address the HTTP server listens on."),
+  LOG_LEVEL: z.enum(logLevels).default("info").describe("pino log level."),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Service name in logs and telemetry; unset: the service's own name."),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url()
+    .optional()
+    .describe("OTLP/HTTP endpoint; when set, traces, metrics and logs are exported there."),
+  SHUTDOWN_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe("At shutdown, how long HTTP requests in flight may run before their connections are closed."),
 });
 
 /**

@@ -88,3 +88,12 @@ export {
   expectDeadLetter,
   unavailableWhenBrokerIsDown,
 } from "./dead-letter-http.js";
+export {
+  configMarkers,
+  describeConfig,
+  readMarkedBlock,
+  renderConfigTable,
+  replaceMarkedBlock,
+  type ConfigTableOptions,
+  type ConfigVariable,
+} from "./config-table.js";

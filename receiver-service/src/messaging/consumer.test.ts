@@ -86,7 +86,10 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; 
   /** Completes the oldest pending handler and lets its continuation run. */
   const finish = async (outcome: Outcome) => {
     pending.shift()!(outcome);
-    // Microtask hops only: works under fake timers too.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    // Outcomes other than accept are settled in a tick of their own (settle-alone.ts).
+    if (vi.isFakeTimers()) await vi.advanceTimersByTimeAsync(0);
+    else await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 10; i++) await Promise.resolve();
   };
   return { connection, consumer, receiver, finish, recordFailure };

@@ -5,6 +5,7 @@ import type { DeliveryFailure } from "../data/queries.js";
 import { describeError } from "./classify-error.js";
 import type { BatchItem, BatchProcessor } from "./process-batch.js";
 import type { MessageProcessor, Outcome } from "./process-message.js";
+import { settleAlone } from "./settle-alone.js";
 
 export interface ConsumerOptions {
   /** The service's rhea connection (from AmqpConnection); rhea reconnects it and re-attaches the link. */
@@ -336,10 +337,7 @@ export class InboxConsumer {
     } finally {
       this.runningBatches -= 1;
     }
-    // rhea writes the dispositions of deliveries settled in one tick as ranges and gives a range
-    // the FIRST delivery's outcome, comparing outcomes only from the range's third delivery on: an
-    // accept followed by a reject of the next delivery id would accept (drop) the poison. So the
-    // accepts go together, and every other outcome is settled in a tick of its own.
+    // The accepts go together; every other outcome is settled in a tick of its own (settle-alone.ts).
     const later: Array<() => void> = [];
     batch.forEach(({ delivery, message, generation }, i) => {
       const outcome = outcomes[i] ?? { action: "retry", reason: "no outcome for this delivery" };
@@ -356,10 +354,7 @@ export class InboxConsumer {
       if (outcome.action === "accept") settle();
       else later.push(settle);
     });
-    for (const settle of later) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      settle();
-    }
+    for (const settle of later) await settleAlone(settle);
   }
 
   private async handle(delivery: Delivery, message: Message, generation: number): Promise<void> {
@@ -383,7 +378,9 @@ export class InboxConsumer {
         "settlement lost to a reconnect",
       );
     }
-    this.settle(delivery, outcome, attempt);
+    // Other handlers may settle in this same tick: only accepts may share it (settle-alone.ts).
+    if (outcome.action === "accept") this.settle(delivery, outcome, attempt);
+    else await settleAlone(() => this.settle(delivery, outcome, attempt));
   }
 
   private settle(delivery: Delivery, outcome: Outcome, attempt: number): void {

@@ -57,6 +57,8 @@ export interface ConsumerCounters {
   batches: number;
   /** Batch transactions that failed, whose deliveries were then applied one at a time. */
   batchFallbacks: number;
+  /** Times consumption paused because the database could not be reached. */
+  pauses: number;
 }
 
 /** A delivery waiting in a batch being formed. */
@@ -91,6 +93,7 @@ export class InboxConsumer {
     failed: 0,
     batches: 0,
     batchFallbacks: 0,
+    pauses: 0,
   };
 
   private readonly opts: ConsumerOptions;
@@ -433,7 +436,9 @@ export class InboxConsumer {
           "transient failure; the broker will redeliver",
         );
         this.record({ messageId: outcome.messageId, attempt, kind: "transient", error: outcome.reason });
-        this.pause();
+        // Only an unreachable database stops the consumer: a version gap or a failed receipt gets
+        // its redelivery while the other aggregates' messages keep flowing.
+        if (outcome.databaseUnavailable === true) this.pause();
         return;
       }
     }
@@ -491,6 +496,7 @@ export class InboxConsumer {
   private pause(): void {
     if (this.opts.probe === undefined || this.paused || this.stopping !== undefined) return;
     this.paused = true;
+    this.counters.pauses += 1;
     this.logger.warn("pausing consumption until the database answers");
     this.scheduleProbe(PROBE_DELAY_MS.initial);
   }

@@ -30,6 +30,7 @@ beforeAll(async () => {
   const server = model.addPostgres("receiver-pg");
   server.addDatabase("receiverdb");
   server.addDatabase("upgradedb");
+  server.addDatabase("repairdb");
   app = await startTestApp({ model });
   owner = createPool({ url: app.getMigrationsConnectionString("receiverdb"), max: 2, onIdleError: () => {} });
   await runMigrations(owner);
@@ -105,7 +106,7 @@ describe("audit log order", () => {
     expect(await logged(other)).toEqual([]);
   });
 
-  it("logs a batch in arrival order, and a gap anywhere leaves the whole batch unlogged", async () => {
+  it("logs a batch in arrival order; a gap defers only its own event, the neighbours are logged", async () => {
     const a = randomUUID();
     const b = randomUUID();
     expect(await recordAuditEntries(store, [created(a), updated(a, 2), created(b), updated(a, 3)])).toEqual([
@@ -117,11 +118,16 @@ describe("audit log order", () => {
     expect(await logged(a)).toEqual([1, 2, 3]);
 
     const c = randomUUID();
-    await expect(recordAuditEntries(store, [created(c), updated(b, 3)])).rejects.toThrow(VersionGapError);
-    // All or nothing: the batch's good neighbour was not logged either (the consumer then retries
-    // the batch one message at a time, so it is logged on its own).
-    expect(await logged(c)).toEqual([]);
-    expect(await logged(b)).toEqual([1]);
+    const results = await recordAuditEntries(store, [created(c), updated(b, 3), updated(b, 2)]);
+    // b's v3 overtook v2: deferred (the consumer retries it alone, without a fallback for the
+    // batch); c's creation and b's v2 behind it are logged in the same transaction.
+    expect(results[0]).toBe("applied");
+    expect(results[1]).toBeInstanceOf(VersionGapError);
+    expect(results[2]).toBe("applied");
+    expect(await logged(c)).toEqual([1]);
+    expect(await logged(b)).toEqual([1, 2]);
+    // A single event still throws its gap (a transient failure for the consumer).
+    await expect(recordAuditEntry(store, updated(b, 4))).rejects.toThrow(VersionGapError);
   });
 
   it("tells duplicates apart: the same message again, and the same version under another message id", async () => {
@@ -168,61 +174,162 @@ describe("audit log order", () => {
   });
 });
 
+/** The receiver's migrations before `tag`, in a scratch copy of the folder, run as the owner. */
+async function migrateUpTo(pool: pg.Pool, tag: string): Promise<void> {
+  const folder = fileURLToPath(new URL("../receiver-service/drizzle", import.meta.url));
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "audit-upgrade-"));
+  try {
+    await fs.cp(folder, scratch, { recursive: true });
+    const journalPath = path.join(scratch, "meta", "_journal.json");
+    const journal = JSON.parse(await fs.readFile(journalPath, "utf8")) as { entries: Array<{ tag: string }> };
+    const upTo = journal.entries.findIndex((e) => e.tag === tag);
+    expect(upTo).toBeGreaterThan(0);
+    journal.entries = journal.entries.slice(0, upTo);
+    await fs.writeFile(journalPath, JSON.stringify(journal));
+    await migrate(drizzle(pool), { migrationsFolder: scratch });
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function logOrder(pool: pg.Pool): Promise<Array<{ message_id: string; aggregate_version: number }>> {
+  const rows = await pool.query<{ message_id: string; aggregate_version: number }>(
+    "select message_id, aggregate_version from audit_log order by position",
+  );
+  return rows.rows;
+}
+
 describe("upgrading an audit log written before the order check", () => {
-  it("fills in each row's aggregate version and numbers the rows in the order they were recorded", async () => {
-    // The receiver's migrations up to the one before this change, in a scratch copy.
-    const folder = fileURLToPath(new URL("../receiver-service/drizzle", import.meta.url));
-    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "audit-upgrade-"));
+  it("orders each aggregate's history by version, keeps one row per version, and continues the numbering", async () => {
     const upgradeOwner = createPool({
       url: app.getMigrationsConnectionString("upgradedb"),
       max: 1,
       onIdleError: () => {},
     });
     try {
-      await fs.cp(folder, scratch, { recursive: true });
-      const journalPath = path.join(scratch, "meta", "_journal.json");
-      const journal = JSON.parse(await fs.readFile(journalPath, "utf8")) as {
-        entries: Array<{ tag: string }>;
-      };
-      const upTo = journal.entries.findIndex((e) => e.tag === "0005_audit_order");
-      expect(upTo).toBeGreaterThan(0);
-      journal.entries = journal.entries.slice(0, upTo);
-      await fs.writeFile(journalPath, JSON.stringify(journal));
-      await migrate(drizzle(upgradeOwner), { migrationsFolder: scratch });
-
-      const id = randomUUID();
+      await migrateUpTo(upgradeOwner, "0005_audit_order");
+      const a = randomUUID();
+      const b = randomUUID();
+      // Recorded out of order (a's v3 before its v2, as an overtaking redelivery could before the
+      // order check), a's v2 logged twice under two message ids, and b's rows in between.
       const rows = [
-        { message: "m-created", type: "EntityItemCreated", payload: {}, at: "2026-01-01T00:00:01Z" },
-        { message: "m-v3", type: "EntityItemUpdated", payload: { version: 3 }, at: "2026-01-01T00:00:03Z" },
-        { message: "m-v2", type: "EntityItemUpdated", payload: { version: 2 }, at: "2026-01-01T00:00:02Z" },
+        { message: "a-created", id: a, type: "EntityItemCreated", payload: {}, at: "2026-01-01T00:00:01Z" },
+        { message: "b-created", id: b, type: "EntityItemCreated", payload: {}, at: "2026-01-01T00:00:02Z" },
+        {
+          message: "a-v3",
+          id: a,
+          type: "EntityItemUpdated",
+          payload: { version: 3 },
+          at: "2026-01-01T00:00:03Z",
+        },
+        {
+          message: "b-v2",
+          id: b,
+          type: "EntityItemUpdated",
+          payload: { version: 2 },
+          at: "2026-01-01T00:00:04Z",
+        },
+        {
+          message: "a-v2",
+          id: a,
+          type: "EntityItemUpdated",
+          payload: { version: 2 },
+          at: "2026-01-01T00:00:05Z",
+        },
+        {
+          message: "a-v2-again",
+          id: a,
+          type: "EntityItemUpdated",
+          payload: { version: 2 },
+          at: "2026-01-01T00:00:06Z",
+        },
       ];
       for (const row of rows) {
         await upgradeOwner.query(
           `insert into audit_log (message_id, type, version, aggregate_id, payload, recorded_at)
            values ($1, $2, 1, $3, $4, $5)`,
-          [row.message, row.type, id, row.payload, row.at],
+          [row.message, row.type, row.id, row.payload, row.at],
         );
       }
 
       await runMigrations(upgradeOwner);
-      const upgraded = await upgradeOwner.query<{ message_id: string; aggregate_version: number }>(
-        "select message_id, aggregate_version from audit_log order by position",
-      );
-      expect(upgraded.rows).toEqual([
-        { message_id: "m-created", aggregate_version: 1 },
-        { message_id: "m-v2", aggregate_version: 2 },
-        { message_id: "m-v3", aggregate_version: 3 },
+      // a keeps the slots it was recorded in (1, 3, 5), now in version order; the second copy of
+      // its v2 (recorded later) is gone; b is untouched.
+      expect(await logOrder(upgradeOwner)).toEqual([
+        { message_id: "a-created", aggregate_version: 1 },
+        { message_id: "b-created", aggregate_version: 1 },
+        { message_id: "a-v2", aggregate_version: 2 },
+        { message_id: "b-v2", aggregate_version: 2 },
+        { message_id: "a-v3", aggregate_version: 3 },
       ]);
       // New rows continue after the old ones.
       const next = await upgradeOwner.query<{ position: string }>(
         `insert into audit_log (message_id, type, version, aggregate_id, aggregate_version, payload)
-         values ('m-v4', 'EntityItemUpdated', 1, $1, 4, '{}') returning position`,
-        [id],
+         values ('a-v4', 'EntityItemUpdated', 1, $1, 4, '{}') returning position`,
+        [a],
       );
-      expect(Number(next.rows[0]?.position)).toBe(4);
+      expect(Number(next.rows[0]?.position)).toBe(6);
     } finally {
       await upgradeOwner.end();
-      await fs.rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("repairs a log that an earlier 0005 numbered in recorded order (0006), and leaves an ordered log alone", async () => {
+    const repairOwner = createPool({
+      url: app.getMigrationsConnectionString("repairdb"),
+      max: 1,
+      onIdleError: () => {},
+    });
+    try {
+      await migrateUpTo(repairOwner, "0006_audit_order_repair");
+      const a = randomUUID();
+      const b = randomUUID();
+      // What the earlier 0005 left: positions in recorded order, a's v3 before its v2.
+      const rows: Array<[string, string, number, number]> = [
+        ["a-created", a, 1, 1],
+        ["b-created", b, 1, 2],
+        ["a-v3", a, 3, 3],
+        ["b-v2", b, 2, 4],
+        ["a-v2", a, 2, 5],
+      ];
+      for (const [message, id, version, position] of rows) {
+        await repairOwner.query(
+          `insert into audit_log (message_id, type, version, aggregate_id, aggregate_version, position, payload)
+           values ($1, 'EntityItemUpdated', 1, $2, $3, $4, '{}')`,
+          [message, id, version, position],
+        );
+      }
+      await repairOwner.query("select setval(pg_get_serial_sequence('audit_log', 'position'), 5)");
+      // Precondition: the disorder is there before the repair.
+      expect((await logOrder(repairOwner)).map((r) => r.message_id)).toEqual([
+        "a-created",
+        "b-created",
+        "a-v3",
+        "b-v2",
+        "a-v2",
+      ]);
+
+      await runMigrations(repairOwner);
+      const repaired = await logOrder(repairOwner);
+      expect(repaired.map((r) => r.message_id)).toEqual(["a-created", "b-created", "a-v2", "b-v2", "a-v3"]);
+
+      // Run on an ordered log, the repair changes nothing.
+      const positions = async () =>
+        (
+          await repairOwner.query<{ message_id: string; position: string }>(
+            "select message_id, position from audit_log order by message_id",
+          )
+        ).rows;
+      const before = await positions();
+      const sql = await fs.readFile(
+        fileURLToPath(new URL("../receiver-service/drizzle/0006_audit_order_repair.sql", import.meta.url)),
+        "utf8",
+      );
+      const updated = await repairOwner.query(sql);
+      expect(updated.rowCount).toBe(0);
+      expect(await positions()).toEqual(before);
+    } finally {
+      await repairOwner.end();
     }
   });
 });

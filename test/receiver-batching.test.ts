@@ -354,6 +354,34 @@ describe("receiver batches", () => {
     ).toBe(1);
   });
 
+  it("defers a version gap on its own: its batch neighbours commit, the consumer never pauses", async () => {
+    const gate = created("gate");
+    const aggregate = gate.group_id as string;
+    // v3 comes before v2 in the batch: a gap when it is applied; v2 in the same batch then applies.
+    const early = updated(aggregate, 3);
+    const batch = [created("b"), early, created("c"), updated(aggregate, 2)];
+    await send([gate]);
+    const { consumer, batches, gateRunning } = startConsumer({ expected: 5, gate: String(gate.message_id) });
+    await gateRunning;
+    await send(batch);
+    await eventually("the gate, both neighbours and both versions applied", () =>
+      Promise.resolve(consumer.counters.processed === 5 ? true : undefined),
+    );
+
+    // Precondition: the gap happened, inside the batch (not after a fallback), and v3 came back alone.
+    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id), [early.message_id]]);
+    expect(consumer.counters).toMatchObject({ failed: 1, rejected: 0, batches: 3, batchFallbacks: 0 });
+    // A version gap is no outage: credit kept flowing, nothing waited for a database probe.
+    expect(consumer.counters.pauses).toBe(0);
+    const versions = await receiverOwner.query<{ version: number }>(
+      "select version from received_item_versions where entity_id = $1 order by seq",
+      [aggregate],
+    );
+    expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+    // The deferred message left no inbox row behind before its redelivery applied it: one row now.
+    expect(await count("select count(*) as n from inbox where message_id = $1", [early.message_id])).toBe(1);
+  });
+
   it("skips a batch redelivered after a crash between commit and settlement, counting the duplicates", async () => {
     const gate = created("gate");
     const batch = [created(), created(), created(), created(), created()];

@@ -65,6 +65,16 @@ export {
   type TextFieldOptions,
 } from "./text-fields.js";
 export {
+  ENTITY_ITEM_DESCRIPTION,
+  ENTITY_ITEM_NAME,
+  UNCARRIABLE_TEXT_MESSAGE,
+  carriedTextSchema,
+  describeTextLimit,
+  isCarriableText,
+  limitedTextField,
+  type TextLimit,
+} from "./text-limits.js";
+export {
   databaseUnavailableProblem,
   databaseUnavailableResponse,
   isPoolBusyError,

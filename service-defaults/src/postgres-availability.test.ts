@@ -20,6 +20,46 @@ describe("isTransientConnectionError", () => {
     ).toBe(true);
   });
 
+  it.each([
+    ["ECONNABORTED"],
+    ["EPIPE"],
+    ["ENETUNREACH"],
+    ["ENETDOWN"],
+    ["ENOTFOUND"],
+    ["EAI_AGAIN"],
+    ["57P01"],
+    ["57P02"],
+    ["57P03"],
+    ["57P05"],
+    ["53300"],
+    ["08000"],
+    ["08001"],
+    ["08003"],
+    ["08004"],
+    ["08006"],
+    ["08P01"],
+  ])("counts %s as a connection failure (a failover or restart, not a bad query)", (code) => {
+    expect(isTransientConnectionError(withCode(code))).toBe(true);
+    expect(isTransientConnectionError(new Error("Failed query: select 1", { cause: withCode(code) }))).toBe(
+      true,
+    );
+  });
+
+  it("counts pg's read timeout and its not-queryable client as connection failures", () => {
+    expect(isTransientConnectionError(new Error("Query read timeout"))).toBe(true);
+    expect(
+      isTransientConnectionError(new Error("Client has encountered a connection error and is not queryable")),
+    ).toBe(true);
+  });
+
+  it("leaves other server errors of nearby classes permanent", () => {
+    // 53100 disk_full / 53200 out_of_memory are resource errors, not connection ones; 57014 is a
+    // cancelled statement, 0800 is no SQLSTATE at all.
+    for (const code of ["53100", "53200", "57014", "0800", "E08000"]) {
+      expect(isTransientConnectionError(withCode(code))).toBe(false);
+    }
+  });
+
   it("does not excuse query errors or non-errors", () => {
     expect(isTransientConnectionError(withCode("23505", "duplicate key"))).toBe(false);
     expect(isTransientConnectionError(withCode("28P01", "password authentication failed"))).toBe(false);

@@ -1,28 +1,19 @@
 import type { ValidationError } from "./problem.js";
+import { isCarriableText, UNCARRIABLE_TEXT_MESSAGE } from "./text-limits.js";
 
 /**
- * Text PostgreSQL cannot store faithfully: U+0000 (refused by `text` and `jsonb`, so the request
- * would fail with a 500 at the database) and lone UTF-16 surrogates (no UTF-8 form; they would be
- * silently replaced). Found anywhere in a request value, it is refused up front with a 400.
+ * Text that cannot be carried (see text-limits.ts: U+0000, unpaired surrogates), found anywhere in
+ * a request value: refused up front with a 400 naming the field, not a 500 at the database.
  */
-// eslint-disable-next-line no-control-regex -- U+0000 is exactly what this looks for
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 export function unstorableTextErrors(
   value: unknown,
   location: string,
   path: string[] = [],
 ): ValidationError[] {
   if (typeof value === "string") {
-    return UNSTORABLE.test(value)
-      ? [
-          {
-            path: path.join("."),
-            location,
-            message: "contains U+0000 or an unpaired surrogate, which cannot be stored",
-          },
-        ]
-      : [];
+    return isCarriableText(value)
+      ? []
+      : [{ path: path.join("."), location, message: UNCARRIABLE_TEXT_MESSAGE }];
   }
   if (Array.isArray(value))
     return value.flatMap((v, i) => unstorableTextErrors(v, location, [...path, String(i)]));

@@ -67,6 +67,11 @@ class PgInboxUnitOfWork implements BatchInboxUnitOfWork {
     return new Set(rows.map((row) => row.messageId));
   }
 
+  async forgetMessages(messageIds: readonly string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.tx.delete(inbox).where(inArray(inbox.messageId, [...messageIds]));
+  }
+
   async markAllProcessed(messageIds: readonly string[]): Promise<void> {
     await this.tx
       .update(inbox)

@@ -1,4 +1,12 @@
+import { carriedTextSchema, ENTITY_ITEM_DESCRIPTION, ENTITY_ITEM_NAME } from "@outbox/service-defaults";
 import { z } from "zod";
+
+/**
+ * The sender's request limits (one definition in service-defaults), so that every text the sender
+ * accepted is applied here: counted in code points like the sender, not in UTF-16 units.
+ */
+const nameText = carriedTextSchema(ENTITY_ITEM_NAME);
+const descriptionText = carriedTextSchema(ENTITY_ITEM_DESCRIPTION).nullable();
 
 /**
  * EntityItemCreated v1 payload: the entity exactly as the sender's API returns it.
@@ -7,8 +15,8 @@ import { z } from "zod";
  */
 export const entityItemCreatedV1Schema = z.object({
   id: z.uuid(),
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(2000).nullable(),
+  name: nameText,
+  description: descriptionText,
   createdAt: z.iso.datetime({ offset: true }),
 });
 export type EntityItemCreatedV1 = z.infer<typeof entityItemCreatedV1Schema>;
@@ -20,8 +28,8 @@ export type EntityItemCreatedV1 = z.infer<typeof entityItemCreatedV1Schema>;
 export const entityItemCreatedV2Schema = z.object({
   item: z.object({
     id: z.uuid(),
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).nullable(),
+    name: nameText,
+    description: descriptionText,
   }),
   createdAt: z.iso.datetime({ offset: true }),
 });
@@ -42,8 +50,8 @@ export interface EventEnvelope {
  */
 export const entityItemUpdatedV1Schema = z.object({
   id: z.uuid(),
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(2000).nullable(),
+  name: nameText,
+  description: descriptionText,
   version: z.number().int().min(2),
   updatedAt: z.iso.datetime({ offset: true }),
 });

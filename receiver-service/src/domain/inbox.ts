@@ -1,3 +1,4 @@
+import type { VersionGapError } from "./apply-entity-item-updated.js";
 import type { EventEnvelope } from "./events.js";
 
 /** A received entity as the receiver stores it. */
@@ -45,6 +46,12 @@ export interface InboxStore {
  */
 export type ApplyResult = "applied" | "duplicate" | "already-applied";
 
+/**
+ * One event's result in a batch: as for a single event, or the version gap that deferred it (its
+ * predecessor is not applied yet; nothing of it was written, the rest of the batch still commits).
+ */
+export type BatchApplyResult = ApplyResult | VersionGapError;
+
 /** A unit of work that can also record many message ids at once (batched application). */
 export interface BatchInboxUnitOfWork extends InboxUnitOfWork {
   /**
@@ -52,6 +59,8 @@ export interface BatchInboxUnitOfWork extends InboxUnitOfWork {
    * nor earlier in the same call). A concurrent transaction recording the same id wins or waits.
    */
   recordMessages(envelopes: readonly EventEnvelope[]): Promise<Set<string>>;
+  /** Removes these message ids recorded earlier in the same transaction (events deferred by a gap). */
+  forgetMessages(messageIds: readonly string[]): Promise<void>;
   /** Marks these message ids processed, in one statement. */
   markAllProcessed(messageIds: readonly string[]): Promise<void>;
 }

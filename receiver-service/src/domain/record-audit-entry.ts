@@ -1,6 +1,6 @@
 import { VersionGapError } from "./apply-entity-item-updated.js";
 import { aggregateVersionOf, type IncomingEvent } from "./events.js";
-import type { ApplyResult } from "./inbox.js";
+import type { ApplyResult, BatchApplyResult } from "./inbox.js";
 
 /** What the audit use case may do inside its one transaction. */
 export interface AuditLogUnitOfWork {
@@ -31,19 +31,19 @@ export interface AuditStore {
  * version order. A redelivery finds its message id and changes nothing. An event that overtook
  * its predecessor (possible when a consumer dies with deliveries in flight: the dead consumer's
  * messages come back after the redelivery delay, the later ones of the same aggregate do not wait)
- * is refused as a version gap, a transient failure: the broker redelivers it after the
- * predecessor had its turn. An event whose version is already logged under another message id is
+ * is deferred as a version gap (its result; the rest of the batch is logged), a transient failure:
+ * the broker redelivers it after the predecessor had its turn. An event whose version is already logged under another message id is
  * the same change sent twice: recorded as already applied, not logged again.
  */
 export async function recordAuditEntries(
   store: AuditStore,
   events: readonly IncomingEvent[],
-): Promise<ApplyResult[]> {
+): Promise<BatchApplyResult[]> {
   if (events.length === 0) return [];
   return store.inTransaction(async (log) => {
     const logged = await log.loggedMessageIds(events.map((e) => e.messageId));
     const latest = await log.latestVersions([...new Set(events.map((e) => e.aggregateId))]);
-    const results: ApplyResult[] = [];
+    const results: BatchApplyResult[] = [];
     const entries: AuditEntry[] = [];
     for (const event of events) {
       // A second copy of an id in the same batch is a duplicate of the first.
@@ -59,7 +59,10 @@ export async function recordAuditEntries(
         continue;
       }
       if (aggregateVersion > current + 1) {
-        throw new VersionGapError(event.aggregateId, current === 0 ? undefined : current, aggregateVersion);
+        results.push(
+          new VersionGapError(event.aggregateId, current === 0 ? undefined : current, aggregateVersion),
+        );
+        continue;
       }
       latest.set(event.aggregateId, aggregateVersion);
       entries.push({ event, aggregateVersion });
@@ -76,8 +79,9 @@ export async function recordAuditEntries(
   });
 }
 
-/** The audit use case for one event. */
+/** The audit use case for one event: a version gap is thrown (a transient failure). */
 export async function recordAuditEntry(store: AuditStore, event: IncomingEvent): Promise<ApplyResult> {
   const [result] = await recordAuditEntries(store, [event]);
+  if (result instanceof VersionGapError) throw result;
   return result ?? "duplicate";
 }

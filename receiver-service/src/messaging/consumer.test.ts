@@ -86,7 +86,10 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; 
   /** Completes the oldest pending handler and lets its continuation run. */
   const finish = async (outcome: Outcome) => {
     pending.shift()!(outcome);
-    // Microtask hops only: works under fake timers too.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    // Outcomes other than accept are settled in a tick of their own (settle-alone.ts).
+    if (vi.isFakeTimers()) await vi.advanceTimersByTimeAsync(0);
+    else await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 10; i++) await Promise.resolve();
   };
   return { connection, consumer, receiver, finish, recordFailure };
@@ -137,7 +140,7 @@ describe("InboxConsumer", () => {
       receiver.attach();
       const delivery = receiver.deliver();
       receiver.deliver();
-      await finish({ action: "retry", reason: "db down", messageId: "m" });
+      await finish({ action: "retry", reason: "db down", messageId: "m", databaseUnavailable: true });
       expect(delivery.modified).toHaveBeenCalledWith({ delivery_failed: true });
       expect(delivery.release).not.toHaveBeenCalled();
       expect(receiver.credit).toBe(0);
@@ -155,6 +158,29 @@ describe("InboxConsumer", () => {
     }
   });
 
+  it("redelivers a version gap or a failed receipt without pausing: credit keeps flowing", async () => {
+    const probe = vi.fn(() => Promise.resolve(true));
+    const { receiver, finish, consumer } = setup({ probe });
+    receiver.attach();
+    const gap = receiver.deliver();
+    const receipt = receiver.deliver();
+    await finish({ action: "retry", reason: "version gap: EntityItem a is at 1", messageId: "m" });
+    expect(gap.modified).toHaveBeenCalledWith({ delivery_failed: true });
+    // Topped up at once: the next delivery need not wait for a database probe.
+    expect(receiver.credit).toBe(1);
+    await finish({
+      action: "retry",
+      reason: "applied, but the follow-up failed: broker gone",
+      messageId: "n",
+    });
+    expect(receipt.modified).toHaveBeenCalledWith({ delivery_failed: true });
+    expect(receiver.credit).toBe(2);
+    expect(consumer.counters).toMatchObject({ failed: 2, pauses: 0 });
+    expect(consumer.healthCheck()()).toMatchObject({ status: "healthy" });
+    expect(probe).not.toHaveBeenCalled();
+    await consumer.stop();
+  });
+
   it("keeps failure records the database refused and writes them once it answers", async () => {
     vi.useFakeTimers();
     try {
@@ -163,7 +189,7 @@ describe("InboxConsumer", () => {
       recordFailure.mockImplementationOnce(() => Promise.reject(new Error("db down")));
       receiver.attach();
       receiver.deliver();
-      await finish({ action: "retry", reason: "db down", messageId: "m" });
+      await finish({ action: "retry", reason: "db down", messageId: "m", databaseUnavailable: true });
       expect(recordFailure).toHaveBeenCalledTimes(1);
       healthy = true;
       await vi.advanceTimersByTimeAsync(1_000);

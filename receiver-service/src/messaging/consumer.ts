@@ -5,6 +5,7 @@ import type { DeliveryFailure } from "../data/queries.js";
 import { describeError } from "./classify-error.js";
 import type { BatchItem, BatchProcessor } from "./process-batch.js";
 import type { MessageProcessor, Outcome } from "./process-message.js";
+import { settleAlone } from "./settle-alone.js";
 
 export interface ConsumerOptions {
   /** The service's rhea connection (from AmqpConnection); rhea reconnects it and re-attaches the link. */
@@ -56,6 +57,8 @@ export interface ConsumerCounters {
   batches: number;
   /** Batch transactions that failed, whose deliveries were then applied one at a time. */
   batchFallbacks: number;
+  /** Times consumption paused because the database could not be reached. */
+  pauses: number;
 }
 
 /** A delivery waiting in a batch being formed. */
@@ -90,6 +93,7 @@ export class InboxConsumer {
     failed: 0,
     batches: 0,
     batchFallbacks: 0,
+    pauses: 0,
   };
 
   private readonly opts: ConsumerOptions;
@@ -336,10 +340,7 @@ export class InboxConsumer {
     } finally {
       this.runningBatches -= 1;
     }
-    // rhea writes the dispositions of deliveries settled in one tick as ranges and gives a range
-    // the FIRST delivery's outcome, comparing outcomes only from the range's third delivery on: an
-    // accept followed by a reject of the next delivery id would accept (drop) the poison. So the
-    // accepts go together, and every other outcome is settled in a tick of its own.
+    // The accepts go together; every other outcome is settled in a tick of its own (settle-alone.ts).
     const later: Array<() => void> = [];
     batch.forEach(({ delivery, message, generation }, i) => {
       const outcome = outcomes[i] ?? { action: "retry", reason: "no outcome for this delivery" };
@@ -356,10 +357,7 @@ export class InboxConsumer {
       if (outcome.action === "accept") settle();
       else later.push(settle);
     });
-    for (const settle of later) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      settle();
-    }
+    for (const settle of later) await settleAlone(settle);
   }
 
   private async handle(delivery: Delivery, message: Message, generation: number): Promise<void> {
@@ -383,7 +381,9 @@ export class InboxConsumer {
         "settlement lost to a reconnect",
       );
     }
-    this.settle(delivery, outcome, attempt);
+    // Other handlers may settle in this same tick: only accepts may share it (settle-alone.ts).
+    if (outcome.action === "accept") this.settle(delivery, outcome, attempt);
+    else await settleAlone(() => this.settle(delivery, outcome, attempt));
   }
 
   private settle(delivery: Delivery, outcome: Outcome, attempt: number): void {
@@ -436,7 +436,9 @@ export class InboxConsumer {
           "transient failure; the broker will redeliver",
         );
         this.record({ messageId: outcome.messageId, attempt, kind: "transient", error: outcome.reason });
-        this.pause();
+        // Only an unreachable database stops the consumer: a version gap or a failed receipt gets
+        // its redelivery while the other aggregates' messages keep flowing.
+        if (outcome.databaseUnavailable === true) this.pause();
         return;
       }
     }
@@ -494,6 +496,7 @@ export class InboxConsumer {
   private pause(): void {
     if (this.opts.probe === undefined || this.paused || this.stopping !== undefined) return;
     this.paused = true;
+    this.counters.pauses += 1;
     this.logger.warn("pausing consumption until the database answers");
     this.scheduleProbe(PROBE_DELAY_MS.initial);
   }

@@ -46,6 +46,17 @@ describe("parseMessage", () => {
     });
   });
 
+  it("takes names and descriptions at the sender's limits in code points (200 and 2000 emoji)", () => {
+    const name = "😀".repeat(200);
+    const description = "😀".repeat(2000);
+    const result = parseMessage(contractMessage({}, { ...payload, name, description }));
+    expect(result).toMatchObject({ ok: true, event: { payload: { item: { name, description } } } });
+    const tooLong = parseMessage(contractMessage({}, { ...payload, name: `${name}a` }));
+    expect(tooLong).toMatchObject({ ok: false, reason: /name: must be at most 200 characters/ });
+    const unpaired = parseMessage(contractMessage({}, { ...payload, description: "a\ud83d" }));
+    expect(unpaired).toMatchObject({ ok: false, reason: /description: contains U\+0000 or an unpaired/ });
+  });
+
   it("validates v2 with its own schema and keeps the version it came with", () => {
     const v2 = contractMessage(
       { application_properties: { type: "EntityItemCreated", version: 2, aggregate_id: entityId } },

@@ -1,7 +1,8 @@
 import rhea, { type Message } from "rhea";
 import { describe, expect, it, vi } from "vitest";
 import type { IncomingEvent } from "../domain/events.js";
-import type { ApplyResult } from "../domain/inbox.js";
+import { VersionGapError } from "../domain/apply-entity-item-updated.js";
+import type { ApplyResult, BatchApplyResult } from "../domain/inbox.js";
 import { createBatchProcessor, type BatchItem } from "./process-batch.js";
 import type { AppliedMessage } from "./receipt-batch.js";
 
@@ -59,6 +60,58 @@ describe("createBatchProcessor", () => {
     expect(onFallback).toHaveBeenCalledWith(4, expect.any(Error));
     expect(outcomes.map((o) => o.action)).toEqual(["accept", "accept", "reject", "accept"]);
     expect(applied).toEqual(["m1", "m2", "m4"]);
+  });
+
+  it("retries a version gap on its own, without a fallback and without pausing the consumer", async () => {
+    const apply = vi.fn(() => Promise.resolve<ApplyResult>("applied"));
+    const onFallback = vi.fn();
+    const process = createBatchProcessor({
+      apply,
+      onFallback,
+      applyBatch: (events) =>
+        Promise.resolve(
+          events.map((e, i): BatchApplyResult =>
+            i === 1 ? new VersionGapError(e.aggregateId, 1, 3) : "applied",
+          ),
+        ),
+    });
+    const { outcomes, fellBack } = await process(items([message(1), message(2), message(3)]));
+    expect(fellBack).toBe(false);
+    expect(onFallback).not.toHaveBeenCalled();
+    expect(apply).not.toHaveBeenCalled();
+    expect(outcomes.map((o) => o.action)).toEqual(["accept", "retry", "accept"]);
+    expect(outcomes[1]).toMatchObject({ action: "retry", messageId: "m2" });
+    expect(outcomes[1]).not.toHaveProperty("databaseUnavailable");
+    expect(outcomes[1]?.action === "retry" && outcomes[1].reason).toMatch(/^version gap/);
+  });
+
+  it("retries the whole batch at once when the database is unreachable, and asks for a pause", async () => {
+    const apply = vi.fn(() => Promise.resolve<ApplyResult>("applied"));
+    const onFallback = vi.fn();
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const process = createBatchProcessor({ apply, onFallback, applyBatch: () => Promise.reject(refused) });
+    const { outcomes, fellBack } = await process(
+      items([message(1), { ...message(2), body: "{nope" }, message(3)]),
+    );
+    // One at a time would only fail against the same unreachable database, once per message.
+    expect(fellBack).toBe(false);
+    expect(apply).not.toHaveBeenCalled();
+    expect(onFallback).not.toHaveBeenCalled();
+    expect(outcomes).toMatchObject([
+      { action: "retry", messageId: "m1", databaseUnavailable: true },
+      { action: "reject" },
+      { action: "retry", messageId: "m3", databaseUnavailable: true },
+    ]);
+  });
+
+  it("does not ask for a pause when a data error fails one message after the fallback", async () => {
+    const process = createBatchProcessor({
+      applyBatch: () => Promise.reject(new Error("unexpected")),
+      apply: () => Promise.reject(new Error("some bug")),
+    });
+    const { outcomes, fellBack } = await process(items([message(1)]));
+    expect(fellBack).toBe(true);
+    expect(outcomes).toEqual([{ action: "retry", reason: "some bug", messageId: "m1" }]);
   });
 
   it("falls back when the batch returns the wrong number of results", async () => {

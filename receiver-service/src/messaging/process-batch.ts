@@ -1,6 +1,9 @@
 import type { Message } from "rhea";
 import type { IncomingEvent } from "../domain/events.js";
-import type { ApplyResult } from "../domain/inbox.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
+import { VersionGapError } from "../domain/apply-entity-item-updated.js";
+import type { BatchApplyResult } from "../domain/inbox.js";
+import { describeError } from "./classify-error.js";
 import { applyOne, followUp, type Outcome, type ProcessorOptions } from "./process-message.js";
 import { parseMessage } from "./parse-message.js";
 
@@ -21,8 +24,11 @@ export interface BatchResult {
 export type BatchProcessor = (items: readonly BatchItem[]) => Promise<BatchResult>;
 
 export interface BatchProcessorOptions extends ProcessorOptions {
-  /** Applies all events in one transaction (all or nothing), one result per event in order. */
-  applyBatch: (events: readonly IncomingEvent[]) => Promise<ApplyResult[]>;
+  /**
+   * Applies all events in one transaction, one result per event in order. An event deferred by a
+   * version gap is its own result (nothing of it written); any other error fails the whole batch.
+   */
+  applyBatch: (events: readonly IncomingEvent[]) => Promise<BatchApplyResult[]>;
   /** Told why a batch transaction failed, before its events are applied one at a time. */
   onFallback?: (events: number, error: unknown) => void;
 }
@@ -33,6 +39,9 @@ export interface BatchProcessorOptions extends ProcessorOptions {
  * span; if it fails, all of them are retried. When the batch transaction fails, nothing of it
  * committed: the events are applied one at a time, in order, with exactly the single-message
  * outcomes, so a failing event fails only itself; the ones that committed still share one receipt.
+ * Two failures need no such fallback: a version gap defers only its own event (retried, the batch
+ * commits), and an unreachable database would fail every event again, so they are all retried at
+ * once and the consumer pauses.
  */
 export function createBatchProcessor(options: BatchProcessorOptions): BatchProcessor {
   return async (items) => {
@@ -49,7 +58,8 @@ export function createBatchProcessor(options: BatchProcessorOptions): BatchProce
     });
     if (valid.length === 0) return { outcomes, fellBack: false };
 
-    let results: ApplyResult[] | undefined;
+    let results: BatchApplyResult[] | undefined;
+    let unavailable: unknown;
     try {
       // The batch's queries run in its first message's process span: a lone message (the usual
       // case at low load) keeps its whole journey, database writes included, in one trace.
@@ -60,12 +70,27 @@ export function createBatchProcessor(options: BatchProcessorOptions): BatchProce
       }
     } catch (error) {
       results = undefined;
-      options.onFallback?.(valid.length, error);
+      if (isTransientConnectionError(error)) unavailable = error;
+      else options.onFallback?.(valid.length, error);
     }
     if (results !== undefined) {
       valid.forEach((v, i) => {
-        outcomes[v.index] = { action: "accept", result: results[i] as ApplyResult, event: v.event };
+        const result = results[i] as BatchApplyResult;
+        outcomes[v.index] =
+          result instanceof VersionGapError
+            ? { action: "retry", reason: result.message, messageId: v.event.messageId }
+            : { action: "accept", result, event: v.event };
       });
+    } else if (unavailable !== undefined) {
+      const reason = describeError(unavailable);
+      for (const v of valid) {
+        outcomes[v.index] = {
+          action: "retry",
+          reason,
+          messageId: v.event.messageId,
+          databaseUnavailable: true,
+        };
+      }
     } else {
       // One at a time and in order: per-aggregate order holds within the batch too.
       for (const v of valid) outcomes[v.index] = await v.item.run(() => applyOne(options.apply, v.event));
@@ -88,6 +113,6 @@ export function createBatchProcessor(options: BatchProcessorOptions): BatchProce
         outcomes[index] = followed[i] as Outcome;
       });
     }
-    return { outcomes, fellBack: results === undefined };
+    return { outcomes, fellBack: results === undefined && unavailable === undefined };
   };
 }

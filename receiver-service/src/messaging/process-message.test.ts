@@ -1,5 +1,6 @@
 import rhea, { type Message } from "rhea";
 import { describe, expect, it, vi } from "vitest";
+import { VersionGapError } from "../domain/apply-entity-item-updated.js";
 import { createMessageProcessor } from "./process-message.js";
 
 const entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
@@ -46,5 +47,22 @@ describe("createMessageProcessor", () => {
       apply: () => Promise.reject(Object.assign(new Error("connection refused"), { code: "ECONNREFUSED" })),
     });
     expect(await failing(message)).toMatchObject({ action: "retry" });
+  });
+
+  it("asks for a pause only when the database is unreachable, not for a gap or a failed receipt", async () => {
+    const unreachable = createMessageProcessor({
+      apply: () =>
+        Promise.reject(Object.assign(new Error("the database is shutting down"), { code: "57P01" })),
+    });
+    expect(await unreachable(message)).toMatchObject({ action: "retry", databaseUnavailable: true });
+    const gap = createMessageProcessor({ apply: () => Promise.reject(new VersionGapError(entityId, 1, 3)) });
+    const receipt = createMessageProcessor({
+      apply: () => Promise.resolve("applied"),
+      afterApply: () => Promise.reject(new Error("broker gone")),
+    });
+    for (const outcome of [await gap(message), await receipt(message)]) {
+      expect(outcome).toMatchObject({ action: "retry" });
+      expect(outcome).not.toHaveProperty("databaseUnavailable");
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { Message } from "rhea";
 import type { IncomingEvent } from "../domain/events.js";
 import type { ApplyResult } from "../domain/inbox.js";
+import { isTransientConnectionError } from "@outbox/service-defaults";
 import { classifyError, describeError } from "./classify-error.js";
 import { parseMessage } from "./parse-message.js";
 import type { AppliedMessage } from "./receipt-batch.js";
@@ -11,8 +12,13 @@ export type Outcome =
   | { action: "accept"; result: ApplyResult; event: IncomingEvent }
   /** Poison: reject, the broker moves it to the dead-letter address at once. */
   | { action: "reject"; reason: string; messageId?: string }
-  /** Transient: modified(delivery_failed), the broker redelivers after its redelivery delay. */
-  | { action: "retry"; reason: string; messageId?: string };
+  /**
+   * Transient: modified(delivery_failed), the broker redelivers after its redelivery delay.
+   * `databaseUnavailable`: the database could not be reached (a connection-level failure), so the
+   * consumer stops taking deliveries until it answers; any other retry (a version gap, a failed
+   * receipt) leaves the consumer running.
+   */
+  | { action: "retry"; reason: string; messageId?: string; databaseUnavailable?: boolean };
 
 export type MessageProcessor = (message: Message) => Promise<Outcome>;
 
@@ -53,8 +59,9 @@ export async function applyOne(
     return { action: "accept", result: await apply(event), event };
   } catch (error) {
     const reason = describeError(error);
-    return classifyError(error) === "poison"
-      ? { action: "reject", reason, messageId: event.messageId }
+    if (classifyError(error) === "poison") return { action: "reject", reason, messageId: event.messageId };
+    return isTransientConnectionError(error)
+      ? { action: "retry", reason, messageId: event.messageId, databaseUnavailable: true }
       : { action: "retry", reason, messageId: event.messageId };
   }
 }

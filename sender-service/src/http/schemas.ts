@@ -1,4 +1,9 @@
-import { pageResponseSchema, textField } from "@outbox/service-defaults";
+import {
+  ENTITY_ITEM_DESCRIPTION,
+  ENTITY_ITEM_NAME,
+  limitedTextField,
+  pageResponseSchema,
+} from "@outbox/service-defaults";
 import { z } from "zod";
 
 export const entityItemSchema = z
@@ -22,9 +27,14 @@ export const entityItemSchema = z
     },
   });
 
-/** 1 to 200 characters, trimmed; some character must be left after trimming. */
-const nameField = textField({ maxLength: 200, nonBlank: true });
-const descriptionField = textField({ maxLength: 2000 }).nullable().optional();
+/**
+ * The limits the receivers' event schemas apply too (service-defaults' text-limits.ts), so that
+ * whatever this API accepts is applied by every consumer group.
+ */
+const nameField = limitedTextField(ENTITY_ITEM_NAME, "The item's name");
+const descriptionField = limitedTextField(ENTITY_ITEM_DESCRIPTION, "Free text about the item")
+  .nullable()
+  .optional();
 
 /** Strict: unknown keys are rejected, so a typo never silently drops data. */
 export const createEntityItemSchema = z

@@ -44,10 +44,15 @@ export const senderEnvSchema = baseEnvSchema
     IDEMPOTENCY_PURGE_INTERVAL_MS: positiveInt().min(1_000).default(60_000),
     /** Refusals by the broker (rejected, modified delivery-failed) before a message goes dead. */
     OUTBOX_MAX_ATTEMPTS: positiveInt().max(1_000).default(10),
-    /** true: a dead message holds back its aggregate's later messages; false: it is parked, they flow. */
+    /**
+     * true (default): a dead message holds back its aggregate's later messages until an operator
+     * retries it, so receivers never see a version gap. false trades order for progress: the later
+     * messages are published, and a receiver that applies versions in order (this repository's
+     * receiver and audit groups do) refuses each one as a gap until it is dead-lettered.
+     */
     OUTBOX_DEAD_BLOCKS_AGGREGATE: z
       .enum(["true", "false", "1", "0"])
-      .default("false")
+      .default("true")
       .transform((v) => v === "true" || v === "1"),
     /** The relay's own writes wait for the WAL flush (default off: safe, see data/relay-pool.ts). */
     OUTBOX_SYNCHRONOUS_COMMIT: z

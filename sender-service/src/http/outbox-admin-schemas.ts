@@ -78,7 +78,39 @@ export const outboxStatsSchema = z
       delivered: z.number().int(),
       dead: z.number().int(),
     }),
+    blockedAggregates: z.number().int().min(0).meta({
+      description: "Aggregates stopped at a dead message (GET /api/outbox/blocked lists them)",
+    }),
     oldestPendingAt: timestamp.nullable(),
     oldestPendingAgeMs: z.number().int().nullable(),
   })
   .meta({ id: "OutboxStats" });
+
+export const blockedAggregatesQuerySchema = pageQuerySchema;
+
+export const blockedAggregateSchema = z
+  .object({
+    aggregateType: z.string(),
+    aggregateId: z.string(),
+    destination: z.string(),
+    deadMessage: z
+      .object({
+        id: z.uuid(),
+        seq: z.number().int(),
+        type: z.string(),
+        version: z.number().int(),
+        attempts: z.number().int(),
+        lastError: z.string().nullable(),
+      })
+      .meta({ description: "The aggregate's first dead message: retrying it releases the aggregate" }),
+    waiting: z.number().int().min(0).meta({
+      description:
+        "Later messages of the aggregate on this destination, not published yet: held until the dead one is delivered (unless OUTBOX_DEAD_BLOCKS_AGGREGATE=false)",
+    }),
+    blockedSince: timestamp.meta({ description: "When the message went dead" }),
+  })
+  .meta({ id: "BlockedAggregate" });
+
+export const blockedAggregatePageSchema = pageResponseSchema(blockedAggregateSchema).meta({
+  id: "BlockedAggregatePage",
+});

@@ -160,7 +160,7 @@ export type DeleteOutcome =
   | { kind: "done" | "not-found" | "not-dead" }
   | {
       kind: "would-leave-gap";
-      row: { aggregateType: string; aggregateId: string; version: number; waiting: number };
+      row: { aggregateType: string; aggregateId: string; type: string; waiting: number };
     };
 
 /**
@@ -187,10 +187,10 @@ export async function deleteOutboxMessage(db: Queryable, id: string): Promise<De
       ordered: boolean;
       aggregate_type: string;
       aggregate_id: string;
-      version: number;
+      type: string;
       waiting: number;
     }>(sql`
-      select m.status, m.ordered, m.aggregate_type, m.aggregate_id, m.version,
+      select m.status, m.ordered, m.aggregate_type, m.aggregate_id, m.type,
              (select count(*)::int from outbox_messages w
                where w.aggregate_type = m.aggregate_type and w.aggregate_id = m.aggregate_id
                  and w.destination = m.destination and w.ordered and w.seq > m.seq
@@ -204,7 +204,7 @@ export async function deleteOutboxMessage(db: Queryable, id: string): Promise<De
     row: {
       aggregateType: row.aggregate_type,
       aggregateId: row.aggregate_id,
-      version: row.version,
+      type: row.type,
       waiting: row.waiting,
     },
   };
@@ -220,6 +220,7 @@ export interface BlockedAggregateView {
     id: string;
     seq: number;
     type: string;
+    /** The message's schema version (the outbox's `version` column), not the aggregate's. */
     version: number;
     attempts: number;
     lastError: string | null;

@@ -141,16 +141,16 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
     handler: async ({ params, res }) => {
       const outcome = await deleteOutboxMessage(db, params.id).catch(rethrowAsUnavailable);
       if (outcome.kind === "would-leave-gap") {
-        const { aggregateType, aggregateId, version, waiting } = outcome.row;
+        const { aggregateType, aggregateId, type, waiting } = outcome.row;
         throw new HttpProblem(
           409,
           "Deleting would leave a version gap",
-          `Message ${params.id} is version ${version} of ${aggregateType} ${aggregateId}. The receivers ` +
-            `apply an aggregate's versions in order: without it they would refuse every later version ` +
+          `Message ${params.id} (${type}) is in the order of ${aggregateType} ${aggregateId}. The receivers ` +
+            `apply an aggregate's messages in order: without it they would refuse every later one ` +
             `(${waiting} waiting now, and every one written later), and the entity would never be delivered ` +
             `again. Fix what made the broker refuse it, then retry it (POST /api/outbox/messages/${params.id}/retry): ` +
-            `it and the versions held behind it are then published in order.`,
-          { aggregateType, aggregateId, version, waiting, retry: `/api/outbox/messages/${params.id}/retry` },
+            `it and the messages held behind it are then published in order.`,
+          { aggregateType, aggregateId, waiting, retry: `/api/outbox/messages/${params.id}/retry` },
         );
       }
       expectDone(

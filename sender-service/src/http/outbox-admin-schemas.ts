@@ -98,7 +98,7 @@ export const blockedAggregateSchema = z
         id: z.uuid(),
         seq: z.number().int(),
         type: z.string(),
-        version: z.number().int(),
+        version: z.number().int().meta({ description: "The message type's schema version" }),
         attempts: z.number().int(),
         lastError: z.string().nullable(),
       })

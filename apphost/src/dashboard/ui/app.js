@@ -647,7 +647,7 @@ function blockedAggregates(blocked) {
       "tr",
       { "data-aggregate": b.aggregateId },
       h("td", {}, `${b.aggregateType} ${b.aggregateId}`),
-      h("td", { title: b.deadMessage.id }, `${b.deadMessage.type} v${b.deadMessage.version}`),
+      h("td", { title: b.deadMessage.id }, `${b.deadMessage.type} ${b.deadMessage.id}`),
       h("td", {}, String(b.waiting)),
       h(
         "td",

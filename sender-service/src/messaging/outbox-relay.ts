@@ -303,7 +303,7 @@ export class OutboxRelay {
         this.opts.metrics?.recordFailure("dead");
         this.opts.logger.error(
           { outboxId: retry.id, attempts: result.attempts, error: retry.error },
-          "outbox message is dead after too many refusals; an operator must retry or delete it",
+          "outbox message is dead after too many refusals; an operator must retry it (its aggregate waits: GET /api/outbox/blocked)",
         );
       } else if (result !== undefined) {
         this.nextRetryAt = Math.min(this.nextRetryAt, Date.now() + retry.delayMs);

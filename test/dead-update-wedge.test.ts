@@ -156,7 +156,9 @@ describe("an update the broker refused until it went dead", () => {
     expect(await appliedVersions(entity.id)).toEqual({ receiver: [1], audit: [1] });
     expect(await deadLettersOf([v2.id, v3.id, v4.id])).toEqual([]);
 
-    // The operator sees it: the admin route, the stats, and the dashboard's messaging monitor.
+    // The operator sees it: the admin route (behind the admin token like the rest of the outbox
+    // API), the stats, and the dashboard's messaging monitor.
+    expect((await fetch(`${sender}/api/outbox/blocked`)).status).toBe(401);
     const listed = (await blocked()).items.filter((b) => b.aggregateId === entity.id);
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({

@@ -19,6 +19,7 @@ import {
 } from "../data/outbox-admin.js";
 import {
   blockedAggregatePageSchema,
+  deleteWouldLeaveGapSchema,
   blockedAggregatesQuerySchema,
   outboxIdParamsSchema,
   outboxListQuerySchema,
@@ -134,7 +135,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       409: {
         description:
           "Dead in its aggregate's order (deleting it would leave a version gap no receiver gets past: retry it instead), or not dead: pending (a copy may already be on the broker, and deleting it would unblock its aggregate's next message), published or delivered",
-        schema: problemResponseSchema,
+        schema: deleteWouldLeaveGapSchema,
       },
       503: unavailable,
     },

@@ -1,4 +1,9 @@
-import { integerParameter, pageQuerySchema, pageResponseSchema } from "@outbox/service-defaults";
+import {
+  integerParameter,
+  pageQuerySchema,
+  pageResponseSchema,
+  problemResponseSchema,
+} from "@outbox/service-defaults";
 import { z } from "zod";
 import { outboxAttemptOutcomes, outboxStatuses } from "../data/schema.js";
 
@@ -114,3 +119,19 @@ export const blockedAggregateSchema = z
 export const blockedAggregatePageSchema = pageResponseSchema(blockedAggregateSchema).meta({
   id: "BlockedAggregatePage",
 });
+
+/** 409 for DELETE of a dead message its aggregate's later messages depend on. */
+export const deleteWouldLeaveGapSchema = problemResponseSchema
+  .extend({
+    aggregateType: z.string().optional(),
+    aggregateId: z.string().optional(),
+    waiting: z.number().int().min(0).optional().meta({
+      description: "Later messages of the aggregate held behind the dead one now",
+    }),
+    retry: z.string().optional().meta({ description: "The admin route that releases the aggregate instead" }),
+  })
+  .meta({
+    id: "DeleteWouldLeaveGapProblem",
+    description:
+      "RFC 9457 problem details; for a dead message in its aggregate's order, the aggregate and the retry route to use instead",
+  });

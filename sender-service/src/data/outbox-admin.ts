@@ -155,7 +155,7 @@ export function replayDeadMessages(db: Queryable, limit: number): Promise<number
   return revive(db, { limit });
 }
 
-/** Why a DELETE was refused: the row is not dead, or deleting it would leave a version gap. */
+/** What a DELETE did, or why it refused: the row is not dead, or deleting it would leave a version gap. */
 export type DeleteOutcome =
   | { kind: "done" | "not-found" | "not-dead" }
   | {

@@ -160,8 +160,25 @@ describe("admin API", () => {
     // already be on the broker, and deleting it would unblock its aggregate's next row: 409.
     expect((await call("DELETE", `/api/outbox/messages/${first!}`)).status).toBe(409);
     expect(await count(sql`id = ${first!}`)).toBe(1);
-    expect((await call("DELETE", `/api/outbox/messages/${second!}`)).status).toBe(204);
-    expect((await call("DELETE", `/api/outbox/messages/${second!}`)).status).toBe(404);
+    // Issue 18: a dead row in its aggregate's order cannot be deleted either: the receivers would
+    // refuse every later message of the aggregate as a gap. The answer says to retry it instead.
+    const gap = await call("DELETE", `/api/outbox/messages/${second!}`);
+    expect(gap.status).toBe(409);
+    expect(gap.body).toMatchObject({
+      title: "Deleting would leave a version gap",
+      retry: `/api/outbox/messages/${second!}/retry`,
+    });
+    expect(await count(sql`id = ${second!} and status = 'dead'`)).toBe(1);
+    // A dead row sent outside its aggregate's order (scheduled or prioritised) holds nothing back.
+    const [unordered] = (
+      await db.execute<{ id: string }>(sql`
+        insert into outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload,
+                                     status, attempts, ordered)
+        values (gen_random_uuid(), 'Test', 'u', 'TestEvent', 1, ${destination}, '{}'::jsonb, 'dead', 10, false)
+        returning id`)
+    ).rows;
+    expect((await call("DELETE", `/api/outbox/messages/${unordered!.id}`)).status).toBe(204);
+    expect((await call("DELETE", `/api/outbox/messages/${unordered!.id}`)).status).toBe(404);
     const [publishedRow] = (
       await db.execute<{ id: string }>(sql`
         insert into outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload, status, published_at)
@@ -170,14 +187,27 @@ describe("admin API", () => {
     expect((await call("DELETE", `/api/outbox/messages/${publishedRow!.id}`)).status).toBe(409);
     expect((await call("POST", `/api/outbox/messages/${publishedRow!.id}/retry`)).status).toBe(409);
 
+    const blocked = await call("GET", "/api/outbox/blocked?pageSize=200");
+    expect(blocked.status).toBe(200);
+    const mine = (blocked.body as { items: Array<{ destination: string; waiting: number }> }).items.filter(
+      (b) => b.destination === destination,
+    );
+    expect(mine).toHaveLength(4); // the four aggregates still dead (first was retried)
+    expect(mine.every((b) => b.waiting === 0)).toBe(true);
+
     const replay = await call("POST", "/api/outbox/dead/replay?limit=2");
     expect(replay).toEqual({ status: 200, body: { replayed: 2 } });
-    expect(await count(sql`destination = ${destination} and status = 'dead'`)).toBe(1);
+    expect(await count(sql`destination = ${destination} and status = 'dead'`)).toBe(2);
 
     const stats = await call("GET", "/api/outbox/stats");
     expect(stats.status).toBe(200);
-    const body = stats.body as { counts: Record<string, number>; oldestPendingAgeMs: number | null };
-    expect(body.counts.dead).toBeGreaterThanOrEqual(1);
+    const body = stats.body as {
+      counts: Record<string, number>;
+      blockedAggregates: number;
+      oldestPendingAgeMs: number | null;
+    };
+    expect(body.counts.dead).toBeGreaterThanOrEqual(2);
+    expect(body.blockedAggregates).toBeGreaterThanOrEqual(2);
     expect(body.counts.pending).toBeGreaterThanOrEqual(2);
     expect(body.oldestPendingAgeMs).not.toBeNull();
 
@@ -187,6 +217,7 @@ describe("admin API", () => {
       "/api/outbox/messages/{id}",
       "/api/outbox/messages/{id}/retry",
       "/api/outbox/dead/replay",
+      "/api/outbox/blocked",
       "/api/outbox/stats",
     ])
       expect(Object.keys(openapi.paths)).toContain(p);

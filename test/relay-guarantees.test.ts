@@ -154,7 +154,7 @@ describe("per-aggregate order under injected failures", () => {
 });
 
 describe("a message the broker keeps refusing", () => {
-  it("goes dead after maxAttempts with its history, while the others keep flowing (dead rows parked)", async () => {
+  it("goes dead after maxAttempts with its history, while the others keep flowing (OUTBOX_DEAD_BLOCKS_AGGREGATE=false: parked, order traded for progress)", async () => {
     const destination = address();
     const rows = await insertRows(db, destination, 20, 2);
     const poison = rows[0]!; // first row of its aggregate; the aggregate's second row must still go out
@@ -164,6 +164,7 @@ describe("a message the broker keeps refusing", () => {
       brokerUrl,
       destination,
       maxAttempts: 3,
+      deadBlocksAggregate: false,
       wrapPublisher: (real) => flaky(real, (m) => (m.message_id === poison.id ? "reject" : "pass")),
     });
 
@@ -195,7 +196,7 @@ describe("a message the broker keeps refusing", () => {
     expect(history.rows.map((h) => h.outcome)).toEqual(["rejected", "rejected", "rejected", "dead"]);
   });
 
-  it("holds back only its own aggregate when dead rows block (OUTBOX_DEAD_BLOCKS_AGGREGATE=true)", async () => {
+  it("holds back only its own aggregate (the default, OUTBOX_DEAD_BLOCKS_AGGREGATE=true)", async () => {
     const destination = address();
     const rows = await insertRows(db, destination, 10, 2);
     const poison = rows[0]!;
@@ -213,9 +214,16 @@ describe("a message the broker keeps refusing", () => {
       const s = await statuses(destination);
       return s.dead === 1 && s.published === rows.length - 2;
     });
-    await delay(2_000);
-    expect(await statuses(destination)).toEqual({ dead: 1, pending: 1, published: rows.length - 2 });
-    const received = await queue.waitFor(rows.length - 2, 10_000);
+    // A row committed after the poison went dead: once it is published, the relay has claimed past
+    // the held row (smaller seq), which it would have taken had it been claimable.
+    const [later] = await insertRows(db, destination, 1, 1);
+    await waitUntil(
+      "a later row published",
+      async () => (await statuses(destination)).published === rows.length - 1,
+    );
+    expect(await statuses(destination)).toEqual({ dead: 1, pending: 1, published: rows.length - 1 });
+    const received = await queue.waitFor(rows.length - 1, 10_000);
+    expect(received.map((m) => m.id)).toContain(later!.id);
     expect(received.map((m) => m.id)).not.toContain(blocked.id);
   });
 });
@@ -334,28 +342,40 @@ describe("destination the broker does not know", () => {
 });
 
 describe("claiming with a million-row table", () => {
-  it("reads only the partial pending index, however many published rows there are", async () => {
+  it("reads only partial indexes, however many published rows there are, with or without dead rows blocking", async () => {
     const destination = address();
     await db.execute(sql`
       insert into outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload,
                                    status, published_at)
       select gen_random_uuid(), 'Test', g::text, 'TestEvent', 1, ${destination}, '{}'::jsonb, 'published', now()
         from generate_series(1, 200000) g`);
+    // 1,000 aggregates stopped at a dead row, each with two later rows held behind it.
+    await db.execute(sql`
+      insert into outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload,
+                                   status, attempts)
+      select gen_random_uuid(), 'Test', 'blocked-' || g, 'TestEvent', 1, ${destination}, '{}'::jsonb,
+             s.status, case when s.status = 'dead' then 10 else 0 end
+        from generate_series(1, 1000) g, (values (1, 'dead'), (2, 'pending'), (3, 'pending')) as s(n, status)
+       order by g, s.n`);
     await insertRows(db, destination, 5, 1);
     await db.execute(sql`analyze outbox_messages`);
-    const query = claimOutboxBatchQuery({
-      owner: "explain",
-      destination,
-      limit: 100,
-      leaseMs: 1,
-      deadBlocksAggregate: false,
-    });
-    // Plain EXPLAIN plans without executing: nothing is claimed.
-    const plan = await db.execute<{ "QUERY PLAN": string }>(sql`explain ${query}`);
-    const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
-    expect(text).toContain("outbox_messages_pending_seq_idx");
-    // The order check (anti-join on earlier pending rows of the aggregate) reads partial indexes too.
-    expect(text).not.toMatch(/Seq Scan on outbox_messages/);
+    for (const deadBlocksAggregate of [true, false]) {
+      const query = claimOutboxBatchQuery({
+        owner: "explain",
+        destination,
+        limit: 100,
+        leaseMs: 1,
+        deadBlocksAggregate,
+      });
+      // Plain EXPLAIN plans without executing: nothing is claimed.
+      const plan = await db.execute<{ "QUERY PLAN": string }>(sql`explain ${query}`);
+      const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(text, text).toContain("outbox_messages_pending_seq_idx");
+      // The order check (anti-join on earlier pending, or pending and dead, rows of the aggregate)
+      // reads the partial unpublished-aggregate index: a dead row costs no table scan.
+      expect(text, text).toContain("outbox_messages_unpublished_aggregate_idx");
+      expect(text, text).not.toMatch(/Seq Scan on outbox_messages/);
+    }
     await db.execute(sql`delete from outbox_messages where destination = ${destination}`);
   });
 });

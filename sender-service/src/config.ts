@@ -87,10 +87,10 @@ export const senderEnvSchema = baseEnvSchema
       ),
     OUTBOX_DEAD_BLOCKS_AGGREGATE: z
       .enum(["true", "false", "1", "0"])
-      .default("false")
+      .default("true")
       .transform((v) => v === "true" || v === "1")
       .describe(
-        "`true`: a `dead` row holds back its aggregate's later rows; `false`: it is parked and they are sent.",
+        "`true`: a `dead` row holds back its aggregate's later rows until an operator retries it, so receivers never see a version gap; `false` trades order for progress: the later rows are sent and an in-order receiver refuses each as a gap until it is dead-lettered.",
       ),
     OUTBOX_SYNCHRONOUS_COMMIT: z
       .enum(["true", "false", "1", "0"])

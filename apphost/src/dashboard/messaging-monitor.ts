@@ -7,6 +7,26 @@ export interface OutboxSample {
   oldestPendingAgeMs: number | null;
 }
 
+/**
+ * An aggregate the sender's outbox stopped at a dead message (`GET /api/outbox/blocked`): its later
+ * messages wait at the sender until an operator retries the dead one.
+ */
+export interface BlockedAggregate {
+  aggregateType: string;
+  aggregateId: string;
+  destination: string;
+  deadMessage: { id: string; type: string; version: number; lastError: string | null };
+  waiting: number;
+  blockedSince: string;
+}
+
+/** The latest listing of blocked aggregates (the first page; `total` counts them all). */
+export interface BlockedSample {
+  time: number;
+  total: number;
+  items: BlockedAggregate[];
+}
+
 export interface DeadLetterSample {
   time: number;
   queue: string;
@@ -30,6 +50,8 @@ export interface ServiceMessaging {
   /** One series per consumer group's dead-letter queue (told apart by `queue`). */
   deadLetters?: DeadLetterSample[];
   flow?: FlowSample[];
+  /** Only the latest listing: what is blocked now, not a history. */
+  blocked?: BlockedSample;
   error?: string;
 }
 
@@ -51,8 +73,8 @@ export const REPLAY_ACTIONS = {
 export type ReplayAction = keyof typeof REPLAY_ACTIONS;
 
 /**
- * Samples the services' messaging APIs — the sender's `GET /api/outbox/stats` and
- * `GET /api/outbox/flow`, the receiver's `GET /api/consumer-groups` and `GET /api/DeadLetters/count`
+ * Samples the services' messaging APIs — the sender's `GET /api/outbox/stats`,
+ * `GET /api/outbox/flow` and `GET /api/outbox/blocked`, the receiver's `GET /api/consumer-groups` and `GET /api/DeadLetters/count`
  * per group — every few seconds and keeps a short history. A service
  * that doesn't serve an endpoint (404) simply has no such series.
  */
@@ -95,9 +117,10 @@ export class MessagingMonitor {
     const entry = this.services.get(resource) ?? { resource, url };
     entry.url = url;
     const time = Date.now();
-    const [outbox, flow, groups] = await Promise.all([
+    const [outbox, flow, blocked, groups] = await Promise.all([
       this.probe(resource, `${url}/api/outbox/stats`),
       this.probe(resource, `${url}/api/outbox/flow?windowMs=60000`),
+      this.probe(resource, `${url}/api/outbox/blocked?pageSize=${BLOCKED_SHOWN}`),
       this.probe(resource, `${url}/api/consumer-groups`),
     ]);
     // Every consumer group's dead-letter queue; a service without the groups list has one, the default.
@@ -136,6 +159,11 @@ export class MessagingMonitor {
         commitToDeliveredP95Ms: p95("commitToDeliveredMs"),
       });
     }
+    if (blocked.ok && isRecord(blocked.body) && Array.isArray(blocked.body.items)) {
+      const items = blocked.body.items.filter(isBlockedAggregate);
+      const total = typeof blocked.body.total === "number" ? blocked.body.total : items.length;
+      entry.blocked = { time, total, items };
+    } else if (blocked.status !== 404 && entry.blocked) entry.error = `blocked aggregates: ${blocked.detail}`;
     for (const result of dead) {
       if (result.ok && isRecord(result.body) && typeof result.body.count === "number") {
         const queue = typeof result.body.queue === "string" ? result.body.queue : "DLQ";
@@ -171,8 +199,27 @@ export class MessagingMonitor {
   }
 }
 
+/** Blocked aggregates shown per service (the page says how many there are in all). */
+const BLOCKED_SHOWN = 50;
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
+}
+
+function isBlockedAggregate(value: unknown): value is BlockedAggregate {
+  if (!isRecord(value) || !isRecord(value.deadMessage)) return false;
+  const dead = value.deadMessage;
+  return (
+    typeof value.aggregateType === "string" &&
+    typeof value.aggregateId === "string" &&
+    typeof value.destination === "string" &&
+    typeof value.waiting === "number" &&
+    typeof value.blockedSince === "string" &&
+    typeof dead.id === "string" &&
+    typeof dead.type === "string" &&
+    typeof dead.version === "number" &&
+    (typeof dead.lastError === "string" || dead.lastError === null)
+  );
 }
 
 interface JsonResult {

@@ -155,23 +155,146 @@ export function replayDeadMessages(db: Queryable, limit: number): Promise<number
   return revive(db, { limit });
 }
 
+/** What a DELETE did, or why it refused: the row is not dead, or deleting it would leave a version gap. */
+export type DeleteOutcome =
+  | { kind: "done" | "not-found" | "not-dead" }
+  | {
+      kind: "would-leave-gap";
+      row: { aggregateType: string; aggregateId: string; type: string; waiting: number };
+    };
+
 /**
- * Deletes a DEAD message, and only a dead one. A pending row may have been sent already (an
- * earlier send's outcome was unknown, or a copy is in flight right now), so deleting it would
- * neither stop that copy nor keep its aggregate's order: the next row would be unblocked and could
- * overtake it. A dead row was never accepted (a row whose send had an unknown outcome never goes
- * dead, see scheduleRetry), so deleting it removes the message for good. Published rows stay
- * (retention removes them).
+ * Deletes a dead message that is sent outside its aggregate's order (`ordered` false), and only
+ * such a one.
+ *
+ * A pending row may have been sent already (an earlier send's outcome was unknown, or a copy is in
+ * flight right now), so deleting it would neither stop that copy nor keep its aggregate's order.
+ * A dead row in its aggregate's order is refused too: the receivers apply an aggregate's messages
+ * in order, so every later one (those held behind it now, and every one written later) would be
+ * refused as a gap, and the entity would never be delivered again. Retrying it is the way out.
+ * An unordered dead row was never accepted (a row whose send had an unknown outcome never goes
+ * dead, see scheduleRetry) and nothing waits for it, so deleting it removes that message alone.
+ * Published rows stay (retention removes them).
  */
-export async function deleteOutboxMessage(db: Queryable, id: string): Promise<AdminChange> {
+export async function deleteOutboxMessage(db: Queryable, id: string): Promise<DeleteOutcome> {
   const result = await db.execute(sql`
-    delete from outbox_messages where id = ${id} and status = 'dead' and not outcome_unknown`);
-  if ((result.rowCount ?? 0) === 1) return "done";
-  return (await exists(db, id)) ? "conflict" : "not-found";
+    delete from outbox_messages
+     where id = ${id} and status = 'dead' and not outcome_unknown and not ordered`);
+  if ((result.rowCount ?? 0) === 1) return { kind: "done" };
+  const [row] = (
+    await db.execute<{
+      status: string;
+      ordered: boolean;
+      aggregate_type: string;
+      aggregate_id: string;
+      type: string;
+      waiting: number;
+    }>(sql`
+      select m.status, m.ordered, m.aggregate_type, m.aggregate_id, m.type,
+             (select count(*)::int from outbox_messages w
+               where w.aggregate_type = m.aggregate_type and w.aggregate_id = m.aggregate_id
+                 and w.destination = m.destination and w.ordered and w.seq > m.seq
+                 and w.status in ('pending', 'dead')) as waiting
+        from outbox_messages m where m.id = ${id}`)
+  ).rows;
+  if (row === undefined) return { kind: "not-found" };
+  if (row.status !== "dead" || !row.ordered) return { kind: "not-dead" };
+  return {
+    kind: "would-leave-gap",
+    row: {
+      aggregateType: row.aggregate_type,
+      aggregateId: row.aggregate_id,
+      type: row.type,
+      waiting: row.waiting,
+    },
+  };
 }
+
+/** An aggregate stopped at a dead row (see listBlockedAggregates). */
+export interface BlockedAggregateView {
+  aggregateType: string;
+  aggregateId: string;
+  destination: string;
+  /** The aggregate's first dead row on this destination: retrying it releases the aggregate. */
+  deadMessage: {
+    id: string;
+    seq: number;
+    type: string;
+    /** The message's schema version (the outbox's `version` column), not the aggregate's. */
+    version: number;
+    attempts: number;
+    lastError: string | null;
+  };
+  /** Later messages of the aggregate on this destination that are not published yet. */
+  waiting: number;
+  /** When the row went dead (its history's last `dead` entry; its creation if it has none). */
+  blockedSince: Date;
+}
+
+/**
+ * Aggregates stopped at a dead row: per aggregate and destination, the first ordered dead row and
+ * how many later rows wait behind it. Reads the partial dead index and, per blocked aggregate, the
+ * partial unpublished-aggregate index, so it stays cheap however many rows were published.
+ */
+export async function listBlockedAggregates(
+  db: Queryable,
+  page: { offset: number; limit: number },
+): Promise<{ items: BlockedAggregateView[]; total: number }> {
+  const rows = await db.execute<Raw>(sql`
+    with first_dead as (
+      select distinct on (aggregate_type, aggregate_id, destination)
+             id, seq, aggregate_type, aggregate_id, destination, type, version, attempts, last_error,
+             created_at
+        from outbox_messages
+       where status = 'dead' and ordered
+       order by aggregate_type, aggregate_id, destination, seq
+    )
+    select d.*,
+           (select count(*)::int from outbox_messages w
+             where w.aggregate_type = d.aggregate_type and w.aggregate_id = d.aggregate_id
+               and w.destination = d.destination and w.ordered and w.seq > d.seq
+               and w.status in ('pending', 'dead')) as waiting,
+           coalesce((select max(a.at) from outbox_attempts a
+                      where a.message_id = d.id and a.outcome = 'dead'), d.created_at) as blocked_since,
+           count(*) over ()::int as total
+      from first_dead d
+     order by d.seq
+     limit ${page.limit} offset ${page.offset}`);
+  const total = rows.rows.length > 0 ? Number(rows.rows[0]?.total) : await countBlockedAggregates(db);
+  return {
+    total,
+    items: rows.rows.map((r) => ({
+      aggregateType: r.aggregate_type as string,
+      aggregateId: r.aggregate_id as string,
+      destination: r.destination as string,
+      deadMessage: {
+        id: r.id as string,
+        seq: Number(r.seq),
+        type: r.type as string,
+        version: r.version as number,
+        attempts: r.attempts as number,
+        lastError: (r.last_error as string | null) ?? null,
+      },
+      waiting: r.waiting as number,
+      blockedSince: date(r.blocked_since),
+    })),
+  };
+}
+
+/** How many aggregates (per destination) have an ordered dead row. */
+async function countBlockedAggregates(db: Queryable): Promise<number> {
+  const [row] = (await db.execute<{ n: number }>(sql`${blockedCount}`)).rows;
+  return row?.n ?? 0;
+}
+
+const blockedCount = sql`
+  select count(*)::int as n from (
+    select distinct aggregate_type, aggregate_id, destination
+      from outbox_messages where status = 'dead' and ordered) b`;
 
 export interface OutboxStats {
   counts: Record<OutboxStatus, number>;
+  blockedAggregates: number;
   oldestPendingAt: Date | null;
 }
 
@@ -186,22 +309,27 @@ export async function outboxStats(db: Queryable): Promise<OutboxStats> {
     counts[r.status] = r.n;
     if (r.status === "pending" && r.oldest !== null) oldestPendingAt = new Date(r.oldest);
   }
-  return { counts, oldestPendingAt };
+  return { counts, blockedAggregates: await countBlockedAggregates(db), oldestPendingAt };
 }
 
-/** Pending and dead counts and the oldest pending row, read through partial indexes (metrics). */
+/**
+ * Pending and dead counts, blocked aggregates and the oldest pending row, read through partial
+ * indexes (metrics).
+ */
 export async function outboxGaugeFigures(
   db: Queryable,
-): Promise<{ pending: number; dead: number; oldestPendingAt: Date | null }> {
+): Promise<{ pending: number; dead: number; blockedAggregates: number; oldestPendingAt: Date | null }> {
   const [row] = (
-    await db.execute<{ pending: number; dead: number; oldest: string | Date | null }>(sql`
+    await db.execute<{ pending: number; dead: number; blocked: number; oldest: string | Date | null }>(sql`
       select (select count(*)::int from outbox_messages where status = 'pending') as pending,
              (select count(*)::int from outbox_messages where status = 'dead') as dead,
+             (${blockedCount}) as blocked,
              (select min(created_at) from outbox_messages where status = 'pending') as oldest`)
   ).rows;
   return {
     pending: row?.pending ?? 0,
     dead: row?.dead ?? 0,
+    blockedAggregates: row?.blocked ?? 0,
     oldestPendingAt: row?.oldest === null || row?.oldest === undefined ? null : new Date(row.oldest),
   };
 }

@@ -92,7 +92,10 @@ export interface ClaimRequest {
   destination: string;
   limit: number;
   leaseMs: number;
-  /** When true a dead row keeps the later rows of its aggregate back (order is sacred). */
+  /**
+   * true (the service's default): a dead row keeps the later rows of its aggregate back until an
+   * operator retries it. false trades order for progress: they are published past the gap.
+   */
   deadBlocksAggregate: boolean;
 }
 
@@ -144,9 +147,18 @@ interface RawClaimedRow {
  * nor are blocked (a row on an address nobody relays must not stop the aggregate everywhere).
  * Rows sent outside order (`ordered` false: scheduled or prioritised) neither block nor wait.
  *
- * Dead rows: with `deadBlocksAggregate` false (the default) a dead row is parked — the
- * aggregate's later rows flow on and the operator decides (retry or delete); with true, the
- * aggregate stops at the dead row until an operator resolves it.
+ * Dead rows: with `deadBlocksAggregate` true (the service's default) a dead row counts as "still
+ * unpublished" for the order check, so the aggregate stops at it: its later rows stay pending and
+ * unclaimed, never reach the broker, and the receivers never see a version gap. The admin API lists
+ * such aggregates (listBlockedAggregates) and releases one by retrying the dead row; it refuses to
+ * delete it (deleteOutboxMessage). With false the dead row is parked and the later rows flow on,
+ * which a receiver that applies versions in order refuses as gaps: order is traded for progress.
+ *
+ * Both forms of the check are anti-joins on the partial index outbox_messages_unpublished_aggregate_idx
+ * (aggregate, seq where status in ('pending', 'dead')): a dead row costs the claim nothing extra.
+ * The held rows themselves are read on every claim (they are pending, ahead in seq order) and
+ * skipped, one index probe each; an aggregate holds back only the few updates written after its
+ * dead row, so this stays small unless an operator leaves many aggregates blocked for long.
  */
 export async function claimOutboxBatch(db: Queryable, claim: ClaimRequest): Promise<ClaimedOutboxMessage[]> {
   const result = await db.execute<RawClaimedRow & Record<string, unknown>>(claimOutboxBatchQuery(claim));

@@ -10,6 +10,7 @@ import type { Database } from "../data/db.js";
 import {
   deleteOutboxMessage,
   getOutboxMessage,
+  listBlockedAggregates,
   listOutboxMessages,
   outboxStats,
   replayDeadMessages,
@@ -17,6 +18,9 @@ import {
   type AdminChange,
 } from "../data/outbox-admin.js";
 import {
+  blockedAggregatePageSchema,
+  deleteWouldLeaveGapSchema,
+  blockedAggregatesQuerySchema,
   outboxIdParamsSchema,
   outboxListQuerySchema,
   outboxMessageDetailSchema,
@@ -82,7 +86,8 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
   host.route({
     method: "post",
     path: "/api/outbox/messages/:id/retry",
-    summary: "Send a dead message again (attempts reset to 0)",
+    summary:
+      "Send a dead message again (attempts reset to 0); the later messages of its aggregate held behind it follow in order",
     tags,
     operationId: "retryOutboxMessage",
     request: { params: outboxIdParamsSchema },
@@ -120,7 +125,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
     method: "delete",
     path: "/api/outbox/messages/:id",
     summary:
-      "Delete a dead message (never accepted by the broker). Pending messages cannot be deleted: a copy may be on its way",
+      "Delete a dead message sent outside its aggregate's order (never accepted by the broker). A dead message in its aggregate's order cannot be deleted (retry it): the receivers would never get the aggregate's later versions. Pending messages cannot be deleted: a copy may be on its way",
     tags,
     operationId: "deleteOutboxMessage",
     request: { params: outboxIdParamsSchema },
@@ -129,19 +134,49 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       404: notFound,
       409: {
         description:
-          "Not dead: pending (a copy may already be on the broker, and deleting it would unblock its aggregate's next message), published or delivered",
-        schema: problemResponseSchema,
+          "Dead in its aggregate's order (deleting it would leave a version gap no receiver gets past: retry it instead), or not dead: pending (a copy may already be on the broker, and deleting it would unblock its aggregate's next message), published or delivered",
+        schema: deleteWouldLeaveGapSchema,
       },
       503: unavailable,
     },
     handler: async ({ params, res }) => {
-      const change = await deleteOutboxMessage(db, params.id).catch(rethrowAsUnavailable);
+      const outcome = await deleteOutboxMessage(db, params.id).catch(rethrowAsUnavailable);
+      if (outcome.kind === "would-leave-gap") {
+        const { aggregateType, aggregateId, type, waiting } = outcome.row;
+        throw new HttpProblem(
+          409,
+          "Deleting would leave a version gap",
+          `Message ${params.id} (${type}) is in the order of ${aggregateType} ${aggregateId}. The receivers ` +
+            `apply an aggregate's messages in order: without it they would refuse every later one ` +
+            `(${waiting} waiting now, and every one written later), and the entity would never be delivered ` +
+            `again. Fix what made the broker refuse it, then retry it (POST /api/outbox/messages/${params.id}/retry): ` +
+            `it and the messages held behind it are then published in order.`,
+          { aggregateType, aggregateId, waiting, retry: `/api/outbox/messages/${params.id}/retry` },
+        );
+      }
       expectDone(
-        change,
+        outcome.kind === "not-dead" ? "conflict" : outcome.kind,
         params.id,
         "Only a dead message can be deleted: a pending one may already be on the broker",
       );
       res.status(204).end();
+    },
+  });
+
+  host.route({
+    method: "get",
+    path: "/api/outbox/blocked",
+    summary:
+      "Aggregates stopped at a dead message: their later messages are held until it is retried (oldest first)",
+    tags,
+    operationId: "listBlockedAggregates",
+    request: { query: blockedAggregatesQuerySchema },
+    responses: { 200: { description: "One page", schema: blockedAggregatePageSchema }, 503: unavailable },
+    handler: async ({ query, res }) => {
+      const { items, total } = await listBlockedAggregates(db, pageToOffset(query)).catch(
+        rethrowAsUnavailable,
+      );
+      res.json({ items, total, page: query.page, pageSize: query.pageSize });
     },
   });
 
@@ -156,6 +191,7 @@ export function registerOutboxAdminRoutes(host: ServiceHost, deps: { db: Databas
       const stats = await outboxStats(db).catch(rethrowAsUnavailable);
       res.json({
         counts: stats.counts,
+        blockedAggregates: stats.blockedAggregates,
         oldestPendingAt: stats.oldestPendingAt?.toISOString() ?? null,
         oldestPendingAgeMs:
           stats.oldestPendingAt === null ? null : Math.max(0, Date.now() - stats.oldestPendingAt.getTime()),

@@ -1,4 +1,9 @@
-import { integerParameter, pageQuerySchema, pageResponseSchema } from "@outbox/service-defaults";
+import {
+  integerParameter,
+  pageQuerySchema,
+  pageResponseSchema,
+  problemResponseSchema,
+} from "@outbox/service-defaults";
 import { z } from "zod";
 import { outboxAttemptOutcomes, outboxStatuses } from "../data/schema.js";
 
@@ -78,7 +83,55 @@ export const outboxStatsSchema = z
       delivered: z.number().int(),
       dead: z.number().int(),
     }),
+    blockedAggregates: z.number().int().min(0).meta({
+      description: "Aggregates stopped at a dead message (GET /api/outbox/blocked lists them)",
+    }),
     oldestPendingAt: timestamp.nullable(),
     oldestPendingAgeMs: z.number().int().nullable(),
   })
   .meta({ id: "OutboxStats" });
+
+export const blockedAggregatesQuerySchema = pageQuerySchema;
+
+export const blockedAggregateSchema = z
+  .object({
+    aggregateType: z.string(),
+    aggregateId: z.string(),
+    destination: z.string(),
+    deadMessage: z
+      .object({
+        id: z.uuid(),
+        seq: z.number().int(),
+        type: z.string(),
+        version: z.number().int().meta({ description: "The message type's schema version" }),
+        attempts: z.number().int(),
+        lastError: z.string().nullable(),
+      })
+      .meta({ description: "The aggregate's first dead message: retrying it releases the aggregate" }),
+    waiting: z.number().int().min(0).meta({
+      description:
+        "Later messages of the aggregate on this destination, not published yet: held until the dead one is delivered (unless OUTBOX_DEAD_BLOCKS_AGGREGATE=false)",
+    }),
+    blockedSince: timestamp.meta({ description: "When the message went dead" }),
+  })
+  .meta({ id: "BlockedAggregate" });
+
+export const blockedAggregatePageSchema = pageResponseSchema(blockedAggregateSchema).meta({
+  id: "BlockedAggregatePage",
+});
+
+/** 409 for DELETE of a dead message its aggregate's later messages depend on. */
+export const deleteWouldLeaveGapSchema = problemResponseSchema
+  .extend({
+    aggregateType: z.string().optional(),
+    aggregateId: z.string().optional(),
+    waiting: z.number().int().min(0).optional().meta({
+      description: "Later messages of the aggregate held behind the dead one now",
+    }),
+    retry: z.string().optional().meta({ description: "The admin route that releases the aggregate instead" }),
+  })
+  .meta({
+    id: "DeleteWouldLeaveGapProblem",
+    description:
+      "RFC 9457 problem details; for a dead message in its aggregate's order, the aggregate and the retry route to use instead",
+  });

@@ -32,7 +32,7 @@ describe("OutboxMetrics", () => {
   it("counts published messages and failures, records latency and observes the backlog gauges", async () => {
     const oldest = new Date(Date.now() - 5_000);
     const m = new OutboxMetrics({ "messaging.destination.name": "q" }, () =>
-      Promise.resolve({ pending: 7, dead: 2, oldestPendingAt: oldest }),
+      Promise.resolve({ pending: 7, dead: 2, blockedAggregates: 1, oldestPendingAt: oldest }),
     );
     const createdAt = new Date(1_000);
     m.recordPublished([
@@ -51,6 +51,7 @@ describe("OutboxMetrics", () => {
     expect(latency?.dataPoints[0]?.value).toMatchObject({ count: 2, sum: 34, min: 4, max: 30 });
     expect(find(resourceMetrics, "outbox.messages.pending")?.dataPoints[0]?.value).toBe(7);
     expect(find(resourceMetrics, "outbox.messages.dead")?.dataPoints[0]?.value).toBe(2);
+    expect(find(resourceMetrics, "outbox.aggregates.blocked")?.dataPoints[0]?.value).toBe(1);
     const age = find(resourceMetrics, "outbox.oldest_pending.age")?.dataPoints[0]?.value;
     expect(age).toBeGreaterThanOrEqual(5_000);
   });

@@ -1,14 +1,20 @@
 import { metrics, type Attributes } from "@opentelemetry/api";
 
 /** Figures the observable gauges read at collection time (one query, see outboxGaugeFigures). */
-export type GaugeSource = () => Promise<{ pending: number; dead: number; oldestPendingAt: Date | null }>;
+export type GaugeSource = () => Promise<{
+  pending: number;
+  dead: number;
+  blockedAggregates: number;
+  oldestPendingAt: Date | null;
+}>;
 
 /**
  * The relay's OpenTelemetry metrics. Created through the global MeterProvider: no-ops until an
  * SDK is registered (service-defaults' instrument does that when telemetry is on).
  *
- * - outbox.messages.pending / outbox.messages.dead / outbox.oldest_pending.age (observable gauges,
- *   table-wide, read only when a reader collects — nothing is queried without an SDK);
+ * - outbox.messages.pending / outbox.messages.dead / outbox.aggregates.blocked /
+ *   outbox.oldest_pending.age (observable gauges, table-wide, read only when a reader collects —
+ *   nothing is queried without an SDK);
  * - outbox.messages.published (counter), outbox.publish.failures (counter, by outcome);
  * - outbox.publish.latency (histogram, ms): row creation (≈ commit) → broker accepted.
  */
@@ -38,6 +44,9 @@ export class OutboxMetrics {
     const dead = this.meter.createObservableGauge("outbox.messages.dead", {
       description: "Dead outbox rows waiting for an operator",
     });
+    const blocked = this.meter.createObservableGauge("outbox.aggregates.blocked", {
+      description: "Aggregates stopped at a dead row: their later messages wait until it is retried",
+    });
     const oldest = this.meter.createObservableGauge("outbox.oldest_pending.age", {
       description: "Age of the oldest pending outbox row",
       unit: "ms",
@@ -48,6 +57,7 @@ export class OutboxMetrics {
           const figures = await gauges();
           result.observe(pending, figures.pending, attributes);
           result.observe(dead, figures.dead, attributes);
+          result.observe(blocked, figures.blockedAggregates, attributes);
           result.observe(
             oldest,
             figures.oldestPendingAt === null
@@ -59,7 +69,7 @@ export class OutboxMetrics {
           // Database unreachable: no observation this round (health reports the outage).
         }
       },
-      [pending, dead, oldest],
+      [pending, dead, blocked, oldest],
     );
   }
 

@@ -54,7 +54,7 @@ export interface OutboxRelayOptions {
   backoff: BackoffPolicy;
   /** A refusal that counts (rejected, modified delivery-failed) this many times → dead. */
   maxAttempts?: number;
-  /** Whether a dead row keeps its aggregate's later rows back (default false: parked). */
+  /** Whether a dead row keeps its aggregate's later rows back (default true: held, see claimOutboxBatch). */
   deadBlocksAggregate?: boolean;
   metrics?: OutboxMetrics;
   /** State of the commit listener, shown in /health (a lost LISTEN only slows the relay to its poll). */
@@ -275,7 +275,7 @@ export class OutboxRelay {
       destination: this.opts.destination,
       limit: this.opts.batchSize,
       leaseMs: this.opts.leaseMs,
-      deadBlocksAggregate: this.opts.deadBlocksAggregate ?? false,
+      deadBlocksAggregate: this.opts.deadBlocksAggregate ?? true,
     });
     if (rows.length === 0) return { kind: "idle" };
 
@@ -303,7 +303,7 @@ export class OutboxRelay {
         this.opts.metrics?.recordFailure("dead");
         this.opts.logger.error(
           { outboxId: retry.id, attempts: result.attempts, error: retry.error },
-          "outbox message is dead after too many refusals; an operator must retry or delete it",
+          "outbox message is dead after too many refusals; an operator must retry it (its aggregate waits: GET /api/outbox/blocked)",
         );
       } else if (result !== undefined) {
         this.nextRetryAt = Math.min(this.nextRetryAt, Date.now() + retry.delayMs);

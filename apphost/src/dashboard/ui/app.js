@@ -634,6 +634,57 @@ function sparkline(values, label) {
 const figure = (n, l) =>
   h("div", { class: "figure" }, h("div", { class: "n" }, n), h("div", { class: "l" }, l));
 
+/**
+ * Aggregates the sender's outbox stopped at a dead message: their later messages wait at the sender
+ * (never a version gap at the receivers) until the dead one is retried.
+ */
+function blockedAggregates(blocked) {
+  const heading = h("h3", {}, `Blocked aggregates (${blocked.total})`);
+  if (blocked.total === 0)
+    return [heading, h("p", { class: "muted", "data-testid": "blocked-aggregates" }, "None.")];
+  const rows = blocked.items.map((b) =>
+    h(
+      "tr",
+      { "data-aggregate": b.aggregateId },
+      h("td", {}, `${b.aggregateType} ${b.aggregateId}`),
+      h("td", { title: b.deadMessage.id }, `${b.deadMessage.type} ${b.deadMessage.id}`),
+      h("td", {}, String(b.waiting)),
+      h(
+        "td",
+        { title: b.blockedSince },
+        `${fmtDuration(Math.max(0, Date.now() - Date.parse(b.blockedSince)))} ago`,
+      ),
+      h("td", { class: "muted" }, b.deadMessage.lastError ?? ""),
+    ),
+  );
+  return [
+    heading,
+    h(
+      "p",
+      { class: "muted" },
+      "Each aggregate stopped at a dead message; its later messages wait at the sender, so no receiver sees a gap. " +
+        "Retrying the dead message (Replay dead outbox messages, or POST /api/outbox/messages/{id}/retry) releases them in order.",
+    ),
+    h(
+      "table",
+      { "data-testid": "blocked-aggregates" },
+      h(
+        "tr",
+        {},
+        ["aggregate", "dead message", "waiting", "blocked since", "last error"].map((c) => h("th", {}, c)),
+      ),
+      rows,
+    ),
+    blocked.total > blocked.items.length
+      ? h(
+          "p",
+          { class: "muted" },
+          `${blocked.total - blocked.items.length} more not shown (GET /api/outbox/blocked)`,
+        )
+      : "",
+  ];
+}
+
 async function messagingView() {
   const holder = h("div", { class: "cards", "data-testid": "messaging" });
   const status = h("p", { class: "muted" });
@@ -694,6 +745,7 @@ async function messagingView() {
             h("p", {}, replay(s.resource, "outbox-dead", "Replay dead outbox messages")),
           );
         }
+        if (s.blocked) card.append(...blockedAggregates(s.blocked));
         const flow = s.flow?.at(-1);
         if (flow) {
           const perMinute = (x) => Math.round((x.published * 60_000) / x.windowMs);

@@ -54,6 +54,46 @@ export class UnorderedOptionsError extends RangeError {
   }
 }
 
+/** The columns a producer writes; everything else belongs to the relay or comes from OutboxSendOptions. */
+export type OutboxMessageInput = Pick<
+  NewOutboxMessage,
+  "id" | "aggregateType" | "aggregateId" | "type" | "version" | "destination" | "payload" | "headers"
+>;
+
+const PRODUCER_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxMessageInput>([
+  "id",
+  "aggregateType",
+  "aggregateId",
+  "type",
+  "version",
+  "destination",
+  "payload",
+  "headers",
+]);
+
+const OPTION_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxSendOptions>([
+  "deliverAt",
+  "priority",
+  "ordered",
+]);
+
+/**
+ * Refuses a message object that carries any other column than the producer's: deliverAt, priority
+ * and ordered given there would skip the order guard (they belong in the options), and the relay's
+ * columns (status, attempts, claim, ...) are not the producer's to set. A plain object typed as
+ * NewOutboxMessage still compiles against OutboxMessageInput, so this is checked at run time.
+ */
+function producerColumns(message: OutboxMessageInput): OutboxMessageInput {
+  for (const [key, value] of Object.entries(message)) {
+    if (value === undefined || PRODUCER_COLUMNS.has(key)) continue;
+    if (OPTION_COLUMNS.has(key))
+      throw new TypeError(`outbox message: pass ${key} in the send options, not in the message`);
+    throw new TypeError(`outbox message: ${key} is set by the relay, not by the producer`);
+  }
+  const { id, aggregateType, aggregateId, type, version, destination, payload, headers } = message;
+  return { id, aggregateType, aggregateId, type, version, destination, payload, headers };
+}
+
 /**
  * Inserts an outbox row and announces it with `pg_notify`, both on `db` — call it with the
  * writing transaction: the notification is delivered at COMMIT (never for a rollback), which
@@ -61,9 +101,10 @@ export class UnorderedOptionsError extends RangeError {
  */
 export async function insertOutboxMessage(
   db: Queryable,
-  message: NewOutboxMessage,
+  message: OutboxMessageInput,
   options: OutboxSendOptions = {},
 ): Promise<void> {
+  const columns = producerColumns(message);
   if (
     options.priority !== undefined &&
     !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)
@@ -75,7 +116,7 @@ export async function insertOutboxMessage(
   const insert = db
     .insert(outboxMessages)
     .values({
-      ...message,
+      ...columns,
       ...(options.priority === undefined ? {} : { priority: options.priority }),
       ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
       ...(options.ordered === false ? { ordered: false } : {}),

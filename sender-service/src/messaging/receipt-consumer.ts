@@ -10,13 +10,18 @@ import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 /**
  * Marks the outbox rows of many receipts delivered in ONE statement; idempotent (a repeated receipt
  * changes nothing); a row named twice is updated once. Returns the ids of the rows it marked: not
- * the ids of no row waiting for a receipt (unknown, already delivered, dead), nor ids that are not
+ * the ids of no row waiting for a receipt (unknown, already delivered), nor ids that are not
  * outbox ids at all (not UUIDs).
  *
  * A receipt can overtake the relay's own "published" mark (the broker accepted, the receiver
  * applied and answered before the relay's UPDATE committed). The receipt is the stronger proof,
  * so a still-pending row goes straight to delivered, with published_at filled in and its claim
- * cleared; the relay's late mark then matches no pending row and changes nothing.
+ * cleared; the relay's late mark then matches no pending row and changes nothing. A dead row is
+ * marked delivered too: a copy sent before it went dead reached the consumer after all (e.g. the
+ * relay stalled after the broker accepted it, and its resends were refused), so it is not lost.
+ *
+ * The rows are locked in id order before the update, like the relay's own marks (see the lock
+ * order note in data/outbox.ts): a receipt batch and a relay mark over the same rows never deadlock.
  */
 export async function markAllDelivered(db: Database, receipts: readonly Receipt[]): Promise<Set<string>> {
   const outboxIds = receipts.filter((r) => UUID.test(r.messageId));
@@ -24,11 +29,20 @@ export async function markAllDelivered(db: Database, receipts: readonly Receipt[
   // One jsonb parameter carries the batch: no statement text that grows with the batch size.
   const rows = JSON.stringify(outboxIds.map((r) => ({ id: r.messageId, at: r.appliedAt })));
   const result = await db.execute<{ id: string }>(sql`
+    WITH r AS MATERIALIZED (
+      SELECT DISTINCT ON (id) id, at FROM jsonb_to_recordset(${rows}::jsonb) AS r(id uuid, at timestamptz)
+       ORDER BY id, at
+    ), locked AS MATERIALIZED (
+      SELECT o.id FROM outbox_messages o
+       WHERE o.id IN (SELECT id FROM r) AND o.status IN ('pending', 'published', 'dead')
+       ORDER BY o.id
+         FOR UPDATE OF o
+    )
     UPDATE outbox_messages o
        SET status = 'delivered', delivered_at = r.at, published_at = coalesce(o.published_at, r.at),
            locked_by = NULL, locked_until = NULL, claim_token = NULL
-      FROM jsonb_to_recordset(${rows}::jsonb) AS r(id uuid, at timestamptz)
-     WHERE o.id = r.id AND o.status IN ('pending', 'published')
+      FROM locked JOIN r ON r.id = locked.id
+     WHERE o.id = locked.id AND o.status IN ('pending', 'published', 'dead')
     RETURNING o.id`);
   return new Set(result.rows.map((row) => row.id));
 }

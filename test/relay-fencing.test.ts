@@ -420,6 +420,88 @@ describe("issue 18: one lock order for every multi-row update of outbox rows", (
   });
 });
 
+describe("issue 18: the relay's settlement survives a deadlock", () => {
+  it("runs a mark PostgreSQL aborted as a deadlock again instead of leaving the rows to the lease", async () => {
+    const address = RELAY_TEST_QUEUES[1]!;
+    const owner = `deadlock-${randomUUID().slice(0, 8)}`;
+    // The broker's outcomes reach the relay only when the test opens the gate, so that the rows
+    // can be locked between the claim and the mark.
+    let openGate = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let sent = 0;
+    const handle = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      owner,
+      concurrency: 1,
+      leaseMs: 60_000,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        close: () => real.close(),
+        send: async (message) => {
+          sent += 1;
+          const outcome = await real.send(message);
+          await gate;
+          return outcome;
+        },
+      }),
+    });
+    const blocker = await pool.connect();
+    try {
+      // Two rows in one transaction: one claim, one mark for both; the first has the smaller id.
+      const ids = [uuidv7(), uuidv7()] as const;
+      await db.transaction(async (tx) => {
+        for (const id of ids)
+          await insertOutboxMessage(tx, {
+            id,
+            aggregateType: "Test",
+            aggregateId: randomUUID(),
+            type: "TestEvent",
+            version: 1,
+            destination: address,
+            payload: {},
+          });
+      });
+      await eventually("both rows sent", () => Promise.resolve(sent === 2 ? true : undefined), 60_000);
+      for (const id of ids) expect((await row(id))?.locked_by).toBe(owner);
+
+      // The relay's mark locks the first row and waits for the second, which the test holds; the
+      // test then asks for the first: a cycle. The relay waited first, so its deadlock check runs
+      // first and PostgreSQL aborts its statement (40P01).
+      await blocker.query("begin");
+      await blocker.query("select id from outbox_messages where id = $1 for update", [ids[1]]);
+      openGate();
+      await eventually("the relay's mark waiting for the second row", async () =>
+        (await lockWaiters(owner)) === 1 ? true : undefined,
+      );
+      await blocker.query("select id from outbox_messages where id = $1 for update", [ids[0]]);
+      // Precondition: the test got the first row, so the relay's mark gave it up unfinished.
+      for (const id of ids) expect((await row(id))?.status).toBe("pending");
+      await blocker.query("commit");
+
+      // Published at once (the relay retried the mark), not after the 60 s lease.
+      await eventually(
+        "both rows published",
+        async () => {
+          const rows = await Promise.all(ids.map((id) => row(id)));
+          return rows.every((r) => r?.status === "published") ? rows : undefined;
+        },
+        15_000,
+      );
+    } finally {
+      openGate();
+      await blocker.query("rollback").catch(() => undefined);
+      blocker.release();
+      await handle.stop();
+    }
+  });
+});
+
 describe("a PostgreSQL server killed while a connection is checked out", () => {
   // Found by the chaos soak: the sender died of an unhandled 'error' event when sender-pg was
   // SIGKILLed while a transaction held a pooled client between two statements.

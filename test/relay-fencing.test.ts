@@ -20,7 +20,13 @@ import type { RelayPublisher } from "../sender-service/src/messaging/outbox-rela
 import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
 import { createDatabase, createPool } from "../sender-service/src/data/db.js";
 import { markAllDelivered } from "../sender-service/src/messaging/receipt-consumer.js";
-import { openDatabase, relayTestModel, RELAY_TEST_QUEUES, startRelay } from "./support/relay-harness.js";
+import {
+  openDatabase,
+  QueueDrain,
+  relayTestModel,
+  RELAY_TEST_QUEUES,
+  startRelay,
+} from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
 
 // Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
@@ -313,6 +319,79 @@ describe("issue 18: a row claimed again after its lease lapsed is possibly sent"
     const [second] = await claim(address);
     expect((await row(id))?.outcome_unknown).toBe(false);
     expect(await refuse(second!.claimToken)).toEqual({ status: "dead", attempts: 2 });
+  });
+});
+
+describe("issue 18: a relay loop stalls after the broker accepted, and the resend is refused", () => {
+  it("keeps the message (possibly delivered) instead of making it dead, until its receipt marks it delivered", async () => {
+    // One relay with two loops: the first loop's send is accepted by the broker, then the loop
+    // stalls before its mark (its outcome never arrives, its claim is never settled); the second
+    // loop takes the row over once the lease lapsed, and its resend is refused. The refusal is
+    // injected: Artemis itself accepts a resend it recognises as a duplicate, even on a full
+    // address (checked on the FAIL-policy address: AMQ222059 and `accepted`), so the refusals that
+    // matter here come from elsewhere (permissions, a lost duplicate-id cache, ...).
+    const address = RELAY_TEST_QUEUES[2]!;
+    let sends = 0;
+    let accepted = 0;
+    const queue = new QueueDrain(app.getConnectionString("broker"), address);
+    const relay = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      concurrency: 2,
+      leaseMs: 3_000,
+      pollIntervalMs: 250,
+      // One refusal would make any other message dead.
+      maxAttempts: 1,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        close: () => real.close(),
+        send: async (message) => {
+          sends += 1;
+          if (sends > 1) return { kind: "rejected", reason: "injected refusal of the resend" };
+          const outcome = await real.send(message);
+          if (outcome.kind === "accepted") accepted += 1;
+          return new Promise<SendOutcome>(() => undefined);
+        },
+      }),
+    });
+    try {
+      const id = await insert(address, randomUUID());
+      await eventually("the broker accepted the first send", () =>
+        Promise.resolve(accepted === 1 ? true : undefined),
+      );
+      const first = await row(id);
+      expect(first).toMatchObject({ status: "pending", outcome_unknown: false });
+      // The copy is on the queue: the consumer gets it (and would answer with a receipt).
+      expect((await queue.waitFor(1, 30_000)).map((m) => m.id)).toEqual([id]);
+
+      const refusals = async (): Promise<string[]> =>
+        (
+          await pool.query<{ outcome: string }>(
+            "select outcome from outbox_attempts where message_id = $1 order by id",
+            [id],
+          )
+        ).rows.map((r) => r.outcome);
+      await eventually("two refused resends", async () =>
+        (await refusals()).length >= 2 ? true : undefined,
+      );
+      const taken = await row(id);
+      expect(taken?.claim_token, "claimed again after the lease lapsed").not.toBe(first?.claim_token);
+      expect(taken).toMatchObject({ status: "pending", outcome_unknown: true });
+      expect(new Set(await refusals())).toEqual(new Set(["rejected"]));
+
+      // The consumer's receipt settles it.
+      const marked = await markAllDelivered(db, [
+        { messageId: id, group: "receiver", appliedAt: new Date().toISOString() },
+      ]);
+      expect([...marked]).toEqual([id]);
+      expect(await row(id)).toMatchObject({ status: "delivered", claim_token: null });
+    } finally {
+      await relay.stop();
+      await queue.close();
+    }
   });
 });
 

@@ -32,7 +32,10 @@ export const entityItems = pgTable(
   (t) => [index("entity_items_created_at_idx").on(t.createdAt.desc(), t.id.desc())],
 );
 
-/** pending → published (broker accepted) → delivered (the consumer's receipt came back); dead = gave up. */
+/**
+ * pending → published (broker accepted) → delivered (the consumer's receipt came back); dead = gave
+ * up (a receipt still makes a dead row delivered: it is proof of delivery).
+ */
 export const outboxStatuses = ["pending", "published", "delivered", "dead"] as const;
 export type OutboxStatus = (typeof outboxStatuses)[number];
 

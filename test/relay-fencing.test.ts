@@ -18,8 +18,15 @@ import {
 } from "../sender-service/src/data/outbox.js";
 import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
 import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
-import { createPool } from "../sender-service/src/data/db.js";
-import { openDatabase, relayTestModel, RELAY_TEST_QUEUES, startRelay } from "./support/relay-harness.js";
+import { createDatabase, createPool } from "../sender-service/src/data/db.js";
+import { markAllDelivered } from "../sender-service/src/messaging/receipt-consumer.js";
+import {
+  openDatabase,
+  QueueDrain,
+  relayTestModel,
+  RELAY_TEST_QUEUES,
+  startRelay,
+} from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
 
 // Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
@@ -85,9 +92,12 @@ async function expireLeases(address: string): Promise<void> {
 }
 
 async function row(id: string) {
-  const result = await db.execute<{ status: string; claim_token: string | null; locked_by: string | null }>(
-    sql`select status, claim_token, locked_by from outbox_messages where id = ${id}`,
-  );
+  const result = await db.execute<{
+    status: string;
+    claim_token: string | null;
+    locked_by: string | null;
+    outcome_unknown: boolean;
+  }>(sql`select status, claim_token, locked_by, outcome_unknown from outbox_messages where id = ${id}`);
   return result.rows[0];
 }
 
@@ -259,6 +269,313 @@ describe("review defect 6: the relay stops within the host's hook budget", () =>
       expect(took).toBeLessThan(5_000);
       for (const id of ids) expect(await row(id)).toMatchObject({ status: "pending", locked_by: null });
     } finally {
+      await handle.stop();
+    }
+  });
+});
+
+describe("issue 18: a row claimed again after its lease lapsed is possibly sent", () => {
+  it("is not made dead by a refusal of the resend (the relay may have crashed after the broker accepted)", async () => {
+    const address = destination();
+    const id = await insert(address, "p1");
+    const [first] = await claim(address, "relay-a");
+    // relay-a crashes or stalls after the broker accepted its send and before its mark: nothing
+    // settles the claim, its lease runs out and relay-b claims the row again.
+    await expireLeases(address);
+    const [second] = await claim(address, "relay-b");
+    expect(second?.id).toBe(id);
+    expect(second?.claimToken).not.toBe(first?.claimToken);
+    expect((await row(id))?.outcome_unknown, "marked possibly sent by the takeover").toBe(true);
+
+    // The resend is refused, and that refusal would be the last allowed attempt.
+    const result = await scheduleRetry(
+      db,
+      { token: second!.claimToken, owner: "relay-b" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(result).toEqual({ status: "pending", attempts: 1 });
+    expect(await row(id)).toMatchObject({ status: "pending", outcome_unknown: true });
+  });
+
+  it("does not mark a row whose earlier claim was settled (refused and rescheduled)", async () => {
+    const address = destination();
+    const id = await insert(address, "p2");
+    const refuse = async (token: string) =>
+      scheduleRetry(
+        db,
+        { token, owner: "relay-a" },
+        {
+          id,
+          error: "rejected by broker: address full",
+          delayMs: 0,
+          countAttempt: true,
+          outcome: "rejected",
+        },
+        2,
+      );
+    const [first] = await claim(address);
+    expect(await refuse(first!.claimToken)).toEqual({ status: "pending", attempts: 1 });
+    const [second] = await claim(address);
+    expect((await row(id))?.outcome_unknown).toBe(false);
+    expect(await refuse(second!.claimToken)).toEqual({ status: "dead", attempts: 2 });
+  });
+});
+
+describe("issue 18: a relay loop stalls after the broker accepted, and the resend is refused", () => {
+  it("keeps the message (possibly delivered) instead of making it dead, until its receipt marks it delivered", async () => {
+    // One relay with two loops: the first loop's send is accepted by the broker, then the loop
+    // stalls before its mark (its outcome never arrives, its claim is never settled); the second
+    // loop takes the row over once the lease lapsed, and its resend is refused. The refusal is
+    // injected: Artemis itself accepts a resend it recognises as a duplicate, even on a full
+    // address (checked on the FAIL-policy address: AMQ222059 and `accepted`), so the refusals that
+    // matter here come from elsewhere (permissions, a lost duplicate-id cache, ...).
+    const address = RELAY_TEST_QUEUES[2]!;
+    let sends = 0;
+    let accepted = 0;
+    const queue = new QueueDrain(app.getConnectionString("broker"), address);
+    const relay = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      concurrency: 2,
+      leaseMs: 3_000,
+      pollIntervalMs: 250,
+      // One refusal would make any other message dead.
+      maxAttempts: 1,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        close: () => real.close(),
+        send: async (message) => {
+          sends += 1;
+          if (sends > 1) return { kind: "rejected", reason: "injected refusal of the resend" };
+          const outcome = await real.send(message);
+          if (outcome.kind === "accepted") accepted += 1;
+          return new Promise<SendOutcome>(() => undefined);
+        },
+      }),
+    });
+    try {
+      const id = await insert(address, randomUUID());
+      await eventually("the broker accepted the first send", () =>
+        Promise.resolve(accepted === 1 ? true : undefined),
+      );
+      const first = await row(id);
+      expect(first).toMatchObject({ status: "pending", outcome_unknown: false });
+      // The copy is on the queue: the consumer gets it (and would answer with a receipt).
+      expect((await queue.waitFor(1, 30_000)).map((m) => m.id)).toEqual([id]);
+
+      const refusals = async (): Promise<string[]> =>
+        (
+          await pool.query<{ outcome: string }>(
+            "select outcome from outbox_attempts where message_id = $1 order by id",
+            [id],
+          )
+        ).rows.map((r) => r.outcome);
+      await eventually("two refused resends", async () =>
+        (await refusals()).length >= 2 ? true : undefined,
+      );
+      const taken = await row(id);
+      expect(taken?.claim_token, "claimed again after the lease lapsed").not.toBe(first?.claim_token);
+      expect(taken).toMatchObject({ status: "pending", outcome_unknown: true });
+      expect(new Set(await refusals())).toEqual(new Set(["rejected"]));
+
+      // The consumer's receipt settles it.
+      const marked = await markAllDelivered(db, [
+        { messageId: id, group: "receiver", appliedAt: new Date().toISOString() },
+      ]);
+      expect([...marked]).toEqual([id]);
+      expect(await row(id)).toMatchObject({ status: "delivered", claim_token: null });
+    } finally {
+      await relay.stop();
+      await queue.close();
+    }
+  });
+});
+
+describe("issue 18: a receipt is proof of delivery", () => {
+  it("marks a dead row delivered", async () => {
+    const address = destination();
+    const id = await insert(address, "d1");
+    const [claimed] = await claim(address);
+    const refused = await scheduleRetry(
+      db,
+      { token: claimed!.claimToken, owner: "relay-a" },
+      { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
+      1,
+    );
+    expect(refused?.status).toBe("dead");
+
+    const appliedAt = new Date().toISOString();
+    const marked = await markAllDelivered(db, [{ messageId: id, group: "receiver", appliedAt }]);
+    expect([...marked]).toEqual([id]);
+    expect(await row(id)).toMatchObject({ status: "delivered" });
+  });
+});
+
+/** Backends of `applicationName` waiting for a lock right now. */
+async function lockWaiters(applicationName: string): Promise<number> {
+  const result = await pool.query<{ n: number }>(
+    `select count(*)::int as n from pg_stat_activity
+      where application_name = $1 and wait_event_type = 'Lock' and datname = current_database()`,
+    [applicationName],
+  );
+  return result.rows[0]?.n ?? 0;
+}
+
+describe("issue 18: one lock order for every multi-row update of outbox rows", () => {
+  it("lets a receipt batch and the relay's settlement over the same rows in opposite order both finish", async () => {
+    // Both sides on connections that plan like a large outbox table (index lookups in the order the
+    // statement lists the rows, as in production; a small test table would be scanned whole, in one
+    // physical order for both, and hide the problem).
+    const applicationName = `lock-order-${randomUUID().slice(0, 8)}`;
+    const largeTablePlans = createPool({
+      url: app.getConnectionString("senderdb"),
+      max: 2,
+      applicationName,
+      onError: () => undefined,
+      options:
+        "-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off -c enable_bitmapscan=off",
+    });
+    const sides = createDatabase(largeTablePlans);
+    const blocker = await pool.connect();
+    try {
+      for (let round = 0; round < 8; round++) {
+        const address = destination();
+        const ids: string[] = [];
+        for (let i = 0; i < 12; i++) ids.push(await insert(address, randomUUID()));
+        const claimed = await claimOutboxBatch(db, {
+          owner: "relay-a",
+          destination: address,
+          limit: ids.length,
+          leaseMs: 60_000,
+          deadBlocksAggregate: false,
+        });
+        expect(claimed.map((r) => r.id)).toEqual(ids);
+        const token = claimed[0]!.claimToken;
+
+        // A third transaction holds one row in the middle, so that both sides lock the rows they
+        // reach first and then wait: the relay from the front (seq order), the receipts from the back.
+        const middle = ids[3 + (round % 6)]!;
+        await blocker.query("begin");
+        await blocker.query("select id from outbox_messages where id = $1 for update", [middle]);
+        const appliedAt = new Date().toISOString();
+        const receipts = [...ids].reverse().map((messageId) => ({ messageId, group: "receiver", appliedAt }));
+        // Even rounds: the relay marks the rows published; odd rounds: it gives the claims back.
+        const relaySide =
+          round % 2 === 0
+            ? markPublished(
+                sides,
+                token,
+                ids.map((id) => ({ id, at: new Date() })),
+              ).then((rows) => rows.length)
+            : releaseClaims(sides, token, ids, "no outcome");
+        const receiptSide = markAllDelivered(sides, receipts).then((marked) => marked.size);
+        const outcomes = Promise.allSettled([relaySide, receiptSide]);
+        // Precondition: both statements are waiting for row locks at the same time.
+        await eventually("both sides waiting for row locks", async () =>
+          (await lockWaiters(applicationName)) === 2 ? true : undefined,
+        );
+        await blocker.query("commit");
+
+        const [relay, receipt] = await outcomes;
+        for (const outcome of [relay, receipt]) {
+          if (outcome.status === "rejected") throw outcome.reason;
+        }
+        // The receipts are proof of delivery: every row ends delivered, whichever side went first.
+        const statuses = await pool.query<{ status: string }>(
+          "select distinct status from outbox_messages where destination = $1",
+          [address],
+        );
+        expect(statuses.rows.map((r) => r.status)).toEqual(["delivered"]);
+      }
+    } finally {
+      await blocker.query("rollback").catch(() => undefined);
+      blocker.release();
+      await largeTablePlans.end();
+    }
+  });
+});
+
+describe("issue 18: the relay's settlement survives a deadlock", () => {
+  it("runs a mark PostgreSQL aborted as a deadlock again instead of leaving the rows to the lease", async () => {
+    const address = RELAY_TEST_QUEUES[1]!;
+    const owner = `deadlock-${randomUUID().slice(0, 8)}`;
+    // The broker's outcomes reach the relay only when the test opens the gate, so that the rows
+    // can be locked between the claim and the mark.
+    let openGate = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let sent = 0;
+    const handle = startRelay({
+      databaseUrl: app.getConnectionString("senderdb"),
+      brokerUrl: app.getConnectionString("broker"),
+      destination: address,
+      owner,
+      concurrency: 1,
+      leaseMs: 60_000,
+      wrapPublisher: (real): RelayPublisher => ({
+        isSendable: () => real.isSendable(),
+        waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
+        state: () => real.state(),
+        close: () => real.close(),
+        send: async (message) => {
+          sent += 1;
+          const outcome = await real.send(message);
+          await gate;
+          return outcome;
+        },
+      }),
+    });
+    const blocker = await pool.connect();
+    try {
+      // Two rows in one transaction: one claim, one mark for both; the first has the smaller id.
+      const ids = [uuidv7(), uuidv7()] as const;
+      await db.transaction(async (tx) => {
+        for (const id of ids)
+          await insertOutboxMessage(tx, {
+            id,
+            aggregateType: "Test",
+            aggregateId: randomUUID(),
+            type: "TestEvent",
+            version: 1,
+            destination: address,
+            payload: {},
+          });
+      });
+      await eventually("both rows sent", () => Promise.resolve(sent === 2 ? true : undefined), 60_000);
+      for (const id of ids) expect((await row(id))?.locked_by).toBe(owner);
+
+      // The relay's mark locks the first row and waits for the second, which the test holds; the
+      // test then asks for the first: a cycle. The relay waited first, so its deadlock check runs
+      // first and PostgreSQL aborts its statement (40P01).
+      await blocker.query("begin");
+      await blocker.query("select id from outbox_messages where id = $1 for update", [ids[1]]);
+      openGate();
+      await eventually("the relay's mark waiting for the second row", async () =>
+        (await lockWaiters(owner)) === 1 ? true : undefined,
+      );
+      await blocker.query("select id from outbox_messages where id = $1 for update", [ids[0]]);
+      // Precondition: the test got the first row, so the relay's mark gave it up unfinished.
+      for (const id of ids) expect((await row(id))?.status).toBe("pending");
+      await blocker.query("commit");
+
+      // Published at once (the relay retried the mark), not after the 60 s lease.
+      await eventually(
+        "both rows published",
+        async () => {
+          const rows = await Promise.all(ids.map((id) => row(id)));
+          return rows.every((r) => r?.status === "published") ? rows : undefined;
+        },
+        15_000,
+      );
+    } finally {
+      openGate();
+      await blocker.query("rollback").catch(() => undefined);
+      blocker.release();
       await handle.stop();
     }
   });

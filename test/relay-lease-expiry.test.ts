@@ -83,13 +83,15 @@ interface OutboxRow {
   claim_token: string | null;
   lease_left_ms: number | null;
   attempts: number;
+  outcome_unknown: boolean;
 }
 
 async function outboxRows(ids: string[]): Promise<OutboxRow[]> {
   return query<OutboxRow>(
     app.getConnectionString("senderdb"),
     `SELECT id::text, status, locked_by, claim_token::text,
-            (extract(epoch FROM locked_until - clock_timestamp()) * 1000)::int AS lease_left_ms, attempts
+            (extract(epoch FROM locked_until - clock_timestamp()) * 1000)::int AS lease_left_ms, attempts,
+            outcome_unknown
        FROM outbox_messages WHERE aggregate_id = ANY($1::text[])`,
     [ids],
   );
@@ -153,15 +155,19 @@ describe("a relay whose lease expires during a send (issue 11)", () => {
       LEASE_MS * 3,
     );
     expect(expired.every((r) => r.status === "pending" && staleTokens.has(r.claim_token))).toBe(true);
+    expect(expired.some((r) => r.outcome_unknown)).toBe(false);
 
     // Another instance claims the rows (a new token) and resends them all: the broker accepts every
     // resend and drops those it already has as duplicates, so the rows become published and the
     // queues hold exactly one copy of each.
     await app.startResource(SUCCESSOR);
-    await eventually("every row published by the successor", async () => {
+    const published = await eventually("every row published by the successor", async () => {
       const rows = await outboxRows(ids);
-      return rows.every((r) => r.status === "published") ? true : undefined;
+      return rows.every((r) => r.status === "published") ? rows : undefined;
     });
+    // The successor's claim took over an unsettled one: every row is marked possibly sent (a
+    // refusal of its resend would not have made it dead).
+    expect(published.every((r) => r.outcome_unknown)).toBe(true);
     const afterResend = await queueFigures();
     for (const q of GROUP_QUEUES) {
       expect(afterResend[q]?.added, `messages added to ${q}`).toBe(ENTITIES);

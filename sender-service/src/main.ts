@@ -189,17 +189,18 @@ host.addHealthCheck("database", databaseHealthCheck(pool));
 host.addHealthCheck("broker", degradedWhenUnhealthy(amqp.healthCheck()));
 host.addHealthCheck("outbox", relay.healthCheck());
 
-// Run in reverse order: the relay stops (releasing its claims) before the AMQP connection closes,
-// and both before the pool they use ends.
+// Run in reverse order: the relay stops first (releasing its claims: its budget must not wait
+// behind the other hooks), then the receipts (bounded, see ReceiptConsumer.stop) and the jobs,
+// all before the AMQP connection closes and before the pools they use end.
 host.onShutdown("postgres", () => pool.end());
 host.onShutdown("outbox-postgres", () => relayPool.end());
 host.onShutdown("amqp", () => amqp.close());
-host.onShutdown("relay", () => relay.stop());
 host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
 host.onShutdown("receipts", async () => receipts?.stop());
 host.onShutdown("management", () => Promise.resolve(management?.close()));
 host.onShutdown("outbox-listener", async () => listener?.stop());
 host.onShutdown("outbox-retention", async () => retention?.stop());
+host.onShutdown("relay", () => relay.stop());
 
 await host.start();
 amqp.open();

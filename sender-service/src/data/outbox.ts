@@ -54,6 +54,46 @@ export class UnorderedOptionsError extends RangeError {
   }
 }
 
+/** The columns a producer writes; everything else belongs to the relay or comes from OutboxSendOptions. */
+export type OutboxMessageInput = Pick<
+  NewOutboxMessage,
+  "id" | "aggregateType" | "aggregateId" | "type" | "version" | "destination" | "payload" | "headers"
+>;
+
+const PRODUCER_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxMessageInput>([
+  "id",
+  "aggregateType",
+  "aggregateId",
+  "type",
+  "version",
+  "destination",
+  "payload",
+  "headers",
+]);
+
+const OPTION_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxSendOptions>([
+  "deliverAt",
+  "priority",
+  "ordered",
+]);
+
+/**
+ * Refuses a message object that carries any other column than the producer's: deliverAt, priority
+ * and ordered given there would skip the order guard (they belong in the options), and the relay's
+ * columns (status, attempts, claim, ...) are not the producer's to set. A plain object typed as
+ * NewOutboxMessage still compiles against OutboxMessageInput, so this is checked at run time.
+ */
+function producerColumns(message: OutboxMessageInput): OutboxMessageInput {
+  for (const [key, value] of Object.entries(message)) {
+    if (value === undefined || PRODUCER_COLUMNS.has(key)) continue;
+    if (OPTION_COLUMNS.has(key))
+      throw new TypeError(`outbox message: pass ${key} in the send options, not in the message`);
+    throw new TypeError(`outbox message: ${key} is set by the relay, not by the producer`);
+  }
+  const { id, aggregateType, aggregateId, type, version, destination, payload, headers } = message;
+  return { id, aggregateType, aggregateId, type, version, destination, payload, headers };
+}
+
 /**
  * Inserts an outbox row and announces it with `pg_notify`, both on `db` — call it with the
  * writing transaction: the notification is delivered at COMMIT (never for a rollback), which
@@ -61,9 +101,10 @@ export class UnorderedOptionsError extends RangeError {
  */
 export async function insertOutboxMessage(
   db: Queryable,
-  message: NewOutboxMessage,
+  message: OutboxMessageInput,
   options: OutboxSendOptions = {},
 ): Promise<void> {
+  const columns = producerColumns(message);
   if (
     options.priority !== undefined &&
     !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)
@@ -75,7 +116,7 @@ export async function insertOutboxMessage(
   const insert = db
     .insert(outboxMessages)
     .values({
-      ...message,
+      ...columns,
       ...(options.priority === undefined ? {} : { priority: options.priority }),
       ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
       ...(options.ordered === false ? { ordered: false } : {}),
@@ -232,6 +273,13 @@ function pgArray(values: readonly string[]): string {
 // this claim's lease ran out and the row was claimed again (by another instance or another loop
 // of this one), this claim's late word is ignored (the new claim resends; the broker drops the
 // duplicate by _AMQ_DUPL_ID).
+//
+// Lock order: every statement that updates several outbox rows waiting for their locks (these, and
+// the receipt consumer's markAllDelivered) locks them in id order first (SELECT ... ORDER BY id FOR
+// UPDATE in a materialized CTE), then updates. Two such statements over the same rows then queue
+// behind each other instead of deadlocking, whatever order their callers listed the rows in (the
+// relay lists them in seq order, a receipt batch in the order the receiver applied them). The claim
+// needs no order: SKIP LOCKED never waits.
 
 /**
  * The broker accepted these messages (at the given times): they are published. Returns the
@@ -246,11 +294,17 @@ export async function markPublished(
   const ids = accepted.map((a) => a.id);
   const times = accepted.map((a) => a.at.toISOString());
   const result = await db.execute<{ id: string; created_at: string | Date; published_at: string | Date }>(sql`
+    with locked as materialized (
+      select id from outbox_messages
+       where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
+       order by id
+         for update
+    )
     update outbox_messages o
        set status = 'published', published_at = v.at, locked_by = null, locked_until = null,
            claim_token = null, last_error = null
-      from unnest(${pgArray(ids)}::uuid[], ${pgArray(times)}::timestamptz[]) as v(id, at)
-     where o.id = v.id and o.claim_token = ${claimToken} and o.status = 'pending'
+      from locked, unnest(${pgArray(ids)}::uuid[], ${pgArray(times)}::timestamptz[]) as v(id, at)
+     where o.id = locked.id and v.id = locked.id and o.claim_token = ${claimToken} and o.status = 'pending'
     returning o.id, o.created_at, o.published_at`);
   return result.rows.map((r) => ({
     id: r.id,
@@ -273,11 +327,18 @@ export async function releaseClaims(
 ): Promise<number> {
   if (ids.length === 0) return 0;
   const result = await db.execute(sql`
-    update outbox_messages
+    with locked as materialized (
+      select id from outbox_messages
+       where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
+       order by id
+         for update
+    )
+    update outbox_messages o
        set locked_by = null, locked_until = null, claim_token = null,
-           outcome_unknown = outcome_unknown or ${sent},
-           last_error = coalesce(${reason ?? null}::text, last_error)
-     where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'`);
+           outcome_unknown = o.outcome_unknown or ${sent},
+           last_error = coalesce(${reason ?? null}::text, o.last_error)
+      from locked
+     where o.id = locked.id and o.claim_token = ${claimToken} and o.status = 'pending'`);
   return result.rowCount ?? 0;
 }
 
@@ -295,9 +356,13 @@ export interface RetryRequest {
  * the refusal counts and the attempts reach `maxAttempts`, the row goes `dead` instead (kept,
  * never retried by the relay, listed by the admin API). One statement, fenced like the others.
  *
- * A row whose earlier send had an unknown outcome never goes dead by a refusal: the first copy
- * may be on the broker (and delivered), so the refusal of a resend says nothing about the message;
- * it is retried with the backoff until a send is accepted (then the broker drops the duplicate).
+ * A row possibly sent already (outcome_unknown: an earlier send's outcome was unknown, or an
+ * earlier claim's lease lapsed unsettled, e.g. the relay crashed after the broker accepted) never
+ * goes dead by a refusal: the first copy may be on the broker (and delivered), so the refusal of a
+ * resend says nothing about the message. Its attempts are counted and each refusal recorded in its
+ * history, and it is retried with the backoff until a send is accepted (then the broker drops the
+ * duplicate) or the consumer's receipt marks it delivered. Making it dead instead would show a
+ * delivered message as lost and let an operator delete it or release its aggregate's successors.
  */
 export async function scheduleRetry(
   db: Queryable,

@@ -32,7 +32,10 @@ export const entityItems = pgTable(
   (t) => [index("entity_items_created_at_idx").on(t.createdAt.desc(), t.id.desc())],
 );
 
-/** pending → published (broker accepted) → delivered (the consumer's receipt came back); dead = gave up. */
+/**
+ * pending → published (broker accepted) → delivered (the consumer's receipt came back); dead = gave
+ * up (a receipt still makes a dead row delivered: it is proof of delivery).
+ */
 export const outboxStatuses = ["pending", "published", "delivered", "dead"] as const;
 export type OutboxStatus = (typeof outboxStatuses)[number];
 
@@ -70,9 +73,11 @@ export const outboxMessages = pgTable(
      */
     claimToken: uuid("claim_token"),
     /**
-     * An earlier send's outcome was unknown (timeout, connection lost): the message may already be
-     * on the broker, so a later refusal of a resend is not a refusal of the message and never makes
-     * it dead (it is retried instead).
+     * Possibly sent: an earlier send's outcome was unknown (timeout, connection lost), or an earlier
+     * claim's lease lapsed unsettled (set by a trigger when a claim takes over such a row, see
+     * drizzle/0005_possibly_sent.sql). The message may already be on the broker (and delivered),
+     * so a later refusal of a resend is not a refusal of the message and never makes it dead (it
+     * is retried until a send is accepted or the consumer's receipt marks it delivered).
      */
     outcomeUnknown: boolean("outcome_unknown").notNull().default(false),
     /**

@@ -10,6 +10,7 @@ import {
 } from "@opentelemetry/api";
 import type { Message } from "rhea";
 import type { Database } from "../data/db.js";
+import { isLockConflict, retryOnLockConflict } from "../data/lock-conflict.js";
 import {
   claimOutboxBatch,
   markPublished,
@@ -285,19 +286,36 @@ export class OutboxRelay {
     const acceptedAt = new Map(sent.map((s, i) => [rows[i]?.id, s.at]));
 
     // Every write is fenced by this claim's token (not the instance): see claimOutboxBatch.
+    // Each is retried when a deadlock or serialization failure aborted it, and one that still
+    // conflicts does not skip the others: the released and refused rows must not wait for the lease.
     const claim = { token: rows[0]?.claimToken ?? "", owner };
-    const marked = await markPublished(
-      db,
-      claim.token,
-      plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
+    const conflicts: unknown[] = [];
+    const settle = async <T>(write: () => Promise<T>, unsettled: T): Promise<T> => {
+      try {
+        return await retryOnLockConflict(write);
+      } catch (error) {
+        // Anything else (the database gone) ends the iteration at once, as before.
+        if (!isLockConflict(error)) throw error;
+        conflicts.push(error);
+        return unsettled;
+      }
+    };
+    const marked = await settle(
+      () =>
+        markPublished(
+          db,
+          claim.token,
+          plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
+        ),
+      [],
     );
     const published = marked.length;
     const released =
-      (await releaseClaims(db, claim.token, plan.release, plan.unknownReason)) +
-      (await releaseClaims(db, claim.token, plan.releaseUnsent, plan.unknownReason, false));
+      (await settle(() => releaseClaims(db, claim.token, plan.release, plan.unknownReason), 0)) +
+      (await settle(() => releaseClaims(db, claim.token, plan.releaseUnsent, plan.unknownReason, false), 0));
     const maxAttempts = this.opts.maxAttempts ?? 10;
     for (const retry of plan.retry) {
-      const result = await scheduleRetry(db, claim, retry, maxAttempts);
+      const result = await settle(() => scheduleRetry(db, claim, retry, maxAttempts), undefined);
       if (result?.status === "dead") {
         this.deadTotal += 1;
         this.opts.metrics?.recordFailure("dead");
@@ -333,6 +351,9 @@ export class OutboxRelay {
       { claimed: rows.length, published, released, retried: plan.retry.length },
       "outbox batch done",
     );
+    // Writes that kept conflicting leave their rows leased: the lease returns them (possibly sent,
+    // see scheduleRetry). The iteration counts as a database failure, so the relay backs off.
+    if (conflicts.length > 0) throw conflicts[0];
 
     if (plan.release.length + plan.releaseUnsent.length > 0)
       return { kind: "outcomes-unknown", reason: plan.unknownReason ?? "unknown outcome" };

@@ -10,13 +10,18 @@ import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 /**
  * Marks the outbox rows of many receipts delivered in ONE statement; idempotent (a repeated receipt
  * changes nothing); a row named twice is updated once. Returns the ids of the rows it marked: not
- * the ids of no row waiting for a receipt (unknown, already delivered, dead), nor ids that are not
+ * the ids of no row waiting for a receipt (unknown, already delivered), nor ids that are not
  * outbox ids at all (not UUIDs).
  *
  * A receipt can overtake the relay's own "published" mark (the broker accepted, the receiver
  * applied and answered before the relay's UPDATE committed). The receipt is the stronger proof,
  * so a still-pending row goes straight to delivered, with published_at filled in and its claim
- * cleared; the relay's late mark then matches no pending row and changes nothing.
+ * cleared; the relay's late mark then matches no pending row and changes nothing. A dead row is
+ * marked delivered too: a copy sent before it went dead reached the consumer after all (e.g. the
+ * relay stalled after the broker accepted it, and its resends were refused), so it is not lost.
+ *
+ * The rows are locked in id order before the update, like the relay's own marks (see the lock
+ * order note in data/outbox.ts): a receipt batch and a relay mark over the same rows never deadlock.
  */
 export async function markAllDelivered(db: Database, receipts: readonly Receipt[]): Promise<Set<string>> {
   const outboxIds = receipts.filter((r) => UUID.test(r.messageId));
@@ -24,11 +29,20 @@ export async function markAllDelivered(db: Database, receipts: readonly Receipt[
   // One jsonb parameter carries the batch: no statement text that grows with the batch size.
   const rows = JSON.stringify(outboxIds.map((r) => ({ id: r.messageId, at: r.appliedAt })));
   const result = await db.execute<{ id: string }>(sql`
+    WITH r AS MATERIALIZED (
+      SELECT DISTINCT ON (id) id, at FROM jsonb_to_recordset(${rows}::jsonb) AS r(id uuid, at timestamptz)
+       ORDER BY id, at
+    ), locked AS MATERIALIZED (
+      SELECT o.id FROM outbox_messages o
+       WHERE o.id IN (SELECT id FROM r) AND o.status IN ('pending', 'published', 'dead')
+       ORDER BY o.id
+         FOR UPDATE OF o
+    )
     UPDATE outbox_messages o
        SET status = 'delivered', delivered_at = r.at, published_at = coalesce(o.published_at, r.at),
            locked_by = NULL, locked_until = NULL, claim_token = NULL
-      FROM jsonb_to_recordset(${rows}::jsonb) AS r(id uuid, at timestamptz)
-     WHERE o.id = r.id AND o.status IN ('pending', 'published')
+      FROM locked JOIN r ON r.id = locked.id
+     WHERE o.id = locked.id AND o.status IN ('pending', 'published', 'dead')
     RETURNING o.id`);
   return new Set(result.rows.map((row) => row.id));
 }
@@ -57,6 +71,9 @@ export interface ReceiptConsumerOptions {
 
 const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
 
+/** stop()'s default budget: well inside the service host's 5 s per hook, so later hooks keep theirs. */
+const STOP_BUDGET_MS = 1_500;
+
 type ReceiverWithCredit = Receiver & { credit: number };
 
 /** A readable receipt message (one or many rows) waiting in a batch. */
@@ -65,6 +82,8 @@ interface PendingReceipt {
   message: Message;
   receipt: ReceiptMessage;
 }
+
+type Settlement = "accept" | "release" | "modified";
 
 /**
  * Consumes delivery receipts and marks outbox rows delivered. A receipt is accepted only after
@@ -99,6 +118,8 @@ export class ReceiptConsumer {
   /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
   private cancelCut: (() => void) | undefined;
   private runningBatches = 0;
+  /** Receipts taken from the broker and not settled yet: stop() releases what its budget leaves. */
+  private readonly unsettled = new Set<PendingReceipt>();
 
   constructor(private readonly opts: ReceiptConsumerOptions) {}
 
@@ -152,15 +173,42 @@ export class ReceiptConsumer {
     };
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops within `budgetMs`: no new receipts, no more probes or retries. Receipts in hand are
+   * marked if the database answers at once; paused or failing ones are released (the broker hands
+   * them out again, uncounted). An UPDATE still running when the budget ends is left to finish on
+   * its own and its receipt released: marking is idempotent, so a redelivered receipt is harmless.
+   */
+  async stop(budgetMs = STOP_BUDGET_MS): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reattachTimer);
     clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     this.wakeResumeWaiters(false);
-    // Receipts already in hand are marked (or released) like any other in-flight receipt.
     this.cutBatch();
-    await Promise.allSettled([...this.handlers]);
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), budgetMs);
+    });
+    const finished = await Promise.race([Promise.allSettled([...this.handlers]), outOfTime]);
+    clearTimeout(timer);
+    if (finished === "timeout") {
+      this.opts.logger.warn(
+        { unsettled: this.unsettled.size, budgetMs },
+        "receipt consumer stopped with receipts still being marked; released them",
+      );
+      for (const pending of [...this.unsettled]) this.settle(pending, "release");
+    }
     this.receiver?.close();
+  }
+
+  /** Settles a receipt once: a late handler after stop() released it changes nothing. */
+  private settle(pending: PendingReceipt, how: Settlement): boolean {
+    if (!this.unsettled.delete(pending)) return false;
+    if (how === "accept") pending.delivery.accept();
+    else if (how === "release") pending.delivery.release();
+    else pending.delivery.modified({ delivery_failed: true });
+    return true;
   }
 
   private topUp(): void {
@@ -185,7 +233,9 @@ export class ReceiptConsumer {
       return;
     }
     this.inFlight += 1;
-    this.forming.push({ delivery, message, receipt });
+    const pending: PendingReceipt = { delivery, message, receipt };
+    this.unsettled.add(pending);
+    this.forming.push(pending);
     const maxSize = Math.min(this.opts.batchSize ?? 50, this.opts.maxInFlight ?? 32);
     if (this.forming.length >= maxSize) {
       this.cutBatch();
@@ -232,7 +282,7 @@ export class ReceiptConsumer {
       // was formed meanwhile.
       if (this.paused && !(await this.resumed())) {
         for (const span of spans) endReceiptSpan(span, "stopped while the database was unreachable");
-        for (const { delivery } of batch) delivery.release();
+        for (const pending of batch) this.settle(pending, "release");
         return;
       }
       try {
@@ -240,9 +290,9 @@ export class ReceiptConsumer {
           this.opts.db,
           batch.flatMap((p) => p.receipt.receipts),
         );
-        batch.forEach(({ delivery, receipt }, i) => {
-          this.count(marked, receipt);
-          delivery.accept();
+        batch.forEach((pending, i) => {
+          this.count(marked, pending.receipt);
+          this.settle(pending, "accept");
           const span = spans[i];
           if (span !== undefined) endReceiptSpan(span);
         });
@@ -254,7 +304,10 @@ export class ReceiptConsumer {
             "could not record a batch of delivery receipts; trying them one at a time",
           );
           for (const span of spans) endReceiptSpan(span, "batch failed; handled one at a time");
-          for (const pending of batch) await this.handle(pending);
+          for (const pending of batch) {
+            if (this.stopped) this.settle(pending, "release");
+            else await this.handle(pending);
+          }
           return;
         }
         this.failed += batch.length;
@@ -264,6 +317,12 @@ export class ReceiptConsumer {
         );
         // Not the receipts' fault: keep them (unsettled, so the broker neither counts an attempt
         // nor hands them out again) and try again once the database answers (top of the loop).
+        // Stopping: no retry, the broker hands them out again.
+        if (this.stopped) {
+          for (const span of spans) endReceiptSpan(span, "stopped while the database was unreachable");
+          for (const pending of batch) this.settle(pending, "release");
+          return;
+        }
         this.pause();
       }
     }
@@ -277,17 +336,18 @@ export class ReceiptConsumer {
     }
   }
 
-  private async handle({ delivery, message, receipt }: PendingReceipt): Promise<void> {
+  private async handle(pending: PendingReceipt): Promise<void> {
+    const { message, receipt } = pending;
     const span = startReceiptSpan(message, this.opts.queue, receipt.receipts.length);
     for (;;) {
       if (this.paused && !(await this.resumed())) {
         endReceiptSpan(span, "stopped while the database was unreachable");
-        delivery.release();
+        this.settle(pending, "release");
         return;
       }
       try {
         this.count(await withSpan(span, () => markAllDelivered(this.opts.db, receipt.receipts)), receipt);
-        delivery.accept();
+        this.settle(pending, "accept");
         endReceiptSpan(span);
         return;
       } catch (error) {
@@ -298,24 +358,29 @@ export class ReceiptConsumer {
         );
         if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
           endReceiptSpan(span, error instanceof Error ? error.message : String(error));
-          delivery.modified({ delivery_failed: true });
+          this.settle(pending, "modified");
           return;
         }
         // Not the receipt's fault: keep it (unsettled, so the broker neither counts an attempt
-        // nor hands it out again) and try again once the database answers.
-        this.pause();
-        if (!(await this.resumed())) {
+        // nor hands it out again) and try again once the database answers (top of the loop).
+        // Stopping: no retry, the broker hands it out again.
+        if (this.stopped) {
           endReceiptSpan(span, "stopped while the database was unreachable");
-          delivery.release();
+          this.settle(pending, "release");
           return;
         }
+        this.pause();
       }
     }
   }
 
-  /** Resolves true when consumption resumes, false when the consumer stops first. */
+  /**
+   * Resolves true when consumption resumes, false when the consumer stops first. Once stopped it
+   * answers false at once: stop() woke the waiters that were there, and nobody would wake a new one.
+   */
   private resumed(): Promise<boolean> {
-    if (!this.paused) return Promise.resolve(!this.stopped);
+    if (this.stopped) return Promise.resolve(false);
+    if (!this.paused) return Promise.resolve(true);
     return new Promise((resolve) => this.resumeWaiters.add(resolve));
   }
 

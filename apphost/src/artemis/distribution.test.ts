@@ -225,3 +225,36 @@ describe("the download lock", () => {
     }
   });
 });
+
+describe("cancelling a download", () => {
+  it("stops Maven and rejects when the signal aborts (the AppHost is stopping)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-abort-test-"));
+    try {
+      const bin = join(dir, "bin");
+      const pidFile = join(dir, "mvn.pid");
+      await mkdir(bin);
+      // A Maven that never finishes; exec keeps its pid, so the pid file names the process to kill.
+      await writeFile(join(bin, "mvn"), `#!/bin/sh\necho $$ > "${pidFile}"\nexec sleep 600\n`, {
+        mode: 0o755,
+      });
+      const controller = new AbortController();
+      const download = ensureArtemisDistribution({
+        cacheDir: join(dir, "cache"),
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+        signal: controller.signal,
+      });
+      download.catch(() => undefined);
+      let pid = 0;
+      while (!(pid > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pid = Number(await readFile(pidFile, "utf8").catch(() => ""));
+      }
+      controller.abort();
+      await expect(download).rejects.toThrow(/abort/i);
+      expect(() => process.kill(pid, 0)).toThrow();
+      expect(await readdir(join(dir, "cache", "artemis"))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -42,6 +42,8 @@ export interface EnsureArtemisOptions {
   log?: (line: string) => void;
   /** Download progress, for a progress bar (the log gets the chatter). */
   progress?: (event: DownloadProgress) => void;
+  /** Cancels a download (and the wait for another process's): the AppHost is stopping. */
+  signal?: AbortSignal;
 }
 
 /** What a download reports: bytes so far (HTTPS), or only that Maven is working (it reports no bytes). */
@@ -154,19 +156,21 @@ export async function ensureArtemisDistribution(
   if (hasLauncher(home)) return { home, version, source: "cache" };
 
   await mkdir(root, { recursive: true });
-  const release = await acquireLock(join(root, `.${versionDirName(version)}.lock`), log);
+  const signal = opts.signal;
+  const release = await acquireLock(join(root, `.${versionDirName(version)}.lock`), log, signal);
   try {
     // Another process may have finished while we waited for the lock.
     if (hasLauncher(home)) return { home, version, source: "cache" };
     const work = await mkdtemp(join(root, `.tmp-${version}-`));
     try {
-      const source = await download(version, work, env, log, opts.progress ?? (() => undefined));
+      const source = await download(version, work, env, log, opts.progress ?? (() => undefined), signal);
       await verifyArchive(version, join(work, artemisArchiveName(version)), work, env, log);
       const extractDir = join(work, "x");
       await mkdir(extractDir);
       log(`Extracting ${artemisArchiveName(version)}`);
       await run("tar", ["-xzf", join(work, artemisArchiveName(version)), "-C", extractDir], {
         log: () => undefined,
+        signal,
       });
       const extracted = join(extractDir, versionDirName(version));
       if (!hasLauncher(extracted))
@@ -220,6 +224,7 @@ async function download(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
   progress: (event: DownloadProgress) => void,
+  signal: AbortSignal | undefined,
 ): Promise<"maven" | "https"> {
   const what = `Artemis ${version}`;
   const mvn = findOnPath("mvn", env);
@@ -237,7 +242,7 @@ async function download(
           `-DoutputDirectory=${work}`,
         ],
         // No pom here: dependency:copy needs none, and a project's pom in cwd must not interfere.
-        { cwd: work, env, log: (line) => log(`[mvn] ${line}`) },
+        { cwd: work, env, log: (line) => log(`[mvn] ${line}`), signal },
       );
       const archive = join(work, artemisArchiveName(version));
       if (existsSync(archive)) {
@@ -247,12 +252,18 @@ async function download(
       }
       log(`Maven finished without ${artemisArchiveName(version)}; trying HTTPS`);
     } catch (err) {
+      if (signal?.aborted) throw err;
       log(`Maven download failed (${(err as Error).message}); trying HTTPS`);
     }
   }
   const url = artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY);
-  await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log, (received, total, done) =>
-    progress({ what, via: "https", receivedBytes: received, totalBytes: total, done }),
+  await httpsDownloadVerified(
+    url,
+    join(work, artemisArchiveName(version)),
+    log,
+    (received, total, done) =>
+      progress({ what, via: "https", receivedBytes: received, totalBytes: total, done }),
+    signal,
   );
   return "https";
 }
@@ -336,10 +347,13 @@ async function verifyArchive(
   log(`SHA-512 of ${artemisArchiveName(version)} verified against ${expected.from}`);
 }
 
-async function fetchChecksum(url: string): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {
+async function fetchChecksum(
+  url: string,
+  signal: AbortSignal | undefined,
+): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {
   const failures: string[] = [];
   for (const algorithm of ["sha512", "sha1"] as const) {
-    const res = await fetch(`${url}.${algorithm}`);
+    const res = await fetch(`${url}.${algorithm}`, { signal });
     if (res.ok) return { algorithm, hex: parseChecksumFile(await res.text()) };
     failures.push(`${algorithm}: HTTP ${res.status}`);
   }
@@ -351,10 +365,11 @@ async function httpsDownloadVerified(
   file: string,
   log: (line: string) => void,
   progress: (received: number, total: number | undefined, done: boolean) => void,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
-  const checksum = await fetchChecksum(url);
+  const checksum = await fetchChecksum(url, signal);
   log(`Downloading ${url}`);
-  const res = await fetch(url);
+  const res = await fetch(url, { signal });
   if (!res.ok || !res.body) throw new Error(`GET ${url} failed: HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length") ?? 0);
   const hash = createHash(checksum.algorithm);
@@ -393,10 +408,16 @@ export async function fileDigest(file: string, algorithm: "sha512" | "sha1"): Pr
 function run(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: (line: string) => void },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: (line: string) => void; signal?: AbortSignal },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    // An abort kills the child (SIGTERM); its "error" event rejects.
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      signal: opts.signal,
+    });
     const tail: string[] = [];
     const onLine = (line: string): void => {
       tail.push(line);
@@ -457,9 +478,14 @@ async function breakStaleLock(path: string, judged: string): Promise<boolean> {
 }
 
 /** An exclusive lock file holding the owner's pid; a lock whose owner died is taken over. */
-export async function acquireLock(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function acquireLock(
+  path: string,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<() => Promise<void>> {
   let announced = false;
   for (;;) {
+    if (signal?.aborted) throw new Error(`Aborted while waiting for the lock ${path}`);
     try {
       const handle = await open(path, "wx");
       await handle.writeFile(String(process.pid));

@@ -21,6 +21,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
     const distribution = await ensureArtemisDistribution({
       log: context.log,
       progress: context.progress,
+      signal: context.signal,
     });
     const user = ARTEMIS_ADMIN_USER;
     const password = context.settings.secret(resource.name, "password");

@@ -302,7 +302,8 @@ export class DistributedApplication {
     }
     const entry = this.entry(name);
     if (entry.state === "Running" || entry.state === "Starting") return;
-    entry.healthy = deferred();
+    // Dependents already waiting for this resource (it exited) hold the pending promise: keep it.
+    if (entry.healthy.settled) entry.healthy = deferred();
     await this.startOne(entry.resource);
   }
 

@@ -21,12 +21,36 @@ export interface OsUser {
   gid: number;
 }
 
-/** The postgres OS user, created (with its group) when missing. */
-export async function ensurePostgresUser(log: (message: string) => void): Promise<OsUser> {
+/** Runs a command and returns its standard output (execFile's, promisified). */
+export type CommandRunner = (command: string, args: string[]) => Promise<{ stdout: string }>;
+
+const runCommand: CommandRunner = (command, args) => execFileAsync(command, args);
+
+/** The lookup or creation under way in this process: the servers of one AppHost share it. */
+let ensuring: Promise<OsUser> | undefined;
+
+/**
+ * The postgres OS user, created (with its group) when missing. Several servers starting at once
+ * share one lookup; when another AppHost creates the user at the same moment (our `useradd` then
+ * fails: it exists), the user it made is used.
+ */
+export function ensurePostgresUser(
+  log: (message: string) => void,
+  run: CommandRunner = runCommand,
+): Promise<OsUser> {
+  if (run !== runCommand) return lookupOrCreate(log, run);
+  ensuring ??= lookupOrCreate(log, run).catch((error: unknown) => {
+    ensuring = undefined;
+    throw error;
+  });
+  return ensuring;
+}
+
+async function lookupOrCreate(log: (message: string) => void, run: CommandRunner): Promise<OsUser> {
   const lookup = async (): Promise<OsUser> => {
     const [uid, gid] = await Promise.all([
-      execFileAsync("id", ["-u", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
-      execFileAsync("id", ["-g", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+      run("id", ["-u", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+      run("id", ["-g", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
     ]);
     return { uid, gid };
   };
@@ -35,13 +59,16 @@ export async function ensurePostgresUser(log: (message: string) => void): Promis
   } catch {
     log(`creating the OS user "${POSTGRES_OS_USER}" to run PostgreSQL as (it refuses to run as root)`);
     try {
-      await execFileAsync("useradd", ["--system", "--user-group", "--no-create-home", POSTGRES_OS_USER]);
-      return await lookup();
+      await run("useradd", ["--system", "--user-group", "--no-create-home", POSTGRES_OS_USER]);
     } catch (error) {
+      // Created meanwhile by another process: that user will do.
+      const made = await lookup().catch(() => undefined);
+      if (made) return made;
       throw new Error(
         `Running as root, but there is no "${POSTGRES_OS_USER}" OS user to run PostgreSQL as and it could not be created (${(error as Error).message.trim()}).`,
       );
     }
+    return lookup();
   }
 }
 

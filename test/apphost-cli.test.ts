@@ -243,6 +243,20 @@ describe("npm run apphost", () => {
     expect(await processesMentioning(stateDir)).toEqual([]);
   });
 
+  it("--detach returns the failure at once: non-zero, naming the resource and its cause (process mode)", async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    await fs.chmod(stateDir, 0o755);
+    const missing = path.join(stateDir, "no-artemis-here");
+    const run = runCli(["--detach", "--mode", "process", "--state-dir", stateDir], { ARTEMIS_HOME: missing });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain("the AppHost exited during start-up (code 1)");
+    expect(run.output()).toContain(
+      `The application failed to start:\nbroker: ARTEMIS_HOME=${missing} is not an Apache Artemis distribution`,
+    );
+    expect(await processesMentioning(stateDir)).toEqual([]);
+  });
+
   it("stops its services by themselves when the AppHost is SIGKILLed; the next start ends the servers it left (process mode)", async () => {
     const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
     stateDirs.push(stateDir);

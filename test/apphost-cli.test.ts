@@ -80,6 +80,10 @@ async function postEntity(sender: string | undefined, name: string): Promise<str
   return ((await created.json()) as { id: string }).id;
 }
 
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -202,6 +206,54 @@ describe("npm run apphost", () => {
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
     expect(secondPids.filter(isAlive)).toEqual([]);
+    expect(await processesMentioning(stateDir)).toEqual([]);
+  });
+
+  it("exits non-zero when a resource fails to start, printing its cause and who waited for it, leaving nothing running (process mode)", async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    // Reachable by the postgres user (as root), so that its servers' command lines name this directory.
+    await fs.chmod(stateDir, 0o755);
+    const missing = path.join(stateDir, "no-artemis-here");
+    const run = runCli(["--mode", "process", "--state-dir", stateDir], { ARTEMIS_HOME: missing });
+    expect(await run.exited).toBe(1);
+    const output = run.output();
+    const cause = `ARTEMIS_HOME=${missing} is not an Apache Artemis distribution`;
+    expect(output).toMatch(
+      new RegExp(`✗ broker +failed to start: ${escape(cause)}.*\\(log: npm run apphost -- logs broker\\)`),
+    );
+    expect(output).toMatch(/✗ sender +not started: waited for broker, which failed to start/);
+    expect(output).toMatch(/✗ receiver +not started: waited for broker, which failed to start/);
+    expect(output).toContain(`apphost | The application failed to start:\nbroker: ${cause}`);
+
+    const state = JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as {
+      resources: Array<{ name: string; state: string; stateReason?: string; failedDependency?: string }>;
+    };
+    const byName = new Map(state.resources.map((r) => [r.name, r]));
+    expect(byName.get("broker")).toMatchObject({ state: "FailedToStart" });
+    expect(byName.get("broker")?.stateReason).toContain(cause);
+    for (const dependent of ["sender", "receiver"])
+      expect(byName.get(dependent), dependent).toMatchObject({
+        state: "FailedToStart",
+        failedDependency: "broker",
+      });
+    expect(await fs.readFile(path.join(stateDir, "logs", "broker.log"), "utf8")).toContain(
+      `failed to start: ${cause}`,
+    );
+    expect(await processesMentioning(stateDir)).toEqual([]);
+  });
+
+  it("--detach returns the failure at once: non-zero, naming the resource and its cause (process mode)", async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-cli-"));
+    stateDirs.push(stateDir);
+    await fs.chmod(stateDir, 0o755);
+    const missing = path.join(stateDir, "no-artemis-here");
+    const run = runCli(["--detach", "--mode", "process", "--state-dir", stateDir], { ARTEMIS_HOME: missing });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain("the AppHost exited during start-up (code 1)");
+    expect(run.output()).toContain(
+      `The application failed to start:\nbroker: ARTEMIS_HOME=${missing} is not an Apache Artemis distribution`,
+    );
     expect(await processesMentioning(stateDir)).toEqual([]);
   });
 

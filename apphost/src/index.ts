@@ -14,6 +14,7 @@ export {
   type ResourceSnapshot,
   type RunOptions,
 } from "./runtime/distributed-application.js";
+export { ApplicationStartError, type StartFailure } from "./runtime/start-errors.js";
 export { resolveMode, ModeError, type ProviderMode } from "./providers/mode.js";
 export {
   DashboardServer,

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_ARTEMIS_VERSION,
+  acquireLock,
   PINNED_ARTEMIS_SHA512,
   artemisCacheDir,
   artemisDownloadUrl,
@@ -13,6 +14,7 @@ import {
   checksumMatches,
   ensureArtemisDistribution,
   fileDigest,
+  installDistribution,
   parseChecksumFile,
 } from "./distribution.js";
 
@@ -165,4 +167,94 @@ ${archiveSource ? `cp "${archiveSource}" "$out/apache-artemis-$version-bin.tar.g
     },
     60_000,
   );
+});
+
+describe("installing a downloaded distribution", () => {
+  async function distribution(dir: string, marker: string): Promise<string> {
+    await mkdir(join(dir, "bin"), { recursive: true });
+    await writeFile(join(dir, "bin", "artemis"), "#!/bin/sh\n", { mode: 0o755 });
+    await writeFile(join(dir, "marker"), marker);
+    return dir;
+  }
+
+  it("keeps a complete distribution another process installed meanwhile, and replaces an incomplete one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-install-test-"));
+    try {
+      const home = join(dir, "cache", "apache-artemis-2.56.0");
+      await mkdir(join(dir, "cache"));
+      const work = await mkdtemp(join(dir, "work-"));
+      // Nothing there yet: renamed into place.
+      const first = await distribution(join(work, "x"), "first");
+      expect(await installDistribution(first, home, work)).toBe("installed");
+      // A second download finishing later keeps the first (an AppHost may run from it).
+      const second = await distribution(join(work, "y"), "second");
+      expect(await installDistribution(second, home, work)).toBe("existing");
+      expect(await readFile(join(home, "marker"), "utf8")).toBe("first");
+      // A directory without bin/artemis (not made by this code) is replaced.
+      await rm(join(home, "bin"), { recursive: true });
+      const third = await distribution(join(work, "z"), "third");
+      expect(await installDistribution(third, home, work)).toBe("installed");
+      expect(await readFile(join(home, "marker"), "utf8")).toBe("third");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the download lock", () => {
+  it("is held by one caller at a time when several break a dead owner's lock at once", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-lock-test-"));
+    try {
+      const lock = join(dir, ".apache-artemis-2.56.0.lock");
+      // No process can have this pid: the kernel keeps pids below 4194304.
+      await writeFile(lock, "4194304");
+      let holders = 0;
+      let most = 0;
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          const release = await acquireLock(lock, () => undefined);
+          most = Math.max(most, ++holders);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          holders -= 1;
+          await release();
+        }),
+      );
+      expect(most).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("cancelling a download", () => {
+  it("stops Maven and rejects when the signal aborts (the AppHost is stopping)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "artemis-abort-test-"));
+    try {
+      const bin = join(dir, "bin");
+      const pidFile = join(dir, "mvn.pid");
+      await mkdir(bin);
+      // A Maven that never finishes; exec keeps its pid, so the pid file names the process to kill.
+      await writeFile(join(bin, "mvn"), `#!/bin/sh\necho $$ > "${pidFile}"\nexec sleep 600\n`, {
+        mode: 0o755,
+      });
+      const controller = new AbortController();
+      const download = ensureArtemisDistribution({
+        cacheDir: join(dir, "cache"),
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+        signal: controller.signal,
+      });
+      download.catch(() => undefined);
+      let pid = 0;
+      while (!(pid > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pid = Number(await readFile(pidFile, "utf8").catch(() => ""));
+      }
+      controller.abort();
+      await expect(download).rejects.toThrow(/abort/i);
+      expect(() => process.kill(pid, 0)).toThrow();
+      expect(await readdir(join(dir, "cache", "artemis"))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

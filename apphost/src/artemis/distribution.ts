@@ -3,8 +3,8 @@
 // Order: $ARTEMIS_HOME → cached extracted distribution → Maven (`mvn dependency:copy`, which uses the
 // machine's own Maven settings, mirrors and proxies) → HTTPS from Maven Central with checksum check.
 // Extraction goes to a temporary directory beside the cache entry and is renamed into place, so a
-// killed download never leaves a half distribution; a lock file keeps concurrent callers from
-// downloading twice.
+// killed download never leaves a half distribution, and a complete one is never removed: that is
+// what makes concurrent AppHosts safe. A lock file only keeps them from downloading twice.
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -42,6 +42,8 @@ export interface EnsureArtemisOptions {
   log?: (line: string) => void;
   /** Download progress, for a progress bar (the log gets the chatter). */
   progress?: (event: DownloadProgress) => void;
+  /** Cancels a download (and the wait for another process's): the AppHost is stopping. */
+  signal?: AbortSignal;
 }
 
 /** What a download reports: bytes so far (HTTPS), or only that Maven is working (it reports no bytes). */
@@ -154,26 +156,29 @@ export async function ensureArtemisDistribution(
   if (hasLauncher(home)) return { home, version, source: "cache" };
 
   await mkdir(root, { recursive: true });
-  const release = await acquireLock(join(root, `.${versionDirName(version)}.lock`), log);
+  const signal = opts.signal;
+  const release = await acquireLock(join(root, `.${versionDirName(version)}.lock`), log, signal);
   try {
     // Another process may have finished while we waited for the lock.
     if (hasLauncher(home)) return { home, version, source: "cache" };
     const work = await mkdtemp(join(root, `.tmp-${version}-`));
     try {
-      const source = await download(version, work, env, log, opts.progress ?? (() => undefined));
+      const source = await download(version, work, env, log, opts.progress ?? (() => undefined), signal);
       await verifyArchive(version, join(work, artemisArchiveName(version)), work, env, log);
       const extractDir = join(work, "x");
       await mkdir(extractDir);
       log(`Extracting ${artemisArchiveName(version)}`);
       await run("tar", ["-xzf", join(work, artemisArchiveName(version)), "-C", extractDir], {
         log: () => undefined,
+        signal,
       });
       const extracted = join(extractDir, versionDirName(version));
       if (!hasLauncher(extracted))
         throw new Error(`The downloaded archive has no ${versionDirName(version)}/bin/artemis`);
-      // A stale, incomplete directory (no bin/artemis) would block the rename.
-      await rm(home, { recursive: true, force: true });
-      await rename(extracted, home);
+      if ((await installDistribution(extracted, home, work)) === "existing") {
+        log(`Artemis ${version} was installed at ${home} meanwhile by another process; using it`);
+        return { home, version, source: "cache" };
+      }
       log(`Artemis ${version} ready at ${home}`);
       return { home, version, source };
     } finally {
@@ -184,12 +189,42 @@ export async function ensureArtemisDistribution(
   }
 }
 
+/**
+ * Renames an extracted distribution into place. A complete distribution already there (another
+ * AppHost's, which may be running from it) is kept and "existing" returned; an incomplete one (no
+ * bin/artemis) is first moved into `work`, the caller's temporary directory, which it removes.
+ */
+export async function installDistribution(
+  extracted: string,
+  home: string,
+  work: string,
+): Promise<"installed" | "existing"> {
+  if (hasLauncher(home)) return "existing";
+  if (existsSync(home)) {
+    const aside = join(work, "incomplete");
+    await rename(home, aside).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+    // Completed by another process between the check and the move: put it back.
+    if (hasLauncher(aside)) await rename(aside, home).catch(() => undefined);
+  }
+  try {
+    await rename(extracted, home);
+    return "installed";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === "ENOTEMPTY" || code === "EEXIST") && hasLauncher(home)) return "existing";
+    throw error;
+  }
+}
+
 async function download(
   version: string,
   work: string,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
   progress: (event: DownloadProgress) => void,
+  signal: AbortSignal | undefined,
 ): Promise<"maven" | "https"> {
   const what = `Artemis ${version}`;
   const mvn = findOnPath("mvn", env);
@@ -207,7 +242,7 @@ async function download(
           `-DoutputDirectory=${work}`,
         ],
         // No pom here: dependency:copy needs none, and a project's pom in cwd must not interfere.
-        { cwd: work, env, log: (line) => log(`[mvn] ${line}`) },
+        { cwd: work, env, log: (line) => log(`[mvn] ${line}`), signal },
       );
       const archive = join(work, artemisArchiveName(version));
       if (existsSync(archive)) {
@@ -217,12 +252,18 @@ async function download(
       }
       log(`Maven finished without ${artemisArchiveName(version)}; trying HTTPS`);
     } catch (err) {
+      if (signal?.aborted) throw err;
       log(`Maven download failed (${(err as Error).message}); trying HTTPS`);
     }
   }
   const url = artemisDownloadUrl(version, env.OUTBOX_APPHOST_MAVEN_REPOSITORY || DEFAULT_REPOSITORY);
-  await httpsDownloadVerified(url, join(work, artemisArchiveName(version)), log, (received, total, done) =>
-    progress({ what, via: "https", receivedBytes: received, totalBytes: total, done }),
+  await httpsDownloadVerified(
+    url,
+    join(work, artemisArchiveName(version)),
+    log,
+    (received, total, done) =>
+      progress({ what, via: "https", receivedBytes: received, totalBytes: total, done }),
+    signal,
   );
   return "https";
 }
@@ -306,10 +347,13 @@ async function verifyArchive(
   log(`SHA-512 of ${artemisArchiveName(version)} verified against ${expected.from}`);
 }
 
-async function fetchChecksum(url: string): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {
+async function fetchChecksum(
+  url: string,
+  signal: AbortSignal | undefined,
+): Promise<{ algorithm: "sha512" | "sha1"; hex: string }> {
   const failures: string[] = [];
   for (const algorithm of ["sha512", "sha1"] as const) {
-    const res = await fetch(`${url}.${algorithm}`);
+    const res = await fetch(`${url}.${algorithm}`, { signal });
     if (res.ok) return { algorithm, hex: parseChecksumFile(await res.text()) };
     failures.push(`${algorithm}: HTTP ${res.status}`);
   }
@@ -321,10 +365,11 @@ async function httpsDownloadVerified(
   file: string,
   log: (line: string) => void,
   progress: (received: number, total: number | undefined, done: boolean) => void,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
-  const checksum = await fetchChecksum(url);
+  const checksum = await fetchChecksum(url, signal);
   log(`Downloading ${url}`);
-  const res = await fetch(url);
+  const res = await fetch(url, { signal });
   if (!res.ok || !res.body) throw new Error(`GET ${url} failed: HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length") ?? 0);
   const hash = createHash(checksum.algorithm);
@@ -363,10 +408,16 @@ export async function fileDigest(file: string, algorithm: "sha512" | "sha1"): Pr
 function run(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: (line: string) => void },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: (line: string) => void; signal?: AbortSignal },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    // An abort kills the child (SIGTERM); its "error" event rejects.
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      signal: opts.signal,
+    });
     const tail: string[] = [];
     const onLine = (line: string): void => {
       tail.push(line);
@@ -395,10 +446,46 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Removes a lock judged stale by its `content`, unless it changed meanwhile. Breaking is itself
+ * exclusive (`<lock>.break`): two waiters that judged the same dead owner must not both unlink,
+ * or the second would remove the lock the first has just taken. Returns whether it was broken.
+ */
+async function breakStaleLock(path: string, judged: string): Promise<boolean> {
+  const breaker = `${path}.break`;
+  let handle;
+  try {
+    handle = await open(breaker, "wx");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Another waiter is breaking it; a breaker that died in those few microseconds left this file.
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > 10_000) await unlink(breaker).catch(() => undefined);
+    return false;
+  }
+  try {
+    await handle.close();
+    // Still the lock that was judged: nobody can take a new one while it exists.
+    if ((await readFile(path, "utf8").catch(() => undefined)) !== judged) return false;
+    await unlink(path).catch(() => undefined);
+    return true;
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
 /** An exclusive lock file holding the owner's pid; a lock whose owner died is taken over. */
-async function acquireLock(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function acquireLock(
+  path: string,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<() => Promise<void>> {
   let announced = false;
   for (;;) {
+    if (signal?.aborted) throw new Error(`Aborted while waiting for the lock ${path}`);
     try {
       const handle = await open(path, "wx");
       await handle.writeFile(String(process.pid));
@@ -409,17 +496,15 @@ async function acquireLock(path: string, log: (line: string) => void): Promise<(
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    const content = await readFile(path, "utf8").catch(() => "");
+    const owner = Number(content.trim());
     if (!Number.isInteger(owner) || owner <= 0 || !processAlive(owner)) {
       // Empty content can mean the owner is between open and write: only break it when old.
       const age = await stat(path).then(
         (s) => Date.now() - s.mtimeMs,
         () => 0,
       );
-      if (owner > 0 || age > 5_000) {
-        await unlink(path).catch(() => undefined);
-        continue;
-      }
+      if ((owner > 0 || age > 5_000) && (await breakStaleLock(path, content))) continue;
     } else if (!announced) {
       announced = true;
       log(`Waiting for process ${owner} that is downloading Artemis (${path})`);

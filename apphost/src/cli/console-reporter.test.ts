@@ -65,4 +65,42 @@ describe("ConsoleReporter", () => {
       "✗ api exited with code 1 (see: npm run apphost -- logs api)",
     ]);
   });
+
+  it("says why a start failed: the error and its cause, the resource a dependent waited for, a cancelled start", () => {
+    let resources: ResourceSnapshot[] = [];
+    const listeners = new Set<() => void>();
+    const app = {
+      snapshot: () => resources,
+      onChange: (l: () => void) => (listeners.add(l), () => listeners.delete(l)),
+    };
+    const writes: string[] = [];
+    new ConsoleReporter(app, new Terminal({ isTTY: false, write: (t: string) => (writes.push(t), true) }));
+    resources = [
+      {
+        ...resource("db-server", "FailedToStart", "Unknown"),
+        stateReason: "could not copy the binaries; cause: ENOENT: no such file",
+      },
+      {
+        ...resource("db", "FailedToStart", "Unknown"),
+        stateReason: 'waited for "db-server", which failed to start: could not copy the binaries',
+        failedDependency: "db-server",
+      },
+      {
+        ...resource("broker", "FailedToStart", "Unknown"),
+        stateReason: "start cancelled: db-server failed to start",
+      },
+    ];
+    for (const listener of listeners) listener();
+    expect(
+      writes
+        .join("")
+        .trimEnd()
+        .split("\n")
+        .map((l) => l.replace(/\s+/g, " ").trim()),
+    ).toEqual([
+      "✗ db-server failed to start: could not copy the binaries; cause: ENOENT: no such file (log: npm run apphost -- logs db-server)",
+      "✗ db not started: waited for db-server, which failed to start",
+      "■ broker start cancelled: db-server failed to start",
+    ]);
+  });
 });

@@ -58,8 +58,7 @@ export class ConsoleReporter {
       if (this.restarting.delete(r.name)) return `  ✓ ${name} restarted, healthy  ${where(r)}`.trimEnd();
       return `  ✓ ${name} healthy again`;
     }
-    if (r.state === "FailedToStart")
-      return `  ✗ ${name} failed to start (see: npm run apphost -- logs ${r.name})`;
+    if (r.state === "FailedToStart") return failedLine(r, name);
     if (r.state === "Exited" && before?.state === "Stopping") return `  ■ ${name} stopped`;
     if (r.state === "Exited" && before?.state === "Running")
       return `  ✗ ${name} exited ${r.exitCode === null || r.exitCode === undefined ? "(killed)" : `with code ${r.exitCode}`} (see: npm run apphost -- logs ${r.name})`;
@@ -68,6 +67,22 @@ export class ConsoleReporter {
     if (r.state === "Stopping" && this.healthyOnce.has(r.name)) return `  … ${name} stopping`;
     return undefined;
   }
+}
+
+/** The longest reason the console shows on one line; the resource's log has all of it. */
+const MAX_REASON = 400;
+
+/**
+ * A failed start: its own error (message and causes), or which resource it waited for, or that
+ * the application's stop cancelled it.
+ */
+function failedLine(r: ResourceSnapshot, name: string): string {
+  if (r.failedDependency !== undefined)
+    return `  ✗ ${name} not started: waited for ${r.failedDependency}, which failed to start`;
+  const reason = (r.stateReason ?? "").replace(/\s*\n\s*/g, " | ");
+  if (reason.startsWith("start cancelled")) return `  ■ ${name} ${reason}`;
+  const shown = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason;
+  return `  ✗ ${name} failed to start${shown ? `: ${shown}` : ""} (log: npm run apphost -- logs ${r.name})`;
 }
 
 function where(r: ResourceSnapshot): string {

@@ -29,6 +29,14 @@ import {
 } from "./replica-set.js";
 import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
+import {
+  ApplicationStartError,
+  DependencyFailedError,
+  StartCancelledError,
+  describeError,
+  exitedDuringStart,
+  type StartFailure,
+} from "./start-errors.js";
 import { sleep, waitUntil } from "./wait.js";
 
 export interface RunOptions {
@@ -62,6 +70,13 @@ export interface ResourceSnapshot {
   state: ResourceState;
   health: HealthStatus;
   healthDetail?: string;
+  /**
+   * Why the resource is in its state: what it waits for (`Waiting`), or the error that made its
+   * start fail, with its causes (`FailedToStart`).
+   */
+  stateReason?: string;
+  /** FailedToStart because this resource, which it waited for, failed to start. */
+  failedDependency?: string;
   pid: number | null;
   endpoints: Record<string, string>;
   connectionString?: string;
@@ -88,6 +103,10 @@ interface Entry {
   state: ResourceState;
   health: HealthStatus;
   healthDetail?: string;
+  /** See ResourceSnapshot.stateReason. */
+  stateReason?: string;
+  /** How the last start failed: its own error, a dependency's failure, or cancelled by a stop. */
+  failure?: { kind: "own" | "dependency" | "cancelled"; dependency?: string };
   started?: StartedResource;
   startedAt?: string;
   exitCode?: number | null;
@@ -112,6 +131,11 @@ export class DistributedApplication {
   private monitor: Promise<void> | undefined;
   private stateWrite: Promise<void> = Promise.resolve();
   private stopped = false;
+  private stopping: Promise<void> | undefined;
+  /** Why the application stops, for the starts it cancels. */
+  private stopCause = "the application is stopping";
+  /** Starts in flight: stop() waits for them, so that nothing they spawn outlives it. */
+  private readonly starting = new Set<Promise<void>>();
   private apphostIdentity: string | undefined;
   private readonly instanceId = randomUUID();
   private readonly changeListeners = new Set<() => void>();
@@ -163,25 +187,53 @@ export class DistributedApplication {
     this.warnAboutIdleBrokerClients();
     await this.writeState();
     this.monitor = this.watchHealth();
-    const results = await Promise.allSettled(this.order.map((r) => this.startOne(r)));
-    const failures = results.flatMap((r, i) =>
-      r.status === "rejected" ? [{ resource: this.order[i], error: r.reason as Error }] : [],
-    );
-    if (failures.length > 0) {
-      const message = failures
-        .map(({ resource, error }) => {
-          const tail = resource
-            ? this.logs
-                .recentLines(resource.name, 15)
-                .map((l) => `    ${l}`)
-                .join("\n")
-            : "";
-          return `${resource?.name}: ${error.message}${tail ? `\n  last output:\n${tail}` : ""}`;
-        })
-        .join("\n");
-      await this.stop();
-      throw new Error(`The application failed to start:\n${message}`);
-    }
+    const starts = this.order.map((r) => this.startOne(r));
+    // The first failure ends the start at once: nothing can become healthy without the failed
+    // resource's dependents, and the starts still in flight are cancelled, not waited for.
+    const failed = await new Promise<string | undefined>((resolve) => {
+      let left = starts.length;
+      starts.forEach((start, i) => {
+        void start.then(
+          () => --left === 0 && resolve(undefined),
+          () => resolve(this.order[i]?.name),
+        );
+      });
+      if (left === 0) resolve(undefined);
+    });
+    if (failed === undefined) return;
+    // The failure reaches the dependents through promise callbacks only (no timers): once this
+    // macrotask turn comes, each of them has failed with it, before the stop could cancel them.
+    await new Promise((resolve) => setImmediate(resolve));
+    const failures = this.startFailures();
+    if (failures.length > 0) this.stopCause = `${failures.map((f) => f.resource).join(", ")} failed to start`;
+    const atFailure = this.snapshot();
+    await this.stop();
+    await Promise.allSettled(starts);
+    throw failures.length > 0
+      ? new ApplicationStartError(
+          failures,
+          this.snapshot().map((r, i) => ({ ...r, pid: atFailure[i]?.pid ?? null })),
+        )
+      : new ApplicationStartError([], this.snapshot(), `The start was cancelled (${this.stopCause})`);
+  }
+
+  /** Resources whose own start failed (their dependents and cancelled starts are not causes). */
+  private startFailures(): StartFailure[] {
+    return this.order.flatMap((resource) => {
+      const entry = this.entry(resource.name);
+      if (entry.state !== "FailedToStart" || entry.failure?.kind !== "own") return [];
+      return [
+        {
+          resource: resource.name,
+          reason: entry.stateReason ?? "unknown error",
+          // The reason itself is the first line of the message already.
+          lastOutput: this.logs
+            .recentLines(resource.name, 16)
+            .filter((line) => !line.startsWith("[apphost] failed to start: "))
+            .slice(-15),
+        },
+      ];
+    });
   }
 
   private warnAboutIdleBrokerClients(): void {
@@ -196,11 +248,19 @@ export class DistributedApplication {
     }
   }
 
-  /** Stops everything in reverse dependency order. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Stops everything in reverse dependency order, after cancelling the starts in flight (and
+   * waiting until they have cleaned up). Safe to call twice: both calls resolve when it is done.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopEverything();
+    return this.stopping;
+  }
+
+  private async stopEverything(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    await Promise.allSettled([...this.starting]);
     for (const resource of [...this.order].reverse()) await this.stopOne(resource);
     await this.providers
       .dispose((m) => this.log("apphost", m))
@@ -242,7 +302,8 @@ export class DistributedApplication {
     }
     const entry = this.entry(name);
     if (entry.state === "Running" || entry.state === "Starting") return;
-    entry.healthy = deferred();
+    // Dependents already waiting for this resource (it exited) hold the pending promise: keep it.
+    if (entry.healthy.settled) entry.healthy = deferred();
     await this.startOne(entry.resource);
   }
 
@@ -269,6 +330,17 @@ export class DistributedApplication {
     });
   }
 
+  /** waitForHealthy for a start in flight: the application's stop cancels it. */
+  private async waitUntilHealthy(entry: Entry): Promise<void> {
+    const timeoutMs = this.options.healthTimeoutMs ?? 120_000;
+    await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry)), {
+      timeoutMs,
+      intervalMs: 200,
+      signal: this.abort.signal,
+      what: `${entry.resource.name} to be healthy`,
+    });
+  }
+
   snapshot(): ResourceSnapshot[] {
     return this.order.map((resource) => {
       const entry = this.entry(resource.name);
@@ -286,6 +358,9 @@ export class DistributedApplication {
         dependsOn: resource.dependencies().map((d) => d.name),
       };
       if (entry.healthDetail) snapshot.healthDetail = entry.healthDetail;
+      if (entry.stateReason) snapshot.stateReason = entry.stateReason;
+      if (entry.state === "FailedToStart" && entry.failure?.dependency)
+        snapshot.failedDependency = entry.failure.dependency;
       if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
       if (entry.startedAt) snapshot.startedAt = entry.startedAt;
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
@@ -378,16 +453,30 @@ export class DistributedApplication {
 
   // ---- internals ----
 
-  private async startOne(resource: Resource): Promise<void> {
+  private startOne(resource: Resource): Promise<void> {
+    const start = this.startOneNow(resource);
+    this.starting.add(start);
+    void start.then(
+      () => this.starting.delete(start),
+      () => this.starting.delete(start),
+    );
+    return start;
+  }
+
+  private async startOneNow(resource: Resource): Promise<void> {
     const entry = this.entry(resource.name);
+    entry.failure = undefined;
     const dependencies = resource.dependencies();
-    if (dependencies.length > 0) {
-      this.setState(entry, "Waiting");
-      await Promise.all(dependencies.map((d) => this.entry(d.name).healthy.promise));
+    // waitForDependencies marks the entry FailedToStart itself when it gives up.
+    if (dependencies.length > 0) await this.waitForDependencies(entry, dependencies);
+    if (this.stopped) {
+      const cancelled = new StartCancelledError(this.stopCause);
+      this.failStart(entry, cancelled);
+      throw cancelled;
     }
-    if (this.stopped) throw new Error("the application is stopping");
     this.setState(entry, "Starting");
     this.log(resource.name, "starting");
+    let startedNow: StartedResource | undefined;
     try {
       const started = await withReplicas(resource, this.providerFor(resource)).start(resource, {
         rootDir: this.options.rootDir,
@@ -409,6 +498,7 @@ export class DistributedApplication {
         signal: this.abort.signal,
         progress: this.options.progress,
       });
+      startedNow = started;
       entry.started = started;
       entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);
       if (started instanceof ReplicaSet) started.onChange(() => void this.writeState());
@@ -427,10 +517,11 @@ export class DistributedApplication {
       // A process that dies before it is healthy fails its start now, not at the health timeout
       // (watch mode restarts a service with a typo; the fix must not wait two minutes).
       await Promise.race([
-        this.waitForHealthy(resource.name),
+        this.waitUntilHealthy(entry),
         started.exited.then((info) => {
-          throw new Error(
+          throw exitedDuringStart(
             `exited before becoming healthy (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
+            this.logs.recentLines(resource.name, 40),
           );
         }),
       ]);
@@ -438,20 +529,91 @@ export class DistributedApplication {
       const where = Object.values(started.endpoints).join(" ");
       this.log(resource.name, `running and healthy${where ? ` at ${where}` : ""}`);
     } catch (error) {
-      this.setState(entry, "FailedToStart");
-      const started = entry.started;
-      if (started) {
+      if (startedNow) {
+        const started = startedNow;
         entry.expectingExit = true;
-        await started.stop().catch(() => {});
+        await started.stop().catch(async (stopError: Error) => {
+          this.log(resource.name, `stop failed: ${stopError.message}; killing`);
+          await started.kill().catch(() => {});
+        });
       }
-      entry.healthy.reject(error as Error);
+      this.failStart(entry, this.stopped ? new StartCancelledError(this.stopCause) : error);
       throw error;
     }
   }
 
+  /**
+   * Waits until every dependency is Running and Healthy; the entry says which ones it still waits
+   * for. As soon as one of them fails to start, or the application stops, the entry is marked
+   * FailedToStart (synchronously, so that its own dependents see it at once) and this rejects.
+   */
+  private waitForDependencies(entry: Entry, dependencies: Resource[]): Promise<void> {
+    const pending = new Set(dependencies.map((d) => d.name));
+    const show = () => this.setState(entry, "Waiting", `waiting for ${[...pending].join(", ")}`);
+    show();
+    return new Promise<void>((resolve, reject) => {
+      const signal = this.abort.signal;
+      const failedDependency = () =>
+        dependencies.find((d) => this.entry(d.name).state === "FailedToStart")?.name;
+      const dependencyFailed = (name: string) =>
+        new DependencyFailedError(name, this.entry(name).stateReason ?? "unknown error");
+      const giveUp = (error: Error) => {
+        signal.removeEventListener("abort", onAbort);
+        this.failStart(entry, error);
+        reject(error);
+      };
+      const onAbort = () => {
+        // A dependency that failed is the reason, not the stop that its failure caused.
+        const failed = failedDependency();
+        giveUp(failed ? dependencyFailed(failed) : new StartCancelledError(this.stopCause));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      for (const dependency of dependencies) {
+        this.entry(dependency.name).healthy.promise.then(
+          () => {
+            if (entry.state !== "Waiting") return;
+            pending.delete(dependency.name);
+            if (pending.size > 0) return show();
+            signal.removeEventListener("abort", onAbort);
+            resolve();
+          },
+          () => {
+            if (entry.state === "Waiting") giveUp(dependencyFailed(dependency.name));
+          },
+        );
+      }
+    });
+  }
+
+  /** FailedToStart with the reason in the resource's log, state.json and the console; dependents learn of it. */
+  private failStart(entry: Entry, error: unknown): void {
+    const kind =
+      error instanceof DependencyFailedError
+        ? "dependency"
+        : error instanceof StartCancelledError
+          ? "cancelled"
+          : "own";
+    entry.failure = {
+      kind,
+      ...(error instanceof DependencyFailedError ? { dependency: error.dependency } : {}),
+    };
+    const reason = describeError(error);
+    this.log(entry.resource.name, kind === "cancelled" ? reason : `failed to start: ${reason}`);
+    this.setState(entry, "FailedToStart", reason);
+    entry.healthy.reject(new Error(reason));
+  }
+
   private async stopOne(resource: Resource): Promise<void> {
     const entry = this.entry(resource.name);
-    if (!entry.started || entry.state === "Exited" || entry.state === "NotStarted") return;
+    // A failed start already stopped what it had started, and keeps its reason.
+    if (
+      !entry.started ||
+      entry.state === "Exited" ||
+      entry.state === "NotStarted" ||
+      entry.state === "FailedToStart"
+    )
+      return;
     entry.expectingExit = true;
     this.setState(entry, "Stopping");
     try {
@@ -468,7 +630,8 @@ export class DistributedApplication {
     entry.exitCode = code;
     entry.health = "Unknown";
     entry.healthDetail = undefined;
-    entry.healthy = deferred();
+    // Dependents waiting on a start in flight keep their promise: the start's failure settles it.
+    if (entry.healthy.settled) entry.healthy = deferred();
     this.setState(entry, "Exited");
     // A database has no process of its own: it goes down with its server.
     for (const dependent of this.order) {
@@ -521,8 +684,9 @@ export class DistributedApplication {
     return this.providers.providerFor(resource);
   }
 
-  private setState(entry: Entry, state: ResourceState): void {
+  private setState(entry: Entry, state: ResourceState, reason?: string): void {
     entry.state = state;
+    entry.stateReason = reason;
     if (state !== "Running")
       entry.health = state === "Exited" || state === "FailedToStart" ? "Unknown" : entry.health;
     void this.writeState();
@@ -593,16 +757,25 @@ interface Deferred {
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: Error) => void;
+  readonly settled: boolean;
 }
 
 function deferred(): Deferred {
   let resolve!: () => void;
   let reject!: (error: Error) => void;
+  let settled = false;
   const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
+    resolve = () => ((settled = true), res());
+    reject = (error) => ((settled = true), rej(error));
   });
   // A rejection nobody waits for is not an error of its own: the start failure is reported once.
   promise.catch(() => {});
-  return { promise, resolve, reject };
+  return {
+    promise,
+    resolve,
+    reject,
+    get settled() {
+      return settled;
+    },
+  };
 }

@@ -11,6 +11,9 @@ export interface ProcessSpec {
   gid?: number;
 }
 
+/** How long an exited process's output may take to drain before `exited` resolves without it. */
+const OUTPUT_DRAIN_MS = 1000;
+
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -46,9 +49,29 @@ export class ManagedProcess {
         this.exitInfo ??= { code: -1, signal: null };
         resolve(this.exitInfo);
       });
+      // The output's last lines (often the reason for an exit) may still be in the pipes when the
+      // process ends: resolve once they are read, or after a second if a leftover keeps them open.
+      const outputEnded = Promise.all(
+        [this.child.stdout, this.child.stderr].map((stream) =>
+          stream && !stream.readableEnded
+            ? new Promise<void>((done) => {
+                stream.once("end", done);
+                stream.once("close", done);
+              })
+            : Promise.resolve(),
+        ),
+      );
       this.child.once("exit", (code, signal) => {
-        this.exitInfo = { code, signal };
-        resolve(this.exitInfo);
+        const info = { code, signal };
+        this.exitInfo = info;
+        let timer: NodeJS.Timeout | undefined;
+        void Promise.race([
+          outputEnded,
+          new Promise<void>((done) => (timer = setTimeout(done, OUTPUT_DRAIN_MS))),
+        ]).then(() => {
+          clearTimeout(timer);
+          resolve(info);
+        });
       });
     });
   }

@@ -182,7 +182,15 @@ function resourceRow(r) {
     { "data-resource": r.name, "data-state": r.state },
     h("td", {}, h("strong", {}, r.name)),
     h("td", { class: "muted" }, r.kind),
-    h("td", { "data-testid": "state" }, badge(r.state)),
+    // Why it waits or why its start failed (state.json's stateReason).
+    h(
+      "td",
+      { "data-testid": "state", title: r.stateReason ?? "" },
+      badge(r.state),
+      r.state === "Waiting" || r.state === "FailedToStart"
+        ? h("div", { class: "muted", "data-testid": "state-reason" }, r.stateReason ?? "")
+        : null,
+    ),
     h("td", { title: r.healthDetail ?? "" }, badge(r.health)),
     r.container
       ? h(

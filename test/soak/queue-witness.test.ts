@@ -63,7 +63,7 @@ describe("the soak's witness queue", () => {
   });
 });
 
-describe("delivery-count of a redelivery (Artemis, AMQP)", () => {
+describe("delivery-count of a redelivery (Artemis, AMQP, counts journalled)", () => {
   /** Receives one message from `queue` and leaves it unsettled; resolves with its delivery-count. */
   function receiveUnsettled(connection: Connection, queue: string): Promise<{ count: number }> {
     return new Promise((resolve, reject) => {
@@ -105,23 +105,36 @@ describe("delivery-count of a redelivery (Artemis, AMQP)", () => {
     });
   }
 
-  it("is 0 after the consumer detached cleanly, 1 after its connection dropped", async () => {
+  it("is 0 again after the consumer detached without settling", async () => {
     const queue = "counted.group";
     const sender = await connect();
     await sendAndConfirm(sender, "counted", event("detached", "detached"));
-
-    // A consumer that got the message and closed its link (a graceful shutdown) without settling:
-    // the broker takes the delivery back as if it never happened.
+    sender.close();
+    // A consumer that got the message and closed its connection (a graceful shutdown) without
+    // settling: the broker takes the delivery back as if it never happened, so a consumer that
+    // had applied it sees it again with count 0, like a copy. (A dropped connection, what a kill
+    // looks like, gave count 1 in one run and 0 in another on 2.56: not asserted.)
     const graceful = await connect();
     expect((await receiveUnsettled(graceful, queue)).count).toBe(0);
     await close(graceful);
     expect(await acceptOne(queue)).toBe(0);
+  });
 
-    await sendAndConfirm(sender, "counted", event("dropped", "dropped"));
-    // A consumer whose connection broke (a crash): the broker counts the attempt.
-    const crashed = await connect();
-    expect((await receiveUnsettled(crashed, queue)).count).toBe(0);
-    (crashed as unknown as { socket: { destroy(): void } }).socket.destroy();
-    expect(await acceptOne(queue)).toBe(1);
+  it("survives a broker stop and a broker kill", async () => {
+    const queue = "counted.group";
+    const redeliveredAfter = async (id: string, stop: () => Promise<void>): Promise<number> => {
+      const sender = await connect();
+      await sendAndConfirm(sender, "counted", event(id, id));
+      await close(sender);
+      const consumer = await connect();
+      expect((await receiveUnsettled(consumer, queue)).count).toBe(0);
+      await stop();
+      await app.startResource("broker");
+      await app.waitForHealthy("broker", 180_000);
+      return acceptOne(queue);
+    };
+    // Journalled before the delivery, the count survives a graceful stop and a kill alike.
+    expect(await redeliveredAfter("stopped", () => app.stopResource("broker"))).toBe(1);
+    expect(await redeliveredAfter("killed", () => app.killResource("broker"))).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import type { FaultRecord } from "./chaos.js";
+import type { Component, FaultRecord } from "./chaos.js";
 
 /** An event (e.g. a repeat delivery) next to the fault that came last before it. */
 export interface AttributedEvent {
@@ -12,13 +12,19 @@ export interface AttributedEvent {
 export const BEFORE_ANY_FAULT = "before any fault";
 
 /**
- * Puts each event next to the fault that started last before it. The soak uses it to show which
- * faults the repeat deliveries with delivery-count 0 follow (the receiver records when it skipped
- * each one, which is after the fault that caused it and before or after later ones: a hint, not
- * a proof; the witness queue is the proof that they are not copies).
+ * Puts each event next to the fault of one of `components` that started last before it. The soak
+ * uses it to show which faults the repeat deliveries with delivery-count 0 follow, among those of
+ * the broker and the receiver (only they can make the broker deliver again). The receiver records
+ * when it skipped each one, after the fault that caused it: a hint, not a proof (the witness
+ * queue is the proof that they are not copies).
  */
-export function attributeToFaults(times: Date[], faults: FaultRecord[]): AttributedEvent[] {
+export function attributeToFaults(
+  times: Date[],
+  faults: FaultRecord[],
+  components: readonly Component[],
+): AttributedEvent[] {
   const ordered = faults
+    .filter((f) => components.includes(f.component))
     .map((f) => ({ at: Date.parse(f.at), label: `${f.component} ${f.fault}` }))
     .sort((a, b) => a.at - b.at);
   return times.map((time) => {

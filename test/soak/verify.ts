@@ -22,7 +22,7 @@ export interface Verdict {
    * A copy and a redelivery look alike here; the witness queue (copies_on_queue) tells them apart.
    */
   redeliveries_uncounted: number;
-  /** The same, counted by the fault that came last before each (fault-attribution.ts). */
+  /** The same, counted by the broker or receiver fault that came last before each (fault-attribution.ts). */
   redeliveries_uncounted_after: Record<string, number>;
   /** The first 50 of them: when the inbox skipped each, and the fault before. */
   redeliveries_uncounted_log: Array<AttributedEvent & { group: string | null }>;
@@ -142,6 +142,7 @@ export async function verify(
   const attributed = attributeToFaults(
     uncounted.map((u) => u.occurred_at),
     faults,
+    ["broker", "receiver"],
   );
   const [counted] = await rows<{ n: number }>(
     receiverDb,

@@ -120,21 +120,18 @@ describe("delivery-count of a redelivery (Artemis, AMQP, counts journalled)", ()
     expect(await acceptOne(queue)).toBe(0);
   });
 
-  it("survives a broker stop and a broker kill", async () => {
+  it("survives a broker kill when journalled", async () => {
     const queue = "counted.group";
-    const redeliveredAfter = async (id: string, stop: () => Promise<void>): Promise<number> => {
-      const sender = await connect();
-      await sendAndConfirm(sender, "counted", event(id, id));
-      await close(sender);
-      const consumer = await connect();
-      expect((await receiveUnsettled(consumer, queue)).count).toBe(0);
-      await stop();
-      await app.startResource("broker");
-      await app.waitForHealthy("broker", 180_000);
-      return acceptOne(queue);
-    };
-    // Journalled before the delivery, the count survives a graceful stop and a kill alike.
-    expect(await redeliveredAfter("stopped", () => app.stopResource("broker"))).toBe(1);
-    expect(await redeliveredAfter("killed", () => app.killResource("broker"))).toBe(1);
+    const sender = await connect();
+    await sendAndConfirm(sender, "counted", event("killed", "killed"));
+    await close(sender);
+    const consumer = await connect();
+    expect((await receiveUnsettled(consumer, queue)).count).toBe(0);
+    // Journalled before the delivery, the count survives a kill. (A graceful stop races: in eight
+    // tries it gave 0 for the whole batch of unsettled deliveries three times, 1 five times.)
+    await app.killResource("broker");
+    await app.startResource("broker");
+    await app.waitForHealthy("broker", 180_000);
+    expect(await acceptOne(queue)).toBe(1);
   });
 });

@@ -4,7 +4,14 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
-import { CHROMIUM, launchBrowser, startDashboardApp, type Browser, type DashboardApp } from "./support.js";
+import {
+  CHROMIUM,
+  launchBrowser,
+  startDashboardApp,
+  waitForTraceSpans,
+  type Browser,
+  type DashboardApp,
+} from "./support.js";
 
 // The journey, the resource graph and custom commands in a real browser against the real system.
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -79,10 +86,14 @@ describe("journey, graph and commands in Chromium", () => {
     ])
       expect(stages).toContain(stage);
     expect(stages[0]).toBe("created");
-    // Linked to its trace, whose spans are listed.
-    await page.getByTestId("journey-spans").locator("tr").nth(1).waitFor();
+    // Linked to its trace, whose spans are listed. A message is often delivered before its spans
+    // reach the dashboard (the services export in 1 s batches): wait until the store holds the
+    // spans of both services, then show the journey again.
     const traceHref = await page.getByTestId("journey-trace").getAttribute("href");
     expect(traceHref).toMatch(/^\/traces\/[0-9a-f]{32}$/);
+    await waitForTraceSpans(dashboard, traceHref!.slice("/traces/".length), ["sender", "receiver"]);
+    await page.getByRole("button", { name: "Show journey" }).click();
+    await page.getByTestId("journey-spans").locator("tr").nth(1).waitFor();
     await docsScreenshot(page, "dashboard-journey");
 
     // A shared link opens the same journey.

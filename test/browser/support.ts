@@ -93,3 +93,37 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await fs.mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
 }
+
+/**
+ * Resolves once the dashboard's telemetry store holds a span of `traceId` from each of `services`.
+ * The services export spans in batches (OTEL_BSP_SCHEDULE_DELAY, 1 s), so a message can be
+ * delivered before its spans reach the dashboard; a page that lists them must wait for this.
+ */
+export function waitForTraceSpans(
+  dashboard: DashboardServer,
+  traceId: string,
+  services: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const missing = (): string[] => {
+    const seen = new Set(dashboard.store.trace(traceId).map((span) => span.service));
+    return services.filter((service) => !seen.has(service));
+  };
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (missing().length > 0) return;
+      done();
+      resolve();
+    };
+    const unsubscribe = dashboard.store.onAdd(check);
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`trace ${traceId}: no span from ${missing().join(", ")} after ${timeoutMs} ms`));
+    }, timeoutMs);
+    function done(): void {
+      clearTimeout(timer);
+      unsubscribe();
+    }
+    check();
+  });
+}

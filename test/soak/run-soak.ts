@@ -4,7 +4,11 @@ import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { COMPONENTS, runChaos, type Component, type FaultRecord } from "./chaos.js";
 import { runLoad, type Confirmed } from "./load.js";
 import { SeededRandom } from "./random.js";
-import { drained, longestPendingMs, verify, type Verdict } from "./verify.js";
+import { createWitnessQueue, readWitnessQueue } from "./queue-witness.js";
+import { drained, longestPendingMs, outboxRows, verify, type Verdict } from "./verify.js";
+
+/** The topic the relay publishes to (apphost/src/app.ts), where the witness queue listens too. */
+const TOPIC = "entity-items";
 
 export interface SoakOptions {
   messages: number;
@@ -20,6 +24,15 @@ export interface SoakOptions {
 }
 
 export interface SoakReport extends Verdict {
+  /**
+   * Second copies on the queues: outbox ids the broker routed to the topic more than once, counted
+   * by the witness queue (queue-witness.ts). Any is a failure.
+   */
+  copies_on_queue: number;
+  /** Up to 10 of those ids, with how many times each was routed. */
+  copied_ids: Array<{ messageId: string; times: number }>;
+  /** Outbox rows the witness queue never saw (must be 0, or the witness proves nothing). */
+  witness_missing: number;
   messages: number;
   creates: number;
   updates: number;
@@ -31,7 +44,30 @@ export interface SoakReport extends Verdict {
   drain_s: number;
   duration_s: number;
   seed: number;
+  /** The names of the checks below that are not 0. */
+  failed_checks: string[];
   passed: boolean;
+}
+
+/**
+ * Every count that must be 0 for the soak to pass. Repeat deliveries the inbox skipped
+ * (redeliveries_skipped, redeliveries_uncounted) are not among them: they are redeliveries of
+ * the one copy, as the witness queue shows; a second copy on the queue is (copies_on_queue).
+ */
+export const MUST_BE_ZERO = [
+  "lost",
+  "duplicates_applied",
+  "out_of_order",
+  "not_delivered",
+  "dead_lettered",
+  "audit_missing",
+  "copies_on_queue",
+  "witness_missing",
+  "unexpected_answers",
+] as const satisfies ReadonlyArray<keyof SoakReport>;
+
+export function failedChecks(report: Pick<SoakReport, (typeof MUST_BE_ZERO)[number]>): string[] {
+  return MUST_BE_ZERO.filter((check) => report[check] !== 0);
 }
 
 /**
@@ -51,6 +87,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     (model.resource("broker") as ArtemisResource).withPersistedDeliveryCount();
     app = await startTestApp({ model });
     const running = app;
+    // Before the load: the witness must see every message the relay publishes.
+    await createWitnessQueue(running.getConnectionString("broker"), TOPIC);
     const stopChaos = new AbortController();
     const stopLoad = new AbortController();
     const faults: FaultRecord[] = [];
@@ -94,7 +132,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     const drainS = (Date.now() - lastFaultHealedAt) / 1000;
-    const verdict = await verify(running, confirmed);
+    const verdict = await verify(running, confirmed, faults);
+    const witness = await readWitnessQueue(running.getConnectionString("broker"), TOPIC);
     const report: SoakReport = {
       messages: confirmed.creates + confirmed.updates,
       creates: confirmed.creates,
@@ -102,23 +141,21 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       retries: confirmed.retries,
       unexpected_answers: confirmed.unexpected.length,
       ...verdict,
+      copies_on_queue: witness.messages - witness.distinct,
+      copied_ids: witness.copied.slice(0, 10),
+      witness_missing: Math.max(0, (await outboxRows(running)) - witness.distinct),
       faults: countFaults(faults),
       fault_log: faults,
       longest_pending_ms: await longestPendingMs(running),
       drain_s: Math.round(drainS * 10) / 10,
       duration_s: Math.round((Date.now() - started) / 1000),
       seed: opts.seed,
+      failed_checks: [],
       passed: false,
     };
     for (const line of confirmed.unexpected.slice(0, 10)) opts.log(`unexpected answer: ${line}`);
-    report.passed =
-      report.lost === 0 &&
-      report.duplicates_applied === 0 &&
-      report.out_of_order === 0 &&
-      report.not_delivered === 0 &&
-      report.dead_lettered === 0 &&
-      report.audit_missing === 0 &&
-      report.unexpected_answers === 0;
+    report.failed_checks = failedChecks(report);
+    report.passed = report.failed_checks.length === 0;
     return report;
   } finally {
     await stopTestApp(app);

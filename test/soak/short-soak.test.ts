@@ -9,7 +9,7 @@ const seed = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31)
 
 describe("chaos soak (short)", () => {
   it(
-    `loses nothing, applies nothing twice, keeps version order, delivers every row (seed ${seed})`,
+    `loses nothing, applies nothing twice, keeps version order, delivers every row, copies nothing on the queue (seed ${seed})`,
     async () => {
       const report = await runSoak({
         messages: Number(process.env.SOAK_MESSAGES ?? 2_000),
@@ -34,6 +34,8 @@ describe("chaos soak (short)", () => {
         dead_lettered: report.dead_lettered,
         audit_missing: report.audit_missing,
         unexpected_answers: report.unexpected_answers,
+        copies_on_queue: report.copies_on_queue,
+        witness_missing: report.witness_missing,
       }).toEqual({
         lost: 0,
         duplicates_applied: 0,
@@ -42,6 +44,8 @@ describe("chaos soak (short)", () => {
         dead_lettered: 0,
         audit_missing: 0,
         unexpected_answers: 0,
+        copies_on_queue: 0,
+        witness_missing: 0,
       });
       expect(report.messages).toBeGreaterThanOrEqual(Number(process.env.SOAK_MESSAGES ?? 2_000) - 10);
     },

@@ -61,7 +61,14 @@ log(`drain after last     ${report.drain_s} s`);
 log(`lost                 ${report.lost}`);
 log(`duplicates applied   ${report.duplicates_applied}`);
 log(
-  `duplicates on queue  ${report.duplicates_on_queue} (redeliveries skipped by the inbox: ${report.redeliveries_skipped})`,
+  `copies on queue      ${report.copies_on_queue} (witness queue: ${report.witness_missing} outbox rows missing)${report.copied_ids.map((c) => ` ${c.messageId}×${c.times}`).join("")}`,
+);
+log(
+  `redeliveries skipped ${report.redeliveries_skipped} with a delivery-count, ${report.redeliveries_uncounted} with count 0, after: ${
+    Object.entries(report.redeliveries_uncounted_after)
+      .map(([fault, n]) => `${fault} ${n}`)
+      .join(", ") || "-"
+  }`,
 );
 log(
   `out of order         ${report.out_of_order} (arrivals before their predecessor, redelivered: ${report.out_of_order_arrivals})`,
@@ -70,6 +77,8 @@ log(`not delivered        ${report.not_delivered}`);
 log(
   `dead-lettered        ${report.dead_lettered}, audit missing ${report.audit_missing}, unexpected answers ${report.unexpected_answers}`,
 );
-log(`result               ${report.passed ? "PASSED" : "FAILED"} in ${report.duration_s} s`);
+log(
+  `result               ${report.passed ? "PASSED" : `FAILED (${report.failed_checks.join(", ")})`} in ${report.duration_s} s`,
+);
 if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, fault_log: faultLog })}\n`);
 process.exitCode = report.passed ? 0 : 1;

@@ -1,5 +1,7 @@
 import type { DistributedApplication } from "@outbox/apphost";
 import pg from "pg";
+import type { FaultRecord } from "./chaos.js";
+import { attributeToFaults, countByFault, type AttributedEvent } from "./fault-attribution.js";
 import type { Confirmed } from "./load.js";
 
 export interface Verdict {
@@ -15,8 +17,15 @@ export interface Verdict {
   not_delivered: number;
   /** Messages rejected as poison by a consumer (nothing was injected as poison). */
   dead_lettered: number;
-  /** Second copies of a message delivered by the broker (delivery-count 0, id already in the inbox). */
-  duplicates_on_queue: number;
+  /**
+   * Repeat deliveries of an already applied message with delivery-count 0, the inbox skipped them.
+   * A copy and a redelivery look alike here; the witness queue (copies_on_queue) tells them apart.
+   */
+  redeliveries_uncounted: number;
+  /** The same, counted by the broker or receiver fault that came last before each (fault-attribution.ts). */
+  redeliveries_uncounted_after: Record<string, number>;
+  /** The first 50 of them: when the inbox skipped each, and the fault before. */
+  redeliveries_uncounted_log: Array<AttributedEvent & { group: string | null }>;
   /** Redeliveries the broker knew of (delivery-count > 0) that the inbox skipped. */
   redeliveries_skipped: number;
   /** Audit group: messages missing from its log. */
@@ -52,6 +61,15 @@ export async function drained(app: DistributedApplication, confirmed: Confirmed)
   return (applied?.n ?? 0) >= expected;
 }
 
+/** How many rows the outbox holds (each must reach the witness queue once). */
+export async function outboxRows(app: DistributedApplication): Promise<number> {
+  const [row] = await rows<{ n: number }>(
+    app.getConnectionString("senderdb"),
+    "SELECT count(*)::int AS n FROM outbox_messages",
+  );
+  return row?.n ?? 0;
+}
+
 /** Longest time a row waited between commit and publish (ms), from the outbox itself. */
 export async function longestPendingMs(app: DistributedApplication): Promise<number> {
   const [row] = await rows<{ ms: number | null }>(
@@ -61,7 +79,11 @@ export async function longestPendingMs(app: DistributedApplication): Promise<num
   return Math.round(row?.ms ?? 0);
 }
 
-export async function verify(app: DistributedApplication, confirmed: Confirmed): Promise<Verdict> {
+export async function verify(
+  app: DistributedApplication,
+  confirmed: Confirmed,
+  faults: FaultRecord[],
+): Promise<Verdict> {
   const senderDb = app.getConnectionString("senderdb");
   const receiverDb = app.getConnectionString("receiverdb");
 
@@ -113,15 +135,27 @@ export async function verify(app: DistributedApplication, confirmed: Confirmed):
     `SELECT count(*) FILTER (WHERE error LIKE '%version gap%')::int AS gaps,
             count(*) FILTER (WHERE kind = 'poison')::int AS poison FROM delivery_failures`,
   );
-  const [dups] = await rows<{ copies: number; redeliveries: number }>(
+  const uncounted = await rows<{ occurred_at: Date; consumer_group: string | null }>(
     receiverDb,
-    `SELECT count(*) FILTER (WHERE delivery_count = 0)::int AS copies,
-            count(*) FILTER (WHERE delivery_count > 0)::int AS redeliveries FROM duplicate_deliveries`,
+    "SELECT occurred_at, consumer_group FROM duplicate_deliveries WHERE delivery_count = 0 ORDER BY occurred_at",
+  );
+  const attributed = attributeToFaults(
+    uncounted.map((u) => u.occurred_at),
+    faults,
+    ["broker", "receiver"],
+  );
+  const [counted] = await rows<{ n: number }>(
+    receiverDb,
+    "SELECT count(*)::int AS n FROM duplicate_deliveries WHERE delivery_count > 0",
   );
   return {
     lost,
-    duplicates_on_queue: dups?.copies ?? 0,
-    redeliveries_skipped: dups?.redeliveries ?? 0,
+    redeliveries_uncounted: uncounted.length,
+    redeliveries_uncounted_after: countByFault(attributed),
+    redeliveries_uncounted_log: attributed
+      .slice(0, 50)
+      .map((event, i) => ({ ...event, group: uncounted[i]?.consumer_group ?? null })),
+    redeliveries_skipped: counted?.n ?? 0,
     duplicates_applied: history.length - distinctMessages + (senderTwice?.n ?? 0) + (auditDup?.n ?? 0),
     out_of_order: outOfOrder,
     out_of_order_arrivals: failures?.gaps ?? 0,

@@ -135,6 +135,7 @@ describe("DELETE of a dead letter that would leave a version gap", () => {
     expect(String(problem.detail)).toContain(`consumer group audit`);
     expect(String(problem.detail)).toContain(gapped.id);
     expect(String(problem.detail)).toContain("Replay it instead");
+    expect(String(problem.detail)).toContain("waits for version 3");
     expect((await deadLetters(receiver, "audit")).items.some((i) => i.id === letters.gap.id)).toBe(true);
 
     // Replay instead: applied on top of 2.

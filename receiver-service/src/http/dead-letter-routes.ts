@@ -3,17 +3,19 @@ import {
   deadLetterIdParams as idParams,
   deadLetterLimitParameter as limitField,
   expectDeadLetter,
-  HttpProblem,
-  MAX_BROWSE,
   problemResponseSchema,
   unavailableWhenBrokerIsDown,
-  type DeadLetter,
   type DeadLetterQueue,
   type ServiceHost,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
-import { deadLetterApplyState, failureSummaries, type VersionedProjection } from "../data/queries.js";
+import { failureSummaries } from "../data/queries.js";
+import {
+  deleteWouldLeaveGapSchema,
+  findDeadLetter,
+  refuseDeleteThatLeavesGap,
+} from "./dead-letter-delete-guard.js";
 
 const TAG = "DeadLetters";
 
@@ -49,105 +51,10 @@ function groupField(groups: readonly [string, ...string[]]) {
   });
 }
 
-/** 409 for DELETE of a dead letter its group still needs to keep the aggregate's versions contiguous. */
-export const deleteWouldLeaveGapSchema = problemResponseSchema
-  .extend({
-    group: z.string().optional(),
-    aggregateId: z.string().optional(),
-    messageId: z.string().optional(),
-    eventType: z.string().optional(),
-    version: z.number().int().nullable().optional().meta({
-      description:
-        "The aggregate version the dead letter brings (1 for a creation; null: not visible without its body)",
-    }),
-    appliedVersion: z.number().int().nullable().optional().meta({
-      description: "The aggregate's highest version the group has applied (null: none)",
-    }),
-    replay: z.string().optional().meta({ description: "The admin route to use instead" }),
-  })
-  .meta({
-    id: "DeadLetterDeleteWouldLeaveGapProblem",
-    description:
-      "RFC 9457 problem details; the group, the aggregate and the version a DELETE would leave missing, and the replay route to use instead",
-  });
-
-/** The group whose versions live in the audit log (main.ts names it so); any other is the entity copy. */
-const AUDIT_GROUP = "audit";
-const ENTITY_EVENTS = new Set(["EntityItemCreated", "EntityItemUpdated"]);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export interface DeadLetterQueues {
   /** Consumer group -> its dead-letter queue. */
   byGroup: ReadonlyMap<string, DeadLetterQueue>;
   defaultGroup: string;
-}
-
-/**
- * Refuses (409) to delete a dead letter its group has not applied when it is an entity event: the
- * group applies an aggregate's versions in order, so without it every later version of that
- * entity would be refused as a version gap in that group forever. Deletable: a message the group
- * already processed (by message id, or a creation of an entity it holds), one the group recorded
- * as poison (it can never apply it as it is), and anything that is not an entity event. The body
- * is not visible through management, so an update's own version is not known here: an update the
- * group has not processed is kept (a replay of a copy applied under another id is harmless).
- */
-async function refuseDeleteThatLeavesGap(db: Database, group: string, letter: DeadLetter): Promise<void> {
-  const props = letter.properties;
-  const type = letter.type;
-  const aggregate = props["aggregate_id"] ?? letter.groupId;
-  if (type === undefined || !ENTITY_EVENTS.has(type) || letter.messageId === undefined) return;
-  // The event schema requires a UUID entity id: anything else never applies to any entity.
-  if (typeof aggregate !== "string" || !UUID.test(aggregate.trim())) return;
-  const aggregateId = aggregate.trim();
-  const projection: VersionedProjection = group === AUDIT_GROUP ? "audit-log" : "entity-copy";
-  const state = await deadLetterApplyState(db, {
-    projection,
-    group,
-    aggregateId,
-    messageId: letter.messageId,
-  });
-  if (state.applied || state.lastFailureKind === "poison") return;
-  const version = type === "EntityItemCreated" ? 1 : null;
-  if (version !== null && state.appliedVersion !== undefined && state.appliedVersion >= version) return;
-  const replay = `/api/DeadLetters/${letter.id}/replay?group=${encodeURIComponent(group)}`;
-  const holds =
-    state.appliedVersion === undefined
-      ? "has applied no version of it yet"
-      : `has applied it up to version ${state.appliedVersion}`;
-  throw new HttpProblem(
-    409,
-    "Deleting would leave a version gap",
-    `Dead letter ${letter.id} (${type}${version === null ? "" : ` version ${version}`}, message ${letter.messageId}) ` +
-      `is a version of EntityItem ${aggregateId} that consumer group ${group} has not applied; the group ${holds}. ` +
-      `It applies an aggregate's versions in order: without this one it would refuse every later version of ` +
-      `${aggregateId} as a version gap, for good. Replay it instead (POST ${replay}).`,
-    {
-      group,
-      aggregateId,
-      messageId: letter.messageId,
-      eventType: type,
-      version,
-      appliedVersion: state.appliedVersion ?? null,
-      replay,
-    },
-  );
-}
-
-/**
- * The dead letter with this broker id, from the listing (management has no lookup by id). Past the
- * listing's page it cannot be checked: refused rather than deleted unseen.
- */
-async function findDeadLetter(dlq: DeadLetterQueue, id: number): Promise<DeadLetter> {
-  const letters = await dlq.browse(MAX_BROWSE).catch(unavailableWhenBrokerIsDown);
-  const letter = letters.find((l) => l.id === id);
-  if (letter !== undefined) return letter;
-  if (letters.length < MAX_BROWSE) expectDeadLetter(false, id, dlq.queue);
-  throw new HttpProblem(
-    409,
-    "Dead letter not checkable",
-    `Message ${id} is not among the oldest ${MAX_BROWSE} of ${dlq.queue} (all the broker lists), so whether ` +
-      `deleting it would leave a version gap cannot be checked. Replay or delete older dead letters first.`,
-  );
 }
 
 /** Browse, count, replay and delete dead-lettered messages of this service's consumer groups. */

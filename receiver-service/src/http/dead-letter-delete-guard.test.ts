@@ -1,7 +1,9 @@
-import type { DeadLetter } from "@outbox/service-defaults";
+import { createLogger, ServiceHost, type DeadLetter, type DeadLetterQueue } from "@outbox/service-defaults";
 import { describe, expect, it } from "vitest";
+import type { Database } from "../data/db.js";
 import type { DeadLetterApplyState } from "../data/queries.js";
 import { entityEventOf, gapRefusal, type DeadEntityEvent } from "./dead-letter-delete-guard.js";
+import { registerDeadLetterRoutes } from "./dead-letter-routes.js";
 
 const ENTITY = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
 
@@ -66,5 +68,42 @@ describe("gapRefusal", () => {
     const refusal = gapRefusal("receiver", 7, creation, { ...notApplied, appliedVersion: undefined });
     expect(refusal?.extra).toMatchObject({ version: 1, appliedVersion: null });
     expect(refusal?.detail).toContain("has applied no version of it yet");
+  });
+});
+
+describe("the receiver's OpenAPI document", () => {
+  it("documents DELETE's 409 with the group, aggregate, versions and replay route", async () => {
+    const host = new ServiceHost({
+      name: "receiver-service",
+      version: "0.0.0",
+      logger: createLogger("test", "silent"),
+      port: 0,
+      handleSignals: false,
+    });
+    try {
+      const never = <T extends object>(): T => ({}) as T;
+      registerDeadLetterRoutes(host, never<Database>(), {
+        byGroup: new Map([["receiver", never<DeadLetterQueue>()]]),
+        defaultGroup: "receiver",
+      });
+      const { url } = await host.start();
+      const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
+        paths: Record<
+          string,
+          { delete?: { responses: Record<string, { content?: Record<string, unknown> }> } }
+        >;
+        components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+      };
+      const conflict = document.paths["/api/DeadLetters/{id}"]?.delete?.responses["409"];
+      expect(JSON.stringify(conflict?.content?.["application/problem+json"])).toContain(
+        "DeadLetterDeleteWouldLeaveGapProblem",
+      );
+      const schema = document.components.schemas["DeadLetterDeleteWouldLeaveGapProblem"];
+      expect(Object.keys(schema?.properties ?? {})).toEqual(
+        expect.arrayContaining(["group", "aggregateId", "version", "appliedVersion", "replay"]),
+      );
+    } finally {
+      await host.stop();
+    }
   });
 });

@@ -129,3 +129,54 @@ export async function recordDuplicateDelivery(
     deliveryCount: duplicate.deliveryCount,
   });
 }
+
+/** Where a consumer group keeps what it applied, per aggregate and in version order. */
+export type VersionedProjection = "entity-copy" | "audit-log";
+
+/** What a consumer group holds for one dead letter's message id and aggregate. */
+export interface DeadLetterApplyState {
+  /** The group has this message id among what it processed (replaying it would be a duplicate). */
+  applied: boolean;
+  /** The aggregate's highest version the group applied (undefined: none). */
+  appliedVersion: number | undefined;
+  /** The kind of the group's latest recorded failure of this message id (best effort). */
+  lastFailureKind: DeliveryFailureKind | undefined;
+}
+
+/**
+ * One statement, every part an index lookup: whether the group processed the message id (the
+ * receiver group: its inbox, or the permanent effect rows the inbox retention leaves; the audit
+ * group: its log), the aggregate's applied version, and the group's latest failure kind.
+ * `aggregateId` must be a UUID for the entity copy (its key column is uuid).
+ */
+export async function deadLetterApplyState(
+  db: Database,
+  target: { projection: VersionedProjection; group: string; aggregateId: string; messageId: string },
+): Promise<DeadLetterApplyState> {
+  const { group, aggregateId, messageId } = target;
+  const groupState =
+    target.projection === "entity-copy"
+      ? sql`(SELECT version FROM received_items WHERE id = ${aggregateId}::uuid) AS applied_version,
+            (EXISTS (SELECT 1 FROM inbox WHERE message_id = ${messageId})
+             OR EXISTS (SELECT 1 FROM received_items WHERE message_id = ${messageId})
+             OR EXISTS (SELECT 1 FROM received_item_versions
+                         WHERE entity_id = ${aggregateId}::uuid AND message_id = ${messageId})) AS applied`
+      : sql`(SELECT max(aggregate_version) FROM audit_log WHERE aggregate_id = ${aggregateId}) AS applied_version,
+            EXISTS (SELECT 1 FROM audit_log WHERE message_id = ${messageId}) AS applied`;
+  const result = await db.execute<{
+    applied_version: number | null;
+    applied: boolean;
+    last_failure_kind: DeliveryFailureKind | null;
+  }>(sql`
+    SELECT ${groupState},
+           (SELECT kind FROM delivery_failures
+             WHERE message_id = ${messageId} AND consumer_group = ${group}
+             ORDER BY occurred_at DESC, id DESC LIMIT 1) AS last_failure_kind`);
+  const row = result.rows[0];
+  return {
+    applied: row?.applied === true,
+    appliedVersion:
+      row?.applied_version === null || row === undefined ? undefined : Number(row.applied_version),
+    lastFailureKind: row?.last_failure_kind ?? undefined,
+  };
+}

@@ -11,6 +11,11 @@ import {
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { failureSummaries } from "../data/queries.js";
+import {
+  deleteWouldLeaveGapSchema,
+  findDeadLetter,
+  refuseDeleteThatLeavesGap,
+} from "./dead-letter-delete-guard.js";
 
 const TAG = "DeadLetters";
 
@@ -161,16 +166,23 @@ export function registerDeadLetterRoutes(host: ServiceHost, db: Database, queues
     method: "delete",
     path: "/api/DeadLetters/:id",
     operationId: "deleteDeadLetter",
-    summary: "Delete one message from the dead-letter queue for good",
+    summary:
+      "Delete one message from the dead-letter queue for good, unless the group still needs it (an entity version it has not applied)",
     tags: [TAG],
     request: { params: idParams, query: groupQuery },
     responses: {
       204: { description: "Deleted" },
       404: { description: "No such message in the dead-letter queue", schema: problemResponseSchema },
+      409: {
+        description:
+          "An entity event the group has not applied (deleting it would leave a version gap for that entity in that group: replay it instead), or a message beyond the oldest 200, which cannot be checked",
+        schema: deleteWouldLeaveGapSchema,
+      },
       503: unavailable,
     },
     handler: async ({ params, query, res }) => {
-      const { dlq } = pick(query.group);
+      const { group, dlq } = pick(query.group);
+      await refuseDeleteThatLeavesGap(db, group, await findDeadLetter(dlq, params.id));
       expectDeadLetter(await dlq.remove(params.id).catch(unavailableWhenBrokerIsDown), params.id, dlq.queue);
       res.status(204).end();
     },

@@ -200,7 +200,11 @@ export class DistributedApplication {
       });
       if (left === 0) resolve(undefined);
     });
-    if (failed === undefined) return;
+    if (failed === undefined) {
+      // Tools and tests read state.json as soon as start() returns: the last write must have landed.
+      await this.stateWrite;
+      return;
+    }
     // The failure reaches the dependents through promise callbacks only (no timers): once this
     // macrotask turn comes, each of them has failed with it, before the stop could cancel them.
     await new Promise((resolve) => setImmediate(resolve));

@@ -269,6 +269,19 @@ function pgArray(values: readonly string[]): string {
   return `{${values.join(",")}}`;
 }
 
+/**
+ * Locks a claim's pending rows in id order before a multi-row UPDATE: every such statement (the
+ * relay's mark and release, the receipt batch) takes its locks in the same order, so they wait for
+ * each other instead of deadlocking.
+ */
+function claimedRowsInIdOrder(ids: readonly string[], claimToken: string): SQL {
+  return sql`
+      select id from outbox_messages
+       where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
+       order by id
+         for update`;
+}
+
 // Every write below is fenced by `claim_token = <the claim's token> AND status = 'pending'`: if
 // this claim's lease ran out and the row was claimed again (by another instance or another loop
 // of this one), this claim's late word is ignored (the new claim resends; the broker drops the
@@ -294,12 +307,7 @@ export async function markPublished(
   const ids = accepted.map((a) => a.id);
   const times = accepted.map((a) => a.at.toISOString());
   const result = await db.execute<{ id: string; created_at: string | Date; published_at: string | Date }>(sql`
-    with locked as materialized (
-      select id from outbox_messages
-       where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
-       order by id
-         for update
-    )
+    with locked as materialized (${claimedRowsInIdOrder(ids, claimToken)})
     update outbox_messages o
        set status = 'published', published_at = v.at, locked_by = null, locked_until = null,
            claim_token = null, last_error = null
@@ -327,12 +335,7 @@ export async function releaseClaims(
 ): Promise<number> {
   if (ids.length === 0) return 0;
   const result = await db.execute(sql`
-    with locked as materialized (
-      select id from outbox_messages
-       where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
-       order by id
-         for update
-    )
+    with locked as materialized (${claimedRowsInIdOrder(ids, claimToken)})
     update outbox_messages o
        set locked_by = null, locked_until = null, claim_token = null,
            outcome_unknown = o.outcome_unknown or ${sent},

@@ -12,6 +12,7 @@ import { insertOutboxMessage } from "../sender-service/src/data/outbox.js";
 import { entityCreatedRow } from "./support/outbox-events.js";
 import { openDatabase } from "./support/relay-harness.js";
 import { signalGroup } from "./support/signals.js";
+import { bytesUnreadByServer } from "./support/socket-queues.js";
 import { eventually } from "./support/receiver.js";
 import { appliedCounts, consumerCounters, GROUP_QUEUES, groupQueueStats, query } from "./support/system.js";
 
@@ -21,6 +22,8 @@ const LEASE_MS = 8_000;
 const SEND_TIMEOUT_MS = 4_000;
 const STALLED = "sender-0";
 const SUCCESSOR = "sender-1";
+/** Less than one event's transfer frame (~900 bytes), more than an idle link's frames (~130 bytes seen). */
+const ONE_TRANSFER_BYTES = 512;
 
 let app: DistributedApplication;
 const stopped = new Set<number>();
@@ -111,20 +114,25 @@ describe("a relay whose lease expires during a send (issue 11)", () => {
     const stalledPid = pidOf(STALLED);
     const brokerPid = pidOf("broker");
     const stalledOwner = new RegExp(`^sender-.*-${stalledPid}-`);
+    const brokerPort = Number(new URL(app.getConnectionString("broker")).port);
 
     // The broker stalls first, so that the relay's sends stay unsettled (no outcome) ...
     stall(brokerPid);
     let ids: string[];
     let claimed: OutboxRow[];
     try {
+      const unreadBefore = bytesUnreadByServer(stalledPid, brokerPort);
       ids = await commitEntities();
-      // ... and the relay stalls as soon as it has claimed every row, inside the send timeout.
+      // ... and the relay stalls as soon as it has claimed every row and written sends to the
+      // broker's socket (a claim alone is not a send: a CI run stalled it in between), inside the
+      // send timeout.
       claimed = await eventually(
-        "every row claimed by the relay that is about to stall",
+        "every row claimed by the relay that is about to stall, and sends written",
         async () => {
           const rows = await outboxRows(ids);
           const ours = rows.filter((r) => r.status === "pending" && stalledOwner.test(r.locked_by ?? ""));
-          return ours.length === ENTITIES ? rows : undefined;
+          const written = bytesUnreadByServer(stalledPid, brokerPort) - unreadBefore >= ONE_TRANSFER_BYTES;
+          return ours.length === ENTITIES && written ? rows : undefined;
         },
         SEND_TIMEOUT_MS,
       );

@@ -12,6 +12,14 @@ export {
 } from "./config.js";
 export { createLogger, redactUrl, type Logger } from "./logging.js";
 export {
+  SchemaNotMigratedError,
+  assertSchemaMigrated,
+  latestShippedMigration,
+  prepareSchemaAtStart,
+  type JournalReader,
+  type SchemaAtStartOptions,
+} from "./schema-readiness.js";
+export {
   HttpProblem,
   PROBLEM_CONTENT_TYPE,
   problemBody,

@@ -164,8 +164,12 @@ const host = new ServiceHost({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   description:
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
-  // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
-  admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
+  // Dead letters, delivery failures and each message's journey (its failures' errors) are operator
+  // data: admin bearer token (docs/security.md). Public: the received items alone.
+  admin: {
+    routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures", "/api/messages", "/api/consumer-groups"],
+    tokens: adminTokens,
+  },
   unavailableWhen: (error) => isTransientConnectionError(error) || error instanceof BrokerUnavailableError,
 });
 registerRoutes(host, db);

@@ -64,7 +64,14 @@ export {
   type TelemetryHandle,
   type TelemetryOptions,
 } from "./telemetry.js";
-export { MAX_PAGE, pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";
+export {
+  MAX_PAGE,
+  MAX_PAGE_SIZE,
+  pageQuerySchema,
+  pageResponseSchema,
+  pageToOffset,
+  type PageQuery,
+} from "./paging.js";
 export { integerParameter, type IntegerParameterOptions } from "./parameters.js";
 export {
   NON_BLANK_TEXT_PATTERN,

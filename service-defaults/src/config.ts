@@ -35,7 +35,7 @@ export const baseEnvSchema = z.object({
     .default("false")
     .transform((v) => v === "true" || v === "1")
     .describe(
-      "`false`: the service only checks at start-up that its schema is migrated and refuses to start otherwise (the migrations step, `src/migrate-main.ts`, applies them with the owner's credentials); `true`: it applies them itself, with `<DB>_MIGRATIONS_URI` or else its own URL (a deployment with a single role). The AppHost never sets it.",
+      "`false`: at start-up the service only checks that its schema is migrated, and refuses to start if not; `true` (a deployment with a single role): it applies the migrations itself, with `<DB>_MIGRATIONS_URI` or else its own URL. The AppHost never sets it.",
     ),
   PG_STATEMENT_TIMEOUT_MS: z.coerce
     .number()

@@ -33,6 +33,8 @@ const ADMIN_ROUTES: Array<[service: "sender" | "receiver", method: string, path:
   ["receiver", "DELETE", "/api/DeadLetters/1"],
   ["receiver", "GET", "/api/DeliveryFailures"],
   ["receiver", "GET", "/api/deadletters"],
+  ["receiver", "GET", `/api/messages/${ID}`],
+  ["receiver", "GET", "/api/consumer-groups"],
 ];
 
 beforeAll(async () => {

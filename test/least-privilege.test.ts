@@ -58,7 +58,7 @@ describe("PostgreSQL roles, process mode (the whole application)", () => {
     await stopTestApp(app);
   });
 
-  it("injects the runtime role as ConnectionStrings__<db> and the owner only as <DB>_MIGRATIONS_URI", () => {
+  it("injects the runtime role as ConnectionStrings__<db>; the owner is the migrations step's alone", () => {
     for (const [service, db] of [
       ["sender", "senderdb"],
       ["receiver", "receiverdb"],
@@ -66,7 +66,9 @@ describe("PostgreSQL roles, process mode (the whole application)", () => {
       const env = app.environmentOf(service) ?? {};
       expect(userOf(env[`ConnectionStrings__${db}`] ?? "")).toBe(`${db}_app`);
       expect(env[`${db.toUpperCase()}_USERNAME`]).toBe(`${db}_app`);
-      expect(userOf(env[`${db.toUpperCase()}_MIGRATIONS_URI`] ?? "")).toBe(`${db}_owner`);
+      // test/migrations-step.test.ts proves the same on the running processes.
+      expect(env[`${db.toUpperCase()}_MIGRATIONS_URI`]).toBeUndefined();
+      expect(userOf(app.getMigrationsConnectionString(db))).toBe(`${db}_owner`);
       expect(Object.values(env).some((v) => v.includes("//postgres:"))).toBe(false);
     }
   });
@@ -76,13 +78,13 @@ describe("PostgreSQL roles, process mode (the whole application)", () => {
     const sender = app.environmentOf("sender") ?? {};
     await expectLeastPrivilege(
       sender.ConnectionStrings__senderdb ?? "",
-      sender.SENDERDB_MIGRATIONS_URI ?? "",
+      app.getMigrationsConnectionString("senderdb"),
       "outbox_messages",
     );
     const receiver = app.environmentOf("receiver") ?? {};
     await expectLeastPrivilege(
       receiver.ConnectionStrings__receiverdb ?? "",
-      receiver.RECEIVERDB_MIGRATIONS_URI ?? "",
+      app.getMigrationsConnectionString("receiverdb"),
       "inbox",
     );
   });
@@ -147,7 +149,7 @@ describe.runIf(containerImagesPresent())("PostgreSQL roles, container mode", () 
     const database = app?.snapshot().find((r) => r.name === "appdb");
     expect(database?.connectionString).toBe(runtimeUrl);
     const ownerUrl = runtimeUrl.replace(/\/\/appdb_app:[^@]*@/, "//");
-    // The owner's URL is what a service would get as APPDB_MIGRATIONS_URI: read it from the settings.
+    // The owner's URL is what a migrations step would get as APPDB_MIGRATIONS_URI: read it from the settings.
     const settings = JSON.parse(await fs.readFile(path.join(stateDir, "settings.json"), "utf8")) as {
       appdb: { secrets: Record<string, string> };
     };

@@ -53,9 +53,7 @@ beforeAll(async () => {
   app = await startTestApp({ model: buildModel() });
   useAdminTokens(app);
   sender = app.getEndpoint("sender");
-  const owner = app.environmentOf("sender")?.SENDERDB_MIGRATIONS_URI;
-  if (owner === undefined) throw new Error("the sender has no SENDERDB_MIGRATIONS_URI");
-  ownerUrl = owner;
+  ownerUrl = app.getMigrationsConnectionString("senderdb");
 });
 
 afterEach(async () => {

@@ -62,9 +62,7 @@ async function createOne(name: string): Promise<CreatedEntity> {
 
 /** DDL needs the database owner (the services' own role can only read and write rows). */
 function receiverOwnerDb(): string {
-  const url = app.environmentOf("receiver")?.RECEIVERDB_MIGRATIONS_URI;
-  if (!url) throw new Error("no RECEIVERDB_MIGRATIONS_URI injected into the receiver");
-  return url;
+  return app.getMigrationsConnectionString("receiverdb");
 }
 
 describe("exactly once", () => {

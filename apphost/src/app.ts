@@ -35,6 +35,8 @@ export function buildApp(): AppBuilder {
 
   app
     .addNodeService("sender", "sender-service")
+    // A one-shot step with the owner's credentials; the service itself gets the runtime role only.
+    .withMigrations("src/migrate-main.ts")
     .withReference(senderDb)
     .withReference(broker)
     .waitFor(senderDb)
@@ -57,6 +59,7 @@ export function buildApp(): AppBuilder {
 
   app
     .addNodeService("receiver", "receiver-service")
+    .withMigrations("src/migrate-main.ts")
     .withReference(receiverDb)
     .withReference(broker)
     .waitFor(receiverDb)

@@ -8,15 +8,22 @@ import {
   DeadLetterQueue,
   defaultDeadLetterQueue,
   adminTokensFromEnv,
-  migrationsUrlFromEnv,
-  retryWhileUnreachable,
+  prepareSchemaAtStart,
+  SchemaNotMigratedError,
   ServiceHost,
   createLogger,
   isTransientConnectionError,
   type HealthCheck,
 } from "@outbox/service-defaults";
 import { readConfig, type ReceiverConfig } from "./config.js";
-import { createDatabase, createPool, databaseHealthCheck, pingDatabase, runMigrations } from "./data/db.js";
+import {
+  createDatabase,
+  createPool,
+  databaseHealthCheck,
+  migrationsFolder,
+  pingDatabase,
+  runMigrations,
+} from "./data/db.js";
 import { PgAuditStore } from "./data/audit-store.js";
 import { PgInboxStore } from "./data/inbox-store.js";
 import { recordDeliveryFailure, recordDuplicateDelivery } from "./data/queries.js";
@@ -54,31 +61,41 @@ const logger = createLogger(config.OTEL_SERVICE_NAME ?? SERVICE_NAME, config.LOG
 const pool = createPool({
   url: config.databaseUrl,
   max: config.PG_POOL_MAX,
+  statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
   onIdleError: (error) => logger.warn({ error: error.message }, "idle PostgreSQL connection failed"),
 });
 const db = createDatabase(pool);
-// Migrations run as the database owner; the service itself connects with a role that can only
-// read and write rows (docs/security.md).
-const migrationPool = createPool({
-  url: migrationsUrlFromEnv(process.env, "receiverdb"),
-  max: 1,
-  onIdleError: (error) =>
-    logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
-});
+// The schema is migrated by a separate step with the owner's credentials, which this process never
+// holds (docs/security.md): here it is only checked, unless an operator chose MIGRATE_AT_START.
 try {
-  await retryWhileUnreachable(() => runMigrations(migrationPool), {
-    waitMs: 30_000,
-    onRetry: (error, attempt) =>
-      logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
+  await prepareSchemaAtStart({
+    connectionName: "receiverdb",
+    env: process.env,
+    migrateAtStart: config.MIGRATE_AT_START,
+    runtime: pool,
+    migrationsFolder,
+    migrate: async (url) => {
+      const migrationPool = createPool({
+        url,
+        max: 1,
+        onIdleError: (error) =>
+          logger.warn({ error: error.message }, "idle PostgreSQL migration connection failed"),
+      });
+      try {
+        await runMigrations(migrationPool);
+      } finally {
+        await migrationPool.end().catch(() => undefined);
+      }
+    },
+    logger,
   });
-  logger.info("database migrations applied");
 } catch (error) {
-  logger.fatal({ err: error }, "could not apply database migrations");
+  logger.fatal(
+    { err: error },
+    error instanceof SchemaNotMigratedError ? error.message : "database schema not ready",
+  );
   await pool.end().catch(() => undefined);
-  await migrationPool.end().catch(() => undefined);
   process.exit(1);
-} finally {
-  await migrationPool.end().catch(() => undefined);
 }
 
 const amqp = new AmqpConnection({
@@ -147,8 +164,12 @@ const host = new ServiceHost({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   description:
     "Applies EntityItemCreated messages exactly once (inbox + effect in one transaction) and serves what it received.",
-  // Dead letters and delivery failures are operator data: admin bearer token (docs/security.md).
-  admin: { routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures"], tokens: adminTokens },
+  // Dead letters, delivery failures and each message's journey (its failures' errors) are operator
+  // data: admin bearer token (docs/security.md). Public: the received items alone.
+  admin: {
+    routePrefixes: ["/api/DeadLetters", "/api/DeliveryFailures", "/api/messages", "/api/consumer-groups"],
+    tokens: adminTokens,
+  },
   unavailableWhen: (error) => isTransientConnectionError(error) || error instanceof BrokerUnavailableError,
 });
 registerRoutes(host, db);

@@ -144,6 +144,10 @@ export interface SenderConfig {
   shutdownTimeoutMs: number;
   databaseUrl: string;
   pgPoolMax: number;
+  /** `statement_timeout` of the API's pool (ms; 0: none). */
+  statementTimeoutMs: number;
+  /** Apply the migrations at start-up instead of only checking them (MIGRATE_AT_START). */
+  migrateAtStart: boolean;
   brokerUrl: string;
   outbox: {
     address: string;
@@ -186,6 +190,8 @@ export function loadSenderConfig(
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     databaseUrl,
     pgPoolMax: parsed.PG_POOL_MAX,
+    statementTimeoutMs: parsed.PG_STATEMENT_TIMEOUT_MS,
+    migrateAtStart: parsed.MIGRATE_AT_START,
     brokerUrl,
     outbox: {
       address: parsed.OUTBOX_ADDRESS,

@@ -6,8 +6,8 @@ import {
   DeadLetterQueue,
   defaultDeadLetterQueue,
   adminTokensFromEnv,
-  migrationsUrlFromEnv,
-  retryWhileUnreachable,
+  prepareSchemaAtStart,
+  SchemaNotMigratedError,
   createLogger,
   isTransientConnectionError,
   ServiceHost,
@@ -16,7 +16,7 @@ import {
 import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
 import { createDatabase, createPool, pingDatabase } from "./data/db.js";
-import { runMigrations } from "./data/migrate.js";
+import { migrationsFolder, runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { AmqpPublisher } from "./messaging/amqp-publisher.js";
@@ -55,30 +55,41 @@ const pool = createPool({
   url: config.databaseUrl,
   max: config.pgPoolMax,
   applicationName: config.instanceId,
+  statementTimeoutMs: config.statementTimeoutMs,
   onError: (error) => logger.warn({ err: error }, "idle PostgreSQL connection failed"),
 });
-// Migrations run as the database owner; the service itself connects with a role that can only
-// read and write rows (docs/security.md).
-const migrationPool = createPool({
-  url: migrationsUrlFromEnv(process.env, "senderdb"),
-  max: 1,
-  applicationName: `${config.instanceId}-migrations`,
-  onError: (error) => logger.warn({ err: error }, "idle PostgreSQL migration connection failed"),
-});
+// The schema is migrated by a separate step with the owner's credentials, which this process never
+// holds (docs/security.md): here it is only checked, unless an operator chose MIGRATE_AT_START.
 try {
-  await retryWhileUnreachable(() => runMigrations(migrationPool), {
-    waitMs: 30_000,
-    onRetry: (error, attempt) =>
-      logger.warn({ err: error, attempt }, "database not reachable yet; retrying migrations"),
+  await prepareSchemaAtStart({
+    connectionName: "senderdb",
+    env: process.env,
+    migrateAtStart: config.migrateAtStart,
+    runtime: pool,
+    migrationsFolder,
+    migrate: async (url) => {
+      const migrationPool = createPool({
+        url,
+        max: 1,
+        applicationName: `${config.instanceId}-migrations`,
+        onError: (error) => logger.warn({ err: error }, "idle PostgreSQL migration connection failed"),
+      });
+      try {
+        await runMigrations(migrationPool);
+      } finally {
+        await migrationPool.end().catch(() => undefined);
+      }
+    },
+    logger,
   });
-  logger.info("database migrations applied");
 } catch (error) {
-  logger.fatal({ err: error }, "database migrations failed");
+  logger.fatal(
+    { err: error },
+    error instanceof SchemaNotMigratedError ? error.message : "database schema not ready",
+  );
   await pool.end().catch(() => undefined);
-  await migrationPool.end().catch(() => undefined);
   process.exit(1);
 }
-await migrationPool.end();
 const db = createDatabase(pool);
 
 // The relay's own connections (claim/mark commit without waiting for the WAL flush; see relay-pool.ts).

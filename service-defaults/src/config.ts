@@ -30,6 +30,22 @@ export const baseEnvSchema = z.object({
     .url()
     .optional()
     .describe("OTLP/HTTP endpoint; when set, traces, metrics and logs are exported there."),
+  MIGRATE_AT_START: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1")
+    .describe(
+      "`false`: at start-up the service only checks that its schema is migrated, and refuses to start if not; `true` (a deployment with a single role): it applies the migrations itself, with `<DB>_MIGRATIONS_URI` or else its own URL. The AppHost never sets it.",
+    ),
+  PG_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(15_000)
+    .describe(
+      "`statement_timeout` of the service's PostgreSQL connections: a statement running longer is cancelled (the request fails, a message is retried); `0` turns it off.",
+    ),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number()
     .int()

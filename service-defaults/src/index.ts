@@ -12,6 +12,14 @@ export {
 } from "./config.js";
 export { createLogger, redactUrl, type Logger } from "./logging.js";
 export {
+  SchemaNotMigratedError,
+  assertSchemaMigrated,
+  latestShippedMigration,
+  prepareSchemaAtStart,
+  type JournalReader,
+  type SchemaAtStartOptions,
+} from "./schema-readiness.js";
+export {
   HttpProblem,
   PROBLEM_CONTENT_TYPE,
   problemBody,
@@ -56,7 +64,14 @@ export {
   type TelemetryHandle,
   type TelemetryOptions,
 } from "./telemetry.js";
-export { MAX_PAGE, pageQuerySchema, pageResponseSchema, pageToOffset, type PageQuery } from "./paging.js";
+export {
+  MAX_PAGE,
+  MAX_PAGE_SIZE,
+  pageQuerySchema,
+  pageResponseSchema,
+  pageToOffset,
+  type PageQuery,
+} from "./paging.js";
 export { integerParameter, type IntegerParameterOptions } from "./parameters.js";
 export {
   NON_BLANK_TEXT_PATTERN,

@@ -1,8 +1,17 @@
 import { z } from "zod";
 import { integerParameter } from "./parameters.js";
 
-/** Deepest page a list serves: OFFSET stays within what PostgreSQL pages through sensibly. */
-export const MAX_PAGE = 1_000_000;
+/** Most items a page holds. */
+export const MAX_PAGE_SIZE = 200;
+
+/**
+ * Deepest page a list serves. OFFSET makes PostgreSQL read and drop every row before the page, so
+ * `page` up to a million at 200 a page let one request scan 200 million rows: at most
+ * MAX_PAGE × MAX_PAGE_SIZE = 100,000 rows are skipped now (a few milliseconds), and the pools'
+ * statement_timeout (PG_STATEMENT_TIMEOUT_MS) bounds whatever a list still costs. Per-field bounds,
+ * so that the OpenAPI document states the rule exactly.
+ */
+export const MAX_PAGE = 500;
 
 /** `?page=&pageSize=` for list endpoints. */
 export const pageQuerySchema = z.object({
@@ -12,7 +21,12 @@ export const pageQuerySchema = z.object({
     default: 1,
     description: `1-based page number (at most ${MAX_PAGE})`,
   }),
-  pageSize: integerParameter({ min: 1, max: 200, default: 50, description: "Items per page (max 200)" }),
+  pageSize: integerParameter({
+    min: 1,
+    max: MAX_PAGE_SIZE,
+    default: 50,
+    description: `Items per page (max ${MAX_PAGE_SIZE})`,
+  }),
 });
 
 export type PageQuery = z.infer<typeof pageQuerySchema>;

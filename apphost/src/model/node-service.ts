@@ -18,6 +18,11 @@ export class NodeServiceResource extends Resource {
   httpEndpoint: HttpEndpointOptions | undefined;
   healthCheckPath: string | undefined;
   entryPoint = "src/main.ts";
+  /**
+   * The service's migrations entry point (`withMigrations`): run as a one-shot step with the database
+   * owner's credentials before each start of the service, never by the long-running processes.
+   */
+  migrationsEntryPoint: string | undefined;
   /** How many processes run this service, each with its own port and instance id (`<name>-0` …). */
   replicas = 1;
 
@@ -101,6 +106,25 @@ export class NodeServiceResource extends Resource {
 
   withEntryPoint(relativePath: string): this {
     this.entryPoint = relativePath;
+    return this;
+  }
+
+  /**
+   * Runs `relativePath` (in the service's folder, same loader as the service) once before each start
+   * of the service and before any of its replicas: it alone gets each referenced database's owner URL
+   * (`<DB>_MIGRATIONS_URI`), must exit 0, and a failure fails the service's start with its output.
+   * The service itself only ever gets the runtime role, whether or not it declares migrations.
+   */
+  withMigrations(relativePath = "src/migrate-main.ts"): this {
+    if (
+      relativePath.trim() === "" ||
+      path.isAbsolute(relativePath) ||
+      relativePath.split(/[\\/]/).includes("..")
+    )
+      throw new Error(
+        `Migrations entry point of "${this.name}" must be a path inside its folder (got "${relativePath}")`,
+      );
+    this.migrationsEntryPoint = relativePath;
     return this;
   }
 

@@ -7,9 +7,11 @@ import { clientsWithoutGrants } from "../artemis/security.js";
 import { ArtemisResource } from "../model/artemis.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import type { CommandInfo, CommandResult } from "../model/commands.js";
+import { NodeServiceResource } from "../model/node-service.js";
 import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource } from "../model/postgres.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
+import { runServiceMigrations } from "../providers/process/node-service-migrations.js";
 import { createProviders } from "../providers/provider-sets.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
@@ -27,7 +29,13 @@ import {
   withReplicas,
   type ReplicaSnapshot,
 } from "./replica-set.js";
-import type { ProviderSet, ResourceProvider, RunningContainer, StartedResource } from "./provider.js";
+import type {
+  ProviderSet,
+  ResourceProvider,
+  RunningContainer,
+  StartContext,
+  StartedResource,
+} from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import {
   ApplicationStartError,
@@ -408,7 +416,7 @@ export class DistributedApplication {
     return uri;
   }
 
-  /** A database's owner URL (what services get as `<NAME>_MIGRATIONS_URI`): for migrations and tests. */
+  /** A database's owner URL (what a service's migrations step gets as `<NAME>_MIGRATIONS_URI`): for tests. */
   getMigrationsConnectionString(name: string): string {
     const uri = this.entry(name).started?.connection?.migrationsUri;
     if (!uri)
@@ -482,7 +490,7 @@ export class DistributedApplication {
     this.log(resource.name, "starting");
     let startedNow: StartedResource | undefined;
     try {
-      const started = await withReplicas(resource, this.providerFor(resource)).start(resource, {
+      const context: StartContext = {
         rootDir: this.options.rootDir,
         dataDir: path.join(this.stateDir, "data", resource.name),
         settings: this.requireSettings(),
@@ -501,7 +509,10 @@ export class DistributedApplication {
         }),
         signal: this.abort.signal,
         progress: this.options.progress,
-      });
+      };
+      // Once per start of the service, before any replica: the only process with the owner's URL.
+      if (resource instanceof NodeServiceResource) await runServiceMigrations(resource, context);
+      const started = await withReplicas(resource, this.providerFor(resource)).start(resource, context);
       startedNow = started;
       entry.started = started;
       entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);

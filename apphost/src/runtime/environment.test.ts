@@ -3,6 +3,7 @@ import {
   amqpUri,
   maskUri,
   postgresUri,
+  migrationsEnvironment,
   referenceEnvironment,
   serviceDiscoveryEnvironment,
 } from "./environment.js";
@@ -26,6 +27,17 @@ describe("injected environment", () => {
       SENDERDB_PASSWORD: "p@ss",
       SENDERDB_DATABASENAME: "senderdb",
     });
+  });
+
+  it("keeps a database owner's URL out of a reference: only a migrations step gets it", () => {
+    const info = { host: "127.0.0.1", port: 5433, username: "app", password: "run", databaseName: "db" };
+    const owner = "postgresql://db_owner:0wner-secret@127.0.0.1:5433/db";
+    const target = { ...info, uri: postgresUri(info), migrationsUri: owner };
+    const env = referenceEnvironment("senderdb", target, "sender");
+    expect(Object.keys(env).filter((name) => name.includes("MIGRATIONS"))).toEqual([]);
+    expect(Object.values(env).join(" ")).not.toContain("0wner-secret");
+    expect(migrationsEnvironment("senderdb", target)).toEqual({ SENDERDB_MIGRATIONS_URI: owner });
+    expect(migrationsEnvironment("broker", { ...info, uri: "amqp://x" })).toEqual({});
   });
 
   it("upper-cases and underscores dashed names, builds broker URIs", () => {

@@ -8,7 +8,10 @@ export interface ConnectionInfo {
   username: string;
   password: string;
   databaseName?: string;
-  /** Databases: the owner role's URL, injected as `<NAME>_MIGRATIONS_URI` for migrations only. */
+  /**
+   * Databases: the owner role's URL. Only a service's migrations step gets it (as
+   * `<NAME>_MIGRATIONS_URI`, see migrationsEnvironment); no long-running process ever does.
+   */
   migrationsUri?: string;
   /**
    * Brokers: each client's own user, by client resource name. A client gets its own credentials
@@ -54,8 +57,19 @@ export function referenceEnvironment(
     [`${prefix}_PASSWORD`]: info.password,
   };
   if (info.databaseName !== undefined) env[`${prefix}_DATABASENAME`] = info.databaseName;
-  if (info.migrationsUri !== undefined) env[`${prefix}_MIGRATIONS_URI`] = info.migrationsUri;
   return env;
+}
+
+/**
+ * What a migrations step gets on top of its references: `<NAME>_MIGRATIONS_URI`, the database
+ * owner's URL. Empty for a target that is not a database.
+ */
+export function migrationsEnvironment(
+  connectionName: string,
+  target: ConnectionInfo,
+): Record<string, string> {
+  if (target.migrationsUri === undefined) return {};
+  return { [`${envPrefix(connectionName)}_MIGRATIONS_URI`]: target.migrationsUri };
 }
 
 /** Service discovery for a referenced service: `services__<name>__http__0=<url>`. */

@@ -32,6 +32,7 @@ const journeySchema = z
 /**
  * Read-only: what this service did with one message, per consumer group — applied when, and
  * every failed attempt. The dashboard's message journey asks this instead of reading the database.
+ * Admin routes (main.ts): a failure's error text is operator data, as in /api/DeliveryFailures.
  */
 export function registerMessageJourneyRoutes(
   host: ServiceHost,

@@ -14,6 +14,8 @@ export interface PoolOptions {
   onError: (error: Error) => void;
   /** Server settings for every connection, e.g. "-c synchronous_commit=off". */
   options?: string;
+  /** `statement_timeout` of every connection (ms; 0 or unset: none): no request runs unbounded. */
+  statementTimeoutMs?: number;
 }
 
 export function createPool(opts: PoolOptions): pg.Pool {
@@ -25,6 +27,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     ...(opts.options === undefined ? {} : { options: opts.options }),
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it kills the process.
   pool.on("error", opts.onError);

@@ -8,8 +8,11 @@ import type { ResourceProvider, StartContext, StartedResource } from "../../runt
 
 const HOST = "127.0.0.1";
 
-/** Node arguments every service starts with: TypeScript through tsx, telemetry hooks before anything loads. */
-export const SERVICE_NODE_ARGS = ["--import", "tsx", "--import", "@outbox/service-defaults/instrument"];
+/** The loader services run with: TypeScript through tsx. */
+export const SERVICE_LOADER_ARGS = ["--import", "tsx"];
+
+/** Node arguments every service starts with: its loader, telemetry hooks before anything loads. */
+export const SERVICE_NODE_ARGS = [...SERVICE_LOADER_ARGS, "--import", "@outbox/service-defaults/instrument"];
 
 /** Runs a service folder's entry point as a child Node process with the injected environment. */
 export class NodeServiceProcessProvider implements ResourceProvider<NodeServiceResource> {

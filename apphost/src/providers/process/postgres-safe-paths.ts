@@ -105,9 +105,10 @@ export async function openDirectory(dir: string): Promise<FileHandle> {
     return await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw new UnsafePathError(dir, "it is a symbolic link");
-    if (code === "ENOTDIR") throw new UnsafePathError(dir, "it is not a directory");
-    throw error;
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw error;
+    // With O_DIRECTORY, Linux reports a link as ENOTDIR: ask what is there, for the message.
+    const link = code === "ELOOP" || (await lstatOrUndefined(dir))?.isSymbolicLink();
+    throw new UnsafePathError(dir, link ? "it is a symbolic link" : "it is not a directory");
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApp } from "../../model/app-builder.js";
 import { DistributedApplication } from "../../runtime/distributed-application.js";
@@ -76,7 +77,7 @@ async function rootLayout(): Promise<{ rootDir: string; stateDir: string; dataDi
   return { rootDir, stateDir, dataDir };
 }
 
-async function startPostgres(rootDir: string, stateDir: string): Promise<void> {
+async function startPostgres(rootDir: string, stateDir: string): Promise<DistributedApplication> {
   const model = createApp({ name: "root-links" });
   model.addPostgres("pg").addDatabase("db");
   const app = new DistributedApplication(model, { rootDir, stateDir, mode: "process" });
@@ -85,6 +86,23 @@ async function startPostgres(rootDir: string, stateDir: string): Promise<void> {
     await removeRelocatedClusters(stateDir);
   });
   await app.start();
+  return app;
+}
+
+async function selectOne(app: DistributedApplication): Promise<unknown> {
+  const client = new pg.Client({ connectionString: app.getConnectionString("db") });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return (await client.query("SELECT 1 AS one")).rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+async function owner(file: string): Promise<string> {
+  const stat = await fs.lstat(file);
+  return `${stat.uid} ${(stat.mode & 0o7777).toString(8)}`;
 }
 
 describe.runIf(isRoot)("as root, a pgdata link the AppHost did not make", () => {
@@ -149,6 +167,56 @@ describe.runIf(isRoot)("as root, a pgdata link the AppHost did not make", () => 
       `Refusing to use ${open} for PostgreSQL data: it is writable by users other than root (mode 0777)`,
     );
     await expect(fs.lstat(path.join(dataDir, "pgdata"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe.runIf(isRoot)("as root, clusters an earlier AppHost made", () => {
+  it("keep working in place, the data directory taken back from the postgres user", async () => {
+    const user = await ensurePostgresUser(() => {});
+    setEnv("OUTBOX_APPHOST_ROOT_DATA", path.join(await tempDir("pg-root-data-", 0o755), "home"));
+    const rootDir = await tempDir("pg-root-inplace-", 0o755);
+    const stateDir = path.join(rootDir, ".apphost");
+    const dataDir = path.join(stateDir, "data", "pg");
+    const first = await startPostgres(rootDir, stateDir);
+    expect((await fs.lstat(path.join(dataDir, "pgdata"))).isDirectory()).toBe(true);
+    await first.stop();
+    // What an earlier AppHost left: the data directory given to the postgres user.
+    await fs.chown(dataDir, user.uid, user.gid);
+    await fs.chmod(dataDir, 0o700);
+    expect(await selectOne(await startPostgres(rootDir, stateDir))).toEqual({ one: 1 });
+    expect(await owner(dataDir)).toBe("0 711");
+    expect(await owner(path.join(dataDir, "pgdata"))).toBe(`${user.uid} 700`);
+  });
+
+  it("keep working relocated, the cluster's home taken back from the postgres user", async () => {
+    const user = await ensurePostgresUser(() => {});
+    const { rootDir, stateDir, dataDir } = await rootLayout();
+    const cluster = relocatedClusterPath(dataDir);
+    const first = await startPostgres(rootDir, stateDir);
+    expect(await fs.readlink(path.join(dataDir, "pgdata"))).toBe(cluster);
+    await first.stop();
+    await fs.chown(path.dirname(cluster), user.uid, user.gid);
+    await fs.chmod(path.dirname(cluster), 0o700);
+    expect(await selectOne(await startPostgres(rootDir, stateDir))).toEqual({ one: 1 });
+    expect(await owner(path.dirname(cluster))).toBe("0 711");
+    expect(await owner(cluster)).toBe(`${user.uid} 700`);
+  });
+
+  it("--fresh removes only the cluster at the derived place, never another one a link points at", async () => {
+    const user = await ensurePostgresUser(() => {});
+    const { stateDir, dataDir } = await rootLayout();
+    // Another state directory's cluster in the same root data home.
+    const other = path.join(
+      path.dirname(path.dirname(relocatedClusterPath(dataDir))),
+      "0000000000000000",
+      "pgdata",
+    );
+    await fs.mkdir(other, { recursive: true, mode: 0o700 });
+    await fs.writeFile(path.join(other, "PG_VERSION"), "18\n");
+    await fs.chown(other, user.uid, user.gid);
+    await fs.symlink(other, path.join(dataDir, "pgdata"));
+    expect(await removeRelocatedClusters(stateDir)).toEqual([]);
+    expect(await fs.readFile(path.join(other, "PG_VERSION"), "utf8")).toBe("18\n");
   });
 });
 

@@ -31,7 +31,7 @@ describe("--fresh", () => {
       ["settings.json", '{ "pg": { "secrets": { "password": 42 } } }'],
       ["state.json", '{ "version": 3, "resources": [] }'],
       ["state.json", "not json"],
-    ]) {
+    ] as const) {
       await fs.writeFile(path.join(dir, name), content);
       await expect(
         wipeStateDirectory(dir, () => {}),

@@ -7,6 +7,7 @@ import {
   claimDirectory,
   deleteContentsAs,
   lstatOrUndefined,
+  makeTrustedDirectory,
   notSwappableBy,
   openDirectory,
   resolveTrusted,
@@ -118,12 +119,21 @@ export function relocatedClusterPath(dataDir: string): string {
  */
 export async function clusterDirectory(dataDir: string, user: OsUser | undefined): Promise<string> {
   const link = path.join(dataDir, "pgdata");
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (!user) return link;
+  if (!user) {
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    return link;
+  }
   const root: OsUser = { uid: 0, gid: 0 };
   const dataRoot = path.dirname(dataDir);
   const stateDir = path.dirname(dataRoot);
-  await resolveTrusted(dataRoot, notSwappableBy(user, POSTGRES_OS_USER));
+  await makeTrustedDirectory(dataRoot, notSwappableBy(user, POSTGRES_OS_USER));
+  // An older AppHost gave dataDir to the postgres user: root takes it back before looking inside.
+  await claimDirectory(dataDir, {
+    owner: root,
+    mode: 0o700,
+    takeOverFrom: [user.uid],
+    keepExistingMode: true,
+  });
   const existing = await lstatOrUndefined(link);
   if (existing?.isSymbolicLink()) {
     const target = await fs.readlink(link);
@@ -133,14 +143,13 @@ export async function clusterDirectory(dataDir: string, user: OsUser | undefined
         link,
         `it is a symbolic link to ${target}, and the AppHost only ever links it to ${expected}; remove the link (and find out who made it) before starting again`,
       );
-    // An older AppHost left dataDir to the postgres user: root takes it back.
-    await claimDirectory(dataDir, { owner: root, mode: 0o700, takeOverFrom: [user.uid] });
+    await claimDirectory(dataDir, { owner: root, mode: 0o700 });
     await relocatedHome(expected, user);
     await claimDirectory(expected, { owner: user, mode: 0o700, keepExistingMode: true });
     return expected;
   }
   if (existing) {
-    await claimDirectory(dataDir, { owner: root, mode: 0o711, takeOverFrom: [user.uid] });
+    await claimDirectory(dataDir, { owner: root, mode: 0o711 });
     await claimDirectory(link, { owner: user, mode: 0o700, keepExistingMode: true });
     return link;
   }
@@ -155,11 +164,11 @@ export async function clusterDirectory(dataDir: string, user: OsUser | undefined
         await handle.close();
       }
     }
-    await claimDirectory(dataDir, { owner: root, mode: 0o711, takeOverFrom: [user.uid] });
+    await claimDirectory(dataDir, { owner: root, mode: 0o711 });
     await claimDirectory(link, { owner: user, mode: 0o700 });
     return link;
   }
-  await claimDirectory(dataDir, { owner: root, mode: 0o700, takeOverFrom: [user.uid] });
+  await claimDirectory(dataDir, { owner: root, mode: 0o700 });
   const cluster = relocatedClusterPath(dataDir);
   await relocatedHome(cluster, user);
   // A cluster there without a link to it is a leftover of an interrupted first start.
@@ -177,8 +186,7 @@ export async function clusterDirectory(dataDir: string, user: OsUser | undefined
 async function relocatedHome(cluster: string, user: OsUser): Promise<void> {
   const home = path.dirname(cluster);
   const dataHome = path.dirname(home);
-  await fs.mkdir(dataHome, { recursive: true, mode: 0o755 });
-  await resolveTrusted(dataHome, rootOnly);
+  await makeTrustedDirectory(dataHome, rootOnly, 0o755);
   await claimDirectory(home, { owner: { uid: 0, gid: 0 }, mode: 0o711, takeOverFrom: [user.uid] });
 }
 

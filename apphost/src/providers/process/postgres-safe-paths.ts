@@ -88,6 +88,18 @@ export async function resolveTrusted(target: string, rule: DirectoryRule): Promi
   return current;
 }
 
+/**
+ * `mkdir -p` that creates nothing below a directory failing `rule`: the part of `dir` that exists
+ * is vetted first, then the whole path once created.
+ */
+export async function makeTrustedDirectory(dir: string, rule: DirectoryRule, mode = 0o700): Promise<void> {
+  let existing = path.resolve(dir);
+  while (!(await fs.stat(existing).catch(() => undefined))) existing = path.dirname(existing);
+  await resolveTrusted(existing, rule);
+  await fs.mkdir(dir, { recursive: true, mode });
+  await resolveTrusted(dir, rule);
+}
+
 /** `fs.lstat`, undefined when nothing is there. */
 export async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
   return fs.lstat(file).catch((error: NodeJS.ErrnoException) => {

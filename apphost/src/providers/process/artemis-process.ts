@@ -1,3 +1,5 @@
+import { constants } from "node:fs";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
 import { verifyTopologyOrStop } from "../../artemis/verify-topology.js";
@@ -30,6 +32,7 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
     context.settings.setPort(resource.name, "amqp", port);
     await context.settings.save();
 
+    await closeToOthers(context.dataDir);
     const launch = await prepareArtemisInstance({
       distribution,
       instanceDir: path.join(context.dataDir, "instance"),
@@ -96,5 +99,21 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       stop: async () => void (await child.stop("SIGTERM", 20_000)),
       kill: async () => void (await child.kill()),
     };
+  }
+}
+
+/**
+ * Makes the broker's data directory 0700. `artemis create` makes 0755 directories and 0644 journal
+ * files, and as root the state directory and data/ are searchable by every user (the postgres user
+ * must reach its cluster): without this, any local user could read the broker's messages. The
+ * directory is changed through a handle opened without following a link.
+ */
+async function closeToOthers(dataDir: string): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const handle = await fs.open(dataDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    if (((await handle.stat()).mode & 0o7777) !== 0o700) await handle.chmod(0o700);
+  } finally {
+    await handle.close();
   }
 }

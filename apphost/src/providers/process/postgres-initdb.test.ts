@@ -92,6 +92,29 @@ describe("initdb", () => {
   });
 });
 
+describe.runIf(isRoot)("initdb as root", () => {
+  it("refuses a cluster directory that is a link, and neither chowns nor empties what it points at", async () => {
+    const dir = await scratch();
+    const victim = path.join(dir, "victim");
+    await fs.mkdir(victim, { mode: 0o755 });
+    await fs.writeFile(path.join(victim, "sentinel"), "keep\n");
+    const cluster = path.join(dir, "pgdata");
+    await fs.symlink(victim, cluster);
+    await expect(
+      initdb({
+        initdb: await fakeInitdb(dir, 3),
+        clusterDir: cluster,
+        superuser: "postgres",
+        password: "pw",
+        user: await ensurePostgresUser(() => {}),
+        log: () => {},
+      }),
+    ).rejects.toThrow(`Refusing to use ${cluster} for PostgreSQL data: it is a symbolic link`);
+    expect((await fs.stat(victim)).uid).toBe(0);
+    expect(await fs.readdir(victim)).toEqual(["sentinel"]);
+  });
+});
+
 describe.runIf(isRoot)("PostgreSQL as root below a directory only root can enter", () => {
   it("runs without changing the permissions of any directory it did not create", async () => {
     const locked = await scratch(0o700);

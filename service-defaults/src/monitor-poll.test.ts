@@ -1,4 +1,8 @@
+import { spawn } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { isMonitorPoll, MONITOR_HEADER } from "./admin-auth.js";
@@ -8,9 +12,11 @@ import { ServiceHost } from "./host.js";
 // able to do the same by sending the header.
 const TOKEN = "m".repeat(32);
 const hosts: ServiceHost[] = [];
+const servers: http.Server[] = [];
 
 afterEach(async () => {
   for (const host of hosts.splice(0)) await host.stop();
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
 describe("isMonitorPoll", () => {
@@ -68,5 +74,69 @@ describe("ServiceHost request log", () => {
       INFO,
     );
     expect(await requestLevel({ [MONITOR_HEADER]: "1", authorization: `Bearer ${TOKEN}` })).toBe(DEBUG);
+  });
+});
+
+// A service in miniature with the instrumentation preloaded, requesting itself three ways.
+const TRACED_APP = `
+import { ServiceHost, adminTokensFromEnv, createLogger } from "@outbox/service-defaults";
+const host = new ServiceHost({ name: "monitor-app", version: "0", logger: createLogger("monitor-app", "warn"),
+  port: 0, handleSignals: false, admin: { routePrefixes: ["/api/admin"], tokens: adminTokensFromEnv() } });
+host.route({ method: "get", path: "/ping/:id", summary: "ping", responses: { 200: { description: "pong" } },
+  handler: ({ res }) => { res.json({ pong: true }); } });
+const { url } = await host.start();
+await fetch(url + "/ping/plain");
+await fetch(url + "/ping/header-only", { headers: { "${MONITOR_HEADER}": "1" } });
+await fetch(url + "/ping/monitor", { headers: { "${MONITOR_HEADER}": "1", authorization: "Bearer ${TOKEN}" } });
+console.log("DONE");
+await host.stop();
+`;
+
+describe("tracing of monitor polls", () => {
+  it("traces a request with only the monitor header; skips the AppHost's authenticated poll", async () => {
+    const bodies: string[] = [];
+    const sink = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        if (req.url === "/v1/traces") bodies.push(body);
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    servers.push(sink);
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "--import",
+          "@outbox/service-defaults/instrument",
+          "--input-type=module",
+          "-e",
+          TRACED_APP,
+        ],
+        {
+          cwd: fileURLToPath(new URL("..", import.meta.url)),
+          env: { PATH: process.env.PATH, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ADMIN_TOKEN: TOKEN },
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      child.on("error", reject);
+      child.on("exit", () => resolve(out));
+    });
+    expect(stdout).toContain("DONE");
+    // The server spans' paths (the app's source is in the resource attributes, so not the raw text).
+    const paths = bodies.flatMap((body) =>
+      [...body.matchAll(/"key":"url\.path","value":\{"stringValue":"([^"]*)"/g)].map((m) => m[1]),
+    );
+    // Precondition: requests are traced at all.
+    expect(paths).toContain("/ping/plain");
+    expect(paths).toContain("/ping/header-only");
+    expect(paths).not.toContain("/ping/monitor");
   });
 });

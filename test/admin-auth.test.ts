@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { DashboardServer } from "../apphost/src/dashboard/dashboard-server.js";
+import { fetchLocalhost } from "../apphost/src/dashboard/localhost-fetch.js";
 
 // Every admin route of both services, as the AppHost runs them: 401 problem+json without the
 // token it injected, served with it; the public API, Swagger and the dashboard's replay keep working.
@@ -146,17 +147,21 @@ describe("admin APIs", () => {
     dashboard = server;
     await server.listen();
     server.attach(app);
-    const login = await fetch(server.loginUrl, { redirect: "manual" });
+    // As a browser does: the dashboard answers sessions only on its *.localhost name.
+    const login = await fetchLocalhost(server.loginUrl);
     const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const post = (path: string) =>
-      fetch(server.url + path, { method: "POST", headers: { cookie, origin: server.url } });
+      fetchLocalhost(server.browserUrl + path, {
+        method: "POST",
+        headers: { cookie, origin: server.browserUrl },
+      });
     const outbox = await post("/api/messaging/sender/replay/outbox-dead");
     expect(outbox.status).toBe(200);
     expect(await outbox.json()).toHaveProperty("replayed");
     const dead = await post("/api/messaging/receiver/replay/dead-letters");
     expect(dead.status).toBe(200);
     const state = (await (
-      await fetch(`${server.url}/api/messaging?refresh=true`, { headers: { cookie } })
+      await fetchLocalhost(`${server.browserUrl}/api/messaging?refresh=true`, { headers: { cookie } })
     ).json()) as Array<{ resource: string; outbox?: unknown[]; deadLetters?: unknown[]; error?: string }>;
     expect(state.find((s) => s.resource === "sender")?.outbox?.length).toBeGreaterThan(0);
     expect(state.find((s) => s.resource === "receiver")?.deadLetters?.length).toBeGreaterThan(0);

@@ -88,7 +88,7 @@ afterAll(async () => {
 
 describe("a detached AppHost and the CLI verbs", () => {
   it("starts quietly: one line per resource as it becomes healthy, then the summary; no initdb, Maven or warnings", async () => {
-    expect(started.stdout).toContain("dashboard: http://127.0.0.1:");
+    expect(started.stdout).toMatch(/dashboard: http:\/\/apphost-\d+-[0-9a-f]{16}\.localhost:\d+\/login\?t=/);
     const console = await fs.readFile(path.join(stateDir, "logs", "apphost-console.log"), "utf8");
     for (const name of ["sender-pg", "senderdb", "receiver-pg", "receiverdb", "broker", "sender", "receiver"])
       expect(console).toMatch(new RegExp(`✓ ${name} +\\S+ +healthy after`));

@@ -50,9 +50,31 @@ function sha256(text: string): Buffer {
 }
 
 /** The token of an `Authorization: Bearer <token>` header. */
-export function bearerToken(req: Request): string | undefined {
+export function bearerToken(req: Pick<Request, "headers">): string | undefined {
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
   return match?.[1];
+}
+
+/** Header the AppHost dashboard's periodic polls carry, so they stay out of traces and info logs. */
+export const MONITOR_HEADER = "x-apphost-monitor";
+
+/**
+ * Whether a request is the AppHost's monitor poll: the header AND the service's admin token (which
+ * only the AppHost holds). The header alone would let any client hide its requests.
+ */
+export function isMonitorPoll(req: Pick<Request, "headers">, tokens: readonly string[]): boolean {
+  return (
+    req.headers[MONITOR_HEADER] !== undefined && tokens.length > 0 && tokenMatches(bearerToken(req), tokens)
+  );
+}
+
+/** The admin tokens for deciding on monitor polls: a bad ADMIN_TOKEN fails start-up elsewhere, not here. */
+export function monitorTokensFromEnv(env: NodeJS.ProcessEnv): string[] {
+  try {
+    return adminTokensFromEnv(env);
+  } catch {
+    return [];
+  }
 }
 
 export function isAdminRoute(path: string, prefixes: readonly string[]): boolean {

@@ -16,6 +16,7 @@ import {
   ADMIN_SECURITY_SCHEME,
   allowedHostsFromEnv,
   isAdminRoute,
+  isMonitorPoll,
   requireAdminToken,
   requireAllowedHost,
   type AdminAuthOptions,
@@ -350,7 +351,7 @@ export class ServiceHost {
         ...(res.writableFinished ? {} : { aborted: true }),
       };
       // Probes and the AppHost dashboard's periodic polls would bury real traffic at info level.
-      if (PROBE_PATHS.has(path) || req.headers["x-apphost-monitor"] !== undefined)
+      if (PROBE_PATHS.has(path) || isMonitorPoll(req, this.opts.admin?.tokens ?? []))
         this.logger.debug(fields, "request");
       else this.logger.info(fields, "request");
       if (this.stopping !== undefined) setImmediate(() => this.server?.closeIdleConnections());

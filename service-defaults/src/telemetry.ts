@@ -6,6 +6,7 @@ import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { BatchLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { NodeSDK, metrics } from "@opentelemetry/sdk-node";
+import { isMonitorPoll, monitorTokensFromEnv } from "./admin-auth.js";
 import { logLevels } from "./config.js";
 import { createLogger, type Logger } from "./logging.js";
 
@@ -20,8 +21,6 @@ export interface TelemetryOptions {
 
 /** Probe paths produce a request every few seconds; tracing them buries the interesting traces. */
 const UNTRACED_PATHS = new Set(["/health", "/alive"]);
-/** The AppHost dashboard's periodic polls of admin APIs carry this header; they aren't user traffic. */
-const MONITOR_HEADER = "x-apphost-monitor";
 
 // One SDK per process: the preload (instrument.ts) and main.ts may both ask for it.
 let active: Promise<TelemetryHandle | undefined> | undefined;
@@ -58,6 +57,8 @@ function start(serviceName: string, options: TelemetryOptions): TelemetryHandle 
   const name = env.OTEL_SERVICE_NAME || serviceName;
   const level = (logLevels as readonly string[]).includes(env.LOG_LEVEL ?? "") ? env.LOG_LEVEL : "info";
   const logger = (options.logger ?? createLogger(name, level)).child({ component: "telemetry" });
+  // The AppHost dashboard's polls of the admin APIs are not user traffic.
+  const monitorTokens = monitorTokensFromEnv(env);
   try {
     const exportIntervalMillis = Number(env.OTEL_METRIC_EXPORT_INTERVAL) || 10_000;
     const sdk = new NodeSDK({
@@ -82,8 +83,7 @@ function start(serviceName: string, options: TelemetryOptions): TelemetryHandle 
           // The exporters' own POSTs to the collector are not the service's traffic.
           ignoreOutgoingRequestHook: (request) => isCollector(request, endpoint),
           ignoreIncomingRequestHook: (req) =>
-            UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? "") ||
-            req.headers[MONITOR_HEADER] !== undefined,
+            UNTRACED_PATHS.has((req.url ?? "").split("?")[0] ?? "") || isMonitorPoll(req, monitorTokens),
         }),
         // Middleware layers (json parser, logger) add a span each without telling anything.
         new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),

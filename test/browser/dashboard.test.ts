@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchLocalhost } from "../../apphost/src/dashboard/localhost-fetch.js";
 import { postEntity } from "../support/system.js";
 import {
   CHROMIUM,
@@ -43,9 +44,9 @@ describe("AppHost dashboard in Chromium", () => {
 
   it("refuses everything without the login token", async () => {
     const { dashboard, page } = ctx();
-    const api = await fetch(`${dashboard.url}/api/resources`);
+    const api = await fetchLocalhost(`${dashboard.browserUrl}/api/resources`);
     expect(api.status).toBe(401);
-    const wrong = await fetch(`${dashboard.url}/login?t=not-the-token`, { redirect: "manual" });
+    const wrong = await fetchLocalhost(`${dashboard.browserUrl}/login?t=not-the-token`);
     expect(wrong.status).toBe(401);
     const otlp = await fetch(`${dashboard.url}/v1/traces`, {
       method: "POST",
@@ -53,7 +54,7 @@ describe("AppHost dashboard in Chromium", () => {
       body: JSON.stringify({ resourceSpans: [] }),
     });
     expect(otlp.status).toBe(401);
-    await page.goto(`${dashboard.url}/traces`);
+    await page.goto(`${dashboard.browserUrl}/traces`);
     expect(new URL(page.url()).pathname).toBe("/login");
     await screenshot(page, "01-login");
   });
@@ -62,7 +63,7 @@ describe("AppHost dashboard in Chromium", () => {
     const { dashboard, page, app } = ctx();
     await page.goto(dashboard.loginUrl);
     expect(new URL(page.url()).pathname).toBe("/");
-    const cookies = await page.context().cookies(dashboard.url);
+    const cookies = await page.context().cookies(dashboard.browserUrl);
     const session = cookies.find((c) => c.name.startsWith("apphost_session_"));
     expect(session?.httpOnly).toBe(true);
     expect(session?.sameSite).toBe("Strict");
@@ -92,16 +93,17 @@ describe("AppHost dashboard in Chromium", () => {
 
     // The trace reaches the dashboard over OTLP within the exporters' batch delay.
     let trace: TraceSummary | undefined;
+    // Asked from the signed-in page: only the browser resolves the dashboard's *.localhost name.
     await poll(async () => {
-      const response = await page
-        .context()
-        .request.get(`${dashboard.url}/api/traces?text=POST%20%2Fapi%2FEntityItems`);
-      const traces = (await response.json()) as TraceSummary[];
+      const traces = await page.evaluate(async (url) => {
+        const response = await fetch(url);
+        return (await response.json()) as TraceSummary[];
+      }, `${dashboard.browserUrl}/api/traces?text=POST%20%2Fapi%2FEntityItems`);
       trace = traces.find((t) => t.services.includes("sender") && t.services.includes("receiver"));
       return trace !== undefined;
     }, "a trace with sender and receiver spans");
 
-    await page.goto(`${dashboard.url}/traces`);
+    await page.goto(`${dashboard.browserUrl}/traces`);
     await page.locator(`tr[data-trace="${trace?.traceId}"]`).click();
     await page.locator('[data-testid="waterfall"]').waitFor();
     expect(new URL(page.url()).pathname).toBe(`/traces/${trace?.traceId}`);
@@ -124,7 +126,7 @@ describe("AppHost dashboard in Chromium", () => {
 
   it("shows console logs, structured logs with trace links, metrics and messaging", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/console`);
+    await page.goto(`${dashboard.browserUrl}/console`);
     await page.locator("[data-testid=console] div", { hasText: "receiver" }).first().waitFor();
     await page.selectOption("select[name=resource]", "sender");
     await page.locator("[data-testid=console] div").first().waitFor();
@@ -132,25 +134,25 @@ describe("AppHost dashboard in Chromium", () => {
     expect(resources.every((r) => r.startsWith("sender"))).toBe(true);
     await screenshot(page, "04-console");
 
-    await page.goto(`${dashboard.url}/logs`);
+    await page.goto(`${dashboard.browserUrl}/logs`);
     await page
       .locator("[data-testid=structured-logs] a[href^='/traces/']")
       .first()
       .waitFor({ timeout: 30_000 });
     await screenshot(page, "05-structured-logs");
 
-    await page.goto(`${dashboard.url}/metrics`);
+    await page.goto(`${dashboard.browserUrl}/metrics`);
     await page.locator("[data-testid=metric-charts] section.metric").first().waitFor({ timeout: 30_000 });
     await screenshot(page, "06-metrics");
 
-    await page.goto(`${dashboard.url}/messaging`);
+    await page.goto(`${dashboard.browserUrl}/messaging`);
     await page.locator("[data-testid=messaging] .card").first().waitFor({ timeout: 30_000 });
     await screenshot(page, "07-messaging");
   });
 
   it("stops and starts the receiver from the Resources page", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/resources`);
+    await page.goto(`${dashboard.browserUrl}/resources`);
     const row = () => page.locator('tr[data-resource="receiver"]');
     await page.locator('tr[data-resource="receiver"][data-state="Running"]').waitFor();
     await row().locator('button[data-action="stop"]').click();
@@ -166,10 +168,15 @@ describe("AppHost dashboard in Chromium", () => {
 
   it("refuses a cross-origin POST even with the session cookie", async () => {
     const { dashboard, page } = ctx();
-    const response = await page.context().request.post(`${dashboard.url}/api/resources/receiver/stop`, {
-      headers: { origin: "http://evil.example" },
+    const [session] = (await page.context().cookies(dashboard.browserUrl)).filter((c) =>
+      c.name.startsWith("apphost_session_"),
+    );
+    expect(session).toBeDefined();
+    const response = await fetchLocalhost(`${dashboard.browserUrl}/api/resources/receiver/stop`, {
+      method: "POST",
+      headers: { cookie: `${session?.name}=${session?.value}`, origin: "http://evil.example" },
     });
-    expect(response.status()).toBe(403);
+    expect(response.status).toBe(403);
   });
 
   it("printed no console errors on any page", () => {

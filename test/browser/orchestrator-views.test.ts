@@ -55,7 +55,7 @@ describe("journey, graph and commands in Chromium", () => {
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as { id: string };
 
-    await page.goto(`${dashboard.url}/journey`);
+    await page.goto(`${dashboard.browserUrl}/journey`);
     await page.getByTestId("journey-query").fill(id);
     await page.getByRole("button", { name: "Show journey" }).click();
     // Delivery and the receipt are asynchronous: reload the journey until it is complete.
@@ -97,16 +97,16 @@ describe("journey, graph and commands in Chromium", () => {
     await docsScreenshot(page, "dashboard-journey");
 
     // A shared link opens the same journey.
-    await page.goto(`${dashboard.url}/journey?q=${id}`);
+    await page.goto(`${dashboard.browserUrl}/journey?q=${id}`);
     await page.locator('li[data-stage="delivered"]').waitFor();
     // An unknown id says so.
-    await page.goto(`${dashboard.url}/journey?q=00000000-0000-4000-8000-000000000000`);
+    await page.goto(`${dashboard.browserUrl}/journey?q=00000000-0000-4000-8000-000000000000`);
     await expect.poll(() => page.getByTestId("journey").innerText()).toContain("Nothing found");
   });
 
   it("draws the resource graph with dependency edges and live state colours", async () => {
     const { app, dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/graph`);
+    await page.goto(`${dashboard.browserUrl}/graph`);
     for (const r of app.snapshot())
       await page.locator(`g[data-node="${r.name}"][data-state="Running"]`).waitFor({ timeout: 30_000 });
     for (const edge of ["sender->senderdb", "sender->broker", "senderdb->sender-pg", "receiver->log-level"])
@@ -121,7 +121,7 @@ describe("journey, graph and commands in Chromium", () => {
 
   it("runs a custom command from its button after the confirmation", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/resources`);
+    await page.goto(`${dashboard.browserUrl}/resources`);
     const button = page.locator('tr[data-resource="receiver"] button[data-command="replay-dead-letters"]');
     await button.waitFor();
     await expect.poll(() => button.isEnabled(), { timeout: 30_000 }).toBe(true);
@@ -143,7 +143,7 @@ describe("journey, graph and commands in Chromium", () => {
 
   it("charts every metric over a range kept in the URL", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/metrics?range=5m`);
+    await page.goto(`${dashboard.browserUrl}/metrics?range=5m`);
     const published = page.locator('section.metric[data-metric="outbox.messages.published"]');
     await published.waitFor({ timeout: 60_000 });
     await expect
@@ -158,7 +158,7 @@ describe("journey, graph and commands in Chromium", () => {
 
   it("shows every consumer group's dead-letter queue, the throughput and the commit → applied latency", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/messaging`);
+    await page.goto(`${dashboard.browserUrl}/messaging`);
     await page.locator('[data-dlq="DLQ.entity-items.audit"]').waitFor({ timeout: 30_000 });
     await page.locator('[data-dlq="DLQ.entity-items.receiver"]').waitFor();
     const flow = page.getByTestId("flow");
@@ -169,13 +169,13 @@ describe("journey, graph and commands in Chromium", () => {
 
   it("keeps console and structured-log filters in the URL", async () => {
     const { dashboard, page } = ctx();
-    await page.goto(`${dashboard.url}/console`);
+    await page.goto(`${dashboard.browserUrl}/console`);
     await page.selectOption("select[name=resource]", "receiver");
     await expect.poll(() => new URL(page.url()).searchParams.get("resource")).toBe("receiver");
-    await page.goto(`${dashboard.url}/console?resource=sender&text=outbox`);
+    await page.goto(`${dashboard.browserUrl}/console?resource=sender&text=outbox`);
     expect(await page.locator("select[name=resource]").inputValue()).toBe("sender");
     expect(await page.locator("input[name=text]").first().inputValue()).toBe("outbox");
-    await page.goto(`${dashboard.url}/logs?service=receiver`);
+    await page.goto(`${dashboard.browserUrl}/logs?service=receiver`);
     expect(await page.locator("select").first().inputValue()).toBe("receiver");
   });
 

@@ -34,4 +34,4 @@ dashboard.attach({
   stopResource: async () => {},
   restartResource: async () => {},
 });
-process.stdout.write(`LISTENING ${dashboard.url}\n`);
+process.stdout.write(`LISTENING ${dashboard.url} ${dashboard.browserUrl}\n`);

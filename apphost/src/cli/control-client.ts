@@ -1,7 +1,11 @@
 import type { ControlFile } from "./state-files.js";
 import { CliError } from "./state-files.js";
 
-/** Calls a running AppHost's dashboard API with the token from its control file. */
+/**
+ * Calls a running AppHost's dashboard API with the token from its control file. `dashboardUrl` is
+ * the dashboard's 127.0.0.1 address: it serves bearer-token requests (no cookie, no session), and
+ * Node cannot resolve the browser's `*.localhost` name.
+ */
 export class ControlClient {
   constructor(private readonly control: Pick<ControlFile, "dashboardUrl" | "token">) {}
 

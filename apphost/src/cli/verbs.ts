@@ -30,7 +30,10 @@ export async function statusVerb(stateDir: string, print: Print): Promise<number
       : `${state.app}: not running (last state written ${state.updatedAt} by pid ${state.apphostPid})`,
   );
   if (alive && control)
-    print(`dashboard: ${control.dashboardUrl}${control.ready ? "" : " (still starting)"}`);
+    // The browser address (the login link's origin); dashboardUrl is the tools' 127.0.0.1 address.
+    print(
+      `dashboard: ${control.loginUrl ? new URL(control.loginUrl).origin : control.dashboardUrl}${control.ready ? "" : " (still starting)"}`,
+    );
   print("");
   for (const r of state.resources) {
     print(resourceLine(r, alive));

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { LoginToken, SessionStore } from "./auth.js";
 import { DashboardServer } from "./dashboard-server.js";
+import { fetchLocalhost } from "./localhost-fetch.js";
 
 function request(store: SessionStore, id: string): IncomingMessage {
   return { headers: { cookie: `${store.cookieName}=${id}` } } as IncomingMessage;
@@ -62,14 +63,16 @@ describe("dashboard login", () => {
     });
     await dashboard.listen();
     const first = dashboard.loginUrl;
-    const ok = await fetch(first, { redirect: "manual" });
+    const ok = await fetchLocalhost(first);
     expect(ok.status).toBe(302);
     const cookie = (ok.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    expect((await fetch(`${dashboard.url}/api/resources`, { headers: { cookie } })).status).toBe(200);
-    const again = await fetch(first, { redirect: "manual" });
+    expect(
+      (await fetchLocalhost(`${dashboard.browserUrl}/api/resources`, { headers: { cookie } })).status,
+    ).toBe(200);
+    const again = await fetchLocalhost(first);
     expect(again.status).toBe(401);
     expect(dashboard.loginUrl).not.toBe(first);
     expect(log.some((m) => m.includes(dashboard?.loginUrl ?? "?"))).toBe(true);
-    expect((await fetch(dashboard.loginUrl, { redirect: "manual" })).status).toBe(302);
+    expect((await fetchLocalhost(dashboard.loginUrl)).status).toBe(302);
   });
 });

@@ -80,9 +80,9 @@ export interface SessionLimits {
 
 /**
  * Browser sessions: the login token is exchanged for a random session id in an HttpOnly,
- * SameSite=Strict cookie. Sessions expire when idle and their number is capped. The cookie name
- * carries the port because cookies are not isolated by port and two AppHosts on one machine must
- * not log each other out.
+ * SameSite=Strict, host-only cookie for the dashboard's own `*.localhost` name (see
+ * dashboard-hosts.ts). Sessions expire when idle and their number is capped. The cookie name
+ * carries the port as well, which costs nothing and keeps two AppHosts' cookies apart in tools.
  */
 export class SessionStore {
   /** Session id -> last use; Map order = least recently used first. */

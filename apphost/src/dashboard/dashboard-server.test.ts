@@ -2,10 +2,13 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AddressInfo } from "node:net";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { LogSink } from "../runtime/log-sink.js";
+import { SessionStore } from "./auth.js";
 import { DashboardServer, type DashboardApp } from "./dashboard-server.js";
+import { fetchLocalhost, localhostLookup } from "./localhost-fetch.js";
 import { maskEnvironment } from "./mask.js";
 
 const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) };
@@ -54,7 +57,7 @@ afterEach(async () => {
 });
 
 async function login(): Promise<string> {
-  const response = await fetch(dashboard.loginUrl, { redirect: "manual" });
+  const response = await fetchLocalhost(dashboard.loginUrl);
   expect(response.status).toBe(302);
   const cookie = response.headers.get("set-cookie") ?? "";
   expect(cookie).toMatch(/HttpOnly/);
@@ -86,17 +89,17 @@ const spanBody = {
 
 describe("dashboard authentication", () => {
   it("answers 401 to the API and redirects pages to the login without a session", async () => {
-    expect((await fetch(`${dashboard.url}/api/resources`)).status).toBe(401);
-    const page = await fetch(`${dashboard.url}/traces`, { redirect: "manual" });
+    expect((await fetchLocalhost(`${dashboard.browserUrl}/api/resources`)).status).toBe(401);
+    const page = await fetchLocalhost(`${dashboard.browserUrl}/traces`);
     expect(page.status).toBe(302);
     expect(page.headers.get("location")).toBe("/login");
-    expect((await fetch(`${dashboard.url}/login?t=wrong`)).status).toBe(401);
+    expect((await fetchLocalhost(`${dashboard.browserUrl}/login?t=wrong`)).status).toBe(401);
   });
 
   it("turns the token into a cookie session that opens the API and the pages", async () => {
     const cookie = await login();
     const resources = (await (
-      await fetch(`${dashboard.url}/api/resources`, { headers: { cookie } })
+      await fetchLocalhost(`${dashboard.browserUrl}/api/resources`, { headers: { cookie } })
     ).json()) as Array<{
       name: string;
       environment: Record<string, string>;
@@ -107,25 +110,28 @@ describe("dashboard authentication", () => {
       PORT: "1",
       RECEIVERDB_PASSWORD: "***",
     });
-    const page = await fetch(`${dashboard.url}/resources`, { headers: { cookie } });
+    const page = await fetchLocalhost(`${dashboard.browserUrl}/resources`, { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
     expect(await page.text()).toContain("/assets/app.js");
     expect(
-      (await fetch(`${dashboard.url}/api/resources`, { headers: { cookie: "apphost_session_1=forged" } }))
-        .status,
+      (
+        await fetchLocalhost(`${dashboard.browserUrl}/api/resources`, {
+          headers: { cookie: "apphost_session_1=forged" },
+        })
+      ).status,
     ).toBe(401);
   });
 
   it("accepts the token from the login form (same origin only)", async () => {
-    const form = { method: "POST", body: `token=${secrets.loginToken}`, redirect: "manual" as const };
+    const form = { method: "POST", body: `token=${secrets.loginToken}` };
     const headers = { "content-type": "application/x-www-form-urlencoded" };
-    const ok = await fetch(`${dashboard.url}/login`, {
+    const ok = await fetchLocalhost(`${dashboard.browserUrl}/login`, {
       ...form,
-      headers: { ...headers, origin: dashboard.url },
+      headers: { ...headers, origin: dashboard.browserUrl },
     });
     expect(ok.status).toBe(302);
-    const crossSite = await fetch(`${dashboard.url}/login`, {
+    const crossSite = await fetchLocalhost(`${dashboard.browserUrl}/login`, {
       ...form,
       headers: { ...headers, origin: "http://evil.example" },
     });
@@ -134,21 +140,165 @@ describe("dashboard authentication", () => {
 
   it("runs resource actions only for same-origin POSTs with a session", async () => {
     const cookie = await login();
-    const url = `${dashboard.url}/api/resources/receiver/restart`;
-    expect((await fetch(url, { method: "POST", headers: { origin: dashboard.url } })).status).toBe(401);
+    const url = `${dashboard.browserUrl}/api/resources/receiver/restart`;
     expect(
-      (await fetch(url, { method: "POST", headers: { cookie, origin: "http://evil.example" } })).status,
+      (await fetchLocalhost(url, { method: "POST", headers: { origin: dashboard.browserUrl } })).status,
+    ).toBe(401);
+    expect(
+      (await fetchLocalhost(url, { method: "POST", headers: { cookie, origin: "http://evil.example" } }))
+        .status,
     ).toBe(403);
-    expect((await fetch(url, { method: "POST", headers: { cookie } })).status).toBe(403);
-    expect((await fetch(url, { method: "POST", headers: { cookie, origin: dashboard.url } })).status).toBe(
-      202,
-    );
+    expect((await fetchLocalhost(url, { method: "POST", headers: { cookie } })).status).toBe(403);
+    expect(
+      (await fetchLocalhost(url, { method: "POST", headers: { cookie, origin: dashboard.browserUrl } }))
+        .status,
+    ).toBe(202);
     expect(calls).toEqual(["restart receiver"]);
-    const unknown = await fetch(`${dashboard.url}/api/resources/nope/stop`, {
+    const unknown = await fetchLocalhost(`${dashboard.browserUrl}/api/resources/nope/stop`, {
       method: "POST",
-      headers: { cookie, origin: dashboard.url },
+      headers: { cookie, origin: dashboard.browserUrl },
     });
     expect(unknown.status).toBe(404);
+  });
+});
+
+/** A request with an explicit Host header, to 127.0.0.1 (fetch cannot set Host). */
+function withHost(
+  pathname: string,
+  host: string,
+  init: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${dashboard.url}${pathname}`,
+      { method: init.method ?? "GET", headers: { ...init.headers, host } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject).end();
+  });
+}
+
+describe("dashboard host allowlist", () => {
+  it("serves the browser name only: a session cookie with any other Host is refused before the session lookup", async () => {
+    const cookie = await login();
+    const port = new URL(dashboard.url).port;
+    const browserHost = new URL(dashboard.browserUrl).host;
+    // Precondition: the cookie works on the dashboard's own name.
+    expect((await withHost("/api/resources", browserHost, { headers: { cookie } })).status).toBe(200);
+    const lookups = vi.spyOn(SessionStore.prototype, "sessionOf");
+    try {
+      for (const host of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        `apphost-${port}.localhost:${port}`,
+        `${browserHost.replace(/:\d+$/, "")}:1`,
+        "evil.example",
+        "",
+      ]) {
+        for (const [method, pathname] of [
+          ["GET", "/api/resources"],
+          ["GET", "/"],
+          ["GET", `/login?t=${secrets.loginToken}`],
+          ["POST", "/api/resources/receiver/stop"],
+        ] as const) {
+          const answer = await withHost(pathname, host, {
+            method,
+            headers: { cookie, origin: `http://${host}` },
+          });
+          expect(answer.status, `${method} ${pathname} with Host ${JSON.stringify(host)}`).toBe(421);
+          // The refusal does not name the dashboard's host (a service could ask for it).
+          expect(answer.body).not.toContain(browserHost);
+        }
+      }
+      expect(lookups).not.toHaveBeenCalled();
+    } finally {
+      lookups.mockRestore();
+    }
+    expect(calls).toEqual([]);
+    // The login token was not consumed through another Host.
+    expect((await fetchLocalhost(dashboard.loginUrl)).status).toBe(302);
+  });
+
+  it("answers tools (bearer token) and OTLP (API key) on 127.0.0.1, and nothing else there", async () => {
+    const machine = new URL(dashboard.url).host;
+    expect(
+      (
+        await withHost("/api/resources", machine, {
+          headers: { authorization: `Bearer ${secrets.toolToken}` },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await withHost("/api/resources", machine)).status).toBe(421);
+    expect((await withHost("/login", machine)).status).toBe(421);
+    expect((await withHost("/assets/app.js", machine)).status).toBe(421);
+    const otlp = await fetch(`${dashboard.url}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-otlp-api-key": secrets.otlpApiKey },
+      body: JSON.stringify(spanBody),
+    });
+    expect(otlp.status).toBe(200);
+  });
+
+  it("sets a host-only, HttpOnly, SameSite=Strict cookie for the whole path on the browser name", async () => {
+    const response = await fetchLocalhost(dashboard.loginUrl);
+    const cookie = response.headers.get("set-cookie") ?? "";
+    expect(new URL(dashboard.browserUrl).hostname).toMatch(/^apphost-\d+-[0-9a-f]{16}\.localhost$/);
+    expect(cookie).toMatch(/; HttpOnly/);
+    expect(cookie).toMatch(/; SameSite=Strict/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/Domain=/i);
+  });
+});
+
+describe("static assets", () => {
+  it("answers 404 to names inherited from Object.prototype, before login", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])
+      expect((await fetchLocalhost(`${dashboard.browserUrl}/assets/${name}`)).status, name).toBe(404);
+    expect((await fetchLocalhost(`${dashboard.browserUrl}/assets/app.js`)).status).toBe(200);
+  });
+});
+
+describe("replay of a stopped resource", () => {
+  it("does not send the admin token to whatever listens on the port it had", async () => {
+    const received: string[] = [];
+    const squatter = http.createServer((req, res) => {
+      received.push(`${req.url} ${req.headers.authorization ?? ""}`);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+    const other = new DashboardServer({ port: 0, secrets });
+    try {
+      await other.listen();
+      const logs = new LogSink({ directory: dir, console: false });
+      let state = "Running";
+      const base = fakeApp(logs);
+      other.attach({
+        ...base,
+        snapshot: () =>
+          base.snapshot().map((r) => ({
+            ...r,
+            state: state as ResourceSnapshot["state"],
+            endpoints: { http: `http://127.0.0.1:${(squatter.address() as AddressInfo).port}` },
+          })),
+        environmentOf: () => ({ ADMIN_TOKEN: "a".repeat(32) }),
+      });
+      const tool = { authorization: `Bearer ${secrets.toolToken}` };
+      const replay = () =>
+        fetch(`${other.url}/api/messaging/receiver/replay/dead-letters`, { method: "POST", headers: tool });
+      // Precondition: while Running, the replay reaches the service with its token.
+      expect((await replay()).status).toBe(200);
+      expect(received).toEqual([`/api/DeadLetters/replay Bearer ${"a".repeat(32)}`]);
+      state = "Exited";
+      expect((await replay()).status).toBe(404);
+      expect(received).toHaveLength(1);
+    } finally {
+      await other.close();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 });
 
@@ -175,7 +325,7 @@ describe("OTLP intake", () => {
     expect((await post("traces", spanBody)).status).toBe(200);
     const cookie = await login();
     const traces = (await (
-      await fetch(`${dashboard.url}/api/traces`, { headers: { cookie } })
+      await fetchLocalhost(`${dashboard.browserUrl}/api/traces`, { headers: { cookie } })
     ).json()) as Array<{
       traceId: string;
       durationMs: number;
@@ -183,9 +333,12 @@ describe("OTLP intake", () => {
     expect(traces).toEqual([
       expect.objectContaining({ traceId: "0af7651916cd43dd8448eb211c80319c", durationMs: 5 }),
     ]);
-    const detail = await fetch(`${dashboard.url}/api/traces/0af7651916cd43dd8448eb211c80319c`, {
-      headers: { cookie },
-    });
+    const detail = await fetchLocalhost(
+      `${dashboard.browserUrl}/api/traces/0af7651916cd43dd8448eb211c80319c`,
+      {
+        headers: { cookie },
+      },
+    );
     expect(detail.status).toBe(200);
   });
 
@@ -201,8 +354,8 @@ describe("live streams", () => {
     const cookie = await login();
     const received = await new Promise<string>((resolve, reject) => {
       const req = http.get(
-        `${dashboard.url}/api/console/stream?resource=receiver`,
-        { headers: { cookie } },
+        `${dashboard.browserUrl}/api/console/stream?resource=receiver`,
+        { headers: { cookie }, lookup: localhostLookup },
         (res) => {
           res.setEncoding("utf8");
           let text = "";

@@ -18,11 +18,12 @@ import type { CommandResult } from "../model/commands.js";
 import { CommandError } from "../runtime/commands.js";
 import { maskSecrets } from "../runtime/parameters.js";
 import { hasBearerToken } from "./control-access.js";
+import { DashboardHosts } from "./dashboard-hosts.js";
 import { buildJourney, type JourneySources } from "./journey.js";
 import { exportTelemetry, importTelemetry } from "./telemetry-export.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
-import { MessagingMonitor, REPLAY_ACTIONS, type ReplayAction } from "./messaging-monitor.js";
+import { MessagingMonitor, REPLAY_ACTIONS, isPollable, type ReplayAction } from "./messaging-monitor.js";
 import { DEFAULT_OTLP_INTAKE_LIMITS, OtlpIntake, OtlpRefusal, type OtlpIntakeLimits } from "./otlp-intake.js";
 import { parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
 import { TelemetryStore, type AddResult, type TelemetryStoreOptions } from "./telemetry-store.js";
@@ -42,14 +43,15 @@ const PAGES = new Set([
   "/journey",
   "/graph",
 ]);
-const ASSETS: Record<string, string> = {
-  "app.js": "text/javascript; charset=utf-8",
-  "journey.js": "text/javascript; charset=utf-8",
-  "graph.js": "text/javascript; charset=utf-8",
-  "metric-charts.js": "text/javascript; charset=utf-8",
-  "app.css": "text/css; charset=utf-8",
-  "favicon.svg": "image/svg+xml",
-};
+/** A Map, not an object literal: `/assets/constructor` must not find Object.prototype's members. */
+const ASSETS = new Map<string, string>([
+  ["app.js", "text/javascript; charset=utf-8"],
+  ["journey.js", "text/javascript; charset=utf-8"],
+  ["graph.js", "text/javascript; charset=utf-8"],
+  ["metric-charts.js", "text/javascript; charset=utf-8"],
+  ["app.css", "text/css; charset=utf-8"],
+  ["favicon.svg", "image/svg+xml"],
+]);
 
 /** What the dashboard needs from a running application (DistributedApplication fits; tests may fake it). */
 export interface DashboardApp {
@@ -80,7 +82,13 @@ export interface DashboardOptions {
   port?: number;
   /** When the requested port is taken, fall back to a free one instead of failing. */
   fallbackToFreePort?: boolean;
+  /** Address to bind (default 127.0.0.1); tools and OTLP exporters use it as their Host. */
   host?: string;
+  /**
+   * The random part of the browser host name `apphost-<port>-<label>.localhost` (default: new per
+   * run). Tests may fix it; a predictable label lets a service's page obtain the session cookie.
+   */
+  hostLabel?: string;
   secrets: DashboardSecrets;
   /** `.apphost/telemetry`; omitted = memory only. */
   telemetryDir?: string;
@@ -119,7 +127,7 @@ export class DashboardServer {
   private readonly messaging: MessagingMonitor;
   private readonly cleanups: Array<() => void> = [];
   private readonly streams = new Set<ServerResponse>();
-  private port = 0;
+  private hosts: DashboardHosts | undefined;
   private readonly extras: ExtraResource[] = [];
 
   constructor(private readonly options: DashboardOptions) {
@@ -150,8 +158,9 @@ export class DashboardServer {
       this.options.log?.(`dashboard port ${requested} is taken; using a free port`);
       this.server = await bind(host, 0, this.handle, this.options);
     }
-    this.port = (this.server.address() as AddressInfo).port;
-    this.sessions = new SessionStore(this.port, this.options.sessionLimits);
+    const port = (this.server.address() as AddressInfo).port;
+    this.hosts = new DashboardHosts(port, host, this.options.hostLabel);
+    this.sessions = new SessionStore(port, this.options.sessionLimits);
     this.messaging.start();
   }
 
@@ -183,12 +192,27 @@ export class DashboardServer {
       await this.console.seedFromFile(resource.name, resource.logFile);
   }
 
+  /**
+   * `http://127.0.0.1:<port>`: for clients that authenticate with their own secret and send no
+   * cookie — the OTLP endpoint injected into services, and the CLI/MCP tools' base URL. Pages,
+   * login and session cookies answer only on `browserUrl`.
+   */
   get url(): string {
-    return `http://${this.options.host ?? "127.0.0.1"}:${this.port}`;
+    return this.requireHosts().machineUrl;
+  }
+
+  /** `http://apphost-<port>-<label>.localhost:<port>`: the only address a browser can use. */
+  get browserUrl(): string {
+    return this.requireHosts().browserUrl;
+  }
+
+  /** The browser host name without the port (for tests that resolve it themselves). */
+  get browserHostName(): string {
+    return this.requireHosts().browserHost.replace(/:\d+$/, "");
   }
 
   get loginUrl(): string {
-    return `${this.url}/login?t=${this.loginToken.value}`;
+    return `${this.browserUrl}/login?t=${this.loginToken.value}`;
   }
 
   /** Value for OTEL_EXPORTER_OTLP_HEADERS. */
@@ -225,6 +249,16 @@ export class DashboardServer {
     Promise.resolve()
       .then(() => {
         const url = requestUrl(req.url);
+        const audience = this.hosts?.audienceOf(req);
+        // Before routing and before any session lookup: a cookie counts only on the browser name;
+        // the machine address serves OTLP (API key) and tools (bearer token), nothing else.
+        if (
+          audience === undefined ||
+          (audience === "machine" && !url.pathname.startsWith("/v1/") && !this.isTool(req))
+        )
+          return sendJson(res, 421, {
+            error: "wrong host: open the dashboard link printed by the AppHost",
+          });
         return this.route(req.method ?? "GET", url.pathname)(req, res, url);
       })
       .catch((error: unknown) => this.fail(req, res, error));
@@ -232,6 +266,8 @@ export class DashboardServer {
 
   private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
     if (error instanceof RequestError) {
+      // After a 413 the connection is not reused: the rest of the body is drained, then closed.
+      if (!res.headersSent && error.status === 413) res.setHeader("Connection", "close");
       if (!res.headersSent) sendJson(res, error.status, { error: error.message });
       else res.end();
       return;
@@ -295,6 +331,8 @@ export class DashboardServer {
             this.broadcast("spans");
             sendJson(res, 200, counts);
           } catch (error) {
+            // Too large (413) is the body's size, not its content.
+            if (error instanceof RequestError) throw error;
             sendJson(res, 400, { error: `not an exported telemetry file: ${(error as Error).message}` });
           }
         });
@@ -308,7 +346,8 @@ export class DashboardServer {
 
   private requireSession(handler: Handler, page = false): Handler {
     return (req, res, url) => {
-      if (this.sessions?.sessionOf(req) || this.isTool(req)) return handler(req, res, url);
+      // The tool check first: a tool's request never touches the session store.
+      if (this.isTool(req) || this.sessions?.sessionOf(req)) return handler(req, res, url);
       if (page) {
         res.writeHead(302, { Location: "/login" }).end();
         return;
@@ -377,7 +416,7 @@ export class DashboardServer {
 
   private readonly asset: Handler = async (_req, res, url) => {
     const name = url.pathname.slice("/assets/".length);
-    const type = ASSETS[name];
+    const type = ASSETS.get(name);
     if (!type) return sendJson(res, 404, { error: "not found" });
     const content = await fsp.readFile(path.join(UI_DIR, name));
     res.writeHead(200, { "Content-Type": type, "Cache-Control": "no-cache" }).end(content);
@@ -599,7 +638,7 @@ export class DashboardServer {
     return {
       services: () =>
         (this.app?.snapshot() ?? []).flatMap((r) =>
-          r.kind === "node-service" && r.state === "Running" && r.endpoints.http
+          isPollable(r) && r.endpoints.http
             ? [{ name: r.name, url: r.endpoints.http, adminToken: this.adminToken(r.name) }]
             : [],
         ),
@@ -617,7 +656,10 @@ export class DashboardServer {
   };
 
   private async replay(res: ServerResponse, resource: string, action: ReplayAction): Promise<void> {
-    const target = this.app?.snapshot().find((r) => r.name === resource)?.endpoints.http;
+    // Only a Running resource owns its port: a stopped one's may be squatted, and the request
+    // carries the service's admin token.
+    const found = this.app?.snapshot().find((r) => r.name === resource);
+    const target = found && isPollable(found) ? found.endpoints.http : undefined;
     if (!target) return sendJson(res, 404, { error: `${resource} has no running HTTP endpoint` });
     const { method, path: apiPath } = REPLAY_ACTIONS[action];
     try {
@@ -675,6 +717,11 @@ export class DashboardServer {
       this.pendingBroadcast.delete(topic);
       for (const listener of this.topicListeners) listener(topic);
     }, 50);
+  }
+
+  private requireHosts(): DashboardHosts {
+    if (!this.hosts) throw new Error("listen() has not run");
+    return this.hosts;
   }
 
   private requireSessions(): SessionStore {
@@ -772,20 +819,31 @@ function writeEvent(res: ServerResponse, event: string, data: unknown): void {
 
 const notAllowed: Handler = (_req, res) => sendJson(res, 405, { error: "method not allowed" });
 
+/**
+ * The request body, up to `limit` bytes; beyond it a 413. The rest of an oversized body is read and
+ * dropped rather than the socket destroyed: a client still sending would otherwise see a reset
+ * instead of the 413 (the request timeout bounds how long that takes).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const tooLarge = () => new RequestError(413, `body larger than ${limit} bytes`);
+    const declared = Number(req.headers["content-length"]);
+    let chunks: Buffer[] | undefined = [];
     let size = 0;
+    const refuse = () => {
+      chunks = undefined;
+      reject(tooLarge());
+    };
+    if (Number.isFinite(declared) && declared > limit) refuse();
     req.on("data", (chunk: Buffer) => {
+      if (chunks === undefined) return;
       size += chunk.length;
-      if (size > limit) {
-        reject(new RequestError(413, `body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limit) refuse();
+      else chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("end", () => {
+      if (chunks !== undefined) resolve(Buffer.concat(chunks));
+    });
     req.on("error", reject);
   });
 }

@@ -99,12 +99,17 @@ export async function buildJourney(query: string, sources: JourneySources): Prom
         sources
           .spans(q)
           .map((s) => s.attributes["messaging.message.id"])
-          .filter((id): id is string => typeof id === "string"),
+          // Telemetry is whatever an exporter sent: only outbox ids (UUIDs) are looked up, and
+          // they are still encoded into the URL below (a ".." or "?" must not reshape the path).
+          .filter((id): id is string => typeof id === "string" && UUID.test(id)),
       ),
     ];
   } else if (UUID.test(q)) {
     for (const service of services) {
-      const detail = await getJson<OutboxDetail>(service, `${service.url}/api/outbox/messages/${q}`);
+      const detail = await getJson<OutboxDetail>(
+        service,
+        `${service.url}/api/outbox/messages/${encodeURIComponent(q)}`,
+      );
       if (detail.ok) {
         journey.kind = "message";
         messageIds = [q];
@@ -159,7 +164,10 @@ async function messageJourney(
 ): Promise<MessageJourney | undefined> {
   let outbox: { service: string; detail: OutboxDetail } | undefined;
   for (const service of services) {
-    const found = await getJson<OutboxDetail>(service, `${service.url}/api/outbox/messages/${id}`);
+    const found = await getJson<OutboxDetail>(
+      service,
+      `${service.url}/api/outbox/messages/${encodeURIComponent(id)}`,
+    );
     if (found.ok) {
       outbox = { service: service.name, detail: found.body };
       break;

@@ -79,3 +79,44 @@ describe("MessagingMonitor, blocked aggregates", () => {
     abort.abort();
   });
 });
+
+describe("MessagingMonitor and a port it no longer owns", () => {
+  it("sends nothing to a service that stopped after the tick began (its port may be squatted)", async () => {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization ?? ""}`);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    let state: ResourceSnapshot["state"] = "Running";
+    let listed = 0;
+    const resources = (): ResourceSnapshot[] => {
+      listed += 1;
+      const snapshot = [{ ...senderAt(url), state }];
+      // The tick lists the sender as Running; by the time it asks, the sender has stopped.
+      state = "Exited";
+      return snapshot;
+    };
+    const abort = new AbortController();
+    const monitor = new MessagingMonitor({
+      resources,
+      adminToken: () => "t".repeat(32),
+      signal: abort.signal,
+    });
+    await monitor.sampleNow();
+    expect(listed).toBeGreaterThan(1);
+    expect(seen).toEqual([]);
+    // Precondition of the scenario: a Running sender is asked, with its token.
+    state = "Running";
+    const running = new MessagingMonitor({
+      resources: () => [senderAt(url)],
+      adminToken: () => "t".repeat(32),
+      signal: abort.signal,
+    });
+    await running.sampleNow();
+    expect(seen).toContain(`/api/outbox/stats Bearer ${"t".repeat(32)}`);
+    abort.abort();
+  });
+});

@@ -98,9 +98,7 @@ export class MessagingMonitor {
   }
 
   async sampleNow(): Promise<void> {
-    const running = this.options
-      .resources()
-      .filter((r) => r.kind === "node-service" && r.state === "Running" && r.endpoints.http);
+    const running = this.options.resources().filter(isPollable);
     await Promise.all(running.map((r) => this.sample(r.name, r.endpoints.http ?? "")));
   }
 
@@ -175,6 +173,10 @@ export class MessagingMonitor {
 
   /** A service without the endpoint (404) is asked again only once a minute, not on every tick. */
   private async probe(resource: string, url: string): Promise<JsonResult> {
+    // Asked again right before each request: a resource stopped since the tick began no longer
+    // owns its port, and whoever took it would receive the admin token.
+    if (!this.stillServes(resource, url))
+      return { ok: false, status: 0, detail: `${resource} is not running` };
     const key = `${resource} ${url}`;
     const missingUntil = this.missing.get(key);
     if (missingUntil !== undefined && Date.now() < missingUntil)
@@ -183,6 +185,18 @@ export class MessagingMonitor {
     if (result.status === 404) this.missing.set(key, Date.now() + 60_000);
     else this.missing.delete(key);
     return result;
+  }
+
+  private stillServes(resource: string, url: string): boolean {
+    return this.options
+      .resources()
+      .some(
+        (r) =>
+          r.name === resource &&
+          isPollable(r) &&
+          r.endpoints.http !== undefined &&
+          url.startsWith(`${r.endpoints.http}/`),
+      );
   }
 
   private push<K extends "outbox" | "deadLetters" | "flow">(
@@ -201,6 +215,14 @@ export class MessagingMonitor {
 
 /** Blocked aggregates shown per service (the page says how many there are in all). */
 const BLOCKED_SHOWN = 50;
+
+/**
+ * Only a service this AppHost runs and reports Running owns its port: a stopped one's port may be
+ * taken by any local process, which must not be handed the service's admin token.
+ */
+export function isPollable(r: ResourceSnapshot): boolean {
+  return r.kind === "node-service" && r.state === "Running" && r.endpoints.http !== undefined;
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;

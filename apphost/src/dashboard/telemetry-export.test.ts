@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { fetchLocalhost } from "./localhost-fetch.js";
 import { DashboardServer } from "./dashboard-server.js";
 import type { LogRecord, MetricPoint, SpanRecord } from "./otlp-json.js";
 
@@ -109,7 +110,7 @@ describe("telemetry export and import (OTLP JSON)", () => {
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain("resourceSpans");
-    expect((await fetch(`${target.url}/api/telemetry/export`)).status).toBe(401);
+    expect((await fetchLocalhost(`${target.browserUrl}/api/telemetry/export`)).status).toBe(401);
     expect(target.store.records("spans")).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import type { CommandResult } from "../model/commands.js";
 import { CommandError } from "../runtime/commands.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { LogSink } from "../runtime/log-sink.js";
+import { fetchLocalhost } from "./localhost-fetch.js";
 import { DashboardServer } from "./dashboard-server.js";
 
 const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) };
@@ -59,11 +60,17 @@ const bearer = { authorization: `Bearer ${secrets.toolToken}` };
 describe("tools (CLI, MCP) and custom commands on the dashboard API", () => {
   it("accepts the tool token as a bearer token, and nothing else without a session", async () => {
     expect((await fetch(`${dashboard.url}/api/resources`, { headers: bearer })).status).toBe(200);
-    expect((await fetch(`${dashboard.url}/api/resources`)).status).toBe(401);
+    // 127.0.0.1 serves tools only: without the token the request is misdirected (421), on the
+    // browser name it needs a session (401).
+    expect((await fetch(`${dashboard.url}/api/resources`)).status).toBe(421);
     const wrong = await fetch(`${dashboard.url}/api/resources`, {
       headers: { authorization: "Bearer nope" },
     });
-    expect(wrong.status).toBe(401);
+    expect(wrong.status).toBe(421);
+    const wrongOnBrowserName = await fetchLocalhost(`${dashboard.browserUrl}/api/resources`, {
+      headers: { authorization: "Bearer nope" },
+    });
+    expect(wrongOnBrowserName.status).toBe(401);
     // A POST with the bearer token needs no Origin (browsers never send this header by themselves).
     const post = await fetch(`${dashboard.url}/api/resources/sender/restart`, {
       method: "POST",

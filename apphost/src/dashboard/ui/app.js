@@ -142,11 +142,17 @@ function resourceRow(r) {
       : h("span", { class: "muted" }, "–");
   const links = Object.entries(r.endpoints).map(([name, url]) =>
     url.startsWith("http")
-      ? h("a", { href: url, target: "_blank", rel: "noopener" }, `${name}: ${url}`)
+      ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, `${name}: ${url}`)
       : h("span", { class: "mono" }, `${name}: ${url}`),
   );
   if (r.kind === "node-service" && r.endpoints.http)
-    links.push(h("a", { href: `${r.endpoints.http}/swagger`, target: "_blank", rel: "noopener" }, "swagger"));
+    links.push(
+      h(
+        "a",
+        { href: `${r.endpoints.http}/swagger`, target: "_blank", rel: "noopener noreferrer" },
+        "swagger",
+      ),
+    );
   if (r.parameter)
     links.push(
       r.parameter.secret
@@ -226,7 +232,7 @@ function replicaRow(service, r) {
       verb[0].toUpperCase() + verb.slice(1),
     );
   const links = Object.entries(r.endpoints).map(([name, url]) =>
-    h("a", { href: url, target: "_blank", rel: "noopener" }, `${name}: ${url}`),
+    h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, `${name}: ${url}`),
   );
   const uptime = r.state === "Running" && r.startedAt ? Date.now() - Date.parse(r.startedAt) : undefined;
   return h(
@@ -384,7 +390,7 @@ async function tracesView() {
           "tr",
           { class: "clickable", "data-trace": t.traceId, onclick: () => navigate(`/traces/${t.traceId}`) },
           h("td", { class: "mono" }, fmtTime(t.startMs)),
-          h("td", {}, h("a", { href: `/traces/${t.traceId}` }, t.name)),
+          h("td", {}, h("a", { href: `/traces/${encodeURIComponent(t.traceId)}` }, t.name)),
           h(
             "td",
             {},
@@ -559,7 +565,13 @@ function logTable(logs) {
             .join(" ")
             .slice(0, 300),
         ),
-        h("td", {}, l.traceId ? h("a", { href: `/traces/${l.traceId}` }, l.traceId.slice(0, 8)) : ""),
+        h(
+          "td",
+          {},
+          l.traceId
+            ? h("a", { href: `/traces/${encodeURIComponent(l.traceId)}` }, l.traceId.slice(0, 8))
+            : "",
+        ),
       ),
     ),
   );

@@ -70,9 +70,9 @@ export async function journeyView(view) {
 function messageCard(m) {
   const traceLinks = m.traceId
     ? [
-        h("a", { href: `/traces/${m.traceId}`, "data-testid": "journey-trace" }, "trace"),
+        h("a", { href: `/traces/${encodeURIComponent(m.traceId)}`, "data-testid": "journey-trace" }, "trace"),
         " · ",
-        h("a", { href: `/logs?traceId=${m.traceId}` }, "logs"),
+        h("a", { href: `/logs?traceId=${encodeURIComponent(m.traceId)}` }, "logs"),
       ]
     : [];
   return h(
@@ -131,7 +131,7 @@ function spansCard(journey) {
           { class: s.error ? "error" : "" },
           h("td", { class: "mono" }, `+${fmtDuration(s.startMs - start)}`),
           h("td", { style: `color: ${colourOf(s.service)}` }, s.service),
-          h("td", {}, h("a", { href: `/traces/${s.traceId}` }, s.name)),
+          h("td", {}, h("a", { href: `/traces/${encodeURIComponent(s.traceId)}` }, s.name)),
           h("td", { class: "muted" }, s.kind),
           h("td", { class: "mono" }, fmtDuration(s.durationMs)),
         ),

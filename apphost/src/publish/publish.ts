@@ -47,12 +47,14 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
   const images = deployPlan(model, { serviceTag }).resources.map((r) => r.image.image);
   const digests = await (options.digests ?? localImageDigests)(images);
   const plan = deployPlan(model, { serviceTag, digests });
-  for (const resource of plan.resources)
-    if (!resource.image.pinned && resource.kind !== "service")
-      options.log(
-        `note: no registry digest known for ${resource.image.image} (${resource.name}): pinned by tag only. ` +
-          `Pull it on this machine and publish again to pin it by digest.`,
-      );
+  const unpinned = new Set(
+    plan.resources.filter((r) => !r.image.pinned && r.kind !== "service").map((r) => r.image.image),
+  );
+  for (const image of unpinned)
+    options.log(
+      `note: no registry digest known for ${image}: pinned by tag only. ` +
+        `Pull it on this machine and publish again to pin it by digest.`,
+    );
   const outputDir = path.resolve(options.outputDir);
   const secretsName = options.target === "compose" ? ENV_FILE : SECRETS_FILE;
   const secretsPath = path.join(outputDir, secretsName);

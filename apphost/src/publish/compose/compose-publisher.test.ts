@@ -111,7 +111,7 @@ describe("Compose publisher", () => {
   it("runs migrations in a one-shot service, the only one holding the database owner's credentials", () => {
     const { compose, yaml } = render();
     const migrate = compose.services["sender-migrate"];
-    expect(migrate?.restart).toBe("no");
+    expect(migrate?.restart).toBeUndefined();
     expect(migrate?.entrypoint).toEqual(["node"]);
     expect(migrate?.command).toEqual(["src/migrate-main.js"]);
     expect(migrate?.depends_on).toEqual({ "sender-pg": { condition: "service_healthy" } });

@@ -211,8 +211,9 @@ function migrateService(service: ServicePlan): Record<string, unknown> {
   if (!migrations) throw new Error(`"${service.name}" has no migrations step`);
   return {
     image: `\${${service.image.variable}:-${service.image.image}}`,
-    // One-shot: a failure stops the service from starting (service_completed_successfully).
-    restart: "no",
+    // One-shot, with Compose's default restart policy ("no": not written, since docker-compose 1.29
+    // reads YAML 1.1, where a bare no is a boolean): a failure keeps the service from starting
+    // (service_completed_successfully).
     ...hardening("migrate"),
     entrypoint: ["node"],
     command: [migrations.entryPoint],

@@ -442,7 +442,8 @@ export function databaseRoleSecretName(database: string, role: "owner" | "app"):
 
 /**
  * The init script of a published PostgreSQL server (database names are plain identifiers, checked
- * by the model; passwords reach psql as variables, quoted by psql itself).
+ * by the model). The passwords never reach a command line: psql reads them from the container's
+ * variables itself (`\\getenv`, psql 15 and later, as in the default image) and quotes them.
  */
 export function postgresInitScript(databases: string[]): string {
   const lines = [
@@ -450,15 +451,25 @@ export function postgresInitScript(databases: string[]): string {
     "# migrations) and a runtime role (reads and writes rows, nothing else). Runs once, when the",
     "# data volume is initialised; the passwords come from the container's variables.",
     "outbox_roles() {",
-    '  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres \\',
-    '    --set=owner_password="$1" --set=app_password="$2"',
+    '  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres',
     "}",
   ];
   databases.forEach((database, index) => {
     const { owner, runtime } = databaseRoleNames(database);
     const role = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD`;
     lines.push(
-      `outbox_roles "$${databaseRoleSecretName(database, "owner")}" "$${databaseRoleSecretName(database, "app")}" <<'SQL'`,
+      "outbox_roles <<'SQL'",
+      `\\getenv owner_password ${databaseRoleSecretName(database, "owner")}`,
+      `\\getenv app_password ${databaseRoleSecretName(database, "app")}`,
+      // A missing variable stops the script (ON_ERROR_STOP) with a message naming it.
+      "\\if :{?owner_password}",
+      "\\else",
+      `DO $$ BEGIN RAISE EXCEPTION '${databaseRoleSecretName(database, "owner")} is not set'; END $$;`,
+      "\\endif",
+      "\\if :{?app_password}",
+      "\\else",
+      `DO $$ BEGIN RAISE EXCEPTION '${databaseRoleSecretName(database, "app")} is not set'; END $$;`,
+      "\\endif",
       // The first database is the image's POSTGRES_DB, created before this script runs.
       ...(index === 0 ? [] : [`CREATE DATABASE ${database};`]),
       `CREATE ROLE ${owner} ${role} :'owner_password';`,

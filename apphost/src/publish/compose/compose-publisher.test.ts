@@ -270,6 +270,10 @@ describe("Compose publisher", () => {
     expect(init).toContain("CREATE ROLE senderdb_app LOGIN NOSUPERUSER");
     expect(init).toContain("ALTER DEFAULT PRIVILEGES FOR ROLE senderdb_owner");
     expect(init).not.toContain("senderdbAppValue11");
+    // The passwords reach psql through its own environment (\getenv), never its command line.
+    expect(init).toContain("\\getenv owner_password SECRET_SENDERDB_OWNER_PASSWORD\n");
+    expect(init).toContain("\\getenv app_password SECRET_SENDERDB_APP_PASSWORD\n");
+    expect(init).not.toMatch(/--set|-v \w+_password|\$SECRET_|\$\{SECRET_/);
     expect(compose.services["sender-pg"]?.environment?.SECRET_SENDERDB_APP_PASSWORD).toBe(
       secret("SECRET_SENDERDB_APP_PASSWORD"),
     );

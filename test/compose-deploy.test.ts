@@ -2,7 +2,9 @@
 // `publish --target compose` is brought up with docker-compose 1.29, entities posted through the
 // sender's published port arrive exactly once, and the system recovers when the receiver's and
 // then the broker's container crash (SIGKILL of the container's main process; the restart policy
-// brings it back). Everything the project created is removed at the end, and checked to be gone.
+// brings it back). It runs hardened as published (no capabilities, no-new-privileges, read-only
+// root, limits, migrations in one-shot containers) and its health checks put no secret on a
+// command line. Everything the project created is removed at the end, and checked to be gone.
 // Traffic goes only to ports published on 127.0.0.1; the databases are read with `docker exec`.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -11,8 +13,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { repositoryRoot } from "@outbox/apphost/testing";
-import { buildServiceImages } from "../apphost/src/publish/service-images.js";
+import { buildServiceImages, serviceImageTag } from "../apphost/src/publish/service-images.js";
 import { freePort } from "../apphost/src/runtime/ports.js";
 import { eventually, getJson } from "./support/receiver.js";
 import { useAvailableImages } from "./support/test-images.js";
@@ -71,16 +74,40 @@ async function health(id: string): Promise<string> {
   return docker("inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", id);
 }
 
+/** The one-shot migrations: one per service with a database. */
+const MIGRATE = ["receiver-migrate", "sender-migrate"];
+
 async function allHealthy(): Promise<void> {
   await eventually(
-    "every container of the project to be healthy",
+    "every long-running container of the project to be healthy, the migrations to have exited 0",
     async () => {
       const list = await containers();
-      const states = await Promise.all(list.map((c) => health(c.id)));
-      return list.length === 5 && states.every((s) => s === "healthy") ? true : undefined;
+      const running = list.filter((c) => !MIGRATE.includes(c.service));
+      const states = await Promise.all(running.map((c) => health(c.id)));
+      const migrations = list.filter((c) => MIGRATE.includes(c.service));
+      const exits = await Promise.all(
+        migrations.map((c) => docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", c.id)),
+      );
+      return running.length === 5 &&
+        states.every((s) => s === "healthy") &&
+        migrations.length === MIGRATE.length &&
+        exits.every((e) => e === "exited 0")
+        ? true
+        : undefined;
     },
     420_000,
   );
+}
+
+/** Every process's command line on this host (containers' processes included), NUL → space. */
+async function commandLines(): Promise<string[]> {
+  const lines: string[] = [];
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (text) lines.push(text.replaceAll("\0", " "));
+  }
+  return lines;
 }
 
 async function sql(service: string, database: string, query: string): Promise<string> {
@@ -145,7 +172,13 @@ beforeAll(async () => {
   // The official infrastructure images where present or pullable, else `npm run images`' look-alikes
   // (APPHOST_IMAGE_POSTGRES / APPHOST_IMAGE_ARTEMIS in this process's environment, which Compose reads).
   await useAvailableImages();
-  await buildServiceImages({ base: "auto", prefix: "outbox-apphost", tag: "latest", log: () => {} });
+  // The tag publish names: derived from the services' sources.
+  await buildServiceImages({
+    base: "auto",
+    prefix: "outbox-apphost",
+    tag: await serviceImageTag(),
+    log: () => {},
+  });
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-compose-"));
   await run(
     process.execPath,
@@ -185,6 +218,76 @@ describe("the published Compose project", () => {
     );
     const { status } = await getJson(`${receiver}/alive`);
     expect(status).toBe(200);
+  });
+
+  it("runs every container hardened as published, and keeps the owner credentials in the migrations", async () => {
+    const list = await containers();
+    expect(list.map((c) => c.service).sort()).toEqual([
+      "broker",
+      "receiver",
+      "receiver-migrate",
+      "receiver-pg",
+      "sender",
+      "sender-migrate",
+      "sender-pg",
+    ]);
+    for (const { id, service } of list) {
+      const [config] = JSON.parse(await docker("inspect", id)) as Array<{
+        Config: { User: string; Env: string[] };
+        HostConfig: {
+          CapDrop: string[] | null;
+          SecurityOpt: string[] | null;
+          ReadonlyRootfs: boolean;
+          Memory: number;
+          PidsLimit: number | null;
+        };
+      }>;
+      if (!config) throw new Error(`no inspect output for ${service}`);
+      expect(config.HostConfig.CapDrop, service).toEqual(["ALL"]);
+      expect(config.HostConfig.SecurityOpt, service).toEqual(["no-new-privileges:true"]);
+      expect(config.HostConfig.ReadonlyRootfs, service).toBe(true);
+      expect(config.HostConfig.Memory, service).toBeGreaterThan(0);
+      expect(config.HostConfig.PidsLimit, service).toBeGreaterThan(0);
+      const migrations = config.Config.Env.filter((e) => /^[A-Z_]+_MIGRATIONS_URI=/.test(e));
+      expect(migrations.length > 0, service).toBe(MIGRATE.includes(service));
+      if (service.endsWith("-pg")) expect(config.Config.User, service).toBe("999:999");
+    }
+  });
+
+  it("checks the broker's health with no secret on any command line of this host", async () => {
+    const secrets = Object.entries(
+      Object.fromEntries(
+        (await fs.readFile(path.join(dir, ".env"), "utf8"))
+          .split("\n")
+          .filter((l) => l.startsWith("SECRET_"))
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      ),
+    );
+    expect(secrets.length).toBeGreaterThan(5);
+    // The published check itself ($$ is Compose's escape for $), run while every command line is read.
+    const published = parse(await fs.readFile(path.join(dir, "docker-compose.yaml"), "utf8")) as {
+      services: Record<string, { healthcheck?: { test: string[] } }>;
+    };
+    const [kind, text] = published.services.broker?.healthcheck?.test ?? [];
+    expect(kind).toBe("CMD-SHELL");
+    if (!text) throw new Error("no broker health check in the published file");
+    const script = text.replaceAll("$$", "$");
+    const check = compose("exec", "-T", "broker", "sh", "-c", script);
+    let done = false;
+    const finished = check.finally(() => (done = true));
+    const leaks = new Set<string>();
+    let sawCheck = false;
+    while (!done) {
+      for (const line of await commandLines()) {
+        if (line.includes("check node --up")) sawCheck = true;
+        for (const [name, value] of secrets)
+          if (line.includes(value)) leaks.add(`${name} in: ${line.slice(0, 200)}`);
+      }
+    }
+    await finished;
+    // The precondition: the Artemis CLI's JVM was seen while it checked.
+    expect(sawCheck).toBe(true);
+    expect([...leaks]).toEqual([]);
   });
 
   it("applies posted entities exactly once", async () => {

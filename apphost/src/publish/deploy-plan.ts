@@ -43,8 +43,10 @@ export interface SecretSpec {
 export interface ImageSpec {
   /** Variable that overrides the image at deploy time, e.g. APPHOST_IMAGE_POSTGRES. */
   variable: string;
-  /** What users get by default. */
+  /** What users get by default: `<name>:<tag>@sha256:…` when the registry digest is known. */
   image: string;
+  /** False when no digest was known at publish time: the tag alone names the image. */
+  pinned: boolean;
 }
 
 export interface PostgresPlan {
@@ -84,6 +86,23 @@ export interface ArtemisPlan {
   dependsOn: string[];
 }
 
+/** The broker's JVM heap; its container's memory limit leaves room for direct buffers and threads. */
+export const ARTEMIS_HEAP = "1g";
+
+/**
+ * The broker's health check: logs in as the admin and asks whether the node is up. The password
+ * never reaches a command line (visible to `ps` in the container and on the host): the shell's
+ * builtin printf writes it to a pipe, and the Artemis CLI reads it with picocli's @file expansion
+ * from /dev/stdin. `dollar` is "$$" in Compose (which would interpolate a single "$").
+ */
+export function brokerCheckScript(dollar: "$" | "$$"): string {
+  return (
+    `printf -- '--password\\n%s\\n' "${dollar}ARTEMIS_PASSWORD" | ` +
+    `/var/lib/artemis-instance/bin/artemis check node --up --silent --url tcp://127.0.0.1:${ARTEMIS_PORT} ` +
+    `--user "${dollar}ARTEMIS_USER" @/dev/stdin > /dev/null`
+  );
+}
+
 /** The broker's users file (hashed passwords) in ARTEMIS_CONFIG_DIR: a secret of its own. */
 export const ARTEMIS_USERS_FILE = "artemis-users.properties";
 const ARTEMIS_ROLES_FILE = "artemis-roles.properties";
@@ -101,9 +120,29 @@ export interface ServicePlan {
   livenessPath: string;
   /** Infrastructure and services this one waits for (healthy first), by plan resource name. */
   dependsOn: string[];
-  /** Databases this service migrates before it starts (Kubernetes runs that as an init container). */
-  migrates: string[];
+  /**
+   * The one-shot migrations step (a Compose service, a Kubernetes init container): the only
+   * workload that gets the databases' owner credentials. Undefined without a database reference.
+   */
+  migrations: MigrationsPlan | undefined;
+  /** Everything this service connects to (references and waitFor): what the network lets through. */
+  connects: Connection[];
   environment: Array<{ name: string; value: Template }>;
+}
+
+export interface MigrationsPlan {
+  /** The script in the service's image, relative to its working directory. */
+  entryPoint: string;
+  /** The databases' owner URLs, as `ConnectionStrings__<db>` and `<DB>_MIGRATIONS_URI`. */
+  environment: Array<{ name: string; value: Template }>;
+  /** Plan resources (the databases' servers) the step needs. */
+  dependsOn: string[];
+}
+
+/** A TCP connection a workload opens to another one of the plan. */
+export interface Connection {
+  resource: string;
+  port: number;
 }
 
 export type ResourcePlan = PostgresPlan | ArtemisPlan | ServicePlan;
@@ -115,12 +154,33 @@ export interface DeployPlan {
 }
 
 export interface DeployPlanOptions {
-  /** Image of a service, by service name; default `<app>/<directory>:latest`. */
-  serviceImage?: (service: NodeServiceResource) => string;
+  /** Tag of the services' images, `<app>/<directory>:<tag>` (service-images.ts serviceImageTag). */
+  serviceTag: string;
+  /** Registry digests (`sha256:…`) by image reference, for the images whose digest is known. */
+  digests?: ReadonlyMap<string, string>;
+}
+
+/** The compiled migrations script every service image carries (its src/migrate-main.ts). */
+export const MIGRATIONS_ENTRY_POINT = "src/migrate-main.js";
+
+/** `image@digest` when the digest is known; the tag stays for people reading the file. */
+function imageSpec(
+  variable: string,
+  image: string,
+  digests: ReadonlyMap<string, string> | undefined,
+): ImageSpec {
+  const digest = digests?.get(image);
+  if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))
+    throw new Error(`Invalid digest for ${image}: "${digest}" (expected sha256:<64 hex digits>)`);
+  return digest === undefined
+    ? { variable, image, pinned: false }
+    : { variable, image: `${image}@${digest}`, pinned: true };
 }
 
 /** Reads the model. Throws on what cannot be deployed (an unknown resource kind). */
-export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): DeployPlan {
+export function deployPlan(model: AppBuilder, options: DeployPlanOptions): DeployPlan {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(options.serviceTag))
+    throw new Error(`Invalid image tag "${options.serviceTag}"`);
   const secrets: SecretSpec[] = [];
   const resources: ResourcePlan[] = [];
   const deployed = (r: Resource) => (r instanceof PostgresDatabaseResource ? r.server.name : r.name);
@@ -151,7 +211,11 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
       resources.push({
         kind: "postgres",
         name: resource.name,
-        image: { variable: imageVariable("postgres"), image: resource.image ?? OFFICIAL_IMAGES.postgres },
+        image: imageSpec(
+          imageVariable("postgres"),
+          resource.image ?? OFFICIAL_IMAGES.postgres,
+          options.digests,
+        ),
         passwordSecret,
         databases: resource.databases.map((d) => d.databaseName),
         initScript: postgresInitScript(resource.databases.map((d) => d.databaseName)),
@@ -175,14 +239,21 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions = {}): 
       resources.push({
         kind: "artemis",
         name: resource.name,
-        image: { variable: imageVariable("artemis"), image: resource.image ?? OFFICIAL_IMAGES.artemis },
+        image: imageSpec(
+          imageVariable("artemis"),
+          resource.image ?? OFFICIAL_IMAGES.artemis,
+          options.digests,
+        ),
         passwordSecret,
         configFiles,
         logins,
         environment: [
           {
             name: "JAVA_ARGS_APPEND",
-            value: `-Djava.security.auth.login.config=${ARTEMIS_CONFIG_DIR}/${ARTEMIS_LOGIN_CONFIG}`,
+            // The heap is capped below the container's memory limit (ARTEMIS_MEMORY_LIMIT): the
+            // instance's own -Xmx2G would let the JVM grow into the kernel's OOM killer. The last
+            // -Xmx on the java command line wins.
+            value: `-Djava.security.auth.login.config=${ARTEMIS_CONFIG_DIR}/${ARTEMIS_LOGIN_CONFIG} -Xmx${ARTEMIS_HEAP}`,
           },
         ],
         dependsOn: dependsOn(resource),
@@ -214,13 +285,21 @@ function servicePlan(
   const environment: Array<{ name: string; value: Template }> = [];
   const set = (name: string, value: Template | string) =>
     environment.push({ name, value: typeof value === "string" ? [value] : value });
-  const migrates: string[] = [];
+  const migrations: Array<{ name: string; value: Template }> = [];
+  const migrationServers: string[] = [];
+  const connects: Connection[] = [];
+  const connect = (resource: string, port: number) => {
+    if (!connects.some((c) => c.resource === resource && c.port === port)) connects.push({ resource, port });
+  };
 
   for (const reference of service.references) {
     const target = model.resources().find((r) => r.name === reference.name);
+    const endpoint = target === undefined ? undefined : endpointOf(target);
+    if (endpoint) connect(endpoint.resource, endpoint.port);
     if (target instanceof PostgresDatabaseResource) {
-      migrates.push(target.name);
-      // The runtime role for the service, the owner's URL for its migrations only (as the AppHost does).
+      migrationServers.push(target.server.name);
+      // The runtime role for the service; the owner's URL only for the migrations step, as both its
+      // connection string and <DB>_MIGRATIONS_URI (the long-running service never gets it).
       const roles = databaseRoleNames(target.databaseName);
       const url = (user: string, secret: string): Template => [
         `postgresql://${user}:`,
@@ -238,9 +317,10 @@ function servicePlan(
         appSecret,
         { databaseName: target.databaseName },
       );
-      set(
-        `${envPrefix(reference.connectionName)}_MIGRATIONS_URI`,
-        url(roles.owner, databaseRoleSecretName(target.databaseName, "owner")),
+      const owner = url(roles.owner, databaseRoleSecretName(target.databaseName, "owner"));
+      migrations.push(
+        { name: `ConnectionStrings__${reference.connectionName}`, value: owner },
+        { name: `${envPrefix(reference.connectionName)}_MIGRATIONS_URI`, value: owner },
       );
     } else if (target instanceof ArtemisResource) {
       // The service's own broker user (ArtemisResource.clients), never the admin.
@@ -267,21 +347,45 @@ function servicePlan(
   set("ADMIN_TOKEN", [{ secret: adminTokenSecretName(service.name) }]);
   for (const [name, value] of service.environment) set(name, value);
   for (const [name, parameter] of service.parameterEnvironment) set(name, parameterValue(parameter));
+  // waitFor without a reference still opens a connection (the readiness wait).
+  for (const dependency of service.dependencies()) {
+    const endpoint = endpointOf(dependency);
+    if (endpoint) connect(endpoint.resource, endpoint.port);
+  }
 
-  const image = options.serviceImage?.(service) ?? `${model.name}/${service.directory}:latest`;
+  const image = `${model.name}/${service.directory}:${options.serviceTag}`;
   return {
     kind: "service",
     name: service.name,
     directory: service.directory,
-    image: { variable: imageVariable(service.name), image },
+    image: imageSpec(imageVariable(service.name), image, options.digests),
     replicas: service.replicas,
     port: service.httpEndpoint ? SERVICE_PORT : undefined,
     readinessPath: service.healthCheckPath,
     livenessPath: LIVENESS_PATH,
     dependsOn,
-    migrates,
+    migrations:
+      migrations.length === 0
+        ? undefined
+        : {
+            entryPoint: MIGRATIONS_ENTRY_POINT,
+            environment: [...migrations, { name: "NODE_ENV", value: ["production"] }],
+            dependsOn: unique(migrationServers),
+          },
+    connects,
     environment,
   };
+}
+
+/** Where a workload connects to reach a resource of the model, if it is deployed and listens. */
+function endpointOf(resource: Resource): Connection | undefined {
+  if (resource instanceof PostgresDatabaseResource)
+    return { resource: resource.server.name, port: POSTGRES_PORT };
+  if (resource instanceof PostgresServerResource) return { resource: resource.name, port: POSTGRES_PORT };
+  if (resource instanceof ArtemisResource) return { resource: resource.name, port: ARTEMIS_PORT };
+  if (resource instanceof NodeServiceResource && resource.httpEndpoint)
+    return { resource: resource.name, port: SERVICE_PORT };
+  return undefined;
 }
 
 function addReference(
@@ -338,7 +442,8 @@ export function databaseRoleSecretName(database: string, role: "owner" | "app"):
 
 /**
  * The init script of a published PostgreSQL server (database names are plain identifiers, checked
- * by the model; passwords reach psql as variables, quoted by psql itself).
+ * by the model). The passwords never reach a command line: psql reads them from the container's
+ * variables itself (`\\getenv`, psql 15 and later, as in the default image) and quotes them.
  */
 export function postgresInitScript(databases: string[]): string {
   const lines = [
@@ -346,15 +451,25 @@ export function postgresInitScript(databases: string[]): string {
     "# migrations) and a runtime role (reads and writes rows, nothing else). Runs once, when the",
     "# data volume is initialised; the passwords come from the container's variables.",
     "outbox_roles() {",
-    '  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres \\',
-    '    --set=owner_password="$1" --set=app_password="$2"',
+    '  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres',
     "}",
   ];
   databases.forEach((database, index) => {
     const { owner, runtime } = databaseRoleNames(database);
     const role = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD`;
     lines.push(
-      `outbox_roles "$${databaseRoleSecretName(database, "owner")}" "$${databaseRoleSecretName(database, "app")}" <<'SQL'`,
+      "outbox_roles <<'SQL'",
+      `\\getenv owner_password ${databaseRoleSecretName(database, "owner")}`,
+      `\\getenv app_password ${databaseRoleSecretName(database, "app")}`,
+      // A missing variable stops the script (ON_ERROR_STOP) with a message naming it.
+      "\\if :{?owner_password}",
+      "\\else",
+      `DO $$ BEGIN RAISE EXCEPTION '${databaseRoleSecretName(database, "owner")} is not set'; END $$;`,
+      "\\endif",
+      "\\if :{?app_password}",
+      "\\else",
+      `DO $$ BEGIN RAISE EXCEPTION '${databaseRoleSecretName(database, "app")} is not set'; END $$;`,
+      "\\endif",
       // The first database is the image's POSTGRES_DB, created before this script runs.
       ...(index === 0 ? [] : [`CREATE DATABASE ${database};`]),
       `CREATE ROLE ${owner} ${role} :'owner_password';`,

@@ -1,16 +1,26 @@
 // `npm run apphost -- publish --target compose|kubernetes --output <dir>`: the model written out as
 // deploy artifacts. Secrets are generated once and kept: publishing again reuses the values in the
-// existing secrets file, because the data volumes were initialised with them.
+// existing secrets file, because the data volumes were initialised with them (only when that file
+// is the user's own and private: output-files.ts).
 
 import { execFile } from "node:child_process";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import type { AppBuilder } from "../model/app-builder.js";
 import { generatePassword } from "../runtime/files.js";
 import { ENV_FILE, renderCompose } from "./compose/compose-publisher.js";
 import { deployPlan, type DeployPlan } from "./deploy-plan.js";
+import { localImageDigests } from "./image-digests.js";
 import { SECRETS_FILE, renderKubernetes } from "./kubernetes/kubernetes-publisher.js";
+import {
+  ensureDirectory,
+  mergeGitignore,
+  PublishError,
+  readOutputFile,
+  readPrivateFile,
+  writeOutputFile,
+} from "./output-files.js";
+import { serviceImageTag } from "./service-images.js";
 
 export type PublishTarget = "compose" | "kubernetes";
 
@@ -19,6 +29,10 @@ export interface PublishOptions {
   outputDir: string;
   /** Messages for the user (warnings included). */
   log: (message: string) => void;
+  /** Tag of the services' images; default: derived from their sources (serviceImageTag). */
+  serviceTag?: string;
+  /** Registry digests by image reference; default: what the local Docker engine knows. */
+  digests?: (images: string[]) => Promise<ReadonlyMap<string, string>>;
 }
 
 export interface PublishResult {
@@ -29,23 +43,35 @@ export interface PublishResult {
 }
 
 export async function publish(model: AppBuilder, options: PublishOptions): Promise<PublishResult> {
-  const plan = deployPlan(model);
+  const serviceTag = options.serviceTag ?? (await serviceImageTag());
+  const images = deployPlan(model, { serviceTag }).resources.map((r) => r.image.image);
+  const digests = await (options.digests ?? localImageDigests)(images);
+  const plan = deployPlan(model, { serviceTag, digests });
+  const unpinned = new Set(
+    plan.resources.filter((r) => !r.image.pinned && r.kind !== "service").map((r) => r.image.image),
+  );
+  for (const image of unpinned)
+    options.log(
+      `note: no registry digest known for ${image}: pinned by tag only. ` +
+        `Pull it on this machine and publish again to pin it by digest.`,
+    );
   const outputDir = path.resolve(options.outputDir);
   const secretsName = options.target === "compose" ? ENV_FILE : SECRETS_FILE;
   const secretsPath = path.join(outputDir, secretsName);
+
+  await ensureDirectory(outputDir);
   const secrets = await secretValues(plan, secretsPath);
   const files = options.target === "compose" ? renderCompose(plan, secrets) : renderKubernetes(plan, secrets);
-  // Keeps the secrets file out of commits when the output sits in a repository.
-  files.set(".gitignore", `${secretsName}\n`);
+  // Keeps the secrets file out of commits when the output sits in a repository; the user's own
+  // lines in an existing .gitignore stay.
+  files.set(
+    ".gitignore",
+    mergeGitignore(await readOutputFile(path.join(outputDir, ".gitignore")), secretsName),
+  );
 
-  await fs.mkdir(outputDir, { recursive: true });
   for (const [relative, content] of files) {
-    const file = path.join(outputDir, relative);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const secret = relative === secretsName;
-    await fs.writeFile(file, content, { mode: secret ? 0o600 : 0o644 });
-    // writeFile keeps the mode of an existing file: make sure the secrets file is private.
-    if (secret) await fs.chmod(file, 0o600);
+    await ensureDirectory(outputDir, path.dirname(relative));
+    await writeOutputFile(path.join(outputDir, relative), content, { secret: relative === secretsName });
   }
 
   const gitWorkTree = await gitWorkTreeOf(outputDir);
@@ -62,10 +88,7 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
 /** Existing values from the secrets file (KEY=value lines), new ones for the rest. */
 async function secretValues(plan: DeployPlan, file: string): Promise<Record<string, string>> {
   const existing: Record<string, string> = {};
-  const text = await fs.readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return "";
-    throw error;
-  });
+  const text = (await readPrivateFile(file)) ?? "";
   for (const line of text.split("\n")) {
     const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
     if (match?.[1] && match[2] !== undefined) existing[match[1]] = match[2];
@@ -90,12 +113,15 @@ const USAGE = `Usage: npm run apphost -- publish --target <compose|kubernetes> -
 
 Writes the application model (apphost/src/app.ts) as deploy artifacts:
   compose     docker-compose.yaml, .env (generated secrets), broker configuration
-  kubernetes  manifests (Deployments, StatefulSets, Services, ConfigMap), secrets.env and a
-              kustomization.yaml (kubectl apply -k <dir>)
-Secrets are generated once and kept when you publish again into the same directory.
+  kubernetes  manifests (Deployments, StatefulSets, Services, ConfigMaps, NetworkPolicies),
+              secrets.env and a kustomization.yaml (kubectl apply -k <dir>)
+Secrets are generated once and kept when you publish again into the same directory (only from a
+secrets file of yours with mode 0600; anything else is refused).
 
 Options:
   --replicas <svc=n,...>   replica counts, e.g. sender=3,receiver=3 (default: the model's)
+  --image-tag <tag>        tag of the services' images (default: derived from their sources, the
+                           tag \`npm run images:services\` builds)
 `;
 
 /** The `publish` verb of the CLI; returns the exit code. */
@@ -112,6 +138,7 @@ export async function publishCommand(
         target: { type: "string" },
         output: { type: "string" },
         replicas: { type: "string" },
+        "image-tag": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -139,7 +166,19 @@ export async function publishCommand(
     return 2;
   }
   const say = (message: string) => process.stdout.write(`publish | ${message}\n`);
-  const result = await publish(model, { target: values.target, outputDir: values.output, log: say });
+  let result: PublishResult;
+  try {
+    result = await publish(model, {
+      target: values.target,
+      outputDir: values.output,
+      log: say,
+      ...(values["image-tag"] !== undefined ? { serviceTag: values["image-tag"] } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof PublishError)) throw error;
+    process.stderr.write(`publish | ${error.message}\n`);
+    return 1;
+  }
   say(`wrote ${result.files.length} files to ${path.resolve(values.output)}:`);
   for (const file of result.files) say(`  ${file}`);
   say(`secrets: ${result.secretsFile} (mode 0600)`);

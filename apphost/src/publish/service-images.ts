@@ -10,6 +10,7 @@
 // nodejs package is Node 18 in bookworm, too old for these services.
 
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -34,6 +35,39 @@ export interface BuildOptions {
   prefix: string;
   tag: string;
   log: (message: string) => void;
+}
+
+/**
+ * The services' image tag, derived from what the images are built from: the services' and shared
+ * packages' sources and migrations, every package manifest, the lockfile and the Dockerfile.
+ * `npm run images:services` tags with it and `publish` names it, so a published file refers to
+ * the build of the sources it was published from, never to whatever `:latest` is at deploy time.
+ */
+export async function serviceImageTag(): Promise<string> {
+  const hash = createHash("sha256");
+  const directories = [
+    ...new Set(
+      buildApp()
+        .resources()
+        .filter((r): r is NodeServiceResource => r instanceof NodeServiceResource)
+        .map((s) => s.directory),
+    ),
+  ];
+  const files = [DOCKERFILE, path.join(ROOT, "package-lock.json"), path.join(ROOT, "package.json")];
+  for (const pkg of [...new Set([...directories, ...SHARED])]) {
+    files.push(path.join(ROOT, pkg, "package.json"));
+    for (const folder of ["src", "drizzle"]) {
+      const dir = path.join(ROOT, pkg, folder);
+      if (!(await exists(dir))) continue;
+      for (const file of await listFiles(dir)) if (!file.endsWith(".test.ts")) files.push(file);
+    }
+  }
+  for (const file of files.sort()) {
+    hash.update(`${path.relative(ROOT, file)}\0`);
+    hash.update(await fs.readFile(file));
+    hash.update("\0");
+  }
+  return `src-${hash.digest("hex").slice(0, 12)}`;
 }
 
 /** Builds every node service of the model; returns the image references. */
@@ -240,7 +274,8 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       base: { type: "string", default: "auto" },
-      tag: { type: "string", default: "latest" },
+      // Default: derived from the sources (serviceImageTag), the tag `publish` writes.
+      tag: { type: "string" },
     },
     strict: true,
   });
@@ -252,7 +287,7 @@ async function main(): Promise<number> {
   const images = await buildServiceImages({
     base: values.base as BaseChoice,
     prefix: buildApp().name,
-    tag: values.tag,
+    tag: values.tag ?? (await serviceImageTag()),
     log: say,
   });
   say(`done: ${images.join(", ")}`);

@@ -2,11 +2,24 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { buildApp } from "../../app.js";
 import { NodeServiceResource } from "../../model/node-service.js";
-import { deployPlan } from "../deploy-plan.js";
+import { deployPlan as plan, type DeployPlanOptions } from "../deploy-plan.js";
 import { COMPOSE_FILE, ENV_FILE, renderCompose } from "./compose-publisher.js";
+
+const TAG = "src-0123456789ab";
+const deployPlan = (model: Parameters<typeof plan>[0], options: Partial<DeployPlanOptions> = {}) =>
+  plan(model, { serviceTag: TAG, ...options });
 
 interface ComposeService {
   image: string;
+  user?: string;
+  cap_drop?: string[];
+  security_opt?: string[];
+  read_only?: boolean;
+  tmpfs?: string[];
+  mem_limit?: string;
+  pids_limit?: number;
+  restart?: string;
+  entrypoint?: string[];
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
@@ -44,14 +57,110 @@ describe("Compose publisher", () => {
   it("writes one service per resource (databases live in their server), with a healthcheck each", () => {
     const { compose } = render();
     expect(Object.keys(compose.services).sort()).toEqual(
-      ["broker", "receiver", "receiver-pg", "sender", "sender-pg"].sort(),
+      [
+        "broker",
+        "receiver",
+        "receiver-migrate",
+        "receiver-pg",
+        "sender",
+        "sender-migrate",
+        "sender-pg",
+      ].sort(),
     );
     for (const [name, service] of Object.entries(compose.services)) {
-      expect(service.healthcheck?.test.length, name).toBeGreaterThan(0);
+      // The one-shot migrations exit: a healthcheck would never report.
+      if (name.endsWith("-migrate")) expect(service.healthcheck, name).toBeUndefined();
+      else expect(service.healthcheck?.test.length, name).toBeGreaterThan(0);
     }
     expect(compose.services["sender-pg"]?.healthcheck?.test).toContain("pg_isready");
     expect(compose.services.broker?.healthcheck?.test.join(" ")).toContain("artemis check node --up");
     expect(compose.services.sender?.healthcheck?.test.join(" ")).toContain("/health");
+  });
+
+  it("checks the broker's health without its password on any command line", () => {
+    const { compose } = render();
+    const [kind, script = ""] = compose.services.broker?.healthcheck?.test ?? [];
+    expect(kind).toBe("CMD-SHELL");
+    // The only use of the password is an argument of the shell's builtin printf, whose output
+    // reaches the Artemis CLI through a pipe (picocli's @file expansion of /dev/stdin).
+    expect(script.match(/ARTEMIS_PASSWORD/g)).toHaveLength(1);
+    expect(script).toMatch(
+      /^printf -- '--password\\n%s\\n' "\$\$ARTEMIS_PASSWORD" \| \S+\/artemis check node /,
+    );
+    expect(script).toMatch(/ @\/dev\/stdin > \/dev\/null$/);
+    expect(script).not.toMatch(/--password "/);
+  });
+
+  it("hardens every container: no capabilities, no-new-privileges, read-only root, memory and pids limits", () => {
+    const { compose } = render();
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.cap_drop, name).toEqual(["ALL"]);
+      expect(service.security_opt, name).toEqual(["no-new-privileges:true"]);
+      expect(service.read_only, name).toBe(true);
+      expect(service.tmpfs, name).toContain("/tmp");
+      expect(service.mem_limit, name).toMatch(/^\d+[mg]$/);
+      expect(service.pids_limit, name).toBeGreaterThan(0);
+    }
+    // PostgreSQL starts as its own user: its entry point then needs no chown and no user switch.
+    expect(compose.services["sender-pg"]?.user).toBe("999:999");
+    expect(compose.services["sender-pg"]?.tmpfs).toContain("/var/run/postgresql:uid=999,gid=999,mode=3775");
+    expect(compose.services.broker?.mem_limit).toBe("2g");
+    expect(compose.services.broker?.environment?.JAVA_ARGS_APPEND).toMatch(/ -Xmx1g$/);
+  });
+
+  it("runs migrations in a one-shot service, the only one holding the database owner's credentials", () => {
+    const { compose, yaml } = render();
+    const migrate = compose.services["sender-migrate"];
+    expect(migrate?.restart).toBeUndefined();
+    expect(migrate?.entrypoint).toEqual(["node"]);
+    expect(migrate?.command).toEqual(["src/migrate-main.js"]);
+    expect(migrate?.depends_on).toEqual({ "sender-pg": { condition: "service_healthy" } });
+    const owner =
+      "postgresql://senderdb_owner:${SECRET_SENDERDB_OWNER_PASSWORD:?SECRET_SENDERDB_OWNER_PASSWORD is not set: see .env}@sender-pg:5432/senderdb";
+    expect(migrate?.environment).toEqual({
+      ConnectionStrings__senderdb: owner,
+      SENDERDB_MIGRATIONS_URI: owner,
+      NODE_ENV: "production",
+    });
+    expect(compose.services.sender?.depends_on?.["sender-migrate"]).toEqual({
+      condition: "service_completed_successfully",
+    });
+    // The long-running services: the runtime role only.
+    for (const name of ["sender", "receiver"]) {
+      const environment = compose.services[name]?.environment ?? {};
+      expect(
+        Object.keys(environment).filter((k) => k.endsWith("_MIGRATIONS_URI")),
+        name,
+      ).toEqual([]);
+      expect(JSON.stringify(environment), name).not.toMatch(/_owner|OWNER_PASSWORD/);
+    }
+    // Besides the migrations, only the PostgreSQL servers (their init script creates the roles).
+    const holders = Object.entries(compose.services)
+      .filter(([, service]) => JSON.stringify(service.environment ?? {}).includes("OWNER_PASSWORD"))
+      .map(([name]) => name);
+    expect(holders.sort()).toEqual(["receiver-migrate", "receiver-pg", "sender-migrate", "sender-pg"]);
+    expect(yaml).toContain("SECRET_SENDERDB_OWNER_PASSWORD");
+  });
+
+  it("names the services' images by the given tag, never :latest, and pins images by digest when known", () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const files = renderCompose(
+      deployPlan(buildApp(), { digests: new Map([["postgres:15", digest]]) }),
+      SECRETS,
+    );
+    const compose = parse(files.get(COMPOSE_FILE) ?? "") as { services: Record<string, ComposeService> };
+    expect(compose.services.sender?.image).toBe(
+      `\${APPHOST_IMAGE_SENDER:-outbox-apphost/sender-service:${TAG}}`,
+    );
+    expect(compose.services["sender-migrate"]?.image).toBe(compose.services.sender?.image);
+    expect(compose.services["sender-pg"]?.image).toBe(`\${APPHOST_IMAGE_POSTGRES:-postgres:15@${digest}}`);
+    // No digest known for the broker here: its tag, and .env says so.
+    expect(compose.services.broker?.image).toBe("${APPHOST_IMAGE_ARTEMIS:-apache/artemis:2.56.0}");
+    expect(files.get(ENV_FILE)).toContain("# APPHOST_IMAGE_ARTEMIS=apache/artemis:2.56.0   (no digest known");
+    expect(files.get(COMPOSE_FILE)).not.toContain(":latest");
+    expect(() => deployPlan(buildApp(), { digests: new Map([["postgres:15", "sha256:nope"]]) })).toThrow(
+      /Invalid digest/,
+    );
   });
 
   it("turns waitFor into depends_on service_healthy and keeps data on named volumes", () => {
@@ -59,10 +168,12 @@ describe("Compose publisher", () => {
     expect(compose.services.sender?.depends_on).toEqual({
       "sender-pg": { condition: "service_healthy" },
       broker: { condition: "service_healthy" },
+      "sender-migrate": { condition: "service_completed_successfully" },
     });
     expect(compose.services.receiver?.depends_on).toEqual({
       "receiver-pg": { condition: "service_healthy" },
       broker: { condition: "service_healthy" },
+      "receiver-migrate": { condition: "service_completed_successfully" },
     });
     expect(Object.keys(compose.volumes).sort()).toEqual([
       "broker-data",
@@ -74,7 +185,7 @@ describe("Compose publisher", () => {
 
   it("publishes only the services' HTTP ports, on 127.0.0.1 unless .env says otherwise", () => {
     const { compose } = render();
-    for (const name of ["sender-pg", "receiver-pg", "broker"])
+    for (const name of ["sender-pg", "receiver-pg", "broker", "sender-migrate", "receiver-migrate"])
       expect(compose.services[name]?.ports).toBeUndefined();
     expect(compose.services.sender?.ports).toEqual([
       "${APPHOST_BIND_ADDRESS:-127.0.0.1}:${SENDER_HTTP_PORT:?SENDER_HTTP_PORT is not set: see .env}:8080",
@@ -117,9 +228,7 @@ describe("Compose publisher", () => {
     expect(sender.ConnectionStrings__senderdb).toBe(
       `postgresql://senderdb_app:${secret("SECRET_SENDERDB_APP_PASSWORD")}@sender-pg:5432/senderdb`,
     );
-    expect(sender.SENDERDB_MIGRATIONS_URI).toBe(
-      `postgresql://senderdb_owner:${secret("SECRET_SENDERDB_OWNER_PASSWORD")}@sender-pg:5432/senderdb`,
-    );
+    expect(sender.SENDERDB_MIGRATIONS_URI).toBeUndefined();
     expect(sender.ConnectionStrings__broker).toBe(
       `amqp://sender:${secret("SECRET_BROKER_SENDER_PASSWORD")}@broker:61616`,
     );
@@ -150,7 +259,7 @@ describe("Compose publisher", () => {
       'securityRoles."delivery-receipts\\:\\:delivery-receipts".sender.consume=true',
     );
     expect(compose.services.broker?.environment?.JAVA_ARGS_APPEND).toBe(
-      "-Djava.security.auth.login.config=/etc/outbox-broker/login.config",
+      "-Djava.security.auth.login.config=/etc/outbox-broker/login.config -Xmx1g",
     );
     expect(compose.services.broker?.volumes).toContain(
       "./artemis/broker/artemis-users.properties:/etc/outbox-broker/artemis-users.properties:ro",
@@ -161,6 +270,10 @@ describe("Compose publisher", () => {
     expect(init).toContain("CREATE ROLE senderdb_app LOGIN NOSUPERUSER");
     expect(init).toContain("ALTER DEFAULT PRIVILEGES FOR ROLE senderdb_owner");
     expect(init).not.toContain("senderdbAppValue11");
+    // The passwords reach psql through its own environment (\getenv), never its command line.
+    expect(init).toContain("\\getenv owner_password SECRET_SENDERDB_OWNER_PASSWORD\n");
+    expect(init).toContain("\\getenv app_password SECRET_SENDERDB_APP_PASSWORD\n");
+    expect(init).not.toMatch(/--set|-v \w+_password|\$SECRET_|\$\{SECRET_/);
     expect(compose.services["sender-pg"]?.environment?.SECRET_SENDERDB_APP_PASSWORD).toBe(
       secret("SECRET_SENDERDB_APP_PASSWORD"),
     );
@@ -210,6 +323,12 @@ describe("Compose publisher", () => {
     });
     const compose = parse(files.get(COMPOSE_FILE) ?? "") as { services: Record<string, ComposeService> };
     expect(compose.services["billing-pg"]?.healthcheck).toBeDefined();
-    expect(compose.services.billing?.depends_on).toEqual({ "billing-pg": { condition: "service_healthy" } });
+    expect(compose.services.billing?.depends_on).toEqual({
+      "billing-pg": { condition: "service_healthy" },
+      "billing-migrate": { condition: "service_completed_successfully" },
+    });
+    expect(compose.services["billing-migrate"]?.environment?.BILLINGDB_MIGRATIONS_URI).toContain(
+      "postgresql://billingdb_owner:",
+    );
   });
 });

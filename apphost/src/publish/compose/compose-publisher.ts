@@ -2,13 +2,17 @@
 // `docker compose` v2): one service per resource, healthchecks for every one of them,
 // `depends_on: condition: service_healthy` from waitFor, named volumes, only the services' HTTP
 // ports published, and every secret in `.env` (referenced as ${NAME}, never written in the YAML).
+// Every container runs as a non-root user with no capabilities, no-new-privileges, a read-only
+// root filesystem (tmpfs where the process writes) and memory and pids limits; a service's
+// migrations run in a one-shot `<service>-migrate` container, the only one with the database
+// owner's credentials.
 
 import { stringify } from "yaml";
 import {
   ARTEMIS_CONFIG_DIR,
-  ARTEMIS_PORT,
   ARTEMIS_USER,
   ARTEMIS_USERS_FILE,
+  brokerCheckScript,
   brokerUsersFile,
   POSTGRES_USER,
   renderTemplate,
@@ -31,6 +35,29 @@ export interface ComposeSettings {
   bindAddress: string;
   /** Host port per single-replica service; replicated services get ports chosen by the engine. */
   hostPorts: Record<string, number>;
+}
+
+/** Container limits per kind (sized for these services; the Kubernetes limits agree). */
+export const COMPOSE_LIMITS = {
+  postgres: { mem_limit: "1g", pids_limit: 512 },
+  // The JVM's heap is capped at ARTEMIS_HEAP (1g); threads count as pids.
+  artemis: { mem_limit: "2g", pids_limit: 1024 },
+  service: { mem_limit: "512m", pids_limit: 256 },
+  migrate: { mem_limit: "256m", pids_limit: 128 },
+} as const;
+
+/** The official PostgreSQL image's `postgres` user (the look-alike keeps the ids). */
+export const POSTGRES_UID = 999;
+
+/** What every container gets: no capabilities, no setuid gains, a read-only root filesystem. */
+function hardening(kind: keyof typeof COMPOSE_LIMITS, tmpfs: string[] = ["/tmp"]): Record<string, unknown> {
+  return {
+    cap_drop: ["ALL"],
+    security_opt: ["no-new-privileges:true"],
+    read_only: true,
+    tmpfs,
+    ...COMPOSE_LIMITS[kind],
+  };
 }
 
 /** What the publisher writes: relative path → content. */
@@ -59,6 +86,7 @@ export function renderCompose(plan: DeployPlan, secretValues: Record<string, str
         brokerUsersFile(resource, (name) => secretValue(secretValues, name)),
       );
     } else {
+      if (resource.migrations) services[migrateServiceName(resource)] = migrateService(resource);
       services[resource.name] = nodeService(resource);
     }
   }
@@ -88,6 +116,10 @@ function dependsOn(resource: ResourcePlan): Record<string, { condition: string }
   return Object.fromEntries(resource.dependsOn.map((d) => [d, { condition: "service_healthy" }]));
 }
 
+export function migrateServiceName(service: ServicePlan): string {
+  return `${service.name}-migrate`;
+}
+
 function postgresService(pg: PostgresPlan): Record<string, unknown> {
   const [first] = pg.databases;
   const command =
@@ -101,6 +133,14 @@ function postgresService(pg: PostgresPlan): Record<string, unknown> {
   return strip({
     image: `\${${pg.image.variable}:-${pg.image.image}}`,
     restart: "unless-stopped",
+    // The image's own user from the start: its entry point then needs no root, no chown and no
+    // switch of user (it supports any uid that owns the data directory, which the image's volume
+    // directory is, for 999).
+    user: `${POSTGRES_UID}:${POSTGRES_UID}`,
+    ...hardening("postgres", [
+      "/tmp",
+      `/var/run/postgresql:uid=${POSTGRES_UID},gid=${POSTGRES_UID},mode=3775`,
+    ]),
     environment: {
       POSTGRES_USER,
       POSTGRES_PASSWORD: required(pg.passwordSecret),
@@ -135,6 +175,8 @@ function artemisService(broker: ArtemisPlan): Record<string, unknown> {
   return strip({
     image: `\${${broker.image.variable}:-${broker.image.image}}`,
     restart: "unless-stopped",
+    // The image runs as its own user (artemis, uid 1001); the instance lives on the volume.
+    ...hardening("artemis"),
     environment: {
       ARTEMIS_USER,
       ARTEMIS_PASSWORD: `\${${broker.passwordSecret}:?${broker.passwordSecret} is not set: see .env}`,
@@ -147,12 +189,9 @@ function artemisService(broker: ArtemisPlan): Record<string, unknown> {
     command: ["run", "--properties", `${ARTEMIS_CONFIG_DIR}/broker.properties`],
     volumes,
     healthcheck: {
-      // Logs in and asks the broker whether it is up: readiness, not just an open port. $$ keeps
-      // Compose from interpolating: the container's own variables are used.
-      test: [
-        "CMD-SHELL",
-        `/var/lib/artemis-instance/bin/artemis check node --up --silent --url tcp://127.0.0.1:${ARTEMIS_PORT} --user "$$ARTEMIS_USER" --password "$$ARTEMIS_PASSWORD" > /dev/null`,
-      ],
+      // Logs in and asks the broker whether it is up: readiness, not just an open port. The
+      // password goes through a pipe, never on a command line (brokerCheckScript).
+      test: ["CMD-SHELL", brokerCheckScript("$$")],
       interval: "10s",
       timeout: "60s",
       retries: 12,
@@ -162,10 +201,29 @@ function artemisService(broker: ArtemisPlan): Record<string, unknown> {
   });
 }
 
+function composeEnvironment(environment: ServicePlan["environment"]): Record<string, string> {
+  return Object.fromEntries(environment.map(({ name, value }) => [name, renderTemplate(value, required)]));
+}
+
+/** Applies the service's migrations once, with the owner's credentials, and exits. */
+function migrateService(service: ServicePlan): Record<string, unknown> {
+  const migrations = service.migrations;
+  if (!migrations) throw new Error(`"${service.name}" has no migrations step`);
+  return {
+    image: `\${${service.image.variable}:-${service.image.image}}`,
+    // One-shot, with Compose's default restart policy ("no": not written, since docker-compose 1.29
+    // reads YAML 1.1, where a bare no is a boolean): a failure keeps the service from starting
+    // (service_completed_successfully).
+    ...hardening("migrate"),
+    entrypoint: ["node"],
+    command: [migrations.entryPoint],
+    environment: composeEnvironment(migrations.environment),
+    depends_on: Object.fromEntries(migrations.dependsOn.map((d) => [d, { condition: "service_healthy" }])),
+  };
+}
+
 function nodeService(service: ServicePlan): Record<string, unknown> {
-  const environment: Record<string, string> = {};
-  for (const { name, value } of service.environment)
-    environment[name] = renderTemplate(value, (secret) => `\${${secret}:?${secret} is not set: see .env}`);
+  const environment = composeEnvironment(service.environment);
   const port = service.port;
   const hostPort = `${envPrefix(service.name)}_HTTP_PORT`;
   const ports =
@@ -177,9 +235,14 @@ function nodeService(service: ServicePlan): Record<string, unknown> {
           [`\${APPHOST_BIND_ADDRESS:-127.0.0.1}::${port}`]
         : [`\${APPHOST_BIND_ADDRESS:-127.0.0.1}:\${${hostPort}:?${hostPort} is not set: see .env}:${port}`];
   const healthPath = service.readinessPath ?? service.livenessPath;
+  const waits = dependsOn(service) ?? {};
+  if (service.migrations)
+    waits[migrateServiceName(service)] = { condition: "service_completed_successfully" };
   return strip({
     image: `\${${service.image.variable}:-${service.image.image}}`,
     restart: "unless-stopped",
+    // The image's user (10001); the service writes nothing but /tmp.
+    ...hardening("service"),
     environment,
     ports,
     deploy: { replicas: service.replicas },
@@ -199,7 +262,7 @@ function nodeService(service: ServicePlan): Record<string, unknown> {
             retries: 10,
             start_period: "60s",
           },
-    depends_on: dependsOn(service),
+    depends_on: Object.keys(waits).length > 0 ? waits : undefined,
     // SIGTERM, then the service drains (service-defaults' graceful shutdown) before Compose kills it.
     stop_grace_period: "30s",
   });
@@ -221,9 +284,16 @@ function renderEnv(
   ];
   for (const [service, port] of Object.entries(settings.hostPorts))
     lines.push(`${envPrefix(service)}_HTTP_PORT=${port}`);
-  lines.push("", "# Images (defaults: the official images and the ones `npm run images:services` builds)");
-  const images = new Map(plan.resources.map((r) => [r.image.variable, r.image.image]));
-  for (const [variable, image] of images) lines.push(`# ${variable}=${image}`);
+  lines.push(
+    "",
+    "# Images (defaults: the official images, pinned by digest where it was known at publish time,",
+    "# and the ones `npm run images:services` builds, tagged from their sources)",
+  );
+  const images = new Map(plan.resources.map((r) => [r.image.variable, r.image]));
+  for (const [variable, image] of images)
+    lines.push(
+      `# ${variable}=${image.image}${image.pinned ? "" : "   (no digest known: pinned by tag only)"}`,
+    );
   lines.push("", "# Secrets");
   for (const secret of plan.secrets) {
     const value = secretValues[secret.name];

@@ -1,8 +1,14 @@
 // The deploy plan as Kubernetes manifests, applied with `kubectl apply -k <dir>`:
 //   - services: Deployments (replicas from withReplicas) with startup/liveness probes on /alive and
 //     a readiness probe on /health, init containers that wait for each dependency and then run the
-//     database migrations, requests and limits, a non-root security context; plus a Service each;
+//     database migrations (the only container with the owner's credentials), requests and limits;
+//     plus a Service each;
 //   - PostgreSQL and Artemis: StatefulSets with PersistentVolumeClaims and a Service each;
+//   - every pod passes the Pod Security "restricted" profile (non-root numeric user, seccomp
+//     RuntimeDefault, no privilege escalation, every capability dropped) with a read-only root
+//     filesystem and no service account token;
+//   - NetworkPolicies: default deny for the app's pods, then only the connections the model
+//     declares (references and waitFor), DNS, the services' HTTP ports and OTLP when configured;
 //   - the broker configuration as a ConfigMap;
 //   - secrets: kustomize's secretGenerator builds the Secret from secrets.env, so no secret value
 //     is written into any manifest (Deployments reference it with secretKeyRef and $(VAR)).
@@ -15,6 +21,7 @@ import {
   ARTEMIS_PORT,
   ARTEMIS_USER,
   ARTEMIS_USERS_FILE,
+  brokerCheckScript,
   brokerUsersFile,
   POSTGRES_PORT,
   POSTGRES_USER,
@@ -26,10 +33,15 @@ import {
   type ResourcePlan,
   type ServicePlan,
 } from "../deploy-plan.js";
-import { INIT_SCRIPT, type PublishedFiles } from "../compose/compose-publisher.js";
+import { INIT_SCRIPT, POSTGRES_UID, type PublishedFiles } from "../compose/compose-publisher.js";
+import { networkPolicies } from "./network-policies.js";
 
 export const SECRETS_FILE = "secrets.env";
 export const KUSTOMIZATION_FILE = "kustomization.yaml";
+export const NETWORK_POLICIES_FILE = "network-policies.yaml";
+/** The services' image user (apphost/images/service/Dockerfile) and the official Artemis image's. */
+export const SERVICE_UID = 10001;
+export const ARTEMIS_UID = 1001;
 
 type Manifest = Record<string, unknown>;
 
@@ -66,6 +78,11 @@ export function renderKubernetes(plan: DeployPlan, secretValues: Record<string, 
     else manifests = service(plan, resource, secretName, byName);
     files.set(`${resource.name}.yaml`, header(resource.name) + documents(manifests));
   }
+  files.set(
+    NETWORK_POLICIES_FILE,
+    header("default-deny NetworkPolicies and the connections the model declares") +
+      documents(networkPolicies(plan, labels)),
+  );
 
   files.set(
     KUSTOMIZATION_FILE,
@@ -73,7 +90,7 @@ export function renderKubernetes(plan: DeployPlan, secretValues: Record<string, 
       stringify({
         apiVersion: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
-        resources: plan.resources.map((r) => `${r.name}.yaml`),
+        resources: [...plan.resources.map((r) => `${r.name}.yaml`), NETWORK_POLICIES_FILE],
         secretGenerator: [{ name: secretName, envs: [SECRETS_FILE], type: "Opaque" }, ...fileSecrets],
         // One stable name, so `kubectl create secret generic <name> --from-env-file=secrets.env`
         // followed by `kubectl apply -f` works too.
@@ -96,7 +113,7 @@ function documents(manifests: Manifest[]): string {
   return manifests.map((m) => stringify(m, { lineWidth: 0 })).join("---\n");
 }
 
-function labels(plan: DeployPlan, name: string): Record<string, string> {
+export function labels(plan: DeployPlan, name: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": name,
     "app.kubernetes.io/part-of": plan.app,
@@ -107,6 +124,37 @@ function labels(plan: DeployPlan, name: string): Record<string, string> {
 function selector(name: string): Record<string, string> {
   return { "app.kubernetes.io/name": name };
 }
+
+/**
+ * The pod-level half of the "restricted" profile: a numeric non-root user (kubelet cannot check
+ * runAsNonRoot against a user name such as the Artemis image's `artemis`), the runtime's default
+ * seccomp profile, no service account token (nothing here talks to the Kubernetes API).
+ */
+function podSecurity(uid: number, extra: Manifest = {}): Manifest {
+  return {
+    automountServiceAccountToken: false,
+    // No variables describing every other Service of the namespace.
+    enableServiceLinks: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: uid,
+      fsGroup: uid,
+      seccompProfile: { type: "RuntimeDefault" },
+      ...extra,
+    },
+  };
+}
+
+/** The container-level half, for every container and init container. */
+const CONTAINER_SECURITY: Manifest = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
 
 function secretEnv(secretName: string, key: string): Manifest {
   return { name: key, valueFrom: { secretKeyRef: { name: secretName, key } } };
@@ -124,12 +172,7 @@ function clusterService(plan: DeployPlan, name: string, port: number, portName: 
   };
 }
 
-function statefulSet(
-  plan: DeployPlan,
-  name: string,
-  pod: { containers: Manifest[]; volumes?: Manifest[]; securityContext?: Manifest },
-  storage: string,
-): Manifest {
+function statefulSet(plan: DeployPlan, name: string, pod: Manifest, storage: string): Manifest {
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -166,6 +209,9 @@ function postgres(plan: DeployPlan, pg: PostgresPlan, secretName: string): Manif
   });
   volumes.push({ name: "init", configMap: { name: configMap } });
   mounts.push({ name: "init", mountPath: "/docker-entrypoint-initdb.d", readOnly: true });
+  // The root filesystem is read-only: the server's socket directory and /tmp are emptyDirs.
+  volumes.push({ name: "run", emptyDir: {} }, { name: "tmp", emptyDir: {} });
+  mounts.push({ name: "run", mountPath: "/var/run/postgresql" }, { name: "tmp", mountPath: "/tmp" });
   const container: Manifest = {
     name: "postgres",
     image: pg.image.image,
@@ -188,6 +234,7 @@ function postgres(plan: DeployPlan, pg: PostgresPlan, secretName: string): Manif
     readinessProbe: { ...ready, periodSeconds: 10, timeoutSeconds: 5 },
     livenessProbe: { ...ready, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+    securityContext: CONTAINER_SECURITY,
   };
   if (container.args === undefined) delete container.args;
   manifests.push(
@@ -195,9 +242,13 @@ function postgres(plan: DeployPlan, pg: PostgresPlan, secretName: string): Manif
       plan,
       pg.name,
       {
+        // The image's postgres user from the start: its entry point needs no root to chown and
+        // switch user when the data directory is already its own. OnRootMismatch: the kubelet
+        // re-grants the group only when the volume's root does not match, so it never widens
+        // the data directory's 0700, which PostgreSQL refuses to start with.
+        ...podSecurity(POSTGRES_UID, { fsGroupChangePolicy: "OnRootMismatch" }),
         containers: [container],
-        ...(volumes.length > 0 ? { volumes } : {}),
-        securityContext: { fsGroup: 999 },
+        volumes,
       },
       "5Gi",
     ),
@@ -224,7 +275,7 @@ function artemis(plan: DeployPlan, broker: ArtemisPlan, secretName: string): Man
       plan,
       broker.name,
       {
-        securityContext: { fsGroup: 1001, runAsNonRoot: true, runAsUser: 1001 },
+        ...podSecurity(ARTEMIS_UID, { fsGroupChangePolicy: "OnRootMismatch" }),
         containers: [
           {
             name: "artemis",
@@ -242,22 +293,21 @@ function artemis(plan: DeployPlan, broker: ArtemisPlan, secretName: string): Man
             volumeMounts: [
               { name: "data", mountPath: "/var/lib/artemis-instance" },
               { name: "config", mountPath: ARTEMIS_CONFIG_DIR, readOnly: true },
+              // The JVM's perf data and temporary files; the rest of the root filesystem is read-only.
+              { name: "tmp", mountPath: "/tmp" },
             ],
             startupProbe: { ...tcp, periodSeconds: 5, failureThreshold: 60 },
-            // Ready = the broker answers a logged-in `check node --up`, not merely an open port.
+            // Ready = the broker answers a logged-in `check node --up`, not merely an open port;
+            // the password reaches the CLI through a pipe, not its command line.
             readinessProbe: {
-              exec: {
-                command: [
-                  "/bin/sh",
-                  "-c",
-                  `/var/lib/artemis-instance/bin/artemis check node --up --silent --url tcp://127.0.0.1:${ARTEMIS_PORT} --user "$ARTEMIS_USER" --password "$ARTEMIS_PASSWORD" > /dev/null`,
-                ],
-              },
+              exec: { command: ["/bin/sh", "-c", brokerCheckScript("$")] },
               periodSeconds: 20,
               timeoutSeconds: 60,
             },
             livenessProbe: { ...tcp, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+            // The heap is capped at ARTEMIS_HEAP (1g), below the limit.
             resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+            securityContext: CONTAINER_SECURITY,
           },
         ],
         // The configuration (no secret in it) and the users file (a Secret) in one directory.
@@ -268,6 +318,7 @@ function artemis(plan: DeployPlan, broker: ArtemisPlan, secretName: string): Man
               sources: [{ configMap: { name: configMap } }, { secret: { name: usersSecretName(broker) } }],
             },
           },
+          { name: "tmp", emptyDir: {} },
         ],
       },
       "10Gi",
@@ -298,25 +349,24 @@ const WAIT_SCRIPT = [
   "while (!(await once())) { console.log(`waiting for ${host}:${port}`); await new Promise((r) => setTimeout(r, 2000)); }",
 ].join("\n");
 
+/** Secrets first: later variables refer to them as $(NAME), which Kubernetes expands. */
+function containerEnv(environment: ServicePlan["environment"], secretName: string): Manifest[] {
+  const secrets = [...new Set(environment.flatMap((e) => secretsIn(e.value)))];
+  return [
+    ...secrets.map((s) => secretEnv(secretName, s)),
+    ...environment.map(({ name, value }) => ({ name, value: renderTemplate(value, (s) => `$(${s})`) })),
+  ];
+}
+
 function service(
   plan: DeployPlan,
   svc: ServicePlan,
   secretName: string,
   byName: Map<string, ResourcePlan>,
 ): Manifest[] {
-  // Secrets first: later variables refer to them as $(NAME), which Kubernetes expands.
-  const secrets = [...new Set(svc.environment.flatMap((e) => secretsIn(e.value)))];
-  const env: Manifest[] = [
-    ...secrets.map((s) => secretEnv(secretName, s)),
-    ...svc.environment.map(({ name, value }) => ({ name, value: renderTemplate(value, (s) => `$(${s})`) })),
-  ];
+  const env = containerEnv(svc.environment, secretName);
   const image = svc.image.image;
-  const securityContext = {
-    runAsNonRoot: true,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ["ALL"] },
-  };
+  const securityContext = CONTAINER_SECURITY;
   const small = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } };
   const initContainers: Manifest[] = svc.dependsOn.map((name) => {
     const dependency = byName.get(name);
@@ -338,14 +388,16 @@ function service(
       securityContext,
     };
   });
-  if (svc.migrates.length > 0) {
+  if (svc.migrations) {
     // Migrations before the service starts: every replica's pod runs them; an advisory lock in the
     // database serialises them and applied migrations are skipped, so this is safe and idempotent.
+    // This container alone gets the owner's credentials (other keys of the Secret than the
+    // service's); the service container never does.
     initContainers.push({
       name: "migrate",
       image,
-      command: ["node", "src/migrate-main.js"],
-      env,
+      command: ["node", svc.migrations.entryPoint],
+      env: containerEnv(svc.migrations.environment, secretName),
       resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
       securityContext,
     });
@@ -391,7 +443,7 @@ function service(
           spec: {
             // The image's graceful shutdown drains in-flight work: give it time before SIGKILL.
             terminationGracePeriodSeconds: 30,
-            securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 },
+            ...podSecurity(SERVICE_UID),
             ...(initContainers.length > 0 ? { initContainers } : {}),
             containers: [container],
             // The root filesystem is read-only: node and its libraries may still want a /tmp.

@@ -28,6 +28,11 @@ export class SettingsStore {
     return (secrets[key] ??= generatePassword());
   }
 
+  /** Every generated credential stored so far (passwords, tokens), for masking. */
+  secretValues(): string[] {
+    return Object.values(this.data).flatMap((entry) => Object.values(entry.secrets ?? {}));
+  }
+
   /** A parameter's stored value. */
   value(resource: string): string | undefined {
     return this.data[resource]?.value;

@@ -140,6 +140,7 @@ export class DistributedApplication {
   private readonly instanceId = randomUUID();
   private readonly changeListeners = new Set<() => void>();
   private readonly providers: ProviderSet;
+  private readonly storedSecrets: string[];
 
   constructor(
     readonly model: AppBuilder,
@@ -152,6 +153,7 @@ export class DistributedApplication {
       runId: this.instanceId,
     });
     this.order = startOrder(model.resources());
+    this.storedSecrets = SettingsStore.storedSecretValues(path.join(this.stateDir, "settings.json"));
     // Every concurrent wait (health polls, start-up probes) listens on this one signal.
     setMaxListeners(0, this.abort.signal);
     this.logs = new LogSink({
@@ -431,7 +433,9 @@ export class DistributedApplication {
       const value = this.entry(r.name).started?.value;
       return r instanceof ParameterResource && r.secret && value !== undefined ? [value] : [];
     });
-    return [...parameters, ...(this.settings?.secretValues() ?? [])];
+    // Before start() loads the settings, those of the last run (the dashboard seeds its console
+    // with that run's log lines before the start).
+    return [...parameters, ...(this.settings?.secretValues() ?? this.storedSecrets)];
   }
 
   /** Runs a resource's custom command (it must be running); rejects with the handler's error. */

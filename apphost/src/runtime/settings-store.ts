@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { generatePassword, readJsonFile, writeFileAtomic } from "./files.js";
 
 interface ResourceSettings {
@@ -19,6 +20,18 @@ export class SettingsStore {
 
   static async load(file: string): Promise<SettingsStore> {
     return new SettingsStore(file, (await readJsonFile<Record<string, ResourceSettings>>(file)) ?? {});
+  }
+
+  /** The credentials a settings file holds, read synchronously (none when it is missing or unreadable). */
+  static storedSecretValues(file: string): string[] {
+    try {
+      const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, ResourceSettings>;
+      return Object.values(data).flatMap((entry) =>
+        Object.values(entry.secrets ?? {}).filter((v): v is string => typeof v === "string"),
+      );
+    } catch {
+      return [];
+    }
   }
 
   /** The stored secret, or a newly generated one that is stored. */

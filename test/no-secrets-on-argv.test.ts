@@ -3,7 +3,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp, testMode } from "@outbox/apphost/testing";
+import { isSecretName } from "../apphost/src/dashboard/mask.js";
 import { linesWithSecrets, watchCommandLines } from "./support/command-lines.js";
+import { GROUP_QUEUES, groupQueueStats } from "./support/system.js";
 
 // Every secret the AppHost generated (database superuser, owner and runtime passwords, broker
 // admin and client passwords, the services' admin tokens) stays off every command line of every
@@ -13,6 +15,7 @@ import { linesWithSecrets, watchCommandLines } from "./support/command-lines.js"
 let app: DistributedApplication | undefined;
 let commands: string[] = [];
 let secrets: Map<string, string>;
+let queues: string[] = [];
 
 /** `<resource>/<key>` → value, for every secret in the AppHost's 0600 settings file. */
 async function generatedSecrets(stateDir: string): Promise<Map<string, string>> {
@@ -30,10 +33,17 @@ beforeAll(async () => {
   const watch = watchCommandLines();
   try {
     app = await startTestApp();
+    // The test harness's own broker query (Artemis' CLI with the admin login) runs in the window too.
+    queues = (await groupQueueStats(app)).map((q) => q.queue);
   } finally {
     commands = await watch.stop();
   }
   secrets = await generatedSecrets(app.stateDir);
+  // And what the services were given (settings.json may lag behind a concurrent save).
+  for (const service of ["sender", "receiver"])
+    for (const [name, value] of Object.entries(app.environmentOf(service) ?? {}))
+      if (name === "ADMIN_TOKEN") secrets.set(`${service}/admin-token`, value);
+      else if (isSecretName(name)) secrets.set(`${service}/env:${name}`, value);
 });
 
 afterAll(async () => {
@@ -56,9 +66,11 @@ describe(`no secret on a command line (${testMode()} mode)`, () => {
       expect(keys).toContain(expected);
   });
 
-  it("saw the short-lived steps where secrets used to be passed: the broker's `artemis create`", () => {
+  it("saw the short-lived steps where secrets used to be passed: `artemis create`, `artemis queue stat`", () => {
     // Precondition: the sampling does catch the processes that matter.
     expect(commands.some((c) => /\bArtemis create\b/.test(c))).toBe(true);
+    expect([...queues].sort()).toEqual([...GROUP_QUEUES].sort());
+    expect(commands.some((c) => /\bArtemis queue stat\b/.test(c))).toBe(true);
     if (testMode() === "container") expect(commands.some((c) => c.includes("pg_isready"))).toBe(true);
     else expect(commands.some((c) => /\bpostgres\b.*-D /.test(c) || c.startsWith("postgres:"))).toBe(true);
   });

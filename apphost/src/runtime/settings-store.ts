@@ -13,6 +13,8 @@ interface ResourceSettings {
  * created in one run stays reachable in the next and URLs stay the same.
  */
 export class SettingsStore {
+  private saving: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly file: string,
     private readonly data: Record<string, ResourceSettings>,
@@ -64,7 +66,15 @@ export class SettingsStore {
     (entry.ports ??= {})[key] = port;
   }
 
-  async save(): Promise<void> {
-    await writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+  /**
+   * Saves run one after another, each writing the data as it is when it runs: resources start
+   * concurrently and each saves, and an older snapshot renamed last would drop a newer secret.
+   */
+  save(): Promise<void> {
+    const next = this.saving.then(() =>
+      writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`),
+    );
+    this.saving = next.catch(() => {});
+    return next;
   }
 }

@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 /** Tests whose subject is the running system, run once per provider mode. */
-const MODE_SENSITIVE = ["test/system.test.ts", "test/resilience.test.ts"];
+const MODE_SENSITIVE = ["test/system.test.ts", "test/resilience.test.ts", "test/no-secrets-on-argv.test.ts"];
 
 export default defineConfig({
   test: {

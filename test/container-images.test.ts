@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { Wait, type StartedTestContainer } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artemisPasswordMatches } from "../apphost/src/artemis/instance.js";
 import { configureRyuk } from "../apphost/src/providers/container/container-runtime.js";
 import {
   LABELS,
@@ -14,6 +16,13 @@ import {
 import { LOCAL_IMAGES } from "../apphost/src/providers/container/images.js";
 import { LoopbackGenericContainer } from "../apphost/src/providers/container/loopback.js";
 import { useAvailableImages } from "./support/test-images.js";
+import { linesWithSecrets, watchCommandLines } from "./support/command-lines.js";
+
+/**
+ * The Artemis look-alike under test: the shared tag, or (APPHOST_TEST_ARTEMIS_LOOKALIKE) one built
+ * from a branch's changed context without replacing the image other runs on this machine use.
+ */
+const ARTEMIS_IMAGE = process.env.APPHOST_TEST_ARTEMIS_LOOKALIKE ?? LOCAL_IMAGES.artemis;
 
 // The look-alike images `npm run images` builds must keep the official images' contract, since the
 // container provider is written against that contract (see the Dockerfiles and entry points of
@@ -149,15 +158,14 @@ describe("local postgres image (contract of the official postgres image)", () =>
 
 describe("local artemis image (contract of the official apache/artemis image)", () => {
   it("declares the official variables, volume, user, working directory, ports, entry point and command", async () => {
-    const config = await imageConfig(LOCAL_IMAGES.artemis);
+    const config = await imageConfig(ARTEMIS_IMAGE);
     expect(config.Env).toEqual(
-      expect.arrayContaining([
-        "ARTEMIS_USER=artemis",
-        "ARTEMIS_PASSWORD=artemis",
-        "ANONYMOUS_LOGIN=false",
-        "EXTRA_ARGS=--http-host 0.0.0.0 --relax-jolokia",
-      ]),
+      expect.arrayContaining(["ARTEMIS_USER=artemis", "ANONYMOUS_LOGIN=false", "EXTRA_ARGS="]),
     );
+    // Deliberately unlike the official image: no well-known default password, no console and
+    // Jolokia on every interface with relaxed origin checks.
+    expect(config.Env?.some((e) => e.startsWith("ARTEMIS_PASSWORD="))).toBe(false);
+    expect(config.Env?.join("\n")).not.toMatch(/0\.0\.0\.0|relax-jolokia/);
     expect(Object.keys(config.Volumes ?? {})).toEqual(["/var/lib/artemis-instance"]);
     expect(config.WorkingDir).toBe("/var/lib/artemis-instance");
     expect(config.User).toBe("artemis");
@@ -170,11 +178,13 @@ describe("local artemis image (contract of the official apache/artemis image)", 
 
   it("creates the instance from ARTEMIS_* and EXTRA_ARGS once, copies etc-override over etc, and runs `artemis <command>`", async () => {
     const data = await volume("artemis");
+    // Characters the create step's argument file must carry through unchanged.
+    const password = `pw ${randomBytes(12).toString("hex")} "q" \\b #c 'd'`;
     const start = () =>
-      new LoopbackGenericContainer(LOCAL_IMAGES.artemis)
+      new LoopbackGenericContainer(ARTEMIS_IMAGE)
         .withEnvironment({
           ARTEMIS_USER: "admin",
-          ARTEMIS_PASSWORD: "pw",
+          ARTEMIS_PASSWORD: password,
           EXTRA_ARGS: "--nio --no-autotune --no-web",
         })
         .withCopyContentToContainer([
@@ -189,7 +199,12 @@ describe("local artemis image (contract of the official apache/artemis image)", 
         .withWaitStrategy(Wait.forLogMessage("AMQ221007"))
         .withStartupTimeout(180_000)
         .start();
-    const first = await start();
+    const watch = watchCommandLines();
+    const first = await start().finally(() => watch.stop());
+    const commands = await watch.stop();
+    // The host sees the container's processes: the create step was sampled, without the password.
+    expect(commands.some((c) => /\bArtemis create\b/.test(c) && c.includes("--user admin"))).toBe(true);
+    expect(linesWithSecrets(commands, [password])).toEqual([]);
     const firstLogs = await logsOf(first);
     expect(firstLogs).toContain("copying file to etc folder: broker.properties");
     const etc = await first.exec([
@@ -199,7 +214,9 @@ describe("local artemis image (contract of the official apache/artemis image)", 
       "etc/login.config",
     ]);
     expect(etc.output).toContain("# from etc-override");
-    expect(etc.output).toMatch(/^admin ?= ?ENC\(/m);
+    // (artemis create ends the users file without a newline: the next file's text follows.)
+    const stored = /^admin ?= ?(ENC\([^)]*\))/m.exec(etc.output)?.[1] ?? "";
+    expect(artemisPasswordMatches(stored, password)).toBe(true);
     // Login required unless ANONYMOUS_LOGIN=true: no guest login module.
     expect(etc.output).not.toContain("GuestLoginModule");
     await first.stop({ remove: true });
@@ -207,5 +224,28 @@ describe("local artemis image (contract of the official apache/artemis image)", 
     const second = await start();
     expect(await logsOf(second)).toContain("skipping broker instance creation; instance already exists");
     await second.stop({ remove: true });
+  });
+
+  it("refuses to create an instance without ARTEMIS_PASSWORD", async () => {
+    const docker = (await runtimeClient()).container.dockerode;
+    const container = await docker.createContainer({ Image: ARTEMIS_IMAGE, Labels: labels() });
+    try {
+      await container.start();
+      // An image with a default password would start a broker instead of exiting.
+      const exit = (await Promise.race([
+        container.wait(),
+        new Promise((_, reject) =>
+          setTimeout(
+            () => reject(new Error("the container did not exit: it started without a password")),
+            60_000,
+          ),
+        ),
+      ])) as { StatusCode: number };
+      expect(exit.StatusCode).not.toBe(0);
+      const output = (await container.logs({ stdout: true, stderr: true })).toString();
+      expect(output).toContain("ARTEMIS_PASSWORD is not set");
+    } finally {
+      await container.remove({ force: true, v: true });
+    }
   });
 });

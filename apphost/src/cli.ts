@@ -260,7 +260,7 @@ function printSummary(app: DistributedApplication, dashboard: DashboardServer): 
   const receiver = app.snapshot().find((r) => r.name === "receiver")?.endpoints.http;
   lines.push(
     "",
-    `State file (with credentials): ${app.stateFile}`,
+    `State file: ${app.stateFile}`,
     `Logs: ${path.dirname(app.logs.fileOf("x"))}  (npm run apphost -- logs <resource> -f)`,
   );
   if (sender && receiver) {

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { childEnvironment } from "../runtime/child-environment.js";
 import type { ArtemisDistribution } from "./distribution.js";
 import { artemisEtcFiles } from "./etc-files.js";
 import { brokerRoles, type BrokerClient, type BrokerLogin } from "./security.js";
@@ -311,7 +312,8 @@ export async function prepareArtemisInstance(opts: ArtemisInstanceOptions): Prom
         "--java-memory",
         `${String(heap)}M`,
       ],
-      { ...process.env, ...env },
+      // The AppHost's own environment (cloud credentials, tokens) stays out of the CLI, as out of the broker.
+      childEnvironment(env),
       log,
     );
     await writeFile(

@@ -3,6 +3,8 @@
 // AMQP management address `activemq.management` for that).
 
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ArtemisDistribution } from "./distribution.js";
 
@@ -83,9 +85,13 @@ export async function queueStats(opts: QueueStatsOptions): Promise<QueueStat[]> 
     url,
     "--user",
     opts.user,
-    "--password",
-    opts.password,
   ];
+  // The password goes in a 0600 argument file (the CLI expands @file), not on the command line
+  // every local user can read. Inside double quotes the CLI unescapes \ and ".
+  const secretDir = await mkdtemp(join(tmpdir(), "outbox-apphost-cli-"));
+  const argumentFile = join(secretDir, "password.args");
+  await writeFile(argumentFile, `--password "${opts.password.replace(/[\\"]/g, "\\$&")}"\n`, { mode: 0o600 });
+  args.push(`@${argumentFile}`);
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (done, fail) => {
       const child = spawn(join(opts.distribution.home, "bin", "artemis"), args, {
@@ -105,7 +111,7 @@ export async function queueStats(opts: QueueStatsOptions): Promise<QueueStat[]> 
         done({ code: c, stdout: out, stderr: err });
       });
     },
-  );
+  ).finally(() => rm(secretDir, { recursive: true, force: true }));
   if (code !== 0 || !stdout.includes("{")) {
     throw new Error(
       `artemis queue stat failed (exit ${String(code)}): ${(stderr || stdout).trim().slice(-500)}`,

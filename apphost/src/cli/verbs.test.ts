@@ -93,4 +93,40 @@ describe("logs", () => {
       /No resource named "sender-7" \(have: broker, sender, sender-0, sender-1\)/,
     );
   });
+
+  it("prints no terminal control sequence, raw or JSON-escaped, and masks the generated credentials", async () => {
+    const secret = "Gen3ratedPassw0rdValue";
+    await fs.writeFile(
+      path.join(stateDir, "settings.json"),
+      JSON.stringify({ "sender-pg": { secrets: { password: secret } } }),
+    );
+    const time = "2026-12-07T10:00:00.000Z";
+    await fs.writeFile(
+      path.join(stateDir, "logs", "sender.log"),
+      [
+        `${time} stdout plain \x1b]0;new title\x07text \x1b[2J\x1b[31mred\x1b[0m`,
+        `${time} stdout ${JSON.stringify({ level: "info", msg: "escaped \u001b]52;c;Y2xpcA==\u0007 clipboard" })}`,
+        `${time} stdout postgresql://postgres:${secret}@127.0.0.1:5432/postgres`,
+        `not a LogSink line \x1b[5mblink`,
+        "",
+      ].join("\n"),
+    );
+    const lines: string[] = [];
+    await logsVerb(stateDir, "sender", { follow: false, tail: 10 }, (text) => lines.push(text));
+    const output = lines.join("\n");
+    // Precondition: the file holds the sequences, raw and escaped, and the secret.
+    const file = await fs.readFile(path.join(stateDir, "logs", "sender.log"), "utf8");
+    expect(file).toContain("\x1b]0;");
+    expect(file).toContain("\\u001b]52;");
+    expect(file).toContain(secret);
+    // eslint-disable-next-line no-control-regex
+    expect(output).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/);
+    // The title and clipboard strings go with their sequences; the visible text stays.
+    expect(output).toContain("plain text red");
+    expect(output).toMatch(/escaped +clipboard/);
+    expect(output).not.toContain("Y2xpcA==");
+    expect(output).toContain("blink");
+    expect(output).toContain("postgresql://postgres:***@127.0.0.1:5432/postgres");
+    expect(output).not.toContain(secret);
+  });
 });

@@ -4,7 +4,10 @@ import path from "node:path";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import type { ReplicaSnapshot } from "../runtime/replica-set.js";
 import { maskUri } from "../runtime/environment.js";
+import { readJsonFile } from "../runtime/files.js";
 import { readable } from "../runtime/log-sink.js";
+import { maskSecrets } from "../runtime/parameters.js";
+import { stripControlSequences } from "../runtime/terminal-safe.js";
 import { ControlClient } from "./control-client.js";
 import {
   CliError,
@@ -106,18 +109,35 @@ export async function logsVerb(
     if (!options.follow) throw new CliError(`No log yet for "${resource}" (${file})`);
     content = "";
   }
+  // Files written before the AppHost masked them may still hold its generated credentials.
+  const secrets = await storedSecrets(stateDir);
+  const show = (line: string) => print(maskSecrets(formatLogLine(line), secrets));
   const lines = content.split("\n").filter(Boolean);
-  for (const line of lines.slice(-options.tail)) print(formatLogLine(line));
+  for (const line of lines.slice(-options.tail)) show(line);
   if (!options.follow) return 0;
-  await follow(file, Buffer.byteLength(content), (line) => print(formatLogLine(line)), options.signal);
+  await follow(file, Buffer.byteLength(content), show, options.signal);
   return 0;
 }
 
-/** "<ISO time> <stream> <text>" as written by LogSink -> "HH:MM:SS.mmm text" (pino JSON made readable). */
+/** The credentials the AppHost generated, from its settings file (mode 0600: its owner reads it). */
+async function storedSecrets(stateDir: string): Promise<string[]> {
+  const settings = await readJsonFile<Record<string, { secrets?: Record<string, string> }>>(
+    path.join(stateDir, "settings.json"),
+  ).catch(() => undefined);
+  return Object.values(settings ?? {}).flatMap((entry) =>
+    Object.values(entry.secrets ?? {}).filter((v): v is string => typeof v === "string"),
+  );
+}
+
+/**
+ * "<ISO time> <stream> <text>" as written by LogSink -> "HH:MM:SS.mmm text" (pino JSON made
+ * readable), safe for the terminal: control sequences a resource printed, or that a JSON string
+ * carried escaped (decoded by the rendering), are removed after rendering.
+ */
 export function formatLogLine(line: string): string {
   const match = /^(\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d\.\d{3})Z) (stdout|stderr|apphost) (.*)$/.exec(line);
-  if (!match) return line;
-  return `${match[2]} ${readable(match[4] ?? "")}`;
+  if (!match) return stripControlSequences(line);
+  return stripControlSequences(`${match[2]} ${readable(match[4] ?? "")}`);
 }
 
 /** Prints lines appended to `file` from `offset` on, until the signal aborts (Ctrl+C otherwise). */

@@ -83,8 +83,16 @@ export class ConsoleLogBuffer {
     return entry;
   }
 
-  /** Seeds from a log file written by LogSink (`<ISO time> <stream> <text>` per line). */
-  async seedFromFile(resource: string, file: string, maxLines = 500): Promise<void> {
+  /**
+   * Seeds from a log file written by LogSink (`<ISO time> <stream> <text>` per line); `mask` hides
+   * secrets a file written by an earlier run may still hold.
+   */
+  async seedFromFile(
+    resource: string,
+    file: string,
+    maxLines = 500,
+    mask: (text: string) => string = (text) => text,
+  ): Promise<void> {
     const text = await fsp.readFile(file, "utf8").catch(() => "");
     const tail = text.split("\n").filter(Boolean).slice(-maxLines);
     for (const raw of tail) {
@@ -94,7 +102,7 @@ export class ConsoleLogBuffer {
       this.add({
         resource,
         stream: match[2] as LogLine["stream"],
-        text: match[3] ?? "",
+        text: mask(match[3] ?? ""),
         time: Number.isNaN(time) ? Date.now() : time,
       });
     }

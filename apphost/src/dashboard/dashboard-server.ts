@@ -64,7 +64,7 @@ export interface DashboardApp {
   onChange?(listener: () => void): () => void;
   /** Custom commands (`withCommand`). */
   runCommand?(name: string, command: string): Promise<CommandResult>;
-  /** Secret parameter values: masked in every view. */
+  /** Secret parameter values and generated credentials: masked in every view. */
   secretValues?(): string[];
 }
 
@@ -188,8 +188,11 @@ export class DashboardServer {
   /** Seeds the console view with the tail of the previous run's log files. */
   async seedConsole(): Promise<void> {
     if (!this.app) return;
-    for (const resource of this.app.snapshot())
-      await this.console.seedFromFile(resource.name, resource.logFile);
+    const app = this.app;
+    for (const resource of app.snapshot())
+      await this.console.seedFromFile(resource.name, resource.logFile, undefined, (text) =>
+        maskSecrets(text, app.secretValues?.() ?? []),
+      );
   }
 
   /**

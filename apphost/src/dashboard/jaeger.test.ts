@@ -7,7 +7,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LogSink } from "../runtime/log-sink.js";
 import { isPortFree } from "../runtime/ports.js";
 import { DashboardServer } from "./dashboard-server.js";
-import { JAEGER_OTLP_HTTP_PORT, JAEGER_UI_PORT, JaegerProcess, findOnPath } from "./jaeger.js";
+import {
+  JAEGER_CONFIG,
+  JAEGER_OTLP_HTTP_PORT,
+  JAEGER_QUERY_GRPC_PORT,
+  JAEGER_UI_PORT,
+  JaegerProcess,
+  findOnPath,
+} from "./jaeger.js";
 
 const dirs: string[] = [];
 const closers: Array<() => Promise<void>> = [];
@@ -22,11 +29,16 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-// Stands in for Jaeger v2: opens its UI and OTLP/HTTP ports until SIGTERM.
+// Stands in for Jaeger v2: records its arguments and environment beside itself, and listens on
+// the endpoints its --config file names until SIGTERM.
 const FAKE_JAEGER = `#!${process.execPath}
+const fs = require("node:fs");
 const http = require("node:http");
-const servers = [${JAEGER_UI_PORT}, ${JAEGER_OTLP_HTTP_PORT}].map((port) =>
-  http.createServer((req, res) => res.end("{}")).listen(port, "127.0.0.1"));
+const args = process.argv.slice(2);
+fs.writeFileSync(__filename + ".record.json", JSON.stringify({ args, env: process.env }));
+const config = fs.readFileSync(args[args.indexOf("--config") + 1], "utf8");
+const servers = [...config.matchAll(/endpoint: (\\S+):(\\d+)/g)].map(([, host, port]) =>
+  http.createServer((req, res) => res.end("{}")).listen(Number(port), host));
 console.log("fake jaeger up");
 process.on("SIGTERM", () => { for (const s of servers) s.close(); process.exit(0); });
 `;
@@ -47,8 +59,14 @@ describe("Jaeger in process mode", () => {
     // Jaeger's ports are fixed: a machine where they are taken fails here rather than skipping.
     expect(await isPortFree(JAEGER_UI_PORT), `port ${JAEGER_UI_PORT} is taken`).toBe(true);
     expect(await isPortFree(JAEGER_OTLP_HTTP_PORT), `port ${JAEGER_OTLP_HTTP_PORT} is taken`).toBe(true);
+    expect(await isPortFree(JAEGER_QUERY_GRPC_PORT), `port ${JAEGER_QUERY_GRPC_PORT} is taken`).toBe(true);
     const dir = await tempDir();
     await fs.writeFile(path.join(dir, "jaeger"), FAKE_JAEGER, { mode: 0o755 });
+    process.env.APPHOST_JAEGER_TEST_PARENT_ONLY = "an AppHost-only value";
+    closers.push(() => {
+      delete process.env.APPHOST_JAEGER_TEST_PARENT_ONLY;
+      return Promise.resolve();
+    });
     const logs = new LogSink({ directory: dir, console: false });
     closers.push(() => logs.close());
     const jaeger = await JaegerProcess.start({ logs, say: () => {}, searchPath: dir });
@@ -59,6 +77,23 @@ describe("Jaeger in process mode", () => {
       state: "Running",
       endpoints: { ui: `http://127.0.0.1:${JAEGER_UI_PORT}` },
     });
+    const record = JSON.parse(await fs.readFile(path.join(dir, "jaeger.record.json"), "utf8")) as {
+      args: string[];
+      env: Record<string, string>;
+    };
+    // Jaeger's own defaults listen on every interface: the AppHost's config names 127.0.0.1 for each.
+    expect(record.args[0]).toBe("--config");
+    expect(JAEGER_CONFIG).not.toMatch(/0\.0\.0\.0|localhost/);
+    const endpoints = [...JAEGER_CONFIG.matchAll(/endpoint: (\S+)/g)].map((m) => m[1]);
+    expect(endpoints).toEqual([
+      `127.0.0.1:${JAEGER_UI_PORT}`,
+      `127.0.0.1:${JAEGER_QUERY_GRPC_PORT}`,
+      `127.0.0.1:${JAEGER_OTLP_HTTP_PORT}`,
+    ]);
+    expect(JAEGER_CONFIG).toMatch(/enable_tracing: false/);
+    // Not the AppHost's environment: a variable only the AppHost has does not reach Jaeger.
+    expect(record.env.APPHOST_JAEGER_TEST_PARENT_ONLY).toBeUndefined();
+    expect(record.env.PATH).toBe(process.env.PATH);
     await jaeger?.stop();
     expect(jaeger?.snapshot().state).toBe("Exited");
   });

@@ -20,7 +20,7 @@ import { wipeStateDirectory } from "./fresh.js";
 import { clearLeftovers, processIdentity } from "./leftovers.js";
 import { runCommand } from "./commands.js";
 import { LogSink } from "./log-sink.js";
-import { ParameterProvider } from "./parameters.js";
+import { maskSecrets, ParameterProvider } from "./parameters.js";
 import {
   ReplicaSet,
   assertReplicaNamesFree,
@@ -148,6 +148,7 @@ export class DistributedApplication {
   private readonly instanceId = randomUUID();
   private readonly changeListeners = new Set<() => void>();
   private readonly providers: ProviderSet;
+  private readonly storedSecrets: string[];
 
   constructor(
     readonly model: AppBuilder,
@@ -160,12 +161,14 @@ export class DistributedApplication {
       runId: this.instanceId,
     });
     this.order = startOrder(model.resources());
+    this.storedSecrets = SettingsStore.storedSecretValues(path.join(this.stateDir, "settings.json"));
     // Every concurrent wait (health polls, start-up probes) listens on this one signal.
     setMaxListeners(0, this.abort.signal);
     this.logs = new LogSink({
       directory: path.join(this.stateDir, "logs"),
       console: options.console ?? false,
       colour: options.colour ?? false,
+      mask: (text) => maskSecrets(text, this.secretValues()),
     });
     this.logs.register("apphost");
     assertReplicaNamesFree(model.resources());
@@ -429,12 +432,18 @@ export class DistributedApplication {
     return this.entry(name).started?.environment;
   }
 
-  /** Values of secret parameters, so that every view can mask them. */
+  /**
+   * Values of secret parameters and every credential the AppHost generated (database, broker and
+   * admin secrets), so that every view can mask them.
+   */
   secretValues(): string[] {
-    return this.order.flatMap((r) => {
+    const parameters = this.order.flatMap((r) => {
       const value = this.entry(r.name).started?.value;
       return r instanceof ParameterResource && r.secret && value !== undefined ? [value] : [];
     });
+    // Before start() loads the settings, those of the last run (the dashboard seeds its console
+    // with that run's log lines before the start).
+    return [...parameters, ...(this.settings?.secretValues() ?? this.storedSecrets)];
   }
 
   /** Runs a resource's custom command (it must be running); rejects with the handler's error. */
@@ -717,7 +726,7 @@ export class DistributedApplication {
         apphostPid: process.pid,
         apphostIdentity: this.apphostIdentity,
         updatedAt: new Date().toISOString(),
-        resources: this.snapshot(),
+        resources: this.snapshot().map((r) => this.withoutSecrets(r)),
       },
       null,
       2,
@@ -726,6 +735,21 @@ export class DistributedApplication {
       .then(() => writeFileAtomic(this.stateFile, `${content}\n`))
       .catch(() => {});
     return this.stateWrite;
+  }
+
+  /**
+   * A snapshot as state.json stores it: the connection string with its password masked, and no
+   * secret in the texts (tools that need credentials read settings.json, mode 0600, or ask the
+   * running AppHost).
+   */
+  private withoutSecrets(r: ResourceSnapshot): ResourceSnapshot {
+    const secrets = this.secretValues();
+    return {
+      ...r,
+      ...(r.connectionString ? { connectionString: maskUri(r.connectionString) } : {}),
+      ...(r.stateReason ? { stateReason: maskSecrets(r.stateReason, secrets) } : {}),
+      ...(r.healthDetail ? { healthDetail: maskSecrets(r.healthDetail, secrets) } : {}),
+    };
   }
 
   private requireSettings(): SettingsStore {

@@ -17,6 +17,11 @@ export interface LogSinkOptions {
   /** Print to the console (the CLI does; tests usually don't). */
   console: boolean;
   colour?: boolean;
+  /**
+   * Hides secrets in a line before it is stored anywhere: the log file, the console, the recent
+   * lines a failed start shows, and every listener (the dashboard).
+   */
+  mask?: (text: string) => string;
 }
 
 /**
@@ -43,7 +48,8 @@ export class LogSink {
     return path.join(this.options.directory, `${resource}.log`);
   }
 
-  write(resource: string, stream: LogLine["stream"], text: string): void {
+  write(resource: string, stream: LogLine["stream"], raw: string): void {
+    const text = this.options.mask ? this.options.mask(raw) : raw;
     const line: LogLine = { resource, stream, text, time: Date.now() };
     this.file(resource).write(`${new Date(line.time).toISOString()} ${stream} ${text}\n`);
     const lines = this.recent.get(resource) ?? [];

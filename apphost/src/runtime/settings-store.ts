@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { generatePassword, readJsonFile, writeFileAtomic } from "./files.js";
 
 interface ResourceSettings {
@@ -12,6 +13,8 @@ interface ResourceSettings {
  * created in one run stays reachable in the next and URLs stay the same.
  */
 export class SettingsStore {
+  private saving: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly file: string,
     private readonly data: Record<string, ResourceSettings>,
@@ -21,11 +24,28 @@ export class SettingsStore {
     return new SettingsStore(file, (await readJsonFile<Record<string, ResourceSettings>>(file)) ?? {});
   }
 
+  /** The credentials a settings file holds, read synchronously (none when it is missing or unreadable). */
+  static storedSecretValues(file: string): string[] {
+    try {
+      const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, ResourceSettings>;
+      return Object.values(data).flatMap((entry) =>
+        Object.values(entry.secrets ?? {}).filter((v): v is string => typeof v === "string"),
+      );
+    } catch {
+      return [];
+    }
+  }
+
   /** The stored secret, or a newly generated one that is stored. */
   secret(resource: string, key: string): string {
     const entry = (this.data[resource] ??= {});
     const secrets = (entry.secrets ??= {});
     return (secrets[key] ??= generatePassword());
+  }
+
+  /** Every generated credential stored so far (passwords, tokens), for masking. */
+  secretValues(): string[] {
+    return Object.values(this.data).flatMap((entry) => Object.values(entry.secrets ?? {}));
   }
 
   /** A parameter's stored value. */
@@ -46,7 +66,15 @@ export class SettingsStore {
     (entry.ports ??= {})[key] = port;
   }
 
-  async save(): Promise<void> {
-    await writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+  /**
+   * Saves run one after another, each writing the data as it is when it runs: resources start
+   * concurrently and each saves, and an older snapshot renamed last would drop a newer secret.
+   */
+  save(): Promise<void> {
+    const next = this.saving.then(() =>
+      writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`),
+    );
+    this.saving = next.catch(() => {});
+    return next;
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Wait, type StartedTestContainer } from "testcontainers";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../../artemis/etc-files.js";
 import { ARTEMIS_ADMIN_USER, brokerClientLogins, clientCredentials } from "../../artemis/client-logins.js";
@@ -25,6 +26,8 @@ const INSTANCE_DIR = "/var/lib/artemis-instance";
 const ETC_OVERRIDE = `${INSTANCE_DIR}/etc-override`;
 const ETC = `${INSTANCE_DIR}/etc`;
 const CONTAINER_PORT = 61616;
+const USERS_FILE = "artemis-users.properties";
+const ROLES_FILE = "artemis-roles.properties";
 
 /**
  * `artemis create` options (EXTRA_ARGS) for the image's first start, matching the process
@@ -86,8 +89,17 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
 
     const clients = brokerClientLogins(resource, context.settings);
     await context.settings.save();
+    const logins = [
+      { username: USER, password },
+      ...clients.map((c) => ({ username: c.name, password: c.password })),
+    ];
+    const roles = brokerRoles(USER, clients);
     const etcFiles = artemisEtcFiles(resource.topology(), { adminUser: USER, clients });
     etcFiles.set(CONTAINER_PROPERTIES_FILE, CONTAINER_INSTANCE_PROPERTIES);
+    // The real logins, hashed: the image copies etc-override/ over etc/ right after `artemis
+    // create` and before the broker runs, so the throwaway below is never a valid password.
+    etcFiles.set(USERS_FILE, renderUsersFile(logins));
+    etcFiles.set(ROLES_FILE, renderRolesFile(roles));
     const propertiesOrder = [CONTAINER_PROPERTIES_FILE, BROKER_PROPERTIES_FILE].map(
       (f) => `${ETC_OVERRIDE}/${f}`,
     );
@@ -95,7 +107,9 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
     const container = await new LoopbackGenericContainer(image)
       .withEnvironment({
         ARTEMIS_USER: USER,
-        ARTEMIS_PASSWORD: password,
+        // The official image passes ARTEMIS_PASSWORD to `artemis create --password` on a command
+        // line every local user can read (ps): it gets a throwaway, never the real password.
+        ARTEMIS_PASSWORD: randomBytes(24).toString("base64url"),
         ANONYMOUS_LOGIN: "false",
         EXTRA_ARGS: CREATE_ARGS,
       })
@@ -110,12 +124,8 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
       .withWaitStrategy(Wait.forLogMessage(ARTEMIS_READY_LOG_CODE))
       .withStartupTimeout(120_000)
       .start();
-    const logins = [
-      { username: USER, password },
-      ...clients.map((c) => ({ username: c.name, password: c.password })),
-    ];
     try {
-      await syncLoginFiles(container, logins, brokerRoles(USER, clients), context.log);
+      await syncLoginFiles(container, logins, roles, context.log);
     } catch (error) {
       await container.stop().catch(() => undefined);
       throw error;
@@ -150,7 +160,9 @@ export class ArtemisContainerProvider implements ResourceProvider<ArtemisResourc
  * Writes etc/artemis-users.properties and artemis-roles.properties inside the running container
  * (as the image's user, 0600, replaced by a rename) unless they already hold exactly these users.
  * The image copies etc-override/ only when it creates the instance, so on a volume that already
- * exists this is the only way a new service user or a changed password reaches the broker.
+ * exists this is the only way a new service user or a changed password reaches the broker. The
+ * content comes from the copies in etc-override/ (written before the start): only file names
+ * are on the command line, never the password hashes.
  */
 async function syncLoginFiles(
   container: StartedTestContainer,
@@ -158,28 +170,25 @@ async function syncLoginFiles(
   roles: Map<string, string[]>,
   log: (message: string) => void,
 ): Promise<void> {
-  const usersFile = `${ETC}/artemis-users.properties`;
-  const rolesFile = `${ETC}/artemis-roles.properties`;
   const read = async (file: string) => {
     const result = await container.exec(["cat", file]);
     return result.exitCode === 0 ? result.stdout : "";
   };
-  if (loginFilesUpToDate(await read(usersFile), await read(rolesFile), logins, roles)) return;
+  if (
+    loginFilesUpToDate(await read(`${ETC}/${USERS_FILE}`), await read(`${ETC}/${ROLES_FILE}`), logins, roles)
+  )
+    return;
   log(`updating the broker's users: ${logins.map((l) => l.username).join(", ")}`);
-  for (const [file, content] of [
-    [usersFile, renderUsersFile(logins)],
-    [rolesFile, renderRolesFile(roles)],
-  ] as const) {
-    // Content as an argument, not in the script: nothing in it is interpreted by the shell.
+  for (const name of [USERS_FILE, ROLES_FILE]) {
     const result = await container.exec([
       "sh",
       "-c",
-      'umask 077 && printf "%s" "$1" > "$2.tmp" && mv "$2.tmp" "$2"',
+      'umask 077 && cat "$1" > "$2.tmp" && mv "$2.tmp" "$2"',
       "sh",
-      content,
-      file,
+      `${ETC_OVERRIDE}/${name}`,
+      `${ETC}/${name}`,
     ]);
     if (result.exitCode !== 0)
-      throw new Error(`Could not write ${file} in the broker container: ${result.output.trim()}`);
+      throw new Error(`Could not write ${ETC}/${name} in the broker container: ${result.output.trim()}`);
   }
 }

@@ -44,6 +44,15 @@ export class PostgresContainerProvider implements ResourceProvider<PostgresServe
       .withPassword(password)
       // The server's own database: the model's databases are created by the database provider.
       .withDatabase("postgres")
+      // Testcontainers' default check is `sh -c "PGPASSWORD=<password> pg_isready …"`, run by the
+      // engine every 250 ms for the container's life: the superuser password on a command line
+      // every local user can read. pg_isready never authenticates, so it needs no password.
+      .withHealthCheck({
+        test: ["CMD", "pg_isready", "--host", "localhost", "--username", USER, "--dbname", "postgres"],
+        interval: 250,
+        timeout: 1000,
+        retries: 1000,
+      })
       .withCommand(["postgres", ...[...settings].flatMap(([k, v]) => ["-c", `${k}=${v}`])])
       .withExposedPorts({ container: CONTAINER_PORT, host: port })
       .withBindMounts([{ source: volume, target: PGDATA }])

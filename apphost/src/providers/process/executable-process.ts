@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { ExecutableResource } from "../../model/executable.js";
+import { childEnvironment } from "../../runtime/child-environment.js";
 import { referenceEnvironment, serviceDiscoveryEnvironment } from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
@@ -38,7 +39,8 @@ export class ExecutableProcessProvider implements ResourceProvider<ExecutableRes
         command: resource.command,
         args: resource.args,
         cwd: path.resolve(context.rootDir, resource.workingDirectory ?? "."),
-        env: { ...process.env, ...env },
+        // Like the services: the basics and what the AppHost injects, not the AppHost's whole environment.
+        env: childEnvironment(env),
       },
       context.logs,
     );

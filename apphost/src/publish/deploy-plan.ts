@@ -122,7 +122,8 @@ export interface ServicePlan {
   dependsOn: string[];
   /**
    * The one-shot migrations step (a Compose service, a Kubernetes init container): the only
-   * workload that gets the databases' owner credentials. Undefined without a database reference.
+   * workload that gets the databases' owner credentials. Undefined without a database reference
+   * or without `withMigrations` in the model.
    */
   migrations: MigrationsPlan | undefined;
   /** Everything this service connects to (references and waitFor): what the network lets through. */
@@ -160,8 +161,13 @@ export interface DeployPlanOptions {
   digests?: ReadonlyMap<string, string>;
 }
 
-/** The compiled migrations script every service image carries (its src/migrate-main.ts). */
-export const MIGRATIONS_ENTRY_POINT = "src/migrate-main.js";
+/**
+ * The compiled script a service image carries for the model's `withMigrations(entry)`: images hold
+ * each `src/*.ts` as the `.js` beside it (service-images.ts).
+ */
+export function compiledEntryPoint(entryPoint: string): string {
+  return entryPoint.replace(/\.(c|m)?ts$/, (_match, kind: string | undefined) => `.${kind ?? ""}js`);
+}
 
 /** `image@digest` when the digest is known; the tag stays for people reading the file. */
 function imageSpec(
@@ -364,11 +370,12 @@ function servicePlan(
     readinessPath: service.healthCheckPath,
     livenessPath: LIVENESS_PATH,
     dependsOn,
+    // Only a service that declares its migrations (withMigrations) gets the step and the owner URLs.
     migrations:
-      migrations.length === 0
+      migrations.length === 0 || service.migrationsEntryPoint === undefined
         ? undefined
         : {
-            entryPoint: MIGRATIONS_ENTRY_POINT,
+            entryPoint: compiledEntryPoint(service.migrationsEntryPoint),
             environment: [...migrations, { name: "NODE_ENV", value: ["production"] }],
             dependsOn: unique(migrationServers),
           },

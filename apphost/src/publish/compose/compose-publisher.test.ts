@@ -142,6 +142,23 @@ describe("Compose publisher", () => {
     expect(yaml).toContain("SECRET_SENDERDB_OWNER_PASSWORD");
   });
 
+  it("takes the migrations step from the model: its entry point compiled, none for a service without one", () => {
+    const model = buildApp();
+    (model.resource("sender") as NodeServiceResource).withMigrations("db/up.mts");
+    (model.resource("receiver") as NodeServiceResource).migrationsEntryPoint = undefined;
+    const { compose } = render(model);
+    expect(compose.services["sender-migrate"]?.command).toEqual(["db/up.mjs"]);
+    expect(compose.services["receiver-migrate"]).toBeUndefined();
+    expect(compose.services.receiver?.depends_on?.["receiver-migrate"]).toBeUndefined();
+    // Without a step, nothing holds the receiver's owner credentials but its server's init script.
+    const holders = Object.entries(compose.services)
+      .filter(([, service]) =>
+        JSON.stringify(service.environment ?? {}).includes("RECEIVERDB_OWNER_PASSWORD"),
+      )
+      .map(([name]) => name);
+    expect(holders).toEqual(["receiver-pg"]);
+  });
+
   it("names the services' images by the given tag, never :latest, and pins images by digest when known", () => {
     const digest = `sha256:${"ab".repeat(32)}`;
     const files = renderCompose(
@@ -311,7 +328,8 @@ describe("Compose publisher", () => {
       .withReference(db)
       .waitFor(db)
       .withHttpEndpoint()
-      .withHttpHealthCheck("/health");
+      .withHttpHealthCheck("/health")
+      .withMigrations();
     // A new secret needs a value: nothing is rendered with a hole in it.
     expect(() => renderCompose(deployPlan(model), SECRETS)).toThrow(/SECRET_BILLING_PG_PASSWORD/);
     const files = renderCompose(deployPlan(model), {

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import type { AppBuilder } from "../model/app-builder.js";
+import { NodeServiceResource } from "../model/node-service.js";
 import { applyReplicaOverrides, parseReplicaOverrides } from "../model/replica-overrides.js";
 import { generatePassword } from "../runtime/files.js";
 import { ENV_FILE, renderCompose } from "./compose/compose-publisher.js";
@@ -46,7 +47,11 @@ export interface PublishResult {
 }
 
 export async function publish(model: AppBuilder, options: PublishOptions): Promise<PublishResult> {
-  const serviceTag = options.serviceTag ?? (await serviceImageTag(model, options.rootDir));
+  // The tag hashes the services' sources and the project's lockfile; a model without node services
+  // has no service image to name, and its project need not have either.
+  const hasServices = model.resources().some((r) => r instanceof NodeServiceResource);
+  const serviceTag =
+    options.serviceTag ?? (hasServices ? await serviceImageTag(model, options.rootDir) : "unused");
   const images = deployPlan(model, { serviceTag }).resources.map((r) => r.image.image);
   const digests = await (options.digests ?? localImageDigests)(images);
   const plan = deployPlan(model, { serviceTag, digests });

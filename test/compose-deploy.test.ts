@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repositoryRoot } from "@outbox/apphost/testing";
+import { buildApp } from "../apphost/src/app.js";
 import { buildServiceImages, serviceImageTag } from "../apphost/src/publish/service-images.js";
 import { freePort } from "../apphost/src/runtime/ports.js";
 import { eventually, getJson } from "./support/receiver.js";
@@ -173,10 +174,13 @@ beforeAll(async () => {
   // (APPHOST_IMAGE_POSTGRES / APPHOST_IMAGE_ARTEMIS in this process's environment, which Compose reads).
   await useAvailableImages();
   // The tag publish names: derived from the services' sources.
+  const model = buildApp();
   await buildServiceImages({
+    model,
+    rootDir: repositoryRoot,
     base: "auto",
     prefix: "outbox-apphost",
-    tag: await serviceImageTag(),
+    tag: await serviceImageTag(model, repositoryRoot),
     log: () => {},
   });
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-compose-"));

@@ -1,11 +1,11 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { buildApp } from "./app.js";
 import { ConsoleReporter } from "./cli/console-reporter.js";
+import { loadModel, locateModelFile, takeModelOption, type ModelProject } from "./cli/model-file.js";
 import { detach } from "./cli/detach.js";
 import { ProgressBar } from "./cli/progress-bar.js";
-import { removeControlFile, writeControlFile } from "./cli/state-files.js";
+import { CliError, removeControlFile, writeControlFile } from "./cli/state-files.js";
 import { Terminal } from "./cli/terminal.js";
 import { watchApplication, type ServiceWatcher } from "./cli/watch.js";
 import { runVerb, VERB_USAGE, VERBS } from "./cli/verb-dispatch.js";
@@ -19,15 +19,20 @@ import { DistributedApplication } from "./runtime/distributed-application.js";
 import { clearLeftovers } from "./runtime/leftovers.js";
 import { assertWipeable, wipeStateDirectory } from "./runtime/fresh.js";
 import { installLastResort } from "./runtime/last-resort.js";
-import { repositoryRoot } from "./testing.js";
 
-const USAGE = `Usage: npm run apphost -- [options]
-       npm run apphost -- <verb> [arguments]
-       npm run apphost -- publish --target <compose|kubernetes> --output <dir>
+const USAGE = `Usage: apphost [--model <file>] [options]
+       apphost [--model <file>] <verb> [arguments]
+       apphost [--model <file>] publish --target <compose|kubernetes> --output <dir>
+       (in this repository: npm run apphost -- ...)
 
-Starts the whole system: one PostgreSQL per service, ActiveMQ Artemis, sender-service, receiver-service.
+Starts every resource of the application model and waits until all are healthy.
+
+The model: --model <file>, else ./apphost.ts, apphost.mts, apphost.js or apphost.mjs. Its default
+export is an AppBuilder (createApp(...)) or a function returning one. The model file's directory is
+the project root: service directories resolve against it, and .apphost/ (state) lives in it.
 
 Options:
+  --model <file>                   the model file (default: ./apphost.ts, .mts, .js, .mjs)
   --mode <auto|process|container>  how infrastructure runs (default: auto)
   --fresh                          wipe .apphost/ (data, logs, credentials) before starting
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
@@ -43,17 +48,17 @@ Options:
 ${VERB_USAGE}`;
 
 async function main(): Promise<number> {
-  const verb = process.argv[2];
-  if (verb === "publish") {
-    const model = buildApp();
-    return publishCommand(process.argv.slice(3), model, (text) =>
-      applyReplicaOverrides(model, parseReplicaOverrides(text)),
-    );
-  }
-  if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, process.argv.slice(3));
+  const { model: modelOption, rest: argv } = takeModelOption(process.argv.slice(2));
+  // Found on first use: `--help`, and verbs given --state-dir, need no model file.
+  let project: ModelProject | undefined;
+  const locate = () => (project ??= locateModelFile(modelOption, process.cwd()));
+  const verb = argv[0];
+  if (verb === "publish") return publishCommand(argv.slice(1), () => loadModel(locate()));
+  if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, argv.slice(1), () => locate().rootDir);
   let args;
   try {
     args = parseArgs({
+      args: argv,
       options: {
         mode: { type: "string", default: "auto" },
         fresh: { type: "boolean", default: false },
@@ -82,7 +87,7 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const model = buildApp();
+  const { model, rootDir, file: modelFile } = await loadModel(locate());
   try {
     if (args.replicas !== undefined) applyReplicaOverrides(model, parseReplicaOverrides(args.replicas));
   } catch (error) {
@@ -109,7 +114,7 @@ async function main(): Promise<number> {
     process.stderr.write(`--dashboard-port must be a port number (got "${portSetting}")\n`);
     return 2;
   }
-  const stateDir = path.resolve(args["state-dir"] ?? path.join(repositoryRoot, ".apphost"));
+  const stateDir = path.resolve(args["state-dir"] ?? path.join(rootDir, ".apphost"));
   if (args.fresh) {
     try {
       await assertWipeable(stateDir);
@@ -125,8 +130,9 @@ async function main(): Promise<number> {
     await wipeStateDirectory(stateDir, say);
   }
   if (args.detach) {
-    const rest = process.argv.slice(2).filter((a) => a !== "--detach");
-    return detach({ stateDir, args: rest, cliPath: fileURLToPath(import.meta.url), print: (t) => say(t) });
+    // The background AppHost loads the same model file, whatever its working directory.
+    const rest = ["--model", modelFile, ...argv.filter((a) => a !== "--detach")];
+    return detach({ stateDir, args: rest, cliPath: launcherPath(), print: (t) => say(t) });
   }
   const secrets = generateSecrets();
   // The dashboard listens before anything starts: its URL is the OTLP endpoint injected into services.
@@ -158,7 +164,7 @@ async function main(): Promise<number> {
 
   const bar = new ProgressBar();
   const app = new DistributedApplication(model, {
-    rootDir: repositoryRoot,
+    rootDir,
     stateDir,
     mode: resolved,
     fresh: args.fresh,
@@ -241,7 +247,7 @@ async function main(): Promise<number> {
   const jaegerOtlp = app.snapshot().find((r) => r.kind === "jaeger")?.endpoints.otlp;
   if (jaegerOtlp) dashboard.forwardTracesTo(jaegerOtlp.replace(/^https?:/, "http:"));
   printSummary(app, dashboard);
-  if (args.watch && !stopping) watcher = await watchApplication(app, repositoryRoot, say);
+  if (args.watch && !stopping) watcher = await watchApplication(app, rootDir, say);
   await writeControlFile(stateDir, { ...control, loginUrl: dashboard.loginUrl, ready: true });
   // Keep running until a signal arrives.
   return new Promise<number>(() => {});
@@ -275,9 +281,22 @@ function printSummary(app: DistributedApplication, dashboard: DashboardServer): 
   process.stdout.write(lines.join("\n"));
 }
 
+/**
+ * The script this process was started with (the `apphost` bin's launcher, or this file under
+ * `--import tsx`): run again with the same Node options, it starts the same CLI.
+ */
+function launcherPath(): string {
+  return process.argv[1] ? path.resolve(process.argv[1]) : fileURLToPath(import.meta.url);
+}
+
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
+    // A mistake of the user's (a missing or bad model file): one line, no stack trace.
+    if (error instanceof CliError) {
+      process.stderr.write(`apphost | ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
     process.stderr.write(`apphost | ${error.stack ?? error.message}\n`);
     process.exit(1);
   },

@@ -1,6 +1,5 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { repositoryRoot } from "../testing.js";
 import { CliError } from "./state-files.js";
 import { logsVerb, restartVerb, statusVerb, stopVerb } from "./verbs.js";
 
@@ -11,13 +10,16 @@ export const VERB_USAGE = `Verbs (for an AppHost started with --detach, or runni
   command <resource> <name> [--yes] run a resource's custom command (buttons on the Resources page)
   stop                             stop a detached AppHost (everything, in reverse order)
   mcp                              MCP server over stdio for coding agents: resources, logs, traces, journeys, restart
-  Each takes --state-dir <dir> (default: .apphost).
+  Each takes --state-dir <dir> (default: .apphost next to the model file).
 `;
 
 export const VERBS = new Set(["status", "logs", "restart", "command", "stop", "mcp"]);
 
-/** Runs `npm run apphost -- <verb> ...`; returns the exit code. */
-export async function runVerb(verb: string, argv: string[]): Promise<number> {
+/**
+ * Runs `apphost <verb> ...`; returns the exit code. `projectRoot` finds the model file's directory
+ * (whose .apphost/ is the default state directory); it is not called when --state-dir is given.
+ */
+export async function runVerb(verb: string, argv: string[], projectRoot: () => string): Promise<number> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let parsed;
   try {
@@ -37,11 +39,11 @@ export async function runVerb(verb: string, argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  const stateDir = path.resolve(values["state-dir"] ?? path.join(repositoryRoot, ".apphost"));
   const need = (count: number, what: string) => {
     if (positionals.length !== count) throw new CliError(`usage: npm run apphost -- ${verb} ${what}`, 2);
   };
   try {
+    const stateDir = path.resolve(values["state-dir"] ?? path.join(projectRoot(), ".apphost"));
     switch (verb) {
       case "status":
         need(0, "");

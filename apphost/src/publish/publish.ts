@@ -7,6 +7,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import type { AppBuilder } from "../model/app-builder.js";
+import { NodeServiceResource } from "../model/node-service.js";
+import { applyReplicaOverrides, parseReplicaOverrides } from "../model/replica-overrides.js";
 import { generatePassword } from "../runtime/files.js";
 import { ENV_FILE, renderCompose } from "./compose/compose-publisher.js";
 import { deployPlan, type DeployPlan } from "./deploy-plan.js";
@@ -27,6 +29,8 @@ export type PublishTarget = "compose" | "kubernetes";
 export interface PublishOptions {
   target: PublishTarget;
   outputDir: string;
+  /** The project root (the model file's directory): the services' sources, for their image tag. */
+  rootDir: string;
   /** Messages for the user (warnings included). */
   log: (message: string) => void;
   /** Tag of the services' images; default: derived from their sources (serviceImageTag). */
@@ -43,7 +47,11 @@ export interface PublishResult {
 }
 
 export async function publish(model: AppBuilder, options: PublishOptions): Promise<PublishResult> {
-  const serviceTag = options.serviceTag ?? (await serviceImageTag());
+  // The tag hashes the services' sources and the project's lockfile; a model without node services
+  // has no service image to name, and its project need not have either.
+  const hasServices = model.resources().some((r) => r instanceof NodeServiceResource);
+  const serviceTag =
+    options.serviceTag ?? (hasServices ? await serviceImageTag(model, options.rootDir) : "unused");
   const images = deployPlan(model, { serviceTag }).resources.map((r) => r.image.image);
   const digests = await (options.digests ?? localImageDigests)(images);
   const plan = deployPlan(model, { serviceTag, digests });
@@ -111,7 +119,7 @@ async function gitWorkTreeOf(dir: string): Promise<string | undefined> {
 
 const USAGE = `Usage: npm run apphost -- publish --target <compose|kubernetes> --output <dir>
 
-Writes the application model (apphost/src/app.ts) as deploy artifacts:
+Writes the application model (the model file, see apphost --help) as deploy artifacts:
   compose     docker-compose.yaml, .env (generated secrets), broker configuration
   kubernetes  manifests (Deployments, StatefulSets, Services, ConfigMaps, NetworkPolicies),
               secrets.env and a kustomization.yaml (kubectl apply -k <dir>)
@@ -127,8 +135,7 @@ Options:
 /** The `publish` verb of the CLI; returns the exit code. */
 export async function publishCommand(
   argv: string[],
-  model: AppBuilder,
-  applyReplicas: (text: string) => void,
+  loadProject: () => Promise<{ model: AppBuilder; rootDir: string }>,
 ): Promise<number> {
   let values;
   try {
@@ -159,8 +166,10 @@ export async function publishCommand(
     process.stderr.write(`--output <dir> is required\n\n${USAGE}`);
     return 2;
   }
+  // After the arguments: a usage error or --help needs no model file.
+  const { model, rootDir } = await loadProject();
   try {
-    if (values.replicas !== undefined) applyReplicas(values.replicas);
+    if (values.replicas !== undefined) applyReplicaOverrides(model, parseReplicaOverrides(values.replicas));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
@@ -171,6 +180,7 @@ export async function publishCommand(
     result = await publish(model, {
       target: values.target,
       outputDir: values.output,
+      rootDir,
       log: say,
       ...(values["image-tag"] !== undefined ? { serviceTag: values["image-tag"] } : {}),
     });

@@ -16,12 +16,16 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { buildApp } from "../app.js";
+import type { AppBuilder } from "../model/app-builder.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { LOCAL_IMAGES } from "../providers/container/images.js";
 
 const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../..");
-const DOCKERFILE = path.join(ROOT, "apphost/images/service/Dockerfile");
+/** The @outbox/apphost package's directory: the Dockerfile ships with it. */
+const PACKAGE_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const DOCKERFILE = path.join(PACKAGE_DIR, "images/service/Dockerfile");
+/** This repository, for `npm run images:services` (main below) only; callers pass their project root. */
+const REPOSITORY_ROOT = path.resolve(PACKAGE_DIR, "..");
 export const OFFICIAL_NODE_BASE = "node:20-slim";
 export const LOCAL_DEBIAN_BASE = LOCAL_IMAGES.base;
 /** Shared code every service depends on (a workspace package). */
@@ -30,6 +34,10 @@ const SHARED = ["service-defaults"];
 export type BaseChoice = "auto" | "official" | "local";
 
 export interface BuildOptions {
+  /** The application model whose node services get images. */
+  model: AppBuilder;
+  /** The project root (the model file's directory): the services' directories resolve against it. */
+  rootDir: string;
   base: BaseChoice;
   /** Image name prefix (the model's name): <prefix>/<service directory>:<tag>. */
   prefix: string;
@@ -43,27 +51,27 @@ export interface BuildOptions {
  * `npm run images:services` tags with it and `publish` names it, so a published file refers to
  * the build of the sources it was published from, never to whatever `:latest` is at deploy time.
  */
-export async function serviceImageTag(): Promise<string> {
+export async function serviceImageTag(model: AppBuilder, rootDir: string): Promise<string> {
   const hash = createHash("sha256");
   const directories = [
     ...new Set(
-      buildApp()
+      model
         .resources()
         .filter((r): r is NodeServiceResource => r instanceof NodeServiceResource)
         .map((s) => s.directory),
     ),
   ];
-  const files = [DOCKERFILE, path.join(ROOT, "package-lock.json"), path.join(ROOT, "package.json")];
+  const files = [DOCKERFILE, path.join(rootDir, "package-lock.json"), path.join(rootDir, "package.json")];
   for (const pkg of [...new Set([...directories, ...SHARED])]) {
-    files.push(path.join(ROOT, pkg, "package.json"));
+    files.push(path.join(rootDir, pkg, "package.json"));
     for (const folder of ["src", "drizzle"]) {
-      const dir = path.join(ROOT, pkg, folder);
+      const dir = path.join(rootDir, pkg, folder);
       if (!(await exists(dir))) continue;
       for (const file of await listFiles(dir)) if (!file.endsWith(".test.ts")) files.push(file);
     }
   }
   for (const file of files.sort()) {
-    hash.update(`${path.relative(ROOT, file)}\0`);
+    hash.update(`${path.relative(rootDir, file)}\0`);
     hash.update(await fs.readFile(file));
     hash.update("\0");
   }
@@ -72,7 +80,7 @@ export async function serviceImageTag(): Promise<string> {
 
 /** Builds every node service of the model; returns the image references. */
 export async function buildServiceImages(options: BuildOptions): Promise<string[]> {
-  const services = buildApp()
+  const services = options.model
     .resources()
     .filter((r): r is NodeServiceResource => r instanceof NodeServiceResource);
   const directories = [...new Set(services.map((s) => s.directory))];
@@ -83,7 +91,7 @@ export async function buildServiceImages(options: BuildOptions): Promise<string[
     const context = await fs.mkdtemp(path.join(os.tmpdir(), `outbox-image-${directory}-`));
     try {
       options.log(`${image}: preparing the build context`);
-      await prepareContext(context, directory, base);
+      await prepareContext(context, directory, base, options.rootDir);
       options.log(`${image}: docker build (base ${base})`);
       await dockerBuild(context, image, directory, base, options.log);
       images.push(image);
@@ -124,13 +132,18 @@ async function requireImage(image: string, hint: string): Promise<string> {
 }
 
 /** Lays out app/ (transpiled sources + production node_modules) and runtime/ (Node, if needed). */
-export async function prepareContext(context: string, directory: string, base: string): Promise<void> {
+export async function prepareContext(
+  context: string,
+  directory: string,
+  base: string,
+  rootDir: string,
+): Promise<void> {
   const app = path.join(context, "app");
   const packages = [directory, ...SHARED];
   await fs.mkdir(app, { recursive: true });
-  await fs.copyFile(path.join(ROOT, "package-lock.json"), path.join(app, "package-lock.json"));
+  await fs.copyFile(path.join(rootDir, "package-lock.json"), path.join(app, "package-lock.json"));
   // The root manifest without dev dependencies or scripts: only the workspaces this image needs.
-  const root = JSON.parse(await fs.readFile(path.join(ROOT, "package.json"), "utf8")) as Record<
+  const root = JSON.parse(await fs.readFile(path.join(rootDir, "package.json"), "utf8")) as Record<
     string,
     unknown
   >;
@@ -142,14 +155,14 @@ export async function prepareContext(context: string, directory: string, base: s
   const sources: string[] = [];
   for (const pkg of [...packages, "apphost", "sender-service", "receiver-service"]) {
     // npm ci checks every workspace of the lockfile: each needs its package.json.
-    const manifest = path.join(ROOT, pkg, "package.json");
+    const manifest = path.join(rootDir, pkg, "package.json");
     await fs.mkdir(path.join(app, pkg), { recursive: true });
     await fs.copyFile(manifest, path.join(app, pkg, "package.json"));
   }
   for (const pkg of packages) {
-    for (const file of await listFiles(path.join(ROOT, pkg, "src")))
+    for (const file of await listFiles(path.join(rootDir, pkg, "src")))
       if (file.endsWith(".ts") && !file.endsWith(".test.ts")) sources.push(file);
-    const drizzle = path.join(ROOT, pkg, "drizzle");
+    const drizzle = path.join(rootDir, pkg, "drizzle");
     if (await exists(drizzle)) await fs.cp(drizzle, path.join(app, pkg, "drizzle"), { recursive: true });
   }
   // Workspace packages export their TypeScript entry points; the image has the .js files.
@@ -159,11 +172,11 @@ export async function prepareContext(context: string, directory: string, base: s
     await fs.writeFile(file, manifest.replace(/\.\/src\/([\w/-]+)\.ts"/g, './src/$1.js"'));
   }
 
-  const esbuild = path.join(ROOT, "node_modules/.bin/esbuild");
+  const esbuild = path.join(rootDir, "node_modules/.bin/esbuild");
   await run(
     esbuild,
     [
-      ...sources.map((s) => path.relative(ROOT, s)),
+      ...sources.map((s) => path.relative(rootDir, s)),
       `--outdir=${app}`,
       "--outbase=.",
       "--format=esm",
@@ -171,7 +184,7 @@ export async function prepareContext(context: string, directory: string, base: s
       "--target=node20",
       "--log-level=warning",
     ],
-    { cwd: ROOT, timeout: 120_000 },
+    { cwd: rootDir, timeout: 120_000 },
   );
 
   // Production dependencies of these workspaces only (install scripts stay off, as in the repo).
@@ -284,10 +297,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const say = (message: string) => process.stdout.write(`images | ${message}\n`);
+  const model = buildApp();
   const images = await buildServiceImages({
+    model,
+    rootDir: REPOSITORY_ROOT,
     base: values.base as BaseChoice,
-    prefix: buildApp().name,
-    tag: values.tag ?? (await serviceImageTag()),
+    prefix: model.name,
+    tag: values.tag ?? (await serviceImageTag(model, REPOSITORY_ROOT)),
     log: say,
   });
   say(`done: ${images.join(", ")}`);

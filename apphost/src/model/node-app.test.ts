@@ -2,6 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { deployPlan } from "../publish/deploy-plan.js";
 import { createApp } from "./app-builder.js";
 import { NodeAppResource, parseStartScript } from "./node-app.js";
 import { NodeServiceResource } from "./node-service.js";
@@ -160,5 +161,16 @@ describe("addNpmScript", () => {
       /Node app "web": .*package\.json has no "serve" script/,
     );
     expect(() => createApp().addNpmScript("web", dir, "dev; rm -rf /")).toThrow(/npm script name of "web"/);
+  });
+});
+
+describe("publish", () => {
+  it("refuses a model with a node app, naming the app, before writing anything", () => {
+    const model = createApp();
+    const db = model.addPostgres("pg").addDatabase("appdb");
+    model.addNodeApp("web", "web", { entry: "server.js" }).withReference(db).withHttpEndpoint();
+    expect(() => deployPlan(model, { serviceTag: "t" })).toThrow(
+      'Cannot publish resource "web" of kind "node-app"',
+    );
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type DistributedApplication, type ReplicaSnapshot } from "@outbox/apphost";
@@ -19,6 +20,12 @@ function model() {
     .addNodeApp("caller", "test/fixtures/plain-express-app", { entry: "caller.js" })
     .withReference(web)
     .waitFor(web)
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
+  app
+    .addNpmScript("scripted", "test/fixtures/plain-express-app", "start")
+    .withReference(db)
+    .waitFor(db)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health");
   return app;
@@ -93,17 +100,21 @@ describe("addNodeApp with a plain Express app", () => {
     expect(await getJson<WebAnswer>(answer.web ?? "")).toMatchObject({ one: 1 });
   });
 
-  it("stops every process of the app", async () => {
-    const pids = (
-      running()
-        .snapshot()
-        .find((r) => r.name === "web")?.replicas ?? []
-    ).map((r) => r.pid);
-    pids.push(
-      running()
-        .snapshot()
-        .find((r) => r.name === "caller")?.pid ?? null,
-    );
+  it("runs an npm script: npm in front, the app it starts answering on the injected port", async () => {
+    const scripted = running().resource("scripted");
+    expect(scripted).toMatchObject({ kind: "node-app", state: "Running", health: "Healthy" });
+    const answer = await getJson<WebAnswer>(running().getEndpoint("scripted"));
+    expect(answer.one).toBe(1);
+    // The server is npm's child, not the process the AppHost started.
+    expect(answer.pid).not.toBe(scripted.pid);
+  });
+
+  it("stops every process of the apps, the npm script's child included", async () => {
+    const snapshot = running().snapshot();
+    const pids = (snapshot.find((r) => r.name === "web")?.replicas ?? []).map((r) => r.pid);
+    for (const name of ["caller", "scripted"]) pids.push(snapshot.find((r) => r.name === name)?.pid ?? null);
+    pids.push((await getJson<WebAnswer>(running().getEndpoint("scripted"))).pid);
+    expect(pids).toHaveLength(5);
     expect(pids.every((pid) => typeof pid === "number" && isAlive(pid))).toBe(true);
     const stopping = app;
     app = undefined;
@@ -112,12 +123,17 @@ describe("addNodeApp with a plain Express app", () => {
   });
 });
 
+/**
+ * Whether the process still runs. A zombie does not: npm's child, killed with its group, is
+ * reparented to PID 1, which reaps it in its own time (in some containers, never).
+ */
 function isAlive(pid: number): boolean {
+  let status: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
+  return !/^State:\s+Z/m.test(status);
 }

@@ -5,7 +5,8 @@ import { createApp, type DistributedApplication, type ReplicaSnapshot } from "@o
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 
 // addNodeApp end to end: a plain Express app (its own package.json, no service-defaults, no tsx)
-// with real PostgreSQL, two replicas, and a second app that finds it through service discovery.
+// with real PostgreSQL, two replicas, a second app and an executable that find it through service
+// discovery, and an npm script.
 function model() {
   const app = createApp({ name: "plain-node-app" });
   const db = app.addPostgres("pg").addDatabase("appdb");
@@ -18,6 +19,12 @@ function model() {
     .withReplicas(2);
   app
     .addNodeApp("caller", "test/fixtures/plain-express-app", { entry: "caller.js" })
+    .withReference(web)
+    .waitFor(web)
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
+  app
+    .addExecutable("probe", process.execPath, ["test/fixtures/generic/probe.js"])
     .withReference(web)
     .waitFor(web)
     .withHttpEndpoint()
@@ -100,6 +107,13 @@ describe("addNodeApp with a plain Express app", () => {
     expect(await getJson<WebAnswer>(answer.web ?? "")).toMatchObject({ one: 1 });
   });
 
+  it("starts an executable through the same launcher, with the app's endpoint injected", async () => {
+    expect(running().resource("probe")).toMatchObject({ kind: "executable", health: "Healthy" });
+    const answer = await getJson<{ web: string | null; port: string }>(running().getEndpoint("probe"));
+    expect(answer.web).toBe(running().getEndpoint("web"));
+    expect(running().getEndpoint("probe")).toBe(`http://127.0.0.1:${answer.port}`);
+  });
+
   it("runs an npm script: npm in front, the app it starts answering on the injected port", async () => {
     const scripted = running().resource("scripted");
     expect(scripted).toMatchObject({ kind: "node-app", state: "Running", health: "Healthy" });
@@ -112,9 +126,10 @@ describe("addNodeApp with a plain Express app", () => {
   it("stops every process of the apps, the npm script's child included", async () => {
     const snapshot = running().snapshot();
     const pids = (snapshot.find((r) => r.name === "web")?.replicas ?? []).map((r) => r.pid);
-    for (const name of ["caller", "scripted"]) pids.push(snapshot.find((r) => r.name === name)?.pid ?? null);
+    for (const name of ["caller", "scripted", "probe"])
+      pids.push(snapshot.find((r) => r.name === name)?.pid ?? null);
     pids.push((await getJson<WebAnswer>(running().getEndpoint("scripted"))).pid);
-    expect(pids).toHaveLength(5);
+    expect(pids).toHaveLength(6);
     expect(pids.every((pid) => typeof pid === "number" && isAlive(pid))).toBe(true);
     const stopping = app;
     app = undefined;

@@ -62,6 +62,11 @@ export class NodeAppResource extends Resource {
     this.explicitEntry = options.entry;
   }
 
+  /** Referencing resources find it as `services__<name>__http__0`. */
+  get connectionName(): string {
+    return this.name;
+  }
+
   /** Injects the target's connection information (Aspire conventions); a parameter as `Parameters__<name>`. */
   withReference(target: ReferenceTarget | NodeAppResource): this {
     // A parameter is resolved before the app starts (it is "healthy" at once).

@@ -161,6 +161,7 @@ describe("addNpmScript", () => {
       /Node app "web": .*package\.json has no "serve" script/,
     );
     expect(() => createApp().addNpmScript("web", dir, "dev; rm -rf /")).toThrow(/npm script name of "web"/);
+    expect(() => app.withServiceDefaults()).toThrow(/npm script "web" cannot take service defaults/);
   });
 });
 

@@ -190,6 +190,13 @@ export class NpmScriptResource extends NodeAppResource {
       throw new Error(`npm script name of "${name}" must be letters, digits and ':_.-' (got "${script}")`);
   }
 
+  /** npm, not node, is what the AppHost starts: there is no node command line to add the loader to. */
+  override withServiceDefaults(): this {
+    throw new Error(
+      `npm script "${this.name}" cannot take service defaults: use addNodeApp(…, { entry }).withServiceDefaults()`,
+    );
+  }
+
   override startCommand(rootDir: string): NodeAppCommand {
     const cwd = this.resolveDirectory(rootDir);
     const scripts = readPackageJson(this.name, cwd).scripts;

@@ -3,7 +3,15 @@ export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "
 export { ContainerResource, type ContainerEndpoint, type Readiness } from "./model/container.js";
 export { ExecutableResource } from "./model/executable.js";
 export { JaegerResource } from "./model/jaeger.js";
-export { NodeServiceResource, replicaName, type HttpEndpointOptions } from "./model/node-service.js";
+export {
+  NodeAppResource,
+  NpmScriptResource,
+  parseStartScript,
+  replicaName,
+  type HttpEndpointOptions,
+  type NodeAppOptions,
+} from "./model/node-app.js";
+export { NodeServiceResource } from "./model/node-service.js";
 export { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
 export type { ReplicaSnapshot } from "./runtime/replica-set.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";

@@ -2,6 +2,7 @@ import { ArtemisResource } from "./artemis.js";
 import { ContainerResource } from "./container.js";
 import { ExecutableResource } from "./executable.js";
 import { JaegerResource } from "./jaeger.js";
+import { NodeAppResource, NpmScriptResource, type NodeAppOptions } from "./node-app.js";
 import { NodeServiceResource } from "./node-service.js";
 import { ParameterResource, type ParameterOptions } from "./parameter.js";
 import { PostgresServerResource } from "./postgres.js";
@@ -31,6 +32,19 @@ export class AppBuilder {
 
   addNodeService(name: string, directory: string): NodeServiceResource {
     return this.register(new NodeServiceResource(name, directory));
+  }
+
+  /**
+   * A plain Node app run with `node`: its package.json start script's file (`node <file>`) or
+   * `options.entry`; no loader, no service defaults unless `withServiceDefaults()`.
+   */
+  addNodeApp(name: string, directory: string, options?: NodeAppOptions): NodeAppResource {
+    return this.register(new NodeAppResource(name, directory, options));
+  }
+
+  /** `npm run <script>` in a folder, as a Node app resource (its whole process group is stopped). */
+  addNpmScript(name: string, directory: string, script: string): NpmScriptResource {
+    return this.register(new NpmScriptResource(name, directory, script));
   }
 
   /** Any image as a resource (container mode). */

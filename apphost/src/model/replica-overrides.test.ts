@@ -13,6 +13,13 @@ describe("--replicas", () => {
     expect((model.resource("receiver") as NodeServiceResource).replicas).toBe(2);
   });
 
+  it("sets the replica count of a plain node app too", () => {
+    const model = buildApp();
+    const web = model.addNodeApp("web", "web", { entry: "server.js" });
+    applyReplicaOverrides(model, parseReplicaOverrides("web=2"));
+    expect(web.replicaNames()).toEqual(["web-0", "web-1"]);
+  });
+
   it("keeps one of each service by default", () => {
     const model = buildApp();
     for (const r of model.resources()) if (r instanceof NodeServiceResource) expect(r.replicas).toBe(1);

@@ -1,5 +1,5 @@
 import type { AppBuilder } from "./app-builder.js";
-import { NodeServiceResource } from "./node-service.js";
+import { NodeAppResource } from "./node-app.js";
 
 /**
  * Parses `sender=3,receiver=2` (the CLI's `--replicas`) into service → count. Throws a message
@@ -17,17 +17,19 @@ export function parseReplicaOverrides(text: string): Map<string, number> {
   return overrides;
 }
 
-/** Sets the replica counts on the model's node services; an unknown or non-service name is an error. */
+/** Sets the replica counts on the model's node apps and services; any other name is an error. */
 export function applyReplicaOverrides(model: AppBuilder, overrides: Map<string, number>): void {
-  const services = new Map<string, NodeServiceResource>();
+  const services = new Map<string, NodeAppResource>();
   for (const [name] of overrides) {
     const resource = model.resources().find((r) => r.name === name);
-    if (!(resource instanceof NodeServiceResource)) {
+    if (!(resource instanceof NodeAppResource)) {
       const known = model
         .resources()
-        .filter((r) => r instanceof NodeServiceResource)
+        .filter((r) => r instanceof NodeAppResource)
         .map((r) => r.name);
-      throw new Error(`--replicas: "${name}" is not a service of the model (services: ${known.join(", ")})`);
+      throw new Error(
+        `--replicas: "${name}" is not a service or node app of the model (those are: ${known.join(", ")})`,
+      );
     }
     services.set(name, resource);
   }

@@ -10,6 +10,7 @@ export type ResourceKind =
   | "postgres-server"
   | "postgres-database"
   | "artemis"
+  | "node-app"
   | "node-service"
   | "container"
   | "executable"

@@ -1,7 +1,7 @@
 import { ArtemisResource } from "../model/artemis.js";
 import { ContainerResource } from "../model/container.js";
 import { ExecutableResource } from "../model/executable.js";
-import { NodeServiceResource } from "../model/node-service.js";
+import { NodeAppResource } from "../model/node-app.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
 import type { Resource } from "../model/resource.js";
 import type { ProviderSet } from "../runtime/provider.js";
@@ -13,7 +13,7 @@ import { PostgresContainerProvider } from "./container/postgres-container.js";
 import { PostgresDatabaseProvider } from "./postgres-database.js";
 import { ArtemisProcessProvider } from "./process/artemis-process.js";
 import { ExecutableProcessProvider } from "./process/executable-process.js";
-import { NodeServiceProcessProvider } from "./process/node-service-process.js";
+import { NodeAppProcessProvider } from "./process/node-service-process.js";
 import { PostgresProcessProvider } from "./process/postgres-process.js";
 
 function unsupported(resource: Resource, mode: string): never {
@@ -30,7 +30,7 @@ export function processProviders(): ProviderSet {
   const postgres = new PostgresProcessProvider();
   const database = new PostgresDatabaseProvider();
   const artemis = new ArtemisProcessProvider();
-  const node = new NodeServiceProcessProvider();
+  const node = new NodeAppProcessProvider();
   const executable = new ExecutableProcessProvider();
   return {
     mode: "process",
@@ -39,7 +39,7 @@ export function processProviders(): ProviderSet {
       if (resource instanceof PostgresServerResource) return postgres;
       if (resource instanceof PostgresDatabaseResource) return database;
       if (resource instanceof ArtemisResource) return artemis;
-      if (resource instanceof NodeServiceResource) return node;
+      if (resource instanceof NodeAppResource) return node;
       return unsupported(resource, "process");
     },
     prepare: () => Promise.resolve(),
@@ -52,7 +52,7 @@ export function containerProviders(owner: Owner): ProviderSet {
   const postgres = new PostgresContainerProvider(owner);
   const database = new PostgresDatabaseProvider();
   const artemis = new ArtemisContainerProvider(owner);
-  const node = new NodeServiceProcessProvider();
+  const node = new NodeAppProcessProvider();
   const executable = new ExecutableProcessProvider();
   const generic = new GenericContainerProvider(owner);
   return {
@@ -63,7 +63,7 @@ export function containerProviders(owner: Owner): ProviderSet {
       if (resource instanceof PostgresServerResource) return postgres;
       if (resource instanceof PostgresDatabaseResource) return database;
       if (resource instanceof ArtemisResource) return artemis;
-      if (resource instanceof NodeServiceResource) return node;
+      if (resource instanceof NodeAppResource) return node;
       return unsupported(resource, "container");
     },
     async prepare({ fresh, log }) {

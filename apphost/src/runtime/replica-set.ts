@@ -1,4 +1,4 @@
-import { NodeServiceResource } from "../model/node-service.js";
+import { NodeAppResource } from "../model/node-app.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
 import type { ExitInfo } from "./managed-process.js";
 import type { ResourceProvider, StartContext, StartedResource } from "./provider.js";
@@ -42,8 +42,8 @@ export class ReplicaSet implements StartedResource {
   readonly exited: Promise<ExitInfo>;
 
   constructor(
-    private readonly resource: NodeServiceResource,
-    private readonly provider: ResourceProvider<NodeServiceResource>,
+    private readonly resource: NodeAppResource,
+    private readonly provider: ResourceProvider<NodeAppResource>,
     private readonly context: StartContext,
   ) {
     this.replicas = resource
@@ -259,7 +259,7 @@ export class ReplicaSet implements StartedResource {
 
 /** The provider for a resource: services with more than one replica run as a ReplicaSet around it. */
 export function withReplicas(resource: Resource, provider: ResourceProvider): ResourceProvider {
-  if (resource instanceof NodeServiceResource && resource.replicas > 1)
+  if (resource instanceof NodeAppResource && resource.replicas > 1)
     return new ReplicatedServiceProvider(provider);
   return provider;
 }
@@ -268,7 +268,7 @@ export function withReplicas(resource: Resource, provider: ResourceProvider): Re
 export function assertReplicaNamesFree(resources: Resource[]): void {
   const names = new Set(resources.map((r) => r.name));
   for (const resource of resources)
-    if (resource instanceof NodeServiceResource && resource.replicas > 1)
+    if (resource instanceof NodeAppResource && resource.replicas > 1)
       for (const replica of resource.replicaNames())
         if (names.has(replica))
           throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
@@ -291,7 +291,7 @@ export function replicaSnapshots(
   started: StartedResource | undefined,
 ): ReplicaSnapshot[] | undefined {
   if (started instanceof ReplicaSet) return started.snapshot();
-  if (!(resource instanceof NodeServiceResource) || resource.replicas < 2) return undefined;
+  if (!(resource instanceof NodeAppResource) || resource.replicas < 2) return undefined;
   return resource.replicaNames().map((name, index) => ({
     name,
     index,
@@ -303,10 +303,10 @@ export function replicaSnapshots(
 }
 
 /** Starts a service with more than one replica as a ReplicaSet around the service's own provider. */
-export class ReplicatedServiceProvider implements ResourceProvider<NodeServiceResource> {
-  constructor(private readonly inner: ResourceProvider<NodeServiceResource>) {}
+export class ReplicatedServiceProvider implements ResourceProvider<NodeAppResource> {
+  constructor(private readonly inner: ResourceProvider<NodeAppResource>) {}
 
-  async start(resource: NodeServiceResource, context: StartContext): Promise<StartedResource> {
+  async start(resource: NodeAppResource, context: StartContext): Promise<StartedResource> {
     for (const name of resource.replicaNames()) context.logs.register(name);
     const set = new ReplicaSet(resource, this.inner, context);
     await set.startAll();

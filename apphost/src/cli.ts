@@ -257,8 +257,10 @@ function printSummary(app: DistributedApplication, dashboard: DashboardServer): 
   // Each resource already had its line when it became healthy; this is where to go next.
   const lines = ["", "Services:"];
   for (const r of app.snapshot()) {
-    if (r.kind !== "node-service" || !r.endpoints.http) continue;
-    lines.push(`  ${r.name.padEnd(12)} ${r.endpoints.http}  (swagger ${r.endpoints.http}/swagger)`);
+    if ((r.kind !== "node-service" && r.kind !== "node-app") || !r.endpoints.http) continue;
+    // Only services built on service-defaults serve Swagger; a plain app gets its address alone.
+    const swagger = r.kind === "node-service" ? `  (swagger ${r.endpoints.http}/swagger)` : "";
+    lines.push(`  ${r.name.padEnd(12)} ${r.endpoints.http}${swagger}`);
     for (const x of r.replicas ?? [])
       if (x.endpoints.http) lines.push(`    ${x.name.padEnd(10)} ${x.endpoints.http}`);
   }

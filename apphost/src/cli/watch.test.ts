@@ -34,8 +34,11 @@ describe("watch mode", () => {
     const app = createApp();
     app.addPostgres("pg").addDatabase("db");
     app.addNodeService("api", "api");
+    await fs.mkdir(path.join(root, "web"));
+    app.addNodeApp("web", "web", { entry: "server.js" });
     expect(watchTargets(app, root)).toEqual([
       { resource: "api", directories: [path.join(root, "api"), path.join(real, "shared")] },
+      { resource: "web", directories: [path.join(root, "web")] },
     ]);
   });
 

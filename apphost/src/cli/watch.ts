@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import type { AppBuilder } from "../model/app-builder.js";
-import { NodeServiceResource } from "../model/node-service.js";
+import { NodeAppResource } from "../model/node-app.js";
 
 /** A service and the folders whose files it runs: its own, and the workspace packages it depends on. */
 export interface WatchTarget {
@@ -11,13 +11,13 @@ export interface WatchTarget {
 }
 
 /**
- * What `--watch` watches: each service's folder, plus every dependency of its package.json that
+ * What `--watch` watches: each Node app's or service's folder, plus every dependency of its package.json that
  * is a workspace package of this repository (a change in service-defaults restarts every
  * service using it). Infrastructure has no source here and is never restarted.
  */
 export function watchTargets(model: AppBuilder, rootDir: string): WatchTarget[] {
   return model.resources().flatMap((resource) => {
-    if (!(resource instanceof NodeServiceResource)) return [];
+    if (!(resource instanceof NodeAppResource)) return [];
     const directory = resource.resolveDirectory(rootDir);
     return [
       { resource: resource.name, directories: [directory, ...workspaceDependencies(directory, rootDir)] },

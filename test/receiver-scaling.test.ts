@@ -37,6 +37,9 @@ beforeAll(async () => {
     .withReference(artemis)
     .waitFor(receiverDb)
     .waitFor(artemis)
+    // A second deployment of the same service: the first one's migrations step applies the schema,
+    // and this one (runtime role only) refuses to start until it is there.
+    .waitFor(model.resource("receiver"))
     // Its own broker user gets exactly these rights, as the first receiver's does (app.ts).
     .withEnvironment(
       "RECEIVER_QUEUE",

@@ -80,6 +80,14 @@ export async function writeOutputFile(
  * is a link, not a regular file, not the current user's, or readable or writable by others.
  */
 export async function readPrivateFile(file: string): Promise<string | undefined> {
+  return readRegularFile(file, (stat) => checkPrivate(file, stat));
+}
+
+/** A regular file opened without following a link (ELOOP → PublishError), `check`ed, then read. */
+async function readRegularFile(
+  file: string,
+  check: (stat: { uid: number; mode: number }) => void = () => undefined,
+): Promise<string | undefined> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, constants.O_RDONLY | NO_FOLLOW);
@@ -90,7 +98,7 @@ export async function readPrivateFile(file: string): Promise<string | undefined>
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new PublishError(`${file} exists and is not a regular file`);
-    checkPrivate(file, stat);
+    check(stat);
     return await handle.readFile("utf8");
   } finally {
     await handle.close();
@@ -132,17 +140,5 @@ export function mergeGitignore(existing: string | undefined, entry: string): str
 
 /** A file of the output read for merging (a link is refused, not followed); undefined if absent. */
 export async function readOutputFile(file: string): Promise<string | undefined> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, constants.O_RDONLY | NO_FOLLOW);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw linkError(error, file);
-  }
-  try {
-    if (!(await handle.stat()).isFile()) throw new PublishError(`${file} exists and is not a regular file`);
-    return await handle.readFile("utf8");
-  } finally {
-    await handle.close();
-  }
+  return readRegularFile(file);
 }

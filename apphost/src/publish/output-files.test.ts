@@ -95,15 +95,13 @@ describe("reusing a secrets file", () => {
     await expect(readPrivateFile(path.join(dir, ".env"))).rejects.toThrow(/symbolic link/);
   });
 
-  it.skipIf(process.getuid?.() !== 0)(
-    "refuses one that belongs to another user (needs root to plant it)",
-    async () => {
-      const file = path.join(dir, ".env");
-      await fs.writeFile(file, "SECRET_X=seeded\n", { mode: 0o600 });
-      await fs.chown(file, 65534, 65534);
-      await expect(readPrivateFile(file)).rejects.toThrow(/belongs to uid 65534, not to you \(uid 0\)/);
-    },
-  );
+  it("refuses one that belongs to another user (needs root to plant it; CI runs as root)", async () => {
+    expect(process.getuid?.(), "planting another user's file needs root").toBe(0);
+    const file = path.join(dir, ".env");
+    await fs.writeFile(file, "SECRET_X=seeded\n", { mode: 0o600 });
+    await fs.chown(file, 65534, 65534);
+    await expect(readPrivateFile(file)).rejects.toThrow(/belongs to uid 65534, not to you \(uid 0\)/);
+  });
 });
 
 describe("the output's .gitignore", () => {

@@ -35,7 +35,7 @@ export function renderModel(detection: Detection): string {
 
 function renderResource(detected: DetectedResource): string[] {
   // A directory name could hold a line break: it must not end the comment and become code.
-  const r = { ...detected, evidence: detected.evidence.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, "?") };
+  const r = { ...detected, evidence: detected.evidence.replace(/[\p{Cc}\u2028\u2029]/gu, "?") };
   const name = quote(r.name);
   const dir = quote(r.directory);
   const dockerNote = r.alsoDockerfile

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { initCommand } from "./init.js";
 import { renderModel } from "./init-model.js";
@@ -61,6 +62,30 @@ describe("renderModel", () => {
       '// app.addExecutable("ml", "python3", ["main.py"]).withWorkingDirectory("ml").withHttpEndpoint();\n',
     );
     expect(text.endsWith("\nexport default app;\n")).toBe(true);
+  });
+
+  it("is valid TypeScript for every kind of resource, and with nothing detected", () => {
+    const kinds = renderModel({
+      projectName: "all-kinds",
+      resources: [
+        { name: "a", kind: "node-app", directory: ".", evidence: 'package.json, start script "node a.js"' },
+        { name: "b", kind: "npm-script", directory: "b's dir", evidence: "b", script: "start" },
+        { name: "c", kind: "dockerfile", directory: 'c"d', evidence: "c/Dockerfile", exposedPort: 80 },
+        { name: "d", kind: "dockerfile", directory: "d", evidence: "d/Dockerfile" },
+        { name: "e", kind: "hint", hint: "Python", directory: "e", evidence: "e/pyproject.toml" },
+        { name: "f", kind: "hint", hint: "Go", directory: "f", evidence: "f/go.mod" },
+        { name: "g", kind: "hint", hint: "dev script", directory: "g", evidence: "g/package.json" },
+      ],
+    });
+    const empty = renderModel({ projectName: "empty", resources: [] });
+    expect(empty).toContain("// Nothing to run was detected");
+    for (const text of [kinds, empty]) {
+      const { diagnostics } = ts.transpileModule(text, {
+        reportDiagnostics: true,
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      expect(diagnostics?.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"))).toEqual([]);
+    }
   });
 
   it("keeps a line break in a directory name inside the comment", () => {

@@ -105,7 +105,7 @@ describe("apphost init in a user's project", () => {
         '  site  hint only   packages/site/package.json, dev script "vite" and no start script',
         '  web   npm script  packages/web/package.json, start script "npm run serve"',
         "Wrote apphost.ts",
-        "added .apphost/ to .gitignore",
+        "Added .apphost/ to .gitignore",
         "Next: npx apphost",
         "",
       ].join("\n"),

@@ -120,7 +120,7 @@ describe("initCommand", () => {
       `Detected in ${dir}:`,
       '  solo  node app    package.json, start script "node a.js"',
       "Wrote apphost.ts",
-      "created .gitignore with .apphost/",
+      "Created .gitignore with .apphost/",
       "Install the AppHost: npm install --save-dev @outbox/apphost",
       "Next: npx apphost",
     ]);
@@ -158,14 +158,23 @@ describe("initCommand", () => {
     expect(await fs.readFile(path.join(dir, "apphost.ts"), "utf8")).toContain("export default app;");
     expect(await fs.readFile(path.join(dir, ".gitignore"), "utf8")).toBe("node_modules/\n.apphost/\n");
     expect(printed).toContain("Wrote apphost.ts (replaced)");
-    expect(printed).toContain("added .apphost/ to .gitignore");
+    expect(printed).toContain("Added .apphost/ to .gitignore");
   });
 
   it("takes a directory argument and refuses a missing one, extra ones and --model", async () => {
     await write("sub/package.json", JSON.stringify({ type: "module" }));
     expect(await init("sub")).toBe(0);
     await expect(fs.access(path.join(dir, "sub", "apphost.ts"))).resolves.toBeUndefined();
-    expect(printed[0]).toBe(`Detected nothing to run in ${path.join(dir, "sub")}.`);
+    expect(printed).toEqual([
+      `Detected nothing to run in ${path.join(dir, "sub")}.`,
+      "Wrote sub/apphost.ts",
+      "Created sub/.gitignore with .apphost/",
+      "Install the AppHost: npm install --save-dev @outbox/apphost",
+      "Next: cd sub && npx apphost",
+    ]);
+    await fs.mkdir(path.join(dir, "it's here"));
+    expect(await init("it's here")).toBe(0);
+    expect(printed.at(-1)).toBe("Next: cd 'it'\\''s here' && npx apphost");
     expect((await rejection(init("missing"))).message).toBe(
       `init: ${path.join(dir, "missing")} is not a directory`,
     );

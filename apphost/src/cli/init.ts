@@ -31,10 +31,10 @@ const KIND_LABEL: Record<DetectedResource["kind"], string> = {
   hint: "hint only",
 };
 
-const GITIGNORE_REPORT: Record<GitignoreChange, string> = {
-  created: "created .gitignore with .apphost/",
-  appended: "added .apphost/ to .gitignore",
-  unchanged: ".gitignore already ignores .apphost/ (unchanged)",
+const GITIGNORE_REPORT: Record<GitignoreChange, (file: string) => string> = {
+  created: (file) => `Created ${file} with .apphost/`,
+  appended: (file) => `Added .apphost/ to ${file}`,
+  unchanged: (file) => `${file} already ignores .apphost/ (unchanged)`,
 };
 
 /** Runs `apphost init ...`; returns the exit code. */
@@ -101,15 +101,18 @@ export async function initCommand(
     for (const r of detection.resources)
       print(`  ${r.name.padEnd(width)}  ${KIND_LABEL[r.kind].padEnd(10)}  ${r.evidence}`);
   }
-  print(`Wrote ${fileName}${values.force && existing.includes(fileName) ? " (replaced)" : ""}`);
+  // Paths as the user typed them: relative to where init was run.
+  const shown = (name: string) => path.relative(cwd, path.join(rootDir, name)) || name;
+  print(`Wrote ${shown(fileName)}${values.force && existing.includes(fileName) ? " (replaced)" : ""}`);
   const shadowing = MODEL_FILE_NAMES.slice(0, MODEL_FILE_NAMES.indexOf(fileName)).filter((n) =>
     existing.includes(n),
   );
   if (shadowing.length > 0)
     print(`Note: ${shadowing.join(", ")} is found before ${fileName}; remove it to run the new model`);
-  print(GITIGNORE_REPORT[gitignore]);
+  print(GITIGNORE_REPORT[gitignore](shown(".gitignore")));
   if (!declaresPackage(rootDir)) print(`Install the AppHost: npm install --save-dev ${PACKAGE_NAME}`);
-  print("Next: npx apphost");
+  const elsewhere = path.relative(cwd, rootDir);
+  print(elsewhere === "" ? "Next: npx apphost" : `Next: cd ${shellWord(elsewhere)} && npx apphost`);
   return 0;
 }
 
@@ -127,6 +130,11 @@ function declaresPackage(rootDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A path as one shell word: quoted when it holds anything but letters, digits and `_./-`. */
+function shellWord(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function isDirectory(directory: string): boolean {

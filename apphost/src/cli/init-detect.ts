@@ -87,8 +87,8 @@ export function detectProject(rootDir: string, options: DetectOptions = {}): Det
     const baseName =
       directory === "." ? (packageBaseName(rootPackage) ?? path.basename(root)) : path.basename(directory);
     if (isFile(dockerfile)) {
-      // A package that starts with `npm start` runs as a process (no engine needed); its Dockerfile
-      // is mentioned. One with only a `dev` script runs from its Dockerfile instead of a hint.
+      // A package with a start script runs as a process (no container engine needed); its
+      // Dockerfile is only mentioned. One with only a `dev` script runs from its Dockerfile.
       const index = resources.findIndex((r) => r.directory === directory);
       const node = resources[index];
       if (node && node.kind !== "hint") {

@@ -96,6 +96,29 @@ describe("detectProject: npm workspaces", () => {
     expect(summary()).toEqual([["api", "node-app", "api", undefined]]);
   });
 
+  it("without workspaces or a root start script, finds the packages below the root", async () => {
+    await write("package.json", pkg({ name: "tools", scripts: { lint: "eslint ." } }));
+    await write("backend/package.json", pkg({ name: "backend", scripts: { start: "node index.js" } }));
+    await write("backend/Dockerfile", "FROM node:20\n");
+    await write("frontend/package.json", pkg({ name: "frontend", scripts: { dev: "vite" } }));
+    await write("frontend/Dockerfile", "FROM nginx\nEXPOSE 80\n");
+    await write("services/mailer/package.json", pkg({ name: "mailer", scripts: { start: "nodemon" } }));
+    await write("backend/node_modules/x/package.json", pkg({ name: "x", scripts: { start: "node x.js" } }));
+    expect(summary()).toEqual([
+      ["backend", "node-app", "backend", undefined],
+      ["frontend", "dockerfile", "frontend", 80],
+      ["mailer", "npm-script", "services/mailer", "start"],
+    ]);
+    // A root that is itself the app keeps its sub-packages (tests, examples) out of the model;
+    // their Dockerfiles still count.
+    await write("package.json", pkg({ name: "tools", scripts: { start: "node main.js" } }));
+    expect(summary()).toEqual([
+      ["tools", "node-app", ".", undefined],
+      ["backend", "dockerfile", "backend", undefined],
+      ["frontend", "dockerfile", "frontend", 80],
+    ]);
+  });
+
   it("supports `**`, `./` and `!` exclusions, never entering node_modules", async () => {
     await write("package.json", pkg({ workspaces: ["./services/**", "!services/legacy"] }));
     await write("services/a/package.json", pkg({ name: "a", scripts: { start: "node a.js" } }));

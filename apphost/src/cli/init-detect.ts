@@ -80,9 +80,20 @@ export function detectProject(rootDir: string, options: DetectOptions = {}): Det
     }
   }
 
-  // Dockerfiles, Python and Go projects anywhere within the depth limit.
+  // A repository of separate packages without workspaces (say frontend/ and backend/): with no
+  // workspaces and no start script of its own, packages below the root are looked for too.
+  const scanPackages =
+    workspacePatterns.length === 0 && !resources.some((r) => r.directory === "." && r.kind !== "hint");
+
+  // Dockerfiles, Python and Go projects (and those packages) anywhere within the depth limit.
   for (const directory of scanDirectories(root, maxDepth)) {
     const absolute = path.join(root, directory);
+    const manifest = scanPackages && directory !== "." ? readPackageJson(absolute) : undefined;
+    const found = manifest ? nodeResource(root, directory, manifest, unique) : undefined;
+    if (found) {
+      resources.push(found);
+      nodeDirectories.add(directory);
+    }
     const dockerfile = path.join(absolute, "Dockerfile");
     const baseName =
       directory === "." ? (packageBaseName(rootPackage) ?? path.basename(root)) : path.basename(directory);

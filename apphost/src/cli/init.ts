@@ -14,8 +14,9 @@ export const INIT_USAGE = `Usage: apphost init [<directory>] [--force]
 
 Writes a starter model, apphost.ts, in <directory> (default: the current directory) from what it
 finds there: npm workspaces (or, without them, the root package or the packages below it) and
-their package.json start scripts (addNodeApp for "node <file>", else addNpmScript), directories with a Dockerfile (addDockerfile), and Python or Go projects (a commented
-addExecutable to complete). Nested node_modules, dist and dot-directories are not scanned.
+their package.json start scripts (addNodeApp for "node <file>", else addNpmScript), directories
+with a Dockerfile (addDockerfile), and Python or Go projects (a commented addExecutable to
+complete). Nested node_modules, dist and dot-directories are not scanned.
 Also adds .apphost/ (the AppHost's data, logs and secrets) to .gitignore, creating it if missing.
 In a package without "type": "module" the model is written as apphost.mts, so it loads as ESM.
 

@@ -23,6 +23,7 @@ import { installLastResort } from "./runtime/last-resort.js";
 const USAGE = `Usage: apphost [--model <file>] [options]
        apphost [--model <file>] <verb> [arguments]
        apphost [--model <file>] publish --target <compose|kubernetes> --output <dir>
+       apphost init [<directory>] [--force]   write a starter apphost.ts (apphost init --help)
        (in this repository: npm run apphost -- ...)
 
 Starts every resource of the application model and waits until all are healthy.
@@ -53,6 +54,8 @@ async function main(): Promise<number> {
   let project: ModelProject | undefined;
   const locate = () => (project ??= locateModelFile(modelOption, process.cwd()));
   const verb = argv[0];
+  if (verb === "init")
+    return (await import("./cli/init.js")).initCommand(argv.slice(1), process.cwd(), modelOption);
   if (verb === "publish") return publishCommand(argv.slice(1), () => loadModel(locate()));
   if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, argv.slice(1), () => locate().rootDir);
   let args;

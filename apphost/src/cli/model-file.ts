@@ -141,7 +141,8 @@ function assertEsmScope(file: string): void {
   );
 }
 
-function nearestPackageType(directory: string): string | undefined {
+/** The `type` of the package.json nearest to `directory` (upwards), if any. */
+export function nearestPackageType(directory: string): string | undefined {
   for (let dir = directory; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, "package.json");
     if (isFile(manifest)) {

@@ -15,7 +15,41 @@ export { NodeServiceResource } from "./model/node-service.js";
 export { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
 export type { ReplicaSnapshot } from "./runtime/replica-set.js";
 export { PostgresDatabaseResource, PostgresServerResource } from "./model/postgres.js";
-export { Resource, type HealthStatus, type ResourceKind, type ResourceState } from "./model/resource.js";
+export {
+  Resource,
+  envPrefix,
+  type BuiltInResourceKind,
+  type HealthStatus,
+  type ReferenceTarget,
+  type ResourceKind,
+  type ResourceState,
+} from "./model/resource.js";
+export {
+  defineResourceKind,
+  lazyProvider,
+  type KindProviderContext,
+  type KindSnapshotFields,
+  type ResourceKindModule,
+} from "./kinds/resource-kind.js";
+export { artemisKind } from "./kinds/artemis.js";
+export { containerKind } from "./kinds/container.js";
+export { executableKind } from "./kinds/executable.js";
+export { jaegerKind } from "./kinds/jaeger.js";
+export { nodeAppKind } from "./kinds/node-app.js";
+export { nodeServiceKind } from "./kinds/node-service.js";
+export { parameterKind } from "./kinds/parameter.js";
+export { postgresDatabaseKind, postgresServerKind } from "./kinds/postgres.js";
+export type {
+  ResourceProvider,
+  RunningContainer,
+  StartContext,
+  StartedResource,
+} from "./runtime/provider.js";
+export type { ConnectionInfo } from "./runtime/environment.js";
+export type { ExitInfo } from "./runtime/managed-process.js";
+export type { LogSink } from "./runtime/log-sink.js";
+export type { SettingsStore } from "./runtime/settings-store.js";
+export type { Owner } from "./providers/container/docker-objects.js";
 export type { AddressSettings, AddressSpec, ArtemisTopology, QueueSpec } from "./artemis/topology.js";
 export {
   DistributedApplication,

@@ -67,6 +67,14 @@ export class AppBuilder {
     return this.register(new ParameterResource(name, options));
   }
 
+  /**
+   * A resource of a kind this package does not declare (its class passes its own kind module to
+   * `Resource`, see kinds/resource-kind.ts). Returns it, for chaining its own builder methods.
+   */
+  addResource<T extends Resource>(resource: T): T {
+    return this.register(resource);
+  }
+
   resources(): Resource[] {
     return [...this.byName.values()];
   }

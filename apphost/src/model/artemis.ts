@@ -1,5 +1,6 @@
 import type { BrokerClient } from "../artemis/security.js";
 import type { AddressSettings, AddressSpec, ArtemisTopology, DivertSpec } from "../artemis/topology.js";
+import { artemisKind } from "../kinds/artemis.js";
 import { imageReference } from "./image.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
@@ -16,7 +17,7 @@ export class ArtemisResource extends Resource implements ReferenceTarget {
   image: string | undefined;
 
   constructor(name: string) {
-    super(name, "artemis");
+    super(name, artemisKind);
   }
 
   get connectionName(): string {

@@ -1,5 +1,6 @@
+import { containerKind } from "../kinds/container.js";
 import { imageReference } from "./image.js";
-import { Resource, envPrefix, type ReferenceTarget, type ResourceKind } from "./resource.js";
+import { Resource, envPrefix, type ReferenceTarget } from "./resource.js";
 
 export interface ContainerEndpoint {
   /** Endpoint name, used in `services__<resource>__<name>__0` (default: the scheme). */
@@ -31,7 +32,7 @@ export class ContainerResource extends Resource implements ReferenceTarget {
   readiness: Readiness | undefined;
   image: string;
 
-  constructor(name: string, image: string, kind: ResourceKind = "container") {
+  constructor(name: string, image: string, kind = containerKind) {
     super(name, kind);
     this.image = imageReference(image);
   }

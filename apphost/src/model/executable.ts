@@ -1,3 +1,4 @@
+import { executableKind } from "../kinds/executable.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 /**
@@ -16,7 +17,7 @@ export class ExecutableResource extends Resource {
     readonly command: string,
     readonly args: string[] = [],
   ) {
-    super(name, "executable");
+    super(name, executableKind);
     if (!command) throw new Error(`Executable "${name}" needs a command`);
   }
 

@@ -1,3 +1,4 @@
+import { jaegerKind } from "../kinds/jaeger.js";
 import { ContainerResource } from "./container.js";
 
 /** Jaeger v2 (all-in-one by default): the UI and the OTLP/HTTP receiver. */
@@ -15,7 +16,7 @@ export const JAEGER_OTLP_HTTP_PORT = 4318;
  */
 export class JaegerResource extends ContainerResource {
   constructor(name: string) {
-    super(name, JAEGER_IMAGE, "jaeger");
+    super(name, JAEGER_IMAGE, jaegerKind);
     this.withEndpoint(JAEGER_UI_PORT, "http", "ui")
       .withEndpoint(JAEGER_OTLP_HTTP_PORT, "http", "otlp")
       .withHttpHealthCheck("/", "ui");

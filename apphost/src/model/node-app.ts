@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { nodeAppKind } from "../kinds/node-app.js";
 import { BrokerAddressUse } from "./artemis.js";
 import { ParameterResource } from "./parameter.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
@@ -55,7 +56,7 @@ export class NodeAppResource extends Resource {
     /** App folder, relative to the repository root or absolute. */
     readonly directory: string,
     options: NodeAppOptions = {},
-    kind: "node-app" | "node-service" = "node-app",
+    kind = nodeAppKind,
   ) {
     super(name, kind);
     if (options.entry !== undefined) assertInsideFolder(name, "Entry point", options.entry);
@@ -185,7 +186,7 @@ export class NpmScriptResource extends NodeAppResource {
     directory: string,
     readonly script: string,
   ) {
-    super(name, directory, {}, "node-app");
+    super(name, directory, {});
     if (!/^[A-Za-z0-9:_.-]+$/.test(script))
       throw new Error(`npm script name of "${name}" must be letters, digits and ':_.-' (got "${script}")`);
   }

@@ -1,3 +1,4 @@
+import { nodeServiceKind } from "../kinds/node-service.js";
 import { assertInsideFolder, NodeAppResource } from "./node-app.js";
 
 export { replicaName, type HttpEndpointOptions } from "./node-app.js";
@@ -15,7 +16,7 @@ export class NodeServiceResource extends NodeAppResource {
   migrationsEntryPoint: string | undefined;
 
   constructor(name: string, directory: string) {
-    super(name, directory, {}, "node-service");
+    super(name, directory, {}, nodeServiceKind);
     this.serviceDefaults = true;
   }
 

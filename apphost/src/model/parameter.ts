@@ -1,3 +1,4 @@
+import { parameterKind } from "../kinds/parameter.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 export interface ParameterOptions {
@@ -20,7 +21,7 @@ export class ParameterResource extends Resource implements ReferenceTarget {
   readonly defaultValue: string | undefined;
 
   constructor(name: string, options: ParameterOptions = {}) {
-    super(name, "parameter");
+    super(name, parameterKind);
     this.secret = options.secret ?? false;
     this.defaultValue = options.default;
   }

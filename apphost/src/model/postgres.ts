@@ -1,3 +1,4 @@
+import { postgresDatabaseKind, postgresServerKind } from "../kinds/postgres.js";
 import { imageReference } from "./image.js";
 import { Resource, assertResourceName, type ReferenceTarget } from "./resource.js";
 
@@ -15,7 +16,7 @@ export class PostgresServerResource extends Resource implements ReferenceTarget 
     /** Lets the application model know about each database, which is a resource of its own. */
     private readonly onDatabaseAdded: (database: PostgresDatabaseResource) => void = () => {},
   ) {
-    super(name, "postgres-server");
+    super(name, postgresServerKind);
   }
 
   get connectionName(): string {
@@ -51,7 +52,7 @@ export class PostgresDatabaseResource extends Resource implements ReferenceTarge
     readonly databaseName: string,
     readonly server: PostgresServerResource,
   ) {
-    super(name, "postgres-database");
+    super(name, postgresDatabaseKind);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseName)) {
       throw new Error(`Invalid database name "${databaseName}": use lower-case letters, digits and '_'.`);
     }

@@ -4,9 +4,10 @@ import {
   type CommandOptions,
   type ResourceCommand,
 } from "./commands.js";
+import { assertResourceKind, type ResourceKindModule } from "../kinds/resource-kind.js";
 
-/** The kinds of resource an application model can hold. */
-export type ResourceKind =
+/** The kinds this package declares (each by a module in `src/kinds/`). */
+export type BuiltInResourceKind =
   | "postgres-server"
   | "postgres-database"
   | "artemis"
@@ -16,6 +17,12 @@ export type ResourceKind =
   | "executable"
   | "jaeger"
   | "parameter";
+
+/**
+ * A resource's kind: the name of its kind module. Open: a module outside this package adds its own
+ * (`Record<never, never>` keeps editors suggesting the built-in names).
+ */
+export type ResourceKind = BuiltInResourceKind | (string & Record<never, never>);
 
 /**
  * Lifecycle states, named after .NET Aspire's so its users read them without a glossary.
@@ -35,16 +42,25 @@ export interface ReferenceTarget {
   referencedBy?(client: string): void;
 }
 
-/** Base of every resource in the model: a name and what it waits for. */
+/**
+ * Base of every resource in the model: a name, its kind module (how it runs, see
+ * kinds/resource-kind.ts) and what it waits for.
+ */
 export abstract class Resource {
   readonly waitsFor = new Set<Resource>();
   readonly commands: ResourceCommand[] = [];
 
   protected constructor(
     readonly name: string,
-    readonly kind: ResourceKind,
+    /** The module that declares this resource's kind: its providers and lifecycle hooks. */
+    readonly kindModule: ResourceKindModule,
   ) {
     assertResourceName(name);
+    assertResourceKind(kindModule);
+  }
+
+  get kind(): ResourceKind {
+    return this.kindModule.name;
   }
 
   /** Adds a custom command: a button on the dashboard's Resources page and `apphost command <resource> <name>`. */

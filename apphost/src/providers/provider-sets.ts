@@ -1,47 +1,47 @@
-import { ArtemisResource } from "../model/artemis.js";
-import { ContainerResource } from "../model/container.js";
-import { ExecutableResource } from "../model/executable.js";
-import { NodeAppResource } from "../model/node-app.js";
-import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
+import type { KindProviderContext, ResourceKindModule } from "../kinds/resource-kind.js";
 import type { Resource } from "../model/resource.js";
-import type { ProviderSet } from "../runtime/provider.js";
-import { ArtemisContainerProvider } from "./container/artemis-container.js";
+import type { ProviderSet, ResourceProvider } from "../runtime/provider.js";
 import { configureRyuk } from "./container/container-runtime.js";
 import { removeContainers, removeVolumes, type Owner } from "./container/docker-objects.js";
-import { GenericContainerProvider } from "./container/generic-container.js";
-import { PostgresContainerProvider } from "./container/postgres-container.js";
-import { PostgresDatabaseProvider } from "./postgres-database.js";
-import { ArtemisProcessProvider } from "./process/artemis-process.js";
-import { ExecutableProcessProvider } from "./process/executable-process.js";
-import { NodeAppProcessProvider } from "./process/node-service-process.js";
-import { PostgresProcessProvider } from "./process/postgres-process.js";
 
-function unsupported(resource: Resource, mode: string): never {
-  if (resource instanceof ContainerResource) {
-    throw new Error(
-      `"${resource.name}" is a container (${resource.image}): it runs in container mode only (--mode container, with a Docker engine)`,
-    );
-  }
-  throw new Error(`No ${mode} provider for resource "${resource.name}" (kind "${resource.kind}")`);
+/**
+ * Each resource's provider in `mode`, from its kind module (model/resource.ts: every resource
+ * carries one): one provider per kind and run, made when the kind's first resource starts.
+ */
+export function kindProviders(
+  mode: "process" | "container",
+  owner: Owner,
+): (resource: Resource) => ResourceProvider {
+  const context: KindProviderContext = { mode, owner };
+  const made = new Map<ResourceKindModule, ResourceProvider>();
+  return (resource) => {
+    const kind = resource.kindModule;
+    let provider = made.get(kind);
+    if (provider === undefined) {
+      provider = mode === "process" ? kind.processProvider?.(context) : kind.containerProvider?.(context);
+      if (provider === undefined) unsupported(resource, mode);
+      made.set(kind, provider);
+    }
+    return provider;
+  };
+}
+
+/** The error for a resource whose kind does not run in `mode`, saying which mode it needs. */
+function unsupported(resource: Resource, mode: "process" | "container"): never {
+  const kind = resource.kindModule;
+  const what = `"${resource.name}" is a ${kind.name} resource`;
+  if (mode === "process" && kind.containerProvider)
+    throw new Error(`${what}: it runs in container mode only (--mode container, with a Docker engine)`);
+  if (mode === "container" && kind.processProvider)
+    throw new Error(`${what}: it runs in process mode only (--mode process)`);
+  throw new Error(`No ${mode} provider for resource "${resource.name}" (kind "${kind.name}")`);
 }
 
 /** Everything as local processes. */
-export function processProviders(): ProviderSet {
-  const postgres = new PostgresProcessProvider();
-  const database = new PostgresDatabaseProvider();
-  const artemis = new ArtemisProcessProvider();
-  const node = new NodeAppProcessProvider();
-  const executable = new ExecutableProcessProvider();
+export function processProviders(owner: Owner): ProviderSet {
   return {
     mode: "process",
-    providerFor(resource) {
-      if (resource instanceof ExecutableResource) return executable;
-      if (resource instanceof PostgresServerResource) return postgres;
-      if (resource instanceof PostgresDatabaseResource) return database;
-      if (resource instanceof ArtemisResource) return artemis;
-      if (resource instanceof NodeAppResource) return node;
-      return unsupported(resource, "process");
-    },
+    providerFor: kindProviders("process", owner),
     prepare: () => Promise.resolve(),
     dispose: () => Promise.resolve(),
   };
@@ -49,23 +49,9 @@ export function processProviders(): ProviderSet {
 
 /** Infrastructure as containers (Testcontainers); services stay host Node processes, as Aspire runs projects. */
 export function containerProviders(owner: Owner): ProviderSet {
-  const postgres = new PostgresContainerProvider(owner);
-  const database = new PostgresDatabaseProvider();
-  const artemis = new ArtemisContainerProvider(owner);
-  const node = new NodeAppProcessProvider();
-  const executable = new ExecutableProcessProvider();
-  const generic = new GenericContainerProvider(owner);
   return {
     mode: "container",
-    providerFor(resource) {
-      if (resource instanceof ExecutableResource) return executable;
-      if (resource instanceof ContainerResource) return generic;
-      if (resource instanceof PostgresServerResource) return postgres;
-      if (resource instanceof PostgresDatabaseResource) return database;
-      if (resource instanceof ArtemisResource) return artemis;
-      if (resource instanceof NodeAppResource) return node;
-      return unsupported(resource, "container");
-    },
+    providerFor: kindProviders("container", owner),
     async prepare({ fresh, log }) {
       await configureRyuk(log);
       // Containers of this state directory that still exist were left by an AppHost that was
@@ -83,5 +69,5 @@ export function containerProviders(owner: Owner): ProviderSet {
 }
 
 export function createProviders(mode: "process" | "container", owner: Owner): ProviderSet {
-  return mode === "container" ? containerProviders(owner) : processProviders();
+  return mode === "container" ? containerProviders(owner) : processProviders(owner);
 }

@@ -3,15 +3,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { setMaxListeners } from "node:events";
 import type { DownloadProgress } from "../artemis/distribution.js";
-import { clientsWithoutGrants } from "../artemis/security.js";
-import { ArtemisResource } from "../model/artemis.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import type { CommandInfo, CommandResult } from "../model/commands.js";
-import { NodeServiceResource } from "../model/node-service.js";
-import { ParameterResource } from "../model/parameter.js";
-import { PostgresDatabaseResource } from "../model/postgres.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
-import { runServiceMigrations } from "../providers/process/node-service-migrations.js";
 import { createProviders } from "../providers/provider-sets.js";
 import { maskUri, telemetryEnvironment } from "./environment.js";
 import { writeFileAtomic } from "./files.js";
@@ -20,7 +14,7 @@ import { wipeStateDirectory } from "./fresh.js";
 import { clearLeftovers, processIdentity } from "./leftovers.js";
 import { runCommand } from "./commands.js";
 import { LogSink } from "./log-sink.js";
-import { maskSecrets, ParameterProvider } from "./parameters.js";
+import { maskSecrets } from "./parameters.js";
 import {
   ReplicaSet,
   assertReplicaNamesFree,
@@ -251,16 +245,11 @@ export class DistributedApplication {
     });
   }
 
+  /** Each kind's warnings about its resources' model (a broker: clients given nothing on it). */
   private warnAboutIdleBrokerClients(): void {
-    for (const resource of this.order) {
-      if (!(resource instanceof ArtemisResource)) continue;
-      for (const client of clientsWithoutGrants(resource.clients()))
-        this.log(
-          "apphost",
-          `warning: "${client}" references "${resource.name}" but is given no address or queue on it; ` +
-            `its broker user will be refused every attach (give it one with ${resource.name}.sendsTo() or .consumes())`,
-        );
-    }
+    for (const resource of this.order)
+      for (const warning of resource.kindModule.warnings?.(resource) ?? [])
+        this.log("apphost", `warning: ${warning}`);
   }
 
   /**
@@ -382,11 +371,7 @@ export class DistributedApplication {
       const replicas = replicaSnapshots(resource, entry.started);
       if (replicas) snapshot.replicas = replicas;
       if (entry.started?.container) snapshot.container = entry.started.container;
-      if (resource instanceof ParameterResource) {
-        const value = entry.started?.value;
-        snapshot.parameter =
-          resource.secret || value === undefined ? { secret: resource.secret } : { secret: false, value };
-      }
+      Object.assign(snapshot, resource.kindModule.snapshotFields?.(resource, entry.started));
       if (resource.commands.length > 0)
         snapshot.commands = resource.commands.map(({ name, label, confirm, description }) => ({
           name,
@@ -437,10 +422,7 @@ export class DistributedApplication {
    * admin secrets), so that every view can mask them.
    */
   secretValues(): string[] {
-    const parameters = this.order.flatMap((r) => {
-      const value = this.entry(r.name).started?.value;
-      return r instanceof ParameterResource && r.secret && value !== undefined ? [value] : [];
-    });
+    const parameters = this.order.flatMap((r) => r.kindModule.secrets?.(r, this.entry(r.name).started) ?? []);
     // Before start() loads the settings, those of the last run (the dashboard seeds its console
     // with that run's log lines before the start).
     return [...parameters, ...(this.settings?.secretValues() ?? this.storedSecrets)];
@@ -519,8 +501,8 @@ export class DistributedApplication {
         signal: this.abort.signal,
         progress: this.options.progress,
       };
-      // Once per start of the service, before any replica: the only process with the owner's URL.
-      if (resource instanceof NodeServiceResource) await runServiceMigrations(resource, context);
+      // Once per start, before any replica (a service's migrations step).
+      await resource.kindModule.beforeStart?.(resource, context);
       const started = await withReplicas(resource, this.providerFor(resource)).start(resource, context);
       startedNow = started;
       entry.started = started;
@@ -657,15 +639,15 @@ export class DistributedApplication {
     // Dependents waiting on a start in flight keep their promise: the start's failure settles it.
     if (entry.healthy.settled) entry.healthy = deferred();
     this.setState(entry, "Exited");
-    // A database has no process of its own: it goes down with its server.
+    // A resource without a process of its own (a database) goes down with what it runs on.
     for (const dependent of this.order) {
-      if (dependent instanceof PostgresDatabaseResource && dependent.server === entry.resource) {
-        const child = this.entry(dependent.name);
-        if (child.state === "Running") {
-          child.health = "Unhealthy";
-          child.healthDetail = "server not running";
-          void this.writeState();
-        }
+      if (!dependent.dependencies().includes(entry.resource)) continue;
+      const detail = dependent.kindModule.dependencyExited?.(dependent, entry.resource);
+      const child = this.entry(dependent.name);
+      if (detail !== undefined && child.state === "Running") {
+        child.health = "Unhealthy";
+        child.healthDetail = detail;
+        void this.writeState();
       }
     }
   }
@@ -704,7 +686,6 @@ export class DistributedApplication {
   }
 
   private providerFor(resource: Resource): ResourceProvider {
-    if (resource instanceof ParameterResource) return new ParameterProvider();
     return this.providers.providerFor(resource);
   }
 

@@ -1,0 +1,16 @@
+import type { ContainerResource } from "../model/container.js";
+import { defineResourceKind, lazyProvider, type KindProviderContext } from "./resource-kind.js";
+
+/** Any image (`addContainer`): container mode only, there is no process to run it as. */
+export const containerKind = defineResourceKind<ContainerResource>({
+  name: "container",
+  containerProvider: genericContainerProvider,
+});
+
+/** Runs a ContainerResource as it is declared: its image, endpoints, volumes and readiness. */
+export function genericContainerProvider({ owner }: KindProviderContext) {
+  return lazyProvider<ContainerResource>(
+    async () =>
+      new (await import("../providers/container/generic-container.js")).GenericContainerProvider(owner),
+  );
+}

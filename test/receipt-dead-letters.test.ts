@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArtemisResource, type AppBuilder, type DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
 import type { IncomingEvent } from "../receiver-service/src/domain/events.js";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { DashboardServer, DistributedApplication, generateSecrets } from "@outbox/apphost";
 import { repositoryRoot } from "@outbox/apphost/testing";
-import { buildApp } from "../../apphost/src/app.js";
+import { buildApp } from "../../apphost.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.join(repositoryRoot, "test-results", "screenshots");

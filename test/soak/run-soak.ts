@@ -1,5 +1,5 @@
 import type { ArtemisResource, DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../../apphost/src/app.js";
+import { buildApp } from "../../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { COMPONENTS, runChaos, type Component, type FaultRecord } from "./chaos.js";
 import { runLoad, type Confirmed } from "./load.js";

@@ -21,7 +21,7 @@ import { postEntity, query } from "./support/system.js";
 const BASE = "/api/outbox/receipt-dead-letters";
 const CONSTRAINT = "test_no_delivery";
 
-/** The repository's model (apphost/src/app.ts), with a small retry budget for receipts. */
+/** The repository's model (apphost.ts), with a small retry budget for receipts. */
 function buildModel(): AppBuilder {
   const model = buildApp();
   const broker = model.resource("broker");

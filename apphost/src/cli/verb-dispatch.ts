@@ -10,7 +10,7 @@ export const VERB_USAGE = `Verbs (for an AppHost started with --detach, or runni
   restart <resource>               restart one resource and wait until it is healthy
   command <resource> <name> [--yes] run a resource's custom command (buttons on the Resources page)
   stop                             stop a detached AppHost (everything, in reverse order)
-  mcp                              MCP server over stdio for coding agents: resources, logs, traces, journeys, restart
+  mcp                              MCP server over stdio for coding agents: resources, logs, traces, restart, and tools the model contributes
   Each takes --state-dir <dir> (default: .apphost next to the model file).
 `;
 

@@ -43,7 +43,7 @@ describe("broker topology verification at start (defect 10)", () => {
   let topology: ArtemisTopology;
 
   beforeAll(async () => {
-    // The kinds of keys apphost/src/app.ts renders: "#" defaults, per-group overrides, diverts.
+    // The kinds of keys apphost.ts renders: "#" defaults, per-group overrides, diverts.
     const model = brokerModel((broker) =>
       broker
         .withDefaultAddressSettings({

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Connection, EventContext } from "rhea";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { repositoryRoot } from "@outbox/apphost/testing";
 import { removeContainers, removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
 import { BrokerManagement, ManagementOperationError } from "../service-defaults/src/broker-management.js";

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repositoryRoot } from "@outbox/apphost/testing";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { buildServiceImages, serviceImageTag } from "../apphost/src/publish/service-images.js";
 import { freePort } from "../apphost/src/runtime/ports.js";
 import { eventually, getJson } from "./support/receiver.js";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import type pg from "pg";
-import { MessagingMonitor } from "../apphost/src/dashboard/messaging-monitor.js";
+import { MessagingMonitor } from "../apphost/src/dashboard/contributions/outbox-messaging/messaging-monitor.js";
 import type { Database } from "../sender-service/src/data/db.js";
 import { updateEntityItemIn } from "../sender-service/src/domain/update-entity-item.js";
 import { adminFetch, useAdminTokens } from "./support/admin.js";

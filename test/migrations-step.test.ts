@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplicationStartError, createApp, type DistributedApplication } from "@outbox/apphost";
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import type { NodeServiceResource } from "../apphost/src/model/node-service.js";
 
 // The database owner's credentials live only in a one-shot migrations step (withMigrations): the

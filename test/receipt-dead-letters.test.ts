@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArtemisResource, type AppBuilder, type DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
 import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
@@ -21,7 +21,7 @@ import { postEntity, query } from "./support/system.js";
 const BASE = "/api/outbox/receipt-dead-letters";
 const CONSTRAINT = "test_no_delivery";
 
-/** The repository's model (apphost/src/app.ts), with a small retry budget for receipts. */
+/** The repository's model (apphost.ts), with a small retry budget for receipts. */
 function buildModel(): AppBuilder {
   const model = buildApp();
   const broker = model.resource("broker");

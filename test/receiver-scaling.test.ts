@@ -7,7 +7,7 @@ import {
   subscriptionQueueName,
   type DistributedApplication,
 } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import {
   connectToBroker,

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceResource, type DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { eventually } from "./support/receiver.js";
 import { groupQueueStats, postEntity, query } from "./support/system.js";

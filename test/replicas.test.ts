@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceResource, type DistributedApplication, type ReplicaSnapshot } from "@outbox/apphost";
-import { buildApp } from "../apphost/src/app.js";
+import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { eventually, getJson } from "./support/receiver.js";
 import { postEntities, waitForApplied } from "./support/system.js";

@@ -2,7 +2,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConsoleReporter } from "./cli/console-reporter.js";
-import { loadModel, locateModelFile, takeModelOption, type ModelProject } from "./cli/model-file.js";
+import {
+  loadModel,
+  locateModelFile,
+  ModelFileError,
+  takeModelOption,
+  type ModelProject,
+} from "./cli/model-file.js";
 import { detach } from "./cli/detach.js";
 import { ProgressBar } from "./cli/progress-bar.js";
 import { CliError, removeControlFile, writeControlFile } from "./cli/state-files.js";
@@ -57,7 +63,21 @@ async function main(): Promise<number> {
   if (verb === "init")
     return (await import("./cli/init.js")).initCommand(argv.slice(1), process.cwd(), modelOption);
   if (verb === "publish") return publishCommand(argv.slice(1), () => loadModel(locate()));
-  if (verb !== undefined && VERBS.has(verb)) return runVerb(verb, argv.slice(1), () => locate().rootDir);
+  if (verb !== undefined && VERBS.has(verb)) {
+    // `mcp` lists the tools of the model's dashboard contributions too; with --state-dir and no
+    // model file in sight there is no model, so only the AppHost's own tools.
+    const contributedTools = async () => {
+      let found: ModelProject;
+      try {
+        found = locate();
+      } catch (error) {
+        if (modelOption === undefined && error instanceof ModelFileError) return [];
+        throw error;
+      }
+      return (await loadModel(found)).model.dashboardContributions().flatMap((c) => c.tools);
+    };
+    return runVerb(verb, argv.slice(1), () => locate().rootDir, contributedTools);
+  }
   let args;
   try {
     args = parseArgs({

@@ -64,3 +64,15 @@ export {
   type DashboardOptions,
 } from "./dashboard/dashboard-server.js";
 export { generateSecrets, type DashboardSecrets } from "./dashboard/auth.js";
+export {
+  ContributionError,
+  type ActiveContribution,
+  type ContributedPage,
+  type ContributedRequest,
+  type ContributedResponse,
+  type ContributedRoute,
+  type ContributedTool,
+  type ContributionContext,
+  type DashboardContribution,
+} from "./dashboard/contribution.js";
+export type { CommandContext, CommandHandler } from "./model/commands.js";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildApp } from "./app.js";
+import { loadModelFile } from "./cli/model-file.js";
 import type { AppBuilder } from "./model/app-builder.js";
 import { removeRelocatedClusters } from "./providers/process/postgres-initdb.js";
 import { DistributedApplication } from "./runtime/distributed-application.js";
@@ -14,7 +14,7 @@ export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.met
 export type TestMode = "process" | "container";
 
 export interface TestAppOptions {
-  /** Defaults to this repository's model (apphost/src/app.ts). */
+  /** Defaults to the model file in `repositoryRoot` (apphost.ts), as the CLI would load it. */
   model?: AppBuilder;
   /** Print resource output (set APPHOST_TEST_LOGS=1 to see it while debugging). */
   console?: boolean;
@@ -54,7 +54,8 @@ export function testMode(env: NodeJS.ProcessEnv = process.env): TestMode {
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<DistributedApplication> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-test-"));
-  const app = new DistributedApplication(options.model ?? buildApp(), {
+  const model = options.model ?? (await loadModelFile(undefined, repositoryRoot)).model;
+  const app = new DistributedApplication(model, {
     rootDir: repositoryRoot,
     stateDir,
     mode: options.mode ?? testMode(),

@@ -2,9 +2,9 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { DashboardServer, DistributedApplication, generateSecrets } from "@outbox/apphost";
+import { DashboardServer, DistributedApplication, generateSecrets, type AppBuilder } from "@outbox/apphost";
 import { repositoryRoot } from "@outbox/apphost/testing";
-import { buildApp } from "../../apphost/src/app.js";
+import { buildApp } from "../../apphost.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.join(repositoryRoot, "test-results", "screenshots");
@@ -15,8 +15,11 @@ export interface DashboardApp {
   stop(): Promise<void>;
 }
 
-/** What `npm run apphost` does, on a free dashboard port and a temporary state directory. */
-export async function startDashboardApp(): Promise<DashboardApp> {
+/**
+ * What `npm run apphost` does, on a free dashboard port and a temporary state directory; `model`
+ * defaults to this repository's.
+ */
+export async function startDashboardApp(model: AppBuilder = buildApp()): Promise<DashboardApp> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-dashboard-test-"));
   const dashboard = new DashboardServer({
     port: 0,
@@ -24,7 +27,7 @@ export async function startDashboardApp(): Promise<DashboardApp> {
     telemetryDir: path.join(stateDir, "telemetry"),
   });
   await dashboard.listen();
-  const app = new DistributedApplication(buildApp(), {
+  const app = new DistributedApplication(model, {
     rootDir: repositoryRoot,
     stateDir,
     mode: "process",

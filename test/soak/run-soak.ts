@@ -1,5 +1,5 @@
 import type { ArtemisResource, DistributedApplication } from "@outbox/apphost";
-import { buildApp } from "../../apphost/src/app.js";
+import { buildApp } from "../../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { COMPONENTS, runChaos, type Component, type FaultRecord } from "./chaos.js";
 import { runLoad, type Confirmed } from "./load.js";
@@ -7,7 +7,7 @@ import { SeededRandom } from "./random.js";
 import { createWitnessQueue, readWitnessQueue } from "./queue-witness.js";
 import { drained, longestPendingMs, outboxRows, verify, type Verdict } from "./verify.js";
 
-/** The topic the relay publishes to (apphost/src/app.ts), where the witness queue listens too. */
+/** The topic the relay publishes to (apphost.ts), where the witness queue listens too. */
 const TOPIC = "entity-items";
 
 export interface SoakOptions {

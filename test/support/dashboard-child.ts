@@ -2,6 +2,7 @@
 // fuzz test attacks it over raw sockets and watches whether the process survives.
 import os from "node:os";
 import path from "node:path";
+import { outboxMessaging } from "../../apphost/src/dashboard/contributions/outbox-messaging/index.js";
 import { DashboardServer } from "../../apphost/src/dashboard/dashboard-server.js";
 import { LogSink } from "../../apphost/src/runtime/log-sink.js";
 
@@ -33,5 +34,7 @@ dashboard.attach({
   startResource: async () => {},
   stopResource: async () => {},
   restartResource: async () => {},
+  // The outbox contribution's routes (messaging, replay, journey) are fuzzed with the rest.
+  model: { dashboardContributions: () => [outboxMessaging({ services: [{ name: "sender" }] })] },
 });
 process.stdout.write(`LISTENING ${dashboard.url} ${dashboard.browserUrl}\n`);

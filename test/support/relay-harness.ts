@@ -2,7 +2,7 @@
 // rhea consumer to count what actually reached a queue (the broker side, not the outbox table).
 import { randomUUID } from "node:crypto";
 import type { AppBuilder, ArtemisResource } from "@outbox/apphost";
-import { buildApp } from "../../apphost/src/app.js";
+import { buildApp } from "../../apphost.js";
 import { AmqpConnection, createLogger } from "@outbox/service-defaults";
 import pg from "pg";
 import type { EventContext, Message } from "rhea";

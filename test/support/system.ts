@@ -124,7 +124,7 @@ export async function waitForOutboxDrained(
   return counts;
 }
 
-/** The consumer groups' queues (apphost/src/app.ts). */
+/** The consumer groups' queues (apphost.ts). */
 export const GROUP_QUEUES = ["entity-items.receiver", "entity-items.audit"] as const;
 
 /**

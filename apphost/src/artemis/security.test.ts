@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildApp } from "../app.js";
+import { buildApp } from "../../../apphost.js";
 import type { ArtemisResource } from "../model/artemis.js";
 import {
   ADMIN_ROLE,

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { ContributedTool } from "../dashboard/contribution.js";
 import { CliError } from "./state-files.js";
 import { logsVerb, restartVerb, statusVerb, stopVerb } from "./verbs.js";
 
@@ -9,7 +10,7 @@ export const VERB_USAGE = `Verbs (for an AppHost started with --detach, or runni
   restart <resource>               restart one resource and wait until it is healthy
   command <resource> <name> [--yes] run a resource's custom command (buttons on the Resources page)
   stop                             stop a detached AppHost (everything, in reverse order)
-  mcp                              MCP server over stdio for coding agents: resources, logs, traces, journeys, restart
+  mcp                              MCP server over stdio for coding agents: resources, logs, traces, restart, and tools the model contributes
   Each takes --state-dir <dir> (default: .apphost next to the model file).
 `;
 
@@ -18,8 +19,14 @@ export const VERBS = new Set(["status", "logs", "restart", "command", "stop", "m
 /**
  * Runs `apphost <verb> ...`; returns the exit code. `projectRoot` finds the model file's directory
  * (whose .apphost/ is the default state directory); it is not called when --state-dir is given.
+ * `contributedTools` loads the model's dashboard contributions' MCP tools (`mcp` only).
  */
-export async function runVerb(verb: string, argv: string[], projectRoot: () => string): Promise<number> {
+export async function runVerb(
+  verb: string,
+  argv: string[],
+  projectRoot: () => string,
+  contributedTools: () => Promise<readonly ContributedTool[]> = () => Promise.resolve([]),
+): Promise<number> {
   const print = (text: string) => process.stdout.write(`${text}\n`);
   let parsed;
   try {
@@ -74,7 +81,7 @@ export async function runVerb(verb: string, argv: string[], projectRoot: () => s
       case "mcp": {
         need(0, "");
         const { serveMcp } = await import("../mcp/server.js");
-        return await serveMcp(stateDir);
+        return await serveMcp(stateDir, await contributedTools());
       }
       case "stop":
         need(0, "");

@@ -2,7 +2,6 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { LogSink } from "../runtime/log-sink.js";
@@ -259,46 +258,6 @@ describe("static assets", () => {
     for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])
       expect((await fetchLocalhost(`${dashboard.browserUrl}/assets/${name}`)).status, name).toBe(404);
     expect((await fetchLocalhost(`${dashboard.browserUrl}/assets/app.js`)).status).toBe(200);
-  });
-});
-
-describe("replay of a stopped resource", () => {
-  it("does not send the admin token to whatever listens on the port it had", async () => {
-    const received: string[] = [];
-    const squatter = http.createServer((req, res) => {
-      received.push(`${req.url} ${req.headers.authorization ?? ""}`);
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-    await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
-    const other = new DashboardServer({ port: 0, secrets });
-    try {
-      await other.listen();
-      const logs = new LogSink({ directory: dir, console: false });
-      let state = "Running";
-      const base = fakeApp(logs);
-      other.attach({
-        ...base,
-        snapshot: () =>
-          base.snapshot().map((r) => ({
-            ...r,
-            state: state as ResourceSnapshot["state"],
-            endpoints: { http: `http://127.0.0.1:${(squatter.address() as AddressInfo).port}` },
-          })),
-        environmentOf: () => ({ ADMIN_TOKEN: "a".repeat(32) }),
-      });
-      const tool = { authorization: `Bearer ${secrets.toolToken}` };
-      const replay = () =>
-        fetch(`${other.url}/api/messaging/receiver/replay/dead-letters`, { method: "POST", headers: tool });
-      // Precondition: while Running, the replay reaches the service with its token.
-      expect((await replay()).status).toBe(200);
-      expect(received).toEqual([`/api/DeadLetters/replay Bearer ${"a".repeat(32)}`]);
-      state = "Exited";
-      expect((await replay()).status).toBe(404);
-      expect(received).toHaveLength(1);
-    } finally {
-      await other.close();
-      await new Promise<void>((resolve) => squatter.close(() => resolve()));
-    }
   });
 });
 

@@ -18,12 +18,11 @@ import type { CommandResult } from "../model/commands.js";
 import { CommandError } from "../runtime/commands.js";
 import { maskSecrets } from "../runtime/parameters.js";
 import { hasBearerToken } from "./control-access.js";
+import { ContributionRegistry, type DashboardContribution } from "./contribution.js";
 import { DashboardHosts } from "./dashboard-hosts.js";
-import { buildJourney, type JourneySources } from "./journey.js";
 import { exportTelemetry, importTelemetry } from "./telemetry-export.js";
 import { ConsoleLogBuffer, type ConsoleLine } from "./console-logs.js";
 import { maskEnvironment } from "./mask.js";
-import { MessagingMonitor, REPLAY_ACTIONS, isPollable, type ReplayAction } from "./messaging-monitor.js";
 import { DEFAULT_OTLP_INTAKE_LIMITS, OtlpIntake, OtlpRefusal, type OtlpIntakeLimits } from "./otlp-intake.js";
 import { parseLogs, parseMetrics, parseTraces } from "./otlp-json.js";
 import { TelemetryStore, type AddResult, type TelemetryStoreOptions } from "./telemetry-store.js";
@@ -32,21 +31,11 @@ export const DEFAULT_DASHBOARD_PORT = 18888;
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "ui");
 /** An exported telemetry file (signed-in users only); the store's memory budget bounds what is kept. */
 const MAX_TELEMETRY_IMPORT_BYTES = 64 * 1024 * 1024;
-const PAGES = new Set([
-  "/",
-  "/resources",
-  "/console",
-  "/traces",
-  "/logs",
-  "/metrics",
-  "/messaging",
-  "/journey",
-  "/graph",
-]);
+/** The dashboard's own pages; contributions add theirs. */
+const PAGES = new Set(["/", "/resources", "/console", "/traces", "/logs", "/metrics", "/graph"]);
 /** A Map, not an object literal: `/assets/constructor` must not find Object.prototype's members. */
 const ASSETS = new Map<string, string>([
   ["app.js", "text/javascript; charset=utf-8"],
-  ["journey.js", "text/javascript; charset=utf-8"],
   ["graph.js", "text/javascript; charset=utf-8"],
   ["metric-charts.js", "text/javascript; charset=utf-8"],
   ["app.css", "text/css; charset=utf-8"],
@@ -66,6 +55,8 @@ export interface DashboardApp {
   runCommand?(name: string, command: string): Promise<CommandResult>;
   /** Secret parameter values and generated credentials: masked in every view. */
   secretValues?(): string[];
+  /** The model's dashboard contributions (pages, routes, tools); none when absent. */
+  readonly model?: { dashboardContributions(): readonly DashboardContribution[] };
 }
 
 /** A process the AppHost runs beside the model (Jaeger): listed on the Resources page, not controlled there. */
@@ -124,7 +115,7 @@ export class DashboardServer {
   private server: http.Server | undefined;
   private sessions: SessionStore | undefined;
   private readonly abort = new AbortController();
-  private readonly messaging: MessagingMonitor;
+  private contributions = new ContributionRegistry();
   private readonly cleanups: Array<() => void> = [];
   private readonly streams = new Set<ServerResponse>();
   private hosts: DashboardHosts | undefined;
@@ -136,11 +127,6 @@ export class DashboardServer {
       options.log?.(`login link used; a new one for the next browser: ${this.loginUrl}`),
     );
     this.intake = new OtlpIntake({ ...DEFAULT_OTLP_INTAKE_LIMITS, ...options.otlpLimits });
-    this.messaging = new MessagingMonitor({
-      resources: () => this.app?.snapshot() ?? [],
-      adminToken: (resource) => this.adminToken(resource),
-      signal: this.abort.signal,
-    });
   }
 
   /** Binds the port and loads persisted telemetry; resources appear once `attach` is called. */
@@ -161,11 +147,23 @@ export class DashboardServer {
     const port = (this.server.address() as AddressInfo).port;
     this.hosts = new DashboardHosts(port, host, this.options.hostLabel);
     this.sessions = new SessionStore(port, this.options.sessionLimits);
-    this.messaging.start();
   }
 
+  /** Shows `app`: its resources, console and the contributions its model declares. */
   attach(app: DashboardApp): void {
+    if (this.app) throw new Error("the dashboard already shows an application");
     this.app = app;
+    this.contributions = new ContributionRegistry(app.model?.dashboardContributions() ?? []);
+    this.contributions.activate({
+      resources: () => app.snapshot(),
+      environmentOf: (resource) => app.environmentOf?.(resource),
+      telemetry: {
+        spans: (traceId) => this.store.trace(traceId),
+        logs: (traceId) => this.store.logs({ traceId, limit: 1000 }),
+        traceIdsWhere: (attribute, value) => this.store.traceIdsWhere(attribute, value),
+      },
+      signal: this.abort.signal,
+    });
     this.cleanups.push(
       app.logs.onLine((line) =>
         this.console.add({ ...line, text: maskSecrets(line.text, app.secretValues?.() ?? []) }),
@@ -233,7 +231,7 @@ export class DashboardServer {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    await this.messaging.stopped();
+    await this.contributions.stopped();
     await this.store.flush();
   }
 
@@ -288,7 +286,12 @@ export class DashboardServer {
     if (pathname === "/logout" && method === "POST") return this.requireSession(this.sameOrigin(this.logout));
     if (pathname.startsWith("/assets/")) return this.asset;
     if (pathname.startsWith("/api/")) return this.requireSession(this.api(method, pathname));
-    if (method === "GET" && (PAGES.has(pathname) || /^\/traces\/[0-9a-f]{32}$/.test(pathname)))
+    if (
+      method === "GET" &&
+      (PAGES.has(pathname) ||
+        /^\/traces\/[0-9a-f]{32}$/.test(pathname) ||
+        this.contributions.page(pathname.slice(1)) !== undefined)
+    )
       return this.requireSession(this.page, true);
     return (_req, res) => sendJson(res, 404, { error: "not found" });
   }
@@ -307,9 +310,6 @@ export class DashboardServer {
       if (first === "logs") return this.logQuery;
       if (first === "metrics" && !second) return this.metricList;
       if (first === "metrics" && second === "series") return this.metricSeries;
-      if (first === "messaging") return this.messagingState;
-      if (first === "journey")
-        return this.json((url) => buildJourney(url.searchParams.get("q") ?? "", this.journeySources()));
       if (first === "telemetry" && second === "export")
         return (_req, res) => {
           res.setHeader(
@@ -342,8 +342,16 @@ export class DashboardServer {
         });
       if (first === "resources" && second && third === "commands" && fourth)
         return this.sameOrigin((_req, res) => this.command(res, second, fourth));
-      if (first === "messaging" && second && third === "replay" && fourth && fourth in REPLAY_ACTIONS)
-        return this.sameOrigin((_req, res) => this.replay(res, second, fourth as ReplayAction));
+    }
+    const contributed = this.contributions.match(method, parts);
+    if (contributed) {
+      const { route, params } = contributed;
+      const handler: Handler = async (_req, res, url) => {
+        const answer = await route.handle({ params, query: url.searchParams });
+        if ("json" in answer) return sendJson(res, answer.status, answer.json);
+        res.writeHead(answer.status, { "Content-Type": answer.contentType }).end(answer.text);
+      };
+      return route.method === "POST" ? this.sameOrigin(handler) : handler;
     }
     return (_req, res) => sendJson(res, 404, { error: "not found" });
   }
@@ -414,12 +422,20 @@ export class DashboardServer {
   }
 
   private readonly page: Handler = async (_req, res) => {
-    const html = await fsp.readFile(path.join(UI_DIR, "index.html"), "utf8");
+    const template = await fsp.readFile(path.join(UI_DIR, "index.html"), "utf8");
+    const html = template.replace("<!--contributed pages-->", this.contributions.navigationHtml());
     res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }).end(html);
   };
 
   private readonly asset: Handler = async (_req, res, url) => {
     const name = url.pathname.slice("/assets/".length);
+    const contributed = /^pages\/([a-z][a-z0-9-]*)\.js$/.exec(name);
+    const page = contributed ? this.contributions.page(contributed[1] ?? "") : undefined;
+    if (page) {
+      const content = await fsp.readFile(page.module);
+      res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" });
+      return void res.end(content);
+    }
     const type = ASSETS.get(name);
     if (!type) return sendJson(res, 404, { error: "not found" });
     const content = await fsp.readFile(path.join(UI_DIR, name));
@@ -632,60 +648,6 @@ export class DashboardServer {
           : 0,
       ),
     );
-
-  /** A read-only JSON endpoint whose logic lives in its own module. */
-  private json(produce: (url: URL) => Promise<unknown>): Handler {
-    return async (_req, res, url) => sendJson(res, 200, await produce(url));
-  }
-
-  private journeySources(): JourneySources {
-    return {
-      services: () =>
-        (this.app?.snapshot() ?? []).flatMap((r) =>
-          isPollable(r) && r.endpoints.http
-            ? [{ name: r.name, url: r.endpoints.http, adminToken: this.adminToken(r.name) }]
-            : [],
-        ),
-      spans: (traceId) => this.store.trace(traceId),
-      logs: (traceId) => this.store.logs({ traceId, limit: 1000 }),
-      traceIdsOfMessage: (id) => this.store.traceIdsWhere("messaging.message.id", id),
-    };
-  }
-
-  // ---- messaging ----
-
-  private readonly messagingState: Handler = async (_req, res, url) => {
-    if (url.searchParams.get("refresh") === "true") await this.messaging.sampleNow();
-    sendJson(res, 200, this.messaging.snapshot());
-  };
-
-  private async replay(res: ServerResponse, resource: string, action: ReplayAction): Promise<void> {
-    // Only a Running resource owns its port: a stopped one's may be squatted, and the request
-    // carries the service's admin token.
-    const found = this.app?.snapshot().find((r) => r.name === resource);
-    const target = found && isPollable(found) ? found.endpoints.http : undefined;
-    if (!target) return sendJson(res, 404, { error: `${resource} has no running HTTP endpoint` });
-    const { method, path: apiPath } = REPLAY_ACTIONS[action];
-    try {
-      const token = this.adminToken(resource);
-      const response = await fetch(target + apiPath, {
-        method,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      res
-        .writeHead(response.status, { "Content-Type": response.headers.get("content-type") ?? "text/plain" })
-        .end(text);
-    } catch (error) {
-      sendJson(res, 502, { error: (error as Error).message });
-    }
-  }
-
-  /** The admin token the AppHost injected into a service (its admin API needs it). */
-  private adminToken(resource: string): string | undefined {
-    return this.app?.environmentOf?.(resource)?.ADMIN_TOKEN;
-  }
 
   // ---- server-sent events ----
 

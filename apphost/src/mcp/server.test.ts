@@ -3,12 +3,16 @@ import os from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeControlFile } from "../cli/state-files.js";
+import { CORE_TOOLS } from "../dashboard/contribution.js";
+import { outboxMessaging } from "../dashboard/contributions/outbox-messaging/index.js";
 import { DashboardServer } from "../dashboard/dashboard-server.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import { LogSink } from "../runtime/log-sink.js";
 import { repositoryRoot } from "../testing.js";
+import { createMcpServer } from "./server.js";
 
 const secrets = { loginToken: "t".repeat(48), otlpApiKey: "k".repeat(48), toolToken: "b".repeat(48) };
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
@@ -89,8 +93,17 @@ function text(result: unknown): string {
   return content.map((c) => c.text).join("\n");
 }
 
+/** The MCP server of a model whose dashboard contributions bring `tools`, in this process. */
+async function inProcess(tools: Parameters<typeof createMcpServer>[1]): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await createMcpServer(dir, tools).connect(serverSide);
+  const local = new Client({ name: "test-agent", version: "1.0.0" });
+  await local.connect(clientSide);
+  return local;
+}
+
 describe("the MCP server (npm run apphost -- mcp)", () => {
-  it("lists its tools and serves resources, console logs and a trace", async () => {
+  it("lists this repository's model's tools, the message journey among them, and serves resources, console logs and a trace", async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       "console_logs",
@@ -136,5 +149,24 @@ describe("the MCP server (npm run apphost -- mcp)", () => {
     const down = await client.callTool({ name: "list_resources", arguments: {} });
     expect(down.isError).toBe(true);
     expect(text(down)).toContain("No AppHost is running");
+  });
+
+  it("lists a contribution's tools only for a model that declares it, answered by its dashboard route", async () => {
+    const plain = await inProcess([]);
+    try {
+      expect((await plain.listTools()).tools.map((t) => t.name).sort()).toEqual([...CORE_TOOLS].sort());
+    } finally {
+      await plain.close();
+    }
+    const outbox = await inProcess(outboxMessaging({ services: [{ name: "receiver" }] }).tools);
+    try {
+      expect((await outbox.listTools()).tools.map((t) => t.name)).toContain("message_journey");
+      // This dashboard's model has no contribution: the route the tool asks answers 404.
+      const result = await outbox.callTool({ name: "message_journey", arguments: { id: "x y" } });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toMatch(/404/);
+    } finally {
+      await outbox.close();
+    }
   });
 });

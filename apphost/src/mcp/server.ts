@@ -3,6 +3,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { z } from "zod";
 import { ControlClient } from "../cli/control-client.js";
 import { requireRunningAppHost } from "../cli/state-files.js";
+import { CORE_TOOLS, type ContributedTool } from "../dashboard/contribution.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 
 type ToolResult = { content: Array<{ type: "text"; text: string }>; isError?: boolean };
@@ -11,9 +12,10 @@ type ToolResult = { content: Array<{ type: "text"; text: string }>; isError?: bo
  * The AppHost for coding agents (like `aspire agent mcp`): an MCP server over stdio that reads a
  * running AppHost through its dashboard API, with the same token a logged-in browser has (from
  * the 0600 control file in the state directory). It holds no state: start it before or after the
- * AppHost; every call finds the AppHost that runs now.
+ * AppHost; every call finds the AppHost that runs now. Its tools are the AppHost's own plus those
+ * of the model's dashboard contributions (`tools`).
  */
-export function createMcpServer(stateDir: string): McpServer {
+export function createMcpServer(stateDir: string, tools: readonly ContributedTool[] = []): McpServer {
   const server = new McpServer({ name: "outbox-apphost", version: "0.1.0" });
   const client = async () => new ControlClient(await requireRunningAppHost(stateDir));
   const tool = async (work: (c: ControlClient) => Promise<unknown>): Promise<ToolResult> => {
@@ -124,17 +126,6 @@ export function createMcpServer(stateDir: string): McpServer {
   );
 
   server.registerTool(
-    "message_journey",
-    {
-      title: "Message journey",
-      description:
-        "One message's whole life from an entity id, outbox message id or trace id: outbox, broker, each consumer group, failures, dead letters, receipt, delivered.",
-      inputSchema: { id: z.string().min(1) },
-    },
-    ({ id }) => tool((c) => c.get(`/api/journey?${query({ q: id })}`)),
-  );
-
-  server.registerTool(
     "restart_resource",
     {
       title: "Restart a resource",
@@ -146,12 +137,28 @@ export function createMcpServer(stateDir: string): McpServer {
     ({ resource }) => tool((c) => c.post(`/api/resources/${encodeURIComponent(resource)}/restart`)),
   );
 
+  // The model's dashboard contributions bring their own tools (the outbox services' message
+  // journey); each is answered by one of the contribution's dashboard routes.
+  for (const contributed of tools) {
+    if (CORE_TOOLS.has(contributed.name))
+      throw new Error(`MCP tool "${contributed.name}" is one of the AppHost's own`);
+    server.registerTool(
+      contributed.name,
+      {
+        title: contributed.title,
+        description: contributed.description,
+        inputSchema: contributed.inputSchema,
+      },
+      (input: Record<string, unknown>) => tool((c) => c.get(contributed.path(input))),
+    );
+  }
+
   return server;
 }
 
 /** `npm run apphost -- mcp`: serves until stdin closes. */
-export async function serveMcp(stateDir: string): Promise<number> {
-  const server = createMcpServer(stateDir);
+export async function serveMcp(stateDir: string, tools: readonly ContributedTool[] = []): Promise<number> {
+  const server = createMcpServer(stateDir, tools);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
   await server.connect(transport);

@@ -1,3 +1,4 @@
+import { assertContributionFits, type DashboardContribution } from "../dashboard/contribution.js";
 import { ArtemisResource } from "./artemis.js";
 import { ContainerResource } from "./container.js";
 import { ExecutableResource } from "./executable.js";
@@ -17,6 +18,7 @@ export interface AppBuilderOptions {
 export class AppBuilder {
   readonly name: string;
   private readonly byName = new Map<string, Resource>();
+  private readonly contributions: DashboardContribution[] = [];
 
   constructor(options: AppBuilderOptions = {}) {
     this.name = options.name ?? "app";
@@ -73,6 +75,20 @@ export class AppBuilder {
    */
   addResource<T extends Resource>(resource: T): T {
     return this.register(resource);
+  }
+
+  /**
+   * Adds pages, API routes and MCP tools to the dashboard (e.g. `outboxMessaging(...)` from
+   * `@outbox/apphost/outbox`); a model without contributions shows only the generic views.
+   */
+  addDashboardContribution(contribution: DashboardContribution): this {
+    assertContributionFits(this.contributions, contribution);
+    this.contributions.push(contribution);
+    return this;
+  }
+
+  dashboardContributions(): readonly DashboardContribution[] {
+    return [...this.contributions];
   }
 
   resources(): Resource[] {

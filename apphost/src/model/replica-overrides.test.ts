@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildApp } from "../app.js";
+import { buildApp } from "../../../apphost.js";
 import { NodeServiceResource } from "./node-service.js";
 import { applyReplicaOverrides, parseReplicaOverrides } from "./replica-overrides.js";
 

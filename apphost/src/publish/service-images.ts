@@ -15,7 +15,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
-import { buildApp } from "../app.js";
+import { loadModelFile } from "../cli/model-file.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { LOCAL_IMAGES } from "../providers/container/images.js";
@@ -297,7 +297,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const say = (message: string) => process.stdout.write(`images | ${message}\n`);
-  const model = buildApp();
+  // This repository's model file, as `npm run apphost` loads it.
+  const { model } = await loadModelFile(undefined, REPOSITORY_ROOT);
   const images = await buildServiceImages({
     model,
     rootDir: REPOSITORY_ROOT,

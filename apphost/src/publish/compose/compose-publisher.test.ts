@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildApp } from "../../app.js";
+import { buildApp } from "../../../../apphost.js";
 import { NodeServiceResource } from "../../model/node-service.js";
 import { deployPlan as plan, type DeployPlanOptions } from "../deploy-plan.js";
 import { COMPOSE_FILE, ENV_FILE, renderCompose } from "./compose-publisher.js";

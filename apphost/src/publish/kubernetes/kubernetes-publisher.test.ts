@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { buildApp } from "../../app.js";
+import { buildApp } from "../../../../apphost.js";
 import { NodeServiceResource } from "../../model/node-service.js";
 import { deployPlan } from "../deploy-plan.js";
 import {

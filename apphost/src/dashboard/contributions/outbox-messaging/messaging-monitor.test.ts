@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ResourceSnapshot } from "../runtime/distributed-application.js";
+import type { ResourceSnapshot } from "../../../runtime/distributed-application.js";
 import { MessagingMonitor } from "./messaging-monitor.js";
 
 // The monitor against a plain HTTP server answering like the sender's admin API.

@@ -1,7 +1,7 @@
 /* global location, history, URLSearchParams */
 // The message journey page: one message's life on one timeline, from an entity id, an outbox
 // message id or a trace id. The server assembles it from the services' own APIs and the telemetry.
-import { api, badge, empty, fmtDuration, fmtTime, h, colourOf } from "./app.js";
+import { api, badge, empty, fmtDuration, fmtTime, h, colourOf } from "/assets/app.js";
 
 const STAGE_LABELS = {
   created: "Created",
@@ -15,7 +15,7 @@ const STAGE_LABELS = {
   delivered: "Delivered",
 };
 
-export async function journeyView(view) {
+export default async function journeyView(view) {
   const params = new URLSearchParams(location.search);
   const input = h("input", {
     type: "search",

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildJourney, type JourneySources } from "./journey.js";
-import type { SpanRecord } from "./otlp-json.js";
+import type { SpanRecord } from "../../otlp-json.js";
 
 // Telemetry is whatever an exporter sent: the ids the journey finds in it must not reshape the
 // admin URLs it calls with a service's token.

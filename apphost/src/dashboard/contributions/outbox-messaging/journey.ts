@@ -1,4 +1,4 @@
-import type { LogRecord, SpanRecord } from "./otlp-json.js";
+import type { LogRecord, SpanRecord } from "../../otlp-json.js";
 
 /** One step of a message's life, from whichever service or signal saw it. */
 export interface JourneyEvent {

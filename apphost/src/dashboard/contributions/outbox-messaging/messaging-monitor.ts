@@ -1,5 +1,5 @@
-import { sleep } from "../runtime/wait.js";
-import type { ResourceSnapshot } from "../runtime/distributed-application.js";
+import { sleep } from "../../../runtime/wait.js";
+import type { ResourceSnapshot } from "../../../runtime/distributed-application.js";
 
 export interface OutboxSample {
   time: number;
@@ -56,6 +56,7 @@ export interface ServiceMessaging {
 }
 
 export interface MessagingMonitorOptions {
+  /** The outbox services' snapshots (the model names them; other resources are never asked). */
   resources: () => ResourceSnapshot[];
   /** The service's admin bearer token (the stats and dead-letter endpoints require it). */
   adminToken?: (resource: string) => string | undefined;
@@ -218,10 +219,11 @@ const BLOCKED_SHOWN = 50;
 
 /**
  * Only a service this AppHost runs and reports Running owns its port: a stopped one's port may be
- * taken by any local process, which must not be handed the service's admin token.
+ * taken by any local process, which must not be handed the service's admin token. (Which resources
+ * are the outbox services is the model's choice: `resources` lists only those.)
  */
 export function isPollable(r: ResourceSnapshot): boolean {
-  return r.kind === "node-service" && r.state === "Running" && r.endpoints.http !== undefined;
+  return r.state === "Running" && r.endpoints.http !== undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

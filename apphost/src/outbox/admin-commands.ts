@@ -1,4 +1,7 @@
-import type { CommandContext, CommandHandler } from "./model/commands.js";
+// The outbox services' custom commands (`withCommand`): buttons on the Resources page and
+// `apphost command`, each a POST to the service's own admin API with its injected admin token.
+
+import type { CommandContext, CommandHandler } from "../model/commands.js";
 
 /** POSTs to the service's own admin API and returns the JSON answer; a non-2xx answer fails the command. */
 async function post(context: CommandContext, pathname: string): Promise<unknown> {

@@ -84,11 +84,11 @@ describe("addDockerfile with replicas", () => {
       expect(inspected.bindings.map((b) => b.hostIp)).toEqual(["127.0.0.1"]);
       expect(inspected.labels["outbox-apphost.resource"]).toBe("echo");
     }
-    // The build's output is in the log of the replica that ran it.
-    const log = app!.logs.recentLines("echo-0", 400).join("\n");
+    // The build's output is in the resource's log; each replica's log says which image it runs.
+    const log = app!.logs.recentLines("echo", 400).join("\n");
     expect(log).toMatch(new RegExp(`building ${appName}/echo:[0-9a-f]{16}`));
     expect(log).toContain("COPY server.pl /srv/server.pl");
-    const built = /image \S+ \(built in [\d.]+s\)/.exec(log)?.[0];
+    const built = /image \S+ \(built in [\d.]+s\)/.exec(app!.logs.recentLines("echo-0", 40).join("\n"))?.[0];
     expect(built).toBeDefined();
     console.log(`first start: ${built}`);
     // The resource's own endpoint (what a referencing service gets) is its first running replica's.
@@ -119,6 +119,17 @@ describe("addDockerfile with replicas", () => {
     expect(after?.container?.id).not.toBe(before[1]?.container?.id);
     expect(await text(`${url1}/`)).toContain("bonjour");
     await app!.waitForHealthy("echo");
+  });
+
+  it("stops and starts the whole resource: every replica comes back on its own port", async () => {
+    const ports = (app!.resource("echo").replicas ?? []).map((r) => r.endpoints.http);
+    await app!.stopResource("echo");
+    expect(app!.resource("echo").state).toBe("Exited");
+    expect(app!.resource("echo").replicas?.map((r) => r.state)).toEqual(["Exited", "Exited"]);
+    await app!.startResource("echo");
+    expect(app!.resource("echo").state).toBe("Running");
+    expect(app!.resource("echo").health).toBe("Healthy");
+    expect((app!.resource("echo").replicas ?? []).map((r) => r.endpoints.http)).toEqual(ports);
   });
 
   it("does not build an unchanged context again; a changed file or build argument names a new image", async () => {

@@ -92,7 +92,7 @@ export class GenericContainerProvider implements ResourceProvider<ContainerResou
     });
   }
 
-  /** Builds (or finds) the resource's image; the build's output goes to the instance's log. */
+  /** Builds (or finds) the resource's image. */
   private async builtImage(
     resource: DockerfileResource,
     context: StartContext,
@@ -101,7 +101,8 @@ export class GenericContainerProvider implements ResourceProvider<ContainerResou
     const result = await ensureBuiltImage(resource, {
       rootDir: context.rootDir,
       appName: this.owner.appName,
-      log: (line) => context.log(`build: ${line}`),
+      // One build serves every replica: its output goes to the resource's own log.
+      log: (line) => context.logs.write(resource.name, "apphost", `[apphost] build: ${line}`),
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     return { image: result.image, source: result.built ? `built in ${seconds}s` : `already built` };

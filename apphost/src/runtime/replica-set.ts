@@ -203,7 +203,7 @@ export class InstanceSet implements StartedResource {
   }
 
   get container(): RunningContainer | undefined {
-    return this.firstRunning()?.started?.container;
+    return this.representative()?.started?.container;
   }
 
   get value(): string | undefined {

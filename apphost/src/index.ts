@@ -1,6 +1,7 @@
 export { AppBuilder, createApp, type AppBuilderOptions } from "./model/app-builder.js";
 export { ArtemisResource, subscriptionQueueName, type ConsumerGroupSpec } from "./model/artemis.js";
 export { ContainerResource, type ContainerEndpoint, type Readiness } from "./model/container.js";
+export { DockerfileResource, type DockerfileOptions } from "./model/dockerfile.js";
 export { ExecutableResource } from "./model/executable.js";
 export { JaegerResource } from "./model/jaeger.js";
 export {

@@ -1,6 +1,7 @@
 import { assertContributionFits, type DashboardContribution } from "../dashboard/contribution.js";
 import { ArtemisResource } from "./artemis.js";
 import { ContainerResource } from "./container.js";
+import { DockerfileResource, type DockerfileOptions } from "./dockerfile.js";
 import { ExecutableResource } from "./executable.js";
 import { JaegerResource } from "./jaeger.js";
 import { NodeAppResource, NpmScriptResource, type NodeAppOptions } from "./node-app.js";
@@ -52,6 +53,14 @@ export class AppBuilder {
   /** Any image as a resource (container mode). */
   addContainer(name: string, image: string): ContainerResource {
     return this.register(new ContainerResource(name, image));
+  }
+
+  /**
+   * A container whose image the engine builds from `contextDir` (relative to the project root),
+   * container mode only. Rebuilt only when the context, Dockerfile or build arguments change.
+   */
+  addDockerfile(name: string, contextDir: string, options?: DockerfileOptions): DockerfileResource {
+    return this.register(new DockerfileResource(name, contextDir, options));
   }
 
   /** Any program on the host, run like a service. */

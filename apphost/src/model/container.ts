@@ -31,6 +31,8 @@ export class ContainerResource extends Resource implements ReferenceTarget {
   args: string[] | undefined;
   readiness: Readiness | undefined;
   image: string;
+  /** How many containers run this resource (`withReplicas`). */
+  replicas = 1;
 
   constructor(name: string, image: string, kind = containerKind) {
     super(name, kind);
@@ -108,6 +110,22 @@ export class ContainerResource extends Resource implements ReferenceTarget {
     if (!path.startsWith("/")) throw new Error(`Health check path must start with '/': "${path}"`);
     this.readiness = { kind: "http", path, endpoint };
     return this;
+  }
+
+  /**
+   * Runs `count` containers of this resource, named `<name>-0`, `<name>-1`, …: each has its own
+   * host port(s) and its own named volumes, and is stopped, killed and started on its own.
+   */
+  withReplicas(count: number): this {
+    if (!Number.isInteger(count) || count < 1 || count > 64)
+      throw new Error(`Replica count of "${this.name}" must be an integer from 1 to 64 (got ${count})`);
+    this.replicas = count;
+    return this;
+  }
+
+  /** The names of this resource's replicas: `<name>-<index>`. */
+  replicaNames(): string[] {
+    return Array.from({ length: this.replicas }, (_, i) => `${this.name}-${i}`);
   }
 
   /** Do not start until `dependency` is Running and Healthy. */

@@ -15,21 +15,8 @@ import { clearLeftovers, processIdentity } from "./leftovers.js";
 import { runCommand } from "./commands.js";
 import { LogSink } from "./log-sink.js";
 import { maskSecrets } from "./parameters.js";
-import {
-  ReplicaSet,
-  assertReplicaNamesFree,
-  findReplica,
-  replicaSnapshots,
-  withReplicas,
-  type ReplicaSnapshot,
-} from "./replica-set.js";
-import type {
-  ProviderSet,
-  ResourceProvider,
-  RunningContainer,
-  StartContext,
-  StartedResource,
-} from "./provider.js";
+import { InstanceSet, assertReplicaNamesFree, type ReplicaSnapshot } from "./replica-set.js";
+import type { ProviderSet, ResourceProvider, RunningContainer, StartContext } from "./provider.js";
 import { SettingsStore } from "./settings-store.js";
 import {
   ApplicationStartError,
@@ -88,7 +75,7 @@ export interface ResourceSnapshot {
   dependsOn: string[];
   /** See leftovers.ts: which process `pid` was, so a reused pid is never mistaken for it. */
   pidIdentity?: string;
-  /** Services with `withReplicas(n > 1)`: each replica's own state, pid and endpoints. */
+  /** Resources with `withReplicas(n > 1)`: each replica's own state, pid and endpoints. */
   replicas?: ReplicaSnapshot[];
   /** Container mode: the container that runs the resource. */
   container?: RunningContainer;
@@ -109,11 +96,13 @@ interface Entry {
   stateReason?: string;
   /** How the last start failed: its own error, a dependency's failure, or cancelled by a stop. */
   failure?: { kind: "own" | "dependency" | "cancelled"; dependency?: string };
-  started?: StartedResource;
+  /**
+   * The resource's instances (one, or its replicas): planned ones before the first start, then
+   * those of the latest start. Every start, stop, kill and health check goes through them.
+   */
+  instances: InstanceSet;
   startedAt?: string;
   exitCode?: number | null;
-  /** Set while the AppHost itself stops or kills the resource, so its exit isn't reported as a crash. */
-  expectingExit: boolean;
   /** Settles when the resource is Running and Healthy (what `waitFor` waits for). */
   healthy: Deferred;
 }
@@ -172,7 +161,7 @@ export class DistributedApplication {
         resource,
         state: "NotStarted",
         health: "Unknown",
-        expectingExit: false,
+        instances: this.newInstances(resource),
         healthy: deferred(),
       });
     }
@@ -277,35 +266,34 @@ export class DistributedApplication {
 
   // ---- per-resource control (tests, dashboard) ----
 
-  /** SIGKILL: what a crash looks like. The resource stays down until `startResource`. */
+  /**
+   * SIGKILL: what a crash looks like. A resource name kills all its instances, a replica name
+   * (`sender-1`) that one; either stays down until `startResource`.
+   */
   async killResource(name: string): Promise<void> {
-    const replica = this.replica(name);
-    if (replica) return replica.set.killReplica(replica.index);
-    const entry = this.entry(name);
-    if (!entry.started) return;
-    entry.expectingExit = true;
-    this.log(name, "killing (SIGKILL)");
-    await entry.started.kill();
-    await entry.started.exited;
-    this.markExited(entry, null);
+    const { entry, indices } = this.address(name);
+    await entry.instances.kill(indices);
   }
 
-  /** Graceful stop of one resource. */
+  /** Graceful stop of a resource (all its instances) or of one replica. */
   async stopResource(name: string): Promise<void> {
-    const replica = this.replica(name);
-    if (replica) return replica.set.stopReplica(replica.index);
-    await this.stopOne(this.entry(name).resource);
+    const { entry, indices } = this.address(name);
+    await this.stopInstances(entry, indices);
   }
 
-  /** Starts a stopped, killed or exited resource again with the same ports, credentials and data. */
+  /**
+   * Starts a stopped, killed or exited resource (or replica) again with the same ports,
+   * credentials and data, and resolves once it is healthy. Instances of a running resource start
+   * on their own; a resource that is down starts as a whole, after what it waits for.
+   */
   async startResource(name: string): Promise<void> {
-    const replica = this.replica(name);
-    if (replica) {
-      await replica.set.startReplica(replica.index);
+    const { entry, indices } = this.address(name);
+    if (entry.state === "Starting") return;
+    if (entry.state === "Running") {
+      if (entry.instances.areUp(indices)) return;
+      await entry.instances.startInstances(indices);
       return this.waitForHealthy(name);
     }
-    const entry = this.entry(name);
-    if (entry.state === "Running" || entry.state === "Starting") return;
     // Dependents already waiting for this resource (it exited) hold the pending promise: keep it.
     if (entry.healthy.settled) entry.healthy = deferred();
     await this.startOne(entry.resource);
@@ -316,18 +304,10 @@ export class DistributedApplication {
     await this.startResource(name);
   }
 
-  /** Resolves once the resource is Running and its health check passes. */
+  /** Resolves once the resource (every instance) or the replica is Running and its health check passes. */
   async waitForHealthy(name: string, timeoutMs = this.options.healthTimeoutMs ?? 120_000): Promise<void> {
-    const replica = this.replica(name);
-    if (replica) {
-      return waitUntil(() => replica.set.replicaHealthy(replica.index), {
-        timeoutMs,
-        intervalMs: 200,
-        what: `${name} to be healthy`,
-      });
-    }
-    const entry = this.entry(name);
-    await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry)), {
+    const { entry, indices } = this.address(name);
+    await waitUntil(async () => entry.state === "Running" && (await this.refreshHealth(entry, indices)), {
       timeoutMs,
       intervalMs: 200,
       what: `${name} to be healthy`,
@@ -353,11 +333,11 @@ export class DistributedApplication {
         kind: resource.kind,
         state: entry.state,
         health: entry.health,
-        pid: entry.state === "Running" || entry.state === "Starting" ? (entry.started?.pid ?? null) : null,
+        pid: entry.state === "Running" || entry.state === "Starting" ? (entry.instances.pid ?? null) : null,
         ...(entry.pidIdentity && (entry.state === "Running" || entry.state === "Starting")
           ? { pidIdentity: entry.pidIdentity }
           : {}),
-        endpoints: entry.started?.endpoints ?? {},
+        endpoints: entry.instances.endpoints,
         logFile: this.logs.fileOf(resource.name),
         dependsOn: resource.dependencies().map((d) => d.name),
       };
@@ -365,13 +345,14 @@ export class DistributedApplication {
       if (entry.stateReason) snapshot.stateReason = entry.stateReason;
       if (entry.state === "FailedToStart" && entry.failure?.dependency)
         snapshot.failedDependency = entry.failure.dependency;
-      if (entry.started?.connection) snapshot.connectionString = entry.started.connection.uri;
+      const connection = entry.instances.connection;
+      if (connection) snapshot.connectionString = connection.uri;
       if (entry.startedAt) snapshot.startedAt = entry.startedAt;
       if (entry.exitCode !== undefined) snapshot.exitCode = entry.exitCode;
-      const replicas = replicaSnapshots(resource, entry.started);
-      if (replicas) snapshot.replicas = replicas;
-      if (entry.started?.container) snapshot.container = entry.started.container;
-      Object.assign(snapshot, resource.kindModule.snapshotFields?.(resource, entry.started));
+      if (entry.instances.size > 1) snapshot.replicas = entry.instances.snapshot();
+      const container = entry.instances.container;
+      if (container) snapshot.container = container;
+      Object.assign(snapshot, resource.kindModule.snapshotFields?.(resource, entry.instances));
       if (resource.commands.length > 0)
         snapshot.commands = resource.commands.map(({ name, label, confirm, description }) => ({
           name,
@@ -390,23 +371,22 @@ export class DistributedApplication {
   }
 
   getEndpoint(name: string, endpoint = "http"): string {
-    const replica = this.replica(name);
-    const url = replica
-      ? replica.set.snapshot()[replica.index]?.endpoints[endpoint]
-      : this.entry(name).started?.endpoints[endpoint];
+    const { entry, indices, whole } = this.address(name);
+    const [index = 0] = indices;
+    const url = (whole ? entry.instances.endpoints : entry.instances.endpointsOf(index))[endpoint];
     if (!url) throw new Error(`Resource "${name}" has no running "${endpoint}" endpoint`);
     return url;
   }
 
   getConnectionString(name: string): string {
-    const uri = this.entry(name).started?.connection?.uri;
+    const uri = this.entry(name).instances.connection?.uri;
     if (!uri) throw new Error(`Resource "${name}" has no connection string (is it running infrastructure?)`);
     return uri;
   }
 
   /** A database's owner URL (what a service's migrations step gets as `<NAME>_MIGRATIONS_URI`): for tests. */
   getMigrationsConnectionString(name: string): string {
-    const uri = this.entry(name).started?.connection?.migrationsUri;
+    const uri = this.entry(name).instances.connection?.migrationsUri;
     if (!uri)
       throw new Error(`Resource "${name}" has no migrations connection string (is it a running database?)`);
     return uri;
@@ -414,7 +394,7 @@ export class DistributedApplication {
 
   /** What the AppHost injected into a service's environment (unmasked; the dashboard masks it). */
   environmentOf(name: string): Record<string, string> | undefined {
-    return this.entry(name).started?.environment;
+    return this.entry(name).instances.environment;
   }
 
   /**
@@ -422,7 +402,9 @@ export class DistributedApplication {
    * admin secrets), so that every view can mask them.
    */
   secretValues(): string[] {
-    const parameters = this.order.flatMap((r) => r.kindModule.secrets?.(r, this.entry(r.name).started) ?? []);
+    const parameters = this.order.flatMap(
+      (r) => r.kindModule.secrets?.(r, this.entry(r.name).instances) ?? [],
+    );
     // Before start() loads the settings, those of the last run (the dashboard seeds its console
     // with that run's log lines before the start).
     return [...parameters, ...(this.settings?.secretValues() ?? this.storedSecrets)];
@@ -433,7 +415,7 @@ export class DistributedApplication {
     const entry = this.entry(name);
     return runCommand(
       entry.resource,
-      entry.state === "Running" ? entry.started : undefined,
+      entry.state === "Running" ? entry.instances : undefined,
       command,
       (message) => this.log(name, message),
     );
@@ -479,7 +461,7 @@ export class DistributedApplication {
     }
     this.setState(entry, "Starting");
     this.log(resource.name, "starting");
-    let startedNow: StartedResource | undefined;
+    let startedNow: InstanceSet | undefined;
     try {
       const context: StartContext = {
         rootDir: this.options.rootDir,
@@ -488,8 +470,9 @@ export class DistributedApplication {
         logs: this.logs,
         log: (message) => this.log(resource.name, message),
         lookup: (name) => {
-          const started = this.entry(name).started;
-          if (!started) throw new Error(`"${resource.name}" references "${name}", which is not running`);
+          const started = this.entry(name).instances;
+          if (!started.launched)
+            throw new Error(`"${resource.name}" references "${name}", which is not running`);
           return started;
         },
         extraEnvironment: telemetryEnvironment({
@@ -503,23 +486,15 @@ export class DistributedApplication {
       };
       // Once per start, before any replica (a service's migrations step).
       await resource.kindModule.beforeStart?.(resource, context);
-      const started = await withReplicas(resource, this.providerFor(resource)).start(resource, context);
+      const started = this.newInstances(resource);
+      entry.instances = started;
       startedNow = started;
-      entry.started = started;
+      // A set that fails to start has stopped the instances it had started.
+      await started.start(this.providerFor(resource), context);
       entry.pidIdentity = started.pid === undefined ? undefined : await processIdentity(started.pid);
-      if (started instanceof ReplicaSet) started.onChange(() => void this.writeState());
-      entry.expectingExit = false;
       entry.exitCode = undefined;
       entry.startedAt = new Date().toISOString();
       this.setState(entry, "Running");
-      void started.exited.then((info) => {
-        if (entry.started !== started || entry.expectingExit) return;
-        this.log(
-          resource.name,
-          `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
-        );
-        this.markExited(entry, info.code);
-      });
       // A process that dies before it is healthy fails its start now, not at the health timeout
       // (watch mode restarts a service with a typo; the fix must not wait two minutes).
       await Promise.race([
@@ -535,14 +510,8 @@ export class DistributedApplication {
       const where = Object.values(started.endpoints).join(" ");
       this.log(resource.name, `running and healthy${where ? ` at ${where}` : ""}`);
     } catch (error) {
-      if (startedNow) {
-        const started = startedNow;
-        entry.expectingExit = true;
-        await started.stop().catch(async (stopError: Error) => {
-          this.log(resource.name, `stop failed: ${stopError.message}; killing`);
-          await started.kill().catch(() => {});
-        });
-      }
+      // Each instance that will not stop is killed.
+      if (startedNow) await startedNow.stop();
       this.failStart(entry, this.stopped ? new StartCancelledError(this.stopCause) : error);
       throw error;
     }
@@ -612,24 +581,33 @@ export class DistributedApplication {
 
   private async stopOne(resource: Resource): Promise<void> {
     const entry = this.entry(resource.name);
+    await this.stopInstances(entry, entry.instances.all());
+  }
+
+  /** Stops instances of a running resource; stopping every one that is up is stopping the resource. */
+  private async stopInstances(entry: Entry, indices: number[]): Promise<void> {
     // A failed start already stopped what it had started, and keeps its reason.
-    if (
-      !entry.started ||
-      entry.state === "Exited" ||
-      entry.state === "NotStarted" ||
-      entry.state === "FailedToStart"
-    )
-      return;
-    entry.expectingExit = true;
-    this.setState(entry, "Stopping");
-    try {
-      await entry.started.stop();
-    } catch (error) {
-      this.log(resource.name, `stop failed: ${(error as Error).message}; killing`);
-      await entry.started.kill().catch(() => {});
-    }
-    this.markExited(entry, null);
-    this.log(resource.name, "stopped");
+    if (entry.state !== "Running" && entry.state !== "Starting" && entry.state !== "Stopping") return;
+    const instances = entry.instances;
+    const up = instances.all().filter((i) => instances.areUp([i]));
+    if (!up.some((i) => indices.includes(i))) return;
+    if (up.every((i) => indices.includes(i))) this.setState(entry, "Stopping");
+    await instances.stop(indices);
+  }
+
+  /** How a resource's instances report to the runtime; events of a set replaced by a newer start are ignored. */
+  private newInstances(resource: Resource): InstanceSet {
+    const set: InstanceSet = new InstanceSet(resource, {
+      onChange: () => void this.writeState(),
+      onDown: (code) => {
+        const entry = this.entry(resource.name);
+        // While Starting, the start itself reports the failure (exitedDuringStart).
+        if (entry.instances === set && (entry.state === "Running" || entry.state === "Stopping"))
+          this.markExited(entry, code);
+      },
+      log: (instance, message) => this.log(instance, message),
+    });
+    return set;
   }
 
   private markExited(entry: Entry, code: number | null): void {
@@ -652,9 +630,13 @@ export class DistributedApplication {
     }
   }
 
-  private async refreshHealth(entry: Entry): Promise<boolean> {
-    if (!entry.started || entry.state !== "Running") return false;
-    const result = await entry.started
+  /**
+   * Checks the resource's health (every instance's, recorded on each) and says whether the given
+   * instances (default: all) are healthy.
+   */
+  private async refreshHealth(entry: Entry, indices?: number[]): Promise<boolean> {
+    if (!entry.instances.launched || entry.state !== "Running") return false;
+    const result = await entry.instances
       .checkHealth()
       .catch((e: Error) => ({ healthy: false, detail: e.message }));
     const health: HealthStatus = result.healthy ? "Healthy" : "Unhealthy";
@@ -663,7 +645,7 @@ export class DistributedApplication {
       entry.healthDetail = result.detail;
       await this.writeState();
     }
-    return result.healthy;
+    return indices === undefined ? result.healthy : entry.instances.areHealthy(indices);
   }
 
   /** Re-checks health every few seconds so state.json (and the console) reflect reality. */
@@ -738,15 +720,18 @@ export class DistributedApplication {
     return this.settings;
   }
 
-  /** A replica name (`sender-1`) of a running replicated service, if `name` is one. */
-  private replica(name: string): ReturnType<typeof findReplica> {
-    if (this.entries.has(name)) return undefined;
-    // Only a running service's replicas can be addressed one by one.
-    const running = [...this.entries.values()].filter((e) => e.state === "Running" || e.state === "Starting");
-    return findReplica(
-      running.map((e) => e.started),
-      name,
-    );
+  /**
+   * What a name addresses: a resource (all its instances) or one replica (`sender-1`) of a
+   * replicated resource.
+   */
+  private address(name: string): { entry: Entry; indices: number[]; whole: boolean } {
+    const own = this.entries.get(name);
+    if (own) return { entry: own, indices: own.instances.all(), whole: true };
+    for (const entry of this.entries.values()) {
+      const index = entry.instances.size > 1 ? entry.instances.indexOf(name) : undefined;
+      if (index !== undefined) return { entry, indices: [index], whole: false };
+    }
+    return { entry: this.entry(name), indices: [], whole: true };
   }
 
   private entry(name: string): Entry {

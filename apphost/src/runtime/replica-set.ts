@@ -1,9 +1,8 @@
-import { NodeAppResource } from "../model/node-app.js";
 import type { HealthStatus, Resource, ResourceState } from "../model/resource.js";
 import type { ExitInfo } from "./managed-process.js";
-import type { ResourceProvider, StartContext, StartedResource } from "./provider.js";
+import type { ResourceProvider, RunningContainer, StartContext, StartedResource } from "./provider.js";
 
-/** One replica of a service as state.json and the dashboard show it. */
+/** One replica of a resource as state.json and the dashboard show it. */
 export interface ReplicaSnapshot {
   name: string;
   index: number;
@@ -14,9 +13,41 @@ export interface ReplicaSnapshot {
   endpoints: Record<string, string>;
   exitCode?: number | null;
   startedAt?: string;
+  /** Container resources: this replica's container. */
+  container?: RunningContainer;
 }
 
-interface Replica {
+/** A resource kind that can run as several instances (node apps and containers: `withReplicas`). */
+interface Replicable {
+  readonly replicas: number;
+  replicaNames(): string[];
+}
+
+function isReplicable(resource: Resource): resource is Resource & Replicable {
+  return "replicas" in resource && typeof (resource as Partial<Replicable>).replicaNames === "function";
+}
+
+/**
+ * The instances a resource runs as: its replicas (`<name>-<i>`) with `withReplicas(n > 1)`, else
+ * one instance under the resource's own name.
+ */
+export function instanceNames(resource: Resource): string[] {
+  return isReplicable(resource) && resource.replicas > 1 ? resource.replicaNames() : [resource.name];
+}
+
+/** Replica names (`<service>-<i>`) must not collide with resource names: both are addressed by name. */
+export function assertReplicaNamesFree(resources: Resource[]): void {
+  const names = new Set(resources.map((r) => r.name));
+  for (const resource of resources) {
+    const instances = instanceNames(resource);
+    if (instances.length < 2) continue;
+    for (const replica of instances)
+      if (names.has(replica))
+        throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
+  }
+}
+
+interface Instance {
   name: string;
   index: number;
   state: ResourceState;
@@ -25,291 +56,302 @@ interface Replica {
   started?: StartedResource;
   startedAt?: string;
   exitCode?: number | null;
-  /** Set while the AppHost stops or kills this replica, so its exit is not reported as a crash. */
+  /** Set while the AppHost stops or kills this instance, so its exit is not reported as a crash. */
   expectingExit: boolean;
 }
 
+export interface InstanceSetEvents {
+  /** Any instance changed state or health. */
+  onChange: () => void;
+  /** The last instance still up went down (exit code of that last one, null when stopped or killed). */
+  onDown: (code: number | null) => void;
+  /** A message from the AppHost about one instance (to that instance's log). */
+  log: (instance: string, message: string) => void;
+}
+
+const UP: readonly ResourceState[] = ["Starting", "Running", "Stopping"];
+
 /**
- * The n processes of one service, seen by the runtime as ONE started resource (so start order,
- * `waitFor` and whole-service stop work unchanged) while each replica can be killed, stopped and
- * started on its own. A replica that crashes stays down, like a single service does, and makes the
- * service Unhealthy until it is started again; the service as a whole never "exits" on its own.
+ * How every resource runs: as a set of one or more instances, each started, stopped, killed and
+ * health-checked on its own (a single resource is a set of one, named like the resource). Seen from
+ * the runtime the set is the resource's one started form: references read the first running
+ * instance's endpoints and connection, and its health is that of every instance. An instance that
+ * crashes stays down, as a single resource does; when none is up any more the resource is down.
  */
-export class ReplicaSet implements StartedResource {
-  private readonly replicas: Replica[];
-  private readonly listeners = new Set<() => void>();
+export class InstanceSet implements StartedResource {
+  private readonly instances: Instance[];
+  private provider: ResourceProvider | undefined;
+  private context: StartContext | undefined;
   private resolveExited!: (info: ExitInfo) => void;
+  /** Resolves the first time no instance is up any more after the set was started. */
   readonly exited: Promise<ExitInfo>;
 
   constructor(
-    private readonly resource: NodeAppResource,
-    private readonly provider: ResourceProvider<NodeAppResource>,
-    private readonly context: StartContext,
+    private readonly resource: Resource,
+    private readonly events: InstanceSetEvents,
   ) {
-    this.replicas = resource
-      .replicaNames()
-      .map((name, index) => ({ name, index, state: "NotStarted", health: "Unknown", expectingExit: false }));
+    this.instances = instanceNames(resource).map((name, index) => ({
+      name,
+      index,
+      state: "NotStarted",
+      health: "Unknown",
+      expectingExit: false,
+    }));
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
-  /** Starts every replica; a replica that fails to start fails the whole set (after stopping the rest). */
-  async startAll(): Promise<void> {
-    const results = await Promise.allSettled(this.replicas.map((r) => this.startReplica(r.index)));
+  get size(): number {
+    return this.instances.length;
+  }
+
+  /** Whether start() has succeeded once: only then can other resources look this one up. */
+  get launched(): boolean {
+    return this.context !== undefined;
+  }
+
+  /** The index of the instance named `name`, if this set has one. */
+  indexOf(name: string): number | undefined {
+    return this.instances.find((i) => i.name === name)?.index;
+  }
+
+  /** Every index, for operations on the whole resource. */
+  all(): number[] {
+    return this.instances.map((i) => i.index);
+  }
+
+  /** Starts every instance; one that fails to start fails the set (after stopping the others). */
+  async start(provider: ResourceProvider, context: StartContext): Promise<void> {
+    this.provider = provider;
+    if (this.size > 1) for (const instance of this.instances) context.logs.register(instance.name);
+    const results = await Promise.allSettled(this.instances.map((i) => this.startInstance(i, context)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       await this.stop();
       throw failed.reason;
     }
+    this.context = context;
   }
 
-  has(name: string): boolean {
-    return this.replicas.some((r) => r.name === name);
+  /** Starts the given instances again (those that are down), with their ports, and resolves once they run. */
+  async startInstances(indices: number[]): Promise<void> {
+    const context = this.context;
+    if (!context) throw new Error(`"${this.resource.name}" has not been started`);
+    await Promise.all(indices.map((index) => this.startInstance(this.instance(index), context)));
   }
 
-  /** Starts one replica (again), with the same port, and resolves once its process runs. */
-  async startReplica(index: number): Promise<void> {
-    const replica = this.replica(index);
-    if (replica.state === "Running" || replica.state === "Starting") return;
-    this.set(replica, "Starting");
-    let started: StartedResource;
-    try {
-      started = await this.provider.start(this.resource, {
-        ...this.context,
-        replica: { name: replica.name, index },
-        extraEnvironment: {
-          ...this.context.extraEnvironment,
-          OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${replica.name}`,
-        },
-        log: (message) => this.context.logs.write(replica.name, "apphost", `[apphost] ${message}`),
-      });
-    } catch (error) {
-      this.set(replica, "FailedToStart");
-      throw error;
-    }
-    replica.started = started;
-    replica.expectingExit = false;
-    replica.exitCode = undefined;
-    replica.startedAt = new Date().toISOString();
-    this.set(replica, "Running");
-    void started.exited.then((info) => {
-      if (replica.started !== started || replica.expectingExit) return;
-      this.log(
-        replica.name,
-        `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
-      );
-      this.markExited(replica, info.code);
+  /** Whether every one of these instances is up (Starting, Running or Stopping). */
+  areUp(indices: number[]): boolean {
+    return indices.every((index) => UP.includes(this.instance(index).state));
+  }
+
+  /** Whether every one of these instances is Running and passed its last health check. */
+  areHealthy(indices: number[]): boolean {
+    return indices.every((index) => {
+      const instance = this.instance(index);
+      return instance.state === "Running" && instance.health === "Healthy";
     });
   }
 
-  /** SIGKILL one replica, as a crash would. */
-  async killReplica(index: number): Promise<void> {
-    const replica = this.replica(index);
-    const started = replica.started;
-    if (!started || replica.state === "Exited") return;
-    replica.expectingExit = true;
-    this.log(replica.name, "killing (SIGKILL)");
-    await started.kill();
-    await started.exited;
-    this.markExited(replica, null);
+  /** Graceful stop of the given instances (default: all); one that will not stop is killed. */
+  async stop(indices = this.all()): Promise<void> {
+    await Promise.all(indices.map((index) => this.stopInstance(this.instance(index))));
   }
 
-  async stopReplica(index: number): Promise<void> {
-    const replica = this.replica(index);
-    const started = replica.started;
-    if (!started || replica.state === "Exited" || replica.state === "NotStarted") return;
-    replica.expectingExit = true;
-    this.set(replica, "Stopping");
-    try {
-      await started.stop();
-    } catch (error) {
-      this.log(replica.name, `stop failed: ${(error as Error).message}; killing`);
-      await started.kill().catch(() => {});
-    }
-    this.markExited(replica, null);
-    this.log(replica.name, "stopped");
+  /** SIGKILL the given instances (default: all), as a crash would. */
+  async kill(indices = this.all()): Promise<void> {
+    await Promise.all(indices.map((index) => this.killInstance(this.instance(index))));
   }
 
-  /** Resolves once the replica is Running and its health check passes. */
-  async replicaHealthy(index: number): Promise<boolean> {
-    const replica = this.replica(index);
-    if (replica.state !== "Running" || !replica.started) return false;
-    return (await this.refresh(replica)).healthy;
-  }
-
-  indexOf(name: string): number {
-    const found = this.replicas.find((r) => r.name === name);
-    if (!found) throw new Error(`No replica named "${name}"`);
-    return found.index;
-  }
-
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** The endpoints of one instance (the set's `endpoints` are the first running instance's). */
+  endpointsOf(index: number): Record<string, string> {
+    return this.instance(index).started?.endpoints ?? {};
   }
 
   snapshot(): ReplicaSnapshot[] {
-    return this.replicas.map((r) => {
+    return this.instances.map((r) => {
+      const up = r.state === "Running" || r.state === "Starting";
       const view: ReplicaSnapshot = {
         name: r.name,
         index: r.index,
         state: r.state,
         health: r.health,
-        pid: r.state === "Running" || r.state === "Starting" ? (r.started?.pid ?? null) : null,
+        pid: up ? (r.started?.pid ?? null) : null,
         endpoints: r.started?.endpoints ?? {},
       };
       if (r.healthDetail) view.healthDetail = r.healthDetail;
       if (r.exitCode !== undefined) view.exitCode = r.exitCode;
       if (r.startedAt) view.startedAt = r.startedAt;
+      if (up && r.started?.container) view.container = r.started.container;
       return view;
     });
   }
 
-  // ---- StartedResource: the service as a whole ----
+  // ---- StartedResource: the resource as a whole ----
 
-  /** The first running replica's process (the service's pid in one-line views). */
+  /** The first running instance's process (the resource's pid in one-line views). */
   get pid(): number | undefined {
     return this.firstRunning()?.started?.pid;
   }
 
-  /** The first running replica's endpoints, so callers of the service reach a live instance. */
+  /** The first running instance's endpoints, so callers of the resource reach a live instance. */
   get endpoints(): Record<string, string> {
-    return (this.firstRunning() ?? this.replicas[0])?.started?.endpoints ?? {};
+    return this.representative()?.started?.endpoints ?? {};
   }
 
-  readonly connection = undefined;
+  get connection(): StartedResource["connection"] {
+    return this.representative()?.started?.connection;
+  }
+
+  get container(): RunningContainer | undefined {
+    return this.representative()?.started?.container;
+  }
+
+  get value(): string | undefined {
+    return this.representative()?.started?.value;
+  }
 
   get environment(): Record<string, string> | undefined {
-    return (this.firstRunning() ?? this.replicas[0])?.started?.environment;
+    return this.representative()?.started?.environment;
   }
 
-  /** Healthy when every replica is running and healthy: a missing replica is a degraded service. */
+  /**
+   * Checks every instance (recording each one's health). Healthy when every instance is running
+   * and healthy: a missing replica is a degraded resource.
+   */
   async checkHealth(): Promise<{ healthy: boolean; detail?: string }> {
     const results = await Promise.all(
-      this.replicas.map(async (r) =>
+      this.instances.map(async (r) =>
         r.state === "Running" && r.started ? this.refresh(r) : { healthy: false, detail: r.state },
       ),
     );
+    const only = results[0];
+    if (results.length === 1 && only) return only;
     const bad = results.flatMap((result, i) =>
-      result.healthy ? [] : [`${this.replicas[i]?.name}: ${result.detail ?? "unhealthy"}`],
+      result.healthy ? [] : [`${this.instances[i]?.name}: ${result.detail ?? "unhealthy"}`],
     );
     if (bad.length === 0) return { healthy: true };
     return {
       healthy: false,
-      detail: `${this.replicas.length - bad.length}/${this.replicas.length} replicas healthy; ${bad.join("; ")}`,
+      detail: `${this.size - bad.length}/${this.size} replicas healthy; ${bad.join("; ")}`,
     };
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.replicas.map((r) => this.stopReplica(r.index)));
-    this.resolveExited({ code: null, signal: null });
-  }
-
-  async kill(): Promise<void> {
-    await Promise.all(this.replicas.map((r) => this.killReplica(r.index)));
-    this.resolveExited({ code: null, signal: "SIGKILL" });
   }
 
   // ---- internals ----
 
-  private async refresh(replica: Replica): Promise<{ healthy: boolean; detail?: string }> {
-    const started = replica.started;
+  private async startInstance(instance: Instance, context: StartContext): Promise<void> {
+    const provider = this.provider;
+    if (!provider) throw new Error(`"${this.resource.name}" has no provider`);
+    if (UP.includes(instance.state)) return;
+    this.set(instance, "Starting");
+    let started: StartedResource;
+    try {
+      started = await provider.start(this.resource, this.contextOf(instance, context));
+    } catch (error) {
+      this.set(instance, "FailedToStart");
+      throw error;
+    }
+    instance.started = started;
+    instance.expectingExit = false;
+    instance.exitCode = undefined;
+    instance.startedAt = new Date().toISOString();
+    this.set(instance, "Running");
+    void started.exited.then((info) => {
+      if (instance.started !== started || instance.expectingExit) return;
+      this.log(
+        instance.name,
+        `exited unexpectedly (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})`,
+      );
+      this.markExited(instance, info.code);
+    });
+  }
+
+  /** A single resource starts with the runtime's context; a replica under its own name and instance id. */
+  private contextOf(instance: Instance, context: StartContext): StartContext {
+    if (this.size === 1) return context;
+    return {
+      ...context,
+      replica: { name: instance.name, index: instance.index },
+      extraEnvironment: {
+        ...context.extraEnvironment,
+        OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${instance.name}`,
+      },
+      log: (message) => this.log(instance.name, message),
+    };
+  }
+
+  private async killInstance(instance: Instance): Promise<void> {
+    const started = instance.started;
+    if (!started || instance.state === "Exited" || instance.state === "FailedToStart") return;
+    instance.expectingExit = true;
+    this.log(instance.name, "killing (SIGKILL)");
+    await started.kill();
+    await started.exited;
+    this.markExited(instance, null);
+  }
+
+  private async stopInstance(instance: Instance): Promise<void> {
+    const started = instance.started;
+    if (!started || !UP.includes(instance.state)) return;
+    instance.expectingExit = true;
+    this.set(instance, "Stopping");
+    try {
+      await started.stop();
+    } catch (error) {
+      this.log(instance.name, `stop failed: ${(error as Error).message}; killing`);
+      await started.kill().catch(() => {});
+    }
+    this.markExited(instance, null);
+    this.log(instance.name, "stopped");
+  }
+
+  private async refresh(instance: Instance): Promise<{ healthy: boolean; detail?: string }> {
+    const started = instance.started;
     if (!started) return { healthy: false, detail: "not started" };
     const result = await started.checkHealth().catch((e: Error) => ({ healthy: false, detail: e.message }));
     const health: HealthStatus = result.healthy ? "Healthy" : "Unhealthy";
-    if (replica.started === started && replica.state === "Running") {
-      if (health !== replica.health || result.detail !== replica.healthDetail) {
-        replica.health = health;
-        replica.healthDetail = result.detail;
-        this.changed();
+    if (instance.started === started && instance.state === "Running") {
+      if (health !== instance.health || result.detail !== instance.healthDetail) {
+        instance.health = health;
+        instance.healthDetail = result.detail;
+        this.events.onChange();
       }
     }
     return result;
   }
 
-  private markExited(replica: Replica, code: number | null): void {
-    replica.exitCode = code;
-    replica.healthDetail = undefined;
-    this.set(replica, "Exited");
+  private markExited(instance: Instance, code: number | null): void {
+    const wasUp = UP.includes(instance.state);
+    instance.exitCode = code;
+    instance.healthDetail = undefined;
+    this.set(instance, "Exited");
+    if (wasUp && !this.instances.some((i) => UP.includes(i.state))) {
+      this.resolveExited({ code, signal: null });
+      this.events.onDown(code);
+    }
   }
 
-  private set(replica: Replica, state: ResourceState): void {
-    replica.state = state;
-    if (state !== "Running") replica.health = state === "Stopping" ? replica.health : "Unknown";
-    this.changed();
+  private set(instance: Instance, state: ResourceState): void {
+    instance.state = state;
+    if (state !== "Running") instance.health = state === "Stopping" ? instance.health : "Unknown";
+    this.events.onChange();
   }
 
-  private firstRunning(): Replica | undefined {
-    return this.replicas.find((r) => r.state === "Running");
+  private firstRunning(): Instance | undefined {
+    return this.instances.find((r) => r.state === "Running");
   }
 
-  private replica(index: number): Replica {
-    const found = this.replicas[index];
+  /** The instance that stands for the resource: the first running one, else the first. */
+  private representative(): Instance | undefined {
+    return this.firstRunning() ?? this.instances[0];
+  }
+
+  private instance(index: number): Instance {
+    const found = this.instances[index];
     if (!found) throw new Error(`"${this.resource.name}" has no replica ${index}`);
     return found;
   }
 
   private log(name: string, message: string): void {
-    this.context.logs.write(name, "apphost", `[apphost] ${message}`);
-  }
-
-  private changed(): void {
-    for (const listener of this.listeners) listener();
-  }
-}
-
-/** The provider for a resource: services with more than one replica run as a ReplicaSet around it. */
-export function withReplicas(resource: Resource, provider: ResourceProvider): ResourceProvider {
-  if (resource instanceof NodeAppResource && resource.replicas > 1)
-    return new ReplicatedServiceProvider(provider);
-  return provider;
-}
-
-/** Replica names (`<service>-<i>`) must not collide with resource names: both are addressed by name. */
-export function assertReplicaNamesFree(resources: Resource[]): void {
-  const names = new Set(resources.map((r) => r.name));
-  for (const resource of resources)
-    if (resource instanceof NodeAppResource && resource.replicas > 1)
-      for (const replica of resource.replicaNames())
-        if (names.has(replica))
-          throw new Error(`Replica name "${replica}" of "${resource.name}" is also a resource name`);
-}
-
-/** Where a replica name (`sender-1`) points among started resources, if it names one. */
-export function findReplica(
-  started: Iterable<StartedResource | undefined>,
-  name: string,
-): { set: ReplicaSet; index: number } | undefined {
-  for (const candidate of started)
-    if (candidate instanceof ReplicaSet && candidate.has(name))
-      return { set: candidate, index: candidate.indexOf(name) };
-  return undefined;
-}
-
-/** Replica rows for state.json: live ones once started, planned ones before. */
-export function replicaSnapshots(
-  resource: Resource,
-  started: StartedResource | undefined,
-): ReplicaSnapshot[] | undefined {
-  if (started instanceof ReplicaSet) return started.snapshot();
-  if (!(resource instanceof NodeAppResource) || resource.replicas < 2) return undefined;
-  return resource.replicaNames().map((name, index) => ({
-    name,
-    index,
-    state: "NotStarted",
-    health: "Unknown",
-    pid: null,
-    endpoints: {},
-  }));
-}
-
-/** Starts a service with more than one replica as a ReplicaSet around the service's own provider. */
-export class ReplicatedServiceProvider implements ResourceProvider<NodeAppResource> {
-  constructor(private readonly inner: ResourceProvider<NodeAppResource>) {}
-
-  async start(resource: NodeAppResource, context: StartContext): Promise<StartedResource> {
-    for (const name of resource.replicaNames()) context.logs.register(name);
-    const set = new ReplicaSet(resource, this.inner, context);
-    await set.startAll();
-    return set;
+    this.events.log(name, message);
   }
 }

@@ -1,32 +1,43 @@
 import path from "node:path";
 import { Wait, type WaitStrategy } from "testcontainers";
 import type { ContainerResource } from "../../model/container.js";
+import { DockerfileResource } from "../../model/dockerfile.js";
 import { choosePort, isPortOpen } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
 import { ensureVolume, labelsFor, volumeName, type Owner } from "./docker-objects.js";
+import { ensureBuiltImage } from "./dockerfile-build.js";
 import { chooseImage } from "./images.js";
 import { LoopbackGenericContainer } from "./loopback.js";
 import { containerResource, logConsumer } from "./started-container.js";
 
 const HOST = "127.0.0.1";
 
-/** Runs an `addContainer` (or Jaeger) resource: endpoints on 127.0.0.1, named volumes, bind mounts, readiness. */
+/**
+ * Runs an `addContainer`, `addDockerfile` (or Jaeger) resource: endpoints on 127.0.0.1, named
+ * volumes, bind mounts, readiness. Each replica is a container of its own, with its own ports and
+ * volumes kept under the replica's name.
+ */
 export class GenericContainerProvider implements ResourceProvider<ContainerResource> {
   constructor(private readonly owner: Owner) {}
 
   async start(resource: ContainerResource, context: StartContext): Promise<StartedResource> {
-    const { image, source } = chooseImage({ resource: resource.name, fallback: resource.image });
+    // A replica keeps its own ports and volumes across restarts, under its own name.
+    const instance = context.replica?.name ?? resource.name;
+    const { image, source } =
+      resource instanceof DockerfileResource
+        ? await this.builtImage(resource, context)
+        : chooseImage({ resource: resource.name, fallback: resource.image });
     const ports = new Map<string, number>();
     for (const endpoint of resource.endpoints) {
-      const port = await choosePort(context.settings.port(resource.name, endpoint.name));
-      context.settings.setPort(resource.name, endpoint.name, port);
+      const port = await choosePort(context.settings.port(instance, endpoint.name));
+      context.settings.setPort(instance, endpoint.name, port);
       ports.set(endpoint.name, port);
     }
     await context.settings.save();
     const mounts: Array<{ source: string; target: string; mode?: "rw" | "ro" }> = [];
     for (const volume of resource.volumes) {
-      const name = volumeName(this.owner, resource.name, volume.name);
-      await ensureVolume(this.owner, resource.name, name);
+      const name = volumeName(this.owner, instance, volume.name);
+      await ensureVolume(this.owner, instance, name);
       mounts.push({ source: name, target: volume.target });
     }
     for (const bind of resource.bindMounts) {
@@ -50,7 +61,7 @@ export class GenericContainerProvider implements ResourceProvider<ContainerResou
       )
       .withBindMounts(mounts)
       .withLabels(labelsFor(this.owner, resource.name))
-      .withLogConsumer(logConsumer(context.logs, resource.name))
+      .withLogConsumer(logConsumer(context.logs, instance))
       .withWaitStrategy(waitStrategy(resource))
       .withStartupTimeout(120_000);
     if (resource.args) builder = builder.withCommand(resource.args);
@@ -79,6 +90,22 @@ export class GenericContainerProvider implements ResourceProvider<ContainerResou
       },
       stopTimeoutSeconds: 10,
     });
+  }
+
+  /** Builds (or finds) the resource's image. */
+  private async builtImage(
+    resource: DockerfileResource,
+    context: StartContext,
+  ): Promise<{ image: string; source: string }> {
+    const started = Date.now();
+    const result = await ensureBuiltImage(resource, {
+      rootDir: context.rootDir,
+      appName: this.owner.appName,
+      // One build serves every replica: its output goes to the resource's own log.
+      log: (line) => context.logs.write(resource.name, "apphost", `[apphost] build: ${line}`),
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    return { image: result.image, source: result.built ? `built in ${seconds}s` : `already built` };
   }
 }
 

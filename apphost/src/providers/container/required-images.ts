@@ -1,6 +1,7 @@
 import type { AppBuilder } from "../../model/app-builder.js";
 import { ArtemisResource } from "../../model/artemis.js";
 import { ContainerResource } from "../../model/container.js";
+import { DockerfileResource } from "../../model/dockerfile.js";
 import { PostgresServerResource } from "../../model/postgres.js";
 import { imageAvailability } from "./docker-objects.js";
 import { chooseImage, OFFICIAL_IMAGES, type ImageChoice } from "./images.js";
@@ -35,7 +36,8 @@ export function requiredImages(model: AppBuilder, env: NodeJS.ProcessEnv = proce
         env,
       );
       images.push({ resource: resource.name, ...choice });
-    } else if (resource instanceof ContainerResource) {
+    } else if (resource instanceof ContainerResource && !(resource instanceof DockerfileResource)) {
+      // A Dockerfile resource's image is built at its start, never pulled.
       images.push({
         resource: resource.name,
         ...chooseImage({ resource: resource.name, fallback: resource.image }, env),

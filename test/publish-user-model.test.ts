@@ -1,8 +1,11 @@
 // `publish` of a user's model, as a user deploys it: a container built here from a tiny image
 // (a Perl HTTP server on the local Debian base: no curl, wget or nc in it, so its published health
-// check must get by with bash) and PostgreSQL, plus an executable that publish leaves out. The
-// Compose output is brought up with docker-compose 1.29 until every container is healthy, and
-// taken down with its volumes afterwards, also when a test fails. The Kubernetes output of a
+// check must get by with bash), PostgreSQL, a plain Node app (no service defaults) that Compose
+// builds from its folder with the generic Dockerfile, and an executable that publish leaves out.
+// The Compose output is built and brought up with docker-compose 1.29 until every container is
+// healthy, and taken down with its volumes afterwards, also when a test fails. No registry answers
+// here: the Node base image is made for the test from this machine's node and npm
+// (APPHOST_NODE_BASE), where a user gets node:20-slim. The Kubernetes output of a
 // model with a plain Node app validates offline against the Kubernetes schemas.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -22,6 +25,7 @@ const run = promisify(execFile);
 const suffix = randomUUID().slice(0, 8);
 const project = `publish-user-${suffix}`;
 const IMAGE = `publish-user-test/hello:${suffix}`;
+const NODE_BASE = `publish-user-test/node-base:${suffix}`;
 /** The Kubernetes version the manifests must be valid for (as test/publish.test.ts). */
 const KUBERNETES_VERSION = "1.33.0";
 
@@ -48,11 +52,23 @@ while (my $client = $server->accept) {
 }
 `;
 
+/** A plain Node app: answers with whether it got its database's connection string. */
+const WEB_APP = `const http = require("node:http");
+http
+  .createServer((request, response) => {
+    if (request.url === "/health") return response.end("ok");
+    const url = process.env.ConnectionStrings__appdb ?? "";
+    response.end(url.startsWith("postgresql://appdb_app:") ? "connection string injected" : "none");
+  })
+  .listen(Number(process.env.PORT), process.env.HOST);
+`;
+
 let root: string;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let hello: string;
-let imageBuilt = false;
+let webUrl: string;
+const builtImages: string[] = [];
 let up = false;
 const log: string[] = [];
 
@@ -111,8 +127,44 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  imageBuilt = true;
+  builtImages.push(IMAGE);
   await docker("build", "--quiet", "--tag", IMAGE, context);
+
+  const base = path.join(root, "node-base");
+  await fs.mkdir(base);
+  await fs.copyFile(process.execPath, path.join(base, "node"));
+  await fs.cp(path.join(path.dirname(process.execPath), "../lib/node_modules/npm"), path.join(base, "npm"), {
+    recursive: true,
+  });
+  await fs.writeFile(
+    path.join(base, "Dockerfile"),
+    [
+      "FROM outbox-apphost/debian:bookworm",
+      "COPY node /usr/local/bin/node",
+      "COPY npm /usr/local/lib/node_modules/npm",
+      "RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm",
+      "",
+    ].join("\n"),
+  );
+  builtImages.push(NODE_BASE);
+  await docker("build", "--quiet", "--tag", NODE_BASE, base);
+  const web = path.join(root, "web-app");
+  await fs.mkdir(web);
+  await fs.writeFile(
+    path.join(web, "package.json"),
+    JSON.stringify({ name: "web-app", version: "1.0.0", scripts: { start: "node server.js" } }),
+  );
+  await fs.writeFile(
+    path.join(web, "package-lock.json"),
+    JSON.stringify({
+      name: "web-app",
+      version: "1.0.0",
+      lockfileVersion: 3,
+      requires: true,
+      packages: { "": { name: "web-app", version: "1.0.0" } },
+    }),
+  );
+  await fs.writeFile(path.join(web, "server.js"), WEB_APP);
 
   const app = createApp({ name: project });
   const db = app.addPostgres("pg").addDatabase("appdb");
@@ -122,6 +174,12 @@ beforeAll(async () => {
     .withHttpHealthCheck("/health")
     .withEnvironment("GREETING", "hello from the published project")
     .waitFor(db);
+  app
+    .addNodeApp("web", "web-app")
+    .withReference(db)
+    .waitFor(db)
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
   app.addExecutable("tool", "python3", ["-m", "http.server"]);
   await publish(app, {
     target: "compose",
@@ -130,21 +188,30 @@ beforeAll(async () => {
     log: (message) => log.push(message),
     digests: () => Promise.resolve(new Map()),
   });
-  const port = await freePort();
+  const [port, webPort] = [await freePort(), await freePort()];
   env = {
     ...process.env,
     COMPOSE_PROJECT_NAME: project,
     APPHOST_BIND_ADDRESS: "127.0.0.1",
+    APPHOST_NODE_BASE: NODE_BASE,
     HELLO_HTTP_PORT: String(port),
+    WEB_HTTP_PORT: String(webPort),
   };
   hello = `http://127.0.0.1:${port}`;
+  webUrl = `http://127.0.0.1:${webPort}`;
+  const webImage = /image: \$\{APPHOST_IMAGE_WEB:-([^}]+)\}/.exec(
+    await fs.readFile(path.join(dir, "docker-compose.yaml"), "utf8"),
+  )?.[1];
+  if (webImage === undefined) throw new Error("no image for web in the published file");
+  builtImages.push(webImage);
+  await compose("build");
   up = true;
   await compose("up", "-d", "--no-build");
 }, 900_000);
 
 afterAll(async () => {
   if (up) await compose("down", "--volumes", "--remove-orphans", "--timeout", "20").catch(() => "");
-  if (imageBuilt) await docker("rmi", "--force", IMAGE).catch(() => "");
+  for (const image of builtImages.reverse()) await docker("rmi", "--force", image).catch(() => "");
   if (root) await fs.rm(root, { recursive: true, force: true });
 }, 300_000);
 
@@ -155,22 +222,26 @@ describe("the published Compose project of a user model", () => {
     );
     const file = await fs.readFile(path.join(dir, "docker-compose.yaml"), "utf8");
     expect(file).toMatch(/^# tool: an executable runs on the host; not published — /m);
-    expect(Object.keys((parse(file) as { services: object }).services).sort()).toEqual(["hello", "pg"]);
+    expect(Object.keys((parse(file) as { services: object }).services).sort()).toEqual([
+      "hello",
+      "pg",
+      "web",
+    ]);
   });
 
-  it("comes up healthy: PostgreSQL, then the container, whose check needs only bash", async () => {
+  it("comes up healthy: PostgreSQL, then the container, whose check needs only bash, and the Node app", async () => {
     await eventually(
-      "both containers of the project to be healthy",
+      "every container of the project to be healthy",
       async () => {
         const health = await healthByService();
-        return health.size === 2 && health.get("pg") === "healthy" && health.get("hello") === "healthy"
-          ? true
-          : undefined;
+        return health.size === 3 && [...health.values()].every((h) => h === "healthy") ? true : undefined;
       },
       300_000,
     );
     const response = await fetch(hello, { signal: AbortSignal.timeout(10_000) });
     expect(await response.text()).toBe("hello from the published project");
+    const web = await fetch(webUrl, { signal: AbortSignal.timeout(10_000) });
+    expect(await web.text()).toBe("connection string injected");
   });
 
   it("leaves nothing behind after `docker-compose down --volumes`", async () => {

@@ -154,6 +154,27 @@ describe("the deploy plan of a user model", () => {
     });
   });
 
+  it("resolves a container's own references like an app's, once the model gives containers references", () => {
+    const app = createApp({ name: "shop" });
+    const db = app.addPostgres("pg").addDatabase("shopdb");
+    const web = app.addContainer("web", "example/web:1").withHttpEndpoint(80);
+    // The shape a container's withReference gives it (added to the model by another change).
+    Object.assign(web, { references: [db] });
+    const plan = resource(planOf(app), "web", "container");
+    expect(plan.environment.find((e) => e.name === "ConnectionStrings__shopdb")?.value).toEqual([
+      "postgresql://shopdb_app:",
+      { secret: "SECRET_SHOPDB_APP_PASSWORD" },
+      "@pg:5432/shopdb",
+    ]);
+    expect(plan.connects).toEqual([{ resource: "pg", port: 5432 }]);
+  });
+
+  it("refuses a container health check path a shell would read as syntax", () => {
+    const app = createApp({ name: "shop" });
+    app.addContainer("web", "example/web:1").withHttpEndpoint(80).withHttpHealthCheck('/x"; rm -rf /');
+    expect(() => planOf(app)).toThrow(/Cannot publish the health check path of "web"/);
+  });
+
   it("keeps a repository service's liveness path only when its model names one", () => {
     const app = createApp({ name: "shop" });
     app.addNodeService("svc", "svc").withHttpEndpoint().withHttpHealthCheck("/health");

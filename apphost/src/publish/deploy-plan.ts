@@ -565,16 +565,23 @@ function containerPlan(
   for (const [name, value] of container.environment) env.set(name, value);
   for (const dependency of container.dependencies()) for (const e of endpointsOf(dependency)) env.connect(e);
   const { buildContext } = container as Partial<{ buildContext: string }>;
-  const root = options.rootDir ?? process.cwd();
+  // Host paths of the model are relative to the project root.
+  const resolve = (relative: string) => {
+    if (options.rootDir === undefined)
+      throw new Error(
+        `Cannot publish container "${container.name}": its host paths need the project root (rootDir)`,
+      );
+    return path.resolve(options.rootDir, relative);
+  };
   return {
     kind: "container",
     name: container.name,
     image: imageSpec(container.imageVariable, container.image, options.digests),
-    buildContext: buildContext === undefined ? undefined : path.resolve(root, buildContext),
+    buildContext: buildContext === undefined ? undefined : resolve(buildContext),
     endpoints: container.endpoints.map((e) => ({ ...e })),
     environment: env.environment,
     volumes: container.volumes.map((v) => ({ ...v })),
-    bindMounts: container.bindMounts.map((b) => ({ ...b, source: path.resolve(root, b.source) })),
+    bindMounts: container.bindMounts.map((b) => ({ ...b, source: resolve(b.source) })),
     args: container.args === undefined ? undefined : [...container.args],
     health: containerHealth(container),
     dependsOn,

@@ -41,6 +41,7 @@ function userModel() {
     .withHttpEndpoint(8080)
     .withHttpHealthCheck("/healthz")
     .withVolume("data", "/data")
+    .withBindMount("cache.conf", "/etc/cache.conf", { readOnly: true })
     .withArgs("--verbose")
     .withEnvironment("MODE", "fast");
   const worker = app.addContainer("worker", "example/worker:3").withEndpoint(9000, "tcp").withPortReadiness();
@@ -232,7 +233,8 @@ describe("Compose output of a user model", () => {
       image: "${APPHOST_IMAGE_CACHE:-example/cache:1.2}",
       command: ["--verbose"],
       environment: { MODE: "fast" },
-      volumes: ["cache-data:/data"],
+      // The bind mount's source relative to the output directory, as Compose reads it.
+      volumes: ["cache-data:/data", "../cache.conf:/etc/cache.conf:ro"],
       ports: [
         "${APPHOST_BIND_ADDRESS:-127.0.0.1}:${CACHE_HTTP_PORT:?CACHE_HTTP_PORT is not set: see .env}:8080",
       ],
@@ -317,6 +319,9 @@ describe("Kubernetes output of a user model", () => {
     const [logger] = manifests("logger.yaml").filter((m) => m.kind === "Deployment");
     expect(logger?.spec.template?.spec.containers[0]?.readinessProbe).toBeUndefined();
     expect(files.get("logger.yaml")).toMatch(/^# no probe: ready when its log shows/m);
+    expect(files.get("cache.yaml")).toContain(
+      `# the host path ${path.join(root, "cache.conf")} (mounted at /etc/cache.conf`,
+    );
     expect(files.has("tool.yaml")).toBe(false);
     expect(files.get(KUSTOMIZATION_FILE)).toMatch(
       /^# tool: an executable runs on the host; not published — /m,

@@ -56,6 +56,7 @@ export function buildApp(): AppBuilder {
     .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health")
+    .withLivenessCheck("/alive")
     .withCommand("purge-published", "Purge published outbox rows", purgePublishedOutboxRows(), {
       confirm: "Delete every published and delivered outbox row now? Pending and dead rows stay.",
       description: "What the retention job does later, now",
@@ -85,6 +86,7 @@ export function buildApp(): AppBuilder {
     .withEnvironment("LOG_LEVEL", logLevel)
     .withHttpEndpoint()
     .withHttpHealthCheck("/health")
+    .withLivenessCheck("/alive")
     .withCommand("replay-dead-letters", "Replay dead letters", replayDeadLetters(["receiver", "audit"]), {
       confirm: "Move every dead-lettered message back to its consumer group's queue?",
       description: "DLQ.entity-items.<group> back to entity-items.<group>, for every group",

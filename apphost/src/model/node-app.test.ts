@@ -166,12 +166,13 @@ describe("addNpmScript", () => {
 });
 
 describe("publish", () => {
-  it("refuses a model with a node app, naming the app, before writing anything", () => {
+  // What a node app publishes as: apphost/src/publish/user-model.test.ts.
+  it("needs the project root to publish a node app (its folder is the image's source), naming the app", () => {
     const model = createApp();
     const db = model.addPostgres("pg").addDatabase("appdb");
     model.addNodeApp("web", "web", { entry: "server.js" }).withReference(db).withHttpEndpoint();
     expect(() => deployPlan(model, { serviceTag: "t" })).toThrow(
-      'Cannot publish resource "web" of kind "node-app"',
+      'Cannot publish Node app "web" without the project root',
     );
   });
 });

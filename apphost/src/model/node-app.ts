@@ -44,6 +44,8 @@ export class NodeAppResource extends Resource {
   readonly parameterEnvironment = new Map<string, ParameterResource>();
   httpEndpoint: HttpEndpointOptions | undefined;
   healthCheckPath: string | undefined;
+  /** Published liveness probe path (`withLivenessCheck`); none unless the model names one. */
+  livenessPath: string | undefined;
   /** How many processes run this app, each with its own port and instance id (`<name>-0` …). */
   replicas = 1;
   /** Started with the tsx loader and `@outbox/service-defaults/instrument`, and given an `ADMIN_TOKEN`. */
@@ -96,6 +98,16 @@ export class NodeAppResource extends Resource {
   withHttpHealthCheck(pathname: string): this {
     if (!pathname.startsWith("/")) throw new Error(`Health check path must start with '/': "${pathname}"`);
     this.healthCheckPath = pathname;
+    return this;
+  }
+
+  /**
+   * The path that answers 2xx while the process is alive at all (even when not ready): published
+   * as the Kubernetes liveness and startup probe. Without it, nothing restarts a live process.
+   */
+  withLivenessCheck(pathname: string): this {
+    if (!pathname.startsWith("/")) throw new Error(`Liveness check path must start with '/': "${pathname}"`);
+    this.livenessPath = pathname;
     return this;
   }
 

@@ -4,15 +4,20 @@
 // appears in every output and both outputs agree on names, ports and variables.
 
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js";
 import { hashArtemisPassword, renderRolesFile } from "../artemis/instance.js";
 import { brokerRoles } from "../artemis/security.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
+import { ContainerResource, type ContainerEndpoint } from "../model/container.js";
+import { ExecutableResource } from "../model/executable.js";
+import { NodeAppResource } from "../model/node-app.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { ParameterResource } from "../model/parameter.js";
 import { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
-import { envPrefix, type Resource } from "../model/resource.js";
+import { envPrefix, type ReferenceTarget, type Resource } from "../model/resource.js";
 import { referenceEnvironment } from "../runtime/environment.js";
 import { databaseRoleNames } from "../runtime/postgres-roles.js";
 import { imageVariable, OFFICIAL_IMAGES } from "../providers/container/images.js";
@@ -26,9 +31,6 @@ export const POSTGRES_USER = "postgres";
 export const ARTEMIS_USER = "artemis";
 /** Inside the broker container: where the published broker.properties is mounted, read on every start. */
 export const ARTEMIS_CONFIG_DIR = "/etc/outbox-broker";
-/** The probes every service answers (service-defaults/src/host.ts): readiness and liveness. */
-export const READINESS_PATH = "/health";
-export const LIVENESS_PATH = "/alive";
 
 /** A value that is literal text with secrets spliced in by name; renderers decide the syntax. */
 export type TemplatePart = string | { secret: string };
@@ -114,10 +116,17 @@ export interface ServicePlan {
   /** The repository folder the image is built from (e.g. sender-service). */
   directory: string;
   image: ImageSpec;
+  /**
+   * How a plain Node app's image is built (addNodeApp, addNpmScript); undefined for a service of
+   * this repository's kind (NodeServiceResource), whose image `npm run images:services` builds.
+   */
+  build: NodeAppBuild | undefined;
   replicas: number;
   port: number | undefined;
+  /** From the model's withHttpHealthCheck; none is assumed. */
   readinessPath: string | undefined;
-  livenessPath: string;
+  /** From the model's withLivenessCheck; none is assumed. */
+  livenessPath: string | undefined;
   /** Infrastructure and services this one waits for (healthy first), by plan resource name. */
   dependsOn: string[];
   /**
@@ -140,23 +149,73 @@ export interface MigrationsPlan {
   dependsOn: string[];
 }
 
+export interface NodeAppBuild {
+  /** The app's folder, absolute: the build context. */
+  contextDir: string;
+  /** "own": the folder's Dockerfile; "generic": the generic Node Dockerfile (node-app-image.ts). */
+  dockerfile: "own" | "generic";
+  /** What a generic image runs, e.g. ["node", "server.js"]; undefined with its own Dockerfile (its CMD). */
+  command: string[] | undefined;
+}
+
+/** How a container's health is checked once deployed: from the model's readiness. */
+export type ContainerHealth =
+  | { kind: "http"; path: string; port: number }
+  | { kind: "tcp"; port: number }
+  | { kind: "none"; reason: string };
+
+/** An `addContainer` resource (and kinds built on it, e.g. Jaeger). */
+export interface ContainerPlan {
+  kind: "container";
+  name: string;
+  image: ImageSpec;
+  /** A folder with a Dockerfile the image is built from instead of pulled (absolute). */
+  buildContext: string | undefined;
+  endpoints: ContainerEndpoint[];
+  environment: Array<{ name: string; value: Template }>;
+  volumes: Array<{ name: string; target: string }>;
+  /** Host paths (absolute): Compose mounts them; Kubernetes cannot, and says so. */
+  bindMounts: Array<{ source: string; target: string; readOnly: boolean }>;
+  args: string[] | undefined;
+  health: ContainerHealth;
+  dependsOn: string[];
+  connects: Connection[];
+}
+
+/** A resource of the model that publish leaves out, and why (a line in the output and a comment). */
+export interface ExcludedResource {
+  name: string;
+  reason: string;
+}
+
 /** A TCP connection a workload opens to another one of the plan. */
 export interface Connection {
   resource: string;
   port: number;
 }
 
-export type ResourcePlan = PostgresPlan | ArtemisPlan | ServicePlan;
+export type ResourcePlan = PostgresPlan | ArtemisPlan | ServicePlan | ContainerPlan;
 
 export interface DeployPlan {
   app: string;
   resources: ResourcePlan[];
   secrets: SecretSpec[];
+  /** Resources not published (executables), with the reason. */
+  excluded: ExcludedResource[];
+  /** Warnings for the user, e.g. a reference to a resource that is not published. */
+  notes: string[];
 }
 
 export interface DeployPlanOptions {
   /** Tag of the services' images, `<app>/<directory>:<tag>` (service-images.ts serviceImageTag). */
   serviceTag: string;
+  /**
+   * The project root: plain Node apps' folders resolve against it (their Dockerfile, their start
+   * command). Required when the model has one.
+   */
+  rootDir?: string;
+  /** Image tag per plain Node app (node-app-image.ts nodeAppImageTag); default: serviceTag. */
+  appTags?: ReadonlyMap<string, string>;
   /** Registry digests (`sha256:…`) by image reference, for the images whose digest is known. */
   digests?: ReadonlyMap<string, string>;
 }
@@ -189,13 +248,22 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions): Deplo
     throw new Error(`Invalid image tag "${options.serviceTag}"`);
   const secrets: SecretSpec[] = [];
   const resources: ResourcePlan[] = [];
+  const excluded: ExcludedResource[] = [];
+  const notes: string[] = [];
   const deployed = (r: Resource) => (r instanceof PostgresDatabaseResource ? r.server.name : r.name);
   // Parameters are values, not deployed things: they become variables of the services using them.
+  // Executables are not published: waiting for one is dropped, with a note.
   const dependsOn = (r: Resource) =>
     unique(
       r
         .dependencies()
-        .filter((d) => !(d instanceof ParameterResource))
+        .filter((d) => {
+          if (d instanceof ExecutableResource)
+            notes.push(
+              `${r.name}: waits for the executable "${d.name}", which is not published; the wait is dropped`,
+            );
+          return !(d instanceof ParameterResource) && !(d instanceof ExecutableResource);
+        })
         .map(deployed),
     ).filter((n) => n !== r.name);
 
@@ -264,12 +332,22 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions): Deplo
         ],
         dependsOn: dependsOn(resource),
       });
-    } else if (resource instanceof NodeServiceResource) {
-      secrets.push({
-        name: adminTokenSecretName(resource.name),
-        description: `admin API token (ADMIN_TOKEN) of ${resource.name}`,
+    } else if (resource instanceof NodeAppResource) {
+      if (resource.serviceDefaults)
+        secrets.push({
+          name: adminTokenSecretName(resource.name),
+          description: `admin API token (ADMIN_TOKEN) of ${resource.name}`,
+        });
+      resources.push(servicePlan(model, resource, dependsOn(resource), options, notes));
+    } else if (resource instanceof ContainerResource) {
+      resources.push(containerPlan(model, resource, dependsOn(resource), options, notes));
+    } else if (resource instanceof ExecutableResource) {
+      excluded.push({
+        name: resource.name,
+        reason:
+          "an executable runs on the host; not published — a program has no image to deploy: " +
+          "give it a Dockerfile and declare it as a container to publish it",
       });
-      resources.push(servicePlan(model, resource, dependsOn(resource), options));
     } else if (resource instanceof ParameterResource) {
       // A secret parameter is generated into the secrets file like a password; others are literals.
       if (resource.secret)
@@ -279,120 +357,249 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions): Deplo
       throw new Error(`Cannot publish resource "${resource.name}" of kind "${resource.kind}"`);
     }
   }
-  return { app: model.name, resources, secrets };
+  return { app: model.name, resources, secrets, excluded, notes };
+}
+
+type SetVariable = (name: string, value: Template | string) => void;
+
+/** The variables a workload collects, and the connections it opens. */
+class WorkloadEnvironment {
+  readonly environment: Array<{ name: string; value: Template }> = [];
+  readonly connects: Connection[] = [];
+  readonly set: SetVariable = (name, value) =>
+    this.environment.push({ name, value: typeof value === "string" ? [value] : value });
+
+  connect(connection: Connection): void {
+    if (!this.connects.some((c) => c.resource === connection.resource && c.port === connection.port))
+      this.connects.push(connection);
+  }
+}
+
+/**
+ * A client's references as variables, in the runtime's (Aspire's) names: databases and brokers as
+ * `ConnectionStrings__<name>` and `<NAME>_*`, apps and containers as `services__<name>__<endpoint>__0`,
+ * parameters as `Parameters__<name>`. `onDatabase` sees each database reference (the migrations step).
+ */
+function addReferences(
+  model: AppBuilder,
+  client: string,
+  references: readonly ReferenceTarget[],
+  env: WorkloadEnvironment,
+  notes: string[],
+  onDatabase: (reference: ReferenceTarget, database: PostgresDatabaseResource) => void = () => undefined,
+): void {
+  for (const reference of references) {
+    const target = model.resources().find((r) => r.name === reference.name);
+    if (target !== undefined) for (const endpoint of endpointsOf(target)) env.connect(endpoint);
+    if (target instanceof PostgresDatabaseResource) {
+      onDatabase(reference, target);
+      // The runtime role, as the runtime gives it; the owner only ever to a migrations step.
+      const roles = databaseRoleNames(target.databaseName);
+      const secret = databaseRoleSecretName(target.databaseName, "app");
+      const url: Template = [
+        `postgresql://${roles.runtime}:`,
+        { secret },
+        `@${target.server.name}:${POSTGRES_PORT}/${target.databaseName}`,
+      ];
+      addReference(
+        env.set,
+        reference.connectionName,
+        url,
+        target.server.name,
+        POSTGRES_PORT,
+        roles.runtime,
+        secret,
+        {
+          databaseName: target.databaseName,
+        },
+      );
+    } else if (target instanceof ArtemisResource) {
+      // The client's own broker user (ArtemisResource.clients), never the admin.
+      const secret = brokerClientSecretName(target.name, client);
+      const uri: Template = [`amqp://${client}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
+      addReference(env.set, reference.connectionName, uri, target.name, ARTEMIS_PORT, client, secret, {});
+    } else if (target instanceof NodeAppResource) {
+      if (target.httpEndpoint)
+        env.set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
+    } else if (target instanceof ContainerResource) {
+      for (const endpoint of target.endpoints)
+        env.set(
+          `services__${target.name}__${endpoint.name}__0`,
+          `${endpoint.scheme}://${target.name}:${endpoint.targetPort}`,
+        );
+    } else if (target instanceof ParameterResource) {
+      env.set(`Parameters__${target.name}`, parameterValue(target));
+    } else if (target instanceof ExecutableResource) {
+      notes.push(
+        `${client}: references the executable "${target.name}", which is not published; ` +
+          `its services__${target.name}__* variables are left out`,
+      );
+    } else {
+      throw new Error(`Cannot publish the reference from "${client}" to "${reference.name}"`);
+    }
+  }
 }
 
 function servicePlan(
   model: AppBuilder,
-  service: NodeServiceResource,
+  service: NodeAppResource,
   dependsOn: string[],
   options: DeployPlanOptions,
+  notes: string[],
 ): ServicePlan {
-  const environment: Array<{ name: string; value: Template }> = [];
-  const set = (name: string, value: Template | string) =>
-    environment.push({ name, value: typeof value === "string" ? [value] : value });
+  const env = new WorkloadEnvironment();
   const migrations: Array<{ name: string; value: Template }> = [];
   const migrationServers: string[] = [];
-  const connects: Connection[] = [];
-  const connect = (resource: string, port: number) => {
-    if (!connects.some((c) => c.resource === resource && c.port === port)) connects.push({ resource, port });
-  };
-
-  for (const reference of service.references) {
-    const target = model.resources().find((r) => r.name === reference.name);
-    const endpoint = target === undefined ? undefined : endpointOf(target);
-    if (endpoint) connect(endpoint.resource, endpoint.port);
-    if (target instanceof PostgresDatabaseResource) {
-      migrationServers.push(target.server.name);
-      // The runtime role for the service; the owner's URL only for the migrations step, as both its
-      // connection string and <DB>_MIGRATIONS_URI (the long-running service never gets it).
-      const roles = databaseRoleNames(target.databaseName);
-      const url = (user: string, secret: string): Template => [
-        `postgresql://${user}:`,
-        { secret },
-        `@${target.server.name}:${POSTGRES_PORT}/${target.databaseName}`,
-      ];
-      const appSecret = databaseRoleSecretName(target.databaseName, "app");
-      addReference(
-        set,
-        reference.connectionName,
-        url(roles.runtime, appSecret),
-        target.server.name,
-        POSTGRES_PORT,
-        roles.runtime,
-        appSecret,
-        { databaseName: target.databaseName },
-      );
-      const owner = url(roles.owner, databaseRoleSecretName(target.databaseName, "owner"));
-      migrations.push(
-        { name: `ConnectionStrings__${reference.connectionName}`, value: owner },
-        { name: `${envPrefix(reference.connectionName)}_MIGRATIONS_URI`, value: owner },
-      );
-    } else if (target instanceof ArtemisResource) {
-      // The service's own broker user (ArtemisResource.clients), never the admin.
-      const secret = brokerClientSecretName(target.name, service.name);
-      const uri: Template = [`amqp://${service.name}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
-      addReference(set, reference.connectionName, uri, target.name, ARTEMIS_PORT, service.name, secret, {});
-    } else if (target instanceof NodeServiceResource && target.httpEndpoint) {
-      set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
-    } else if (target instanceof ParameterResource) {
-      set(`Parameters__${target.name}`, parameterValue(target));
-    } else {
-      throw new Error(`Cannot publish the reference from "${service.name}" to "${reference.name}"`);
-    }
-  }
+  addReferences(model, service.name, service.references, env, notes, (reference, database) => {
+    migrationServers.push(database.server.name);
+    // The owner's URL only for the migrations step, as both its connection string and
+    // <DB>_MIGRATIONS_URI (the long-running service never gets it).
+    const owner: Template = [
+      `postgresql://${databaseRoleNames(database.databaseName).owner}:`,
+      { secret: databaseRoleSecretName(database.databaseName, "owner") },
+      `@${database.server.name}:${POSTGRES_PORT}/${database.databaseName}`,
+    ];
+    migrations.push(
+      { name: `ConnectionStrings__${reference.connectionName}`, value: owner },
+      { name: `${envPrefix(reference.connectionName)}_MIGRATIONS_URI`, value: owner },
+    );
+  });
+  const set = env.set;
   set("OTEL_SERVICE_NAME", service.name);
   set("NODE_ENV", "production");
   if (service.httpEndpoint) {
     set("HOST", "0.0.0.0");
     set("PORT", String(SERVICE_PORT));
-    // Other services reach it by its name (IP literals, e.g. probes, always pass the allowlist).
-    set("ALLOWED_HOSTS", service.name);
+    // service-defaults' host allowlist: other services reach it by its name (IP literals, e.g.
+    // probes, always pass the allowlist).
+    if (service.serviceDefaults) set("ALLOWED_HOSTS", service.name);
   }
-  // Its admin API token, generated per service like the runtime's.
-  set("ADMIN_TOKEN", [{ secret: adminTokenSecretName(service.name) }]);
+  // Its admin API token, generated per service like the runtime's (service defaults only).
+  if (service.serviceDefaults) set("ADMIN_TOKEN", [{ secret: adminTokenSecretName(service.name) }]);
   for (const [name, value] of service.environment) set(name, value);
   for (const [name, parameter] of service.parameterEnvironment) set(name, parameterValue(parameter));
   // waitFor without a reference still opens a connection (the readiness wait).
-  for (const dependency of service.dependencies()) {
-    const endpoint = endpointOf(dependency);
-    if (endpoint) connect(endpoint.resource, endpoint.port);
-  }
+  for (const dependency of service.dependencies()) for (const e of endpointsOf(dependency)) env.connect(e);
 
-  const image = `${model.name}/${service.directory}:${options.serviceTag}`;
+  const isService = service instanceof NodeServiceResource;
+  const image = isService
+    ? `${model.name}/${service.directory}:${options.serviceTag}`
+    : `${model.name}/${service.name}:${options.appTags?.get(service.name) ?? options.serviceTag}`;
+  const migrationsEntryPoint = isService ? service.migrationsEntryPoint : undefined;
   return {
     kind: "service",
     name: service.name,
     directory: service.directory,
     image: imageSpec(imageVariable(service.name), image, options.digests),
+    build: isService ? undefined : nodeAppBuild(service, options),
     replicas: service.replicas,
     port: service.httpEndpoint ? SERVICE_PORT : undefined,
     readinessPath: service.healthCheckPath,
-    livenessPath: LIVENESS_PATH,
+    livenessPath: service.livenessPath,
     dependsOn,
     // Only a service that declares its migrations (withMigrations) gets the step and the owner URLs.
     migrations:
-      migrations.length === 0 || service.migrationsEntryPoint === undefined
+      migrations.length === 0 || migrationsEntryPoint === undefined
         ? undefined
         : {
-            entryPoint: compiledEntryPoint(service.migrationsEntryPoint),
+            entryPoint: compiledEntryPoint(migrationsEntryPoint),
             environment: [...migrations, { name: "NODE_ENV", value: ["production"] }],
             dependsOn: unique(migrationServers),
           },
-    connects,
-    environment,
+    connects: env.connects,
+    environment: env.environment,
+  };
+}
+
+/** A plain Node app's image: its folder's own Dockerfile, else the generic one running its start command. */
+function nodeAppBuild(app: NodeAppResource, options: DeployPlanOptions): NodeAppBuild {
+  if (options.rootDir === undefined)
+    throw new Error(`Cannot publish Node app "${app.name}" without the project root (rootDir)`);
+  const contextDir = app.resolveDirectory(options.rootDir);
+  if (existsSync(path.join(contextDir, "Dockerfile")))
+    return { contextDir, dockerfile: "own", command: undefined };
+  // The command the AppHost runs, with the entry relative to the app's folder (the image's WORKDIR).
+  const start = app.startCommand(options.rootDir);
+  const inFolder = (arg: string) =>
+    path.isAbsolute(arg) && arg.startsWith(`${start.cwd}${path.sep}`) ? path.relative(start.cwd, arg) : arg;
+  const command =
+    start.command === process.execPath
+      ? ["node", ...start.args.map(inFolder)]
+      : [start.command, ...start.args];
+  return { contextDir, dockerfile: "generic", command };
+}
+
+/** Readiness in the model → the deployed health check; log readiness has no deployed equivalent. */
+function containerHealth(container: ContainerResource): ContainerHealth {
+  const readiness = container.readiness;
+  const first = container.endpoints[0];
+  if (readiness?.kind === "http") {
+    const endpoint = container.endpoints.find((e) => e.name === readiness.endpoint);
+    if (!endpoint)
+      throw new Error(`"${container.name}" has no endpoint "${readiness.endpoint}" for its health check`);
+    if (!/^\/[A-Za-z0-9._~/?=&%:@+,;!*()-]*$/.test(readiness.path))
+      throw new Error(`Cannot publish the health check path of "${container.name}": "${readiness.path}"`);
+    return { kind: "http", path: readiness.path, port: endpoint.targetPort };
+  }
+  if (readiness?.kind === "log")
+    return {
+      kind: "none",
+      reason: `ready when its log shows ${String(readiness.pattern)}: no probe checks a log, so none is published`,
+    };
+  // Port readiness, and no readiness at all (the runtime then waits for the ports too).
+  if (first) return { kind: "tcp", port: first.targetPort };
+  return { kind: "none", reason: "no endpoint and no health check in the model" };
+}
+
+function containerPlan(
+  model: AppBuilder,
+  container: ContainerResource,
+  dependsOn: string[],
+  options: DeployPlanOptions,
+  notes: string[],
+): ContainerPlan {
+  const env = new WorkloadEnvironment();
+  // Containers gain references through the model (withReference) where the model has them.
+  const { references } = container as Partial<{ references: readonly ReferenceTarget[] }>;
+  addReferences(model, container.name, references ?? [], env, notes);
+  for (const [name, value] of container.environment) env.set(name, value);
+  for (const dependency of container.dependencies()) for (const e of endpointsOf(dependency)) env.connect(e);
+  const { buildContext } = container as Partial<{ buildContext: string }>;
+  // Host paths of the model are relative to the project root.
+  const resolve = (relative: string) => {
+    if (options.rootDir === undefined)
+      throw new Error(
+        `Cannot publish container "${container.name}": its host paths need the project root (rootDir)`,
+      );
+    return path.resolve(options.rootDir, relative);
+  };
+  return {
+    kind: "container",
+    name: container.name,
+    image: imageSpec(container.imageVariable, container.image, options.digests),
+    buildContext: buildContext === undefined ? undefined : resolve(buildContext),
+    endpoints: container.endpoints.map((e) => ({ ...e })),
+    environment: env.environment,
+    volumes: container.volumes.map((v) => ({ ...v })),
+    bindMounts: container.bindMounts.map((b) => ({ ...b, source: resolve(b.source) })),
+    args: container.args === undefined ? undefined : [...container.args],
+    health: containerHealth(container),
+    dependsOn,
+    connects: env.connects,
   };
 }
 
 /** Where a workload connects to reach a resource of the model, if it is deployed and listens. */
-function endpointOf(resource: Resource): Connection | undefined {
+function endpointsOf(resource: Resource): Connection[] {
   if (resource instanceof PostgresDatabaseResource)
-    return { resource: resource.server.name, port: POSTGRES_PORT };
-  if (resource instanceof PostgresServerResource) return { resource: resource.name, port: POSTGRES_PORT };
-  if (resource instanceof ArtemisResource) return { resource: resource.name, port: ARTEMIS_PORT };
-  if (resource instanceof NodeServiceResource && resource.httpEndpoint)
-    return { resource: resource.name, port: SERVICE_PORT };
-  return undefined;
+    return [{ resource: resource.server.name, port: POSTGRES_PORT }];
+  if (resource instanceof PostgresServerResource) return [{ resource: resource.name, port: POSTGRES_PORT }];
+  if (resource instanceof ArtemisResource) return [{ resource: resource.name, port: ARTEMIS_PORT }];
+  if (resource instanceof NodeAppResource && resource.httpEndpoint)
+    return [{ resource: resource.name, port: SERVICE_PORT }];
+  if (resource instanceof ContainerResource)
+    return resource.endpoints.map((e) => ({ resource: resource.name, port: e.targetPort }));
+  return [];
 }
 
 function addReference(

@@ -1,17 +1,20 @@
 // `npm run apphost -- publish --target compose|kubernetes --output <dir>`: the model written out as
 // deploy artifacts. Secrets are generated once and kept: publishing again reuses the values in the
 // existing secrets file, because the data volumes were initialised with them (only when that file
-// is the user's own and private: output-files.ts).
+// is the user's own and private: output-files.ts), and every other value the user edited in it
+// stays too (env-file.ts). Executables are left out, with a line saying so.
 
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import type { AppBuilder } from "../model/app-builder.js";
+import { NodeAppResource } from "../model/node-app.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { applyReplicaOverrides, parseReplicaOverrides } from "../model/replica-overrides.js";
 import { generatePassword } from "../runtime/files.js";
 import { ENV_FILE, renderCompose } from "./compose/compose-publisher.js";
 import { deployPlan, type DeployPlan } from "./deploy-plan.js";
+import { mergeEnvFile, parseEnvFile } from "./env-file.js";
 import { localImageDigests } from "./image-digests.js";
 import { SECRETS_FILE, renderKubernetes } from "./kubernetes/kubernetes-publisher.js";
 import {
@@ -22,6 +25,7 @@ import {
   readPrivateFile,
   writeOutputFile,
 } from "./output-files.js";
+import { nodeAppImageTag } from "./node-app-image.js";
 import { serviceImageTag } from "./service-images.js";
 
 export type PublishTarget = "compose" | "kubernetes";
@@ -44,6 +48,8 @@ export interface PublishResult {
   secretsFile: string;
   /** Set when the output is inside a git work tree. */
   gitWorkTree: string | undefined;
+  /** True when images are built from the project's folders (Node apps, build contexts). */
+  buildsImages: boolean;
 }
 
 export async function publish(model: AppBuilder, options: PublishOptions): Promise<PublishResult> {
@@ -52,12 +58,22 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
   const hasServices = model.resources().some((r) => r instanceof NodeServiceResource);
   const serviceTag =
     options.serviceTag ?? (hasServices ? await serviceImageTag(model, options.rootDir) : "unused");
-  const images = deployPlan(model, { serviceTag }).resources.map((r) => r.image.image);
+  // A plain Node app's image is tagged from its own folder's files.
+  const appTags = new Map<string, string>();
+  for (const app of model.resources())
+    if (app instanceof NodeAppResource && !(app instanceof NodeServiceResource))
+      appTags.set(app.name, await nodeAppImageTag(app.resolveDirectory(options.rootDir)));
+  const planOptions = { serviceTag, rootDir: options.rootDir, appTags };
+  const images = deployPlan(model, planOptions).resources.map((r) => r.image.image);
   const digests = await (options.digests ?? localImageDigests)(images);
-  const plan = deployPlan(model, { serviceTag, digests });
+  const plan = deployPlan(model, { ...planOptions, digests });
+  const built = (r: DeployPlan["resources"][number]) =>
+    r.kind === "service" || (r.kind === "container" && r.buildContext !== undefined);
   const unpinned = new Set(
-    plan.resources.filter((r) => !r.image.pinned && r.kind !== "service").map((r) => r.image.image),
+    plan.resources.filter((r) => !r.image.pinned && !built(r)).map((r) => r.image.image),
   );
+  for (const excluded of plan.excluded) options.log(`${excluded.name}: ${excluded.reason}`);
+  for (const note of plan.notes) options.log(`note: ${note}`);
   for (const image of unpinned)
     options.log(
       `note: no registry digest known for ${image}: pinned by tag only. ` +
@@ -68,8 +84,21 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
   const secretsPath = path.join(outputDir, secretsName);
 
   await ensureDirectory(outputDir);
-  const secrets = await secretValues(plan, secretsPath);
-  const files = options.target === "compose" ? renderCompose(plan, secrets) : renderKubernetes(plan, secrets);
+  const previousSecrets = await readPrivateFile(secretsPath);
+  const secrets = secretValues(plan, previousSecrets);
+  const layout = { outputDir };
+  const files =
+    options.target === "compose"
+      ? renderCompose(plan, secrets, layout)
+      : renderKubernetes(plan, secrets, layout);
+  // The user's edits to the secrets file win over the regenerated defaults.
+  const merged = mergeEnvFile(previousSecrets, files.get(secretsName) ?? "");
+  files.set(secretsName, merged.text);
+  if (merged.kept.length > 0)
+    options.log(
+      `${secretsName}: kept ${merged.kept.join(", ")} from the previous file (not written by the model; ` +
+        `see its end, remove what nothing uses)`,
+    );
   // Keeps the secrets file out of commits when the output sits in a repository; the user's own
   // lines in an existing .gitignore stay.
   files.set(
@@ -90,19 +119,19 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
         `or publish outside the repository.`,
     );
   }
-  return { files: [...files.keys()].sort(), secretsFile: secretsPath, gitWorkTree };
+  return {
+    files: [...files.keys()].sort(),
+    secretsFile: secretsPath,
+    gitWorkTree,
+    buildsImages: plan.resources.some(built),
+  };
 }
 
 /** Existing values from the secrets file (KEY=value lines), new ones for the rest. */
-async function secretValues(plan: DeployPlan, file: string): Promise<Record<string, string>> {
-  const existing: Record<string, string> = {};
-  const text = (await readPrivateFile(file)) ?? "";
-  for (const line of text.split("\n")) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
-    if (match?.[1] && match[2] !== undefined) existing[match[1]] = match[2];
-  }
+function secretValues(plan: DeployPlan, previous: string | undefined): Record<string, string> {
+  const existing = parseEnvFile(previous ?? "");
   // Letters and digits only: safe inside connection URIs and YAML without quoting or escaping.
-  return Object.fromEntries(plan.secrets.map((s) => [s.name, existing[s.name] || generatePassword(32)]));
+  return Object.fromEntries(plan.secrets.map((s) => [s.name, existing.get(s.name) || generatePassword(32)]));
 }
 
 async function gitWorkTreeOf(dir: string): Promise<string | undefined> {
@@ -120,11 +149,13 @@ async function gitWorkTreeOf(dir: string): Promise<string | undefined> {
 const USAGE = `Usage: npm run apphost -- publish --target <compose|kubernetes> --output <dir>
 
 Writes the application model (the model file, see apphost --help) as deploy artifacts:
-  compose     docker-compose.yaml, .env (generated secrets), broker configuration
+  compose     docker-compose.yaml, .env (generated secrets and settings), broker configuration
   kubernetes  manifests (Deployments, StatefulSets, Services, ConfigMaps, NetworkPolicies),
-              secrets.env and a kustomization.yaml (kubectl apply -k <dir>)
-Secrets are generated once and kept when you publish again into the same directory (only from a
-secrets file of yours with mode 0600; anything else is refused).
+              secrets.env, a kustomization.yaml (kubectl apply -k <dir>) and, when images are
+              built from the project's folders, build-images.sh
+Secrets are generated once; publishing again into the same directory keeps every value you left in
+.env / secrets.env (only from a file of yours with mode 0600; anything else is refused). Node apps
+are built from their folders (their Dockerfile, or a generic one); executables are not published.
 
 Options:
   --replicas <svc=n,...>   replica counts, e.g. sender=3,receiver=3 (default: the model's)
@@ -192,10 +223,16 @@ export async function publishCommand(
   say(`wrote ${result.files.length} files to ${path.resolve(values.output)}:`);
   for (const file of result.files) say(`  ${file}`);
   say(`secrets: ${result.secretsFile} (mode 0600)`);
-  say(
-    values.target === "compose"
-      ? `run: cd ${values.output} && docker-compose up -d   (or: docker compose up -d)`
-      : `run: kubectl apply -k ${values.output}`,
-  );
+  if (values.target === "compose")
+    say(
+      result.buildsImages
+        ? `run: cd ${values.output} && docker-compose build && docker-compose up -d   (or: docker compose up -d --build)`
+        : `run: cd ${values.output} && docker-compose up -d   (or: docker compose up -d)`,
+    );
+  else {
+    if (result.buildsImages)
+      say(`build: sh ${path.join(values.output, "build-images.sh")}, then push the images to your registry`);
+    say(`run: kubectl apply -k ${values.output}`);
+  }
   return 0;
 }

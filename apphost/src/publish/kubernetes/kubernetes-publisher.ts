@@ -1,8 +1,16 @@
 // The deploy plan as Kubernetes manifests, applied with `kubectl apply -k <dir>`:
-//   - services: Deployments (replicas from withReplicas) with startup/liveness probes on /alive and
-//     a readiness probe on /health, init containers that wait for each dependency and then run the
-//     database migrations (the only container with the owner's credentials), requests and limits;
-//     plus a Service each;
+//   - services and Node apps: Deployments (replicas from withReplicas) with startup/liveness probes
+//     on the model's liveness path (withLivenessCheck) and a readiness probe on its health check
+//     path (withHttpHealthCheck), none where the model names none, init containers that wait for
+//     each dependency and then run the database migrations (withMigrations; the only container
+//     with the owner's credentials), requests and limits; plus a Service each. A plain Node app's
+//     image is built from its folder (build-images.sh in the output);
+//   - containers (addContainer): a Deployment (a StatefulSet with a claim per named volume) running
+//     the image as the image wants (its own user), a readiness probe from the model's readiness
+//     (HTTP path, or TCP for port readiness; none for log readiness, said in a comment), no wait
+//     for dependencies (the image may have nothing to wait with: Kubernetes restarts it until they
+//     answer), and a Service for its endpoints;
+//   - executables are not published (a comment in kustomization.yaml says so);
 //   - PostgreSQL and Artemis: StatefulSets with PersistentVolumeClaims and a Service each;
 //   - every pod passes the Pod Security "restricted" profile (non-root numeric user, seccomp
 //     RuntimeDefault, no privilege escalation, every capability dropped) with a read-only root
@@ -15,6 +23,7 @@
 // Plain manifests rather than a Helm chart: every value that differs per deployment is either in
 // secrets.env or a kustomize patch away, and the output validates as it is, with no rendering step.
 
+import path from "node:path";
 import { stringify } from "yaml";
 import {
   ARTEMIS_CONFIG_DIR,
@@ -28,16 +37,25 @@ import {
   renderTemplate,
   secretsIn,
   type ArtemisPlan,
+  type ContainerPlan,
   type DeployPlan,
   type PostgresPlan,
   type ResourcePlan,
   type ServicePlan,
 } from "../deploy-plan.js";
 import { INIT_SCRIPT, POSTGRES_UID, type PublishedFiles } from "../compose/compose-publisher.js";
+import {
+  NODE_APP_BASE,
+  NODE_APP_BASE_VARIABLE,
+  NODE_APP_DOCKERFILE,
+  NODE_APP_DOCKERFILE_TEXT,
+} from "../node-app-image.js";
 import { networkPolicies } from "./network-policies.js";
 
 export const SECRETS_FILE = "secrets.env";
 export const KUSTOMIZATION_FILE = "kustomization.yaml";
+/** The `docker build` commands of the images built from the project's folders. */
+export const BUILD_SCRIPT = "build-images.sh";
 export const NETWORK_POLICIES_FILE = "network-policies.yaml";
 /** The services' image user (apphost/images/service/Dockerfile) and the official Artemis image's. */
 export const SERVICE_UID = 10001;
@@ -45,8 +63,17 @@ export const ARTEMIS_UID = 1001;
 
 type Manifest = Record<string, unknown>;
 
+/** Where the output is written: the build script's paths are relative to it. */
+export interface KubernetesLayout {
+  outputDir: string;
+}
+
 /** Renders the manifests. `secretValues` are only written to secrets.env. */
-export function renderKubernetes(plan: DeployPlan, secretValues: Record<string, string>): PublishedFiles {
+export function renderKubernetes(
+  plan: DeployPlan,
+  secretValues: Record<string, string>,
+  layout?: KubernetesLayout,
+): PublishedFiles {
   const files: PublishedFiles = new Map();
   const secretName = `${plan.app}-secrets`;
   const byName = new Map(plan.resources.map((r) => [r.name, r]));
@@ -75,8 +102,18 @@ export function renderKubernetes(plan: DeployPlan, secretValues: Record<string, 
     let manifests: Manifest[];
     if (resource.kind === "postgres") manifests = postgres(plan, resource, secretName);
     else if (resource.kind === "artemis") manifests = artemis(plan, resource, secretName);
+    else if (resource.kind === "container") manifests = container(plan, resource, secretName);
     else manifests = service(plan, resource, secretName, byName);
-    files.set(`${resource.name}.yaml`, header(resource.name) + documents(manifests));
+    files.set(
+      `${resource.name}.yaml`,
+      header(resource.name) + workloadNotes(resource) + documents(manifests),
+    );
+  }
+  const build = buildScript(plan, layout);
+  if (build !== undefined) {
+    files.set(BUILD_SCRIPT, build);
+    if (plan.resources.some((r) => r.kind === "service" && r.build?.dockerfile === "generic"))
+      files.set(NODE_APP_DOCKERFILE, NODE_APP_DOCKERFILE_TEXT);
   }
   files.set(
     NETWORK_POLICIES_FILE,
@@ -87,6 +124,10 @@ export function renderKubernetes(plan: DeployPlan, secretValues: Record<string, 
   files.set(
     KUSTOMIZATION_FILE,
     header("kubectl apply -k <this directory>") +
+      (build === undefined
+        ? ""
+        : `# Build (and push) the images of the project's folders first: sh ${BUILD_SCRIPT}\n`) +
+      plan.excluded.map((e) => `# ${e.name}: ${e.reason}\n`).join("") +
       stringify({
         apiVersion: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
@@ -331,11 +372,83 @@ function secretEnvAs(name: string, secretName: string, key: string): Manifest {
   return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }
 
-/** Host and port (and HTTP path for services) a dependency answers on once it is ready. */
-function readinessTarget(dependency: ResourcePlan): { host: string; port: number; path?: string } {
-  if (dependency.kind === "postgres") return { host: dependency.name, port: POSTGRES_PORT };
-  if (dependency.kind === "artemis") return { host: dependency.name, port: ARTEMIS_PORT };
-  return { host: dependency.name, port: dependency.port ?? 0, path: dependency.readinessPath ?? "/alive" };
+/**
+ * Host and port (and HTTP path, where the model names one) a dependency answers on once it is
+ * ready; undefined for one that listens on nothing (there is nothing to wait for).
+ */
+function readinessTarget(
+  dependency: ResourcePlan,
+): { host: string; port: number; path?: string } | undefined {
+  const host = dependency.name;
+  if (dependency.kind === "postgres") return { host, port: POSTGRES_PORT };
+  if (dependency.kind === "artemis") return { host, port: ARTEMIS_PORT };
+  if (dependency.kind === "container") {
+    const health = dependency.health;
+    if (health.kind === "http") return { host, port: health.port, path: health.path };
+    if (health.kind === "tcp") return { host, port: health.port };
+    const first = dependency.endpoints[0];
+    return first === undefined ? undefined : { host, port: first.targetPort };
+  }
+  if (dependency.port === undefined) return undefined;
+  const probePath = dependency.readinessPath ?? dependency.livenessPath;
+  return probePath === undefined
+    ? { host, port: dependency.port }
+    : { host, port: dependency.port, path: probePath };
+}
+
+/** Comment lines at the top of a workload's file: what the model asked for that is not published. */
+function workloadNotes(resource: ResourcePlan): string {
+  const notes: string[] = [];
+  if (resource.kind === "container") {
+    if (resource.health.kind === "none") notes.push(`no probe: ${resource.health.reason}`);
+    for (const bind of resource.bindMounts)
+      notes.push(
+        `the host path ${bind.source} (mounted at ${bind.target} locally) is not published: use a volume or a ConfigMap`,
+      );
+  }
+  if (resource.kind === "service" && resource.port !== undefined && resource.livenessPath === undefined)
+    notes.push(
+      resource.readinessPath === undefined
+        ? "no probes: the model has no health check (withHttpHealthCheck, withLivenessCheck)"
+        : "no liveness probe: the model has no liveness check (withLivenessCheck)",
+    );
+  return notes.map((n) => `# ${n}\n`).join("");
+}
+
+/**
+ * A script with the `docker build` of every image built from the project's folders (Node apps,
+ * containers with a build context), tagged as the manifests name them; undefined when there is none.
+ */
+function buildScript(plan: DeployPlan, layout: KubernetesLayout | undefined): string | undefined {
+  const lines: string[] = [];
+  const relative = (dir: string) => {
+    if (layout === undefined)
+      throw new Error("Images are built from folders: the output directory is needed");
+    return JSON.stringify(path.relative(layout.outputDir, dir) || ".");
+  };
+  for (const r of plan.resources) {
+    const image = r.image.image.replace(/@sha256:[0-9a-f]+$/, "");
+    if (r.kind === "service" && r.build !== undefined) {
+      const dockerfile =
+        r.build.dockerfile === "generic"
+          ? ` --file ${NODE_APP_DOCKERFILE} --build-arg BASE="\${${NODE_APP_BASE_VARIABLE}:-${NODE_APP_BASE}}"`
+          : "";
+      lines.push(`docker build --tag ${image}${dockerfile} ${relative(r.build.contextDir)}`);
+    } else if (r.kind === "container" && r.buildContext !== undefined) {
+      lines.push(`docker build --tag ${image} ${relative(r.buildContext)}`);
+    }
+  }
+  if (lines.length === 0) return undefined;
+  return [
+    "#!/bin/sh",
+    `# Generated by the Outbox AppHost from the application model "${plan.app}": builds the images the`,
+    "# manifests name from the project's folders. Push them to your cluster's registry (retag with a",
+    "# kustomize `images:` entry) before kubectl apply -k.",
+    "set -eu",
+    'cd "$(dirname "$0")"',
+    ...lines,
+    "",
+  ].join("\n");
 }
 
 // A Service only routes to ready pods, so a connection through it means the dependency's own
@@ -368,10 +481,11 @@ function service(
   const image = svc.image.image;
   const securityContext = CONTAINER_SECURITY;
   const small = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } };
-  const initContainers: Manifest[] = svc.dependsOn.map((name) => {
+  const initContainers: Manifest[] = svc.dependsOn.flatMap((name) => {
     const dependency = byName.get(name);
     if (!dependency) throw new Error(`"${svc.name}" depends on unknown resource "${name}"`);
     const target = readinessTarget(dependency);
+    if (target === undefined) return [];
     return {
       name: `wait-for-${name}`,
       image,
@@ -406,29 +520,36 @@ function service(
   const container: Manifest = {
     name: svc.name,
     image,
+    // A generic Node app image has no command of its own: the model's start command.
+    ...(svc.build?.command === undefined ? {} : { command: svc.build.command }),
     env,
     resources: { requests: { cpu: "100m", memory: "192Mi" }, limits: { cpu: "1", memory: "512Mi" } },
     securityContext,
   };
   if (http && svc.port !== undefined) {
     container.ports = [{ name: "http", containerPort: svc.port }];
-    container.startupProbe = {
-      httpGet: { ...http, path: svc.livenessPath },
-      periodSeconds: 2,
-      failureThreshold: 60,
-    };
-    container.livenessProbe = {
-      httpGet: { ...http, path: svc.livenessPath },
-      periodSeconds: 10,
-      timeoutSeconds: 3,
-      failureThreshold: 3,
-    };
-    container.readinessProbe = {
-      httpGet: { ...http, path: svc.readinessPath ?? svc.livenessPath },
-      periodSeconds: 5,
-      timeoutSeconds: 3,
-      failureThreshold: 3,
-    };
+    // Probes only on the paths the model names: a path the app does not serve would restart it forever.
+    if (svc.livenessPath !== undefined) {
+      container.startupProbe = {
+        httpGet: { ...http, path: svc.livenessPath },
+        periodSeconds: 2,
+        failureThreshold: 60,
+      };
+      container.livenessProbe = {
+        httpGet: { ...http, path: svc.livenessPath },
+        periodSeconds: 10,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+      };
+    }
+    const readinessPath = svc.readinessPath ?? svc.livenessPath;
+    if (readinessPath !== undefined)
+      container.readinessProbe = {
+        httpGet: { ...http, path: readinessPath },
+        periodSeconds: 5,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+      };
   }
   const manifests: Manifest[] = [
     {
@@ -455,5 +576,89 @@ function service(
   ];
   container.volumeMounts = [{ name: "tmp", mountPath: "/tmp" }];
   if (svc.port !== undefined) manifests.push(clusterService(plan, svc.name, svc.port, "http"));
+  return manifests;
+}
+
+/** A Kubernetes port name (at most 15 characters): the endpoint's name when it fits. */
+function portName(endpoint: { name: string; targetPort: number }): string {
+  return endpoint.name.length <= 15 ? endpoint.name : `port-${endpoint.targetPort}`;
+}
+
+function container(plan: DeployPlan, ctr: ContainerPlan, secretName: string): Manifest[] {
+  const probe: Manifest | undefined =
+    ctr.health.kind === "http"
+      ? { httpGet: { path: ctr.health.path, port: ctr.health.port } }
+      : ctr.health.kind === "tcp"
+        ? { tcpSocket: { port: ctr.health.port } }
+        : undefined;
+  const spec: Manifest = {
+    name: ctr.name,
+    image: ctr.image.image,
+    ...(ctr.args === undefined ? {} : { args: ctr.args }),
+    ...(ctr.environment.length === 0 ? {} : { env: containerEnv(ctr.environment, secretName) }),
+    ...(ctr.endpoints.length === 0
+      ? {}
+      : { ports: ctr.endpoints.map((e) => ({ name: portName(e), containerPort: e.targetPort })) }),
+    ...(ctr.volumes.length === 0
+      ? {}
+      : { volumeMounts: ctr.volumes.map((v) => ({ name: v.name, mountPath: v.target })) }),
+    ...(probe === undefined
+      ? {}
+      : { readinessProbe: { ...probe, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 } }),
+    resources: { requests: { cpu: "100m", memory: "128Mi" } },
+    // The image's own user (it may need root): only privilege gains are refused. Add runAsNonRoot
+    // and a read-only root filesystem in a kustomize patch when the image allows them.
+    securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } },
+  };
+  const pod: Manifest = {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+    containers: [spec],
+  };
+  const workload: Manifest =
+    ctr.volumes.length === 0
+      ? {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: ctr.name, labels: labels(plan, ctr.name) },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: selector(ctr.name) },
+            template: { metadata: { labels: labels(plan, ctr.name) }, spec: pod },
+          },
+        }
+      : {
+          // Named volumes keep their data: one claim per volume, as the runtime keeps one named volume.
+          apiVersion: "apps/v1",
+          kind: "StatefulSet",
+          metadata: { name: ctr.name, labels: labels(plan, ctr.name) },
+          spec: {
+            serviceName: ctr.name,
+            replicas: 1,
+            selector: { matchLabels: selector(ctr.name) },
+            template: { metadata: { labels: labels(plan, ctr.name) }, spec: pod },
+            volumeClaimTemplates: ctr.volumes.map((v) => ({
+              metadata: { name: v.name, labels: labels(plan, ctr.name) },
+              spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+            })),
+          },
+        };
+  const manifests = [workload];
+  if (ctr.endpoints.length > 0)
+    manifests.push({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: ctr.name, labels: labels(plan, ctr.name) },
+      spec: {
+        selector: selector(ctr.name),
+        ports: ctr.endpoints.map((e) => ({
+          name: portName(e),
+          port: e.targetPort,
+          targetPort: portName(e),
+          protocol: "TCP",
+        })),
+      },
+    });
   return manifests;
 }

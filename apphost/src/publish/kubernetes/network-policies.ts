@@ -2,14 +2,15 @@
 // unless a rule below lets it through, and the rules come from the model alone:
 //   - a service reaches what it references or waits for (its databases' servers, the broker,
 //     other services' HTTP ports) and those accept it, on that port only;
-//   - the services' HTTP ports accept anyone (the Service is how users and ingresses reach them);
+//   - the services' HTTP ports and the containers' HTTP(S) endpoints accept anyone (the Service is
+//     how users and ingresses reach them); a container's other ports only its declared clients;
 //   - every pod may ask the cluster DNS (kube-system) for names;
 //   - a service with OTEL_EXPORTER_OTLP_ENDPOINT may reach that port (the collector is outside the
 //     model, so anywhere).
 // The default deny selects the app's own pods (app.kubernetes.io/part-of), not the whole
 // namespace, so applying the output never cuts off other workloads sharing the namespace.
 
-import { type Connection, type DeployPlan, type ServicePlan } from "../deploy-plan.js";
+import { type Connection, type ContainerPlan, type DeployPlan, type ServicePlan } from "../deploy-plan.js";
 
 type Manifest = Record<string, unknown>;
 type Labels = (plan: DeployPlan, name: string) => Record<string, string>;
@@ -32,7 +33,10 @@ export function networkPolicies(plan: DeployPlan, labels: Labels): Manifest[] {
     spec,
   });
   const known = new Set(plan.resources.map((r) => r.name));
-  const services = plan.resources.filter((r): r is ServicePlan => r.kind === "service");
+  // Every workload that connects to others: Node apps and containers.
+  const services = plan.resources.filter(
+    (r): r is ServicePlan | ContainerPlan => r.kind === "service" || r.kind === "container",
+  );
   for (const service of services)
     for (const connection of service.connects)
       if (!known.has(connection.resource))
@@ -64,17 +68,18 @@ export function networkPolicies(plan: DeployPlan, labels: Labels): Manifest[] {
       s.connects.filter((c) => c.resource === resource.name).map((c) => ({ client: s.name, port: c.port })),
     );
     const ingress: Manifest[] = [];
+    const open = openPorts(resource);
     for (const port of unique(clients.map((c) => c.port))) {
-      // A service's HTTP port accepts everyone below: no per-client rule needed for it.
-      if (resource.kind === "service" && port === resource.port) continue;
+      // Open ports accept everyone below: no per-client rule needed for them.
+      if (open.includes(port)) continue;
       ingress.push({
         from: unique(clients.filter((c) => c.port === port).map((c) => c.client)).map(pods),
         ports: [{ protocol: "TCP", port }],
       });
     }
     const egress: Manifest[] = [];
-    if (resource.kind === "service") {
-      if (resource.port !== undefined) ingress.push({ ports: [{ protocol: "TCP", port: resource.port }] });
+    for (const port of open) ingress.push({ ports: [{ protocol: "TCP", port }] });
+    if (resource.kind === "service" || resource.kind === "container") {
       for (const connection of groupByResource(resource.connects))
         egress.push({
           to: [pods(connection.resource)],
@@ -96,8 +101,18 @@ export function networkPolicies(plan: DeployPlan, labels: Labels): Manifest[] {
   return manifests;
 }
 
-/** The port of the service's OTLP endpoint, when it has a literal OTEL_EXPORTER_OTLP_ENDPOINT. */
-export function otlpPort(service: ServicePlan): number | undefined {
+/** Ports anyone may reach: a Node app's HTTP port, a container's HTTP(S) endpoints. */
+function openPorts(resource: DeployPlan["resources"][number]): number[] {
+  if (resource.kind === "service") return resource.port === undefined ? [] : [resource.port];
+  if (resource.kind === "container")
+    return resource.endpoints
+      .filter((e) => e.scheme === "http" || e.scheme === "https")
+      .map((e) => e.targetPort);
+  return [];
+}
+
+/** The port of the workload's OTLP endpoint, when it has a literal OTEL_EXPORTER_OTLP_ENDPOINT. */
+export function otlpPort(service: Pick<ServicePlan, "name" | "environment">): number | undefined {
   const variable = service.environment.find((e) => e.name === "OTEL_EXPORTER_OTLP_ENDPOINT");
   if (!variable) return undefined;
   const [text, ...rest] = variable.value;

@@ -7,6 +7,7 @@ import {
   trace,
   type Span,
 } from "@opentelemetry/api";
+import { readTraceHeaders } from "@outbox/messaging";
 import type { Message } from "rhea";
 import type { Outcome } from "./process-message.js";
 
@@ -24,13 +25,7 @@ export interface ProcessSpan {
  * SDK is started (OTEL_EXPORTER_OTLP_ENDPOINT).
  */
 export function startProcessSpan(message: Message, queue: string, group: string | undefined): ProcessSpan {
-  const carrier: Record<string, string> = {};
-  const props = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const key of ["traceparent", "tracestate"]) {
-    const value = props[key];
-    if (typeof value === "string") carrier[key] = value;
-  }
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  const parent = propagation.extract(ROOT_CONTEXT, readTraceHeaders(message));
   const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
   const span = tracer.startSpan(
     `process ${queue}`,

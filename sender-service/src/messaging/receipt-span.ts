@@ -7,6 +7,7 @@ import {
   trace,
   type Span,
 } from "@opentelemetry/api";
+import { readTraceHeaders } from "@outbox/messaging";
 import type { Message } from "rhea";
 
 const tracer = trace.getTracer("sender-service");
@@ -19,13 +20,7 @@ const tracer = trace.getTracer("sender-service");
  * batch receipt continues the trace of its batch's first message). A no-op until the SDK is started.
  */
 export function startReceiptSpan(message: Message, queue: string, rows: number): Span {
-  const carrier: Record<string, string> = {};
-  const props = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const key of ["traceparent", "tracestate"]) {
-    const value = props[key];
-    if (typeof value === "string") carrier[key] = value;
-  }
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  const parent = propagation.extract(ROOT_CONTEXT, readTraceHeaders(message));
   const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
   return tracer.startSpan(
     `process ${queue}`,

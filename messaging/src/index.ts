@@ -38,3 +38,4 @@ export {
   type Decoded,
   type Settlement,
 } from "./inbox/batch-consumer.js";
+export { startConsumerSpan } from "./telemetry/consumer-span.js";

@@ -1,13 +1,5 @@
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Span,
-} from "@opentelemetry/api";
-import { readTraceHeaders } from "@outbox/messaging";
+import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { startConsumerSpan } from "@outbox/messaging";
 import type { Message } from "rhea";
 
 const tracer = trace.getTracer("sender-service");
@@ -20,23 +12,7 @@ const tracer = trace.getTracer("sender-service");
  * batch receipt continues the trace of its batch's first message). A no-op until the SDK is started.
  */
 export function startReceiptSpan(message: Message, queue: string, rows: number): Span {
-  const parent = propagation.extract(ROOT_CONTEXT, readTraceHeaders(message));
-  const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
-  return tracer.startSpan(
-    `process ${queue}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        "messaging.system": "activemq",
-        "messaging.destination.name": queue,
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        "messaging.batch.message_count": rows,
-        ...(messageId !== undefined ? { "messaging.message.id": messageId } : {}),
-      },
-    },
-    parent,
-  );
+  return startConsumerSpan(tracer, message, queue, { "messaging.batch.message_count": rows }).span;
 }
 
 export function endReceiptSpan(span: Span, error?: string): void {

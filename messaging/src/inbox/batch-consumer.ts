@@ -407,8 +407,13 @@ export class BatchConsumer<T, O extends Settlement> {
         });
         if (held.length === 0 || this.opts.probe === undefined) {
           // Without a probe nobody would end a pause: a hold is retried by the broker instead.
-          const retry: Settlement = { action: "retry", reason: "the database could not be reached" };
-          final = [...done, ...held.map((pending) => ({ pending, outcome: retry }))];
+          final = items.map((pending, i) => {
+            const outcome = outcomes[i] ?? { action: "retry", reason: "no outcome for this delivery" };
+            return {
+              pending,
+              outcome: outcome.action === "hold" ? { action: "retry", reason: outcome.reason } : outcome,
+            };
+          });
           break;
         }
         await this.settleAll(done);

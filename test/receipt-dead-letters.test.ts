@@ -4,7 +4,7 @@ import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
 import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
-import { receiptId } from "../receiver-service/src/messaging/receipt-batch.js";
+import { receiptId } from "@outbox/messaging";
 import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
 import { adminFetch, useAdminTokens } from "./support/admin.js";
 import { versionOneReceipt } from "./support/receipts.js";

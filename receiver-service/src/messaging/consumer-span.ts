@@ -1,12 +1,5 @@
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Span,
-} from "@opentelemetry/api";
+import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { startConsumerSpan } from "@outbox/messaging";
 import type { Message } from "rhea";
 import type { Outcome } from "./process-message.js";
 
@@ -24,30 +17,12 @@ export interface ProcessSpan {
  * SDK is started (OTEL_EXPORTER_OTLP_ENDPOINT).
  */
 export function startProcessSpan(message: Message, queue: string, group: string | undefined): ProcessSpan {
-  const carrier: Record<string, string> = {};
-  const props = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const key of ["traceparent", "tracestate"]) {
-    const value = props[key];
-    if (typeof value === "string") carrier[key] = value;
-  }
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
-  const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
-  const span = tracer.startSpan(
-    `process ${queue}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        "messaging.system": "activemq",
-        "messaging.destination.name": queue,
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        ...(messageId !== undefined ? { "messaging.message.id": messageId } : {}),
-        ...(group !== undefined ? { "messaging.consumer.group.name": group } : {}),
-      },
-    },
-    parent,
+  const { span, context: active } = startConsumerSpan(
+    tracer,
+    message,
+    queue,
+    group !== undefined ? { "messaging.consumer.group.name": group } : {},
   );
-  const active = trace.setSpan(parent, span);
   return { span, run: (work) => context.with(active, work) };
 }
 

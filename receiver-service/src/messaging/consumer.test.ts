@@ -87,7 +87,7 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; 
   const finish = async (outcome: Outcome) => {
     pending.shift()!(outcome);
     for (let i = 0; i < 10; i++) await Promise.resolve();
-    // Outcomes other than accept are settled in a tick of their own (settle-alone.ts).
+    // Outcomes other than accept are settled in a tick of their own (settle-alone.ts in @outbox/messaging).
     if (vi.isFakeTimers()) await vi.advanceTimersByTimeAsync(0);
     else await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 10; i++) await Promise.resolve();

@@ -1,6 +1,6 @@
 import rhea, { type Message } from "rhea";
 import { describe, expect, it } from "vitest";
-import { parseMessage, readMessageId } from "./parse-message.js";
+import { parseMessage } from "./parse-message.js";
 
 const entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
 const outboxId = "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa";
@@ -157,15 +157,5 @@ describe("parseMessage", () => {
   it("accepts the version as a numeric string", () => {
     const message = contractMessage({ application_properties: { type: "EntityItemCreated", version: "1" } });
     expect(parseMessage(message).ok).toBe(true);
-  });
-});
-
-describe("readMessageId", () => {
-  it("reads strings and AMQP uuids", () => {
-    expect(readMessageId(" abc ")).toBe("abc");
-    expect(readMessageId(Buffer.from("0193a5b27c4d7e8f9a0b1c2d3e4f5a6b", "hex"))).toBe(entityId);
-    expect(readMessageId("")).toBeUndefined();
-    expect(readMessageId("x".repeat(257))).toBeUndefined();
-    expect(readMessageId(Buffer.from("short"))).toBeUndefined();
   });
 });

@@ -1,13 +1,7 @@
 import { SpanStatusCode } from "@opentelemetry/api";
-import rhea from "rhea";
+import { buildReceiptBody, receiptId, toReceiptAmqpMessage } from "@outbox/messaging";
 import type { Connection, EventContext, Sender } from "rhea";
-import {
-  buildReceiptBody,
-  RECEIPT_VERSION,
-  receiptId,
-  receiptIdProperties,
-  type AppliedMessage,
-} from "./receipt-batch.js";
+import { receiptEntries, type AppliedMessage } from "./receipt-batch.js";
 import { startReceiptSendSpan } from "./receipt-span.js";
 
 export class ReceiptNotSentError extends Error {
@@ -16,7 +10,7 @@ export class ReceiptNotSentError extends Error {
 
 /**
  * Publishes delivery receipts, durably, and resolves only when the broker accepted one. The
- * consumer sends ONE receipt per committed batch (format version 2, receipt-batch.ts) after its
+ * consumer sends ONE receipt per committed batch (format version 2, the receipt contract of @outbox/messaging) after its
  * commit and before it accepts the batch's deliveries, so a receipt that cannot be sent turns into
  * a redelivery of the whole batch (which the inbox sees as duplicates and which sends a receipt
  * again): at least once per message, no receiver-side outbox needed. The broker drops an identical
@@ -44,7 +38,7 @@ export class ReceiptPublisher {
   async publish(applied: readonly AppliedMessage[]): Promise<void> {
     if (applied.length === 0) return;
     const sender = await this.sendable();
-    const body = buildReceiptBody(this.group, applied, new Date());
+    const body = buildReceiptBody(this.group, receiptEntries(applied), new Date());
     const messageIds = body.receipts.map((r) => r.messageId);
     const id = receiptId(this.group, messageIds);
     const { span, traceHeaders } = startReceiptSendSpan(this.address, id, messageIds.length);
@@ -56,23 +50,7 @@ export class ReceiptPublisher {
       }, this.timeoutMs);
       this.pending.set(tag, { resolve, reject, timer });
     });
-    sender.send(
-      {
-        message_id: id,
-        durable: true,
-        subject: "DeliveryReceipt",
-        content_type: "application/json",
-        application_properties: {
-          _AMQ_DUPL_ID: id,
-          type: "DeliveryReceipt",
-          version: RECEIPT_VERSION,
-          ...receiptIdProperties(messageIds),
-          ...traceHeaders,
-        },
-        body: rhea.message.data_section(Buffer.from(JSON.stringify(body))) as unknown,
-      },
-      Buffer.from(tag),
-    );
+    sender.send(toReceiptAmqpMessage(id, body, traceHeaders), Buffer.from(tag));
     try {
       await settled;
     } catch (error) {

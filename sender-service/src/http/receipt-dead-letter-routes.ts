@@ -13,7 +13,7 @@ import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { outboxStatuses } from "../data/outbox-statuses.js";
 import { outboxStatuses as statusNames } from "../data/schema.js";
-import { receiptIdsFromProperties } from "../messaging/receipt-message.js";
+import { receiptIdsFromProperties } from "@outbox/messaging";
 
 const TAG = "ReceiptDeadLetters";
 const BASE = "/api/outbox/receipt-dead-letters";
@@ -62,7 +62,7 @@ const notFound = { description: "No such receipt in the dead-letter queue", sche
 
 /**
  * The receiver names its receipts `receipt:<group>:<outbox id>` (version 1) or
- * `receipt:<group>:<sha256 of the batch's ids>` (version 2, receipt-batch.ts).
+ * `receipt:<group>:<sha256 of the batch's ids>` (version 2, the receipt contract of @outbox/messaging).
  */
 export function receiptGroup(messageId: string | undefined): string | undefined {
   const match = /^receipt:(.+):[^:]+$/.exec(messageId ?? "");

@@ -1,18 +1,12 @@
-import rhea from "rhea";
+import { toAmqpEnvelope } from "@outbox/messaging";
 import type { Message } from "rhea";
 import type { ClaimedOutboxMessage } from "../data/outbox.js";
 import type { OutboxHeaders } from "../data/schema.js";
 
 /**
- * The AMQP message for an outbox row, exactly as the message contract says (the receiver parses
- * exactly this):
- * - message_id and the string application property `_AMQ_DUPL_ID` = outbox id, so that Artemis
- *   drops a resend of a message it already has (resends happen whenever an outcome is unknown);
- * - group_id = aggregate id (unless the row is sent outside order), subject/type/version = the event, durable so that `accepted`
- *   means "on disk";
- * - the JSON payload as a data section (opaque bytes, content_type says how to read them);
- * - priority (AMQP header) and, for scheduled rows, the annotation `x-opt-delivery-time` as epoch
- *   milliseconds — a NUMBER: Artemis ignores an AMQP timestamp (what rhea makes of a Date) there.
+ * The AMQP message for an outbox row: the event envelope of @outbox/messaging (the receiver reads
+ * exactly that), with message id and duplicate id = outbox id, message group = aggregate id
+ * (unless the row is sent outside order), the JSON payload, priority and scheduled delivery.
  *
  * `trace` replaces the row's stored trace context (the relay passes its PRODUCER span's context,
  * so the consumer's span is a child of the publish, itself a child of the HTTP request).
@@ -21,30 +15,16 @@ export function toAmqpMessage(
   row: Omit<ClaimedOutboxMessage, "claimToken" | "ordered"> & { ordered?: boolean },
   trace: OutboxHeaders = row.headers,
 ): Message {
-  const applicationProperties: Record<string, unknown> = {
-    _AMQ_DUPL_ID: row.id,
+  return toAmqpEnvelope({
+    id: row.id,
     type: row.type,
-    // Explicitly an AMQP int: rhea would encode a positive JS number as uint.
-    version: rhea.types.wrap_int(row.version),
-    aggregate_id: row.aggregateId,
-  };
-  if (trace.traceparent) applicationProperties.traceparent = trace.traceparent;
-  if (trace.tracestate) applicationProperties.tracestate = trace.tracestate;
-
-  const message: Message = {
-    message_id: row.id,
-    durable: true,
-    subject: row.type,
-    // No group for a message outside per-aggregate order (scheduled/prioritised: ordered false).
-    ...(row.ordered === false ? {} : { group_id: row.aggregateId }),
-    content_type: "application/json",
-    creation_time: row.createdAt,
-    application_properties: applicationProperties,
-    body: rhea.message.data_section(Buffer.from(JSON.stringify(row.payload), "utf8")) as unknown,
-  };
-  if (row.priority !== 4) message.priority = row.priority;
-  if (row.deliverAt !== null) {
-    message.message_annotations = { "x-opt-delivery-time": rhea.types.wrap_long(row.deliverAt.getTime()) };
-  }
-  return message;
+    version: row.version,
+    aggregateId: row.aggregateId,
+    payload: row.payload,
+    createdAt: row.createdAt,
+    ordered: row.ordered !== false,
+    priority: row.priority,
+    deliverAt: row.deliverAt,
+    trace,
+  });
 }

@@ -71,7 +71,11 @@ interface Setup {
 
 function setup(execute: () => Promise<unknown>): Setup {
   const receiver = new FakeReceiver();
-  const connection = { open_receiver: () => receiver } as unknown as Connection;
+  const connection = {
+    open_receiver: () => receiver,
+    on: () => connection,
+    removeListener: () => connection,
+  } as unknown as Connection;
   const executeMock = vi.fn(execute);
   const probe = vi.fn(() => Promise.resolve(false));
   const consumer = new ReceiptConsumer({

@@ -1,10 +1,18 @@
 import type { HealthCheck, Logger } from "@outbox/service-defaults";
 import { sql } from "drizzle-orm";
-import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
+import type { Connection } from "rhea";
 import { isTransientConnectionError } from "@outbox/service-defaults";
+import {
+  BatchConsumer,
+  parseReceiptMessage,
+  type BatchContext,
+  type BatchDelivery,
+  type Receipt,
+  type ReceiptMessage,
+  type Settlement,
+} from "@outbox/messaging";
 import type { Database } from "../data/db.js";
 import { UUID } from "../data/outbox-statuses.js";
-import { parseReceiptMessage, type Receipt, type ReceiptMessage } from "./receipt-message.js";
 import { endReceiptSpan, startReceiptSpan, withSpan } from "./receipt-span.js";
 
 /**
@@ -69,106 +77,76 @@ export interface ReceiptConsumerOptions {
   probe?: () => Promise<boolean>;
 }
 
-const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
-
 /** stop()'s default budget: well inside the service host's 5 s per hook, so later hooks keep theirs. */
 const STOP_BUDGET_MS = 1_500;
 
-type ReceiverWithCredit = Receiver & { credit: number };
-
-/** A readable receipt message (one or many rows) waiting in a batch. */
-interface PendingReceipt {
-  delivery: Delivery;
-  message: Message;
-  receipt: ReceiptMessage;
-}
-
-type Settlement = "accept" | "release" | "modified";
+const STOPPED_WHILE_UNREACHABLE = "stopped while the database was unreachable";
 
 /**
- * Consumes delivery receipts and marks outbox rows delivered. A receipt is accepted only after
- * the UPDATE committed. The database unreachable: consumption pauses (no new credit) until a probe
- * answers, and the receipts in hand are kept unsettled and retried then (the broker neither counts
- * an attempt nor dead-letters them); any other failure answers
+ * Consumes delivery receipts and marks outbox rows delivered, on @outbox/messaging's
+ * BatchConsumer (credit, batches, settlement, pause on a database outage). A receipt is accepted
+ * only after the UPDATE committed. The database unreachable: consumption pauses (no new credit)
+ * until a probe answers, and the receipts in hand are held unsettled and retried then (the broker
+ * neither counts an attempt nor dead-letters them); any other failure answers
  * modified(delivery_failed), so the broker's redelivery delay applies; an unreadable receipt is
- * rejected (dead-lettered).
+ * rejected (dead-lettered) on arrival.
  *
  * A receipt message acknowledges one row (version 1) or every row of a batch the receiver applied
- * (version 2, receipt-message.ts); both are read, so old and new receivers mix freely. Receipt
- * messages are marked in batches too: the rows of the receipts in hand (up to batchSize messages)
- * go into one UPDATE and the receipts are accepted together after it committed. A batch whose
- * UPDATE fails for another reason than the database being unreachable is retried one receipt
- * message at a time, so one bad receipt cannot fail its neighbours.
+ * (version 2, the receipt contract in @outbox/messaging); both are read, so old and new receivers
+ * mix freely. Receipt messages are marked in batches too: the rows of the receipts in hand (up to
+ * batchSize messages) go into one UPDATE and the receipts are accepted together after it
+ * committed. A batch whose UPDATE fails for another reason than the database being unreachable is
+ * retried one receipt message at a time, so one bad receipt cannot fail its neighbours.
  */
 export class ReceiptConsumer {
-  private receiver: ReceiverWithCredit | undefined;
-  private inFlight = 0;
-  private readonly handlers = new Set<Promise<void>>();
-  private stopped = false;
-  private reattachTimer: NodeJS.Timeout | undefined;
-  private reattachDelayMs = 1_000;
+  private readonly consumer: BatchConsumer<ReceiptMessage, Settlement>;
   private delivered = 0;
   private unmatched = 0;
   private failed = 0;
-  private paused = false;
-  private probes = 0;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private readonly resumeWaiters = new Set<(resumed: boolean) => void>();
-  private forming: PendingReceipt[] = [];
-  /** Cancels the pending cut of the forming batch (a timeout or an immediate), when one is set. */
-  private cancelCut: (() => void) | undefined;
-  private runningBatches = 0;
-  /** Receipts taken from the broker and not settled yet: stop() releases what its budget leaves. */
-  private readonly unsettled = new Set<PendingReceipt>();
 
-  constructor(private readonly opts: ReceiptConsumerOptions) {}
-
-  start(): void {
-    this.attach();
+  constructor(private readonly opts: ReceiptConsumerOptions) {
+    const maxInFlight = opts.maxInFlight ?? 32;
+    this.consumer = new BatchConsumer<ReceiptMessage, Settlement>({
+      connection: opts.connection,
+      queue: opts.queue,
+      maxInFlight,
+      batchSize: opts.batchSize ?? 50,
+      lingerMs: opts.batchLingerMs ?? 5,
+      logger: opts.logger,
+      decode: (message) => {
+        const receipt = parseReceiptMessage(message);
+        return receipt === undefined
+          ? { ok: false, reason: "not a delivery receipt" }
+          : { ok: true, value: receipt };
+      },
+      handle: (batch, context) => this.handleBatch(batch, context),
+      ...(opts.probe !== undefined ? { probe: opts.probe } : {}),
+      // Receipts taken before a pause wait for the database instead of failing against it again.
+      waitWhilePaused: true,
+      stopTimeoutMs: STOP_BUDGET_MS,
+      // Marking is idempotent: a receipt given back while its UPDATE still runs is harmless.
+      releaseOnStopTimeout: true,
+      detachTimeoutMs: 0,
+    });
   }
 
-  private attach(): void {
-    const receiver = this.opts.connection.open_receiver({
-      source: { address: this.opts.queue },
-      autoaccept: false,
-      credit_window: 0,
-    }) as ReceiverWithCredit;
-    this.receiver = receiver;
-    // Also after every reconnect: rhea re-attaches with zero credit.
-    receiver.on("receiver_open", () => {
-      this.reattachDelayMs = 1_000;
-      this.topUp();
-    });
-    receiver.on("message", (ctx: EventContext) => this.onMessage(ctx));
-    receiver.on("receiver_error", () =>
-      this.opts.logger.warn({ queue: this.opts.queue }, "broker closed the receipt link"),
-    );
-    // rhea re-attaches after a reconnect, but not a link the broker detached (e.g. queue missing).
-    receiver.on("receiver_close", () => {
-      if (this.stopped || this.receiver !== receiver) return;
-      const delay = this.reattachDelayMs;
-      this.reattachDelayMs = Math.min(delay * 2, 30_000);
-      this.reattachTimer = setTimeout(() => {
-        this.reattachTimer = undefined;
-        if (!this.stopped) this.attach();
-      }, delay);
-    });
+  start(): void {
+    this.consumer.start();
   }
 
   healthCheck(): HealthCheck {
     return () => {
-      const r = this.receiver;
-      const attached = r !== undefined && r.is_open() && r.is_remote_open();
+      const state = this.consumer.state();
       const data = {
         queue: this.opts.queue,
         delivered: this.delivered,
         unmatched: this.unmatched,
         failed: this.failed,
-        paused: this.paused,
-        probes: this.probes,
+        paused: state.paused,
+        probes: state.probes,
       };
-      if (!attached) return { status: "degraded", detail: "receipt link not attached", data };
-      if (this.paused) return { status: "degraded", detail: "paused until the database answers", data };
+      if (!state.attached) return { status: "degraded", detail: "receipt link not attached", data };
+      if (state.paused) return { status: "degraded", detail: "paused until the database answers", data };
       return { status: "healthy", data };
     };
   }
@@ -179,152 +157,61 @@ export class ReceiptConsumer {
    * them out again, uncounted). An UPDATE still running when the budget ends is left to finish on
    * its own and its receipt released: marking is idempotent, so a redelivered receipt is harmless.
    */
-  async stop(budgetMs = STOP_BUDGET_MS): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reattachTimer);
-    clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
-    this.wakeResumeWaiters(false);
-    this.cutBatch();
-    let timer: NodeJS.Timeout | undefined;
-    const outOfTime = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), budgetMs);
-    });
-    const finished = await Promise.race([Promise.allSettled([...this.handlers]), outOfTime]);
-    clearTimeout(timer);
-    if (finished === "timeout") {
-      this.opts.logger.warn(
-        { unsettled: this.unsettled.size, budgetMs },
-        "receipt consumer stopped with receipts still being marked; released them",
-      );
-      for (const pending of [...this.unsettled]) this.settle(pending, "release");
-    }
-    this.receiver?.close();
+  stop(budgetMs = STOP_BUDGET_MS): Promise<void> {
+    return this.consumer.stop(budgetMs);
   }
 
-  /** Settles a receipt once: a late handler after stop() released it changes nothing. */
-  private settle(pending: PendingReceipt, how: Settlement): boolean {
-    if (!this.unsettled.delete(pending)) return false;
-    if (how === "accept") pending.delivery.accept();
-    else if (how === "release") pending.delivery.release();
-    else pending.delivery.modified({ delivery_failed: true });
-    return true;
-  }
-
-  private topUp(): void {
-    const r = this.receiver;
-    if (this.stopped || this.paused || r === undefined || !r.is_open()) return;
-    const wanted = (this.opts.maxInFlight ?? 32) - this.inFlight - r.credit;
-    if (wanted > 0) r.add_credit(wanted);
-  }
-
-  private onMessage(ctx: EventContext): void {
-    const { delivery, message } = ctx;
-    if (delivery === undefined || message === undefined) return;
-    if (this.stopped) {
-      delivery.release();
-      return;
-    }
-    const receipt = parseReceiptMessage(message);
-    if (receipt === undefined) {
-      delivery.reject({ condition: "amqp:decode-error", description: "not a delivery receipt" });
-      this.opts.logger.warn({ messageId: message.message_id }, "unreadable delivery receipt rejected");
-      this.topUp();
-      return;
-    }
-    this.inFlight += 1;
-    const pending: PendingReceipt = { delivery, message, receipt };
-    this.unsettled.add(pending);
-    this.forming.push(pending);
-    const maxSize = Math.min(this.opts.batchSize ?? 50, this.opts.maxInFlight ?? 32);
-    if (this.forming.length >= maxSize) {
-      this.cutBatch();
-      return;
-    }
-    if (this.cancelCut !== undefined) return;
-    // Nothing running: cut after the receipts that arrived together (same I/O turn) joined.
-    if (this.runningBatches === 0) {
-      const immediate = setImmediate(() => this.cutBatch());
-      this.cancelCut = () => clearImmediate(immediate);
-    } else {
-      const timer = setTimeout(() => this.cutBatch(), this.opts.batchLingerMs ?? 5);
-      this.cancelCut = () => clearTimeout(timer);
-    }
-  }
-
-  private cutBatch(): void {
-    this.cancelCut?.();
-    this.cancelCut = undefined;
-    const batch = this.forming;
-    if (batch.length === 0) return;
-    this.forming = [];
-    this.runningBatches += 1;
-    const handler = this.handleBatch(batch).finally(() => {
-      this.runningBatches -= 1;
-      this.inFlight -= batch.length;
-      this.handlers.delete(handler);
-      this.topUp();
-    });
-    this.handlers.add(handler);
-  }
-
-  private async handleBatch(batch: PendingReceipt[]): Promise<void> {
+  /** All receipts' rows in one UPDATE; one receipt message at a time when that fails for another reason. */
+  private async handleBatch(
+    batch: readonly BatchDelivery<ReceiptMessage>[],
+    { signal }: BatchContext,
+  ): Promise<Settlement[]> {
     if (batch.length === 1) {
       const [only] = batch;
-      if (only !== undefined) await this.handle(only);
-      return;
+      return only === undefined ? [] : [await this.handle(only, signal)];
     }
-    const spans = batch.map(({ message, receipt }) =>
-      startReceiptSpan(message, this.opts.queue, receipt.receipts.length),
+    const spans = batch.map(({ message, value }) =>
+      startReceiptSpan(message, this.opts.queue, value.receipts.length),
     );
-    for (;;) {
-      // Paused (the database is unreachable): wait for the probe instead of trying a batch that
-      // was formed meanwhile.
-      if (this.paused && !(await this.resumed())) {
-        for (const span of spans) endReceiptSpan(span, "stopped while the database was unreachable");
-        for (const pending of batch) this.settle(pending, "release");
-        return;
-      }
-      try {
-        const marked = await markAllDelivered(
-          this.opts.db,
-          batch.flatMap((p) => p.receipt.receipts),
-        );
-        batch.forEach((pending, i) => {
-          this.count(marked, pending.receipt);
-          this.settle(pending, "accept");
-          const span = spans[i];
-          if (span !== undefined) endReceiptSpan(span);
-        });
-        return;
-      } catch (error) {
-        if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
-          this.opts.logger.warn(
-            { err: error, receipts: batch.length },
-            "could not record a batch of delivery receipts; trying them one at a time",
-          );
-          for (const span of spans) endReceiptSpan(span, "batch failed; handled one at a time");
-          for (const pending of batch) {
-            if (this.stopped) this.settle(pending, "release");
-            else await this.handle(pending);
-          }
-          return;
-        }
-        this.failed += batch.length;
+    try {
+      const marked = await markAllDelivered(
+        this.opts.db,
+        batch.flatMap((d) => d.value.receipts),
+      );
+      batch.forEach((delivery, i) => {
+        this.count(marked, delivery.value);
+        const span = spans[i];
+        if (span !== undefined) endReceiptSpan(span);
+      });
+      return batch.map(() => ({ action: "accept" }));
+    } catch (error) {
+      if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
         this.opts.logger.warn(
           { err: error, receipts: batch.length },
-          "could not record a batch of delivery receipts",
+          "could not record a batch of delivery receipts; trying them one at a time",
         );
-        // Not the receipts' fault: keep them (unsettled, so the broker neither counts an attempt
-        // nor hands them out again) and try again once the database answers (top of the loop).
-        // Stopping: no retry, the broker hands them out again.
-        if (this.stopped) {
-          for (const span of spans) endReceiptSpan(span, "stopped while the database was unreachable");
-          for (const pending of batch) this.settle(pending, "release");
-          return;
+        for (const span of spans) endReceiptSpan(span, "batch failed; handled one at a time");
+        const outcomes: Settlement[] = [];
+        for (const delivery of batch) {
+          const last = outcomes.at(-1);
+          // After a hold (the database went away) the rest waits with it for the resume.
+          if (signal.aborted) outcomes.push({ action: "release" });
+          else if (last?.action === "hold") outcomes.push(last);
+          else outcomes.push(await this.handle(delivery, signal));
         }
-        this.pause();
+        return outcomes;
       }
+      this.failed += batch.length;
+      this.opts.logger.warn(
+        { err: error, receipts: batch.length },
+        "could not record a batch of delivery receipts",
+      );
+      // Not the receipts' fault: held (unsettled, so the broker neither counts an attempt nor hands
+      // them out again) and tried again once the database answers. Stopping: released.
+      for (const span of spans) endReceiptSpan(span, heldReason(signal));
+      return batch.map(() =>
+        signal.aborted ? { action: "release" } : { action: "hold", reason: describe(error) },
+      );
     }
   }
 
@@ -336,84 +223,36 @@ export class ReceiptConsumer {
     }
   }
 
-  private async handle(pending: PendingReceipt): Promise<void> {
-    const { message, receipt } = pending;
+  private async handle(
+    { message, value: receipt }: BatchDelivery<ReceiptMessage>,
+    signal: AbortSignal,
+  ): Promise<Settlement> {
     const span = startReceiptSpan(message, this.opts.queue, receipt.receipts.length);
-    for (;;) {
-      if (this.paused && !(await this.resumed())) {
-        endReceiptSpan(span, "stopped while the database was unreachable");
-        this.settle(pending, "release");
-        return;
+    try {
+      this.count(await withSpan(span, () => markAllDelivered(this.opts.db, receipt.receipts)), receipt);
+      endReceiptSpan(span);
+      return { action: "accept" };
+    } catch (error) {
+      this.failed += 1;
+      this.opts.logger.warn(
+        { err: error, messageId: message.message_id, rows: receipt.receipts.length },
+        "could not record a delivery receipt",
+      );
+      if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
+        endReceiptSpan(span, describe(error));
+        return { action: "retry", reason: describe(error) };
       }
-      try {
-        this.count(await withSpan(span, () => markAllDelivered(this.opts.db, receipt.receipts)), receipt);
-        this.settle(pending, "accept");
-        endReceiptSpan(span);
-        return;
-      } catch (error) {
-        this.failed += 1;
-        this.opts.logger.warn(
-          { err: error, messageId: message.message_id, rows: receipt.receipts.length },
-          "could not record a delivery receipt",
-        );
-        if (!isTransientConnectionError(error) || this.opts.probe === undefined) {
-          endReceiptSpan(span, error instanceof Error ? error.message : String(error));
-          this.settle(pending, "modified");
-          return;
-        }
-        // Not the receipt's fault: keep it (unsettled, so the broker neither counts an attempt
-        // nor hands it out again) and try again once the database answers (top of the loop).
-        // Stopping: no retry, the broker hands it out again.
-        if (this.stopped) {
-          endReceiptSpan(span, "stopped while the database was unreachable");
-          this.settle(pending, "release");
-          return;
-        }
-        this.pause();
-      }
+      // Not the receipt's fault: held and tried again once the database answers. Stopping: released.
+      endReceiptSpan(span, heldReason(signal));
+      return signal.aborted ? { action: "release" } : { action: "hold", reason: describe(error) };
     }
   }
+}
 
-  /**
-   * Resolves true when consumption resumes, false when the consumer stops first. Once stopped it
-   * answers false at once: stop() woke the waiters that were there, and nobody would wake a new one.
-   */
-  private resumed(): Promise<boolean> {
-    if (this.stopped) return Promise.resolve(false);
-    if (!this.paused) return Promise.resolve(true);
-    return new Promise((resolve) => this.resumeWaiters.add(resolve));
-  }
+function heldReason(signal: AbortSignal): string {
+  return signal.aborted ? STOPPED_WHILE_UNREACHABLE : "database unreachable; held until it answers";
+}
 
-  private wakeResumeWaiters(result: boolean): void {
-    for (const wake of [...this.resumeWaiters]) wake(result);
-    this.resumeWaiters.clear();
-  }
-
-  private pause(): void {
-    if (this.paused || this.stopped) return;
-    this.paused = true;
-    this.opts.logger.warn("receipt consumer paused until the database answers");
-    this.scheduleProbe(PROBE_DELAY_MS.initial);
-  }
-
-  private scheduleProbe(delayMs: number): void {
-    this.probeTimer = setTimeout(() => void this.runProbe(delayMs), delayMs);
-  }
-
-  private async runProbe(delayMs: number): Promise<void> {
-    this.probeTimer = undefined;
-    const probe = this.opts.probe;
-    if (probe === undefined || this.stopped) return;
-    this.probes += 1;
-    const ok = await probe().catch(() => false);
-    if (this.stopped) return;
-    if (!ok) {
-      this.scheduleProbe(Math.min(delayMs * 2, PROBE_DELAY_MS.max));
-      return;
-    }
-    this.paused = false;
-    this.opts.logger.info("database answers again; receipt consumer resumes");
-    this.wakeResumeWaiters(true);
-    this.topUp();
-  }
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

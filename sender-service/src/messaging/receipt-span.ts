@@ -1,12 +1,5 @@
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Span,
-} from "@opentelemetry/api";
+import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { startConsumerSpan } from "@outbox/messaging";
 import type { Message } from "rhea";
 
 const tracer = trace.getTracer("sender-service");
@@ -19,29 +12,7 @@ const tracer = trace.getTracer("sender-service");
  * batch receipt continues the trace of its batch's first message). A no-op until the SDK is started.
  */
 export function startReceiptSpan(message: Message, queue: string, rows: number): Span {
-  const carrier: Record<string, string> = {};
-  const props = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const key of ["traceparent", "tracestate"]) {
-    const value = props[key];
-    if (typeof value === "string") carrier[key] = value;
-  }
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
-  const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
-  return tracer.startSpan(
-    `process ${queue}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        "messaging.system": "activemq",
-        "messaging.destination.name": queue,
-        "messaging.operation.type": "process",
-        "messaging.operation.name": "process",
-        "messaging.batch.message_count": rows,
-        ...(messageId !== undefined ? { "messaging.message.id": messageId } : {}),
-      },
-    },
-    parent,
-  );
+  return startConsumerSpan(tracer, message, queue, { "messaging.batch.message_count": rows }).span;
 }
 
 export function endReceiptSpan(span: Span, error?: string): void {

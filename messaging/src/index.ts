@@ -1,0 +1,41 @@
+// The public API of @outbox/messaging: nothing else is importable (package.json `exports`).
+export {
+  DUPLICATE_ID_PROPERTY,
+  MAX_BODY_BYTES,
+  messageGroup,
+  readEnvelope,
+  readMessageId,
+  readTraceHeaders,
+  toAmqpEnvelope,
+  type IncomingEnvelope,
+  type OutgoingEnvelope,
+  type ReadEnvelopeResult,
+  type TraceHeaders,
+} from "./contracts/envelope.js";
+export {
+  buildReceiptBody,
+  MAX_RECEIPTS_PER_MESSAGE,
+  parseReceiptMessage,
+  RECEIPT_IDS_PER_PROPERTY,
+  RECEIPT_IDS_PROPERTY_PREFIX,
+  RECEIPT_VERSION,
+  receiptId,
+  receiptIdProperties,
+  receiptIdsFromProperties,
+  toReceiptAmqpMessage,
+  type AppliedReceiptEntry,
+  type Receipt,
+  type ReceiptBatchBody,
+  type ReceiptMessage,
+} from "./contracts/receipt.js";
+export {
+  BatchConsumer,
+  type BatchConsumerOptions,
+  type BatchConsumerState,
+  type BatchContext,
+  type BatchDelivery,
+  type BatchHandler,
+  type Decoded,
+  type Settlement,
+} from "./inbox/batch-consumer.js";
+export { startConsumerSpan } from "./telemetry/consumer-span.js";

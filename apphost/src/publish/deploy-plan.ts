@@ -12,6 +12,7 @@ import { brokerRoles } from "../artemis/security.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
 import { ContainerResource, type ContainerEndpoint } from "../model/container.js";
+import { DockerfileResource } from "../model/dockerfile.js";
 import { ExecutableResource } from "../model/executable.js";
 import { NodeAppResource } from "../model/node-app.js";
 import { NodeServiceResource } from "../model/node-service.js";
@@ -164,13 +165,22 @@ export type ContainerHealth =
   | { kind: "tcp"; port: number }
   | { kind: "none"; reason: string };
 
-/** An `addContainer` resource (and kinds built on it, e.g. Jaeger). */
+/** How an `addDockerfile` container's image is built. */
+export interface ContainerBuild {
+  /** The build context (absolute). */
+  contextDir: string;
+  /** The Dockerfile's path inside the context. */
+  dockerfile: string;
+  args: Readonly<Record<string, string>>;
+}
+
+/** An `addContainer` resource (and kinds built on it, e.g. Jaeger, `addDockerfile`). */
 export interface ContainerPlan {
   kind: "container";
   name: string;
   image: ImageSpec;
-  /** A folder with a Dockerfile the image is built from instead of pulled (absolute). */
-  buildContext: string | undefined;
+  /** An `addDockerfile` resource: the image is built from this instead of pulled. */
+  build: ContainerBuild | undefined;
   endpoints: ContainerEndpoint[];
   environment: Array<{ name: string; value: Template }>;
   volumes: Array<{ name: string; target: string }>;
@@ -564,7 +574,6 @@ function containerPlan(
   addReferences(model, container.name, references ?? [], env, notes);
   for (const [name, value] of container.environment) env.set(name, value);
   for (const dependency of container.dependencies()) for (const e of endpointsOf(dependency)) env.connect(e);
-  const { buildContext } = container as Partial<{ buildContext: string }>;
   // Host paths of the model are relative to the project root.
   const resolve = (relative: string) => {
     if (options.rootDir === undefined)
@@ -576,8 +585,21 @@ function containerPlan(
   return {
     kind: "container",
     name: container.name,
-    image: imageSpec(container.imageVariable, container.image, options.digests),
-    buildContext: buildContext === undefined ? undefined : resolve(buildContext),
+    image: imageSpec(
+      container.imageVariable,
+      container instanceof DockerfileResource
+        ? `${model.name}/${container.name}:${options.appTags?.get(container.name) ?? "latest"}`
+        : container.image,
+      options.digests,
+    ),
+    build:
+      container instanceof DockerfileResource
+        ? {
+            contextDir: resolve(container.contextDir),
+            dockerfile: container.dockerfile,
+            args: { ...container.buildArgs },
+          }
+        : undefined,
     endpoints: container.endpoints.map((e) => ({ ...e })),
     environment: env.environment,
     volumes: container.volumes.map((v) => ({ ...v })),

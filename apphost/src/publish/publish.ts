@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { parseArgs, promisify } from "node:util";
 import type { AppBuilder } from "../model/app-builder.js";
+import { DockerfileResource } from "../model/dockerfile.js";
 import { NodeAppResource } from "../model/node-app.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { applyReplicaOverrides, parseReplicaOverrides } from "../model/replica-overrides.js";
@@ -63,12 +64,14 @@ export async function publish(model: AppBuilder, options: PublishOptions): Promi
   for (const app of model.resources())
     if (app instanceof NodeAppResource && !(app instanceof NodeServiceResource))
       appTags.set(app.name, await nodeAppImageTag(app.resolveDirectory(options.rootDir)));
+    else if (app instanceof DockerfileResource)
+      appTags.set(app.name, await nodeAppImageTag(path.resolve(options.rootDir, app.contextDir)));
   const planOptions = { serviceTag, rootDir: options.rootDir, appTags };
   const images = deployPlan(model, planOptions).resources.map((r) => r.image.image);
   const digests = await (options.digests ?? localImageDigests)(images);
   const plan = deployPlan(model, { ...planOptions, digests });
   const built = (r: DeployPlan["resources"][number]) =>
-    r.kind === "service" || (r.kind === "container" && r.buildContext !== undefined);
+    r.kind === "service" || (r.kind === "container" && r.build !== undefined);
   const unpinned = new Set(
     plan.resources.filter((r) => !r.image.pinned && !built(r)).map((r) => r.image.image),
   );

@@ -252,11 +252,42 @@ describe("Compose output of a user model", () => {
     expect(yaml).not.toMatch(/^ {2}tool:/m);
   });
 
-  it("builds a container with a build context from that folder", () => {
-    const plan = planOf();
-    const cache = resource(plan, "cache", "container");
-    cache.buildContext = path.join(root, "cache-image");
-    expect(render(plan).services.cache?.build).toEqual({ context: "../cache-image" });
+  it("builds an addDockerfile container from its context, Dockerfile and build arguments", () => {
+    const app = userModel();
+    app
+      .addDockerfile("api", "api-image", {
+        dockerfile: "docker/Dockerfile.prod",
+        buildArgs: { VERSION: "2" },
+      })
+      .withHttpEndpoint(8080);
+    app.addDockerfile("plain", "plain-image");
+    const plan = deployPlan(app, {
+      serviceTag: "unused",
+      rootDir: root,
+      appTags: new Map([
+        ["web", "src-abc"],
+        ["api", "src-def"],
+      ]),
+    });
+    const api = resource(plan, "api", "container");
+    expect(api.image.image).toBe("shop/api:src-def");
+    expect(api.build).toEqual({
+      contextDir: path.join(root, "api-image"),
+      dockerfile: path.normalize("docker/Dockerfile.prod"),
+      args: { VERSION: "2" },
+    });
+    const services = render(plan).services;
+    expect(services.api?.build).toEqual({
+      context: "../api-image",
+      dockerfile: "docker/Dockerfile.prod",
+      args: { VERSION: "2" },
+    });
+    expect(services.plain?.build).toEqual({ context: "../plain-image" });
+    const script = renderKubernetes(plan, SECRETS, { outputDir }).get("build-images.sh") ?? "";
+    expect(script).toContain(
+      'docker build --tag shop/api:src-def --file "../api-image/docker/Dockerfile.prod" --build-arg "VERSION=2" "../api-image"',
+    );
+    expect(script).toContain('docker build --tag shop/plain:latest "../plain-image"');
   });
 });
 

@@ -425,9 +425,13 @@ function containerService(
   return strip({
     image: `\${${container.image.variable}:-${container.image.image}}`,
     build:
-      container.buildContext === undefined
+      container.build === undefined
         ? undefined
-        : { context: relativeTo(layout, container.name, container.buildContext) },
+        : {
+            context: relativeTo(layout, container.name, container.build.contextDir),
+            dockerfile: container.build.dockerfile === "Dockerfile" ? undefined : container.build.dockerfile,
+            args: Object.keys(container.build.args).length > 0 ? { ...container.build.args } : undefined,
+          },
     restart: "unless-stopped",
     // The image's own user and filesystem: only privilege gains are refused (an image may need root
     // or a writable filesystem; harden it further in an override file when it does not).

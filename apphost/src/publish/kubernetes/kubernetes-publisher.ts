@@ -434,8 +434,15 @@ function buildScript(plan: DeployPlan, layout: KubernetesLayout | undefined): st
           ? ` --file ${NODE_APP_DOCKERFILE} --build-arg BASE="\${${NODE_APP_BASE_VARIABLE}:-${NODE_APP_BASE}}"`
           : "";
       lines.push(`docker build --tag ${image}${dockerfile} ${relative(r.build.contextDir)}`);
-    } else if (r.kind === "container" && r.buildContext !== undefined) {
-      lines.push(`docker build --tag ${image} ${relative(r.buildContext)}`);
+    } else if (r.kind === "container" && r.build !== undefined) {
+      const file =
+        r.build.dockerfile === "Dockerfile"
+          ? ""
+          : ` --file ${relative(path.join(r.build.contextDir, r.build.dockerfile))}`;
+      const args = Object.entries(r.build.args)
+        .map(([name, value]) => ` --build-arg ${JSON.stringify(`${name}=${value}`)}`)
+        .join("");
+      lines.push(`docker build --tag ${image}${file}${args} ${relative(r.build.contextDir)}`);
     }
   }
   if (lines.length === 0) return undefined;

@@ -139,6 +139,26 @@ export default () => {
 };
 `;
 
+// The user's TypeScript setup: strict, Node's module resolution, and the package's declarations.
+const USER_TSCONFIG = {
+  compilerOptions: {
+    target: "ES2023",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    noEmit: true,
+    types: ["node"],
+  },
+  include: ["apphost.ts", "types-check.ts"],
+};
+
+// Declarations that were \`any\` would accept this; real ones reject it, and the directive then holds.
+const TYPES_CHECK = `import { createApp } from "@outbox/apphost";
+
+// @ts-expect-error: a resource name is a string
+createApp({ name: "types-check" }).addPostgres(42);
+`;
+
 async function timed<T>(label: string, step: () => Promise<T>): Promise<T> {
   const started = Date.now();
   try {
@@ -252,7 +272,7 @@ beforeAll(async () => {
     createPackedProject({
       dir: path.join(root, "project"),
       name: "packed-user",
-      install: [tarball, "express@5", "pg@8"],
+      install: [tarball, "express@5", "pg@8", "typescript@5", "@types/node@20"],
     }),
   );
   stateDir = path.join(project.dir, ".apphost");
@@ -263,6 +283,8 @@ beforeAll(async () => {
   );
   await project.write("web/server.js", WEB_SERVER);
   await project.write("site/hello.txt", "hello from python\n");
+  await project.write("tsconfig.json", `${JSON.stringify(USER_TSCONFIG, null, 2)}\n`);
+  await project.write("types-check.ts", TYPES_CHECK);
 }, 600_000);
 
 afterAll(async () => {
@@ -330,6 +352,11 @@ describe("the packed AppHost in a project outside the workspace", () => {
       code: 0,
       stdout: "function\n",
     });
+  });
+
+  it("the model typechecks against the package's declarations", async () => {
+    const typecheck = await timed("tsc", () => project.npx(["tsc", "-p", "."]));
+    expect(typecheck.code, describeResult("npx tsc -p .", typecheck)).toBe(0);
   });
 
   it("installs on macOS arm64 too: the platform's PostgreSQL package is optional, picked per platform", async () => {

@@ -10,7 +10,7 @@ import {
   removeContainers,
   removeVolumes,
 } from "../apphost/src/providers/container/docker-objects.js";
-import { LOCAL_IMAGES } from "../apphost/src/providers/container/images.js";
+import { LOCAL_IMAGES, OFFICIAL_IMAGES } from "../apphost/src/providers/container/images.js";
 import { LOCAL_IMAGES_HINT } from "../apphost/src/providers/container/required-images.js";
 import {
   createPackedProject,
@@ -201,6 +201,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A signal to a process (or, negative, a process group) that may have exited meanwhile. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -248,7 +257,7 @@ beforeAll(async () => {
   // The official postgres image where the engine has it, else the local look-alike (no registry here).
   if (
     !process.env.APPHOST_IMAGE_POSTGRES &&
-    !(await imagePresent("postgres:15")) &&
+    !(await imagePresent(OFFICIAL_IMAGES.postgres)) &&
     (await imagePresent(LOCAL_IMAGES.postgres))
   )
     imageEnvironment.APPHOST_IMAGE_POSTGRES = LOCAL_IMAGES.postgres;
@@ -294,14 +303,10 @@ afterAll(async () => {
     const state = await readState().catch(() => undefined);
     if (state && isAlive(state.apphostPid)) {
       const stopped = await apphost(["stop"]).catch(() => undefined);
-      if (stopped?.code !== 0) process.kill(state.apphostPid, "SIGTERM");
+      if (stopped?.code !== 0) signal(state.apphostPid, "SIGTERM");
       if (!(await waitForExit(state.apphostPid, 60_000))) {
         // Its own process group (it was started detached): the resources it launched go with it.
-        try {
-          process.kill(-state.apphostPid, "SIGKILL");
-        } catch {
-          // gone meanwhile
-        }
+        signal(-state.apphostPid, "SIGKILL");
         problems.push(`the AppHost (pid ${state.apphostPid}) had to be killed`);
       }
     }

@@ -1,7 +1,16 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 /** Tests whose subject is the running system, run once per provider mode. */
 const MODE_SENSITIVE = ["test/system.test.ts", "test/resilience.test.ts", "test/no-secrets-on-argv.test.ts"];
+
+/**
+ * Workspace packages resolve to their TypeScript sources (their exports' "outbox-source"
+ * condition), so that tests need no build step. Tests run in Vite's SSR environment, hence
+ * `ssr.resolve`; each project takes it, as projects do not inherit the root's options.
+ */
+const conditions = ["outbox-source", ...defaultServerConditions];
+const sources = { ssr: { resolve: { conditions } } };
 
 export default defineConfig({
   test: {
@@ -11,6 +20,7 @@ export default defineConfig({
     reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
+        ...sources,
         test: {
           name: "unit",
           include: ["*/src/**/*.test.ts"],
@@ -20,6 +30,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
@@ -29,6 +40,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         // The same files with PostgreSQL and Artemis in containers (Testcontainers, real engine).
         test: {
           name: "integration-container",

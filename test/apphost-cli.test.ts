@@ -27,7 +27,7 @@ interface Run {
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, "--no-color", "--dashboard-port", "0", ...args],
+    ["--conditions=outbox-source", "--import", "tsx", cli, "--no-color", "--dashboard-port", "0", ...args],
     {
       cwd: repositoryRoot,
       env: { ...process.env, ...env },

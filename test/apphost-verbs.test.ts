@@ -19,11 +19,15 @@ interface Result {
 /** `npm run apphost -- <args>` as a user types it (without npm's own banner). */
 async function apphost(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<Result> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ["--import", "tsx", cli, ...args], {
-      cwd: repositoryRoot,
-      timeout: timeoutMs,
-      env: { ...process.env, APPHOST_DASHBOARD_PORT: "0", ...env },
-    });
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      ["--conditions=outbox-source", "--import", "tsx", cli, ...args],
+      {
+        cwd: repositoryRoot,
+        timeout: timeoutMs,
+        env: { ...process.env, APPHOST_DASHBOARD_PORT: "0", ...env },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -127,7 +131,19 @@ describe("a detached AppHost and the CLI verbs", () => {
     const { spawn } = await import("node:child_process");
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", cli, "logs", "sender", "-f", "-n", "0", "--state-dir", stateDir],
+      [
+        "--conditions=outbox-source",
+        "--import",
+        "tsx",
+        cli,
+        "logs",
+        "sender",
+        "-f",
+        "-n",
+        "0",
+        "--state-dir",
+        stateDir,
+      ],
       {
         cwd: repositoryRoot,
         stdio: ["ignore", "pipe", "pipe"],

@@ -186,7 +186,17 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-compose-"));
   await run(
     process.execPath,
-    ["--import", "tsx", "apphost/src/cli.ts", "publish", "--target", "compose", "--output", dir],
+    [
+      "--conditions=outbox-source",
+      "--import",
+      "tsx",
+      "apphost/src/cli.ts",
+      "publish",
+      "--target",
+      "compose",
+      "--output",
+      dir,
+    ],
     { cwd: repositoryRoot, timeout: 60_000 },
   );
   const [senderPort, receiverPort] = [await freePort(), await freePort()];

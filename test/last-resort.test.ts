@@ -19,7 +19,7 @@ function isAlive(pid: number): boolean {
 async function failWith(
   command: "throw" | "reject",
 ): Promise<{ code: number | null; output: string; pid: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, ["--conditions=outbox-source", "--import", "tsx", script], {
     cwd: repositoryRoot,
     stdio: ["pipe", "pipe", "inherit"],
   });

@@ -46,7 +46,18 @@ afterAll(async () => {
 async function publish(target: string, output: string, ...extra: string[]) {
   return run(
     process.execPath,
-    ["--import", "tsx", "apphost/src/cli.ts", "publish", "--target", target, "--output", output, ...extra],
+    [
+      "--conditions=outbox-source",
+      "--import",
+      "tsx",
+      "apphost/src/cli.ts",
+      "publish",
+      "--target",
+      target,
+      "--output",
+      output,
+      ...extra,
+    ],
     { cwd: repositoryRoot, timeout: 60_000 },
   );
 }

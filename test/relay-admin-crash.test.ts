@@ -68,18 +68,22 @@ describe("SIGKILL a relay mid-batch", () => {
     // The victim sends a whole batch at once but hears each outcome 3 s late: when it dies, the
     // broker holds messages the outbox still has as pending and locked by the victim.
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "support/relay-process.ts");
-    const victim: ChildProcess = spawn(process.execPath, ["--import", "tsx", script], {
-      env: {
-        ...process.env,
-        RELAY_DATABASE_URL: databaseUrl,
-        RELAY_BROKER_URL: brokerUrl,
-        RELAY_DESTINATION: destination,
-        RELAY_BATCH_SIZE: "200",
-        RELAY_LEASE_MS: "8000",
-        RELAY_OUTCOME_DELAY_MS: "3000",
+    const victim: ChildProcess = spawn(
+      process.execPath,
+      ["--conditions=outbox-source", "--import", "tsx", script],
+      {
+        env: {
+          ...process.env,
+          RELAY_DATABASE_URL: databaseUrl,
+          RELAY_BROKER_URL: brokerUrl,
+          RELAY_DESTINATION: destination,
+          RELAY_BATCH_SIZE: "200",
+          RELAY_LEASE_MS: "8000",
+          RELAY_OUTCOME_DELAY_MS: "3000",
+        },
+        stdio: ["ignore", "pipe", "inherit"],
       },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    );
     cleanups.push(() => {
       if (victim.exitCode === null) victim.kill("SIGKILL");
     });

@@ -37,7 +37,18 @@ beforeAll(async () => {
   stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-watch-"));
   await execFileAsync(
     process.execPath,
-    ["--import", "tsx", cli, "--detach", "--watch", "--state-dir", stateDir, "--dashboard-port", "0"],
+    [
+      "--conditions=outbox-source",
+      "--import",
+      "tsx",
+      cli,
+      "--detach",
+      "--watch",
+      "--state-dir",
+      stateDir,
+      "--dashboard-port",
+      "0",
+    ],
     { cwd: repositoryRoot, timeout: 300_000 },
   );
 });

@@ -1,7 +1,21 @@
 #!/usr/bin/env node
-// The `apphost` command. The package still ships its TypeScript sources, so this launcher registers
-// tsx (a dependency of the package) before it loads the CLI; the user needs no `--import tsx`.
-import { register } from "tsx/esm/api";
+// The `apphost` command. An installed package runs its built CLI (dist/) with plain node; tsx is
+// loaded later only if the user's model file is TypeScript.
+//
+// In a checkout of this repository (src/ is there; the packed package ships dist/ alone) it runs
+// the sources instead, so that no build step stands between an edit and a run: tsx compiles them,
+// and the "outbox-source" export condition makes a model's `import "@outbox/apphost"` load the
+// same sources rather than a second, built copy of the package.
+import { existsSync } from "node:fs";
+import { URL } from "node:url";
+import { register } from "node:module";
 
-register();
-await import("../src/cli.ts");
+const sources = new URL("../src/cli.ts", import.meta.url);
+if (existsSync(sources)) {
+  const { register: registerTsx } = await import("tsx/esm/api");
+  registerTsx();
+  register("./source-condition.js", import.meta.url);
+  await import(sources.href);
+} else {
+  await import("../dist/cli.js");
+}

@@ -8,14 +8,19 @@ import { removeRelocatedClusters } from "./providers/process/postgres-initdb.js"
 import { DistributedApplication } from "./runtime/distributed-application.js";
 import { ApplicationStartError } from "./runtime/start-errors.js";
 
-/** The repository root (this file lives in apphost/src). */
+/** This repository's root (this file lives in apphost/src); its own tests resolve paths with it. */
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 export type TestMode = "process" | "container";
 
 export interface TestAppOptions {
-  /** Defaults to the model file in `repositoryRoot` (apphost.ts), as the CLI would load it. */
+  /** Defaults to the model file in `rootDir` (apphost.ts), as the CLI would load it. */
   model?: AppBuilder;
+  /**
+   * The project root the model's folders resolve against (default: the current directory, where
+   * a test runner runs, as `npx apphost` uses the model file's folder).
+   */
+  rootDir?: string;
   /** Print resource output (set APPHOST_TEST_LOGS=1 to see it while debugging). */
   console?: boolean;
   /** How infrastructure runs; default `testMode()`. */
@@ -54,9 +59,10 @@ export function testMode(env: NodeJS.ProcessEnv = process.env): TestMode {
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<DistributedApplication> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-apphost-test-"));
-  const model = options.model ?? (await loadModelFile(undefined, repositoryRoot)).model;
+  const rootDir = options.rootDir ?? process.cwd();
+  const model = options.model ?? (await loadModelFile(undefined, rootDir)).model;
   const app = new DistributedApplication(model, {
-    rootDir: repositoryRoot,
+    rootDir,
     stateDir,
     mode: options.mode ?? testMode(),
     console: options.console ?? process.env.APPHOST_TEST_LOGS === "1",

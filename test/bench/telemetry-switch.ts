@@ -24,7 +24,9 @@ async function restart(app: DistributedApplication, services: NodeServiceResourc
 }
 
 function startDashboard(): Promise<{ child: ChildProcess; url: string; otlpHeaders: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--conditions=outbox-source", "--import", "tsx", CHILD], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     let buffer = "";
     const timer = setTimeout(() => {

@@ -24,7 +24,12 @@ export interface DashboardChild {
 export async function startDashboardChild(): Promise<DashboardChild> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--import", "tsx", path.join(repositoryRoot, "test/support/dashboard-child.ts")],
+    [
+      "--conditions=outbox-source",
+      "--import",
+      "tsx",
+      path.join(repositoryRoot, "test/support/dashboard-child.ts"),
+    ],
     { cwd: repositoryRoot, stdio: ["ignore", "pipe", "pipe"] },
   );
   let exitCode: number | null | undefined;

@@ -74,7 +74,15 @@ beforeEach(async () => {
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: ["--import", "tsx", path.join(repositoryRoot, "apphost/src/cli.ts"), "mcp", "--state-dir", dir],
+      args: [
+        "--conditions=outbox-source",
+        "--import",
+        "tsx",
+        path.join(repositoryRoot, "apphost/src/cli.ts"),
+        "mcp",
+        "--state-dir",
+        dir,
+      ],
       cwd: repositoryRoot,
       stderr: "pipe",
     }),

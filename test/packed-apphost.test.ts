@@ -12,6 +12,9 @@ import {
 } from "../apphost/src/providers/container/docker-objects.js";
 import { LOCAL_IMAGES, OFFICIAL_IMAGES } from "../apphost/src/providers/container/images.js";
 import { LOCAL_IMAGES_HINT } from "../apphost/src/providers/container/required-images.js";
+import { freePort } from "../apphost/src/runtime/ports.js";
+import { parse as parseYaml } from "yaml";
+import { eventually } from "./support/receiver.js";
 import {
   createPackedProject,
   describeResult,
@@ -41,6 +44,12 @@ let greeterImage: string | undefined;
 /** The PostgreSQL image for machines that cannot pull the official one. */
 const imageEnvironment: Record<string, string> = {};
 const timings: string[] = [];
+/** Images the publish step builds (the stand-in Node base, the web app's image): removed in afterAll. */
+const builtImages: string[] = [];
+/** The published Compose project: its name, directory and environment, and whether it is up. */
+const composeProject = `packed-user-${randomBytes(4).toString("hex")}`;
+let composeEnv: Record<string, string> = {};
+let composeUp = false;
 
 interface Snapshot {
   name: string;
@@ -187,6 +196,14 @@ const apphost = (args: string[], timeoutMs?: number): Promise<CommandResult> =>
     ...(timeoutMs ? { timeoutMs } : {}),
   });
 
+/** `docker-compose <args>` in the published directory, as this project. */
+const compose = (args: string[], timeoutMs = 600_000): Promise<CommandResult> =>
+  run("docker-compose", args, {
+    cwd: path.join(project.dir, "deploy"),
+    env: { COMPOSE_PROJECT_NAME: composeProject, ...composeEnv },
+    timeoutMs,
+  });
+
 /** Alive and not a zombie: a detached AppHost outlives its parent, and whoever adopted it may not reap it. */
 function isAlive(pid: number): boolean {
   try {
@@ -285,10 +302,19 @@ beforeAll(async () => {
     }),
   );
   stateDir = path.join(project.dir, ".apphost");
-  await project.write("apphost.ts", model(greeterImage));
   await project.write(
     "web/package.json",
-    `${JSON.stringify({ name: "web", private: true, type: "module", scripts: { start: "node server.js" } }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        name: "web",
+        private: true,
+        type: "module",
+        scripts: { start: "node server.js" },
+        dependencies: { express: "^5", pg: "^8" },
+      },
+      null,
+      2,
+    )}\n`,
   );
   await project.write("web/server.js", WEB_SERVER);
   await project.write("site/hello.txt", "hello from python\n");
@@ -315,6 +341,17 @@ afterAll(async () => {
     const left = await listOwned(stateDir).catch(() => undefined);
     if (left && (left.containers.length > 0 || left.volumes.length > 0))
       problems.push(`left in Docker: ${[...left.containers, ...left.volumes].join(", ")}`);
+  }
+  if (composeUp) {
+    const down = await compose(["down", "--volumes", "--remove-orphans", "--timeout", "20"]).catch(
+      (error: Error) => ({ code: 1, stdout: "", stderr: error.message }),
+    );
+    if (down.code !== 0) problems.push(describeResult("docker-compose down", down));
+  }
+  for (const image of builtImages) {
+    if (!(await imagePresent(image))) continue;
+    const removed = await run("docker", ["rmi", "--force", image], { cwd: os.tmpdir() });
+    if (removed.code !== 0) problems.push(describeResult(`docker rmi ${image}`, removed));
   }
   if (greeterImage && (await imagePresent(greeterImage))) {
     const removed = await run("docker", ["rmi", "--force", greeterImage], { cwd: os.tmpdir() });
@@ -357,6 +394,31 @@ describe("the packed AppHost in a project outside the workspace", () => {
       code: 0,
       stdout: "function\n",
     });
+  });
+
+  it("init detects the Express app, writes a starter model that loads, and has git ignore .apphost/", async () => {
+    // Precondition: the project has an app to find and no model yet.
+    await expect(fs.access(path.join(project.dir, "apphost.ts"))).rejects.toThrow();
+    const init = await timed("apphost init", () => apphost(["init"]));
+    expect(init.code, describeResult("npx apphost init", init)).toBe(0);
+    expect(init.stdout).toMatch(/web/);
+    const starter = await fs.readFile(path.join(project.dir, "apphost.ts"), "utf8");
+    expect(starter).toMatch(/from "@outbox\/apphost"/);
+    expect(starter).toMatch(/\.addNodeApp\("web", "web"\)/);
+    expect(await fs.readFile(path.join(project.dir, ".gitignore"), "utf8")).toMatch(/^\.apphost\/$/m);
+    // The starter loads as it is: publishing it reads the model and plans the app.
+    const check = await apphost(["publish", "--target", "compose", "--output", "starter-check"]);
+    expect(check.code, describeResult("npx apphost publish (the starter model)", check)).toBe(0);
+    expect(await fs.readFile(path.join(project.dir, "starter-check/docker-compose.yaml"), "utf8")).toMatch(
+      /^ {2}web:$/m,
+    );
+    await fs.rm(path.join(project.dir, "starter-check"), { recursive: true });
+    // A second init does not overwrite the user's model.
+    const again = await apphost(["init"]);
+    expect(again.code).not.toBe(0);
+    expect(await fs.readFile(path.join(project.dir, "apphost.ts"), "utf8")).toBe(starter);
+    // Then the user completes the model: PostgreSQL, a container and a Python program next to the app.
+    await project.write("apphost.ts", model(greeterImage ?? ""));
   });
 
   it("the model typechecks against the package's declarations", async () => {
@@ -462,4 +524,95 @@ describe("the packed AppHost in a project outside the workspace", () => {
     const status = await apphost(["status"]);
     expect(status.stdout).toMatch(/^packed-user: not running/);
   });
+
+  it("publish --target compose writes a project that docker-compose brings up healthy", async () => {
+    const published = await timed("apphost publish", () =>
+      apphost(["publish", "--target", "compose", "--output", "deploy"]),
+    );
+    expect(published.code, describeResult("npx apphost publish --target compose", published)).toBe(0);
+    // The Python program runs on the host: left out, and said so.
+    expect(published.stdout).toMatch(/\bfiles: an executable runs on the host; not published/);
+    const file = await fs.readFile(path.join(project.dir, "deploy/docker-compose.yaml"), "utf8");
+    expect(Object.keys((parseYaml(file) as { services: object }).services).sort()).toEqual([
+      "greeter",
+      "pg",
+      "web",
+    ]);
+
+    // A user's images build FROM node:20-slim, which no registry here serves: a stand-in with this
+    // machine's node and npm, and the TLS interception CA it trusts (npm install runs in the build).
+    const base = path.join(root, "node-base");
+    await fs.mkdir(base);
+    await fs.copyFile(process.execPath, path.join(base, "node"));
+    await fs.cp(
+      path.join(path.dirname(process.execPath), "../lib/node_modules/npm"),
+      path.join(base, "npm"),
+      {
+        recursive: true,
+      },
+    );
+    const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+    if (extraCa) await fs.copyFile(extraCa, path.join(base, "extra-ca.crt"));
+    await fs.writeFile(
+      path.join(base, "Dockerfile"),
+      [
+        `FROM ${LOCAL_IMAGES.base}`,
+        "COPY node /usr/local/bin/node",
+        "COPY npm /usr/local/lib/node_modules/npm",
+        "RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm",
+        ...(extraCa
+          ? ["COPY extra-ca.crt /etc/extra-ca.crt", "ENV NODE_EXTRA_CA_CERTS=/etc/extra-ca.crt"]
+          : []),
+        "",
+      ].join("\n"),
+    );
+    const nodeBase = `outbox-apphost-packed-test/node-base:${composeProject}`;
+    builtImages.push(nodeBase);
+    await runOrThrow("docker", ["build", "--quiet", "--tag", nodeBase, base], { cwd: base });
+    const webImage = /image: \$\{APPHOST_IMAGE_WEB:-([^}]+)\}/.exec(file)?.[1];
+    if (webImage === undefined) throw new Error("no image for web in the published file");
+    builtImages.push(webImage);
+
+    const [webPort, greeterPort] = [await freePort(), await freePort()];
+    composeEnv = {
+      ...imageEnvironment,
+      APPHOST_BIND_ADDRESS: "127.0.0.1",
+      APPHOST_NODE_BASE: nodeBase,
+      WEB_HTTP_PORT: String(webPort),
+      GREETER_HTTP_PORT: String(greeterPort),
+    };
+    const built = await timed("docker-compose build", () => compose(["build"]));
+    expect(built.code, describeResult("docker-compose build", built)).toBe(0);
+    composeUp = true;
+    const up = await timed("docker-compose up", () => compose(["up", "-d", "--no-build"]));
+    expect(up.code, describeResult("docker-compose up -d", up)).toBe(0);
+
+    const web = `http://127.0.0.1:${webPort}`;
+    const answer = await timed("compose healthy", () =>
+      eventually(
+        "the published web app to answer /db",
+        async () => {
+          const response = await fetch(`${web}/db`, { signal: AbortSignal.timeout(5_000) }).catch(
+            () => undefined,
+          );
+          return response?.status === 200 ? await response.json() : undefined;
+        },
+        180_000,
+      ).catch(async (error: Error) => {
+        // What the containers said is the only way to tell why from a CI log.
+        const ps = await compose(["ps"]);
+        const logs = await compose(["logs", "--no-color", "--tail", "40"]);
+        throw new Error(`${error.message}\n${ps.stdout}\n${logs.stdout}${logs.stderr}`);
+      }),
+    );
+    expect(answer).toEqual({ database: "appdb", answer: 42 });
+    const greeter = await fetch(`http://127.0.0.1:${greeterPort}/`, { signal: AbortSignal.timeout(5_000) });
+    expect(await greeter.text()).toBe("hello from the container\n");
+
+    const down = await timed("docker-compose down", () =>
+      compose(["down", "--volumes", "--remove-orphans", "--timeout", "20"]),
+    );
+    expect(down.code, describeResult("docker-compose down", down)).toBe(0);
+    composeUp = false;
+  }, 900_000);
 });

@@ -7,6 +7,7 @@ import {
   unavailableWhenBrokerIsDown,
   type DeadLetter,
   type DeadLetterQueue,
+  type HttpMethod,
   type RouteResponse,
   type RouteSpec,
 } from "@outbox/service-defaults";
@@ -139,16 +140,19 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
   const deleteResponses: Record<number, RouteResponse> = { 204: { description: "Deleted" }, 404: notFound };
   if (beforeDelete !== undefined) deleteResponses[409] = beforeDelete.conflict;
   deleteResponses[503] = brokerUnavailableResponse;
+  const described = (operation: DeadLetterOperation, method: HttpMethod, path: string) => ({
+    method,
+    path,
+    operationId: docs.operationIds[operation],
+    summary: docs.summaries[operation],
+    tags: [docs.tag],
+  });
   // Only routes that take `?group=` declare a query: the document lists no empty parameter set.
   const groupRequest = groups === undefined ? {} : { query: groupQuery };
 
   return [
     route({
-      method: "get",
-      path: basePath,
-      operationId: docs.operationIds.list,
-      summary: docs.summaries.list,
-      tags: [docs.tag],
+      ...described("list", "get", basePath),
       request: { query: limitQuery },
       responses: {
         200: { description: docs.listed ?? "Dead letters", schema: pageSchema },
@@ -169,11 +173,7 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
       },
     }),
     route({
-      method: "get",
-      path: `${basePath}/count`,
-      operationId: docs.operationIds.count,
-      summary: docs.summaries.count,
-      tags: [docs.tag],
+      ...described("count", "get", `${basePath}/count`),
       request: groupRequest,
       responses: {
         200: {
@@ -189,11 +189,7 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
       },
     }),
     route({
-      method: "post",
-      path: `${basePath}/:id/replay`,
-      operationId: docs.operationIds.replay,
-      summary: docs.summaries.replay,
-      tags: [docs.tag],
+      ...described("replay", "post", `${basePath}/:id/replay`),
       request: { params: deadLetterIdParams, ...groupRequest },
       responses: { 204: { description: "Replayed" }, 404: notFound, 503: brokerUnavailableResponse },
       handler: async ({ params, query, res }) => {
@@ -207,11 +203,7 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
       },
     }),
     route({
-      method: "post",
-      path: `${basePath}/replay`,
-      operationId: docs.operationIds.replayAll,
-      summary: docs.summaries.replayAll,
-      tags: [docs.tag],
+      ...described("replayAll", "post", `${basePath}/replay`),
       request: groupRequest,
       responses: {
         200: { description: "How many were replayed", schema: z.object({ replayed: z.number().int() }) },
@@ -223,11 +215,7 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
       },
     }),
     route({
-      method: "delete",
-      path: `${basePath}/:id`,
-      operationId: docs.operationIds.delete,
-      summary: docs.summaries.delete,
-      tags: [docs.tag],
+      ...described("delete", "delete", `${basePath}/:id`),
       request: { params: deadLetterIdParams, ...groupRequest },
       responses: deleteResponses,
       handler: async ({ params, query, res }) => {

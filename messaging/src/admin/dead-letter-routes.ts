@@ -147,7 +147,7 @@ export function deadLetterRoutes<I>(options: DeadLetterRoutesOptions<I>): RouteS
     summary: docs.summaries[operation],
     tags: [docs.tag],
   });
-  // Only routes that take `?group=` declare a query: the document lists no empty parameter set.
+  // A single queue's routes take no query: declaring an empty one would document a 400 they never answer.
   const groupRequest = groups === undefined ? {} : { query: groupQuery };
 
   return [

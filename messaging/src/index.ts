@@ -39,3 +39,13 @@ export {
   type Settlement,
 } from "./inbox/batch-consumer.js";
 export { startConsumerSpan } from "./telemetry/consumer-span.js";
+export {
+  deadLetterRoutes,
+  type DeadLetterOperation,
+  type DeadLetterOperations,
+  type DeadLetterRoutesOptions,
+  type DeadLetterSource,
+  type DeadLetterTarget,
+} from "./admin/dead-letter-routes.js";
+export { deadLetterRouter } from "./admin/dead-letter-router.js";
+export { expressRouter } from "./admin/express-router.js";

@@ -109,7 +109,10 @@ export function gapRefusal(
  * The dead letter with this broker id, from the listing (management has no lookup by id): 404 when
  * the queue does not hold it. Past the listing's page it cannot be checked: refused, not deleted unseen.
  */
-export async function findDeadLetter(dlq: DeadLetterQueue, id: number): Promise<DeadLetter> {
+export async function findDeadLetter(
+  dlq: Pick<DeadLetterQueue, "queue" | "browse">,
+  id: number,
+): Promise<DeadLetter> {
   const letters = await dlq.browse(MAX_BROWSE).catch(unavailableWhenBrokerIsDown);
   const letter = letters.find((l) => l.id === id);
   if (letter !== undefined) return letter;

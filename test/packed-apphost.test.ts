@@ -588,21 +588,30 @@ describe("the packed AppHost in a project outside the workspace", () => {
     expect(up.code, describeResult("docker-compose up -d", up)).toBe(0);
 
     const web = `http://127.0.0.1:${webPort}`;
+    let lastAnswer = "none yet";
     const answer = await timed("compose healthy", () =>
       eventually(
         "the published web app to answer /db",
         async () => {
           const response = await fetch(`${web}/db`, { signal: AbortSignal.timeout(5_000) }).catch(
-            () => undefined,
+            (error: Error) => {
+              lastAnswer = `${error.message} ${String((error.cause as Error | undefined)?.message ?? "")}`;
+              return undefined;
+            },
           );
-          return response?.status === 200 ? await response.json() : undefined;
+          if (response === undefined) return undefined;
+          if (response.status === 200) return await response.json();
+          lastAnswer = `${response.status} ${await response.text()}`;
+          return undefined;
         },
         180_000,
       ).catch(async (error: Error) => {
         // What the containers said is the only way to tell why from a CI log.
         const ps = await compose(["ps"]);
         const logs = await compose(["logs", "--no-color", "--tail", "40"]);
-        throw new Error(`${error.message}\n${ps.stdout}\n${logs.stdout}${logs.stderr}`);
+        throw new Error(
+          `${error.message} (last answer from ${web}/db: ${lastAnswer})\n${ps.stdout}\n${logs.stdout}${logs.stderr}`,
+        );
       }),
     );
     expect(answer).toEqual({ database: "appdb", answer: 42 });

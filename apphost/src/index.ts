@@ -28,6 +28,7 @@ export {
 export {
   defineResourceKind,
   lazyProvider,
+  type KindImage,
   type KindProviderContext,
   type KindSnapshotFields,
   type ResourceKindModule,

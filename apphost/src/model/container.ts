@@ -43,6 +43,11 @@ export class ContainerResource extends Resource implements ReferenceTarget {
     return this.name;
   }
 
+  /** The image the engine pulls for this resource (none for an image built at start). */
+  pulledImage(): string | undefined {
+    return this.image;
+  }
+
   /** Replaces the image (`APPHOST_IMAGE_<NAME>` still wins). */
   withImage(image: string, tag?: string): this {
     this.image = imageReference(image, tag);

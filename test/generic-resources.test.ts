@@ -20,9 +20,11 @@ function model() {
     .withVolume("data", "/data")
     .withArgs("node", "/app/web-server.js")
     .withHttpHealthCheck("/health");
+  const motto = app.addParameter("motto", { default: "kept simple" });
   app
     .addContainer("logger", LOCAL_IMAGES.base)
-    .withArgs("bash", "-c", "echo 'logger is ready'; exec sleep infinity")
+    .withReference(motto)
+    .withArgs("bash", "-c", 'echo "logger is ready, motto=$Parameters__motto"; exec sleep infinity')
     .withLogReadiness(/logger is ready/);
   app
     .addContainer("ports", LOCAL_IMAGES.base)
@@ -33,6 +35,12 @@ function model() {
     .withPortReadiness();
   app
     .addExecutable("probe", process.execPath, [path.join(fixtures, "probe.js")])
+    .withReference(web)
+    .waitFor(web)
+    .withHttpEndpoint()
+    .withHttpHealthCheck("/health");
+  app
+    .addNodeApp("caller", "test/fixtures/plain-express-app", { entry: "caller.js" })
     .withReference(web)
     .waitFor(web)
     .withHttpEndpoint()
@@ -52,7 +60,7 @@ afterAll(async () => {
 
 describe("addContainer and addExecutable", () => {
   it("starts every resource, publishing container endpoints on 127.0.0.1 only", async () => {
-    for (const name of ["web", "logger", "ports", "probe"]) {
+    for (const name of ["web", "logger", "ports", "probe", "caller"]) {
       expect(app.resource(name).state, name).toBe("Running");
       expect(app.resource(name).health, name).toBe("Healthy");
     }
@@ -63,7 +71,7 @@ describe("addContainer and addExecutable", () => {
     expect(inspected.bindings.map((b) => b.hostIp)).toEqual(["127.0.0.1"]);
     expect(inspected.volumes).toHaveLength(1);
     expect(inspected.labels["outbox-apphost.resource"]).toBe("web");
-    expect(app.logs.recentLines("logger").join("\n")).toContain("logger is ready");
+    expect(app.logs.recentLines("logger").join("\n")).toContain("logger is ready, motto=kept simple");
   });
 
   it("passes the environment to the container and the container's URL to the executable that references it", async () => {
@@ -72,6 +80,10 @@ describe("addContainer and addExecutable", () => {
     const probe = (await (await fetch(app.getEndpoint("probe"))).json()) as { web: string; port: string };
     expect(probe.web).toBe(web);
     expect(app.getEndpoint("probe")).toBe(`http://127.0.0.1:${probe.port}`);
+    // A node app (a host process, like the executable) gets it the same way, and reaches it.
+    const caller = (await (await fetch(app.getEndpoint("caller"))).json()) as { web: string };
+    expect(caller.web).toBe(web);
+    expect(await (await fetch(`${caller.web}/greeting`)).text()).toBe("hello from a container");
   });
 
   it("keeps the volume and the host port when the container is killed and started again", async () => {

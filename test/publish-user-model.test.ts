@@ -52,13 +52,13 @@ while (my $client = $server->accept) {
 }
 `;
 
-/** A plain Node app: answers with whether it got its database's connection string. */
+/** A plain Node app: answers with whether it got its database's owner URL (it has no migrations step). */
 const WEB_APP = `const http = require("node:http");
 http
   .createServer((request, response) => {
     if (request.url === "/health") return response.end("ok");
     const url = process.env.ConnectionStrings__appdb ?? "";
-    response.end(url.startsWith("postgresql://appdb_app:") ? "connection string injected" : "none");
+    response.end(url.startsWith("postgresql://appdb_owner:") ? "connection string injected" : "none");
   })
   .listen(Number(process.env.PORT), process.env.HOST);
 `;

@@ -10,7 +10,9 @@ export {
   parseStartScript,
   replicaName,
   type HttpEndpointOptions,
+  type DatabaseRole,
   type NodeAppOptions,
+  type ReferenceOptions,
 } from "./model/node-app.js";
 export { NodeServiceResource } from "./model/node-service.js";
 export { applyReplicaOverrides, parseReplicaOverrides } from "./model/replica-overrides.js";
@@ -28,6 +30,7 @@ export {
 export {
   defineResourceKind,
   lazyProvider,
+  type KindImage,
   type KindProviderContext,
   type KindSnapshotFields,
   type ResourceKindModule,

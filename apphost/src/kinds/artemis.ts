@@ -1,10 +1,12 @@
 import { clientsWithoutGrants } from "../artemis/security.js";
 import type { ArtemisResource } from "../model/artemis.js";
+import { OFFICIAL_IMAGES } from "../providers/container/images.js";
 import { defineResourceKind, lazyProvider } from "./resource-kind.js";
 
 /** An ActiveMQ Artemis broker: its binary distribution as a local process, or a container. */
 export const artemisKind = defineResourceKind<ArtemisResource>({
   name: "artemis",
+  images: (broker) => [{ kind: "artemis", model: broker.image, fallback: OFFICIAL_IMAGES.artemis }],
   processProvider: () =>
     lazyProvider(
       async () => new (await import("../providers/process/artemis-process.js")).ArtemisProcessProvider(),

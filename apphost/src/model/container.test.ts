@@ -33,6 +33,26 @@ describe("addContainer", () => {
     expect(() => app.addContainer("bad", "not an image")).toThrow(/Invalid image reference/);
   });
 
+  it("references parameters only: every other endpoint is on the host's loopback, out of its reach", () => {
+    const app = createApp();
+    const token = app.addParameter("token", { secret: true });
+    const web = app.addContainer("web", "nginx:1.27").withHttpEndpoint(80);
+    const db = app.addPostgres("pg").addDatabase("appdb");
+    const api = app.addNodeApp("api", "api", { entry: "server.js" }).withReference(web);
+    const tool = app.addExecutable("tool", "python3").withReference(web).withReference(api);
+    expect(api.references).toEqual([web]);
+    expect(tool.references.map((r) => r.name)).toEqual(["web", "api"]);
+    const proxy = app.addContainer("proxy", "nginx:1.27").withReference(token);
+    expect(proxy.references).toEqual([token]);
+    expect(proxy.waitsFor.has(token)).toBe(true);
+    for (const target of [web, db, api, tool])
+      expect(() => proxy.withReference(target)).toThrow(
+        new RegExp(
+          `Container "proxy" cannot reference "${target.name}": .*127\\.0\\.0\\.1.*from a node app or executable`,
+        ),
+      );
+  });
+
   it("gives Jaeger its UI and OTLP endpoints and an HTTP health check", () => {
     const jaeger = createApp().addJaeger();
     expect(jaeger.kind).toBe("jaeger");

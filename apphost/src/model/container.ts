@@ -1,5 +1,6 @@
 import { containerKind } from "../kinds/container.js";
 import { imageReference } from "./image.js";
+import { ParameterResource } from "./parameter.js";
 import { Resource, envPrefix, type ReferenceTarget } from "./resource.js";
 
 export interface ContainerEndpoint {
@@ -25,6 +26,8 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
  */
 export class ContainerResource extends Resource implements ReferenceTarget {
   readonly environment = new Map<string, string>();
+  /** Parameters the container gets as `Parameters__<name>` (`withReference(parameter)`). */
+  readonly references: ParameterResource[] = [];
   readonly endpoints: ContainerEndpoint[] = [];
   readonly volumes: Array<{ name: string; target: string }> = [];
   readonly bindMounts: Array<{ source: string; target: string; readOnly: boolean }> = [];
@@ -43,6 +46,11 @@ export class ContainerResource extends Resource implements ReferenceTarget {
     return this.name;
   }
 
+  /** The image the engine pulls for this resource (none for an image built at start). */
+  pulledImage(): string | undefined {
+    return this.image;
+  }
+
   /** Replaces the image (`APPHOST_IMAGE_<NAME>` still wins). */
   withImage(image: string, tag?: string): this {
     this.image = imageReference(image, tag);
@@ -53,6 +61,23 @@ export class ContainerResource extends Resource implements ReferenceTarget {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw new Error(`Invalid environment variable name "${name}"`);
     this.environment.set(name, String(value));
+    return this;
+  }
+
+  /**
+   * A parameter's value as `Parameters__<name>`. Nothing else: every endpoint the AppHost hands out
+   * (host processes, the ports it publishes for containers) is on the host's 127.0.0.1, which a
+   * container cannot reach, so a URL injected into a container would never connect.
+   */
+  withReference(target: ReferenceTarget): this {
+    if (!(target instanceof ParameterResource))
+      throw new Error(
+        `Container "${this.name}" cannot reference "${target.name}": the AppHost binds every endpoint to ` +
+          `127.0.0.1 of the host, which a container cannot reach. Reference "${this.name}" from a node ` +
+          `app or executable instead, or pass a parameter (withReference(parameter)) or withEnvironment value`,
+      );
+    this.references.push(target);
+    this.waitsFor.add(target);
     return this;
   }
 

@@ -38,6 +38,11 @@ export class DockerfileResource extends ContainerResource {
     this.buildArgs = { ...options.buildArgs };
   }
 
+  /** Built at its start, never pulled. */
+  override pulledImage(): undefined {
+    return undefined;
+  }
+
   resolveContext(rootDir: string): string {
     return path.resolve(rootDir, this.contextDir);
   }

@@ -1,4 +1,6 @@
 import { executableKind } from "../kinds/executable.js";
+import type { DatabaseRole } from "../runtime/environment.js";
+import { recordDatabaseRole, type ReferenceOptions } from "./node-app.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
 
 /**
@@ -7,6 +9,8 @@ import { Resource, type ReferenceTarget } from "./resource.js";
  */
 export class ExecutableResource extends Resource {
   readonly references: ReferenceTarget[] = [];
+  /** The database roles the model chose per referenced database (`withReference(db, { role })`). */
+  readonly databaseRoles = new Map<string, DatabaseRole>();
   readonly environment = new Map<string, string>();
   workingDirectory: string | undefined;
   httpEndpoint: { port?: number } | undefined;
@@ -21,11 +25,20 @@ export class ExecutableResource extends Resource {
     if (!command) throw new Error(`Executable "${name}" needs a command`);
   }
 
-  /** Injects the target's connection information or service-discovery URLs. */
-  withReference(target: ReferenceTarget): this {
+  /**
+   * Injects the target's connection information or service-discovery URLs. A database's
+   * credentials are its owner's unless `{ role: "runtime" }` (the program creates its own tables).
+   */
+  withReference(target: ReferenceTarget, options: ReferenceOptions = {}): this {
+    recordDatabaseRole(this.name, target, options, this.databaseRoles);
     this.references.push(target);
     target.referencedBy?.(this.name);
     return this;
+  }
+
+  /** The role this program connects to a referenced database as. */
+  databaseRole(database: string): DatabaseRole {
+    return this.databaseRoles.get(database) ?? "owner";
   }
 
   waitFor(dependency: Resource): this {

@@ -2,8 +2,41 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { nodeAppKind } from "../kinds/node-app.js";
 import { BrokerAddressUse } from "./artemis.js";
+import type { DatabaseRole } from "../runtime/environment.js";
 import { ParameterResource } from "./parameter.js";
+import { PostgresDatabaseResource } from "./postgres.js";
 import { Resource, type ReferenceTarget } from "./resource.js";
+
+export type { DatabaseRole } from "../runtime/environment.js";
+
+export interface ReferenceOptions {
+  /**
+   * For a database: connect as its owner (may create and alter tables: the app migrates itself) or
+   * as its runtime role (reads and writes rows only). The default is the owner for a resource
+   * without a migrations step, the runtime role for a service (`addNodeService`).
+   */
+  role?: DatabaseRole;
+}
+
+/**
+ * Checks a reference's options and records its database role in `roles`: a role only means
+ * something for a database.
+ */
+export function recordDatabaseRole(
+  client: string,
+  target: ReferenceTarget,
+  options: ReferenceOptions,
+  roles: Map<string, DatabaseRole>,
+): void {
+  if (options.role === undefined) return;
+  if (options.role !== "owner" && options.role !== "runtime")
+    throw new Error(
+      `withReference role of "${client}" must be "owner" or "runtime" (got "${String(options.role)}")`,
+    );
+  if (!(target instanceof PostgresDatabaseResource))
+    throw new Error(`"${client}" references "${target.name}" with a role, but only a database has roles`);
+  roles.set(target.name, options.role);
+}
 
 export interface HttpEndpointOptions {
   /** Fixed port; by default a free port is chosen and kept across runs when still free. */
@@ -39,6 +72,8 @@ export const SERVICE_NODE_ARGS = [...SERVICE_LOADER_ARGS, "--import", "@outbox/s
  */
 export class NodeAppResource extends Resource {
   readonly references: ReferenceTarget[] = [];
+  /** The database roles the model chose per referenced database (`withReference(db, { role })`). */
+  readonly databaseRoles = new Map<string, DatabaseRole>();
   readonly environment = new Map<string, string>();
   /** Variables whose value is a parameter's, resolved when the app starts. */
   readonly parameterEnvironment = new Map<string, ParameterResource>();
@@ -70,8 +105,13 @@ export class NodeAppResource extends Resource {
     return this.name;
   }
 
-  /** Injects the target's connection information (Aspire conventions); a parameter as `Parameters__<name>`. */
-  withReference(target: ReferenceTarget | NodeAppResource): this {
+  /**
+   * Injects the target's connection information (Aspire conventions); a parameter as
+   * `Parameters__<name>`. A database's credentials are its owner's unless `{ role: "runtime" }`:
+   * a plain app creates its own tables at start-up.
+   */
+  withReference(target: ReferenceTarget | NodeAppResource, options: ReferenceOptions = {}): this {
+    recordDatabaseRole(this.name, target, options, this.databaseRoles);
     // A parameter is resolved before the app starts (it is "healthy" at once).
     if (target instanceof ParameterResource) this.waitsFor.add(target);
     if (target instanceof NodeAppResource) {
@@ -81,6 +121,11 @@ export class NodeAppResource extends Resource {
       target.referencedBy?.(this.name);
     }
     return this;
+  }
+
+  /** The role this app connects to a referenced database as. */
+  databaseRole(database: string): DatabaseRole {
+    return this.databaseRoles.get(database) ?? "owner";
   }
 
   /** Do not start until `dependency` is Running and Healthy. */

@@ -1,5 +1,7 @@
 import { nodeServiceKind } from "../kinds/node-service.js";
-import { assertInsideFolder, NodeAppResource } from "./node-app.js";
+import type { DatabaseRole } from "../runtime/environment.js";
+import { assertInsideFolder, NodeAppResource, type ReferenceOptions } from "./node-app.js";
+import type { ReferenceTarget } from "./resource.js";
 
 export { replicaName, type HttpEndpointOptions } from "./node-app.js";
 
@@ -24,6 +26,20 @@ export class NodeServiceResource extends NodeAppResource {
     return this.entryPoint;
   }
 
+  /**
+   * A service connects to its databases as the runtime role: its tables are made by its
+   * migrations step. Without one, `withReference(db, { role: "owner" })` lets it create them itself.
+   */
+  override databaseRole(database: string): DatabaseRole {
+    return this.databaseRoles.get(database) ?? "runtime";
+  }
+
+  override withReference(target: ReferenceTarget | NodeAppResource, options: ReferenceOptions = {}): this {
+    if (options.role === "owner" && this.migrationsEntryPoint !== undefined)
+      throw ownerWithMigrations(this.name);
+    return super.withReference(target, options);
+  }
+
   withEntryPoint(relativePath: string): this {
     this.entryPoint = relativePath;
     return this;
@@ -33,11 +49,19 @@ export class NodeServiceResource extends NodeAppResource {
    * Runs `relativePath` (in the service's folder, same loader as the service) once before each start
    * of the service and before any of its replicas: it alone gets each referenced database's owner URL
    * (`<DB>_MIGRATIONS_URI`), must exit 0, and a failure fails the service's start with its output.
-   * The service itself only ever gets the runtime role, whether or not it declares migrations.
+   * The service itself gets the runtime role only.
    */
   withMigrations(relativePath = "src/migrate-main.ts"): this {
     assertInsideFolder(this.name, "Migrations entry point", relativePath);
+    if ([...this.databaseRoles.values()].includes("owner")) throw ownerWithMigrations(this.name);
     this.migrationsEntryPoint = relativePath;
     return this;
   }
+}
+
+function ownerWithMigrations(service: string): Error {
+  return new Error(
+    `"${service}" declares withMigrations, so only its migrations step gets the database owner: ` +
+      `drop { role: "owner" } from its withReference (the service connects as the runtime role)`,
+  );
 }

@@ -20,6 +20,16 @@ describe("--replicas", () => {
     expect(web.replicaNames()).toEqual(["web-0", "web-1"]);
   });
 
+  it("sets the replica count of a container and of a Dockerfile resource", () => {
+    const model = buildApp();
+    const cache = model.addContainer("cache", "redis:7").withEndpoint(6379);
+    const site = model.addDockerfile("site", "site");
+    expect(cache.replicas).toBe(1);
+    applyReplicaOverrides(model, parseReplicaOverrides("cache=3,site=2"));
+    expect(cache.replicaNames()).toEqual(["cache-0", "cache-1", "cache-2"]);
+    expect(site.replicas).toBe(2);
+  });
+
   it("keeps one of each service by default", () => {
     const model = buildApp();
     for (const r of model.resources()) if (r instanceof NodeServiceResource) expect(r.replicas).toBe(1);
@@ -35,5 +45,10 @@ describe("--replicas", () => {
     );
     expect((model.resource("sender") as NodeServiceResource).replicas).toBe(1);
     expect(() => applyReplicaOverrides(model, parseReplicaOverrides("sender=0"))).toThrow(/from 1 to 64/);
+    // A bad count anywhere changes no other resource either.
+    expect(() => applyReplicaOverrides(model, parseReplicaOverrides("sender=2,receiver=65"))).toThrow(
+      /"receiver" must be an integer from 1 to 64/,
+    );
+    expect((model.resource("sender") as NodeServiceResource).replicas).toBe(1);
   });
 });

@@ -385,6 +385,13 @@ class WorkloadEnvironment {
   }
 }
 
+/** The database role a client connects as: its model's choice where it has one (node apps, executables). */
+function databaseRoleOf(model: AppBuilder, client: string, database: string): "owner" | "runtime" {
+  const resource = model.resources().find((r) => r.name === client) as
+    Partial<{ databaseRole(database: string): "owner" | "runtime" }> | undefined;
+  return resource?.databaseRole?.(database) ?? "runtime";
+}
+
 /**
  * A client's references as variables, in the runtime's (Aspire's) names: databases and brokers as
  * `ConnectionStrings__<name>` and `<NAME>_*`, apps and containers as `services__<name>__<endpoint>__0`,
@@ -403,26 +410,19 @@ function addReferences(
     if (target !== undefined) for (const endpoint of endpointsOf(target)) env.connect(endpoint);
     if (target instanceof PostgresDatabaseResource) {
       onDatabase(reference, target);
-      // The runtime role, as the runtime gives it; the owner only ever to a migrations step.
-      const roles = databaseRoleNames(target.databaseName);
-      const secret = databaseRoleSecretName(target.databaseName, "app");
+      // The role the runtime gives this client (runtime/postgres-roles.ts): the owner to an app
+      // without a migrations step (it creates its own tables), else the runtime role.
+      const asOwner = databaseRoleOf(model, client, target.name) === "owner";
+      const user = databaseRoleNames(target.databaseName)[asOwner ? "owner" : "runtime"];
+      const secret = databaseRoleSecretName(target.databaseName, asOwner ? "owner" : "app");
       const url: Template = [
-        `postgresql://${roles.runtime}:`,
+        `postgresql://${user}:`,
         { secret },
         `@${target.server.name}:${POSTGRES_PORT}/${target.databaseName}`,
       ];
-      addReference(
-        env.set,
-        reference.connectionName,
-        url,
-        target.server.name,
-        POSTGRES_PORT,
-        roles.runtime,
-        secret,
-        {
-          databaseName: target.databaseName,
-        },
-      );
+      addReference(env.set, reference.connectionName, url, target.server.name, POSTGRES_PORT, user, secret, {
+        databaseName: target.databaseName,
+      });
     } else if (target instanceof ArtemisResource) {
       // The client's own broker user (ArtemisResource.clients), never the admin.
       const secret = brokerClientSecretName(target.name, client);

@@ -110,15 +110,30 @@ describe("the deploy plan of a user model", () => {
       command: ["node", "server.js"],
     });
     const env = Object.fromEntries(web.environment.map((e) => [e.name, e.value]));
+    // No migrations step: the app creates its own tables, as it does under `apphost` (the owner).
     expect(env.ConnectionStrings__shopdb).toEqual([
-      "postgresql://shopdb_app:",
-      { secret: "SECRET_SHOPDB_APP_PASSWORD" },
+      "postgresql://shopdb_owner:",
+      { secret: "SECRET_SHOPDB_OWNER_PASSWORD" },
       "@pg:5432/shopdb",
     ]);
     expect(env.services__cache__http__0).toEqual(["http://cache:8080"]);
     expect(env.services__worker__tcp__0).toEqual(["tcp://worker:9000"]);
     expect(env.PORT).toEqual(["8080"]);
     expect(Object.keys(env).filter((k) => /ADMIN_TOKEN|ALLOWED_HOSTS|^services__tool/.test(k))).toEqual([]);
+  });
+
+  it("gives an app that asks for the runtime role that role, as the runtime does", () => {
+    const app = createApp({ name: "shop" });
+    const db = app.addPostgres("pg").addDatabase("shopdb");
+    app.addNodeApp("web", "web-app").withReference(db, { role: "runtime" }).withHttpEndpoint();
+    const env = Object.fromEntries(
+      resource(planOf(app), "web", "service").environment.map((e) => [e.name, e.value]),
+    );
+    expect(env.ConnectionStrings__shopdb).toEqual([
+      "postgresql://shopdb_app:",
+      { secret: "SECRET_SHOPDB_APP_PASSWORD" },
+      "@pg:5432/shopdb",
+    ]);
   });
 
   it("uses the app's own Dockerfile when its folder has one, with its own command", async () => {

@@ -29,6 +29,28 @@ describe("injected environment", () => {
     });
   });
 
+  it("gives the owner's credentials, decoded, to a reference with the owner role", () => {
+    const info = { host: "127.0.0.1", port: 5433, username: "db_app", password: "run", databaseName: "db" };
+    const owner = "postgresql://db_owner:p%40ss%2F1@127.0.0.1:5433/db";
+    const env = referenceEnvironment(
+      "db",
+      { ...info, uri: postgresUri(info), migrationsUri: owner },
+      "web",
+      "owner",
+    );
+    expect(env).toMatchObject({
+      ConnectionStrings__db: owner,
+      DB_URI: owner,
+      DB_USERNAME: "db_owner",
+      DB_PASSWORD: "p@ss/1",
+      DB_DATABASENAME: "db",
+    });
+    expect(Object.keys(env).filter((name) => name.includes("MIGRATIONS"))).toEqual([]);
+    expect(() => referenceEnvironment("broker", { ...info, uri: "amqp://x" }, "web", "owner")).toThrow(
+      /not a database/,
+    );
+  });
+
   it("keeps a database owner's URL out of a reference: only a migrations step gets it", () => {
     const info = { host: "127.0.0.1", port: 5433, username: "app", password: "run", databaseName: "db" };
     const owner = "postgresql://db_owner:0wner-secret@127.0.0.1:5433/db";

@@ -9,8 +9,9 @@ export interface ConnectionInfo {
   password: string;
   databaseName?: string;
   /**
-   * Databases: the owner role's URL. Only a service's migrations step gets it (as
-   * `<NAME>_MIGRATIONS_URI`, see migrationsEnvironment); no long-running process ever does.
+   * Databases: the owner role's URL. A service's migrations step gets it (as
+   * `<NAME>_MIGRATIONS_URI`, see migrationsEnvironment), and so does a resource that references the
+   * database with the owner role (one without a migrations step: it creates its own tables).
    */
   migrationsUri?: string;
   /**
@@ -36,17 +37,39 @@ export function connectionFor(info: ConnectionInfo, client: string): ConnectionI
   };
 }
 
+/** Which of a database's two roles a referencing resource connects as (runtime/postgres-roles.ts). */
+export type DatabaseRole = "owner" | "runtime";
+
+/**
+ * A database connection with the owner's credentials instead of the runtime role's: for a resource
+ * that creates its own tables (it is its own migrator). Fails for a target that is not a database.
+ */
+export function ownerConnection(info: ConnectionInfo, client: string): ConnectionInfo {
+  if (info.migrationsUri === undefined)
+    throw new Error(`"${client}" asks for the owner role of a resource that is not a database`);
+  const owner = new URL(info.migrationsUri);
+  const { migrationsUri, ...rest } = info;
+  return {
+    ...rest,
+    username: decodeURIComponent(owner.username),
+    password: decodeURIComponent(owner.password),
+    uri: migrationsUri,
+  };
+}
+
 /**
  * Variables `client` gets for one reference, in .NET Aspire's conventions:
  * `ConnectionStrings__<name>` plus `<NAME>_URI`, `_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`.
- * Where the target has per-client users (a broker), they are the client's own.
+ * Where the target has per-client users (a broker), they are the client's own; a database's are its
+ * runtime role's unless `role` is "owner".
  */
 export function referenceEnvironment(
   connectionName: string,
   target: ConnectionInfo,
   client: string,
+  role: DatabaseRole = "runtime",
 ): Record<string, string> {
-  const info = connectionFor(target, client);
+  const info = role === "owner" ? ownerConnection(target, client) : connectionFor(target, client);
   const prefix = envPrefix(connectionName);
   const env: Record<string, string> = {
     [`ConnectionStrings__${connectionName}`]: info.uri,

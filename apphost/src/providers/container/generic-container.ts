@@ -54,8 +54,15 @@ export class GenericContainerProvider implements ResourceProvider<ContainerResou
       `image ${image} (${source})${Object.keys(endpoints).length ? `, ${Object.values(endpoints).join(" ")}` : ""}`,
     );
 
+    // Parameters only (ContainerResource.withReference refuses anything a container cannot reach).
+    const parameters: Record<string, string> = {};
+    for (const parameter of resource.references) {
+      const value = context.lookup(parameter.name).value;
+      if (value === undefined) throw new Error(`Parameter "${parameter.name}" has no value`);
+      parameters[`Parameters__${parameter.name}`] = value;
+    }
     let builder = new LoopbackGenericContainer(image)
-      .withEnvironment(Object.fromEntries(resource.environment))
+      .withEnvironment({ ...parameters, ...Object.fromEntries(resource.environment) })
       .withExposedPorts(
         ...resource.endpoints.map((e) => ({ container: e.targetPort, host: ports.get(e.name) ?? 0 })),
       )

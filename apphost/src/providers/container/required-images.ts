@@ -1,48 +1,20 @@
 import type { AppBuilder } from "../../model/app-builder.js";
-import { ArtemisResource } from "../../model/artemis.js";
-import { ContainerResource } from "../../model/container.js";
-import { DockerfileResource } from "../../model/dockerfile.js";
-import { PostgresServerResource } from "../../model/postgres.js";
 import { imageAvailability } from "./docker-objects.js";
-import { chooseImage, OFFICIAL_IMAGES, type ImageChoice } from "./images.js";
+import { chooseImage, type ImageChoice } from "./images.js";
 
 export interface RequiredImage extends ImageChoice {
   resource: string;
 }
 
-/** The image each container resource of the model would run, after overrides. */
+/**
+ * The image each resource of the model would pull in container mode, after overrides: whatever its
+ * kind module's `images` hook names, so a kind declared outside this package is checked too.
+ */
 export function requiredImages(model: AppBuilder, env: NodeJS.ProcessEnv = process.env): RequiredImage[] {
   const images: RequiredImage[] = [];
   for (const resource of model.resources()) {
-    if (resource instanceof PostgresServerResource) {
-      const choice = chooseImage(
-        {
-          resource: resource.name,
-          kind: "postgres",
-          model: resource.image,
-          fallback: OFFICIAL_IMAGES.postgres,
-        },
-        env,
-      );
-      images.push({ resource: resource.name, ...choice });
-    } else if (resource instanceof ArtemisResource) {
-      const choice = chooseImage(
-        {
-          resource: resource.name,
-          kind: "artemis",
-          model: resource.image,
-          fallback: OFFICIAL_IMAGES.artemis,
-        },
-        env,
-      );
-      images.push({ resource: resource.name, ...choice });
-    } else if (resource instanceof ContainerResource && !(resource instanceof DockerfileResource)) {
-      // A Dockerfile resource's image is built at its start, never pulled.
-      images.push({
-        resource: resource.name,
-        ...chooseImage({ resource: resource.name, fallback: resource.image }, env),
-      });
-    }
+    for (const wanted of resource.kindModule.images?.(resource) ?? [])
+      images.push({ resource: resource.name, ...chooseImage({ resource: resource.name, ...wanted }, env) });
   }
   return images;
 }

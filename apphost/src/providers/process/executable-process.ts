@@ -14,7 +14,10 @@ export class ExecutableProcessProvider implements ResourceProvider<ExecutableRes
       env.PORT = String(endpoint.port);
       env.HOST = HOST;
     }
-    Object.assign(env, referencesEnvironment(resource.references, context, resource.name));
+    Object.assign(
+      env,
+      referencesEnvironment(resource.references, context, resource.name, (db) => resource.databaseRole(db)),
+    );
     for (const [key, value] of resource.environment) env[key] = value;
 
     return launchHostProcess(

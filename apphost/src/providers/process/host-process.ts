@@ -1,6 +1,10 @@
 import type { ReferenceTarget } from "../../model/resource.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
-import { referenceEnvironment, serviceDiscoveryEnvironment } from "../../runtime/environment.js";
+import {
+  referenceEnvironment,
+  serviceDiscoveryEnvironment,
+  type DatabaseRole,
+} from "../../runtime/environment.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort } from "../../runtime/ports.js";
 import type { StartContext, StartedResource } from "../../runtime/provider.js";
@@ -25,19 +29,29 @@ export async function allocateHttpEndpoint(
 /**
  * What `client` gets for its references, in Aspire's conventions: a parameter's value as
  * `Parameters__<name>`, a connection as `ConnectionStrings__<name>` and `<NAME>_*`, another
- * resource's endpoints as `services__<name>__<scheme>__0`.
+ * resource's endpoints as `services__<name>__<scheme>__0`. A database's credentials are those of the
+ * role `roleOf` names for it.
  */
 export function referencesEnvironment(
   references: readonly ReferenceTarget[],
   context: StartContext,
   client: string,
+  roleOf: (database: string) => DatabaseRole,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const reference of references) {
     const target = context.lookup(reference.name);
     if (target.value !== undefined) env[`Parameters__${reference.name}`] = target.value;
     else if (target.connection)
-      Object.assign(env, referenceEnvironment(reference.connectionName, target.connection, client));
+      Object.assign(
+        env,
+        referenceEnvironment(
+          reference.connectionName,
+          target.connection,
+          client,
+          target.connection.migrationsUri === undefined ? "runtime" : roleOf(reference.name),
+        ),
+      );
     else Object.assign(env, serviceDiscoveryEnvironment(reference.name, target.endpoints));
   }
   return env;

@@ -1,9 +1,14 @@
 import path from "node:path";
 import type { NodeServiceResource } from "../../model/node-service.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
-import { migrationsEnvironment, referenceEnvironment } from "../../runtime/environment.js";
+import {
+  migrationsEnvironment,
+  referenceEnvironment,
+  type ConnectionInfo,
+} from "../../runtime/environment.js";
 import type { LogLine } from "../../runtime/log-sink.js";
 import { ManagedProcess } from "../../runtime/managed-process.js";
+import { grantRuntimeRole } from "../../runtime/postgres-roles.js";
 import type { StartContext } from "../../runtime/provider.js";
 import { errorLines } from "../../runtime/start-errors.js";
 import { SERVICE_LOADER_ARGS } from "./node-service-process.js";
@@ -59,6 +64,9 @@ export async function runServiceMigrations(
         quoted.length > 0 ? { cause: new Error(quoted.join(" | ")) } : undefined,
       );
     }
+    // Schemas this run's migrations created get the runtime role's grants before the service starts.
+    for (const { connection } of migratedDatabases(resource, context))
+      await grantRuntimeRole(connection.migrationsUri, connection.username);
     context.log("migrations applied");
   } finally {
     stopListening();
@@ -76,9 +84,7 @@ export function migrationsStepEnvironment(
 ): Record<string, string> {
   const env: Record<string, string> = { NODE_ENV: process.env.NODE_ENV ?? "development" };
   let databases = 0;
-  for (const reference of resource.references) {
-    const connection = context.lookup(reference.name).connection;
-    if (connection?.migrationsUri === undefined) continue;
+  for (const { reference, connection } of migratedDatabases(resource, context)) {
     databases++;
     Object.assign(
       env,
@@ -95,4 +101,21 @@ export function migrationsStepEnvironment(
     env[key] = value;
   }
   return env;
+}
+
+/** The service's referenced databases (the targets whose connection carries an owner's URL). */
+function migratedDatabases(
+  resource: NodeServiceResource,
+  context: StartContext,
+): Array<{
+  reference: NodeServiceResource["references"][number];
+  connection: ConnectionInfo & { migrationsUri: string };
+}> {
+  const found = [];
+  for (const reference of resource.references) {
+    const connection = context.lookup(reference.name).connection;
+    if (connection?.migrationsUri === undefined) continue;
+    found.push({ reference, connection: { ...connection, migrationsUri: connection.migrationsUri } });
+  }
+  return found;
 }

@@ -27,7 +27,9 @@ export class NodeAppProcessProvider implements ResourceProvider<NodeAppResource>
     const env: Record<string, string> = {
       ...context.extraEnvironment,
       NODE_ENV: process.env.NODE_ENV ?? "development",
-      ...referencesEnvironment(resource.references, context, resource.name),
+      ...referencesEnvironment(resource.references, context, resource.name, (db) =>
+        resource.databaseRole(db),
+      ),
     };
     if (resource.serviceDefaults) {
       // The service's admin API token: generated once per service, kept in settings.json (0600); the

@@ -89,19 +89,6 @@ export type IncomingEvent = MessageOfTypes<typeof entityEvents>;
 export type EntityItemCreatedEvent = Extract<IncomingEvent, { type: "EntityItemCreated" }>;
 export type EntityItemUpdatedEvent = Extract<IncomingEvent, { type: "EntityItemUpdated" }>;
 
-/**
- * Validates a payload for a (type, version) and upcasts it: the event, or why it can never be
- * processed (unknown type, unknown version, invalid payload, aggregate id not the payload's).
- * Lives in the domain because "what a valid EntityItemCreated is" is a business rule, not AMQP.
- */
-export function validateEvent(
-  envelope: EventEnvelope,
-  payload: unknown,
-): { ok: true; event: IncomingEvent } | { ok: false; reason: string } {
-  const decoded = entityEvents.decode({ ...envelope, payload });
-  return decoded.ok ? { ok: true, event: decoded.message } : { ok: false, reason: decoded.reason };
-}
-
 function sameAggregate(aggregateId: string, payloadId: string): string | undefined {
   return aggregateId === payloadId
     ? undefined

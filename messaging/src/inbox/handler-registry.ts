@@ -130,11 +130,22 @@ export class MessageTypes<D extends MessageVersions> {
     const byVersion: Readonly<Record<number, MessageVersion<unknown>>> = this.versions[type as keyof D] ?? {};
     const reader = Object.hasOwn(byVersion, version) ? byVersion[version] : undefined;
     if (reader === undefined) return poison(`unknown event version ${key} (supported: ${this.supported})`);
-    const read = reader.read(payload);
+    // A reader or check that throws fails on this payload every time: poison, like an invalid one.
+    let read: ReturnType<MessageVersion<unknown>["read"]>;
+    try {
+      read = reader.read(payload);
+    } catch (error) {
+      return poison(`could not read ${key} payload: ${errorMessage(error)}`);
+    }
     if (!read.ok) return poison(`invalid ${key} payload: ${read.issues}`);
     const message = { messageId, type, version, aggregateId, payload: read.payload } as MessageOf<D>;
     const check = this.checks[type as keyof D & string];
-    const problem = check?.(message);
+    let problem: string | undefined;
+    try {
+      problem = check?.(message);
+    } catch (error) {
+      problem = `check of ${key} failed: ${errorMessage(error)}`;
+    }
     return problem === undefined ? { ok: true, message } : poison(problem);
   }
 
@@ -191,4 +202,8 @@ export class HandlerRegistry<D extends MessageVersions, Tx, R, Ctx = void> {
     const handler = this.handlers[type as keyof D & string];
     return handler(message, tx, context);
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

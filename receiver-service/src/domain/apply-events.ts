@@ -7,9 +7,10 @@ import { receiverHandlers } from "./receiver-handlers.js";
  * Applies a batch of events exactly once, in one transaction: one multi-row inbox insert (a
  * conflict = already applied = duplicate), then the effect of each new event in the given order
  * (which keeps per-aggregate order: version n is applied after n - 1 of the same batch), then one
- * update marking them processed. Each effect is the event's handler in the receiver's registry. An update whose predecessor is not applied yet (a version gap,
- * found before anything of it is written) is deferred on its own: its inbox row is removed again
- * and its result is the gap, while the rest of the batch commits. Any other error rolls the whole
+ * update marking them processed. Each effect is the event's handler in the receiver's registry
+ * (receiver-handlers.ts). An update whose predecessor is not applied yet (a version gap, found
+ * before anything of it is written) is deferred on its own: its inbox row is removed again and its
+ * result is the gap, while the rest of the batch commits. Any other error rolls the whole
  * batch back and is thrown: the caller then applies the events one at a time, so a failing event
  * cannot fail its neighbours.
  *

@@ -38,7 +38,7 @@ export class AuditBatch {
     private readonly latest: Map<string, number>,
   ) {}
 
-  /** Logs the event as its aggregate's version aggregateVersion, or says why not (see recordAuditEntries). */
+  /** Logs the event as that version of its aggregate, or says why not (see recordAuditEntries). */
   log(event: IncomingEvent, aggregateVersion: number): BatchApplyResult {
     // A second copy of an id in the same batch is a duplicate of the first.
     if (this.logged.has(event.messageId)) return "duplicate";

@@ -38,6 +38,22 @@ export {
   type Decoded,
   type Settlement,
 } from "./inbox/batch-consumer.js";
+export {
+  defineMessageTypes,
+  HandlerRegistry,
+  messageKey,
+  MessageTypes,
+  messageVersion,
+  type DecodeResult,
+  type MessageChecks,
+  type MessageHandlers,
+  type MessageOf,
+  type MessageOfTypes,
+  type MessageVersion,
+  type MessageVersions,
+  type PayloadOf,
+  type TypedMessage,
+} from "./inbox/handler-registry.js";
 export { startConsumerSpan } from "./telemetry/consumer-span.js";
 export {
   deadLetterRoutes,

@@ -1,4 +1,5 @@
 import type { EntityItemCreatedEvent } from "./events.js";
+import { applyOnce } from "./apply-once.js";
 import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
 
 /**
@@ -11,13 +12,7 @@ export async function applyEntityItemCreated(
   store: InboxStore,
   event: EntityItemCreatedEvent,
 ): Promise<ApplyResult> {
-  return store.inTransaction(async (uow) => {
-    const firstTime = await uow.recordMessage(event);
-    if (!firstTime) return "duplicate";
-    const result = await entityItemCreatedEffect(uow, event);
-    await uow.markProcessed(event.messageId);
-    return result;
-  });
+  return applyOnce(store, event, (uow) => entityItemCreatedEffect(uow, event));
 }
 
 /** The effect alone, for a message id the inbox has just recorded in the same transaction. */

@@ -1,4 +1,5 @@
 import type { EntityItemUpdatedEvent } from "./events.js";
+import { applyOnce } from "./apply-once.js";
 import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
 
 /**
@@ -31,13 +32,7 @@ export async function applyEntityItemUpdated(
   store: InboxStore,
   event: EntityItemUpdatedEvent,
 ): Promise<ApplyResult> {
-  return store.inTransaction(async (uow) => {
-    const firstTime = await uow.recordMessage(event);
-    if (!firstTime) return "duplicate";
-    const result = await entityItemUpdatedEffect(uow, event);
-    await uow.markProcessed(event.messageId);
-    return result;
-  });
+  return applyOnce(store, event, (uow) => entityItemUpdatedEffect(uow, event));
 }
 
 /**

@@ -1,14 +1,9 @@
-import { applyEntityItemCreated } from "./apply-entity-item-created.js";
-import { applyEntityItemUpdated } from "./apply-entity-item-updated.js";
 import type { IncomingEvent } from "./events.js";
+import { applyOnce } from "./apply-once.js";
 import type { ApplyResult, InboxStore } from "./inbox.js";
+import { receiverHandlers } from "./receiver-handlers.js";
 
-/** Routes a validated event to its use case; a new event type adds a case here. */
+/** Applies a validated event exactly once with its handler from the receiver's registry. */
 export function applyEvent(store: InboxStore, event: IncomingEvent): Promise<ApplyResult> {
-  switch (event.type) {
-    case "EntityItemCreated":
-      return applyEntityItemCreated(store, event);
-    case "EntityItemUpdated":
-      return applyEntityItemUpdated(store, event);
-  }
+  return applyOnce(store, event, (uow) => receiverHandlers.handle(event, uow));
 }

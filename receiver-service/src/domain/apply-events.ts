@@ -1,15 +1,16 @@
-import { entityItemCreatedEffect } from "./apply-entity-item-created.js";
-import { entityItemUpdatedEffect, VersionGapError } from "./apply-entity-item-updated.js";
+import { VersionGapError } from "./apply-entity-item-updated.js";
 import type { IncomingEvent } from "./events.js";
-import type { ApplyResult, BatchApplyResult, BatchInboxStore, BatchInboxUnitOfWork } from "./inbox.js";
+import type { BatchApplyResult, BatchInboxStore } from "./inbox.js";
+import { receiverHandlers } from "./receiver-handlers.js";
 
 /**
  * Applies a batch of events exactly once, in one transaction: one multi-row inbox insert (a
  * conflict = already applied = duplicate), then the effect of each new event in the given order
  * (which keeps per-aggregate order: version n is applied after n - 1 of the same batch), then one
- * update marking them processed. An update whose predecessor is not applied yet (a version gap,
- * found before anything of it is written) is deferred on its own: its inbox row is removed again
- * and its result is the gap, while the rest of the batch commits. Any other error rolls the whole
+ * update marking them processed. Each effect is the event's handler in the receiver's registry
+ * (receiver-handlers.ts). An update whose predecessor is not applied yet (a version gap, found
+ * before anything of it is written) is deferred on its own: its inbox row is removed again and its
+ * result is the gap, while the rest of the batch commits. Any other error rolls the whole
  * batch back and is thrown: the caller then applies the events one at a time, so a failing event
  * cannot fail its neighbours.
  *
@@ -30,7 +31,7 @@ export async function applyEvents(
         continue;
       }
       try {
-        results.push(await applyEffect(uow, event));
+        results.push(await receiverHandlers.handle(event, uow));
       } catch (error) {
         if (!(error instanceof VersionGapError)) throw error;
         results.push(error);
@@ -44,14 +45,4 @@ export async function applyEvents(
     if (processed.length > 0) await uow.markAllProcessed(processed);
     return results;
   });
-}
-
-/** Routes a recorded event to its effect; a new event type adds a case here (and in apply-event.ts). */
-function applyEffect(uow: BatchInboxUnitOfWork, event: IncomingEvent): Promise<ApplyResult> {
-  switch (event.type) {
-    case "EntityItemCreated":
-      return entityItemCreatedEffect(uow, event);
-    case "EntityItemUpdated":
-      return entityItemUpdatedEffect(uow, event);
-  }
 }

@@ -1,5 +1,5 @@
 import { VersionGapError } from "./apply-entity-item-updated.js";
-import { aggregateVersionOf, type IncomingEvent } from "./events.js";
+import { entityEvents, type IncomingEvent } from "./events.js";
 import type { ApplyResult, BatchApplyResult } from "./inbox.js";
 
 /** What the audit use case may do inside its one transaction. */
@@ -27,6 +27,43 @@ export interface AuditStore {
 }
 
 /**
+ * One audit batch as its handlers see it: the ids and versions already logged (read once for the
+ * batch) and the entries to append, in order.
+ */
+export class AuditBatch {
+  readonly entries: AuditEntry[] = [];
+
+  constructor(
+    private readonly logged: Set<string>,
+    private readonly latest: Map<string, number>,
+  ) {}
+
+  /** Logs the event as that version of its aggregate, or says why not (see recordAuditEntries). */
+  log(event: IncomingEvent, aggregateVersion: number): BatchApplyResult {
+    // A second copy of an id in the same batch is a duplicate of the first.
+    if (this.logged.has(event.messageId)) return "duplicate";
+    this.logged.add(event.messageId);
+    const current = this.latest.get(event.aggregateId) ?? 0;
+    if (aggregateVersion <= current) return "already-applied";
+    if (aggregateVersion > current + 1) {
+      return new VersionGapError(event.aggregateId, current === 0 ? undefined : current, aggregateVersion);
+    }
+    this.latest.set(event.aggregateId, aggregateVersion);
+    this.entries.push({ event, aggregateVersion });
+    return "applied";
+  }
+}
+
+/**
+ * The audit group's handlers: the aggregate version each event brings (1 for the creation, the
+ * entity's version for an update), logged in version order.
+ */
+export const auditHandlers = entityEvents.registry<AuditBatch, BatchApplyResult>({
+  EntityItemCreated: (event, batch) => batch.log(event, 1),
+  EntityItemUpdated: (event, batch) => batch.log(event, event.payload.version),
+});
+
+/**
  * The audit consumer group's use case: log every event once, and each aggregate's events in
  * version order. A redelivery finds its message id and changes nothing. An event that overtook
  * its predecessor (possible when a consumer dies with deliveries in flight: the dead consumer's
@@ -43,31 +80,10 @@ export async function recordAuditEntries(
   return store.inTransaction(async (log) => {
     const logged = await log.loggedMessageIds(events.map((e) => e.messageId));
     const latest = await log.latestVersions([...new Set(events.map((e) => e.aggregateId))]);
+    const batch = new AuditBatch(logged, latest);
     const results: BatchApplyResult[] = [];
-    const entries: AuditEntry[] = [];
-    for (const event of events) {
-      // A second copy of an id in the same batch is a duplicate of the first.
-      if (logged.has(event.messageId)) {
-        results.push("duplicate");
-        continue;
-      }
-      logged.add(event.messageId);
-      const aggregateVersion = aggregateVersionOf(event);
-      const current = latest.get(event.aggregateId) ?? 0;
-      if (aggregateVersion <= current) {
-        results.push("already-applied");
-        continue;
-      }
-      if (aggregateVersion > current + 1) {
-        results.push(
-          new VersionGapError(event.aggregateId, current === 0 ? undefined : current, aggregateVersion),
-        );
-        continue;
-      }
-      latest.set(event.aggregateId, aggregateVersion);
-      entries.push({ event, aggregateVersion });
-      results.push("applied");
-    }
+    for (const event of events) results.push(await auditHandlers.handle(event, batch));
+    const { entries } = batch;
     const appended = await log.append(entries);
     // What a concurrent transaction logged first is a duplicate here.
     return results.map((result, i) => {

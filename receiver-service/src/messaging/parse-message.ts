@@ -1,6 +1,5 @@
-import { readEnvelope } from "@outbox/messaging";
 import type { Message } from "rhea";
-import { validateEvent, type IncomingEvent } from "../domain/events.js";
+import { entityEvents, type IncomingEvent } from "../domain/events.js";
 
 export type ParseResult =
   | { ok: true; event: IncomingEvent }
@@ -9,12 +8,10 @@ export type ParseResult =
 
 /**
  * Turns an AMQP message (the event envelope of @outbox/messaging, as the sender's relay produces
- * it) into a validated event, or says why it is poison. Pure: no I/O, never throws.
+ * it) into a validated event of a type and version events.ts declares, or says why it is poison.
+ * Pure: no I/O, never throws.
  */
 export function parseMessage(message: Message): ParseResult {
-  const read = readEnvelope(message);
-  if (!read.ok) return read;
-  const { messageId, type, version, aggregateId, payload } = read.envelope;
-  const validated = validateEvent({ messageId, type, version, aggregateId }, payload);
-  return validated.ok ? validated : { ok: false, reason: validated.reason, messageId };
+  const read = entityEvents.read(message);
+  return read.ok ? { ok: true, event: read.message } : read;
 }

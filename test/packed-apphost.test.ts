@@ -90,7 +90,8 @@ app.get("/neighbours", async (_req, res) => {
     greeter: await read(process.env.services__greeter__http__0 + "/"),
   });
 });
-const server = app.listen(Number(process.env.PORT), "127.0.0.1", () => {
+// HOST: 127.0.0.1 under the AppHost, every interface in a published container.
+const server = app.listen(Number(process.env.PORT), process.env.HOST, () => {
   console.log("web listening on " + process.env.PORT);
 });
 process.on("SIGTERM", () => {

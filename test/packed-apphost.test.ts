@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
@@ -26,6 +25,7 @@ import {
   type CommandResult,
   type PackedProject,
 } from "./support/packed-project.js";
+import { isAlive } from "./support/process-alive.js";
 
 // The AppHost as a user gets it: packed (and so built) from this workspace, installed from the
 // tarball into a project under the system's temporary directory, and driven with `npx apphost`.
@@ -204,20 +204,6 @@ const compose = (args: string[], timeoutMs = 600_000): Promise<CommandResult> =>
     env: { COMPOSE_PROJECT_NAME: composeProject, ...composeEnv },
     timeoutMs,
   });
-
-/** Alive and not a zombie: a detached AppHost outlives its parent, and whoever adopted it may not reap it. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 /** A signal to a process (or, negative, a process group) that may have exited meanwhile. */
 function signal(pid: number, name: NodeJS.Signals): void {

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
+import { isAlive } from "./support/process-alive.js";
 
 // The CLI on a model file outside this repository, as a user's project has it: a directory with its
 // own package.json, @outbox/apphost under node_modules, an apphost.ts, and no `--import tsx`: the
@@ -64,20 +64,6 @@ interface State {
 
 const readState = async () =>
   JSON.parse(await fs.readFile(path.join(project, ".apphost", "state.json"), "utf8")) as State;
-
-/** Alive and not a zombie: a detached AppHost's parent is gone, and whoever adopted it may not reap it. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   project = await fs.mkdtemp(path.join(os.tmpdir(), "apphost-user-project-"));

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repositoryRoot } from "@outbox/apphost/testing";
+import { isAlive } from "./support/process-alive.js";
 
 const execFileAsync = promisify(execFile);
 const cli = path.join(repositoryRoot, "apphost/src/cli.ts");
@@ -19,19 +19,6 @@ let stateDir: string;
 const probe = path.join(repositoryRoot, "receiver-service", "src", `watch-probe-${process.pid}.ts`);
 const readState = async () =>
   JSON.parse(await fs.readFile(path.join(stateDir, "state.json"), "utf8")) as State;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outbox-watch-"));

@@ -28,8 +28,8 @@ const DOCKERFILE = path.join(PACKAGE_DIR, "images/service/Dockerfile");
 const REPOSITORY_ROOT = path.resolve(PACKAGE_DIR, "..");
 export const OFFICIAL_NODE_BASE = "node:20-slim";
 export const LOCAL_DEBIAN_BASE = LOCAL_IMAGES.base;
-/** Shared code every service depends on (a workspace package). */
-const SHARED = ["service-defaults"];
+/** Shared code the services depend on (workspace packages): every image has them. */
+const SHARED = ["service-defaults", "messaging"];
 
 export type BaseChoice = "auto" | "official" | "local";
 
@@ -152,8 +152,9 @@ export async function prepareContext(
     JSON.stringify({ ...root, scripts: {}, workspaces: root.workspaces }, null, 2),
   );
 
+  const workspaces = Array.isArray(root.workspaces) ? root.workspaces.map(String) : [];
   const sources: string[] = [];
-  for (const pkg of [...packages, "apphost", "sender-service", "receiver-service"]) {
+  for (const pkg of [...new Set([...packages, ...workspaces])]) {
     // npm ci checks every workspace of the lockfile: each needs its package.json.
     const manifest = path.join(rootDir, pkg, "package.json");
     await fs.mkdir(path.join(app, pkg), { recursive: true });
@@ -201,7 +202,7 @@ export async function prepareContext(
     { cwd: app, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
   );
   // Manifests of the workspaces this image does not run are not needed at run time.
-  for (const pkg of ["apphost", "sender-service", "receiver-service"])
+  for (const pkg of workspaces)
     if (!packages.includes(pkg)) await fs.rm(path.join(app, pkg), { recursive: true, force: true });
   await fs.rm(path.join(app, "package-lock.json"));
 

@@ -45,7 +45,7 @@ Options:
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
-  --replicas <svc=n,...>           run n replicas of a service, e.g. sender=3,receiver=3 (default: app.ts)
+  --replicas <svc=n,...>           run n replicas of an app or container, e.g. sender=3 (default: the model)
   --detach                         start in the background; return once everything is healthy
   --watch                          restart a service when its source (or a workspace package it uses) changes
   --verbose                        stream every resource's output to the console (default: log files only)

@@ -39,14 +39,15 @@ describe("generated secrets in a resource's output", () => {
       intervalMs: 100,
       what: "the executable's line",
     });
-    const password = new URL(running.getConnectionString("appdb")).password;
+    // An executable has no migrations step: its reference carries the database's owner.
+    const password = new URL(running.getMigrationsConnectionString("appdb")).password;
     // Precondition: there is a generated password, and the AppHost knows it as a secret.
     expect(password.length).toBeGreaterThan(8);
     expect(running.secretValues()).toContain(password);
     const file = await fs.readFile(logFile, "utf8");
     const recent = running.logs.recentLines("printer").join("\n");
     for (const text of [file, recent]) {
-      expect(text).toMatch(/password=\*\*\* uri=postgresql:\/\/appdb_app:\*\*\*@127\.0\.0\.1:\d+\/appdb/);
+      expect(text).toMatch(/password=\*\*\* uri=postgresql:\/\/appdb_owner:\*\*\*@127\.0\.0\.1:\d+\/appdb/);
       expect(text).not.toContain(password);
       expect(text).toContain("parent=absent");
     }

@@ -20,14 +20,13 @@ import { publish } from "../apphost/src/publish/publish.js";
 import { freePort } from "../apphost/src/runtime/ports.js";
 import { eventually } from "./support/receiver.js";
 import { useAvailableImages } from "./support/test-images.js";
+import { validateManifests } from "./support/kubernetes-validate.js";
 
 const run = promisify(execFile);
 const suffix = randomUUID().slice(0, 8);
 const project = `publish-user-${suffix}`;
 const IMAGE = `publish-user-test/hello:${suffix}`;
 const NODE_BASE = `publish-user-test/node-base:${suffix}`;
-/** The Kubernetes version the manifests must be valid for (as test/publish.test.ts). */
-const KUBERNETES_VERSION = "1.33.0";
 
 const SERVER = String.raw`use strict;
 use warnings;
@@ -301,24 +300,7 @@ describe("the published Kubernetes manifests of a user model", () => {
       "pg.yaml",
       "web.yaml",
     ]);
-    let result: { stdout: string; stderr: string };
-    try {
-      result = await run(
-        "kubernetes-validate",
-        ["--strict", "--kubernetes-version", KUBERNETES_VERSION, ...manifests],
-        {
-          cwd: output,
-          timeout: 120_000,
-        },
-      );
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-      if (e.code === "ENOENT")
-        throw new Error(
-          "kubernetes-validate is not installed: pip install kubernetes-validate==1.37.0 (see .ci/run)",
-        );
-      throw new Error(`kubernetes-validate failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
-    }
+    const result = await validateManifests(output, manifests);
     const passed = result.stdout.split("\n").filter((l) => l.includes(" passed for resource "));
     // pg: StatefulSet, ConfigMap, Service; cache: StatefulSet, Service; logger: Deployment,
     // Service; web: Deployment, Service; 6 NetworkPolicies (default deny, DNS, one per workload).

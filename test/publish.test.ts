@@ -12,10 +12,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { repositoryRoot } from "@outbox/apphost/testing";
+import { validateManifests } from "./support/kubernetes-validate.js";
 
 const run = promisify(execFile);
-/** The Kubernetes version the manifests must be valid for (kubernetes-validate ships its schemas). */
-const KUBERNETES_VERSION = "1.33.0";
 
 let dir: string;
 
@@ -221,21 +220,7 @@ describe("publish --target kubernetes", () => {
       "sender-pg.yaml",
       "sender.yaml",
     ]);
-    let result: { stdout: string; stderr: string };
-    try {
-      result = await run(
-        "kubernetes-validate",
-        ["--strict", "--kubernetes-version", KUBERNETES_VERSION, ...manifests],
-        { cwd: output, timeout: 120_000 },
-      );
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
-      if (e.code === "ENOENT")
-        throw new Error(
-          "kubernetes-validate is not installed: pip install kubernetes-validate==1.37.0 (see .ci/run)",
-        );
-      throw new Error(`kubernetes-validate failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`);
-    }
+    const result = await validateManifests(output, manifests);
     const passed = result.stdout.split("\n").filter((l) => l.includes(" passed for resource "));
     // 3 StatefulSets, 3 ConfigMaps (broker configuration, each PostgreSQL's init script),
     // 2 Deployments, 5 Services, 7 NetworkPolicies (default deny, DNS, one per workload).

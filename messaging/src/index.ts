@@ -65,3 +65,20 @@ export {
 } from "./admin/dead-letter-routes.js";
 export { deadLetterRouter } from "./admin/dead-letter-router.js";
 export { expressRouter } from "./admin/express-router.js";
+export type {
+  ConsumerOptions,
+  ConsumerState,
+  ContractName,
+  Contracts,
+  DeadLetterEntry,
+  DeadLetterStore,
+  InboundMessage,
+  PublishOutcome,
+  PublisherOptions,
+  PublisherState,
+  ReceiptPublisher,
+  TopologyDeclaration,
+  Transport,
+  TransportConsumer,
+  TransportPublisher,
+} from "./transport/transport.js";

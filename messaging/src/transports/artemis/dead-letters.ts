@@ -1,9 +1,6 @@
 import type { DeadLetterEntry, DeadLetterStore } from "../../transport/transport.js";
 import type { DeadLetter, DeadLetterQueue } from "./dead-letter-queue.js";
 
-/** The broker's reason for a dead letter, when it listed one (a rejection's description). */
-const REASON_PROPERTIES = ["_AMQ_DLQ_REASON", "x-opt-DLQ-REASON"] as const;
-
 /**
  * The dead letters of one consumer group as the seam's DeadLetterStore, over the group's Artemis
  * dead-letter queue (browse, count, replay, delete through management). Entry ids are the
@@ -49,7 +46,6 @@ export class ArtemisDeadLetters implements DeadLetterStore {
   private toEntry(letter: DeadLetter): DeadLetterEntry {
     // The listing names the queue it came from; a group's queue maps back to (source, group).
     const fromGroup = letter.originalQueue === undefined || letter.originalQueue === this.origin.queue;
-    const reason = REASON_PROPERTIES.map((key) => letter.properties[key]).find((v) => typeof v === "string");
     return {
       id: String(letter.id),
       messageId: letter.messageId,
@@ -60,7 +56,9 @@ export class ArtemisDeadLetters implements DeadLetterStore {
       origin: fromGroup
         ? { destination: this.origin.source, group: this.origin.group }
         : { destination: letter.originalAddress, group: undefined },
-      reason: typeof reason === "string" ? reason : undefined,
+      // Artemis keeps no reason with a rejected AMQP delivery (its listing has none: checked on
+      // 2.56); the consumer's own failure records hold it.
+      reason: undefined,
       properties: letter.properties,
     };
   }

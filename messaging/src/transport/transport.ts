@@ -106,6 +106,14 @@ export interface ConsumerOptions<K extends ContractName, O extends Settlement> {
   onSettled?: (outcome: O, message: InboundMessage<Contracts[K]>) => void;
   onResume?: () => void;
   stopTimeoutMs?: number;
+  /** True: a batch formed while paused waits for the resume instead of running against a database known to be down. */
+  waitWhilePaused?: boolean;
+  /** Side work (e.g. failure records being written) that stop() waits for, at most timeoutMs, before detaching. */
+  sideWork?: { pending: () => readonly Promise<unknown>[]; timeoutMs: number };
+  /** When stop()'s budget runs out: give back what is still unsettled now (for idempotent handling). */
+  releaseOnStopTimeout?: boolean;
+  /** How long stop() waits for the broker to confirm it let go (link detach, group leave); 0: not at all. */
+  detachTimeoutMs?: number;
 }
 
 export interface ConsumerState {
@@ -114,6 +122,10 @@ export interface ConsumerState {
   inFlight: number;
   received: number;
   undecodable: number;
+  /** Times consumption paused because the probe's dependency failed. */
+  pauses: number;
+  /** Probes run while paused. */
+  probes: number;
 }
 
 export interface TransportConsumer {

@@ -66,7 +66,7 @@ export class ArtemisConsumer<K extends ContractName, O extends Settlement> imple
 
   constructor(amqp: Pick<AmqpConnection, "connection">, options: ConsumerOptions<K, O>, logger: Logger) {
     this.queue = groupQueue(options.source, options.group);
-    const { onUndecodable, probe, onSettled, onResume, stopTimeoutMs } = options;
+    const { onUndecodable, probe, onSettled, onResume } = options;
     this.consumer = new BatchConsumer<InboundMessage<Contracts[K]>, O>({
       connection: amqp.connection,
       queue: this.queue,
@@ -95,7 +95,12 @@ export class ArtemisConsumer<K extends ContractName, O extends Settlement> imple
           }
         : {}),
       ...(onResume !== undefined ? { onResume } : {}),
-      ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
+      // Passed as given: BatchConsumer applies its defaults to what is undefined.
+      stopTimeoutMs: options.stopTimeoutMs,
+      waitWhilePaused: options.waitWhilePaused,
+      sideWork: options.sideWork,
+      releaseOnStopTimeout: options.releaseOnStopTimeout,
+      detachTimeoutMs: options.detachTimeoutMs,
     });
   }
 
@@ -104,8 +109,8 @@ export class ArtemisConsumer<K extends ContractName, O extends Settlement> imple
   }
 
   state(): ConsumerState {
-    const { attached, paused, inFlight, received, undecodable } = this.consumer.state();
-    return { attached, paused, inFlight, received, undecodable };
+    const { attached, paused, inFlight, received, undecodable, pauses, probes } = this.consumer.state();
+    return { attached, paused, inFlight, received, undecodable, pauses, probes };
   }
 
   stop(): Promise<void> {

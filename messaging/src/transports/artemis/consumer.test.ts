@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { toAmqpEnvelope } from "../../contracts/envelope.js";
 import { buildReceiptBody, toReceiptAmqpMessage } from "../../contracts/receipt.js";
 import { toInboundMessage } from "./consumer.js";
-import { groupDeadLetterQueue, groupQueue } from "./topology.js";
+import { artemisAddresses, groupDeadLetterQueue, groupQueue } from "./topology.js";
 
 // What a receiver gets: the message encoded and decoded as on the wire (AMQP-typed values unwrapped).
 const wire = (message: Message): Message =>
@@ -89,5 +89,13 @@ describe("topology names", () => {
       "DLQ.delivery-receipts",
     );
     expect(() => groupQueue("notes", " ")).toThrow(/group/);
+  });
+
+  it("turns a declaration into a multicast address per destination and an anycast queue per group", () => {
+    expect(artemisAddresses({ destinations: [{ name: "notes", groups: ["projector", "audit"] }] })).toEqual([
+      { name: "notes", routingType: "multicast", divertsTo: ["notes.projector", "notes.audit"] },
+      { name: "notes.projector", routingType: "anycast", queue: "notes.projector" },
+      { name: "notes.audit", routingType: "anycast", queue: "notes.audit" },
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import type { BatchContext, Settlement } from "../inbox/batch-consumer.js";
 /**
  * The transport seam: what the relay, the inbox consumer and the admin routes need from a broker.
  * Artemis (AMQP 1.0, rhea) implements it today; Kafka is meant to implement it without special
- * cases. docs/messaging.md maps every concept for both.
+ * cases. docs/transport-mapping.md maps every concept for both.
  */
 
 /**

@@ -11,7 +11,6 @@ export class ArtemisDeadLetters implements DeadLetterStore {
     private readonly dlq: DeadLetterQueue,
     /** The source and group whose dead letters these are, and the queue they were consumed from. */
     private readonly origin: { source: string; group: string; queue: string },
-    private readonly release: () => void = () => undefined,
   ) {}
 
   count(): Promise<number> {
@@ -38,8 +37,8 @@ export class ArtemisDeadLetters implements DeadLetterStore {
     return brokerId === undefined ? false : this.dlq.remove(brokerId);
   }
 
+  /** Nothing of its own to close: the management links are the transport's, closed with it. */
   close(): Promise<void> {
-    this.release();
     return Promise.resolve();
   }
 

@@ -29,7 +29,7 @@ export {
   validationErrors,
   type ProblemBody,
   type ValidationError,
-} from "./problem.js";
+} from "@outbox/messaging";
 export {
   aliveSchema,
   healthReportSchema,
@@ -72,7 +72,7 @@ export {
   pageToOffset,
   type PageQuery,
 } from "./paging.js";
-export { integerParameter, type IntegerParameterOptions } from "./parameters.js";
+export { integerParameter, type IntegerParameterOptions } from "@outbox/messaging";
 export {
   NON_BLANK_TEXT_PATTERN,
   STORABLE_TEXT_PATTERN,
@@ -112,7 +112,7 @@ export {
   deadLetterLimitParameter,
   expectDeadLetter,
   unavailableWhenBrokerIsDown,
-} from "./dead-letter-http.js";
+} from "@outbox/messaging";
 export {
   configMarkers,
   describeConfig,

@@ -4,7 +4,7 @@ import { parseAmqpUrl } from "./amqp.js";
 import { runHealthChecks, type HealthCheck } from "./health.js";
 import { redactUrl } from "./logging.js";
 import { pageQuerySchema, pageResponseSchema, pageToOffset } from "./paging.js";
-import { HttpProblem, validationErrors } from "./problem.js";
+import { HttpProblem, validationErrors } from "@outbox/messaging";
 
 describe("redactUrl", () => {
   it("hides the password of connection strings", () => {

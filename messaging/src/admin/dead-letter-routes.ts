@@ -1,23 +1,14 @@
+import { z } from "zod";
+import { problemResponseSchema } from "../http/problem.js";
+import type { HttpMethod, RouteResponse, RouteSpec } from "../http/route-spec.js";
+import type { DeadLetter, DeadLetterOperations } from "./dead-letter.js";
 import {
   brokerUnavailableResponse,
   deadLetterIdParams,
   deadLetterLimitParameter,
   expectDeadLetter,
-  problemResponseSchema,
   unavailableWhenBrokerIsDown,
-  type DeadLetter,
-  type DeadLetterQueue,
-  type HttpMethod,
-  type RouteResponse,
-  type RouteSpec,
-} from "@outbox/service-defaults";
-import { z } from "zod";
-
-/** What the routes ask of one dead-letter queue (service-defaults' Artemis `DeadLetterQueue` is one). */
-export type DeadLetterOperations = Pick<
-  DeadLetterQueue,
-  "queue" | "count" | "browse" | "replay" | "replayAll" | "remove"
->;
+} from "./dead-letter-http.js";
 
 /**
  * The queues the routes serve: one queue, or one per consumer group picked by `?group=` (an enum of

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { BrokerUnavailableError } from "./broker-management.js";
-import { MAX_BROWSE } from "./dead-letter-queue.js";
-import { integerParameter } from "./parameters.js";
-import { HttpProblem, problemResponseSchema } from "./problem.js";
+import { integerParameter } from "../http/integer-parameter.js";
+import { HttpProblem, problemResponseSchema } from "../http/problem.js";
+import { BrokerUnavailableError } from "../transport/broker-unavailable.js";
+import { MAX_BROWSE } from "./dead-letter.js";
 
 /** Path parameters of the routes that act on one dead letter: the broker's message id. */
 export const deadLetterIdParams = z.object({

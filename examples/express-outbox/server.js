@@ -113,7 +113,7 @@ app.get("/health", (_req, res) => {
 });
 
 const server = app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1", () => {
-  logger.info({ port: server.address().port }, "notes service listening");
+  logger.info({ address: server.address() }, "notes service listening");
 });
 
 // Graceful stop: no new requests, then finish in-flight messages, then close connections.
@@ -134,6 +134,7 @@ process.once("SIGTERM", () => {
   );
 });
 
+/** @param {string} name */
 function required(name) {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);

@@ -1,7 +1,8 @@
 // `npm run example` (and test/example.test.ts): @outbox/messaging as a user gets it. The library is
 // packed (prepack builds it), examples/express-outbox is copied outside the workspace and installs
-// the tarball from npm; PostgreSQL and Artemis are started by the AppHost test harness; the example
-// runs with their connection strings, N notes are posted, and each must be projected exactly once.
+// the tarball from npm and is typechecked against its declarations; PostgreSQL and Artemis are
+// started by the AppHost test harness; the example runs with their connection strings, N notes are
+// posted, and each must be projected exactly once.
 // Everything started is stopped and the temporary directory removed, also when a step fails.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -65,6 +66,10 @@ export async function runExample(options: ExampleOptions = {}): Promise<ExampleR
     const project = path.join(root, "express-outbox");
     await timed("npm install", () => installExample(project, tarball));
     await checkInstalledPackage(project);
+    // server.js against the installed declarations, strict: the types a TypeScript user compiles with.
+    await timed("typecheck", () =>
+      runOrThrow("npm", ["run", "typecheck"], { cwd: project, timeoutMs: 180_000 }),
+    );
 
     app = await timed("PostgreSQL + Artemis", () =>
       startTestApp({ model: infrastructure(), rootDir: root, mode: "process" }),

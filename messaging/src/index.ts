@@ -58,13 +58,36 @@ export { startConsumerSpan } from "./telemetry/consumer-span.js";
 export {
   deadLetterRoutes,
   type DeadLetterOperation,
-  type DeadLetterOperations,
   type DeadLetterRoutesOptions,
   type DeadLetterSource,
   type DeadLetterTarget,
 } from "./admin/dead-letter-routes.js";
 export { deadLetterRouter } from "./admin/dead-letter-router.js";
 export { expressRouter } from "./admin/express-router.js";
+export { MAX_BROWSE, type DeadLetter, type DeadLetterOperations } from "./admin/dead-letter.js";
+export {
+  brokerUnavailableResponse,
+  deadLetterIdParams,
+  deadLetterLimitParameter,
+  expectDeadLetter,
+  unavailableWhenBrokerIsDown,
+} from "./admin/dead-letter-http.js";
+export {
+  HttpProblem,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  problemResponseSchema,
+  sendProblem,
+  validationErrorSchema,
+  validationErrors,
+  type ProblemBody,
+  type ValidationError,
+} from "./http/problem.js";
+export { integerParameter, type IntegerParameterOptions } from "./http/integer-parameter.js";
+export type { HttpMethod, RouteInput, RouteResponse, RouteSpec } from "./http/route-spec.js";
+export type { LogFn, Logger } from "./logger.js";
+export type { HealthCheck, HealthCheckResult, HealthStatus } from "./health.js";
+export { BrokerUnavailableError } from "./transport/broker-unavailable.js";
 export type {
   ConsumerOptions,
   ConsumerState,
@@ -99,18 +122,12 @@ export {
   type AmqpPublisherOptions,
   type PublisherConnection,
 } from "./transports/artemis/publisher.js";
-export {
-  BrokerManagement,
-  BrokerUnavailableError,
-  ManagementOperationError,
-} from "./transports/artemis/management.js";
+export { BrokerManagement, ManagementOperationError } from "./transports/artemis/management.js";
 export {
   DeadLetterQueue,
-  MAX_BROWSE,
   defaultDeadLetterQueue,
   producerMessageId,
   toDeadLetter,
-  type DeadLetter,
 } from "./transports/artemis/dead-letter-queue.js";
 export {
   artemisAddresses,
@@ -118,10 +135,4 @@ export {
   groupQueue,
   type ArtemisAddress,
 } from "./transports/artemis/topology.js";
-export {
-  brokerUnavailableResponse,
-  deadLetterIdParams,
-  deadLetterLimitParameter,
-  expectDeadLetter,
-  unavailableWhenBrokerIsDown,
-} from "./admin/dead-letter-http.js";
+export { redactUrl } from "./redact-url.js";

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { NextFunction, Request, Response } from "express";
 import { ConfigError } from "./config.js";
-import { problemBody, sendProblem } from "./problem.js";
+import { problemBody, sendProblem } from "@outbox/messaging";
 
 /** Name of the bearer scheme in the OpenAPI document (what Swagger UI's "Authorize" fills in). */
 export const ADMIN_SECURITY_SCHEME = "adminBearer";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { AllowedMethods } from "./allowed-methods.js";
-import { integerParameter } from "./parameters.js";
+import { integerParameter } from "@outbox/messaging";
 import { pageQuerySchema, MAX_PAGE } from "./paging.js";
 import { NON_BLANK_TEXT_PATTERN, STORABLE_TEXT_PATTERN, textField } from "./text-fields.js";
 

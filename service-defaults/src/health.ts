@@ -1,8 +1,8 @@
+import type { HealthCheck, HealthCheckResult, HealthStatus } from "@outbox/messaging";
 import { z } from "zod";
 
-export type HealthStatus = "healthy" | "degraded" | "unhealthy";
-export type HealthCheckResult = { status: HealthStatus; detail?: string; data?: Record<string, unknown> };
-export type HealthCheck = () => Promise<HealthCheckResult> | HealthCheckResult;
+// The check types are @outbox/messaging's: its relay, consumer and transport report through them.
+export type { HealthCheck, HealthCheckResult, HealthStatus };
 
 export interface HealthEntry extends HealthCheckResult {
   durationMs: number;

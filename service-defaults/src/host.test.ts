@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ServiceHost, type ServiceHostOptions } from "./host.js";
 import { createLogger } from "./logging.js";
-import { HttpProblem, problemResponseSchema } from "./problem.js";
+import { HttpProblem, problemResponseSchema } from "@outbox/messaging";
 
 const hosts: ServiceHost[] = [];
 afterEach(async () => {

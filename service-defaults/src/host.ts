@@ -21,6 +21,7 @@ import {
   requireAllowedHost,
   type AdminAuthOptions,
 } from "./admin-auth.js";
+import type { HttpMethod, RouteInput, RouteResponse, RouteSpec } from "@outbox/messaging";
 import { aliveSchema, healthReportSchema, runHealthChecks, type HealthCheck } from "./health.js";
 import type { Logger } from "./logging.js";
 import {
@@ -31,7 +32,7 @@ import {
   validationErrors,
   type ProblemBody,
   type ValidationError,
-} from "./problem.js";
+} from "@outbox/messaging";
 import { shutdownTelemetry } from "./telemetry.js";
 import { watchAppHost } from "./apphost-watch.js";
 import {
@@ -73,43 +74,8 @@ export interface ServiceHostOptions {
   unavailableWhen?: (error: unknown) => boolean;
 }
 
-export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
-
-export interface RouteResponse {
-  description: string;
-  schema?: z.ZodType;
-  /**
-   * Response header name -> description, for the OpenAPI document: a header named here is sent on
-   * every such response, unless it is given as `{ description, optional: true }`.
-   */
-  headers?: Record<string, string | { description: string; optional: true }>;
-}
-
-export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
-  params: z.infer<P>;
-  query: z.infer<Q>;
-  body: z.infer<B>;
-  req: Request;
-  res: Response;
-}
-
-export interface RouteSpec<
-  P extends z.ZodType = z.ZodType,
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
-> {
-  method: HttpMethod;
-  /** Express style, e.g. "/api/EntityItems/:id" (documented as "/api/EntityItems/{id}"). */
-  path: string;
-  summary: string;
-  description?: string;
-  tags?: string[];
-  operationId?: string;
-  /** Validated before the handler runs. Header keys must be lower case (as Node delivers them). */
-  request?: { params?: P; query?: Q; body?: B; headers?: z.ZodObject };
-  responses: Record<number, RouteResponse>;
-  handler: (input: RouteInput<P, Q, B>) => Promise<void> | void;
-}
+// Route specs are @outbox/messaging's: its admin routes are specs this host registers as they are.
+export type { HttpMethod, RouteInput, RouteResponse, RouteSpec };
 
 type Location = "params" | "query" | "headers" | "body";
 

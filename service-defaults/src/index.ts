@@ -29,7 +29,7 @@ export {
   validationErrors,
   type ProblemBody,
   type ValidationError,
-} from "./problem.js";
+} from "@outbox/messaging";
 export {
   aliveSchema,
   healthReportSchema,
@@ -71,7 +71,7 @@ export {
   pageToOffset,
   type PageQuery,
 } from "./paging.js";
-export { integerParameter, type IntegerParameterOptions } from "./parameters.js";
+export { integerParameter, type IntegerParameterOptions } from "@outbox/messaging";
 export {
   NON_BLANK_TEXT_PATTERN,
   STORABLE_TEXT_PATTERN,

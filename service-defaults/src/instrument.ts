@@ -1,5 +1,5 @@
 /**
- * Preload for services: `node --import tsx --import @outbox/service-defaults/instrument src/main.ts`.
+ * Preload for services: `node --conditions=outbox-source --import tsx --import @outbox/service-defaults/instrument src/main.ts`.
  *
  * In ESM, express and pg are patched through loader hooks, which must be registered before those
  * modules are first imported — hence a preload rather than a call in main.ts. Without

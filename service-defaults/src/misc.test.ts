@@ -3,7 +3,7 @@ import { z } from "zod";
 import { runHealthChecks, type HealthCheck } from "./health.js";
 import { redactUrl } from "./logging.js";
 import { pageQuerySchema, pageResponseSchema, pageToOffset } from "./paging.js";
-import { HttpProblem, validationErrors } from "./problem.js";
+import { HttpProblem, validationErrors } from "@outbox/messaging";
 
 describe("redactUrl", () => {
   it("hides the password of connection strings", () => {

@@ -110,6 +110,7 @@ describe("tracing of monitor polls", () => {
       const child = spawn(
         process.execPath,
         [
+          "--conditions=outbox-source",
           "--import",
           "tsx",
           "--import",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { integerParameter } from "./parameters.js";
+import { integerParameter } from "@outbox/messaging";
 
 /** Most items a page holds. */
 export const MAX_PAGE_SIZE = 200;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ServiceHost } from "./host.js";
 import { createLogger } from "./logging.js";
-import { integerParameter } from "./parameters.js";
+import { integerParameter } from "@outbox/messaging";
 import { pageQuerySchema } from "./paging.js";
 import { MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, unstorableTextErrors } from "./unstorable-text.js";
 

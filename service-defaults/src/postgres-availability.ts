@@ -1,4 +1,4 @@
-import { HttpProblem, problemResponseSchema } from "./problem.js";
+import { HttpProblem, problemResponseSchema } from "@outbox/messaging";
 
 // Node's socket and name-resolution errors: the server is down, restarting, moving (failover) or
 // not resolvable for a moment.

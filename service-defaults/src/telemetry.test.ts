@@ -41,6 +41,7 @@ function runApp(
     const child = spawn(
       process.execPath,
       [
+        "--conditions=outbox-source",
         "--import",
         "tsx",
         "--import",

@@ -1,4 +1,4 @@
-import type { ValidationError } from "./problem.js";
+import type { ValidationError } from "@outbox/messaging";
 import { isCarriableText, UNCARRIABLE_TEXT_MESSAGE } from "./text-limits.js";
 
 /**

@@ -90,6 +90,7 @@ describe("addNodeApp", () => {
     const dir = appFolder(undefined, ["server.ts"]);
     const app = createApp().addNodeApp("web", dir, { entry: "server.ts" }).withServiceDefaults();
     expect(app.startCommand(root).args).toEqual([
+      "--conditions=outbox-source",
       "--import",
       "tsx",
       "--import",
@@ -140,6 +141,7 @@ describe("addNodeService", () => {
     expect(service.kind).toBe("node-service");
     expect(service.serviceDefaults).toBe(true);
     expect(service.startCommand(root).args).toEqual([
+      "--conditions=outbox-source",
       "--import",
       "tsx",
       "--import",

@@ -59,8 +59,11 @@ export interface NodeAppCommand {
   cwd: string;
 }
 
-/** The loader `withServiceDefaults()` adds: TypeScript through tsx. */
-export const SERVICE_LOADER_ARGS = ["--import", "tsx"];
+/**
+ * The loader `withServiceDefaults()` adds: TypeScript through tsx, and the workspace packages'
+ * `outbox-source` export condition, so that @outbox/messaging resolves to its sources (no build).
+ */
+export const SERVICE_LOADER_ARGS = ["--conditions=outbox-source", "--import", "tsx"];
 
 /** Node arguments of an app with service defaults: its loader, telemetry hooks before anything loads. */
 export const SERVICE_NODE_ARGS = [...SERVICE_LOADER_ARGS, "--import", "@outbox/service-defaults/instrument"];

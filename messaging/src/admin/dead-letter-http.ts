@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { HttpProblem, integerParameter, problemResponseSchema } from "@outbox/service-defaults";
-import { MAX_BROWSE } from "../transports/artemis/dead-letter-queue.js";
-import { BrokerUnavailableError } from "../transports/artemis/management.js";
+import { integerParameter } from "../http/integer-parameter.js";
+import { HttpProblem, problemResponseSchema } from "../http/problem.js";
+import { BrokerUnavailableError } from "../transport/broker-unavailable.js";
+import { MAX_BROWSE } from "./dead-letter.js";
 
 /** Path parameters of the routes that act on one dead letter: the broker's message id. */
 export const deadLetterIdParams = z.object({

@@ -1,17 +1,13 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { HttpProblem } from "@outbox/service-defaults";
-import { MAX_BROWSE, type DeadLetter } from "../transports/artemis/dead-letter-queue.js";
-import { BrokerUnavailableError } from "../transports/artemis/management.js";
 import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { HttpProblem } from "../http/problem.js";
+import { BrokerUnavailableError } from "../transport/broker-unavailable.js";
+import { MAX_BROWSE, type DeadLetter, type DeadLetterOperations } from "./dead-letter.js";
 import { deadLetterRouter } from "./dead-letter-router.js";
-import type {
-  DeadLetterOperations,
-  DeadLetterRoutesOptions,
-  DeadLetterSource,
-} from "./dead-letter-routes.js";
+import type { DeadLetterRoutesOptions, DeadLetterSource } from "./dead-letter-routes.js";
 
 /** A dead-letter queue in memory: what the broker's management would answer, and what was asked. */
 class FakeQueue implements DeadLetterOperations {

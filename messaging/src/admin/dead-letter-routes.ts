@@ -1,11 +1,7 @@
-import {
-  problemResponseSchema,
-  type HttpMethod,
-  type RouteResponse,
-  type RouteSpec,
-} from "@outbox/service-defaults";
 import { z } from "zod";
-import type { DeadLetter, DeadLetterQueue } from "../transports/artemis/dead-letter-queue.js";
+import { problemResponseSchema } from "../http/problem.js";
+import type { HttpMethod, RouteResponse, RouteSpec } from "../http/route-spec.js";
+import type { DeadLetter, DeadLetterOperations } from "./dead-letter.js";
 import {
   brokerUnavailableResponse,
   deadLetterIdParams,
@@ -13,12 +9,6 @@ import {
   expectDeadLetter,
   unavailableWhenBrokerIsDown,
 } from "./dead-letter-http.js";
-
-/** What the routes ask of one dead-letter queue (the Artemis transport's `DeadLetterQueue` is one). */
-export type DeadLetterOperations = Pick<
-  DeadLetterQueue,
-  "queue" | "count" | "browse" | "replay" | "replayAll" | "remove"
->;
 
 /**
  * The queues the routes serve: one queue, or one per consumer group picked by `?group=` (an enum of

@@ -1,12 +1,7 @@
-import {
-  HttpProblem,
-  sendProblem,
-  validationErrors,
-  type RouteSpec,
-  type ValidationError,
-} from "@outbox/service-defaults";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { z } from "zod";
+import { HttpProblem, sendProblem, validationErrors, type ValidationError } from "../http/problem.js";
+import type { RouteSpec } from "../http/route-spec.js";
 
 /**
  * Route specs (bodiless admin routes) as a plain Express router, for a host that is not a

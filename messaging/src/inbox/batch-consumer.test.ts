@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { createLogger } from "@outbox/service-defaults";
 import type { Connection, Message } from "rhea";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
@@ -9,11 +8,21 @@ import {
   type Decoded,
   type Settlement,
 } from "./batch-consumer.js";
+import type { Logger } from "../logger.js";
 
 // The library's own behaviour, apart from either service: a fake link (credit consumed per
 // transfer, as in rhea) and a handler the test answers batch by batch.
 
 type Outcome = Settlement["action"];
+
+const ignore = (): void => undefined;
+const silentLogger: Logger = {
+  debug: ignore,
+  info: ignore,
+  warn: ignore,
+  error: ignore,
+  child: () => silentLogger,
+};
 
 interface Sent {
   settled: string[];
@@ -80,7 +89,7 @@ function setup(
     maxInFlight: 4,
     batchSize: 4,
     lingerMs: 5,
-    logger: createLogger("test", "silent"),
+    logger: silentLogger,
     handle: (batch: readonly BatchDelivery<Message>[]) => {
       batches.push(batch.map((d) => String(d.message.message_id)));
       return new Promise<Settlement[]>((resolve) => waiting.push(resolve));

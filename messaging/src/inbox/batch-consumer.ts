@@ -1,4 +1,4 @@
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../logger.js";
 import type { Connection, Delivery, EventContext, Message, Receiver } from "rhea";
 import { settleAlone } from "./settle-alone.js";
 

@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
 import rhea from "rhea";
 import type { Connection, ConnectionOptions, Container, EventContext } from "rhea";
-import { redactUrl, type HealthCheck, type Logger } from "@outbox/service-defaults";
+import type { HealthCheck } from "../../health.js";
+import type { Logger } from "../../logger.js";
+import { redactUrl } from "../../redact-url.js";
 
 export interface AmqpConnectionOptions {
   /** `amqp://user:pass@host:port` (or `amqps://`); user and password may be URL-encoded. */

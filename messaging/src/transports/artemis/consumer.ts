@@ -1,4 +1,4 @@
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../../logger.js";
 import type { Message } from "rhea";
 import { messageGroup, readEnvelope, readMessageId, readTraceHeaders } from "../../contracts/envelope.js";
 import { parseReceiptMessage } from "../../contracts/receipt.js";

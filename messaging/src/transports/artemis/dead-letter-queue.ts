@@ -1,33 +1,8 @@
+import { MAX_BROWSE, type DeadLetter, type DeadLetterOperations } from "../../admin/dead-letter.js";
 import { ManagementOperationError, type BrokerManagement } from "./management.js";
 
-/** A dead-lettered message as the broker lists it (no body: browsing is for triage). */
-export interface DeadLetter {
-  /** The broker's id of the message inside the dead-letter queue (what replay and delete take). */
-  id: number;
-  /** The producer's AMQP message_id (an outbox id; a receipt's is receipt:<group>:<outbox id>). */
-  messageId: string | undefined;
-  type: string | undefined;
-  version: number | undefined;
-  /** AMQP group_id: the aggregate id. */
-  groupId: string | undefined;
-  /** AMQP correlation_id (a delivery receipt's: the outbox id it acknowledges). */
-  correlationId: string | undefined;
-  originalAddress: string | undefined;
-  originalQueue: string | undefined;
-  /**
-   * Everything the broker listed for the message (headers and application properties; Artemis cuts
-   * string values at 256 characters), for what the fields above leave out.
-   */
-  properties: Readonly<Record<string, unknown>>;
-}
-
-/**
- * Most a browse can return. Artemis' `listMessages` stops at the address's
- * management-browse-page-size (200 by default; 210 queued messages list as 200, checked on 2.56),
- * so promising more would silently return fewer. Its paged `browse(page, pageSize)` answers over
- * AMQP management with Java-serialized CompositeData (base64), which a Node client cannot read.
- */
-export const MAX_BROWSE = 200;
+// The admin routes (in @outbox/messaging) define what a dead letter is; this queue lists them.
+export { MAX_BROWSE, type DeadLetter };
 
 /**
  * One per-address dead-letter queue, operated through Artemis management:
@@ -36,7 +11,7 @@ export const MAX_BROWSE = 200;
  * from the DLQ only together with the re-send, and `_AMQ_DUPL_ID` does not block it: checked on
  * Artemis 2.56); delete = `removeMessage`.
  */
-export class DeadLetterQueue {
+export class DeadLetterQueue implements DeadLetterOperations {
   private readonly resource: string;
 
   constructor(

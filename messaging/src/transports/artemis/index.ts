@@ -1,4 +1,5 @@
-import type { HealthCheck, Logger } from "@outbox/service-defaults";
+import type { HealthCheck } from "../../health.js";
+import type { Logger } from "../../logger.js";
 import type { Settlement } from "../../inbox/batch-consumer.js";
 import type {
   ConsumerOptions,

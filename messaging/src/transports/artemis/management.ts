@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { BrokerUnavailableError } from "../../transport/broker-unavailable.js";
 import type { Connection, EventContext, Message, Receiver, Sender, Source } from "rhea";
+
+// Defined in @outbox/messaging: its admin routes answer 503 for it.
+export { BrokerUnavailableError };
 
 /**
  * Artemis management over AMQP: a request message to `activemq.management` names a resource
@@ -152,11 +156,6 @@ export class BrokerManagement {
     this.receiver = undefined;
     this.replyTo = undefined;
   };
-}
-
-/** The broker could not be asked (down, reconnecting, timed out): HTTP 503. */
-export class BrokerUnavailableError extends Error {
-  override name = "BrokerUnavailableError";
 }
 
 /** The broker answered that the operation failed (e.g. no such message): the broker's text. */

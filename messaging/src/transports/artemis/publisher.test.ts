@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../../logger.js";
 import type { Connection, Message } from "rhea";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AmqpPublisher, type PublisherConnection } from "./publisher.js";

@@ -1,4 +1,4 @@
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../../logger.js";
 import type { Connection, EventContext, Message, Sender, SenderOptions } from "rhea";
 import { toAmqpEnvelope, type OutgoingEnvelope } from "../../contracts/envelope.js";
 import type { PublisherState, PublishOutcome, TransportPublisher } from "../../transport/transport.js";

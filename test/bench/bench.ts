@@ -23,7 +23,7 @@ import { finishedRowCounts, SCALE_SIZES, seedFinishedRows } from "./scale.js";
 import { checkTargets } from "./targets.js";
 import { telemetryOff, telemetryOn } from "./telemetry-switch.js";
 import { entityCreatedRow } from "../support/outbox-events.js";
-import { BENCH_USAGE, parseBenchArgs } from "./bench-args.js";
+import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from "./bench-args.js";
 import { cpuPerMessageTable } from "./cpu-per-message.js";
 import {
   backlogDrain,
@@ -41,7 +41,14 @@ import {
 import { runBaselineComparison } from "./baseline-run.js";
 import { benchModel } from "./bench-model.js";
 
-const args = parseBenchArgs(process.argv.slice(2));
+const args = ((): BenchArgs => {
+  try {
+    return parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+})();
 const { quick, json } = args;
 
 const settings = quick

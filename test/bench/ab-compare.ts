@@ -18,9 +18,15 @@ export interface FigureComparison {
   /** Lowest and highest per-round ratio. */
   ratio_min: number | null;
   ratio_max: number | null;
-  /** "better"/"worse" when every round's ratio is on that side of 1, else "noise". */
+  /**
+   * "better"/"worse" when every round's ratio is on that side of 1 and there are at least
+   * MIN_ROUNDS_FOR_VERDICT of them (two rounds agree by chance one time in two), else "noise".
+   */
   verdict: "better" | "worse" | "noise" | "no figure";
 }
+
+/** Fewer paired rounds than this never give a verdict. */
+export const MIN_ROUNDS_FOR_VERDICT = 3;
 
 export function median(values: readonly number[]): number | null {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -48,17 +54,19 @@ export function compareFigure(better: Better, current: number[], baseline: numbe
   const verdict =
     perRound.length === 0
       ? "no figure"
-      : perRound.every(improves)
-        ? "better"
-        : perRound.every(worsens)
-          ? "worse"
-          : "noise";
+      : perRound.length < MIN_ROUNDS_FOR_VERDICT
+        ? "noise"
+        : perRound.every(improves)
+          ? "better"
+          : perRound.every(worsens)
+            ? "worse"
+            : "noise";
   return {
     better,
     current,
     baseline,
-    current_median: currentMedian,
-    baseline_median: baselineMedian,
+    current_median: r3(currentMedian),
+    baseline_median: r3(baselineMedian),
     ratio: r3(ratioOf(currentMedian, baselineMedian)),
     ratio_min: perRound.length === 0 ? null : r3(Math.min(...perRound)),
     ratio_max: perRound.length === 0 ? null : r3(Math.max(...perRound)),

@@ -92,8 +92,8 @@ export async function createBaselineWorktree(
   const remove = async (): Promise<void> => {
     if (removed) return;
     removed = true;
-    // --force: the install left untracked files (node_modules) behind.
-    await run("git", ["worktree", "remove", "--force", dir], repoRoot);
+    // The files first, then git's registration of the now missing worktree: `git worktree remove
+    // --force` does the same but took minutes over node_modules on a busy machine.
     await rm(dir, { recursive: true, force: true });
     await run("git", ["worktree", "prune"], repoRoot);
   };

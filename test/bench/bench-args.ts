@@ -18,7 +18,7 @@ export const BENCH_USAGE = `npm run bench -- [--quick] [--json] [--baseline [<gi
   --baseline [<ref>]   compare the services of <ref> (a temporary git worktree, npm ci) with this
                        tree's, in one run, rounds interleaved; prints ratios current/baseline.
                        Default ref: origin/main, else main.
-  --rounds <n>         rounds per side with --baseline (default 2 with --quick, else 3)
+  --rounds <n>         rounds per side with --baseline (default 3; fewer give no verdict)
   --help               this text`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {

@@ -183,13 +183,14 @@ describe("cpuPerMessage", () => {
   it("prints one row per component and one column per measurement, '—' where a column has none", () => {
     const table = cpuPerMessageTable({
       "max load": { sender: 100, stack: 400 },
-      backlog: { sender: 40, receiver: 60, stack: 100 },
+      // A median of two sums: printed to one decimal.
+      backlog: { sender: 40, receiver: 872.9000000000001, stack: 100 },
     });
     const lines = table.split("\n");
     expect(lines[0]).toMatch(/^µs CPU per applied message\s+max load\s+backlog$/);
     expect(lines.slice(1).map((l) => l.split(/\s{2,}/))).toEqual([
       ["sender", "100", "40"],
-      ["receiver", "—", "60"],
+      ["receiver", "—", "872.9"],
       ["stack", "400", "100"],
     ]);
   });
@@ -212,36 +213,37 @@ describe("before/after comparison", () => {
     expect(f.verdict).toBe("noise");
   });
 
-  it("says better or worse only when every round agrees, in the figure's own direction", () => {
-    expect(compareFigure("higher", [110, 105], [100, 100]).verdict).toBe("better");
-    expect(compareFigure("higher", [90, 95], [100, 100]).verdict).toBe("worse");
+  it("says better or worse only when every round of at least three agrees, in the figure's own direction", () => {
+    expect(compareFigure("higher", [110, 105, 101], [100, 100, 100]).verdict).toBe("better");
+    expect(compareFigure("higher", [90, 95, 99], [100, 100, 100]).verdict).toBe("worse");
     // Latency and CPU: lower is better.
-    expect(compareFigure("lower", [90, 95], [100, 100]).verdict).toBe("better");
-    expect(compareFigure("lower", [110, 105], [100, 100]).verdict).toBe("worse");
+    expect(compareFigure("lower", [90, 95, 99], [100, 100, 100]).verdict).toBe("better");
+    expect(compareFigure("lower", [110, 105, 101], [100, 100, 100]).verdict).toBe("worse");
+    // Two rounds agree by chance too often to call it.
+    expect(compareFigure("lower", [110, 105], [100, 100]).verdict).toBe("noise");
     expect(compareFigure("lower", [Number.NaN], [0]).verdict).toBe("no figure");
     expect(() => compareFigure("lower", [1, 2], [1])).toThrow(/rounds differ/);
   });
 
   it("compares every key either side has; a key missing in a round is no figure there, not 0", () => {
+    const base = { a_per_s: 10, b_ms: 10, c_ms: 10 };
     const figures = compareRounds(
-      [{ a_per_s: 10, b_ms: 5 }, { a_per_s: 12 }],
       [
-        { a_per_s: 10, b_ms: 10 },
-        { a_per_s: 10, b_ms: 10 },
+        { a_per_s: 10, b_ms: 5, c_ms: 5 },
+        { a_per_s: 12, b_ms: 4, c_ms: 5 },
+        { a_per_s: 13, c_ms: 5 },
       ],
+      [base, base, base],
       (key) => (key.endsWith("_per_s") ? "higher" : "lower"),
     );
-    expect(figures.a_per_s).toMatchObject({ ratio: 1.1, verdict: "noise" });
-    expect(figures.b_ms).toMatchObject({
-      current_median: 5,
-      ratio: 0.5,
-      ratio_min: 0.5,
-      ratio_max: 0.5,
-      verdict: "better",
-    });
+    // One round at 1.0: not better in every round.
+    expect(figures.a_per_s).toMatchObject({ ratio: 1.2, ratio_min: 1, ratio_max: 1.3, verdict: "noise" });
+    // Counted as 0, the missing round would make the median 4 and the ratio 0.4.
+    expect(figures.b_ms).toMatchObject({ current_median: 4.5, ratio: 0.45, verdict: "noise" });
+    expect(figures.c_ms).toMatchObject({ ratio: 0.5, ratio_min: 0.5, ratio_max: 0.5, verdict: "better" });
     const table = comparisonTable(figures, { a_per_s: "rate" });
-    expect(table).toMatch(/^rate\s+11\s+10\s+1\.10\s+1\.00–1\.20\s+noise \(higher is better\)$/m);
-    expect(table).toMatch(/^b_ms\s+5\s+10\s+0\.50\s+0\.50–0\.50\s+better \(lower is better\)$/m);
+    expect(table).toMatch(/^rate\s+12\s+10\s+1\.20\s+1\.00–1\.30\s+noise \(higher is better\)$/m);
+    expect(table).toMatch(/^c_ms\s+5\s+10\s+0\.50\s+0\.50–0\.50\s+better \(lower is better\)$/m);
   });
 });
 

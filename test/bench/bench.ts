@@ -291,7 +291,7 @@ async function main(): Promise<void> {
     await runBaselineComparison({
       repoRoot: repositoryRoot,
       ref: args.baseline.ref,
-      rounds: args.rounds ?? (quick ? 2 : 3),
+      rounds: args.rounds ?? 3,
       json,
       settings: {
         loadS: settings.loadS,

@@ -43,7 +43,8 @@ export function cpuPerMessageTable(columns: Record<string, CpuPerMessage>): stri
   const names = Object.keys(columns);
   const rows = CPU_PER_MESSAGE_KEYS.filter((key) => names.some((n) => columns[n]?.[key] !== undefined));
   const header = ["µs CPU per applied message", ...names];
-  const body = rows.map((key) => [key, ...names.map((n) => `${columns[n]?.[key] ?? "—"}`)]);
+  const cell = (v: number | undefined) => (v === undefined ? "—" : `${Math.round(v * 10) / 10}`);
+  const body = rows.map((key) => [key, ...names.map((n) => cell(columns[n]?.[key]))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");

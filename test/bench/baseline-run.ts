@@ -82,35 +82,47 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
     `baseline ${baselineRef.ref} = ${baselineRef.commit.slice(0, 10)} "${baselineRef.subject}"; current ${currentCommit.slice(0, 10)}${currentDirty ? " + uncommitted changes" : ""}`,
   );
 
-  // Everything made so far, undone in reverse order at the end, on failure and on Ctrl+C.
+  // Everything made so far, undone in reverse order at the end, on failure and on Ctrl+C. Each
+  // undo is registered before what it undoes is awaited, so an interrupt mid-start is covered too.
   const cleanups: Array<() => Promise<void>> = [];
+  let stopping = false;
   const cleanUp = async (): Promise<void> => {
-    for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => undefined);
+    // What the main flow adds while this runs is undone too.
+    while (cleanups.length > 0)
+      for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => undefined);
+  };
+  /** Between phases: an interrupt ends the run here rather than starting the next phase. */
+  const checkpoint = (): void => {
+    if (stopping) throw new Error("interrupted");
   };
   const interrupted = (signal: NodeJS.Signals): void => {
+    stopping = true;
     say(`${signal}: stopping both stacks and removing the baseline worktree`);
     void cleanUp().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
   try {
-    const worktree: BaselineWorktree = await createBaselineWorktree(
-      options.repoRoot,
-      baselineRef.commit,
-      say,
-    );
-    cleanups.push(() => worktree.remove());
+    const worktree: BaselineWorktree = await createBaselineWorktree(options.repoRoot, baselineRef.commit, {
+      log: say,
+      onCreated: (remove) => cleanups.push(remove),
+    });
+    checkpoint();
 
     const start = async (side: Side, rootDir: string): Promise<Stack> => {
       say(`starting the ${side} stack (services from ${rootDir})`);
-      const app = await startTestApp({ model: options.model(), rootDir });
-      const { pool } = openDatabase(app.getConnectionString("senderdb"));
-      const stack: Stack = { side, app, pool, counts: new Map(), ids: [], rounds: [] };
+      const starting = startTestApp({ model: options.model(), rootDir });
+      const opened: { pool?: Stack["pool"] } = {};
       cleanups.push(async () => {
-        await pool.end();
+        const app = await starting;
+        await opened.pool?.end();
         await stopTestApp(app);
       });
-      return stack;
+      const app = await starting;
+      const { pool } = openDatabase(app.getConnectionString("senderdb"));
+      opened.pool = pool;
+      checkpoint();
+      return { side, app, pool, counts: new Map(), ids: [], rounds: [] };
     };
     // One after the other: two starts at once would each slow the other past its timeout.
     const current = await start("current", options.repoRoot);
@@ -132,6 +144,7 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
 
       const maxRates = new Map<Side, number>();
       for (const stack of order) {
+        checkpoint();
         say(`round ${r + 1}/${options.rounds} ${stack.side}: max load for ${settings.loadS} s`);
         const max = await maxLoad(stack.app, settings.loadS, `r${r}-load`, settings.concurrency);
         record(stack, max.load.ids, max.applied.counts);
@@ -145,6 +158,7 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
       // Latency at the same offered rate on both sides: half the slower side's maximum.
       const halfRate = Math.max(1, Math.floor(Math.min(...maxRates.values()) / 2));
       for (const stack of order) {
+        checkpoint();
         say(`round ${r + 1} ${stack.side}: ${halfRate} POSTs/s for ${settings.halfLoadS} s`);
         const half = await driveLoad(stack.app.getEndpoint("sender"), settings.halfLoadS, {
           concurrency: settings.concurrency,
@@ -163,6 +177,7 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
         });
       }
       for (const stack of order) {
+        checkpoint();
         say(`round ${r + 1} ${stack.side}: backlog of ${settings.backlog} rows`);
         const backlog = await backlogDrain(stack.app, stack.pool, settings.backlog);
         const applied = await waitApplied(stack.app.getConnectionString("receiverdb"), backlog.ids, 10_000);
@@ -173,6 +188,7 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
           ...cpuFigures("cpu_us_per_msg_backlog", backlog.cpuPerMsg),
         });
       }
+      checkpoint();
       // Both stacks are idle at once: one window measures both.
       say(`round ${r + 1}: idle CPU of both stacks over ${settings.idleS} s`);
       const idle = await Promise.all(stacks.map((stack) => idleCpu(stack.app, settings.idleS)));

@@ -63,19 +63,28 @@ describe("createBaselineWorktree", () => {
     const first = commitFile("one", "first");
     commitFile("two", "second");
     const installedIn: string[] = [];
-    const worktree = await createBaselineWorktree(repo, first, quiet, (dir) => {
-      installedIn.push(dir);
-      // What npm ci leaves: untracked files, which a plain `git worktree remove` would refuse.
-      writeFileSync(path.join(dir, "installed.txt"), "x");
-      return Promise.resolve();
+    let registered: (() => Promise<void>) | undefined;
+    let registeredBeforeInstall = false;
+    const worktree = await createBaselineWorktree(repo, first, {
+      log: quiet,
+      onCreated: (remove) => (registered = remove),
+      install: (dir) => {
+        installedIn.push(dir);
+        registeredBeforeInstall = registered !== undefined;
+        // What npm ci leaves: untracked files; they go too.
+        writeFileSync(path.join(dir, "installed.txt"), "x");
+        return Promise.resolve();
+      },
     });
     try {
       expect(installedIn).toEqual([worktree.dir]);
       expect(readFileSync(path.join(worktree.dir, "file.txt"), "utf8")).toBe("one");
       expect(git("worktree", "list")).toContain(worktree.dir);
       expect(worktree.installS).toBeGreaterThanOrEqual(0);
+      // The removal was handed out before the install, for an interrupt during it.
+      expect(registeredBeforeInstall).toBe(true);
     } finally {
-      await worktree.remove();
+      await registered?.();
     }
     expect(existsSync(worktree.dir)).toBe(false);
     expect(git("worktree", "list")).not.toContain(worktree.dir);
@@ -88,9 +97,12 @@ describe("createBaselineWorktree", () => {
     const first = commitFile("one", "first");
     let dir = "";
     await expect(
-      createBaselineWorktree(repo, first, quiet, (d) => {
-        dir = d;
-        return Promise.reject(new Error("npm ci failed: no cache"));
+      createBaselineWorktree(repo, first, {
+        log: quiet,
+        install: (d) => {
+          dir = d;
+          return Promise.reject(new Error("npm ci failed: no cache"));
+        },
       }),
     ).rejects.toThrow(/npm ci failed: no cache/);
     expect(dir).not.toBe("");

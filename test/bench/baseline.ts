@@ -81,12 +81,23 @@ export interface BaselineWorktree {
  * `npm ci` there (offline first: the npm cache normally has every package). On failure, what was
  * made is removed before the error is thrown.
  */
+export interface BaselineWorktreeOptions {
+  log: (line: string) => void;
+  /** What installs the checkout (default `npm ci`); a test passes a stand-in. */
+  install?: (dir: string) => Promise<void>;
+  /**
+   * Called with the removal as soon as the directory exists, before the checkout and the install:
+   * an interrupt during `npm ci` can then still remove it.
+   */
+  onCreated?: (remove: () => Promise<void>) => void;
+}
+
 export async function createBaselineWorktree(
   repoRoot: string,
   commit: string,
-  log: (line: string) => void,
-  install: (dir: string) => Promise<void> = npmCi,
+  options: BaselineWorktreeOptions,
 ): Promise<BaselineWorktree> {
+  const { log, install = npmCi } = options;
   const dir = await mkdtemp(path.join(os.tmpdir(), "outbox-bench-baseline-"));
   let removed = false;
   const remove = async (): Promise<void> => {
@@ -97,6 +108,7 @@ export async function createBaselineWorktree(
     await rm(dir, { recursive: true, force: true });
     await run("git", ["worktree", "prune"], repoRoot);
   };
+  options.onCreated?.(remove);
   try {
     await mustRun("git", ["worktree", "add", "--detach", dir, commit], repoRoot);
     log(`baseline ${commit.slice(0, 10)} checked out in ${dir}; npm ci`);

@@ -86,14 +86,18 @@ export async function runBaselineComparison(options: BaselineComparisonOptions):
   // undo is registered before what it undoes is awaited, so an interrupt mid-start is covered too.
   const cleanups: Array<() => Promise<void>> = [];
   let stopping = false;
-  const cleanUp = async (): Promise<void> => {
-    // What the main flow adds while this runs is undone too.
-    while (cleanups.length > 0)
-      for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => undefined);
-  };
+  // One queue of clean-ups: the signal handler and the main flow's `finally` both wait for the
+  // same work, so neither exits while the other is still stopping a stack.
+  let cleaning: Promise<void> = Promise.resolve();
+  const cleanUp = (): Promise<void> =>
+    (cleaning = cleaning.then(async () => {
+      // What the main flow adds while this runs is undone too.
+      while (cleanups.length > 0)
+        for (const undo of cleanups.splice(0).reverse()) await undo().catch(() => undefined);
+    }));
   /** Between phases: an interrupt ends the run here rather than starting the next phase. */
   const checkpoint = (): void => {
-    if (stopping) throw new Error("interrupted");
+    if (stopping) throw new Error("interrupted by a signal");
   };
   const interrupted = (signal: NodeJS.Signals): void => {
     stopping = true;

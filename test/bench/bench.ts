@@ -8,26 +8,48 @@ import os from "node:os";
 import { v7 as uuidv7 } from "uuid";
 import type pg from "pg";
 import { sql } from "drizzle-orm";
-import type { DistributedApplication, NodeServiceResource, PostgresServerResource } from "@outbox/apphost";
+import type { DistributedApplication, NodeServiceResource } from "@outbox/apphost";
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import type { Database } from "../../sender-service/src/data/db.js";
 import { insertEntityItem } from "../../sender-service/src/data/entity-items.js";
 import { insertOutboxMessage } from "../../sender-service/src/data/outbox.js";
 import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
 import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
-import { delay, logger, openDatabase, QueueDrain, relayTestModel } from "../support/relay-harness.js";
-import { query } from "../support/system.js";
+import { delay, logger, openDatabase, QueueDrain } from "../support/relay-harness.js";
 import { latencyCurveSvg, type CurvePoint } from "./latency-chart.js";
 import { dropPeerSchema, preparePeerSchema, runPeer, TUNED_CANDIDATES, type PeerResult } from "./peer.js";
-import { ProcessSampler, type Components } from "./proc-stats.js";
+import { type Components } from "./proc-stats.js";
 import { finishedRowCounts, SCALE_SIZES, seedFinishedRows } from "./scale.js";
 import { checkTargets } from "./targets.js";
 import { telemetryOff, telemetryOn } from "./telemetry-switch.js";
 import { entityCreatedRow } from "../support/outbox-events.js";
+import { BENCH_USAGE, parseBenchArgs, type BenchArgs } from "./bench-args.js";
+import { cpuPerMessageTable } from "./cpu-per-message.js";
+import {
+  backlogDrain,
+  driveLoad,
+  e2eLatency,
+  idleCpu as measureIdleCpu,
+  maxLoad as maxLoadAt,
+  publishLatency,
+  round,
+  say,
+  waitApplied,
+  warmUpAfterRestart as warmUpAt,
+  type Percentiles,
+} from "./scenarios.js";
+import { runBaselineComparison } from "./baseline-run.js";
+import { benchModel } from "./bench-model.js";
 
-const args = new Set(process.argv.slice(2));
-const quick = args.has("--quick");
-const json = args.has("--json");
+const args = ((): BenchArgs => {
+  try {
+    return parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+})();
+const { quick, json } = args;
 
 const settings = quick
   ? {
@@ -64,189 +86,12 @@ const SEED_QUEUE = "relay-test-9";
 const PEER_QUEUE = "relay-test-8";
 const CHART_FILE = path.join(repositoryRoot, "docs", "latency-curve.svg");
 
-interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
+function maxLoad(app: DistributedApplication, durationS: number, prefix: string, extra: Components = {}) {
+  return maxLoadAt(app, durationS, prefix, settings.concurrency, extra);
 }
 
-const benchStartedAt = Date.now();
-
-function say(line: string): void {
-  // Progress on stderr so that stdout ends with the table/JSON only; seconds since start.
-  process.stderr.write(`[bench +${Math.round((Date.now() - benchStartedAt) / 1000)}s] ${line}\n`);
-}
-
-function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
-/** Drives POST /api/EntityItems until the deadline: closed loop with `concurrency` workers, or open loop at `ratePerS`. */
-async function driveLoad(
-  senderUrl: string,
-  durationS: number,
-  opts: { concurrency: number; ratePerS?: number; prefix: string },
-): Promise<{ ids: string[]; errors: number; startedAt: number; endedAt: number }> {
-  const ids: string[] = [];
-  let errors = 0;
-  let n = 0;
-  const startedAt = Date.now();
-  const deadline = startedAt + durationS * 1000;
-  const post = async (): Promise<void> => {
-    const i = n++;
-    try {
-      const response = await fetch(`${senderUrl}/api/EntityItems`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          name: `${opts.prefix}-${i}`,
-          description: `bench item ${i} ${"x".repeat(64)}`,
-        }),
-      });
-      const body = (await response.json()) as { id?: string };
-      if (response.status === 201 && body.id) ids.push(body.id);
-      else errors++;
-    } catch {
-      errors++;
-    }
-  };
-  if (opts.ratePerS === undefined) {
-    await Promise.all(
-      Array.from({ length: opts.concurrency }, async () => {
-        while (Date.now() < deadline) await post();
-      }),
-    );
-  } else {
-    // Open loop: start requests on schedule (bounded in flight), whatever the latency.
-    const intervalMs = 1000 / opts.ratePerS;
-    let inFlight = 0;
-    let next = startedAt;
-    const pending = new Set<Promise<void>>();
-    while (Date.now() < deadline) {
-      const now = Date.now();
-      while (next <= now && inFlight < opts.concurrency * 4) {
-        next += intervalMs;
-        inFlight++;
-        const p = post().finally(() => {
-          inFlight--;
-          pending.delete(p);
-        });
-        pending.add(p);
-      }
-      await delay(Math.max(1, Math.min(10, next - Date.now())));
-    }
-    await Promise.all(pending);
-  }
-  return { ids, errors, startedAt, endedAt: Date.now() };
-}
-
-/** Waits until every id is applied by the receiver (or the timeout); returns applied counts per id. */
-async function waitApplied(
-  receiverDb: string,
-  ids: string[],
-  timeoutMs: number,
-): Promise<{ counts: Map<string, number>; lastAppliedAt: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await query<{ n: string }>(
-      receiverDb,
-      "SELECT count(*)::text AS n FROM received_items WHERE id = ANY($1::uuid[])",
-      [ids],
-    );
-    if (Number(row?.n ?? 0) >= ids.length || Date.now() > deadline) break;
-    await delay(250);
-  }
-  await delay(1_000); // let a late duplicate show up
-  const rows = await query<{ id: string; n: string; last: Date }>(
-    receiverDb,
-    `SELECT r.id::text AS id, count(i.message_id)::text AS n, max(r.received_at) AS last
-       FROM received_items r JOIN inbox i ON i.aggregate_id = r.id::text
-      WHERE r.id = ANY($1::uuid[]) GROUP BY r.id`,
-    [ids],
-  );
-  const counts = new Map(rows.map((r) => [r.id, Number(r.n)]));
-  const lastAppliedAt = Math.max(0, ...rows.map((r) => new Date(r.last).getTime()));
-  return { counts, lastAppliedAt };
-}
-
-async function percentiles(connection: string, text: string, params: unknown[]): Promise<Percentiles> {
-  const [row] = await query<{ p: number[] | null }>(
-    connection,
-    `SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY v) AS p FROM (${text}) s(v)`,
-    params,
-  );
-  const p = row?.p ?? [Number.NaN, Number.NaN, Number.NaN];
-  return { p50: round(p[0] ?? Number.NaN), p95: round(p[1] ?? Number.NaN), p99: round(p[2] ?? Number.NaN) };
-}
-
-/** commit → accepted: outbox created_at → published_at (the relay stores the broker's acceptance time). */
-function publishLatency(senderDb: string, ids: string[]): Promise<Percentiles> {
-  return percentiles(
-    senderDb,
-    `SELECT extract(epoch FROM published_at - created_at) * 1000 FROM outbox_messages
-      WHERE aggregate_id = ANY($1::text[]) AND published_at IS NOT NULL`,
-    [ids],
-  );
-}
-
-/** commit → applied: the receiver's received_at − the entity's created_at at the source. */
-function e2eLatency(receiverDb: string, ids: string[]): Promise<Percentiles> {
-  return percentiles(
-    receiverDb,
-    `SELECT extract(epoch FROM received_at - source_created_at) * 1000 FROM received_items WHERE id = ANY($1::uuid[])`,
-    [ids],
-  );
-}
-
-/**
- * A backlog committed in one transaction (one NOTIFY) straight into the outbox for the app's
- * relay: how fast the relay drains it (to published) and the pipeline applies it (receiver), with
- * no HTTP in the way.
- */
-async function backlogDrain(
-  pool: pg.Pool,
-  receiverDb: string,
-  count: number,
-): Promise<{ relayRate: number; e2eRate: number; ids: string[] }> {
-  const startedAt = Date.now();
-  const inserted = await pool.query<{ id: string }>(
-    `WITH items AS (
-       SELECT gen_random_uuid() AS id, 'backlog-' || g AS name FROM generate_series(1, $1::int) g
-     ), ins AS (
-       INSERT INTO outbox_messages (id, aggregate_type, aggregate_id, type, version, destination, payload)
-       SELECT gen_random_uuid(), 'EntityItem', id::text, 'EntityItemCreated', 1, 'entity-items',
-              jsonb_build_object('id', id, 'name', name, 'description', repeat('x', 64),
-                                 'createdAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-         FROM items
-       RETURNING aggregate_id
-     ), notified AS (SELECT pg_notify('outbox_messages', 'entity-items'))
-     SELECT aggregate_id AS id FROM ins, notified`,
-    [count],
-  );
-  const ids = inserted.rows.map((r) => r.id);
-  let publishedAt = 0;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const [row] = (
-      await pool.query<{ n: string; last: Date | null }>(
-        `SELECT count(*)::text AS n, max(published_at) AS last FROM outbox_messages
-          WHERE aggregate_id = ANY($1::text[]) AND status IN ('published', 'delivered')`,
-        [ids],
-      )
-    ).rows;
-    if (Number(row?.n ?? 0) >= ids.length) {
-      publishedAt = row?.last ? new Date(row.last).getTime() : Date.now();
-      break;
-    }
-    await delay(200);
-  }
-  const applied = await waitApplied(receiverDb, ids, 120_000);
-  return {
-    relayRate: publishedAt > 0 ? ids.length / ((publishedAt - startedAt) / 1000) : 0,
-    e2eRate: applied.counts.size / ((applied.lastAppliedAt - startedAt) / 1000),
-    ids,
-  };
+function warmUpAfterRestart(senderUrl: string, prefix: string): Promise<void> {
+  return warmUpAt(senderUrl, prefix, settings.concurrency);
 }
 
 /** The API's insert transaction (entity + outbox row + NOTIFY), straight on a pool, no HTTP, no relay. */
@@ -411,42 +256,6 @@ async function seedRelay(db: Database, pool: pg.Pool, brokerUrl: string, duratio
   return rate;
 }
 
-/** The processes whose CPU and memory the bench records, by component. */
-function components(app: DistributedApplication): Components {
-  const pid = (name: string) => app.resource(name).pid;
-  return {
-    "sender-pg": pid("sender-pg"),
-    "receiver-pg": pid("receiver-pg"),
-    broker: pid("broker"),
-    sender: pid("sender"),
-    receiver: pid("receiver"),
-    "load-generator": process.pid,
-  };
-}
-
-/** Full-concurrency load for a few seconds after the services (re)start, not measured: JIT, pools, caches. */
-async function warmUpAfterRestart(senderUrl: string, prefix: string): Promise<void> {
-  await driveLoad(senderUrl, 5, { concurrency: settings.concurrency, prefix });
-  await delay(2_000);
-}
-
-/** A closed-loop load at `concurrency`, sampled per component, then waited for until applied. */
-async function maxLoad(
-  app: DistributedApplication,
-  durationS: number,
-  prefix: string,
-  extra: Components = {},
-) {
-  const senderUrl = app.getEndpoint("sender");
-  const receiverDb = app.getConnectionString("receiverdb");
-  const sampler = new ProcessSampler({ ...components(app), ...extra });
-  const load = await driveLoad(senderUrl, durationS, { concurrency: settings.concurrency, prefix });
-  const profile = sampler.stop();
-  const applied = await waitApplied(receiverDb, load.ids, 120_000);
-  const e2eRate = load.ids.length / ((applied.lastAppliedAt - load.startedAt) / 1000);
-  return { load, applied, e2eRate, profile };
-}
-
 /** Open-loop runs at fractions of the measured maximum: commit → applied percentiles per rate. */
 async function latencyCurve(app: DistributedApplication, maxRate: number) {
   const senderUrl = app.getEndpoint("sender");
@@ -474,24 +283,32 @@ async function latencyCurve(app: DistributedApplication, maxRate: number) {
 }
 
 async function main(): Promise<void> {
+  if (args.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return;
+  }
+  if (args.baseline) {
+    await runBaselineComparison({
+      repoRoot: repositoryRoot,
+      ref: args.baseline.ref,
+      rounds: args.rounds ?? 3,
+      json,
+      settings: {
+        loadS: settings.loadS,
+        halfLoadS: settings.halfLoadS,
+        idleS: settings.idleS,
+        backlog: settings.backlog,
+        concurrency: settings.concurrency,
+      },
+      model: () => benchModel(settings.concurrency),
+    });
+    return;
+  }
   const started = Date.now();
   say(`starting the stack (${quick ? "quick" : "full"} run)`);
-  const model = relayTestModel();
-  // As many database connections as concurrent clients, so requests do not queue for the pool.
-  const sender = model.resources().find((r) => r.name === "sender") as NodeServiceResource | undefined;
-  const receiver = model.resources().find((r) => r.name === "receiver") as NodeServiceResource | undefined;
-  if (!sender || !receiver) throw new Error("the model has no sender or receiver service");
-  sender.withEnvironment("PG_POOL_MAX", settings.concurrency);
-  if (process.env.BENCH_RELAY_CONCURRENCY)
-    sender.withEnvironment("OUTBOX_CONCURRENCY", process.env.BENCH_RELAY_CONCURRENCY);
-  // BENCH_RECEIVER_BATCH_SIZE=1: the receiver applies one message per transaction (before batching).
-  if (process.env.BENCH_RECEIVER_BATCH_SIZE)
-    receiver.withEnvironment("RECEIVER_BATCH_SIZE", process.env.BENCH_RECEIVER_BATCH_SIZE);
-  // The peer's logical-replication mode reads the sender's WAL. It adds little WAL for inserts;
-  // set for the whole run so every figure is taken on the same server settings.
-  const senderPg = model.resources().find((r) => r.name === "sender-pg") as
-    PostgresServerResource | undefined;
-  senderPg?.withSetting("wal_level", "logical");
+  const model = benchModel(settings.concurrency);
+  const sender = model.resources().find((r) => r.name === "sender") as NodeServiceResource;
+  const receiver = model.resources().find((r) => r.name === "receiver") as NodeServiceResource;
   const app: DistributedApplication = await startTestApp({ model });
   // Ctrl+C or a kill of the bench must not leave the stack it started running.
   const interrupted = (signal: NodeJS.Signals): void => {
@@ -535,7 +352,7 @@ async function main(): Promise<void> {
     const curve = await latencyCurve(app, e2eRate);
 
     say(`backlog of ${settings.backlog} rows committed at once, drained by the app's relay`);
-    const backlog = await backlogDrain(pool, receiverDb, settings.backlog);
+    const backlog = await backlogDrain(app, pool, settings.backlog);
     const backlogApplied = await waitApplied(receiverDb, backlog.ids, 10_000);
 
     const all = [...load.ids, ...half.ids, ...curve.ids, ...backlog.ids];
@@ -547,12 +364,7 @@ async function main(): Promise<void> {
     ]);
 
     say(`idle CPU per component over ${settings.idleS} s`);
-    await delay(2_000);
-    const idleComponents = components(app);
-    delete idleComponents["load-generator"];
-    const idleSampler = new ProcessSampler(idleComponents);
-    await delay(settings.idleS * 1000);
-    const idleCpu = idleSampler.stop().cpuPercent;
+    const idleCpu = await measureIdleCpu(app, settings.idleS);
     const idleCpuPercent = idleCpu.sender ?? Number.NaN;
 
     say(`raw PostgreSQL insert transaction for ${settings.rawS} s`);
@@ -708,6 +520,10 @@ async function main(): Promise<void> {
       cpu_percent_telemetry_on: withTelemetry.profile.cpuPercent,
       idle_cpu_percent_by_component: idleCpu,
       rss_mb: max.profile.rssMb,
+      // µs of CPU per applied message per component (keys: docs/performance.md): under max load
+      // (HTTP + relay + receiver) and for the committed backlog (relay + receiver, no HTTP).
+      cpu_us_per_msg: max.cpuPerMsg,
+      cpu_us_per_msg_backlog: backlog.cpuPerMsg,
       latency_curve: curve.points,
       latency_chart: path.relative(repositoryRoot, CHART_FILE),
       targets: {} as ReturnType<typeof checkTargets>,
@@ -733,6 +549,9 @@ async function main(): Promise<void> {
     });
     result.duration_s = round((Date.now() - started) / 1000, 0);
     printTable(result);
+    process.stdout.write(
+      `${cpuPerMessageTable({ "max load": result.cpu_us_per_msg, backlog: result.cpu_us_per_msg_backlog })}\n`,
+    );
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await stopTestApp(app);

@@ -82,6 +82,13 @@ function residentKb(pid: number): number {
 /** Component name → root pid (null = not running; it is then left out). */
 export type Components = Record<string, number | null>;
 
+export interface SamplerReading {
+  cpuPercent: Record<string, number>;
+  cpuSeconds: Record<string, number>;
+  rssMb: Record<string, number>;
+  windowS: number;
+}
+
 /**
  * Samples CPU and RSS of each component's process tree while a load runs. `stop()` gives CPU as a
  * percentage of one core over the window (200% = both cores of a 2-core machine) and the highest
@@ -118,11 +125,15 @@ export class ProcessSampler {
     }
   }
 
-  stop(): { cpuPercent: Record<string, number>; rssMb: Record<string, number>; windowS: number } {
-    clearInterval(this.timer);
+  /**
+   * What the window holds so far, sampling now; sampling goes on. `cpuSeconds` is the exact CPU
+   * time (user + sys) per component, `cpuPercent` the same as a rounded share of one core.
+   */
+  read(): SamplerReading {
     this.sample(this.lastTicks);
     const windowS = (Date.now() - this.startedAt) / 1000;
     const cpuPercent: Record<string, number> = {};
+    const cpuSeconds: Record<string, number> = {};
     const rssMb: Record<string, number> = {};
     for (const name of Object.keys(this.components)) {
       const end = this.lastTicks.get(name);
@@ -130,9 +141,16 @@ export class ProcessSampler {
       const start = this.startTicks.get(name) ?? new Map<number, number>();
       let ticks = 0;
       for (const [pid, t] of end) ticks += t - (start.get(pid) ?? 0);
+      cpuSeconds[name] = ticks / CLK_TCK;
       cpuPercent[name] = Math.round((ticks / CLK_TCK / windowS) * 1000) / 10;
       rssMb[name] = Math.round((this.peakRssKb.get(name) ?? 0) / 1024);
     }
-    return { cpuPercent, rssMb, windowS };
+    return { cpuPercent, cpuSeconds, rssMb, windowS };
+  }
+
+  /** Stops sampling and reads the whole window. */
+  stop(): SamplerReading {
+    clearInterval(this.timer);
+    return this.read();
   }
 }

@@ -1,7 +1,9 @@
-import { Kafka, logLevel } from "kafkajs";
+import kafkajs from "kafkajs";
 import { AppBuilder } from "../../apphost/src/index.js";
 import type { DistributedApplication } from "../../apphost/src/runtime/distributed-application.js";
 import { waitUntil } from "../../apphost/src/runtime/wait.js";
+
+const { Kafka, logLevel } = kafkajs;
 
 /** A broker with a 3-partition topic and a client resource that references it and waits for it. */
 export function kafkaModel(name: string): AppBuilder {
@@ -23,7 +25,7 @@ export function injectedBootstrap(app: DistributedApplication): string {
   return value;
 }
 
-function client(bootstrap: string): Kafka {
+function client(bootstrap: string): InstanceType<typeof Kafka> {
   return new Kafka({ clientId: "kafka-test", brokers: [bootstrap], logLevel: logLevel.NOTHING });
 }
 

@@ -2,8 +2,12 @@
 // metadata (health), and are the model's topics there (created at start). kafkajs is pure
 // JavaScript with no dependencies and speaks the admin protocol Kafka 4 serves.
 
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
+import kafkajs, { type Admin } from "kafkajs";
 import type { KafkaTopicSpec } from "./topics.js";
+
+// kafkajs is CommonJS whose exports Node's ESM loader cannot list: only its default import works
+// under plain Node (the CLI), whatever a bundler or test runner would accept.
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 
 export interface AdminTimeouts {
   connectionTimeoutMs: number;

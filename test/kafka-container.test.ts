@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageAvailability } from "../apphost/src/providers/container/docker-objects.js";
-import { chooseImage, OFFICIAL_IMAGES } from "../apphost/src/providers/container/images.js";
+import { imageVariable, LOCAL_IMAGES, OFFICIAL_IMAGES } from "../apphost/src/providers/container/images.js";
+import { LOCAL_IMAGES_HINT } from "../apphost/src/providers/container/required-images.js";
 import type { DistributedApplication } from "../apphost/src/runtime/distributed-application.js";
 import { waitUntil } from "../apphost/src/runtime/wait.js";
 import { startTestApp, stopTestApp } from "../apphost/src/testing.js";
@@ -11,13 +12,32 @@ import { consume, injectedBootstrap, kafkaModel, partitionsOf, produce } from ".
 // where a registry answers, else the look-alike `npm run images` builds): the advertised listener
 // must be the host-mapped port, the data lives in a named volume.
 
-const image = chooseImage({ resource: "events", kind: "kafka", fallback: OFFICIAL_IMAGES.kafka }).image;
-const available = (await imageAvailability(image).catch(() => ({ available: false }))).available;
+/**
+ * The Kafka image this run uses, as test/support/test-images.ts picks the others: APPHOST_IMAGE_KAFKA
+ * when set, else the official image when present or pullable, else the local look-alike (set in
+ * this process's environment). Fails, naming what to run, when none is there.
+ */
+async function useKafkaImage(): Promise<string> {
+  const variable = imageVariable("kafka");
+  const set = process.env[variable];
+  if (set) return set;
+  for (const candidate of [OFFICIAL_IMAGES.kafka, LOCAL_IMAGES.kafka]) {
+    if ((await imageAvailability(candidate)).available) {
+      process.env[variable] = candidate;
+      return candidate;
+    }
+  }
+  throw new Error(
+    `The Kafka container test needs ${OFFICIAL_IMAGES.kafka} or ${LOCAL_IMAGES.kafka}: ${LOCAL_IMAGES_HINT}`,
+  );
+}
 
-describe.skipIf(!available)(`Kafka resource, container mode (${image})`, () => {
+describe("Kafka resource, container mode", () => {
   let app: DistributedApplication | undefined;
+  let image: string;
 
   beforeAll(async () => {
+    image = await useKafkaImage();
     app = await startTestApp({ model: kafkaModel("kafka-container"), mode: "container" });
   });
 

@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "../apphost/src/runtime/distributed-application.js";
 import { waitUntil } from "../apphost/src/runtime/wait.js";
@@ -24,6 +27,11 @@ describe("Kafka resource, process mode", () => {
     expect(app!.getConnectionString("events")).toBe(bootstrap);
     expect(app!.resource("client").state).toBe("Running");
     expect(await partitionsOf(bootstrap, "orders")).toBe(3);
+    // The broker's records are readable by the AppHost's user only.
+    const stateDir = path.dirname(path.dirname(app!.resource("events").logFile));
+    const dataDir = path.join(stateDir, "data", "events");
+    expect((await fs.stat(dataDir)).mode & 0o777).toBe(0o700);
+    expect(existsSync(path.join(dataDir, "kraft-logs", "meta.properties"))).toBe(true);
 
     const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
     await produce(bootstrap, "orders", keys);

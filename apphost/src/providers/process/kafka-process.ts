@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { checkJava } from "../../artemis/instance.js";
@@ -44,8 +44,7 @@ export class KafkaProcessProvider implements ResourceProvider<KafkaResource> {
     await context.settings.save();
 
     // Only the AppHost's user reads the broker's records.
-    await fs.mkdir(context.dataDir, { recursive: true, mode: 0o700 });
-    await fs.chmod(context.dataDir, 0o700);
+    await closeToOthers(context.dataDir);
     const logDir = path.join(context.dataDir, "kraft-logs");
     const configDir = path.join(context.dataDir, "config");
     await fs.mkdir(configDir, { recursive: true });
@@ -173,4 +172,19 @@ function runTool(
         );
     });
   });
+}
+
+/**
+ * Makes the broker's data directory 0700, changed through a handle opened without following a
+ * link: as root the state directory is searchable by every user, and the records are the
+ * application's messages.
+ */
+async function closeToOthers(dataDir: string): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const handle = await fs.open(dataDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    if (((await handle.stat()).mode & 0o7777) !== 0o700) await handle.chmod(0o700);
+  } finally {
+    await handle.close();
+  }
 }

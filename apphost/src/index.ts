@@ -4,6 +4,8 @@ export { ContainerResource, type ContainerEndpoint, type Readiness } from "./mod
 export { DockerfileResource, type DockerfileOptions } from "./model/dockerfile.js";
 export { ExecutableResource } from "./model/executable.js";
 export { JaegerResource } from "./model/jaeger.js";
+export { KafkaResource, type KafkaOptions } from "./model/kafka.js";
+export type { KafkaTopicSpec } from "./kafka/topics.js";
 export {
   NodeAppResource,
   NpmScriptResource,
@@ -39,6 +41,7 @@ export { artemisKind } from "./kinds/artemis.js";
 export { containerKind } from "./kinds/container.js";
 export { executableKind } from "./kinds/executable.js";
 export { jaegerKind } from "./kinds/jaeger.js";
+export { kafkaKind } from "./kinds/kafka.js";
 export { nodeAppKind } from "./kinds/node-app.js";
 export { nodeServiceKind } from "./kinds/node-service.js";
 export { parameterKind } from "./kinds/parameter.js";

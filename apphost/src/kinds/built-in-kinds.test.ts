@@ -7,6 +7,7 @@ import { artemisKind } from "./artemis.js";
 import { containerKind } from "./container.js";
 import { executableKind } from "./executable.js";
 import { jaegerKind } from "./jaeger.js";
+import { kafkaKind } from "./kafka.js";
 import { nodeAppKind } from "./node-app.js";
 import { nodeServiceKind } from "./node-service.js";
 import { parameterKind } from "./parameter.js";
@@ -42,6 +43,7 @@ describe("the built-in kinds", () => {
       [app.addExecutable("exe", "python3"), executableKind],
       [app.addContainer("web", "nginx"), containerKind],
       [app.addJaeger(), jaegerKind],
+      [app.addKafka("kafka"), kafkaKind],
       [app.addParameter("param"), parameterKind],
     ]);
     for (const [resource, kind] of kinds) {
@@ -58,6 +60,7 @@ describe("the built-in kinds", () => {
       "executable",
       "container",
       "jaeger",
+      "kafka",
       "parameter",
     ]);
   });

@@ -4,6 +4,7 @@ import { ContainerResource } from "./container.js";
 import { DockerfileResource, type DockerfileOptions } from "./dockerfile.js";
 import { ExecutableResource } from "./executable.js";
 import { JaegerResource } from "./jaeger.js";
+import { KafkaResource, type KafkaOptions } from "./kafka.js";
 import { NodeAppResource, NpmScriptResource, type NodeAppOptions } from "./node-app.js";
 import { NodeServiceResource } from "./node-service.js";
 import { ParameterResource, type ParameterOptions } from "./parameter.js";
@@ -31,6 +32,11 @@ export class AppBuilder {
 
   addArtemis(name: string): ArtemisResource {
     return this.register(new ArtemisResource(name));
+  }
+
+  /** One Apache Kafka node (KRaft) and the topics created on it at start (`options.topics`, `withTopic`). */
+  addKafka(name: string, options?: KafkaOptions): KafkaResource {
+    return this.register(new KafkaResource(name, options));
   }
 
   addNodeService(name: string, directory: string): NodeServiceResource {

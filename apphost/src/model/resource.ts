@@ -11,6 +11,7 @@ export type BuiltInResourceKind =
   | "postgres-server"
   | "postgres-database"
   | "artemis"
+  | "kafka"
   | "node-app"
   | "node-service"
   | "container"

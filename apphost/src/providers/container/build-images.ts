@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
+import { ensureKafkaDistribution } from "../../kafka/distribution.js";
 import { imageVariable, LOCAL_IMAGES } from "./images.js";
 
 const imagesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../images");
@@ -191,17 +192,41 @@ async function buildArtemis(baseContext: string): Promise<void> {
   }
 }
 
+async function buildKafka(baseContext: string): Promise<void> {
+  const source = path.join(imagesDir, "kafka");
+  const distribution = await ensureKafkaDistribution({ log: say });
+  const hash = await digest(
+    ["Dockerfile", "run", "log4j2.properties"].map((f) => path.join(source, f)),
+    [baseContext, distribution.version],
+  );
+  if ((await contextOf(LOCAL_IMAGES.kafka)) === hash) {
+    say(`${LOCAL_IMAGES.kafka}: present, reused`);
+    return;
+  }
+  // The cached jars are copied into a temporary build context, as for Artemis.
+  const context = await mkdtemp(path.join(os.tmpdir(), "outbox-apphost-kafka-image-"));
+  try {
+    await cp(source, context, { recursive: true });
+    await cp(distribution.libs, path.join(context, "libs"), { recursive: true });
+    await buildImage(LOCAL_IMAGES.kafka, context, hash);
+  } finally {
+    await rm(context, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   await timed("docker engine", () => run("docker", ["version", "--format", "{{.Server.Version}}"]));
   const baseContext = await timed("base image", buildBase);
   await timed("postgres image", () => buildPostgres(baseContext));
   await timed("artemis image", () => buildArtemis(baseContext));
+  await timed("kafka image", () => buildKafka(baseContext));
   say(`all images ready in ${((Date.now() - started) / 1000).toFixed(1)} s; use them with:`);
   process.stdout.write(
     [
       `export ${imageVariable("postgres")}=${LOCAL_IMAGES.postgres}`,
       `export ${imageVariable("artemis")}=${LOCAL_IMAGES.artemis}`,
+      `export ${imageVariable("kafka")}=${LOCAL_IMAGES.kafka}`,
       "",
     ].join("\n"),
   );

@@ -1,4 +1,5 @@
 import { DEFAULT_ARTEMIS_VERSION } from "../../artemis/distribution.js";
+import { DEFAULT_KAFKA_VERSION } from "../../kafka/jars.js";
 import { envPrefix } from "../../model/resource.js";
 
 /**
@@ -13,16 +14,18 @@ export const POSTGRES_MAJOR = "15";
 export const OFFICIAL_IMAGES = {
   postgres: `postgres:${POSTGRES_MAJOR}`,
   artemis: `apache/artemis:${DEFAULT_ARTEMIS_VERSION}`,
+  kafka: `apache/kafka:${DEFAULT_KAFKA_VERSION}`,
 } as const;
 
-/** The look-alikes `npm run images` builds from Debian packages and the cached Artemis distribution. */
+/** The look-alikes `npm run images` builds from Debian packages and the cached Artemis and Kafka jars. */
 export const LOCAL_IMAGES = {
   base: "outbox-apphost/debian:bookworm",
   postgres: `outbox-apphost/postgres:${POSTGRES_MAJOR}`,
   artemis: `outbox-apphost/artemis:${DEFAULT_ARTEMIS_VERSION}`,
+  kafka: `outbox-apphost/kafka:${DEFAULT_KAFKA_VERSION}`,
 } as const;
 
-export type ImageKind = "postgres" | "artemis";
+export type ImageKind = "postgres" | "artemis" | "kafka";
 
 /** `APPHOST_IMAGE_POSTGRES`, `APPHOST_IMAGE_ARTEMIS`, or `APPHOST_IMAGE_<RESOURCE NAME>`. */
 export function imageVariable(kindOrResource: string): string {

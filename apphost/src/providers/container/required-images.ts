@@ -36,4 +36,4 @@ export async function missingImages(model: AppBuilder): Promise<Array<RequiredIm
 
 /** The one line that says how to get images on a machine without a registry. */
 export const LOCAL_IMAGES_HINT =
-  'build look-alike images with `npm run images` and use them with `eval "$(npm run -s images)"` (exports APPHOST_IMAGE_POSTGRES and APPHOST_IMAGE_ARTEMIS)';
+  'build look-alike images with `npm run images` and use them with `eval "$(npm run -s images)"` (exports APPHOST_IMAGE_POSTGRES, APPHOST_IMAGE_ARTEMIS and APPHOST_IMAGE_KAFKA)';

@@ -17,7 +17,8 @@ import {
 } from "pg-transactional-outbox";
 import { AmqpConnection } from "@outbox/service-defaults";
 import { AmqpPublisher } from "../../sender-service/src/messaging/amqp-publisher.js";
-import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
+import { toAmqpEnvelope } from "@outbox/messaging";
+import { toOutgoingEnvelope } from "../../messaging/src/outbox/outgoing-envelope.js";
 import { delay, logger, QueueDrain } from "../support/relay-harness.js";
 
 export type PeerMode = "default" | "tuned" | "replication";
@@ -152,21 +153,23 @@ export async function runPeer(opts: {
     const handler: GeneralMessageHandler = {
       handle: async (message: TransactionalMessage): Promise<void> => {
         const outcome = await publisher.send(
-          toAmqpMessage({
-            id: message.id,
-            seq: 0,
-            aggregateType: message.aggregateType,
-            aggregateId: message.aggregateId,
-            type: message.messageType,
-            version: 1,
-            destination: opts.queue,
-            payload: message.payload,
-            headers: {},
-            attempts: 0,
-            createdAt: new Date(message.createdAt ?? Date.now()),
-            priority: 4,
-            deliverAt: null,
-          }),
+          toAmqpEnvelope(
+            toOutgoingEnvelope({
+              id: message.id,
+              seq: 0,
+              aggregateType: message.aggregateType,
+              aggregateId: message.aggregateId,
+              type: message.messageType,
+              version: 1,
+              destination: opts.queue,
+              payload: message.payload,
+              headers: {},
+              attempts: 0,
+              createdAt: new Date(message.createdAt ?? Date.now()),
+              priority: 4,
+              deliverAt: null,
+            }),
+          ),
         );
         if (outcome.kind !== "accepted") throw new Error(`broker answered ${outcome.kind}`);
       },

@@ -1,6 +1,6 @@
 import type { Logger } from "@outbox/service-defaults";
 import type { Connection, EventContext, Message, Sender, SenderOptions } from "rhea";
-import type { SendOutcome } from "./send-outcome.js";
+import { toAmqpEnvelope, type OutgoingEnvelope, type PublishOutcome as SendOutcome } from "@outbox/messaging";
 
 /** The part of service-defaults' AmqpConnection the publisher uses. */
 export interface PublisherConnection {
@@ -104,6 +104,11 @@ export class AmqpPublisher {
       signal.addEventListener("abort", onAbort, { once: true });
       this.waiters.add(onWake);
     });
+  }
+
+  /** The relay's seam (TransportPublisher.publish): the envelope as the AMQP message it maps to. */
+  publish(envelope: OutgoingEnvelope): Promise<SendOutcome> {
+    return this.send(toAmqpEnvelope(envelope));
   }
 
   /** Hands one message to the link and resolves with its outcome. Never rejects. */

@@ -562,7 +562,8 @@ describe("issue 18: the relay's settlement survives a deadlock", () => {
       await blocker.query("select id from outbox_messages where id = $1 for update", [ids[1]]);
       openGate();
       await eventually("the relay's mark waiting for the second row", async () =>
-        (await lockWaiters(owner)) === 1 ? true : undefined,
+        // The library's relay pool is named after its owner.
+        (await lockWaiters(`${owner}-relay`)) === 1 ? true : undefined,
       );
       await blocker.query("select id from outbox_messages where id = $1 for update", [ids[0]]);
       // Precondition: the test got the first row, so the relay's mark gave it up unfinished.

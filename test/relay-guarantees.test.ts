@@ -301,16 +301,18 @@ describe("LISTEN connection lost", () => {
   it("reconnects by itself and keeps waking the relay on commit", async () => {
     const destination = address();
     const queue = drain(destination);
-    relay({ databaseUrl, brokerUrl, destination, pollIntervalMs: 120_000 });
+    const { owner } = relay({ databaseUrl, brokerUrl, destination, pollIntervalMs: 120_000 });
+    // The library names the relay's LISTEN connection after its owner.
+    const listener = `${owner}-listen`;
     await delay(2_000);
     const killed = await db.execute<{ ok: boolean }>(
       sql`select pg_terminate_backend(pid) as ok from pg_stat_activity
-           where application_name = 'outbox-listener' and query ilike 'LISTEN%'`,
+           where application_name = ${listener} and query ilike 'LISTEN%'`,
     );
     expect(killed.rows.length).toBeGreaterThan(0);
     await waitUntil("listener back", async () => {
       const rows = await db.execute(
-        sql`select 1 from pg_stat_activity where application_name = 'outbox-listener' and query ilike 'LISTEN%'`,
+        sql`select 1 from pg_stat_activity where application_name = ${listener} and query ilike 'LISTEN%'`,
       );
       return rows.rows.length >= killed.rows.length;
     });

@@ -68,7 +68,7 @@ export function startRelay(opts: RelayHarnessOptions): RelayHandle {
     amqp,
     address: opts.destination,
     linkName: `outbox-${owner}`,
-    sendTimeoutMs: 5_000,
+    sendTimeoutMs: Math.min(5_000, Math.floor((opts.leaseMs ?? 15_000) / 2)),
     logger,
   });
   const publisher: TransportPublisher =
@@ -82,7 +82,8 @@ export function startRelay(opts: RelayHarnessOptions): RelayHandle {
     concurrency: opts.concurrency ?? 2,
     leaseMs: opts.leaseMs ?? 15_000,
     pollIntervalMs: opts.pollIntervalMs ?? 1_000,
-    sendTimeoutMs: 5_000,
+    // At most half the lease (startRelay checks it): every outcome is known before the lease ends.
+    sendTimeoutMs: Math.min(5_000, Math.floor((opts.leaseMs ?? 15_000) / 2)),
     backoff: { minMs: 50, maxMs: 500 },
     maxAttempts: opts.maxAttempts ?? 1_000,
     deadBlocksAggregate: opts.deadBlocksAggregate ?? false,

@@ -146,7 +146,8 @@ export function startOutboxRelay(
     opts.listen === false
       ? undefined
       : new OutboxListener({
-          connection: { ...connectionSettings(opts.pool), application_name: `${owner}-listen` },
+          connection: connectionSettings(opts.pool),
+          applicationName: `${owner}-listen`,
           channel: notifyChannel,
           destination,
           onWake: () => relay.wake(),

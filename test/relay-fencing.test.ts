@@ -6,18 +6,16 @@ import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import type pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import type { Database } from "../sender-service/src/data/db.js";
+import { UnorderedOptionsError, type EnqueueOptions, type PublishOutcome } from "@outbox/messaging";
 import {
   claimOutboxBatch,
-  insertOutboxMessage,
   markPublished,
   releaseClaims,
   scheduleRetry,
-  UnorderedOptionsError,
   type ClaimRequest,
-  type OutboxSendOptions,
-} from "../sender-service/src/data/outbox.js";
-import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
-import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
+} from "../messaging/src/outbox/relay-statements.js";
+import type { RelayPublisher } from "../messaging/src/outbox/relay.js";
+import { outbox } from "../sender-service/src/messaging/outbox.js";
 import { createDatabase, createPool } from "../sender-service/src/data/db.js";
 import { markAllDelivered } from "../sender-service/src/messaging/receipt-consumer.js";
 import {
@@ -28,6 +26,8 @@ import {
   startRelay,
 } from "./support/relay-harness.js";
 import { eventually } from "./support/receiver.js";
+
+const tables = outbox.tables;
 
 // Review defects 2, 3, 4 and 7, at the outbox table of a real PostgreSQL (the sender's own
 // database, migrated by the sender): rows go to addresses no relay serves, so only the claims
@@ -50,19 +50,15 @@ function destination(): string {
   return `fencing-${randomUUID().slice(0, 8)}`;
 }
 
-async function insert(
-  address: string,
-  aggregateId: string,
-  options: OutboxSendOptions = {},
-): Promise<string> {
+async function insert(address: string, aggregateId: string, options: EnqueueOptions = {}): Promise<string> {
   const id = uuidv7();
   await db.transaction((tx) =>
-    insertOutboxMessage(
+    outbox.enqueue(
       tx,
       {
         id,
         aggregateType: "Test",
-        aggregateId,
+        key: aggregateId,
         type: "TestEvent",
         version: 1,
         destination: address,
@@ -82,7 +78,7 @@ function claim(address: string, owner = "relay-a"): Promise<Awaited<ReturnType<t
     leaseMs: 60_000,
     deadBlocksAggregate: false,
   };
-  return claimOutboxBatch(db, request);
+  return claimOutboxBatch(db, tables, request);
 }
 
 async function expireLeases(address: string): Promise<void> {
@@ -114,20 +110,21 @@ describe("review defect 4: fencing per claim, not per process", () => {
     expect(second?.claimToken).not.toBe(first?.claimToken);
 
     // Loop 1's late outcomes must change nothing: not release, not fail, not publish loop 2's claim.
-    expect(await releaseClaims(db, first!.claimToken, [id], "timeout")).toBe(0);
+    expect(await releaseClaims(db, tables, first!.claimToken, [id], "timeout")).toBe(0);
     expect(
       await scheduleRetry(
         db,
+        tables,
         { token: first!.claimToken, owner: "relay-a" },
         { id, error: "rejected", delayMs: 0, countAttempt: true, outcome: "rejected" },
         1,
       ),
     ).toBeUndefined();
-    expect(await markPublished(db, first!.claimToken, [{ id, at: new Date() }])).toEqual([]);
+    expect(await markPublished(db, tables, first!.claimToken, [{ id, at: new Date() }])).toEqual([]);
     expect(await row(id)).toMatchObject({ status: "pending", claim_token: second!.claimToken });
 
     // Loop 2's own outcome counts.
-    expect(await markPublished(db, second!.claimToken, [{ id, at: new Date() }])).toHaveLength(1);
+    expect(await markPublished(db, tables, second!.claimToken, [{ id, at: new Date() }])).toHaveLength(1);
     expect(await row(id)).toMatchObject({ status: "published", claim_token: null });
   });
 });
@@ -148,11 +145,12 @@ describe("review defect 3: a refused resend of a message whose send had an unkno
     const id = await insert(address, "b1");
     const [first] = await claim(address);
     // The send's outcome was unknown (timeout, connection lost): the claim is given back.
-    expect(await releaseClaims(db, first!.claimToken, [id], "no outcome within 10000 ms")).toBe(1);
+    expect(await releaseClaims(db, tables, first!.claimToken, [id], "no outcome within 10000 ms")).toBe(1);
     const [second] = await claim(address);
     // The resend is refused by the broker, and the refusal would be the last allowed attempt.
     const result = await scheduleRetry(
       db,
+      tables,
       { token: second!.claimToken, owner: "relay-a" },
       { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
       1,
@@ -167,6 +165,7 @@ describe("review defect 3: a refused resend of a message whose send had an unkno
     const [first] = await claim(address);
     const result = await scheduleRetry(
       db,
+      tables,
       { token: first!.claimToken, owner: "relay-a" },
       { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
       1,
@@ -178,10 +177,13 @@ describe("review defect 3: a refused resend of a message whose send had an unkno
     const address = destination();
     const id = await insert(address, "b3");
     const [first] = await claim(address);
-    expect(await releaseClaims(db, first!.claimToken, [id], "not sent: relay stopping", false)).toBe(1);
+    expect(await releaseClaims(db, tables, first!.claimToken, [id], "not sent: relay stopping", false)).toBe(
+      1,
+    );
     const [second] = await claim(address);
     const result = await scheduleRetry(
       db,
+      tables,
       { token: second!.claimToken, owner: "relay-a" },
       { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
       1,
@@ -238,7 +240,7 @@ describe("review defect 6: the relay stops within the host's hook budget", () =>
     const address = RELAY_TEST_QUEUES[0]!;
     // A broker that takes the messages and never answers (a stalled broker): every send hangs
     // until the publisher is closed.
-    const hanging = new Set<(outcome: SendOutcome) => void>();
+    const hanging = new Set<(outcome: PublishOutcome) => void>();
     const handle = startRelay({
       databaseUrl: app.getConnectionString("senderdb"),
       brokerUrl: app.getConnectionString("broker"),
@@ -247,7 +249,7 @@ describe("review defect 6: the relay stops within the host's hook budget", () =>
         isSendable: () => real.isSendable(),
         waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
         state: () => real.state(),
-        send: () => new Promise<SendOutcome>((resolve) => hanging.add(resolve)),
+        publish: () => new Promise<PublishOutcome>((resolve) => hanging.add(resolve)),
         close: async () => {
           for (const resolve of hanging) resolve({ kind: "unknown", reason: "publisher closed" });
           hanging.clear();
@@ -290,6 +292,7 @@ describe("issue 18: a row claimed again after its lease lapsed is possibly sent"
     // The resend is refused, and that refusal would be the last allowed attempt.
     const result = await scheduleRetry(
       db,
+      tables,
       { token: second!.claimToken, owner: "relay-b" },
       { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
       1,
@@ -304,6 +307,7 @@ describe("issue 18: a row claimed again after its lease lapsed is possibly sent"
     const refuse = async (token: string) =>
       scheduleRetry(
         db,
+        tables,
         { token, owner: "relay-a" },
         {
           id,
@@ -348,12 +352,12 @@ describe("issue 18: a relay loop stalls after the broker accepted, and the resen
         waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
         state: () => real.state(),
         close: () => real.close(),
-        send: async (message) => {
+        publish: async (message) => {
           sends += 1;
           if (sends > 1) return { kind: "rejected", reason: "injected refusal of the resend" };
-          const outcome = await real.send(message);
+          const outcome = await real.publish(message);
           if (outcome.kind === "accepted") accepted += 1;
-          return new Promise<SendOutcome>(() => undefined);
+          return new Promise<PublishOutcome>(() => undefined);
         },
       }),
     });
@@ -402,6 +406,7 @@ describe("issue 18: a receipt is proof of delivery", () => {
     const [claimed] = await claim(address);
     const refused = await scheduleRetry(
       db,
+      tables,
       { token: claimed!.claimToken, owner: "relay-a" },
       { id, error: "rejected by broker: address full", delayMs: 0, countAttempt: true, outcome: "rejected" },
       1,
@@ -446,7 +451,7 @@ describe("issue 18: one lock order for every multi-row update of outbox rows", (
         const address = destination();
         const ids: string[] = [];
         for (let i = 0; i < 12; i++) ids.push(await insert(address, randomUUID()));
-        const claimed = await claimOutboxBatch(db, {
+        const claimed = await claimOutboxBatch(db, tables, {
           owner: "relay-a",
           destination: address,
           limit: ids.length,
@@ -468,10 +473,11 @@ describe("issue 18: one lock order for every multi-row update of outbox rows", (
           round % 2 === 0
             ? markPublished(
                 sides,
+                tables,
                 token,
                 ids.map((id) => ({ id, at: new Date() })),
               ).then((rows) => rows.length)
-            : releaseClaims(sides, token, ids, "no outcome");
+            : releaseClaims(sides, tables, token, ids, "no outcome");
         const receiptSide = markAllDelivered(sides, receipts).then((marked) => marked.size);
         const outcomes = Promise.allSettled([relaySide, receiptSide]);
         // Precondition: both statements are waiting for row locks at the same time.
@@ -522,9 +528,9 @@ describe("issue 18: the relay's settlement survives a deadlock", () => {
         waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
         state: () => real.state(),
         close: () => real.close(),
-        send: async (message) => {
+        publish: async (message) => {
           sent += 1;
-          const outcome = await real.send(message);
+          const outcome = await real.publish(message);
           await gate;
           return outcome;
         },
@@ -536,10 +542,10 @@ describe("issue 18: the relay's settlement survives a deadlock", () => {
       const ids = [uuidv7(), uuidv7()] as const;
       await db.transaction(async (tx) => {
         for (const id of ids)
-          await insertOutboxMessage(tx, {
+          await outbox.enqueue(tx, {
             id,
             aggregateType: "Test",
-            aggregateId: randomUUID(),
+            key: randomUUID(),
             type: "TestEvent",
             version: 1,
             destination: address,
@@ -556,7 +562,8 @@ describe("issue 18: the relay's settlement survives a deadlock", () => {
       await blocker.query("select id from outbox_messages where id = $1 for update", [ids[1]]);
       openGate();
       await eventually("the relay's mark waiting for the second row", async () =>
-        (await lockWaiters(owner)) === 1 ? true : undefined,
+        // The library's relay pool is named after its owner.
+        (await lockWaiters(`${owner}-relay`)) === 1 ? true : undefined,
       );
       await blocker.query("select id from outbox_messages where id = $1 for update", [ids[0]]);
       // Precondition: the test got the first row, so the relay's mark gave it up unfinished.

@@ -3,15 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import type pg from "pg";
-import type { Message } from "rhea";
 import type { Database } from "../sender-service/src/data/db.js";
-import { claimOutboxBatchQuery } from "../sender-service/src/data/outbox.js";
-import {
-  purgeFinishedOutboxMessages,
-  OUTBOX_RETENTION_LOCK_KEY,
-} from "../sender-service/src/data/outbox-retention.js";
-import type { RelayPublisher } from "../sender-service/src/messaging/outbox-relay.js";
-import type { SendOutcome } from "../sender-service/src/messaging/send-outcome.js";
+import type { OutgoingEnvelope, PublishOutcome } from "@outbox/messaging";
+import { claimOutboxBatchQuery } from "../messaging/src/outbox/relay-statements.js";
+import type { RelayPublisher } from "../messaging/src/outbox/relay.js";
+import { OUTBOX_RETENTION_LOCK_KEY } from "../messaging/src/outbox/retention.js";
+import { outbox } from "../sender-service/src/messaging/outbox.js";
 import {
   delay,
   exactlyOnceReport,
@@ -87,14 +84,14 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 /** A publisher that injects failures before delegating to the real one. */
 function flaky(
   real: RelayPublisher,
-  decide: (message: Message) => "pass" | "reject" | "lose-before-send" | "lose-after-send",
+  decide: (message: OutgoingEnvelope) => "pass" | "reject" | "lose-before-send" | "lose-after-send",
 ): RelayPublisher {
   return {
     isSendable: () => real.isSendable(),
     waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
     state: () => real.state(),
     close: () => real.close(),
-    send: async (message): Promise<SendOutcome> => {
+    publish: async (message): Promise<PublishOutcome> => {
       switch (decide(message)) {
         case "reject":
           return { kind: "rejected", reason: "amqp:internal-error: injected" };
@@ -102,10 +99,10 @@ function flaky(
           return { kind: "unknown", reason: "injected: lost before send" };
         case "lose-after-send":
           // The broker has it, we never hear back: the resend must be dropped as a duplicate.
-          await real.send(message);
+          await real.publish(message);
           return { kind: "unknown", reason: "injected: outcome lost" };
         default:
-          return real.send(message);
+          return real.publish(message);
       }
     },
   };
@@ -165,7 +162,7 @@ describe("a message the broker keeps refusing", () => {
       destination,
       maxAttempts: 3,
       deadBlocksAggregate: false,
-      wrapPublisher: (real) => flaky(real, (m) => (m.message_id === poison.id ? "reject" : "pass")),
+      wrapPublisher: (real) => flaky(real, (m) => (m.id === poison.id ? "reject" : "pass")),
     });
 
     await waitUntil("poison dead and the rest published", async () => {
@@ -208,7 +205,7 @@ describe("a message the broker keeps refusing", () => {
       destination,
       maxAttempts: 2,
       deadBlocksAggregate: true,
-      wrapPublisher: (real) => flaky(real, (m) => (m.message_id === poison.id ? "reject" : "pass")),
+      wrapPublisher: (real) => flaky(real, (m) => (m.id === poison.id ? "reject" : "pass")),
     });
     await waitUntil("others published", async () => {
       const s = await statuses(destination);
@@ -304,16 +301,18 @@ describe("LISTEN connection lost", () => {
   it("reconnects by itself and keeps waking the relay on commit", async () => {
     const destination = address();
     const queue = drain(destination);
-    relay({ databaseUrl, brokerUrl, destination, pollIntervalMs: 120_000 });
+    const { owner } = relay({ databaseUrl, brokerUrl, destination, pollIntervalMs: 120_000 });
+    // The library names the relay's LISTEN connection after its owner.
+    const listener = `${owner}-listen`;
     await delay(2_000);
     const killed = await db.execute<{ ok: boolean }>(
       sql`select pg_terminate_backend(pid) as ok from pg_stat_activity
-           where application_name = 'outbox-listener' and query ilike 'LISTEN%'`,
+           where application_name = ${listener} and query ilike 'LISTEN%'`,
     );
     expect(killed.rows.length).toBeGreaterThan(0);
     await waitUntil("listener back", async () => {
       const rows = await db.execute(
-        sql`select 1 from pg_stat_activity where application_name = 'outbox-listener' and query ilike 'LISTEN%'`,
+        sql`select 1 from pg_stat_activity where application_name = ${listener} and query ilike 'LISTEN%'`,
       );
       return rows.rows.length >= killed.rows.length;
     });
@@ -360,7 +359,7 @@ describe("claiming with a million-row table", () => {
     await insertRows(db, destination, 5, 1);
     await db.execute(sql`analyze outbox_messages`);
     for (const deadBlocksAggregate of [true, false]) {
-      const query = claimOutboxBatchQuery({
+      const query = claimOutboxBatchQuery(outbox.tables, {
         owner: "explain",
         destination,
         limit: 100,
@@ -402,7 +401,7 @@ describe("retention", () => {
     try {
       await holder.query("select pg_advisory_lock($1)", [OUTBOX_RETENTION_LOCK_KEY]);
       expect(
-        await purgeFinishedOutboxMessages(db, { olderThanMs: 3_600_000, batchSize: 3, maxBatches: 100 }),
+        await outbox.purgeFinished(db, { olderThanMs: 3_600_000, batchSize: 3, maxBatches: 100 }),
       ).toEqual({
         deleted: 0,
         lockedOut: true,
@@ -413,7 +412,7 @@ describe("retention", () => {
     }
 
     // Other tests' rows are recent, so only this test's 10 old finished rows qualify.
-    const result = await purgeFinishedOutboxMessages(db, {
+    const result = await outbox.purgeFinished(db, {
       olderThanMs: 3_600_000,
       batchSize: 3,
       maxBatches: 100,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceResource, type DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { insertOutboxMessage } from "../sender-service/src/data/outbox.js";
+import { outbox } from "../sender-service/src/messaging/outbox.js";
 import { entityCreatedRow } from "./support/outbox-events.js";
 import { openDatabase } from "./support/relay-harness.js";
 import { signalGroup } from "./support/signals.js";
@@ -48,7 +48,7 @@ async function commitEntities(): Promise<string[]> {
   try {
     const ids = Array.from({ length: ENTITIES }, () => randomUUID());
     await db.transaction(async (tx) => {
-      for (const [i, id] of ids.entries()) await insertOutboxMessage(tx, entityCreatedRow(id, `lease-${i}`));
+      for (const [i, id] of ids.entries()) await outbox.enqueue(tx, entityCreatedRow(id, `lease-${i}`));
     });
     return ids;
   } finally {

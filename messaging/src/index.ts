@@ -136,3 +136,46 @@ export {
   type ArtemisAddress,
 } from "./transports/artemis/topology.js";
 export { redactUrl } from "./redact-url.js";
+// The outbox: createOutbox (tables, migrations, enqueue, relay) and the library's migration runner.
+export { createOutbox, type Outbox, type OutboxConfig, type OutboxNames } from "./outbox/create-outbox.js";
+export {
+  UnorderedOptionsError,
+  type DrizzleTransaction,
+  type EnqueueOptions,
+  type EnqueueTransaction,
+  type OutboxMessage,
+  type PgTransactionClient,
+} from "./outbox/enqueue.js";
+export {
+  RELAY_DEFAULTS,
+  type OutboxRelayHandle,
+  type RelayRetentionOptions,
+  type RelayState,
+  type StartRelayOptions,
+} from "./outbox/start-relay.js";
+export type { BackoffPolicy } from "./outbox/backoff.js";
+export type { PurgeOptions, PurgeResult } from "./outbox/retention.js";
+export type { SqlDb, TransactionalSqlDb } from "./outbox/sql-db.js";
+export {
+  outboxAttemptOutcomes,
+  outboxStatuses,
+  outboxTables,
+  type NewOutboxMessage,
+  type OutboxAttemptOutcome,
+  type OutboxAttemptRow,
+  type OutboxHeaders,
+  type OutboxMessageRow,
+  type OutboxStatus,
+  type OutboxTables,
+} from "./outbox/tables.js";
+export {
+  applyMigrations,
+  migrationStatus,
+  migrationsRoot,
+  renderMigrations,
+  type ApplyResult,
+  type MigrationStatus,
+  type MigrationTarget,
+  type RenderedMigration,
+} from "./schema/migrator.js";
+export { validateSchemaNames, type SchemaNames } from "./schema/identifiers.js";

@@ -19,20 +19,15 @@ import {
 import { loadSenderConfig, type SenderConfig } from "./config.js";
 import { databaseHealthCheck } from "./data/database-health.js";
 import { createDatabase, createPool, pingDatabase } from "./data/db.js";
-import { migrationsFolder, runMigrations } from "./data/migrate.js";
+import { assertOutboxMigrated, migrationsFolder, runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
-import { OutboxRelay } from "./messaging/outbox-relay.js";
 import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
-import { outboxGaugeFigures } from "./data/outbox-admin.js";
 import { registerOutboxAdminRoutes } from "./http/outbox-admin-routes.js";
 import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
 import { registerOutboxPurgeRoutes } from "./http/outbox-purge-routes.js";
 import { registerReceiptDeadLetterRoutes } from "./http/receipt-dead-letter-routes.js";
-import { OutboxListener } from "./messaging/outbox-listener.js";
-import { OutboxMetrics } from "./messaging/outbox-metrics.js";
-import { OutboxRetentionJob } from "./messaging/outbox-retention-job.js";
-import { createRelayPool } from "./data/relay-pool.js";
+import { outbox } from "./messaging/outbox.js";
 
 const SERVICE_NAME = "sender-service";
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -69,6 +64,7 @@ try {
     migrateAtStart: config.migrateAtStart,
     runtime: pool,
     migrationsFolder,
+    checks: [() => assertOutboxMigrated(pool)],
     migrate: async (url) => {
       const migrationPool = createPool({
         url,
@@ -94,16 +90,6 @@ try {
 }
 const db = createDatabase(pool);
 
-// The relay's own connections (claim/mark commit without waiting for the WAL flush; see relay-pool.ts).
-const relayPool = createRelayPool({
-  url: config.databaseUrl,
-  max: config.outbox.concurrency + 2,
-  applicationName: `${config.instanceId}-relay`,
-  synchronousCommit: config.outbox.synchronousCommit,
-  onError: (error) => logger.warn({ err: error }, "idle outbox relay PostgreSQL connection failed"),
-});
-const relayDb = createDatabase(relayPool);
-
 const amqp = new AmqpConnection({ url: config.brokerUrl, containerId: config.instanceId, logger });
 const publisher = new AmqpPublisher({
   amqp,
@@ -112,8 +98,10 @@ const publisher = new AmqpPublisher({
   sendTimeoutMs: config.outbox.sendTimeoutMs,
   logger,
 });
-const relay = new OutboxRelay({
-  db: relayDb,
+// The relay of @outbox/messaging: its own connections (claim/mark commit without waiting for the
+// WAL flush unless OUTBOX_SYNCHRONOUS_COMMIT), LISTEN for commits, retention, metrics.
+const relay = outbox.startRelay({
+  pool,
   publisher,
   owner: config.instanceId,
   destination: config.outbox.address,
@@ -125,31 +113,11 @@ const relay = new OutboxRelay({
   backoff: config.outbox.backoff,
   maxAttempts: config.outbox.maxAttempts,
   deadBlocksAggregate: config.outbox.deadBlocksAggregate,
-  wakeSource: () => listener?.state(),
-  metrics: new OutboxMetrics({ "messaging.destination.name": config.outbox.address }, () =>
-    outboxGaugeFigures(relayDb),
-  ),
-  logger: logger.child({ component: "outbox-relay" }),
+  listen: config.outbox.listen,
+  synchronousCommit: config.outbox.synchronousCommit,
+  retention: config.outbox.retention.retentionMs > 0 ? config.outbox.retention : false,
+  logger,
 });
-// Wakes the relay when a writing transaction commits (pg_notify in insertOutboxMessage).
-const listener = config.outbox.listen
-  ? new OutboxListener({
-      databaseUrl: config.databaseUrl,
-      destination: config.outbox.address,
-      onWake: () => relay.wake(),
-      backoff: config.outbox.backoff,
-      applicationName: `${config.instanceId}-listen`,
-      logger: logger.child({ component: "outbox-listener" }),
-    })
-  : undefined;
-const retention =
-  config.outbox.retention.retentionMs > 0
-    ? new OutboxRetentionJob({
-        db: relayDb,
-        ...config.outbox.retention,
-        logger: logger.child({ component: "outbox-retention" }),
-      })
-    : undefined;
 
 const host = new ServiceHost({
   name: SERVICE_NAME,
@@ -206,23 +174,16 @@ host.addHealthCheck("outbox", relay.healthCheck());
 // behind the other hooks), then the receipts (bounded, see ReceiptConsumer.stop) and the jobs,
 // all before the AMQP connection closes and before the pools they use end.
 host.onShutdown("postgres", () => pool.end());
-host.onShutdown("outbox-postgres", () => relayPool.end());
 host.onShutdown("amqp", () => amqp.close());
 host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
 host.onShutdown("receipts", async () => receipts?.stop());
 host.onShutdown("management", () => Promise.resolve(management?.close()));
-host.onShutdown("outbox-listener", async () => listener?.stop());
-host.onShutdown("outbox-retention", async () => retention?.stop());
 host.onShutdown("relay", () => relay.stop());
 
 await host.start();
 amqp.open();
-publisher.start();
-relay.start();
 idempotencyPurger.start();
 receipts?.start();
-listener?.start();
-retention?.start();
 
 function degradedWhenUnhealthy(check: HealthCheck): HealthCheck {
   return async () => {

@@ -2,7 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SchemaNotMigratedError, assertSchemaMigrated, type JournalReader } from "./schema-readiness.js";
+import { createLogger } from "./logging.js";
+import {
+  SchemaNotMigratedError,
+  assertSchemaMigrated,
+  prepareSchemaAtStart,
+  type JournalReader,
+} from "./schema-readiness.js";
 
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), "schema-readiness-"));
 fs.mkdirSync(path.join(folder, "meta"));
@@ -54,5 +60,34 @@ describe("assertSchemaMigrated", () => {
       (e: unknown) => e,
     );
     expect(error).not.toBeInstanceOf(SchemaNotMigratedError);
+  });
+});
+
+describe("prepareSchemaAtStart's further checks", () => {
+  const start = (checks: ReadonlyArray<() => Promise<void>>) =>
+    prepareSchemaAtStart({
+      connectionName: "appdb",
+      env: {},
+      migrateAtStart: false,
+      runtime: journal("200"),
+      migrationsFolder: folder,
+      checks,
+      migrate: () => Promise.reject(new Error("not called without MIGRATE_AT_START")),
+      logger: createLogger("schema-readiness-test", "silent"),
+    });
+
+  it("refuses the start when a library's migrations are behind, though drizzle's are applied", async () => {
+    const behind = new SchemaNotMigratedError("the outbox migrations are pending");
+    await expect(start([() => Promise.resolve(), () => Promise.reject(behind)])).rejects.toBe(behind);
+  });
+
+  it("starts when drizzle's and every further check pass", async () => {
+    let checked = 0;
+    const check = (): Promise<void> => {
+      checked++;
+      return Promise.resolve();
+    };
+    await expect(start([check, check])).resolves.toBeUndefined();
+    expect(checked).toBe(2);
   });
 });

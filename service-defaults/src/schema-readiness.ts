@@ -76,6 +76,12 @@ export interface SchemaAtStartOptions {
   /** The service's own (runtime) connection, for the check. */
   runtime: JournalReader;
   migrationsFolder: string;
+  /**
+   * Checks of migrations kept outside drizzle's journal (a library's own, such as
+   * @outbox/messaging's), run after drizzle's with the runtime role: each throws
+   * SchemaNotMigratedError when its migrations are behind.
+   */
+  checks?: ReadonlyArray<() => Promise<void>>;
   /** Applies the migrations with this URL (opening and closing a connection of its own). */
   migrate: (url: string) => Promise<void>;
   logger: Logger;
@@ -109,9 +115,9 @@ export async function prepareSchemaAtStart(options: SchemaAtStartOptions): Promi
       `${ownerVariable} is set but not used: this service does not migrate at start-up (MIGRATE_AT_START is off); ` +
         "give the owner's URL to the migrations step only",
     );
-  await retry(
-    () => assertSchemaMigrated(options.runtime, options.migrationsFolder, connectionName),
-    "the schema check",
-  );
+  await retry(async () => {
+    await assertSchemaMigrated(options.runtime, options.migrationsFolder, connectionName);
+    for (const check of options.checks ?? []) await check();
+  }, "the schema check");
   logger.info("database schema is migrated");
 }

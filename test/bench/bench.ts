@@ -12,10 +12,11 @@ import type { DistributedApplication, NodeServiceResource } from "@outbox/apphos
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import type { Database } from "../../sender-service/src/data/db.js";
 import { insertEntityItem } from "../../sender-service/src/data/entity-items.js";
-import { insertOutboxMessage } from "../../sender-service/src/data/outbox.js";
-import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
-import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
-import { delay, logger, openDatabase, QueueDrain } from "../support/relay-harness.js";
+import { outbox } from "../../sender-service/src/messaging/outbox.js";
+import { AmqpPublisher, toAmqpEnvelope } from "@outbox/messaging";
+import { toOutgoingEnvelope } from "../../messaging/src/outbox/outgoing-envelope.js";
+import { delay, logger, openDatabase, QueueDrain, relayTestModel } from "../support/relay-harness.js";
+import { query } from "../support/system.js";
 import { latencyCurveSvg, type CurvePoint } from "./latency-chart.js";
 import { dropPeerSchema, preparePeerSchema, runPeer, TUNED_CANDIDATES, type PeerResult } from "./peer.js";
 import { type Components } from "./proc-stats.js";
@@ -108,7 +109,7 @@ async function rawPostgres(db: Database, durationS: number, concurrency: number)
             name: `rawpg-${done}`,
             description: `bench item ${"x".repeat(64)}`,
           });
-          await insertOutboxMessage(
+          await outbox.enqueue(
             tx,
             entityCreatedRow(id, `rawpg-${done}`, {
               destination: RAW_PG_DESTINATION,
@@ -125,26 +126,28 @@ async function rawPostgres(db: Database, durationS: number, concurrency: number)
 
 function sampleMessage(i: number) {
   const id = uuidv7();
-  return toAmqpMessage({
-    id: uuidv7(),
-    seq: i,
-    aggregateType: "EntityItem",
-    aggregateId: id,
-    type: "EntityItemCreated",
-    version: 1,
-    destination: RAW_BROKER_QUEUE,
-    payload: {
-      id,
-      name: `raw-${i}`,
-      description: `bench item ${i} ${"x".repeat(64)}`,
-      createdAt: new Date().toISOString(),
-    },
-    headers: {},
-    attempts: 0,
-    createdAt: new Date(),
-    priority: 4,
-    deliverAt: null,
-  });
+  return toAmqpEnvelope(
+    toOutgoingEnvelope({
+      id: uuidv7(),
+      seq: i,
+      aggregateType: "EntityItem",
+      aggregateId: id,
+      type: "EntityItemCreated",
+      version: 1,
+      destination: RAW_BROKER_QUEUE,
+      payload: {
+        id,
+        name: `raw-${i}`,
+        description: `bench item ${i} ${"x".repeat(64)}`,
+        createdAt: new Date().toISOString(),
+      },
+      headers: {},
+      attempts: 0,
+      createdAt: new Date(),
+      priority: 4,
+      deliverAt: null,
+    }),
+  );
 }
 
 /** Durable send → receive on one queue, pipelined up to the link credit, no database. */
@@ -224,21 +227,23 @@ async function seedRelay(db: Database, pool: pg.Pool, brokerUrl: string, duratio
     for (const row of rows) {
       if (Date.now() >= deadline) break;
       const outcome = await publisher.send(
-        toAmqpMessage({
-          id: row.id,
-          seq: Number(row.seq),
-          aggregateType: "EntityItem",
-          aggregateId: row.aggregate_id,
-          type: "EntityItemCreated",
-          version: 1,
-          destination: SEED_QUEUE,
-          payload: row.payload,
-          headers: {},
-          attempts: 0,
-          createdAt: row.created_at,
-          priority: 4,
-          deliverAt: null,
-        }),
+        toAmqpEnvelope(
+          toOutgoingEnvelope({
+            id: row.id,
+            seq: Number(row.seq),
+            aggregateType: "EntityItem",
+            aggregateId: row.aggregate_id,
+            type: "EntityItemCreated",
+            version: 1,
+            destination: SEED_QUEUE,
+            payload: row.payload,
+            headers: {},
+            attempts: 0,
+            createdAt: row.created_at,
+            priority: 4,
+            deliverAt: null,
+          }),
+        ),
       );
       if (outcome.kind === "accepted") sent.push(row.id);
     }

@@ -3,7 +3,6 @@
 // Artemis. A backlog is committed first, then the peer's listener drains it; the rate is rows
 // marked processed per second of the window. Rows carry segment = aggregate id, the peer's way of
 // keeping per-aggregate order (ours keeps it too), so both relays owe the same guarantee.
-import { AmqpConnection } from "@outbox/messaging";
 import pg from "pg";
 import {
   createReplicationSegmentMutexConcurrencyController,
@@ -16,8 +15,8 @@ import {
   type ReplicationListenerConfig,
   type TransactionalMessage,
 } from "pg-transactional-outbox";
-import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
-import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
+import { AmqpConnection, AmqpPublisher, toAmqpEnvelope } from "@outbox/messaging";
+import { toOutgoingEnvelope } from "../../messaging/src/outbox/outgoing-envelope.js";
 import { delay, logger, QueueDrain } from "../support/relay-harness.js";
 
 export type PeerMode = "default" | "tuned" | "replication";
@@ -152,21 +151,23 @@ export async function runPeer(opts: {
     const handler: GeneralMessageHandler = {
       handle: async (message: TransactionalMessage): Promise<void> => {
         const outcome = await publisher.send(
-          toAmqpMessage({
-            id: message.id,
-            seq: 0,
-            aggregateType: message.aggregateType,
-            aggregateId: message.aggregateId,
-            type: message.messageType,
-            version: 1,
-            destination: opts.queue,
-            payload: message.payload,
-            headers: {},
-            attempts: 0,
-            createdAt: new Date(message.createdAt ?? Date.now()),
-            priority: 4,
-            deliverAt: null,
-          }),
+          toAmqpEnvelope(
+            toOutgoingEnvelope({
+              id: message.id,
+              seq: 0,
+              aggregateType: message.aggregateType,
+              aggregateId: message.aggregateId,
+              type: message.messageType,
+              version: 1,
+              destination: opts.queue,
+              payload: message.payload,
+              headers: {},
+              attempts: 0,
+              createdAt: new Date(message.createdAt ?? Date.now()),
+              priority: 4,
+              deliverAt: null,
+            }),
+          ),
         );
         if (outcome.kind !== "accepted") throw new Error(`broker answered ${outcome.kind}`);
       },

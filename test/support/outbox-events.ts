@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import type { NewOutboxMessage } from "../../sender-service/src/data/schema.js";
+import type { OutboxMessage } from "@outbox/messaging";
 
 /**
  * An EntityItemCreated outbox row as the sender's POST writes it, for tests and the bench that
@@ -9,11 +9,11 @@ export function entityCreatedRow(
   aggregateId: string,
   name: string,
   options: { destination?: string; description?: string | null } = {},
-): NewOutboxMessage {
+): OutboxMessage {
   return {
     id: uuidv7(),
     aggregateType: "EntityItem",
-    aggregateId,
+    key: aggregateId,
     type: "EntityItemCreated",
     version: 1,
     destination: options.destination ?? "entity-items",

@@ -1,18 +1,20 @@
 // In-process outbox relays against the database and broker of a started test app, plus a plain
 // rhea consumer to count what actually reached a queue (the broker side, not the outbox table).
-import { AmqpConnection } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import type { AppBuilder, ArtemisResource } from "@outbox/apphost";
 import { buildApp } from "../../apphost.js";
+import {
+  AmqpConnection,
+  AmqpPublisher,
+  type EnqueueOptions,
+  type OutboxRelayHandle,
+  type TransportPublisher,
+} from "@outbox/messaging";
 import { createLogger } from "@outbox/service-defaults";
 import pg from "pg";
 import type { EventContext, Message } from "rhea";
 import { createDatabase, createPool, type Database } from "../../sender-service/src/data/db.js";
-import { createRelayPool } from "../../sender-service/src/data/relay-pool.js";
-import { insertOutboxMessage, type OutboxSendOptions } from "../../sender-service/src/data/outbox.js";
-import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
-import { OutboxListener } from "../../sender-service/src/messaging/outbox-listener.js";
-import { OutboxRelay, type RelayPublisher } from "../../sender-service/src/messaging/outbox-relay.js";
+import { outbox } from "../../sender-service/src/messaging/outbox.js";
 import { v7 as uuidv7 } from "uuid";
 
 /**
@@ -39,7 +41,7 @@ export function relayTestModel(): AppBuilder {
 export const logger = createLogger("relay-test", process.env.APPHOST_TEST_LOGS === "1" ? "info" : "error");
 
 export interface RelayHandle {
-  relay: OutboxRelay;
+  relay: OutboxRelayHandle;
   owner: string;
   stop(): Promise<void>;
 }
@@ -57,67 +59,52 @@ export interface RelayHarnessOptions {
   deadBlocksAggregate?: boolean;
   /** LISTEN for commits (default true). */
   listen?: boolean;
-  /** Wraps the real publisher, e.g. to inject failures. */
-  wrapPublisher?: (real: RelayPublisher) => RelayPublisher;
+  /** Wraps the real publisher, e.g. to inject failures (start() is the real one's). */
+  wrapPublisher?: (real: TransportPublisher) => Omit<TransportPublisher, "start">;
 }
 
-/** Starts one relay (its own pool, AMQP connection, link and LISTEN connection). */
+/** Starts one relay through the library (its own pool, AMQP connection, link and LISTEN connection). */
 export function startRelay(opts: RelayHarnessOptions): RelayHandle {
   const owner = opts.owner ?? `test-relay-${randomUUID().slice(0, 8)}`;
-  // The relay's own pool, as in the sender (async commit).
-  const pool = createRelayPool({
-    url: opts.databaseUrl,
-    max: 4,
-    applicationName: owner,
-    synchronousCommit: false,
-    onError: () => undefined,
-  });
-  const db = createDatabase(pool);
+  // Only its connection settings are used: the relay opens its own pool (async commit) from them.
+  const settings = new pg.Pool({ connectionString: opts.databaseUrl, max: 1 });
   const amqp = new AmqpConnection({ url: opts.brokerUrl, containerId: owner, logger });
-  const publisher = new AmqpPublisher({
+  const real = new AmqpPublisher({
     amqp,
     address: opts.destination,
     linkName: `outbox-${owner}`,
-    sendTimeoutMs: 5_000,
+    sendTimeoutMs: Math.min(5_000, Math.floor((opts.leaseMs ?? 15_000) / 2)),
     logger,
   });
-  const relay = new OutboxRelay({
-    db,
-    publisher: opts.wrapPublisher ? opts.wrapPublisher(publisher) : publisher,
+  const publisher: TransportPublisher =
+    opts.wrapPublisher === undefined ? real : { ...opts.wrapPublisher(real), start: () => real.start() };
+  const relay = outbox.startRelay({
+    pool: settings,
+    publisher,
     owner,
     destination: opts.destination,
     batchSize: opts.batchSize ?? 50,
     concurrency: opts.concurrency ?? 2,
     leaseMs: opts.leaseMs ?? 15_000,
     pollIntervalMs: opts.pollIntervalMs ?? 1_000,
-    sendTimeoutMs: 5_000,
+    // At most half the lease (startRelay checks it): every outcome is known before the lease ends.
+    sendTimeoutMs: Math.min(5_000, Math.floor((opts.leaseMs ?? 15_000) / 2)),
     backoff: { minMs: 50, maxMs: 500 },
     maxAttempts: opts.maxAttempts ?? 1_000,
     deadBlocksAggregate: opts.deadBlocksAggregate ?? false,
+    listen: opts.listen ?? true,
+    // The tests purge on their own terms (relay-guarantees' retention test).
+    retention: false,
     logger,
   });
-  const listener =
-    opts.listen === false
-      ? undefined
-      : new OutboxListener({
-          databaseUrl: opts.databaseUrl,
-          destination: opts.destination,
-          onWake: () => relay.wake(),
-          backoff: { minMs: 100, maxMs: 1_000 },
-          logger,
-        });
   amqp.open();
-  publisher.start();
-  relay.start();
-  listener?.start();
   return {
     relay,
     owner,
     stop: async () => {
-      await listener?.stop();
       await relay.stop();
       await amqp.close();
-      await pool.end();
+      await settings.end();
     },
   };
 }
@@ -133,7 +120,7 @@ export async function insertRows(
   destination: string,
   aggregates: number,
   perAggregate: number,
-  options: OutboxSendOptions = {},
+  options: EnqueueOptions = {},
 ): Promise<TestRow[]> {
   const aggregateIds = Array.from({ length: aggregates }, () => randomUUID());
   const rows: TestRow[] = [];
@@ -143,12 +130,12 @@ export async function insertRows(
         const id = uuidv7();
         rows.push({ id, aggregateId });
         await db.transaction((tx) =>
-          insertOutboxMessage(
+          outbox.enqueue(
             tx,
             {
               id,
               aggregateType: "Test",
-              aggregateId,
+              key: aggregateId,
               type: "TestEvent",
               version: 1,
               destination,

@@ -2,7 +2,7 @@
 // RELAY_DATABASE_URL, RELAY_BROKER_URL, RELAY_DESTINATION, RELAY_BATCH_SIZE, RELAY_LEASE_MS and
 // RELAY_OUTCOME_DELAY_MS (outcomes are reported this late, so a kill lands between "the broker
 // has it" and "marked published"). Prints "relay ready" once started.
-import type { SendOutcome } from "../../sender-service/src/messaging/send-outcome.js";
+import type { PublishOutcome } from "@outbox/messaging";
 import { delay, startRelay } from "./relay-harness.js";
 
 const env = (name: string): string => {
@@ -25,8 +25,8 @@ const handle = startRelay({
     waitUntilSendable: (ms, signal) => real.waitUntilSendable(ms, signal),
     state: () => real.state(),
     close: () => real.close(),
-    send: async (message): Promise<SendOutcome> => {
-      const outcome = await real.send(message);
+    publish: async (envelope): Promise<PublishOutcome> => {
+      const outcome = await real.publish(envelope);
       await delay(outcomeDelayMs);
       return outcome;
     },

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Queryable } from "./db.js";
-import { OUTBOX_NOTIFY_CHANNEL } from "./outbox.js";
+import { outbox } from "../messaging/outbox.js";
 import type { OutboxAttemptOutcome, OutboxHeaders, OutboxStatus } from "./schema.js";
 
 /** An outbox message as the admin API shows it (payload included). */
@@ -141,7 +141,7 @@ async function revive(db: Queryable, where: { id: string } | { limit: number }):
     )
     select destination from u`);
   for (const destination of new Set(result.rows.map((r) => r.destination)))
-    await db.execute(sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, ${destination})`);
+    await db.execute(sql`select pg_notify(${outbox.names.notifyChannel}, ${destination})`);
   return result.rows.length;
 }
 
@@ -310,26 +310,4 @@ export async function outboxStats(db: Queryable): Promise<OutboxStats> {
     if (r.status === "pending" && r.oldest !== null) oldestPendingAt = new Date(r.oldest);
   }
   return { counts, blockedAggregates: await countBlockedAggregates(db), oldestPendingAt };
-}
-
-/**
- * Pending and dead counts, blocked aggregates and the oldest pending row, read through partial
- * indexes (metrics).
- */
-export async function outboxGaugeFigures(
-  db: Queryable,
-): Promise<{ pending: number; dead: number; blockedAggregates: number; oldestPendingAt: Date | null }> {
-  const [row] = (
-    await db.execute<{ pending: number; dead: number; blocked: number; oldest: string | Date | null }>(sql`
-      select (select count(*)::int from outbox_messages where status = 'pending') as pending,
-             (select count(*)::int from outbox_messages where status = 'dead') as dead,
-             (${blockedCount}) as blocked,
-             (select min(created_at) from outbox_messages where status = 'pending') as oldest`)
-  ).rows;
-  return {
-    pending: row?.pending ?? 0,
-    dead: row?.dead ?? 0,
-    blockedAggregates: row?.blocked ?? 0,
-    oldestPendingAt: row?.oldest === null || row?.oldest === undefined ? null : new Date(row.oldest),
-  };
 }

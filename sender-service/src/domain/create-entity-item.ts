@@ -1,8 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Database, Transaction } from "../data/db.js";
 import { insertEntityItem } from "../data/entity-items.js";
-import { insertOutboxMessage } from "../data/outbox.js";
-import { captureTraceHeaders } from "../messaging/trace-context.js";
+import { outbox } from "../messaging/outbox.js";
 import { toEntityItem, type EntityItem, type NewEntityItem } from "./entity-item.js";
 import { ENTITY_ITEM_AGGREGATE, entityItemCreatedPayload, EntityItemCreatedV1 } from "./events.js";
 
@@ -37,15 +36,14 @@ export async function createEntityItemIn(
     await insertEntityItem(tx, { id: uuidv7(), name: input.name, description: input.description ?? null }),
   );
 
-  await insertOutboxMessage(tx, {
+  await outbox.enqueue(tx, {
     id: uuidv7(), // time ordered: also the AMQP message id and the broker's duplicate-detection id
     aggregateType: ENTITY_ITEM_AGGREGATE,
-    aggregateId: item.id,
+    key: item.id,
     type: EntityItemCreatedV1.type,
     version: EntityItemCreatedV1.version,
     destination: deps.outboxAddress,
     payload: entityItemCreatedPayload(item),
-    headers: captureTraceHeaders(),
   });
 
   return item;

@@ -1,8 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Transaction } from "../data/db.js";
 import { findEntityItem, updateEntityItem } from "../data/entity-items.js";
-import { insertOutboxMessage } from "../data/outbox.js";
-import { captureTraceHeaders } from "../messaging/trace-context.js";
+import { outbox } from "../messaging/outbox.js";
 import { toEntityItem, type EntityItem, type NewEntityItem } from "./entity-item.js";
 import { ENTITY_ITEM_AGGREGATE, entityItemUpdatedPayload, EntityItemUpdatedV1 } from "./events.js";
 
@@ -37,15 +36,14 @@ export async function updateEntityItemIn(
       : { kind: "version-mismatch", currentVersion: current.version };
   }
   const item = toEntityItem(row);
-  await insertOutboxMessage(tx, {
+  await outbox.enqueue(tx, {
     id: uuidv7(),
     aggregateType: ENTITY_ITEM_AGGREGATE,
-    aggregateId: item.id,
+    key: item.id,
     type: EntityItemUpdatedV1.type,
     version: EntityItemUpdatedV1.version,
     destination: deps.outboxAddress,
     payload: entityItemUpdatedPayload(item),
-    headers: captureTraceHeaders(),
   });
   return { kind: "updated", item };
 }

@@ -6,7 +6,7 @@ import {
 } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
-import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
+import { outbox } from "../messaging/outbox.js";
 
 /** A century: further back than any row can be, and still a timestamp PostgreSQL can compute. */
 const MAX_OLDER_THAN_MS = 100 * 365 * 24 * 60 * 60 * 1000;
@@ -43,11 +43,13 @@ export function registerOutboxPurgeRoutes(host: ServiceHost, deps: { db: Databas
       503: databaseUnavailableResponse,
     },
     handler: async ({ query, res }) => {
-      const result = await purgeFinishedOutboxMessages(deps.db, {
-        olderThanMs: query.olderThanMs,
-        batchSize: 1000,
-        maxBatches: 1000,
-      }).catch(rethrowAsUnavailable);
+      const result = await outbox
+        .purgeFinished(deps.db, {
+          olderThanMs: query.olderThanMs,
+          batchSize: 1000,
+          maxBatches: 1000,
+        })
+        .catch(rethrowAsUnavailable);
       res.json(result);
     },
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { planSettlement } from "./settlement-plan.js";
-import type { SendOutcome } from "./send-outcome.js";
+import type { PublishOutcome } from "../transport/transport.js";
 
 const policy = { minMs: 1_000, maxMs: 60_000 };
 const top = () => 0.999999;
@@ -19,7 +19,7 @@ describe("planSettlement", () => {
   });
 
   it("releases rows whose outcome is unknown, without counting an attempt, and keeps the first reason", () => {
-    const outcomes: SendOutcome[] = [
+    const outcomes: PublishOutcome[] = [
       { kind: "accepted" },
       { kind: "unknown", reason: "connection lost" },
       { kind: "unknown", reason: "not sent" },
@@ -32,7 +32,7 @@ describe("planSettlement", () => {
   });
 
   it("retries rejected rows with an attempt counted and a backoff that grows with attempts", () => {
-    const outcome: SendOutcome = { kind: "rejected", reason: "amqp:not-allowed: nope" };
+    const outcome: PublishOutcome = { kind: "rejected", reason: "amqp:not-allowed: nope" };
     const first = planSettlement(rows(1, 0), [outcome], policy, top).retry[0];
     const fourth = planSettlement(rows(1, 3), [outcome], policy, top).retry[0];
     expect(first).toEqual({
@@ -46,7 +46,7 @@ describe("planSettlement", () => {
   });
 
   it("retries released and plain modified rows without counting, counts delivery-failed ones", () => {
-    const outcomes: SendOutcome[] = [
+    const outcomes: PublishOutcome[] = [
       { kind: "released" },
       { kind: "modified", deliveryFailed: false, undeliverableHere: false },
       { kind: "modified", deliveryFailed: true, undeliverableHere: false },
@@ -62,13 +62,13 @@ describe("planSettlement", () => {
   });
 
   it("accounts for every row exactly once", () => {
-    const kinds: SendOutcome[] = [
+    const kinds: PublishOutcome[] = [
       { kind: "accepted" },
       { kind: "unknown", reason: "x" },
       { kind: "rejected", reason: "y" },
       { kind: "released" },
     ];
-    const outcomes = Array.from({ length: 40 }, (_, i) => kinds[i % kinds.length] as SendOutcome);
+    const outcomes = Array.from({ length: 40 }, (_, i) => kinds[i % kinds.length] as PublishOutcome);
     const plan = planSettlement(rows(40), outcomes, policy);
     const ids = [...plan.publish, ...plan.release, ...plan.retry.map((r) => r.id)].sort();
     expect(ids).toEqual(

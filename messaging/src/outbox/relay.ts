@@ -1,4 +1,5 @@
-import type { HealthCheck, HealthCheckResult, Logger } from "@outbox/service-defaults";
+import type { HealthCheck, HealthCheckResult } from "../health.js";
+import type { Logger } from "../logger.js";
 import {
   context,
   propagation,
@@ -8,9 +9,12 @@ import {
   trace,
   type Span,
 } from "@opentelemetry/api";
-import type { Message } from "rhea";
-import type { Database } from "../data/db.js";
-import { isLockConflict, retryOnLockConflict } from "../data/lock-conflict.js";
+import type { PublishOutcome, TransportPublisher } from "../transport/transport.js";
+import { sleep } from "./abortable-sleep.js";
+import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
+import { isLockConflict, retryOnLockConflict } from "./lock-conflict.js";
+import type { OutboxMetrics } from "./metrics.js";
+import { toOutgoingEnvelope } from "./outgoing-envelope.js";
 import {
   claimOutboxBatch,
   markPublished,
@@ -18,26 +22,23 @@ import {
   releaseClaims,
   scheduleRetry,
   type ClaimedOutboxMessage,
-} from "../data/outbox.js";
-import { sleep } from "./abortable-sleep.js";
-import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
-import { toAmqpMessage } from "./outbox-amqp-message.js";
-import type { OutboxMetrics } from "./outbox-metrics.js";
-import type { SendOutcome } from "./send-outcome.js";
+} from "./relay-statements.js";
 import { planSettlement } from "./settlement-plan.js";
+import type { SqlDb } from "./sql-db.js";
+import type { OutboxTables } from "./tables.js";
 
-/** What the relay needs from the AMQP side (AmqpPublisher implements it). */
-export interface RelayPublisher {
-  isSendable(): boolean;
-  waitUntilSendable(timeoutMs: number, signal: AbortSignal): Promise<boolean>;
-  send(message: Message): Promise<SendOutcome>;
-  state(): { connected: boolean; linkOpen: boolean; inFlight: number; lastError: string | undefined };
-  close(): Promise<void>;
-}
+/** What the relay needs of a transport's publisher (start() is the caller's). */
+export type RelayPublisher = Pick<
+  TransportPublisher,
+  "isSendable" | "waitUntilSendable" | "publish" | "state" | "close"
+>;
 
 export interface OutboxRelayOptions {
-  db: Database;
+  db: SqlDb;
+  tables: OutboxTables;
   publisher: RelayPublisher;
+  /** OpenTelemetry `messaging.system` of the send spans ("activemq", "kafka"). */
+  messagingSystem?: string;
   /** Unique per process: written to locked_by, fences every update. */
   owner: string;
   /** The address the publisher's link is attached to; only rows for it are claimed. */
@@ -64,6 +65,16 @@ export interface OutboxRelayOptions {
   random?: () => number;
 }
 
+/** What this relay instance has done so far. */
+export interface RelayStats {
+  running: boolean;
+  published: number;
+  dead: number;
+  lastPublishedAt: Date | undefined;
+  /** Set when the loop died (not expected: it handles its errors). */
+  crashed: string | undefined;
+}
+
 const tracer = trace.getTracer("outbox-relay");
 
 type Iteration =
@@ -80,7 +91,7 @@ type Iteration =
  *
  * Loop: wait for a sendable link → claim a batch (lease, SKIP LOCKED) → send all, pipelined, in
  * claim order → write back: accepted = published; unknown = claim released (resend later, the
- * broker drops duplicates by _AMQ_DUPL_ID); refused = retry after a backoff → go again at once
+ * broker drops duplicates by their deduplication id); refused = retry after a backoff → go again at once
  * when the batch was not empty, else sleep the poll interval (or until woken).
  * Broker trouble never counts against a message: the relay backs off as a whole.
  */
@@ -119,6 +130,16 @@ export class OutboxRelay {
         this.crashed = describe(error);
         this.opts.logger.error({ err: error }, "outbox relay crashed");
       });
+  }
+
+  stats(): RelayStats {
+    return {
+      running: this.running !== undefined && !this.abort.signal.aborted && this.crashed === undefined,
+      published: this.publishedTotal,
+      dead: this.deadTotal,
+      lastPublishedAt: this.lastPublishedAt,
+      crashed: this.crashed,
+    };
   }
 
   /** Ends the idle sleep early: there is probably new work (hook for a NOTIFY listener). */
@@ -194,7 +215,7 @@ export class OutboxRelay {
   /** Pending rows and the age of the oldest (all instances); empty when the database is down. */
   private async backlog(): Promise<Record<string, unknown>> {
     try {
-      const { pending, oldestPendingAt } = await outboxBacklog(this.opts.db);
+      const { pending, oldestPendingAt } = await outboxBacklog(this.opts.db, this.opts.tables);
       return {
         pending,
         oldestPendingAgeMs:
@@ -257,7 +278,7 @@ export class OutboxRelay {
   }
 
   private async iterate(signal: AbortSignal): Promise<Iteration> {
-    const { publisher, db, owner } = this.opts;
+    const { publisher, db, tables, owner } = this.opts;
     // Claim only when the broker can take messages: during an outage rows stay unclaimed, so
     // other instances with a working connection can publish them.
     if (!publisher.isSendable()) {
@@ -271,7 +292,7 @@ export class OutboxRelay {
     // The lease is measured from before the claim: the database starts it during the statement,
     // so a slow claim must shorten our sending window, never lengthen it past the lease.
     const claimStartedAt = Date.now();
-    const rows = await claimOutboxBatch(db, {
+    const rows = await claimOutboxBatch(db, tables, {
       owner,
       destination: this.opts.destination,
       limit: this.opts.batchSize,
@@ -304,6 +325,7 @@ export class OutboxRelay {
       () =>
         markPublished(
           db,
+          tables,
           claim.token,
           plan.publish.map((id) => ({ id, at: acceptedAt.get(id) ?? new Date() })),
         ),
@@ -311,17 +333,20 @@ export class OutboxRelay {
     );
     const published = marked.length;
     const released =
-      (await settle(() => releaseClaims(db, claim.token, plan.release, plan.unknownReason), 0)) +
-      (await settle(() => releaseClaims(db, claim.token, plan.releaseUnsent, plan.unknownReason, false), 0));
+      (await settle(() => releaseClaims(db, tables, claim.token, plan.release, plan.unknownReason), 0)) +
+      (await settle(
+        () => releaseClaims(db, tables, claim.token, plan.releaseUnsent, plan.unknownReason, false),
+        0,
+      ));
     const maxAttempts = this.opts.maxAttempts ?? 10;
     for (const retry of plan.retry) {
-      const result = await settle(() => scheduleRetry(db, claim, retry, maxAttempts), undefined);
+      const result = await settle(() => scheduleRetry(db, tables, claim, retry, maxAttempts), undefined);
       if (result?.status === "dead") {
         this.deadTotal += 1;
         this.opts.metrics?.recordFailure("dead");
         this.opts.logger.error(
           { outboxId: retry.id, attempts: result.attempts, error: retry.error },
-          "outbox message is dead after too many refusals; an operator must retry it (its aggregate waits: GET /api/outbox/blocked)",
+          "outbox message is dead after too many refusals; an operator must retry it (its key's later messages wait)",
         );
       } else if (result !== undefined) {
         this.nextRetryAt = Math.min(this.nextRetryAt, Date.now() + retry.delayMs);
@@ -370,11 +395,11 @@ export class OutboxRelay {
     rows: ClaimedOutboxMessage[],
     signal: AbortSignal,
     claimStartedAt: number,
-  ): Promise<Array<{ outcome: SendOutcome; at: Date }>> {
+  ): Promise<Array<{ outcome: PublishOutcome; at: Date }>> {
     const { publisher } = this.opts;
     // Every outcome must be known before the lease ends: the last send starts in time for its timeout.
     const sendBy = claimStartedAt + this.opts.leaseMs - this.opts.sendTimeoutMs;
-    const outcomes: Array<Promise<{ outcome: SendOutcome; at: Date }>> = [];
+    const outcomes: Array<Promise<{ outcome: PublishOutcome; at: Date }>> = [];
     let stopReason: string | undefined;
     for (const row of rows) {
       if (stopReason === undefined && signal.aborted) stopReason = "relay stopping";
@@ -404,13 +429,13 @@ export class OutboxRelay {
           }
         : row.headers;
       outcomes.push(
-        publisher.send(toAmqpMessage(row, traceHeaders)).then((outcome) => {
+        publisher.publish(toOutgoingEnvelope(row, traceHeaders)).then((outcome) => {
           endSendSpan(span, outcome);
           return { outcome, at: new Date() };
         }),
       );
     }
-    // send() never rejects, so this waits for every outcome (each bounded by the send timeout).
+    // publish() never rejects, so this waits for every outcome (each bounded by the send timeout).
     return Promise.all(outcomes);
   }
 
@@ -421,7 +446,7 @@ export class OutboxRelay {
       {
         kind: SpanKind.PRODUCER,
         attributes: {
-          "messaging.system": "activemq",
+          "messaging.system": this.opts.messagingSystem ?? "activemq",
           "messaging.destination.name": row.destination,
           "messaging.operation.type": "send",
           "messaging.operation.name": "send",
@@ -463,7 +488,7 @@ function listenerData(
     : { listening: state.listening, listenerError: state.lastError };
 }
 
-function endSendSpan(span: Span, outcome: SendOutcome): void {
+function endSendSpan(span: Span, outcome: PublishOutcome): void {
   if (outcome.kind !== "accepted") {
     span.setStatus({
       code: SpanStatusCode.ERROR,

@@ -1,5 +1,5 @@
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
-import type { SendOutcome } from "./send-outcome.js";
+import type { PublishOutcome } from "../transport/transport.js";
 
 export interface RetryPlan {
   id: string;
@@ -36,7 +36,7 @@ export interface SettlementPlan {
  */
 export function planSettlement(
   rows: ReadonlyArray<{ id: string; attempts: number }>,
-  outcomes: ReadonlyArray<SendOutcome>,
+  outcomes: ReadonlyArray<PublishOutcome>,
   retryPolicy: BackoffPolicy,
   random: () => number = Math.random,
 ): SettlementPlan {
@@ -50,7 +50,7 @@ export function planSettlement(
     unknownReason: undefined,
   };
   rows.forEach((row, i) => {
-    const outcome = outcomes[i] as SendOutcome;
+    const outcome = outcomes[i] as PublishOutcome;
     switch (outcome.kind) {
       case "accepted":
         plan.publish.push(row.id);

@@ -7,7 +7,7 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { afterAll, describe, expect, it } from "vitest";
-import { OutboxMetrics } from "./outbox-metrics.js";
+import { OutboxMetrics } from "./metrics.js";
 
 // A real SDK meter provider with a manual collect: what a metrics exporter would see.
 const reader = new PeriodicExportingMetricReader({

@@ -1,8 +1,26 @@
 import { sql } from "drizzle-orm";
-import type { Database } from "./db.js";
+import type { TransactionalSqlDb } from "./sql-db.js";
+import type { OutboxTables } from "./tables.js";
 
-/** Advisory lock key of the retention job (any constant shared by all sender instances). */
+/**
+ * Advisory lock key of the retention job (a constant shared by all relay instances; outboxes in
+ * other schemas of the same database share it too, so they purge one after the other).
+ */
 export const OUTBOX_RETENTION_LOCK_KEY = 4_242_001;
+
+export interface PurgeOptions {
+  olderThanMs: number;
+  batchSize: number;
+  maxBatches: number;
+  /** Ends a pass between two batches. */
+  signal?: AbortSignal;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** Another instance held the purge lock: it does the work. */
+  lockedOut: boolean;
+}
 
 /**
  * Deletes published/delivered rows finished more than `olderThanMs` ago, `batchSize` rows per
@@ -15,9 +33,10 @@ export const OUTBOX_RETENTION_LOCK_KEY = 4_242_001;
  * @returns rows deleted, and whether another instance held the lock
  */
 export async function purgeFinishedOutboxMessages(
-  db: Database,
-  opts: { olderThanMs: number; batchSize: number; maxBatches: number; signal?: AbortSignal },
-): Promise<{ deleted: number; lockedOut: boolean }> {
+  db: TransactionalSqlDb,
+  tables: OutboxTables,
+  opts: PurgeOptions,
+): Promise<PurgeResult> {
   let deleted = 0;
   // The signal ends a pass between two (small) batches: shutdown never waits for a whole pass.
   for (let batch = 0; batch < opts.maxBatches && opts.signal?.aborted !== true; batch++) {
@@ -29,9 +48,9 @@ export async function purgeFinishedOutboxMessages(
       ).rows;
       if (lock?.locked !== true) return undefined;
       const result = await tx.execute(sql`
-        delete from outbox_messages
+        delete from ${tables.outboxMessages}
          where id in (
-           select id from outbox_messages
+           select id from ${tables.outboxMessages}
             where status in ('published', 'delivered')
               and published_at < now() - ${opts.olderThanMs} * interval '1 millisecond'
             order by published_at

@@ -1,6 +1,12 @@
 import rhea from "rhea";
 import { describe, expect, it } from "vitest";
-import { toAmqpMessage } from "./outbox-amqp-message.js";
+import { toAmqpEnvelope } from "../contracts/envelope.js";
+import { toOutgoingEnvelope } from "./outgoing-envelope.js";
+
+/** The AMQP message the Artemis transport sends for a row (what the receiver reads). */
+function toAmqpMessage(...args: Parameters<typeof toOutgoingEnvelope>) {
+  return toAmqpEnvelope(toOutgoingEnvelope(...args));
+}
 
 const payload = {
   id: "0196f7c2-0000-7000-8000-000000000001",
@@ -29,7 +35,7 @@ function roundTrip(r: Parameters<typeof toAmqpMessage>[0]) {
   return rhea.message.decode(rhea.message.encode(toAmqpMessage(r)));
 }
 
-describe("toAmqpMessage", () => {
+describe("toOutgoingEnvelope, as AMQP", () => {
   it("follows the message contract", () => {
     const m = roundTrip(row);
     expect(m.message_id).toBe(row.id);

@@ -1,5 +1,5 @@
 import { context, propagation } from "@opentelemetry/api";
-import type { OutboxHeaders } from "../data/schema.js";
+import type { OutboxHeaders } from "./tables.js";
 
 /**
  * W3C trace context of the active span, captured when the outbox row is written so that the

@@ -1,11 +1,13 @@
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../logger.js";
 import pg from "pg";
-import { OUTBOX_NOTIFY_CHANNEL } from "../data/outbox.js";
 import { sleep } from "./abortable-sleep.js";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.js";
 
 export interface OutboxListenerOptions {
-  databaseUrl: string;
+  /** How to connect (the relay's connection settings). */
+  connection: pg.ClientConfig;
+  /** The NOTIFY channel enqueue announces commits on; the payload is the row's destination. */
+  channel: string;
   /** Only notifications for this destination wake the relay. */
   destination: string;
   /** Called on every matching notification and after each (re)connect (notifications may have been missed). */
@@ -80,7 +82,7 @@ export class OutboxListener {
   /** Connects and LISTENs; `ended` settles when the connection ends. */
   private async connectAndListen(): Promise<{ ended: Promise<void> }> {
     const client = new pg.Client({
-      connectionString: this.opts.databaseUrl,
+      ...this.opts.connection,
       application_name: this.opts.applicationName ?? "outbox-listener",
       connectionTimeoutMillis: 5_000,
       // Detects a silently dead server (no RST) on an otherwise idle connection.
@@ -96,12 +98,12 @@ export class OutboxListener {
       client.on("end", () => resolve());
     });
     client.on("notification", (message) => {
-      if (message.channel === OUTBOX_NOTIFY_CHANNEL && (message.payload ?? "") === this.opts.destination)
+      if (message.channel === this.opts.channel && (message.payload ?? "") === this.opts.destination)
         this.opts.onWake();
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${OUTBOX_NOTIFY_CHANNEL}`);
+      await client.query(`LISTEN ${quoteChannel(this.opts.channel)}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -109,9 +111,14 @@ export class OutboxListener {
     if (this.abort.signal.aborted) await client.end().catch(() => undefined);
     this.listening = true;
     this.lastError = undefined;
-    this.opts.logger.info({ channel: OUTBOX_NOTIFY_CHANNEL }, "outbox relay listening for commits");
+    this.opts.logger.info({ channel: this.opts.channel }, "outbox relay listening for commits");
     // Rows committed while we were not listening get no notification of their own.
     this.opts.onWake();
     return { ended };
   }
+}
+
+/** A channel name as a quoted identifier (LISTEN takes no parameter). */
+function quoteChannel(channel: string): string {
+  return `"${channel.replaceAll('"', '""')}"`;
 }

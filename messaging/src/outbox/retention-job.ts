@@ -1,10 +1,12 @@
-import type { Logger } from "@outbox/service-defaults";
-import type { Database } from "../data/db.js";
-import { purgeFinishedOutboxMessages } from "../data/outbox-retention.js";
+import type { Logger } from "../logger.js";
 import { sleep } from "./abortable-sleep.js";
+import { purgeFinishedOutboxMessages } from "./retention.js";
+import type { TransactionalSqlDb } from "./sql-db.js";
+import type { OutboxTables } from "./tables.js";
 
 export interface OutboxRetentionJobOptions {
-  db: Database;
+  db: TransactionalSqlDb;
+  tables: OutboxTables;
   /** Published/delivered rows older than this are deleted. */
   retentionMs: number;
   /** Pause between runs. */
@@ -35,7 +37,7 @@ export class OutboxRetentionJob {
 
   /** One purge pass; exposed for tests and tools. */
   async runOnce(): Promise<number> {
-    const { deleted, lockedOut } = await purgeFinishedOutboxMessages(this.opts.db, {
+    const { deleted, lockedOut } = await purgeFinishedOutboxMessages(this.opts.db, this.opts.tables, {
       olderThanMs: this.opts.retentionMs,
       batchSize: this.opts.batchSize,
       // Bounded per pass so a huge backlog is worked off over several passes, not one long burst.

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { eq, sql, type SQL } from "drizzle-orm";
-import type { Queryable } from "./db.js";
-import { outboxMessages, type NewOutboxMessage, type OutboxMessageRow } from "./schema.js";
+import { sql, type SQL } from "drizzle-orm";
+import type { SqlDb } from "./sql-db.js";
+import type { OutboxMessageRow, OutboxTables } from "./tables.js";
 
-/** NOTIFY channel announcing committed outbox rows; the payload is the row's destination. */
-export const OUTBOX_NOTIFY_CHANNEL = "outbox_messages";
+// The relay's statements over the outbox tables of one createOutbox() (schema and prefix).
 
 /** What the relay needs of a claimed row. */
 export type ClaimedOutboxMessage = Pick<
@@ -27,106 +26,6 @@ export type ClaimedOutboxMessage = Pick<
   /** The claim this row belongs to: fences the relay's writes (see claimOutboxBatch). */
   claimToken: string;
 };
-
-/** Producer options for one outbox message (scheduled delivery, AMQP priority). */
-export interface OutboxSendOptions {
-  /** The broker holds the message until then (AMQP annotation `x-opt-delivery-time`). */
-  deliverAt?: Date;
-  /** AMQP priority 0..9; 4 (the AMQP default) when omitted. */
-  priority?: number;
-  /**
-   * Must be false with deliverAt or a priority other than 4: the broker delivers by time and
-   * priority, across message groups, so such a message cannot keep its aggregate's order. Rather
-   * than pretend, the combination is refused unless the caller opts out of ordering explicitly;
-   * the row is then sent without group_id and ignored by the per-aggregate order check.
-   */
-  ordered?: boolean;
-}
-
-/** deliverAt / priority with per-aggregate order: refused (see OutboxSendOptions.ordered). */
-export class UnorderedOptionsError extends RangeError {
-  constructor() {
-    super(
-      "deliverAt and priority reorder messages on the broker and cannot keep per-aggregate order: " +
-        "pass ordered: false to send this message outside its aggregate's order",
-    );
-    this.name = "UnorderedOptionsError";
-  }
-}
-
-/** The columns a producer writes; everything else belongs to the relay or comes from OutboxSendOptions. */
-export type OutboxMessageInput = Pick<
-  NewOutboxMessage,
-  "id" | "aggregateType" | "aggregateId" | "type" | "version" | "destination" | "payload" | "headers"
->;
-
-const PRODUCER_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxMessageInput>([
-  "id",
-  "aggregateType",
-  "aggregateId",
-  "type",
-  "version",
-  "destination",
-  "payload",
-  "headers",
-]);
-
-const OPTION_COLUMNS: ReadonlySet<string> = new Set<keyof OutboxSendOptions>([
-  "deliverAt",
-  "priority",
-  "ordered",
-]);
-
-/**
- * Refuses a message object that carries any other column than the producer's: deliverAt, priority
- * and ordered given there would skip the order guard (they belong in the options), and the relay's
- * columns (status, attempts, claim, ...) are not the producer's to set. A plain object typed as
- * NewOutboxMessage still compiles against OutboxMessageInput, so this is checked at run time.
- */
-function producerColumns(message: OutboxMessageInput): OutboxMessageInput {
-  for (const [key, value] of Object.entries(message)) {
-    if (value === undefined || PRODUCER_COLUMNS.has(key)) continue;
-    if (OPTION_COLUMNS.has(key))
-      throw new TypeError(`outbox message: pass ${key} in the send options, not in the message`);
-    throw new TypeError(`outbox message: ${key} is set by the relay, not by the producer`);
-  }
-  const { id, aggregateType, aggregateId, type, version, destination, payload, headers } = message;
-  return { id, aggregateType, aggregateId, type, version, destination, payload, headers };
-}
-
-/**
- * Inserts an outbox row and announces it with `pg_notify`, both on `db` — call it with the
- * writing transaction: the notification is delivered at COMMIT (never for a rollback), which
- * wakes the relays at once instead of at their next poll.
- */
-export async function insertOutboxMessage(
-  db: Queryable,
-  message: OutboxMessageInput,
-  options: OutboxSendOptions = {},
-): Promise<void> {
-  const columns = producerColumns(message);
-  if (
-    options.priority !== undefined &&
-    !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= 9)
-  )
-    throw new RangeError(`outbox priority must be an integer 0..9, got ${options.priority}`);
-  const reorders =
-    options.deliverAt !== undefined || (options.priority !== undefined && options.priority !== 4);
-  if (reorders && options.ordered !== false) throw new UnorderedOptionsError();
-  const insert = db
-    .insert(outboxMessages)
-    .values({
-      ...columns,
-      ...(options.priority === undefined ? {} : { priority: options.priority }),
-      ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
-      ...(options.ordered === false ? { ordered: false } : {}),
-    })
-    .returning({ destination: outboxMessages.destination });
-  // One round trip for both: this runs inside the caller's (request's) transaction.
-  await db.execute(
-    sql`with inserted as (${insert.getSQL()}) select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, destination) from inserted`,
-  );
-}
 
 export interface ClaimRequest {
   owner: string;
@@ -201,8 +100,14 @@ interface RawClaimedRow {
  * skipped, one index probe each; an aggregate holds back only the few updates written after its
  * dead row, so this stays small unless an operator leaves many aggregates blocked for long.
  */
-export async function claimOutboxBatch(db: Queryable, claim: ClaimRequest): Promise<ClaimedOutboxMessage[]> {
-  const result = await db.execute<RawClaimedRow & Record<string, unknown>>(claimOutboxBatchQuery(claim));
+export async function claimOutboxBatch(
+  db: SqlDb,
+  tables: OutboxTables,
+  claim: ClaimRequest,
+): Promise<ClaimedOutboxMessage[]> {
+  const result = await db.execute<RawClaimedRow & Record<string, unknown>>(
+    claimOutboxBatchQuery(tables, claim),
+  );
   return result.rows
     .map((r): ClaimedOutboxMessage => ({
       id: r.id,
@@ -225,7 +130,8 @@ export async function claimOutboxBatch(db: Queryable, claim: ClaimRequest): Prom
 }
 
 /** The claim statement (exported so tests can EXPLAIN it). */
-export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
+export function claimOutboxBatchQuery(tables: OutboxTables, claim: ClaimRequest): SQL {
+  const messages = tables.outboxMessages;
   // Two literal predicates (not a parameter) so the planner can match the partial index.
   const blocking = claim.deadBlocksAggregate
     ? sql`e.status in ('pending', 'dead')`
@@ -233,13 +139,13 @@ export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
   return sql`
     with due as (
       select m.id
-        from outbox_messages m
+        from ${messages} m
        where m.status = 'pending'
          and m.destination = ${claim.destination}
          and m.next_attempt_at <= now()
          and (m.locked_until is null or m.locked_until < now())
          and (not m.ordered or not exists (
-               select 1 from outbox_messages e
+               select 1 from ${messages} e
                 where e.aggregate_type = m.aggregate_type
                   and e.aggregate_id = m.aggregate_id
                   and e.seq < m.seq
@@ -250,7 +156,7 @@ export function claimOutboxBatchQuery(claim: ClaimRequest): SQL {
        limit ${claim.limit}
          for update of m skip locked
     )
-    update outbox_messages o
+    update ${messages} o
        set locked_by = ${claim.owner},
            claim_token = ${randomUUID()}::uuid,
            locked_until = now() + ${claim.leaseMs} * interval '1 millisecond'
@@ -274,9 +180,9 @@ function pgArray(values: readonly string[]): string {
  * relay's mark and release, the receipt batch) takes its locks in the same order, so they wait for
  * each other instead of deadlocking.
  */
-function claimedRowsInIdOrder(ids: readonly string[], claimToken: string): SQL {
+function claimedRowsInIdOrder(tables: OutboxTables, ids: readonly string[], claimToken: string): SQL {
   return sql`
-      select id from outbox_messages
+      select id from ${tables.outboxMessages}
        where id = any(${pgArray(ids)}::uuid[]) and claim_token = ${claimToken} and status = 'pending'
        order by id
          for update`;
@@ -299,7 +205,8 @@ function claimedRowsInIdOrder(ids: readonly string[], claimToken: string): SQL {
  * rows that changed, with their creation time, for the latency metric.
  */
 export async function markPublished(
-  db: Queryable,
+  db: SqlDb,
+  tables: OutboxTables,
   claimToken: string,
   accepted: ReadonlyArray<{ id: string; at: Date }>,
 ): Promise<Array<{ id: string; createdAt: Date; publishedAt: Date }>> {
@@ -307,8 +214,8 @@ export async function markPublished(
   const ids = accepted.map((a) => a.id);
   const times = accepted.map((a) => a.at.toISOString());
   const result = await db.execute<{ id: string; created_at: string | Date; published_at: string | Date }>(sql`
-    with locked as materialized (${claimedRowsInIdOrder(ids, claimToken)})
-    update outbox_messages o
+    with locked as materialized (${claimedRowsInIdOrder(tables, ids, claimToken)})
+    update ${tables.outboxMessages} o
        set status = 'published', published_at = v.at, locked_by = null, locked_until = null,
            claim_token = null, last_error = null
       from locked, unnest(${pgArray(ids)}::uuid[], ${pgArray(times)}::timestamptz[]) as v(id, at)
@@ -327,7 +234,8 @@ export async function markPublished(
  * may be on the broker already (remembered in outcome_unknown, see scheduleRetry).
  */
 export async function releaseClaims(
-  db: Queryable,
+  db: SqlDb,
+  tables: OutboxTables,
   claimToken: string,
   ids: string[],
   reason?: string,
@@ -335,8 +243,8 @@ export async function releaseClaims(
 ): Promise<number> {
   if (ids.length === 0) return 0;
   const result = await db.execute(sql`
-    with locked as materialized (${claimedRowsInIdOrder(ids, claimToken)})
-    update outbox_messages o
+    with locked as materialized (${claimedRowsInIdOrder(tables, ids, claimToken)})
+    update ${tables.outboxMessages} o
        set locked_by = null, locked_until = null, claim_token = null,
            outcome_unknown = o.outcome_unknown or ${sent},
            last_error = coalesce(${reason ?? null}::text, o.last_error)
@@ -368,7 +276,8 @@ export interface RetryRequest {
  * delivered message as lost and let an operator delete it or release its aggregate's successors.
  */
 export async function scheduleRetry(
-  db: Queryable,
+  db: SqlDb,
+  tables: OutboxTables,
   claim: { token: string; owner: string },
   retry: RetryRequest,
   maxAttempts: number,
@@ -376,7 +285,7 @@ export async function scheduleRetry(
   const increment = retry.countAttempt ? 1 : 0;
   const result = await db.execute<{ outcome: string; attempts: number }>(sql`
     with u as (
-      update outbox_messages
+      update ${tables.outboxMessages}
          set locked_by = null, locked_until = null, last_error = ${retry.error},
              attempts = attempts + ${increment}::int,
              status = case when ${increment}::int = 1 and not outcome_unknown
@@ -387,7 +296,7 @@ export async function scheduleRetry(
        where id = ${retry.id} and claim_token = ${claim.token} and status = 'pending'
       returning id, attempts, status, ${claim.owner}::text as actor
     )
-    insert into outbox_attempts (message_id, outcome, attempts, error, actor)
+    insert into ${tables.outboxAttempts} (message_id, outcome, attempts, error, actor)
     select id, ${retry.outcome}, attempts, ${retry.error}, actor from u
     union all
     select id, 'dead', attempts, ${retry.error}, actor from u where status = 'dead'
@@ -399,16 +308,15 @@ export async function scheduleRetry(
 
 /** Backlog figures for health and metrics; served by the partial pending index. */
 export async function outboxBacklog(
-  db: Queryable,
+  db: SqlDb,
+  tables: OutboxTables,
 ): Promise<{ pending: number; oldestPendingAt: Date | null }> {
-  const [row] = await db
-    .select({
-      pending: sql<number>`count(*)::int`,
-      oldestPendingAt: sql<Date | null>`min(${outboxMessages.createdAt})`.mapWith(
-        (v: string | Date | null) => (v === null ? null : new Date(v)),
-      ),
-    })
-    .from(outboxMessages)
-    .where(eq(outboxMessages.status, "pending"));
-  return { pending: row?.pending ?? 0, oldestPendingAt: row?.oldestPendingAt ?? null };
+  const result = await db.execute<{ pending: number; oldest: string | Date | null }>(sql`
+    select count(*)::int as pending, min(created_at) as oldest
+      from ${tables.outboxMessages} where status = 'pending'`);
+  const row = result.rows[0];
+  return {
+    pending: row?.pending ?? 0,
+    oldestPendingAt: row?.oldest === null || row?.oldest === undefined ? null : new Date(row.oldest),
+  };
 }

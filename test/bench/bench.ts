@@ -15,8 +15,7 @@ import { insertEntityItem } from "../../sender-service/src/data/entity-items.js"
 import { outbox } from "../../sender-service/src/messaging/outbox.js";
 import { AmqpPublisher, toAmqpEnvelope } from "@outbox/messaging";
 import { toOutgoingEnvelope } from "../../messaging/src/outbox/outgoing-envelope.js";
-import { delay, logger, openDatabase, QueueDrain, relayTestModel } from "../support/relay-harness.js";
-import { query } from "../support/system.js";
+import { delay, logger, openDatabase, QueueDrain } from "../support/relay-harness.js";
 import { latencyCurveSvg, type CurvePoint } from "./latency-chart.js";
 import { dropPeerSchema, preparePeerSchema, runPeer, TUNED_CANDIDATES, type PeerResult } from "./peer.js";
 import { type Components } from "./proc-stats.js";

@@ -83,6 +83,8 @@ export function createOutbox(config: OutboxConfig = {}): Outbox {
     throw new TypeError(`createOutbox: notifyChannel must be 1..${MAX_CHANNEL_LENGTH} characters`);
   const tables = outboxTables(names);
   const target = { ...names, part: MIGRATIONS_PART };
+  // Renders the SQL once now: a prefix that makes any name too long is refused here, not at migrate.
+  renderMigrations(target);
   return {
     names: {
       ...names,

@@ -98,6 +98,7 @@ export function startOutboxRelay(
   opts: StartRelayOptions,
 ): OutboxRelayHandle {
   const settings = validSettings(opts);
+  const retentionSettings = opts.retention === false ? undefined : validRetention(opts.retention ?? {});
   const { logger, owner, destination } = opts;
   const publisher =
     opts.publisher ??
@@ -156,13 +157,13 @@ export function startOutboxRelay(
           logger: logger.child({ component: "outbox-listener" }),
         });
   const retention =
-    opts.retention === false
+    retentionSettings === undefined
       ? undefined
       : new OutboxRetentionJob({
           db,
           tables,
           ...RELAY_DEFAULTS.retention,
-          ...validRetention(opts.retention ?? {}),
+          ...retentionSettings,
           logger: logger.child({ component: "outbox-retention" }),
         });
 

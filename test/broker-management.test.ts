@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection, Sender } from "rhea";
 import { AppBuilder, type DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { BrokerManagement } from "../service-defaults/src/broker-management.js";
+import { BrokerManagement } from "../messaging/src/transports/artemis/management.js";
 import { connectToBroker, eventually } from "./support/receiver.js";
 
 // Review defect 11: a management reply-link timeout leaked its link pair, and a management sender

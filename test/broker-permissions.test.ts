@@ -8,7 +8,10 @@ import { DistributedApplication } from "@outbox/apphost";
 import { buildApp } from "../apphost.js";
 import { repositoryRoot } from "@outbox/apphost/testing";
 import { removeContainers, removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
-import { BrokerManagement, ManagementOperationError } from "../service-defaults/src/broker-management.js";
+import {
+  BrokerManagement,
+  ManagementOperationError,
+} from "../messaging/src/transports/artemis/management.js";
 import { useAdminTokens } from "./support/admin.js";
 import {
   connectToBroker,

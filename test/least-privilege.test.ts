@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, DistributedApplication } from "@outbox/apphost";
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { removeVolumes } from "../apphost/src/providers/container/docker-objects.js";
-import { BrokerManagement } from "../service-defaults/src/broker-management.js";
+import { BrokerManagement } from "../messaging/src/transports/artemis/management.js";
 import { connectToBroker } from "./support/receiver.js";
 import { postEntity } from "./support/system.js";
 

@@ -1,7 +1,7 @@
+import { BrokerManagement } from "@outbox/messaging";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { BrokerManagement } from "@outbox/service-defaults";
 import { useAdminTokens } from "./support/admin.js";
 import { connectToBroker, eventually, getJson } from "./support/receiver.js";
 import { postEntities, query, waitForApplied, waitForOutboxDrained } from "./support/system.js";

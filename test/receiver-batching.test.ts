@@ -1,10 +1,11 @@
+import { AmqpConnection, BrokerManagement } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { AmqpConnection, BrokerManagement, createLogger } from "@outbox/service-defaults";
+import { createLogger } from "@outbox/service-defaults";
 import type pg from "pg";
 import rhea from "rhea";
 import type { Connection, EventContext, Message } from "rhea";

@@ -82,6 +82,49 @@ export type {
   TransportConsumer,
   TransportPublisher,
 } from "./transport/transport.js";
+// The Artemis (AMQP 1.0) transport and the broker pieces the services still use directly.
+export {
+  artemisTransport,
+  ArtemisTransport,
+  type ArtemisTransportOptions,
+} from "./transports/artemis/index.js";
+export {
+  AmqpConnection,
+  parseAmqpUrl,
+  type AmqpConnectionOptions,
+  type AmqpEndpoint,
+} from "./transports/artemis/connection.js";
+export {
+  AmqpPublisher,
+  type AmqpPublisherOptions,
+  type PublisherConnection,
+} from "./transports/artemis/publisher.js";
+export {
+  BrokerManagement,
+  BrokerUnavailableError,
+  ManagementOperationError,
+} from "./transports/artemis/management.js";
+export {
+  DeadLetterQueue,
+  MAX_BROWSE,
+  defaultDeadLetterQueue,
+  producerMessageId,
+  toDeadLetter,
+  type DeadLetter,
+} from "./transports/artemis/dead-letter-queue.js";
+export {
+  artemisAddresses,
+  groupDeadLetterQueue,
+  groupQueue,
+  type ArtemisAddress,
+} from "./transports/artemis/topology.js";
+export {
+  brokerUnavailableResponse,
+  deadLetterIdParams,
+  deadLetterLimitParameter,
+  expectDeadLetter,
+  unavailableWhenBrokerIsDown,
+} from "./admin/dead-letter-http.js";
 // The idempotent inbox: createInbox (tables, migrations, consumers, retention).
 export {
   createInbox,

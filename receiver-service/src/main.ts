@@ -1,12 +1,14 @@
-import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
   BrokerManagement,
   BrokerUnavailableError,
-  ConfigError,
   DeadLetterQueue,
   defaultDeadLetterQueue,
+} from "@outbox/messaging";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  ConfigError,
   adminTokensFromEnv,
   prepareSchemaAtStart,
   SchemaNotMigratedError,

@@ -1,10 +1,13 @@
-import { readFileSync } from "node:fs";
 import {
   AmqpConnection,
+  AmqpPublisher,
   BrokerManagement,
-  ConfigError,
   DeadLetterQueue,
   defaultDeadLetterQueue,
+} from "@outbox/messaging";
+import { readFileSync } from "node:fs";
+import {
+  ConfigError,
   adminTokensFromEnv,
   prepareSchemaAtStart,
   SchemaNotMigratedError,
@@ -19,7 +22,6 @@ import { createDatabase, createPool, pingDatabase } from "./data/db.js";
 import { migrationsFolder, runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
-import { AmqpPublisher } from "./messaging/amqp-publisher.js";
 import { OutboxRelay } from "./messaging/outbox-relay.js";
 import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
 import { outboxGaugeFigures } from "./data/outbox-admin.js";

@@ -57,7 +57,6 @@ export {
   type RouteSpec,
   type ServiceHostOptions,
 } from "./host.js";
-export { AmqpConnection, parseAmqpUrl, type AmqpConnectionOptions, type AmqpEndpoint } from "./amqp.js";
 export {
   shutdownTelemetry,
   startTelemetry,
@@ -97,22 +96,6 @@ export {
   rethrowAsUnavailable,
   retryWhileUnreachable,
 } from "./postgres-availability.js";
-export { BrokerManagement, BrokerUnavailableError, ManagementOperationError } from "./broker-management.js";
-export {
-  DeadLetterQueue,
-  MAX_BROWSE,
-  defaultDeadLetterQueue,
-  producerMessageId,
-  toDeadLetter,
-  type DeadLetter,
-} from "./dead-letter-queue.js";
-export {
-  brokerUnavailableResponse,
-  deadLetterIdParams,
-  deadLetterLimitParameter,
-  expectDeadLetter,
-  unavailableWhenBrokerIsDown,
-} from "./dead-letter-http.js";
 export {
   configMarkers,
   describeConfig,

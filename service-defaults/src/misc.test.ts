@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseAmqpUrl } from "./amqp.js";
 import { runHealthChecks, type HealthCheck } from "./health.js";
 import { redactUrl } from "./logging.js";
 import { pageQuerySchema, pageResponseSchema, pageToOffset } from "./paging.js";
@@ -13,24 +12,6 @@ describe("redactUrl", () => {
     );
     expect(redactUrl("amqp://127.0.0.1:5672")).toBe("amqp://127.0.0.1:5672");
     expect(redactUrl("weird //user:pw@host")).not.toContain("pw");
-  });
-});
-
-describe("parseAmqpUrl", () => {
-  it("decodes credentials and defaults the port", () => {
-    expect(parseAmqpUrl("amqp://us%40er:p%3Ass%2Fw@127.0.0.1")).toEqual({
-      transport: "tcp",
-      host: "127.0.0.1",
-      port: 5672,
-      username: "us@er",
-      password: "p:ss/w",
-    });
-    expect(parseAmqpUrl("amqps://[::1]:61617")).toMatchObject({ transport: "tls", host: "::1", port: 61617 });
-  });
-
-  it("rejects other schemes without leaking the password", () => {
-    expect(() => parseAmqpUrl("http://u:p@h")).toThrow(/scheme/);
-    expect(() => parseAmqpUrl("::not a url:secret@")).toThrow(/Invalid AMQP URL/);
   });
 });
 

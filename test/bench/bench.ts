@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --json]`: measures the outbox relay on the real stack (process
 // provider: embedded PostgreSQL, Artemis, sender and receiver services) and prints a table; with
 // --json the last line is one JSON object. Not part of `npm test`. How to read it: docs/performance.md.
+import { AmqpConnection } from "@outbox/messaging";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import os from "node:os";
@@ -9,11 +10,10 @@ import type pg from "pg";
 import { sql } from "drizzle-orm";
 import type { DistributedApplication, NodeServiceResource, PostgresServerResource } from "@outbox/apphost";
 import { repositoryRoot, startTestApp, stopTestApp } from "@outbox/apphost/testing";
-import { AmqpConnection } from "@outbox/service-defaults";
 import type { Database } from "../../sender-service/src/data/db.js";
 import { insertEntityItem } from "../../sender-service/src/data/entity-items.js";
 import { insertOutboxMessage } from "../../sender-service/src/data/outbox.js";
-import { AmqpPublisher } from "../../sender-service/src/messaging/amqp-publisher.js";
+import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
 import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
 import { delay, logger, openDatabase, QueueDrain, relayTestModel } from "../support/relay-harness.js";
 import { query } from "../support/system.js";

@@ -3,6 +3,7 @@
 // Artemis. A backlog is committed first, then the peer's listener drains it; the rate is rows
 // marked processed per second of the window. Rows carry segment = aggregate id, the peer's way of
 // keeping per-aggregate order (ours keeps it too), so both relays owe the same guarantee.
+import { AmqpConnection } from "@outbox/messaging";
 import pg from "pg";
 import {
   createReplicationSegmentMutexConcurrencyController,
@@ -15,8 +16,7 @@ import {
   type ReplicationListenerConfig,
   type TransactionalMessage,
 } from "pg-transactional-outbox";
-import { AmqpConnection } from "@outbox/service-defaults";
-import { AmqpPublisher } from "../../sender-service/src/messaging/amqp-publisher.js";
+import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
 import { toAmqpMessage } from "../../sender-service/src/messaging/outbox-amqp-message.js";
 import { delay, logger, QueueDrain } from "../support/relay-harness.js";
 

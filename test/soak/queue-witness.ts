@@ -1,5 +1,5 @@
 import type { Connection, EventContext, Receiver } from "rhea";
-import { BrokerManagement } from "../../service-defaults/src/broker-management.js";
+import { BrokerManagement } from "../../messaging/src/transports/artemis/management.js";
 import { connectToBrokerAt } from "../support/receiver.js";
 
 /**

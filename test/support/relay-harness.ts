@@ -1,15 +1,16 @@
 // In-process outbox relays against the database and broker of a started test app, plus a plain
 // rhea consumer to count what actually reached a queue (the broker side, not the outbox table).
+import { AmqpConnection } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import type { AppBuilder, ArtemisResource } from "@outbox/apphost";
 import { buildApp } from "../../apphost.js";
-import { AmqpConnection, createLogger } from "@outbox/service-defaults";
+import { createLogger } from "@outbox/service-defaults";
 import pg from "pg";
 import type { EventContext, Message } from "rhea";
 import { createDatabase, createPool, type Database } from "../../sender-service/src/data/db.js";
 import { createRelayPool } from "../../sender-service/src/data/relay-pool.js";
 import { insertOutboxMessage, type OutboxSendOptions } from "../../sender-service/src/data/outbox.js";
-import { AmqpPublisher } from "../../sender-service/src/messaging/amqp-publisher.js";
+import { AmqpPublisher } from "../../messaging/src/transports/artemis/publisher.js";
 import { OutboxListener } from "../../sender-service/src/messaging/outbox-listener.js";
 import { OutboxRelay, type RelayPublisher } from "../../sender-service/src/messaging/outbox-relay.js";
 import { v7 as uuidv7 } from "uuid";

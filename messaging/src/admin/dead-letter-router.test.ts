@@ -1,6 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { BrokerUnavailableError, HttpProblem, MAX_BROWSE, type DeadLetter } from "@outbox/service-defaults";
+import { HttpProblem } from "@outbox/service-defaults";
+import { MAX_BROWSE, type DeadLetter } from "../transports/artemis/dead-letter-queue.js";
+import { BrokerUnavailableError } from "../transports/artemis/management.js";
 import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";

@@ -1,19 +1,20 @@
 import {
-  brokerUnavailableResponse,
-  deadLetterIdParams,
-  deadLetterLimitParameter,
-  expectDeadLetter,
   problemResponseSchema,
-  unavailableWhenBrokerIsDown,
-  type DeadLetter,
-  type DeadLetterQueue,
   type HttpMethod,
   type RouteResponse,
   type RouteSpec,
 } from "@outbox/service-defaults";
 import { z } from "zod";
+import type { DeadLetter, DeadLetterQueue } from "../transports/artemis/dead-letter-queue.js";
+import {
+  brokerUnavailableResponse,
+  deadLetterIdParams,
+  deadLetterLimitParameter,
+  expectDeadLetter,
+  unavailableWhenBrokerIsDown,
+} from "./dead-letter-http.js";
 
-/** What the routes ask of one dead-letter queue (service-defaults' Artemis `DeadLetterQueue` is one). */
+/** What the routes ask of one dead-letter queue (the Artemis transport's `DeadLetterQueue` is one). */
 export type DeadLetterOperations = Pick<
   DeadLetterQueue,
   "queue" | "count" | "browse" | "replay" | "replayAll" | "remove"

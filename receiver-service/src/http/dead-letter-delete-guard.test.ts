@@ -1,4 +1,5 @@
-import { createLogger, ServiceHost, type DeadLetter, type DeadLetterQueue } from "@outbox/service-defaults";
+import type { DeadLetter, DeadLetterQueue } from "@outbox/messaging";
+import { createLogger, ServiceHost } from "@outbox/service-defaults";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../data/db.js";
 import type { DeadLetterApplyState } from "../data/queries.js";

@@ -1,12 +1,11 @@
 import {
   expectDeadLetter,
-  HttpProblem,
   MAX_BROWSE,
-  problemResponseSchema,
   unavailableWhenBrokerIsDown,
   type DeadLetter,
   type DeadLetterQueue,
-} from "@outbox/service-defaults";
+} from "@outbox/messaging";
+import { HttpProblem, problemResponseSchema } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import {

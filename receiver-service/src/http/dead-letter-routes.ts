@@ -1,5 +1,5 @@
-import { deadLetterRoutes } from "@outbox/messaging";
-import type { DeadLetter, DeadLetterQueue, ServiceHost } from "@outbox/service-defaults";
+import { deadLetterRoutes, type DeadLetter, type DeadLetterQueue } from "@outbox/messaging";
+import type { ServiceHost } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { failureSummaries } from "../data/queries.js";

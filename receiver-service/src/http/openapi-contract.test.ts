@@ -1,5 +1,6 @@
+import type { DeadLetterQueue } from "@outbox/messaging";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, ServiceHost, type DeadLetterQueue } from "@outbox/service-defaults";
+import { createLogger, ServiceHost } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { registerDeadLetterRoutes } from "./dead-letter-routes.js";
 

@@ -1,5 +1,6 @@
+import { MAX_BROWSE, type DeadLetterQueue } from "@outbox/messaging";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, MAX_BROWSE, ServiceHost, type DeadLetterQueue } from "@outbox/service-defaults";
+import { createLogger, ServiceHost } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { registerEntityItemRoutes } from "./entity-items-routes.js";
 import { registerOutboxPurgeRoutes } from "./outbox-purge-routes.js";

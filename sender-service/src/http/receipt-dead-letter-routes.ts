@@ -1,5 +1,10 @@
-import { deadLetterRoutes, receiptIdsFromProperties } from "@outbox/messaging";
-import type { DeadLetter, DeadLetterQueue, ServiceHost } from "@outbox/service-defaults";
+import {
+  deadLetterRoutes,
+  receiptIdsFromProperties,
+  type DeadLetter,
+  type DeadLetterQueue,
+} from "@outbox/messaging";
+import type { ServiceHost } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { outboxStatuses } from "../data/outbox-statuses.js";

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { BrokerUnavailableError } from "./broker-management.js";
-import { MAX_BROWSE } from "./dead-letter-queue.js";
-import { integerParameter } from "./parameters.js";
-import { HttpProblem, problemResponseSchema } from "./problem.js";
+import { HttpProblem, integerParameter, problemResponseSchema } from "@outbox/service-defaults";
+import { MAX_BROWSE } from "../transports/artemis/dead-letter-queue.js";
+import { BrokerUnavailableError } from "../transports/artemis/management.js";
 
 /** Path parameters of the routes that act on one dead letter: the broker's message id. */
 export const deadLetterIdParams = z.object({

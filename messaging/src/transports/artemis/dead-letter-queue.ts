@@ -1,4 +1,4 @@
-import { ManagementOperationError, type BrokerManagement } from "./broker-management.js";
+import { ManagementOperationError, type BrokerManagement } from "./management.js";
 
 /** A dead-lettered message as the broker lists it (no body: browsing is for triage). */
 export interface DeadLetter {

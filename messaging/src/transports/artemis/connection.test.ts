@@ -1,9 +1,8 @@
 import net from "node:net";
 import rhea from "rhea";
 import { afterEach, describe, expect, it } from "vitest";
-import { AmqpConnection } from "./amqp.js";
-import type { HealthCheckResult } from "./health.js";
-import { createLogger } from "./logging.js";
+import { createLogger, type HealthCheckResult } from "@outbox/service-defaults";
+import { AmqpConnection, parseAmqpUrl } from "./connection.js";
 
 const logger = createLogger("amqp-test", "silent");
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -135,5 +134,23 @@ describe("AmqpConnection", () => {
     expect(conn.isConnected()).toBe(false);
     expect((await conn.healthCheck()()).status).toBe("unhealthy");
     await conn.close();
+  });
+});
+
+describe("parseAmqpUrl", () => {
+  it("decodes credentials and defaults the port", () => {
+    expect(parseAmqpUrl("amqp://us%40er:p%3Ass%2Fw@127.0.0.1")).toEqual({
+      transport: "tcp",
+      host: "127.0.0.1",
+      port: 5672,
+      username: "us@er",
+      password: "p:ss/w",
+    });
+    expect(parseAmqpUrl("amqps://[::1]:61617")).toMatchObject({ transport: "tls", host: "::1", port: 61617 });
+  });
+
+  it("rejects other schemes without leaking the password", () => {
+    expect(() => parseAmqpUrl("http://u:p@h")).toThrow(/scheme/);
+    expect(() => parseAmqpUrl("::not a url:secret@")).toThrow(/Invalid AMQP URL/);
   });
 });

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "@outbox/service-defaults";
 import type { Connection, Message } from "rhea";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AmqpPublisher, type PublisherConnection } from "./amqp-publisher.js";
+import { AmqpPublisher, type PublisherConnection } from "./publisher.js";
 
 /** Just enough of a rhea sender link to drive the publisher. */
 class FakeSender extends EventEmitter {

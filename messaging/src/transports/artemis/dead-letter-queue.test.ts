@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ManagementOperationError, type BrokerManagement } from "./broker-management.js";
+import { ManagementOperationError, type BrokerManagement } from "./management.js";
 import {
   DeadLetterQueue,
   defaultDeadLetterQueue,

@@ -1,8 +1,7 @@
 import { EventEmitter } from "node:events";
 import rhea from "rhea";
 import type { Connection, ConnectionOptions, Container, EventContext } from "rhea";
-import type { HealthCheck } from "./health.js";
-import { redactUrl, type Logger } from "./logging.js";
+import { redactUrl, type HealthCheck, type Logger } from "@outbox/service-defaults";
 
 export interface AmqpConnectionOptions {
   /** `amqp://user:pass@host:port` (or `amqps://`); user and password may be URL-encoded. */

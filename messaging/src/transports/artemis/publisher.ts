@@ -1,8 +1,9 @@
 import type { Logger } from "@outbox/service-defaults";
 import type { Connection, EventContext, Message, Sender, SenderOptions } from "rhea";
-import type { SendOutcome } from "./send-outcome.js";
+import { toAmqpEnvelope, type OutgoingEnvelope } from "../../contracts/envelope.js";
+import type { PublisherState, PublishOutcome, TransportPublisher } from "../../transport/transport.js";
 
-/** The part of service-defaults' AmqpConnection the publisher uses. */
+/** The part of AmqpConnection the publisher uses. */
 export interface PublisherConnection {
   readonly connection: Connection;
   isConnected(): boolean;
@@ -22,16 +23,8 @@ export interface AmqpPublisherOptions {
 }
 
 interface InFlight {
-  resolve: (outcome: SendOutcome) => void;
+  resolve: (outcome: PublishOutcome) => void;
   timer: NodeJS.Timeout;
-}
-
-export interface PublisherState {
-  connected: boolean;
-  linkOpen: boolean;
-  sendable: boolean;
-  inFlight: number;
-  lastError: string | undefined;
 }
 
 /**
@@ -43,7 +36,7 @@ export interface PublisherState {
  * connection drops, so on `disconnected` (and on detach, and per send after a timeout) every send
  * still in flight resolves as `unknown`: the caller must assume nothing and resend.
  */
-export class AmqpPublisher {
+export class AmqpPublisher implements TransportPublisher {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly waiters = new Set<() => void>();
   private sender: Sender | undefined;
@@ -106,14 +99,19 @@ export class AmqpPublisher {
     });
   }
 
+  /** Publishes one envelope (toAmqpEnvelope: duplicate id, message group) and resolves with its outcome. */
+  publish(envelope: OutgoingEnvelope): Promise<PublishOutcome> {
+    return this.send(toAmqpEnvelope(envelope));
+  }
+
   /** Hands one message to the link and resolves with its outcome. Never rejects. */
-  send(message: Message): Promise<SendOutcome> {
+  send(message: Message): Promise<PublishOutcome> {
     const sender = this.sender;
     if (this.closed || sender === undefined || !this.isSendable()) {
       return Promise.resolve({ kind: "unknown", reason: "link not sendable", notSent: true });
     }
     const tag = String(this.nextTag++);
-    return new Promise<SendOutcome>((resolve) => {
+    return new Promise<PublishOutcome>((resolve) => {
       const timer = setTimeout(
         () =>
           this.settle(tag, { kind: "unknown", reason: `no outcome within ${this.opts.sendTimeoutMs} ms` }),
@@ -221,13 +219,13 @@ export class AmqpPublisher {
     });
   }
 
-  private settleDelivery(ctx: EventContext, outcome: SendOutcome): void {
+  private settleDelivery(ctx: EventContext, outcome: PublishOutcome): void {
     const tag = ctx.delivery?.tag;
     if (tag === undefined) return;
     this.settle(Buffer.isBuffer(tag) ? tag.toString() : String(tag), outcome);
   }
 
-  private settle(tag: string, outcome: SendOutcome): void {
+  private settle(tag: string, outcome: PublishOutcome): void {
     const entry = this.inFlight.get(tag);
     if (entry === undefined) return; // already settled (e.g. timed out earlier): a late outcome changes nothing
     this.inFlight.delete(tag);

@@ -147,3 +147,4 @@ export type {
 export { RetryLaterError } from "./inbox/retry-later.js";
 export { classifyError, describeError, sqlState, type FailureKind } from "./inbox/classify-error.js";
 export { startProcessSpan } from "./telemetry/consumer-span.js";
+export { startReceiptSendSpan } from "./inbox/receipt-span.js";

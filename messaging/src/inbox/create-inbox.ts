@@ -68,7 +68,7 @@ export interface Inbox {
   migrate(pool: pg.Pool): Promise<ApplyResult>;
   /** Applied/pending/changed migrations, read-only (a runtime role may check at start-up). */
   migrationStatus(db: pg.Pool | pg.PoolClient): Promise<MigrationStatus>;
-  /** Starts consuming `source` as `group` with the handlers. */
+  /** Starts consuming `source` as `group` with the handlers (open() the transport first). */
   startConsumer<D extends MessageVersions>(options: InboxConsumerOptions<D>): RunningInboxConsumer<D>;
   /** One retention pass: deletes rows older than the window (one instance at a time). */
   purge(pool: pg.Pool, options: InboxPurgeOptions): Promise<InboxPurgeResult>;

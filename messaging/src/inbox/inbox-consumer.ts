@@ -21,7 +21,7 @@ import {
   type InboxOutcome,
 } from "./process-inbox-batch.js";
 import type { MessageVersions } from "./handler-registry.js";
-import { startReceiptSpan } from "./receipt-span.js";
+import { startReceiptSendSpan } from "./receipt-span.js";
 
 const tracer = trace.getTracer("@outbox/messaging");
 const MAX_PENDING_FAILURE_RECORDS = 32;
@@ -43,6 +43,8 @@ export interface InboxCounters {
   batches: number;
   /** Batch transactions that failed, whose messages were then applied one at a time. */
   batchFallbacks: number;
+  /** Times consumption paused because the database could not be reached. */
+  pauses: number;
 }
 
 export interface InboxConsumerSettings {
@@ -61,6 +63,8 @@ export interface InboxConsumerSettings {
   lingerMs?: number;
   /** One receipt per committed batch to the producer's receipts destination, before the accepts. */
   receipts?: { destination: string; timeoutMs?: number };
+  /** The name spans give the source (messaging.destination.name), e.g. the queue; default `source`. */
+  destinationName?: string;
   /** True when the database answers (default: `select 1` on the pool); paused consumption polls it. */
   probe?: () => Promise<boolean>;
   /** Record failed attempts and skipped duplicates (default true). */
@@ -93,6 +97,7 @@ export class InboxConsumer<D extends MessageVersions> {
   private readonly failureRecords = new Set<Promise<void>>();
   private readonly unrecorded: FailureRecord[] = [];
   private droppedFailureRecords = 0;
+  private resumes = 0;
   private stopped: Promise<void> | undefined;
   private readonly spanAttributes: Record<string, string>;
 
@@ -155,14 +160,18 @@ export class InboxConsumer<D extends MessageVersions> {
       },
       probe,
       onSettled: (outcome, message) => this.afterSettle(outcome, message.attempt),
-      onResume: () => this.flushUnrecorded(),
+      onResume: () => {
+        this.resumes += 1;
+        this.flushUnrecorded();
+      },
       ...(settings.stopTimeoutMs !== undefined ? { stopTimeoutMs: settings.stopTimeoutMs } : {}),
     });
   }
 
   get counters(): InboxCounters {
-    const { received } = this.consumer.state();
-    return { ...this.tally, received };
+    const { received, paused } = this.consumer.state();
+    // Every pause ends in a resume, but the current one.
+    return { ...this.tally, received, pauses: this.resumes + (paused ? 1 : 0) };
   }
 
   start(): void {
@@ -207,7 +216,13 @@ export class InboxConsumer<D extends MessageVersions> {
   /** One outcome per delivery, each delivery's work in its own process span. Never throws. */
   private async handle(batch: readonly InboundMessage<IncomingEnvelope>[]): Promise<InboxOutcome[]> {
     const spans = batch.map((message) =>
-      startProcessSpan(tracer, message.trace, message.messageId, this.settings.source, this.spanAttributes),
+      startProcessSpan(
+        tracer,
+        message.trace,
+        message.messageId,
+        this.settings.destinationName ?? this.settings.source,
+        this.spanAttributes,
+      ),
     );
     const items: InboxBatchItem[] = batch.map((message, i) => {
       const active = spans[i]?.context;
@@ -216,8 +231,11 @@ export class InboxConsumer<D extends MessageVersions> {
     let outcomes: InboxOutcome[];
     try {
       const result = await this.process(items);
-      if (result.fellBack) this.tally.batchFallbacks += 1;
-      else if (result.committed) this.tally.batches += 1;
+      // Counted in batch mode only: one transaction per message is not a batch.
+      if ((this.settings.batchSize ?? 1) > 1) {
+        if (result.fellBack) this.tally.batchFallbacks += 1;
+        else this.tally.batches += 1;
+      }
       outcomes = result.outcomes;
     } catch (error) {
       // The processor never throws; if it does, let the broker retry (and eventually dead-letter).
@@ -246,7 +264,7 @@ export class InboxConsumer<D extends MessageVersions> {
     );
     const messageIds = body.receipts.map((r) => r.messageId);
     const id = receiptId(this.settings.group, messageIds);
-    const { span, traceHeaders } = startReceiptSpan(
+    const { span, traceHeaders } = startReceiptSendSpan(
       tracer,
       destination,
       id,

@@ -80,8 +80,6 @@ export interface InboxBatchResult {
   outcomes: InboxOutcome[];
   /** The batch transaction failed and its messages were applied one at a time. */
   fellBack: boolean;
-  /** One transaction committed the whole batch. */
-  committed: boolean;
 }
 
 type Valid<D extends MessageVersions> = { index: number; message: MessageOf<D>; item: InboxBatchItem };
@@ -115,7 +113,6 @@ export function createInboxBatchProcessor<D extends MessageVersions>(
             : { action: "reject", reason: decoded.reason, messageId: decoded.messageId };
     });
     let fellBack = false;
-    let committed = false;
     const first = valid[0];
     if (first !== undefined && valid.length === 1) {
       outcomes[first.index] = await first.item.run(() => applyOne(options, first.message));
@@ -131,7 +128,6 @@ export function createInboxBatchProcessor<D extends MessageVersions>(
             valid.map((v) => v.message),
           ),
         );
-        committed = true;
       } catch (error) {
         if (isTransientConnectionError(error)) unavailable = error;
         else options.onFallback?.(valid.length, error);
@@ -158,7 +154,7 @@ export function createInboxBatchProcessor<D extends MessageVersions>(
       }
     }
     await followUp(options, items, valid, outcomes);
-    return { outcomes, fellBack, committed };
+    return { outcomes, fellBack };
   };
 }
 

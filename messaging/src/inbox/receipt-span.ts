@@ -15,7 +15,7 @@ import type { TraceHeaders } from "../contracts/envelope.js";
  * receipt's headers: the receipt joins that message's trace, and the producer's receipt consumer
  * continues it. `messages`: how many messages the receipt acknowledges.
  */
-export function startReceiptSpan(
+export function startReceiptSendSpan(
   tracer: Tracer,
   destination: string,
   receiptId: string,

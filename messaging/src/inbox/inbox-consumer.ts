@@ -187,8 +187,10 @@ export class InboxConsumer<D extends MessageVersions> {
   healthCheck(): HealthCheck {
     return () => {
       const state = this.consumer.state();
+      // `queue`: the source under its destination name (what the receiver's health always said).
       const data = {
-        source: this.settings.source,
+        queue: this.settings.destinationName ?? this.settings.source,
+        group: this.settings.group,
         inFlight: state.inFlight,
         paused: state.paused,
         ...this.counters,

@@ -64,7 +64,7 @@ export async function serviceImageTag(model: AppBuilder, rootDir: string): Promi
   const files = [DOCKERFILE, path.join(rootDir, "package-lock.json"), path.join(rootDir, "package.json")];
   for (const pkg of [...new Set([...directories, ...SHARED])]) {
     files.push(path.join(rootDir, pkg, "package.json"));
-    for (const folder of ["src", "drizzle"]) {
+    for (const folder of ["src", "drizzle", "migrations"]) {
       const dir = path.join(rootDir, pkg, folder);
       if (!(await exists(dir))) continue;
       for (const file of await listFiles(dir)) if (!file.endsWith(".test.ts")) files.push(file);
@@ -163,8 +163,11 @@ export async function prepareContext(
   for (const pkg of packages) {
     for (const file of await listFiles(path.join(rootDir, pkg, "src")))
       if (file.endsWith(".ts") && !file.endsWith(".test.ts")) sources.push(file);
-    const drizzle = path.join(rootDir, pkg, "drizzle");
-    if (await exists(drizzle)) await fs.cp(drizzle, path.join(app, pkg, "drizzle"), { recursive: true });
+    // SQL read at run time: the services' drizzle migrations, @outbox/messaging's own (migrations/).
+    for (const folder of ["drizzle", "migrations"]) {
+      const dir = path.join(rootDir, pkg, folder);
+      if (await exists(dir)) await fs.cp(dir, path.join(app, pkg, folder), { recursive: true });
+    }
   }
   // Workspace packages export their TypeScript entry points; the image has the .js files.
   for (const pkg of packages) {

@@ -17,7 +17,9 @@ import {
 } from "@outbox/messaging";
 import pg from "pg";
 import { z } from "zod";
-import { runMigrations } from "../receiver-service/src/data/db.js";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { migrationsFolder } from "../receiver-service/src/data/db.js";
 
 // The inbox's database side through createInbox against a real PostgreSQL: the upgrade of the
 // receiver's single-group inbox (no redelivered message applied twice after it), several groups in
@@ -127,8 +129,9 @@ function effectHandlers(schema: string, group: string) {
 
 describe("createInbox on PostgreSQL", () => {
   it("upgrades the receiver's single-group inbox: no message in it is applied again", async () => {
-    // The receiver's schema before the library: inbox (primary key message_id) with live rows.
-    await runMigrations(owner);
+    // The receiver's schema before the library (its drizzle migrations alone): inbox (primary key
+    // message_id) with live rows.
+    await migrate(drizzle(owner), { migrationsFolder });
     await owner.query(`insert into inbox (message_id, type, version, aggregate_id, processed_at)
                        values ('old-1', 'NoteCreated', 1, 'note-old-1', now()),
                               ('old-2', 'NoteCreated', 1, 'note-old-2', now())`);

@@ -3,11 +3,11 @@ import { createApp, type DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { createLogger } from "@outbox/service-defaults";
 import type pg from "pg";
-import { createPool, runMigrations } from "../receiver-service/src/data/db.js";
-import { INBOX_RETENTION_LOCK_KEY, purgeOldInboxRows } from "../receiver-service/src/data/inbox-retention.js";
-import { InboxRetentionJob } from "../receiver-service/src/messaging/inbox-retention-job.js";
+import type { InboxPurgeOptions, InboxPurgeResult } from "@outbox/messaging";
+import { createPool, receiverInbox, runMigrations } from "../receiver-service/src/data/db.js";
 
-// The receiver's inbox retention against a real PostgreSQL with the receiver's migrations applied.
+// The receiver's inbox retention (@outbox/messaging's, on the receiver's inbox) against a real
+// PostgreSQL with the receiver's migrations applied.
 let app: DistributedApplication;
 /** The receiver's runtime role (what the service connects as): the purge runs with it. */
 let pool: pg.Pool;
@@ -15,6 +15,10 @@ let pool: pg.Pool;
 let owner: pg.Pool;
 const logger = createLogger("inbox-retention-test", "error");
 const HOUR_MS = 3_600_000;
+
+function purgeOldInboxRows(pool: pg.Pool, options: InboxPurgeOptions): Promise<InboxPurgeResult> {
+  return receiverInbox.purge(pool, options);
+}
 
 beforeAll(async () => {
   const model = createApp();
@@ -39,8 +43,8 @@ beforeEach(async () => {
 async function insertInboxRows(count: number, ageMs: number, prefix: string): Promise<void> {
   await owner.query(
     `with rows as (
-       insert into inbox (message_id, type, version, aggregate_id, received_at, processed_at)
-       select $3 || '-' || g, 'EntityItemCreated', 1, gen_random_uuid()::text,
+       insert into inbox (consumer_group, message_id, type, version, aggregate_id, received_at, processed_at)
+       select 'receiver', $3 || '-' || g, 'EntityItemCreated', 1, gen_random_uuid()::text,
               now() - $2 * interval '1 millisecond', now() - $2 * interval '1 millisecond'
          from generate_series(1, $1::int) g
        returning message_id, aggregate_id)
@@ -97,16 +101,17 @@ describe("inbox retention", () => {
     // Another instance is in the middle of a pass: this one backs off and deletes nothing.
     const holder = await pool.connect();
     try {
-      const held = await holder.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [
-        INBOX_RETENTION_LOCK_KEY,
-      ]);
+      const held = await holder.query<{ locked: boolean }>(
+        "select pg_try_advisory_lock(hashtext($1)) as locked",
+        [receiverInbox.retentionLockKey],
+      );
       expect(held.rows[0]?.locked).toBe(true);
       expect(await purgeOldInboxRows(pool, { olderThanMs: HOUR_MS, batchSize: 5, maxBatches: 100 })).toEqual({
         deleted: 0,
         lockedOut: true,
       });
       expect(await countInbox("old")).toBe(20);
-      await holder.query("select pg_advisory_unlock($1)", [INBOX_RETENTION_LOCK_KEY]);
+      await holder.query("select pg_advisory_unlock(hashtext($1))", [receiverInbox.retentionLockKey]);
     } finally {
       holder.release();
     }
@@ -129,8 +134,7 @@ describe("inbox retention", () => {
   it("ends a pass promptly at shutdown, between two batches", async () => {
     const total = 20_000;
     await insertInboxRows(total, 2 * HOUR_MS, "old");
-    const job = new InboxRetentionJob({
-      pool,
+    const job = receiverInbox.retentionJob(pool, {
       retentionMs: HOUR_MS,
       intervalMs: 60_000,
       batchSize: 1,

@@ -3,9 +3,8 @@ import { ArtemisResource, type AppBuilder, type DistributedApplication } from "@
 import { buildApp } from "../apphost.js";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { randomUUID } from "node:crypto";
-import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
-import { receiptId } from "@outbox/messaging";
-import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
+import { artemisTransport, buildReceiptBody, receiptId } from "@outbox/messaging";
+import { createLogger } from "@outbox/service-defaults";
 import { adminFetch, useAdminTokens } from "./support/admin.js";
 import { versionOneReceipt } from "./support/receipts.js";
 import { connectToBroker, eventually, getJson, sendAndConfirm } from "./support/receiver.js";
@@ -235,19 +234,34 @@ describe("the sender's receipt dead-letter queue (issue 11, defect 1)", () => {
     );
     await refuseDeliveries();
     const broker = await connectToBroker(app);
-    const publisher = new ReceiptPublisher(broker, "delivery-receipts", "receiver");
+    const transport = artemisTransport({
+      url: app.getConnectionString("broker"),
+      containerId: `receipt-dead-letters-${randomUUID()}`,
+      logger: createLogger("receipt-dead-letters-test", "error"),
+    });
+    transport.open();
+    const publisher = transport.receiptPublisher({
+      destination: "delivery-receipts",
+      name: "receipts",
+      sendTimeoutMs: 10_000,
+    });
+    publisher.start();
     try {
-      // The receiver's own publisher: one receipt for a batch of three.
-      await publisher.publish(
-        batchIds.map((id) => ({
-          event: { messageId: id, aggregateId: id } as IncomingEvent,
-          result: "applied",
-        })),
+      // The receiver's publisher (the library's, as the inbox consumer sends it): one receipt for a
+      // batch of three.
+      const body = buildReceiptBody(
+        "receiver",
+        batchIds.map((id) => ({ messageId: id, aggregateId: id, result: "applied" })),
+        new Date(),
       );
+      expect(await publisher.publish(receiptId("receiver", batchIds), body, {})).toEqual({
+        kind: "accepted",
+      });
       // A version 1 receipt, as receivers before batch receipts sent them (left over after an upgrade).
       await sendAndConfirm(broker, "delivery-receipts", versionOneReceipt(v1Id));
     } finally {
-      publisher.close();
+      await publisher.close();
+      await transport.close();
       broker.close();
     }
     const batchMessageId = receiptId("receiver", batchIds);

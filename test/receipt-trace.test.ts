@@ -7,8 +7,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startProcessSpan } from "../receiver-service/src/messaging/consumer-span.js";
-import { startReceiptSendSpan } from "../receiver-service/src/messaging/receipt-span.js";
+import { readTraceHeaders, startProcessSpan, startReceiptSendSpan } from "@outbox/messaging";
 import { endReceiptSpan, startReceiptSpan } from "../sender-service/src/messaging/receipt-span.js";
 
 // Issue 14's item: the delivery receipt's publish span (receiver) and consume span (sender) are in
@@ -44,9 +43,22 @@ describe("delivery receipt spans", () => {
       application_properties: { traceparent: `00-${messageTraceId}-${relaySendSpanId}-01` },
     };
     // Receiver: the process span of the message, and within it the receipt's send span.
-    const processSpan = startProcessSpan(message, "entity-items.receiver", "receiver");
-    const receipt = await processSpan.run(() => {
-      const { span, traceHeaders } = startReceiptSendSpan("delivery-receipts", "receipt:receiver:x", 3);
+    // (The inbox consumer's spans, as @outbox/messaging starts them for the receiver.)
+    const tracer = trace.getTracer("receipt-trace-test");
+    const processSpan = startProcessSpan(
+      tracer,
+      readTraceHeaders(message),
+      message.message_id,
+      "entity-items.receiver",
+      { "messaging.consumer.group.name": "receiver" },
+    );
+    const receipt = await context.with(processSpan.context, () => {
+      const { span, traceHeaders } = startReceiptSendSpan(
+        tracer,
+        "delivery-receipts",
+        "receipt:receiver:x",
+        3,
+      );
       span.end();
       return Promise.resolve({
         body: null,

@@ -1,4 +1,18 @@
-import { AmqpConnection, BrokerManagement } from "@outbox/messaging";
+import {
+  AmqpConnection,
+  artemisTransport,
+  BrokerManagement,
+  buildReceiptBody,
+  receiptId,
+  type ArtemisTransport,
+  type ConsumerOptions,
+  type ContractName,
+  type Settlement,
+  type InboxConsumer,
+  type PublishOutcome,
+  type ReceiptPublisher,
+  type Transport,
+} from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -9,20 +23,9 @@ import { createLogger } from "@outbox/service-defaults";
 import type pg from "pg";
 import rhea from "rhea";
 import type { Connection, EventContext, Message } from "rhea";
-import { createDatabase, createPool, runMigrations } from "../receiver-service/src/data/db.js";
-import { PgInboxStore } from "../receiver-service/src/data/inbox-store.js";
-import { recordDuplicateDelivery } from "../receiver-service/src/data/queries.js";
-import { applyEvent } from "../receiver-service/src/domain/apply-event.js";
-import { applyEvents } from "../receiver-service/src/domain/apply-events.js";
-import type { IncomingEvent } from "../receiver-service/src/domain/events.js";
-import { InboxConsumer } from "../receiver-service/src/messaging/consumer.js";
-import {
-  createBatchProcessor,
-  type BatchProcessor,
-} from "../receiver-service/src/messaging/process-batch.js";
-import { createMessageProcessor } from "../receiver-service/src/messaging/process-message.js";
-import type { AppliedMessage } from "../receiver-service/src/messaging/receipt-batch.js";
-import { ReceiptPublisher } from "../receiver-service/src/messaging/receipt-publisher.js";
+import { createPool, receiverInbox, runMigrations } from "../receiver-service/src/data/db.js";
+import { receivedItemsOn } from "../receiver-service/src/data/received-items-store.js";
+import { receiverHandlers } from "../receiver-service/src/domain/receiver-handlers.js";
 import {
   createDatabase as createSenderDatabase,
   createPool as createSenderPool,
@@ -159,9 +162,20 @@ function testConnection(): AmqpConnection {
   return amqp;
 }
 
+/** A transport of its own to the broker (not opened yet), closed after the test. */
+function testTransport(): ArtemisTransport {
+  const transport = artemisTransport({
+    url: app.getConnectionString("broker"),
+    containerId: randomUUID(),
+    logger,
+  });
+  cleanups.push(() => transport.close());
+  return transport;
+}
+
 interface Harness {
-  consumer: InboxConsumer;
-  amqp: AmqpConnection;
+  consumer: InboxConsumer<never>;
+  transport: ArtemisTransport;
   /** Message ids of each batch, in the order the batches ran. */
   batches: string[][];
   /** Resolves when the gate's batch is running (send the rest then). */
@@ -169,59 +183,68 @@ interface Harness {
 }
 
 /**
- * An in-process receiver consumer on QUEUE, batching like the service. `gate`: the batch holding
- * this message id waits until `expected` deliveries were received, so the rest forms one batch.
+ * The receiver's inbox consumer (@outbox/messaging with the receiver's handlers) on QUEUE, in this
+ * process, batching like the service; the transport is the real Artemis one, seen through a wrapper
+ * that records each batch. `gate`: the batch holding this message id waits until `expected`
+ * deliveries were received, so the rest forms one batch. `receipts`: publish receipts to RECEIPTS,
+ * each through `publishReceipt` when given (to hold or fail them).
  */
 function startConsumer(opts: {
   expected: number;
   gate?: string;
-  afterApply?: (applied: readonly AppliedMessage[]) => Promise<void>;
+  receipts?: boolean;
+  publishReceipt?: (publish: () => Promise<PublishOutcome>) => Promise<PublishOutcome>;
   /** How long a batch waits for more while another runs; long by default (exact batches). */
   lingerMs?: number;
 }): Harness {
-  const db = createDatabase(receiverPool);
-  const store = new PgInboxStore(db);
-  const amqp = testConnection();
+  const transport = testTransport();
   const batches: string[][] = [];
   let gateRunning: () => void = () => {};
   const gateStarted = new Promise<void>((resolve) => {
     gateRunning = resolve;
   });
-  const processing = {
-    apply: (event: IncomingEvent) => applyEvent(store, event),
-    ...(opts.afterApply !== undefined ? { afterApply: opts.afterApply } : {}),
-  };
-  const real = createBatchProcessor({ ...processing, applyBatch: (events) => applyEvents(store, events) });
-  const observed: BatchProcessor = async (items) => {
-    const ids = items.map((item) => String(item.message.message_id));
-    batches.push(ids);
-    if (opts.gate !== undefined && ids.includes(opts.gate)) {
-      gateRunning();
-      await eventually("every delivery received", () =>
-        Promise.resolve(consumer.counters.received >= opts.expected ? true : undefined),
-      );
-    }
-    return real(items);
-  };
-  const consumer: InboxConsumer = new InboxConsumer({
-    connection: amqp.connection,
-    queue: QUEUE,
-    group: "receiver",
-    maxInFlight: opts.expected,
-    logger,
-    process: createMessageProcessor(processing),
-    batch: {
-      process: observed,
-      maxSize: opts.gate !== undefined ? opts.expected - 1 : 50,
-      lingerMs: opts.lingerMs ?? 60_000,
+  const observed: Transport = Object.assign(Object.create(transport) as ArtemisTransport, {
+    consumer: <K extends ContractName, O extends Settlement>(options: ConsumerOptions<K, O>) =>
+      transport.consumer<K, O>({
+        ...options,
+        handle: async (batch, context) => {
+          const ids = batch.map((message) => message.messageId);
+          batches.push(ids);
+          if (opts.gate !== undefined && ids.includes(opts.gate)) {
+            gateRunning();
+            await eventually("every delivery received", () =>
+              Promise.resolve(running.consumer.counters.received >= opts.expected ? true : undefined),
+            );
+          }
+          return options.handle(batch, context);
+        },
+      }),
+    receiptPublisher: (options: Parameters<Transport["receiptPublisher"]>[0]): ReceiptPublisher => {
+      const inner = transport.receiptPublisher(options);
+      const publishReceipt = opts.publishReceipt;
+      if (publishReceipt === undefined) return inner;
+      return Object.assign(Object.create(inner) as ReceiptPublisher, {
+        publish: (...args: Parameters<ReceiptPublisher["publish"]>) =>
+          publishReceipt(() => inner.publish(...args)),
+      });
     },
-    recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
+  });
+  transport.open();
+  const running = receiverInbox.startConsumer({
+    pool: receiverPool,
+    transport: observed,
+    source: `${QUEUE}::${QUEUE}`,
+    group: "receiver",
+    logger,
+    maxInFlight: opts.expected,
+    batchSize: opts.gate !== undefined ? opts.expected - 1 : 50,
+    lingerMs: opts.lingerMs ?? 60_000,
+    handlers: receiverHandlers(receivedItemsOn),
+    ...(opts.receipts === true ? { receipts: { destination: RECEIPTS, timeoutMs: 5_000 } } : {}),
     probe: () => Promise.resolve(true),
   });
-  cleanups.push(() => consumer.stop());
-  amqp.open();
-  consumer.start();
-  return { consumer, amqp, batches, gateRunning: gateStarted };
+  cleanups.push(() => running.stop());
+  return { consumer: running.consumer, transport, batches, gateRunning: gateStarted };
 }
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
@@ -312,15 +335,21 @@ describe("receiver batches", () => {
     const garbage: Message = { message_id: randomUUID(), durable: true, body: "{not json" };
     const batch = [created(), garbage, created()];
     await send([gate]);
-    const { consumer, batches, gateRunning } = startConsumer({ expected: 4, gate: String(gate.message_id) });
+    // The unparseable one never joins a batch (below): a short linger cuts its neighbours' batch.
+    const { consumer, batches, gateRunning } = startConsumer({
+      expected: 4,
+      gate: String(gate.message_id),
+      lingerMs: 500,
+    });
     await gateRunning;
     await send(batch);
     await eventually("all four settled", () =>
       Promise.resolve(consumer.counters.processed + consumer.counters.rejected === 4 ? true : undefined),
     );
 
-    expect(batches).toEqual([[gate.message_id], batch.map((m) => m.message_id)]);
-    // Committed as a batch (the unparseable one never entered the transaction).
+    // The transport rejected the unparseable one on arrival: its neighbours formed the batch alone,
+    // committed as one (the unparseable one never entered the transaction).
+    expect(batches).toEqual([[gate.message_id], [batch[0]?.message_id, batch[2]?.message_id]]);
     expect(consumer.counters).toMatchObject({ processed: 3, rejected: 1, batches: 2, batchFallbacks: 0 });
     // rhea would give a reject right after an accept the accept's outcome if both were settled in
     // one tick: the poison must be in the DLQ, and its neighbours must not.
@@ -394,7 +423,12 @@ describe("receiver batches", () => {
       release = resolve;
     });
     await send([gate]);
-    const first = startConsumer({ expected: 6, gate: ids[0], afterApply: () => stuck });
+    const first = startConsumer({
+      expected: 6,
+      gate: ids[0],
+      receipts: true,
+      publishReceipt: () => stuck.then(() => ({ kind: "unknown", reason: "gone" })),
+    });
     await first.gateRunning;
     await send(batch);
     await eventually("the whole batch committed", async () =>
@@ -403,7 +437,7 @@ describe("receiver batches", () => {
         : undefined,
     );
     expect(first.batches).toEqual([[ids[0]], ids.slice(1)]);
-    await first.amqp.close();
+    await first.transport.amqp.close();
     release();
 
     // The redeliveries arrive in any grouping: no 60 s linger for a batch that will not fill up.
@@ -458,13 +492,18 @@ async function receiptsAdded(): Promise<number> {
   }
 }
 
-/** A receipt publisher as the service wires it; `open: false` leaves its connection down. */
-function startPublisher(open = true): { publisher: ReceiptPublisher; amqp: AmqpConnection } {
-  const amqp = testConnection();
-  const publisher = new ReceiptPublisher(amqp.connection, RECEIPTS, "receiver", 5_000);
-  cleanups.push(() => Promise.resolve(publisher.close()));
-  if (open) amqp.open();
-  return { publisher, amqp };
+/** A receipt publisher to RECEIPTS on a transport of its own, as the inbox consumer uses one. */
+function startPublisher(): { publisher: ReceiptPublisher; transport: ArtemisTransport } {
+  const transport = testTransport();
+  const publisher = transport.receiptPublisher({
+    destination: RECEIPTS,
+    name: "receipts",
+    sendTimeoutMs: 5_000,
+  });
+  cleanups.push(() => publisher.close());
+  transport.open();
+  publisher.start();
+  return { publisher, transport };
 }
 
 /** The sender's receipt consumer on RECEIPTS; `db` lets a test count its statements. */
@@ -499,14 +538,13 @@ async function gatedMessagesAwaitingReceipts(n: number) {
 describe("receipts per batch", () => {
   it("sends one receipt per applied batch: fewer receipts than messages, every row delivered", async () => {
     const { gate, rest, ids, addedBefore } = await gatedMessagesAwaitingReceipts(8);
-    const { publisher } = startPublisher();
     startReceiptConsumer();
 
     await send([gate]);
     const { consumer, batches, gateRunning } = startConsumer({
       expected: ids.length,
       gate: ids[0],
-      afterApply: (applied) => publisher.publish(applied),
+      receipts: true,
     });
     await gateRunning;
     await send(rest);
@@ -520,15 +558,19 @@ describe("receipts per batch", () => {
 
   it("redelivers a batch whose receipt cannot be sent, then marks every row delivered; nothing applied twice", async () => {
     const { gate, rest, ids, addedBefore } = await gatedMessagesAwaitingReceipts(5);
-    // The receipt publisher's connection is down: every receipt fails ("broker not connected").
-    const { publisher, amqp } = startPublisher(false);
+    // The receipts cannot go out (as with the broker link down): every receipt's outcome is unknown.
+    let receiptsDown = true;
     startReceiptConsumer();
 
     await send([gate]);
     const { consumer, gateRunning } = startConsumer({
       expected: ids.length,
       gate: ids[0],
-      afterApply: (applied) => publisher.publish(applied),
+      receipts: true,
+      publishReceipt: (publish) =>
+        receiptsDown
+          ? Promise.resolve({ kind: "unknown", reason: "broker not connected", notSent: true })
+          : publish(),
       // The redeliveries come in any grouping: no long wait for a batch that will not fill up.
       lingerMs: 5,
     });
@@ -546,7 +588,7 @@ describe("receipts per batch", () => {
     expect((await receiptsAdded()) - addedBefore).toBe(0);
 
     // The receipts can go out again: the redeliveries are duplicates for the inbox and send them.
-    amqp.open();
+    receiptsDown = false;
     await waitForDelivered(ids);
     await eventually("every redelivery accepted as a duplicate", () =>
       Promise.resolve(consumer.counters.duplicates === ids.length ? true : undefined),
@@ -567,13 +609,19 @@ describe("receipts per batch", () => {
     const v1Id = randomUUID();
     await publishedOutboxRows([...ids, v1Id]);
     // Three batch receipts of four rows, as the receiver sends them now…
-    const { publisher, amqp } = startPublisher();
-    const applied = (id: string): AppliedMessage => ({
-      event: { messageId: id, aggregateId: id } as IncomingEvent,
-      result: "applied",
-    });
-    await eventually("receipt link", () => Promise.resolve(amqp.isConnected() ? true : undefined));
-    await Promise.all([0, 4, 8].map((i) => publisher.publish(ids.slice(i, i + 4).map(applied))));
+    const { publisher } = startPublisher();
+    const outcomes = await Promise.all(
+      [0, 4, 8].map((i) => {
+        const batch = ids.slice(i, i + 4);
+        const body = buildReceiptBody(
+          "receiver",
+          batch.map((id) => ({ messageId: id, aggregateId: id, result: "applied" })),
+          new Date(),
+        );
+        return publisher.publish(receiptId("receiver", batch), body, {});
+      }),
+    );
+    expect(outcomes).toEqual([0, 4, 8].map(() => ({ kind: "accepted" })));
     // …and one version 1 receipt, as a receiver before batch receipts sent it (still queued after
     // an upgrade).
     await sendAndConfirm(broker, RECEIPTS, versionOneReceipt(v1Id));

@@ -179,3 +179,27 @@ export {
   type RenderedMigration,
 } from "./schema/migrator.js";
 export { validateSchemaNames, type SchemaNames } from "./schema/identifiers.js";
+// The idempotent inbox: createInbox (tables, migrations, consumers, retention).
+export {
+  createInbox,
+  type Inbox,
+  type InboxConsumerOptions,
+  type InboxOptions,
+  type RunningInboxConsumer,
+} from "./inbox/create-inbox.js";
+export { InboxConsumer, type InboxConsumerSettings, type InboxCounters } from "./inbox/inbox-consumer.js";
+export type { InboxTableNames, InboxTables } from "./inbox/inbox-tables.js";
+export type { InboxPurgeOptions, InboxPurgeResult } from "./inbox/inbox-retention.js";
+export { InboxRetentionJob, type InboxRetentionOptions } from "./inbox/inbox-retention-job.js";
+export type {
+  InboxHandlerResult,
+  InboxOutcome,
+  InboxResult,
+  InboxTransaction,
+  SelfDeduplicatingHandler,
+} from "./inbox/process-inbox-batch.js";
+export { RetryLaterError } from "./inbox/retry-later.js";
+export { classifyError, describeError, sqlState, type FailureKind } from "./inbox/classify-error.js";
+export { startProcessSpan } from "./telemetry/consumer-span.js";
+export { startReceiptSendSpan } from "./inbox/receipt-span.js";
+export { isTransientConnectionError } from "./postgres/transient-error.js";

@@ -1,9 +1,10 @@
 import {
-  AmqpConnection,
+  artemisTransport,
   BrokerManagement,
   BrokerUnavailableError,
   DeadLetterQueue,
   defaultDeadLetterQueue,
+  type InboxConsumerSettings,
 } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,29 +19,24 @@ import {
   type HealthCheck,
 } from "@outbox/service-defaults";
 import { readConfig, type ReceiverConfig } from "./config.js";
+import { consumerSource } from "./consumer-source.js";
 import {
   createDatabase,
   createPool,
   databaseHealthCheck,
   migrationsFolder,
   pingDatabase,
+  receiverInbox,
   runMigrations,
 } from "./data/db.js";
-import { PgAuditStore } from "./data/audit-store.js";
-import { PgInboxStore } from "./data/inbox-store.js";
-import { recordDeliveryFailure, recordDuplicateDelivery } from "./data/queries.js";
-import { applyEvent } from "./domain/apply-event.js";
-import { applyEvents } from "./domain/apply-events.js";
-import { recordAuditEntries, recordAuditEntry } from "./domain/record-audit-entry.js";
+import { auditLogOn } from "./data/audit-store.js";
+import { receivedItemsOn } from "./data/received-items-store.js";
+import { entityEvents } from "./domain/events.js";
+import { receiverHandlers } from "./domain/receiver-handlers.js";
+import { appendAuditEntries } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
-import { InboxConsumer } from "./messaging/consumer.js";
-import { InboxRetentionJob } from "./messaging/inbox-retention-job.js";
-import { describeError } from "./messaging/classify-error.js";
-import { createBatchProcessor } from "./messaging/process-batch.js";
-import { createMessageProcessor, type ProcessorOptions } from "./messaging/process-message.js";
-import { ReceiptPublisher } from "./messaging/receipt-publisher.js";
 
 const SERVICE_NAME = "receiver-service";
 
@@ -100,63 +96,46 @@ try {
   process.exit(1);
 }
 
-const amqp = new AmqpConnection({
+// The inbox's own SQL (messaging/migrations/inbox) is applied by the same migrations step.
+const inboxStatus = await receiverInbox.migrationStatus(pool).catch((error: unknown) => {
+  logger.fatal({ err: error }, "cannot read the inbox migrations journal");
+  return undefined;
+});
+if (inboxStatus === undefined || inboxStatus.pending.length > 0 || inboxStatus.changed.length > 0) {
+  if (inboxStatus !== undefined) {
+    logger.fatal(inboxStatus, "the inbox tables are not migrated: run the migrations step first");
+  }
+  await pool.end().catch(() => undefined);
+  process.exit(1);
+}
+
+const transport = artemisTransport({
   url: config.brokerUrl,
   containerId: `${SERVICE_NAME}-${randomUUID()}`,
   logger,
 });
+const amqp = transport.amqp;
+/** What both consumer groups share: the pool, the broker, batching and the database probe. */
+function consumerSettings(queue: string, group: string): InboxConsumerSettings {
+  return {
+    pool,
+    transport,
+    ...consumerSource(queue, group),
+    destinationName: queue,
+    group,
+    logger,
+    maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
+    // 1: one transaction per message.
+    batchSize: Math.max(1, config.RECEIVER_BATCH_SIZE),
+    lingerMs: config.RECEIVER_BATCH_SIZE > 1 ? config.RECEIVER_BATCH_LINGER_MS : 0,
+    probe: () => pingDatabase(pool),
+  };
+}
+// One receipt per commit, after it and before the accepts (docs/receiver.md).
 const receipts =
   config.RECEIPTS_ADDRESS === undefined
     ? undefined
-    : new ReceiptPublisher(
-        amqp.connection,
-        config.RECEIPTS_ADDRESS,
-        config.RECEIVER_GROUP,
-        config.RECEIPT_TIMEOUT_MS,
-      );
-const inboxStore = new PgInboxStore(db);
-const receiverProcessing: ProcessorOptions = {
-  apply: (event) => applyEvent(inboxStore, event),
-  // One receipt per commit, after it and before the accepts (see ReceiptPublisher).
-  ...(receipts !== undefined ? { afterApply: (applied) => receipts.publish(applied) } : {}),
-};
-const consumer = new InboxConsumer({
-  connection: amqp.connection,
-  queue: config.RECEIVER_QUEUE,
-  group: config.RECEIVER_GROUP,
-  maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
-  logger,
-  process: createMessageProcessor(receiverProcessing),
-  ...batching(config.RECEIVER_GROUP, {
-    ...receiverProcessing,
-    applyBatch: (events) => applyEvents(inboxStore, events),
-  }),
-  recordFailure: (failure) => recordDeliveryFailure(db, failure),
-  recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
-  probe: () => pingDatabase(pool),
-});
-// The second consumer group of this repository: an audit log of every event, with its own queue,
-// retry budget and dead-letter queue (declared in the AppHost model).
-const auditStore = new PgAuditStore(db);
-const audit =
-  config.AUDIT_QUEUE === undefined
-    ? undefined
-    : new InboxConsumer({
-        connection: amqp.connection,
-        queue: config.AUDIT_QUEUE,
-        group: "audit",
-        maxInFlight: config.RECEIVER_MAX_IN_FLIGHT,
-        logger,
-        process: createMessageProcessor({ apply: (event) => recordAuditEntry(auditStore, event) }),
-        ...batching("audit", {
-          apply: (event) => recordAuditEntry(auditStore, event),
-          applyBatch: (events) => recordAuditEntries(auditStore, events),
-        }),
-        recordFailure: (failure) => recordDeliveryFailure(db, failure),
-        recordDuplicate: (duplicate) => recordDuplicateDelivery(db, duplicate),
-        probe: () => pingDatabase(pool),
-      });
-
+    : { destination: config.RECEIPTS_ADDRESS, timeoutMs: config.RECEIPT_TIMEOUT_MS };
 const host = new ServiceHost({
   name: SERVICE_NAME,
   version,
@@ -189,61 +168,56 @@ registerDeadLetterRoutes(host, db, { byGroup: deadLetterQueues, defaultGroup: co
 registerMessageJourneyRoutes(host, {
   db,
   mainGroup: config.RECEIVER_GROUP,
-  ...(audit ? { auditGroup: "audit" } : {}),
+  ...(config.AUDIT_QUEUE !== undefined ? { auditGroup: "audit" } : {}),
   groups: [...deadLetterQueues.keys()],
 });
+
+transport.open();
+// The receiver group: inbox rows + entity copies in one transaction, receipts back to the sender,
+// and the inbox retention (rows older than the duplicate window, one instance at a time).
+const consumer = receiverInbox.startConsumer({
+  ...consumerSettings(config.RECEIVER_QUEUE, config.RECEIVER_GROUP),
+  handlers: receiverHandlers(receivedItemsOn),
+  ...(receipts !== undefined ? { receipts } : {}),
+  ...(config.INBOX_RETENTION_MS > 0
+    ? {
+        retention: {
+          retentionMs: config.INBOX_RETENTION_MS,
+          intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
+          batchSize: config.INBOX_RETENTION_BATCH_SIZE,
+        },
+      }
+    : {}),
+});
+// The second consumer group of this repository: an audit log of every event, with its own queue,
+// retry budget and dead-letter queue (declared in the AppHost model). The log is its own inbox (its
+// primary key is the message id), so it writes no inbox rows.
+const audit =
+  config.AUDIT_QUEUE === undefined
+    ? undefined
+    : receiverInbox.startConsumer({
+        ...consumerSettings(config.AUDIT_QUEUE, "audit"),
+        selfDeduplicating: {
+          types: entityEvents,
+          applyBatch: (events, tx) => appendAuditEntries(auditLogOn(tx), events),
+        },
+      });
+
 host.addHealthCheck("database", databaseHealthCheck(pool));
-host.addHealthCheck("broker", brokerHealthCheck(amqp, consumer));
-if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(amqp, audit));
-// Deletes inbox rows older than the duplicate window, one instance at a time (docs/receiver.md).
-const retention =
-  config.INBOX_RETENTION_MS > 0
-    ? new InboxRetentionJob({
-        pool,
-        retentionMs: config.INBOX_RETENTION_MS,
-        intervalMs: config.INBOX_RETENTION_INTERVAL_MS,
-        batchSize: config.INBOX_RETENTION_BATCH_SIZE,
-        logger: logger.child({ component: "inbox-retention" }),
-      })
-    : undefined;
-// Hooks run in reverse order: consumers first (settle in-flight work, receipts included), then the
-// receipt and management links, the broker, the pool.
+host.addHealthCheck("broker", brokerHealthCheck(consumer));
+if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(audit));
+// Hooks run in reverse order: consumers first (settle in-flight work, receipts included, and the
+// retention job), then the management link, the broker, the pool.
 host.onShutdown("postgres", () => pool.end());
-host.onShutdown("broker", () => amqp.close());
+host.onShutdown("broker", () => transport.close());
 host.onShutdown("management", () => Promise.resolve(management.close()));
-host.onShutdown("receipts", () => Promise.resolve(receipts?.close()));
 host.onShutdown("consumer", () => consumer.stop());
 host.onShutdown("audit-consumer", async () => audit?.stop());
-host.onShutdown("inbox-retention", async () => retention?.stop());
-
-amqp.open();
-consumer.start();
-audit?.start();
-retention?.start();
 await host.start();
 
-/** Batch settings for a consumer (none when RECEIVER_BATCH_SIZE is 1: one transaction per message). */
-function batching(
-  group: string,
-  options: Parameters<typeof createBatchProcessor>[0],
-): { batch?: NonNullable<ConstructorParameters<typeof InboxConsumer>[0]["batch"]> } {
-  if (config.RECEIVER_BATCH_SIZE <= 1) return {};
-  const process = createBatchProcessor({
-    ...options,
-    onFallback: (events, error) =>
-      logger.info(
-        { group, events, error: describeError(error) },
-        "batch transaction failed; applying its messages one at a time",
-      ),
-  });
-  return {
-    batch: { process, maxSize: config.RECEIVER_BATCH_SIZE, lingerMs: config.RECEIVER_BATCH_LINGER_MS },
-  };
-}
-
 /** The connection's state when it is down (it says why), otherwise whether our link is attached. */
-function brokerHealthCheck(connection: AmqpConnection, inbox: InboxConsumer): HealthCheck {
-  const connectionCheck = connection.healthCheck();
-  const consumerCheck = inbox.healthCheck();
-  return async () => (connection.isConnected() ? consumerCheck() : connectionCheck());
+function brokerHealthCheck(running: { consumer: { healthCheck(): HealthCheck } }): HealthCheck {
+  const connectionCheck = amqp.healthCheck();
+  const consumerCheck = running.consumer.healthCheck();
+  return async () => (amqp.isConnected() ? consumerCheck() : connectionCheck());
 }

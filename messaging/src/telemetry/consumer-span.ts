@@ -9,7 +9,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import type { Message } from "rhea";
-import { readTraceHeaders } from "../contracts/envelope.js";
+import { readTraceHeaders, type TraceHeaders } from "../contracts/envelope.js";
 
 /**
  * Starts the CONSUMER span of one received message (OpenTelemetry messaging conventions), child
@@ -23,8 +23,22 @@ export function startConsumerSpan(
   queue: string,
   attributes: Attributes = {},
 ): { span: Span; context: Context } {
-  const parent = propagation.extract(ROOT_CONTEXT, readTraceHeaders(message));
   const messageId = typeof message.message_id === "string" ? message.message_id : undefined;
+  return startProcessSpan(tracer, readTraceHeaders(message), messageId, queue, attributes);
+}
+
+/**
+ * The same span for a delivery a transport decoded (InboundMessage: its trace headers and message
+ * id), on the source (queue, topic) it came from; attributes may override `messaging.system`.
+ */
+export function startProcessSpan(
+  tracer: Tracer,
+  traceHeaders: TraceHeaders,
+  messageId: string | undefined,
+  queue: string,
+  attributes: Attributes = {},
+): { span: Span; context: Context } {
+  const parent = propagation.extract(ROOT_CONTEXT, traceHeaders);
   const span = tracer.startSpan(
     `process ${queue}`,
     {

@@ -1,9 +1,17 @@
+import type { InboxTransaction } from "@outbox/messaging";
 import { inArray, max } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
 import type { AuditEntry, AuditLogUnitOfWork, AuditStore } from "../domain/record-audit-entry.js";
 import type { Database } from "./db.js";
+import * as schema from "./schema.js";
 import { auditLog } from "./schema.js";
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/** The audit log on the inbox consumer's transaction (a pg client inside BEGIN). */
+export function auditLogOn(tx: InboxTransaction): AuditLogUnitOfWork {
+  return new PgAuditLogUnitOfWork(drizzle(tx, { schema }));
+}
 
 /** The audit log behind the audit use case, on drizzle/node-postgres. */
 export class PgAuditStore implements AuditStore {
@@ -18,7 +26,7 @@ export class PgAuditStore implements AuditStore {
 }
 
 class PgAuditLogUnitOfWork implements AuditLogUnitOfWork {
-  constructor(private readonly tx: Transaction) {}
+  constructor(private readonly tx: Transaction | Database) {}
 
   async loggedMessageIds(messageIds: readonly string[]): Promise<Set<string>> {
     if (messageIds.length === 0) return new Set();

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { createInbox } from "@outbox/messaging";
 import type { HealthCheck } from "@outbox/service-defaults";
 import pg from "pg";
 import * as schema from "./schema.js";
@@ -49,7 +50,16 @@ export function createDatabase(pool: pg.Pool): Database {
 }
 
 /**
- * Applies pending migrations (forward only; never drops data). An advisory lock makes concurrent
+ * The receiver's inbox (@outbox/messaging) in the public schema: table `inbox`, with the receiver's
+ * existing duplicate_deliveries and delivery_failures tables as its records.
+ */
+export const receiverInbox = createInbox({
+  tables: { duplicates: "duplicate_deliveries", failures: "delivery_failures" },
+});
+
+/**
+ * Applies pending migrations (forward only; never drops data): the receiver's own (drizzle), then
+ * the inbox's SQL of @outbox/messaging, which upgrades the single-group inbox the first ones made. An advisory lock makes concurrent
  * start-ups of several instances wait for each other instead of racing on the same DDL.
  */
 export async function runMigrations(pool: pg.Pool): Promise<void> {
@@ -64,6 +74,8 @@ export async function runMigrations(pool: pg.Pool): Promise<void> {
   } finally {
     client.release();
   }
+  // After the release: the library's runner takes its own connection (and lock) from the pool.
+  await receiverInbox.migrate(pool);
 }
 
 /** A cheap round trip: true when the database answers. */

@@ -1,12 +1,6 @@
 import { count, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "./db.js";
-import {
-  deliveryFailures,
-  duplicateDeliveries,
-  receivedItems,
-  type DeliveryFailureKind,
-  type ReceivedItemRow,
-} from "./schema.js";
+import { deliveryFailures, receivedItems, type DeliveryFailureKind, type ReceivedItemRow } from "./schema.js";
 
 export interface Page<T> {
   items: T[];
@@ -34,34 +28,6 @@ export async function listReceivedItems(
 export async function findReceivedItem(db: Database, id: string): Promise<ReceivedItemRow | undefined> {
   const rows = await db.select().from(receivedItems).where(eq(receivedItems.id, id)).limit(1);
   return rows[0];
-}
-
-export interface DeliveryFailure {
-  messageId: string | undefined;
-  group?: string;
-  attempt: number;
-  kind: DeliveryFailureKind;
-  error: string;
-}
-
-/**
- * PostgreSQL text cannot hold U+0000, and a poison message's id or its parse error (which quotes the
- * body) can contain it: the insert failed and the dead letter had no reason. U+FFFD stands in.
- */
-function storable(text: string): string {
-  return text.replaceAll("\u0000", "\uFFFD");
-}
-
-/** Stored in its own tiny transaction, outside the processing transaction that failed. */
-export async function recordDeliveryFailure(db: Database, failure: DeliveryFailure): Promise<void> {
-  await db.insert(deliveryFailures).values({
-    messageId: failure.messageId === undefined ? null : storable(failure.messageId),
-    consumerGroup: failure.group ?? null,
-    attempt: failure.attempt,
-    kind: failure.kind,
-    // Bounded: an error message is diagnostics, not payload storage.
-    error: storable(failure.error.slice(0, 2000)),
-  });
 }
 
 export async function listDeliveryFailures(db: Database, page: number, pageSize: number) {
@@ -118,18 +84,6 @@ export async function failureSummaries(
   );
 }
 
-/** Remembers a skipped duplicate delivery (best effort, outside the processing transaction). */
-export async function recordDuplicateDelivery(
-  db: Database,
-  duplicate: { messageId: string; group?: string; deliveryCount: number },
-): Promise<void> {
-  await db.insert(duplicateDeliveries).values({
-    messageId: duplicate.messageId,
-    consumerGroup: duplicate.group ?? null,
-    deliveryCount: duplicate.deliveryCount,
-  });
-}
-
 /** Where a consumer group keeps what it applied, per aggregate and in version order. */
 export type VersionedProjection = "entity-copy" | "audit-log";
 
@@ -157,7 +111,8 @@ export async function deadLetterApplyState(
   const groupState =
     target.projection === "entity-copy"
       ? sql`(SELECT version FROM received_items WHERE id = ${aggregateId}::uuid) AS applied_version,
-            (EXISTS (SELECT 1 FROM inbox WHERE message_id = ${messageId})
+            (EXISTS (SELECT 1 FROM inbox
+                      WHERE consumer_group IN (${group}, '*') AND message_id = ${messageId})
              OR EXISTS (SELECT 1 FROM received_items WHERE message_id = ${messageId})
              OR EXISTS (SELECT 1 FROM received_item_versions
                          WHERE entity_id = ${aggregateId}::uuid AND message_id = ${messageId})) AS applied`

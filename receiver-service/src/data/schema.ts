@@ -15,22 +15,29 @@ import {
 } from "drizzle-orm/pg-core";
 
 /**
- * The idempotency key store: one row per message id ever processed. Inserting here and applying
- * the effect happen in one transaction, so a redelivered message finds its row and is skipped.
+ * The idempotency key store of @outbox/messaging's inbox: one row per (consumer group, message id)
+ * processed. Its shape is the library's (messaging/migrations/inbox/, applied after the migrations
+ * here by runMigrations, which upgraded the receiver's single-group table in place); declared here
+ * for reads. The drizzle snapshots still hold the old shape: a `drizzle-kit generate` writes that
+ * difference too, and it must be removed from the generated file (the library's SQL made it).
  */
 export const inbox = pgTable(
   "inbox",
   {
+    consumerGroup: text("consumer_group").notNull(),
     // text, not uuid: the key is whatever the producer put in AMQP message_id (our sender uses UUIDv7).
-    messageId: text("message_id").primaryKey(),
+    messageId: text("message_id").notNull(),
     type: text("type").notNull(),
     version: integer("version").notNull(),
-    aggregateId: text("aggregate_id").notNull(),
+    aggregateId: text("aggregate_id"),
     receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
     processedAt: timestamp("processed_at", { withTimezone: true }),
   },
-  // The retention job deletes the oldest rows first (src/data/inbox-retention.ts).
-  (t) => [index("inbox_received_at_idx").on(t.receivedAt)],
+  (t) => [
+    primaryKey({ name: "inbox_pkey", columns: [t.consumerGroup, t.messageId] }),
+    // The library's retention job deletes the oldest rows first.
+    index("inbox_received_at_idx").on(t.receivedAt),
+  ],
 );
 
 /** The effect of EntityItemCreated: the receiver's own copy of each entity. */

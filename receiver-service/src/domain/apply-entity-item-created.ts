@@ -1,23 +1,13 @@
 import type { EntityItemCreatedEvent } from "./events.js";
-import { applyOnce } from "./apply-once.js";
-import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
+import type { ReceivedItemsUnitOfWork } from "./inbox.js";
 
 /**
- * Applies EntityItemCreated exactly once: remember the message id and store the entity copy in
- * one transaction. The caller acknowledges the message only after this resolves, so a crash at
- * any point either leaves nothing behind (redelivery applies it) or leaves the inbox row
- * (redelivery is recognised as a duplicate).
+ * The effect of EntityItemCreated, for a message id the inbox has just recorded in the same
+ * transaction: the entity copy. An entity that already exists (re-published under a new message id)
+ * is already applied: recorded by the inbox, not repeated.
  */
-export async function applyEntityItemCreated(
-  store: InboxStore,
-  event: EntityItemCreatedEvent,
-): Promise<ApplyResult> {
-  return applyOnce(store, event, (uow) => entityItemCreatedEffect(uow, event));
-}
-
-/** The effect alone, for a message id the inbox has just recorded in the same transaction. */
 export async function entityItemCreatedEffect(
-  uow: InboxUnitOfWork,
+  uow: ReceivedItemsUnitOfWork,
   event: EntityItemCreatedEvent,
 ): Promise<"applied" | "already-applied"> {
   const inserted = await uow.insertReceivedItem({

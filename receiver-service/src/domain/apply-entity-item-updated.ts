@@ -1,14 +1,15 @@
+import { RetryLaterError } from "@outbox/messaging";
 import type { EntityItemUpdatedEvent } from "./events.js";
-import { applyOnce } from "./apply-once.js";
-import type { ApplyResult, InboxStore, InboxUnitOfWork } from "./inbox.js";
+import type { ReceivedItemsUnitOfWork } from "./inbox.js";
 
 /**
  * The update arrived before the version it builds on (or before the entity itself): applying it
  * would skip a version or apply them out of order. Transient on purpose: the message is redelivered
- * later, by when its predecessor has been applied. The message says "version gap" so that such
+ * later, by when its predecessor has been applied (a RetryLaterError: found before anything of the
+ * update is written, so the rest of its batch commits). The message says "version gap" so that such
  * arrivals can be counted (delivery_failures).
  */
-export class VersionGapError extends Error {
+export class VersionGapError extends RetryLaterError {
   constructor(
     readonly entityId: string,
     readonly currentVersion: number | undefined,
@@ -18,29 +19,19 @@ export class VersionGapError extends Error {
       `version gap: EntityItem ${entityId} is at ${currentVersion ?? "no version (not received yet)"}, ` +
         `the update brings ${eventVersion}; waiting for ${(currentVersion ?? 0) + 1}`,
     );
-    this.name = "VersionGapError";
   }
+
+  override name = "VersionGapError";
 }
 
 /**
- * Applies EntityItemUpdated exactly once and in version order: version n only on top of n - 1.
- * Inbox row + new state in one transaction, with the entity row locked, so two deliveries of the
- * same aggregate can never both pass the check. An older or equal version is a duplicate by
- * content (already applied under another message id): recorded, not repeated.
- */
-export async function applyEntityItemUpdated(
-  store: InboxStore,
-  event: EntityItemUpdatedEvent,
-): Promise<ApplyResult> {
-  return applyOnce(store, event, (uow) => entityItemUpdatedEffect(uow, event));
-}
-
-/**
- * The effect alone, for a message id the inbox has just recorded in the same transaction: the
- * version check under the entity's row lock, then the new state.
+ * The effect of EntityItemUpdated, for a message id the inbox has just recorded in the same
+ * transaction, in version order: version n only on top of n - 1, checked under the entity's row
+ * lock (two deliveries of the same aggregate can never both pass). An older or equal version is a
+ * duplicate by content (already applied under another message id): recorded, not repeated.
  */
 export async function entityItemUpdatedEffect(
-  uow: InboxUnitOfWork,
+  uow: ReceivedItemsUnitOfWork,
   event: EntityItemUpdatedEvent,
 ): Promise<"applied" | "already-applied"> {
   const { id, version } = event.payload;

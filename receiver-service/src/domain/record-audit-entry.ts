@@ -77,21 +77,30 @@ export async function recordAuditEntries(
   events: readonly IncomingEvent[],
 ): Promise<BatchApplyResult[]> {
   if (events.length === 0) return [];
-  return store.inTransaction(async (log) => {
-    const logged = await log.loggedMessageIds(events.map((e) => e.messageId));
-    const latest = await log.latestVersions([...new Set(events.map((e) => e.aggregateId))]);
-    const batch = new AuditBatch(logged, latest);
-    const results: BatchApplyResult[] = [];
-    for (const event of events) results.push(await auditHandlers.handle(event, batch));
-    const { entries } = batch;
-    const appended = await log.append(entries);
-    // What a concurrent transaction logged first is a duplicate here.
-    return results.map((result, i) => {
-      const event = events[i];
-      return result === "applied" && event !== undefined && !appended.has(event.messageId)
-        ? "duplicate"
-        : result;
-    });
+  return store.inTransaction((log) => appendAuditEntries(log, events));
+}
+
+/**
+ * recordAuditEntries' work inside a transaction the caller holds (the inbox consumer's, for the
+ * audit group whose log is its own inbox).
+ */
+export async function appendAuditEntries(
+  log: AuditLogUnitOfWork,
+  events: readonly IncomingEvent[],
+): Promise<BatchApplyResult[]> {
+  if (events.length === 0) return [];
+  const logged = await log.loggedMessageIds(events.map((e) => e.messageId));
+  const latest = await log.latestVersions([...new Set(events.map((e) => e.aggregateId))]);
+  const batch = new AuditBatch(logged, latest);
+  const results: BatchApplyResult[] = [];
+  for (const event of events) results.push(await auditHandlers.handle(event, batch));
+  const appended = await log.append(batch.entries);
+  // What a concurrent transaction logged first is a duplicate here.
+  return results.map((result, i) => {
+    const event = events[i];
+    return result === "applied" && event !== undefined && !appended.has(event.messageId)
+      ? "duplicate"
+      : result;
   });
 }
 

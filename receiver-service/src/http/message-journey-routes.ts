@@ -1,5 +1,5 @@
 import { textField, type ServiceHost } from "@outbox/service-defaults";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
 import { auditLog, deliveryFailures, inbox } from "../data/schema.js";
@@ -61,7 +61,12 @@ export function registerMessageJourneyRoutes(
     handler: async ({ params, res }) => {
       const { db } = deps;
       const id = params.messageId;
-      const [main] = await db.select().from(inbox).where(eq(inbox.messageId, id)).limit(1);
+      // The group's own row, or one of the single-group inbox the upgrade kept ('*').
+      const [main] = await db
+        .select()
+        .from(inbox)
+        .where(and(inArray(inbox.consumerGroup, [deps.mainGroup, "*"]), eq(inbox.messageId, id)))
+        .limit(1);
       const groups = [
         { group: deps.mainGroup, appliedAt: (main?.processedAt ?? main?.receivedAt)?.toISOString() ?? null },
       ];

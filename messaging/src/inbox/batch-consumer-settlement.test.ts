@@ -2,13 +2,11 @@ import type net from "node:net";
 import { createLogger } from "@outbox/service-defaults";
 import rhea, { type Connection, type EventContext, type Message, type Sender } from "rhea";
 import { afterEach, describe, expect, it } from "vitest";
-import type { IncomingEvent } from "../domain/events.js";
-import { InboxConsumer, type ConsumerOptions } from "./consumer.js";
-import type { BatchProcessor } from "./process-batch.js";
-import type { Outcome } from "./process-message.js";
+import { BatchConsumer, type Settlement } from "./batch-consumer.js";
 
 // Settlement against a real rhea peer on loopback: what matters is the disposition frames rhea
 // writes, and the peer sees exactly those (a range disposition applies one outcome to all of it).
+// (Moved from receiver-service's consumer tests with the inbox consumer: its settlement is this.)
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -69,12 +67,9 @@ async function until(what: string, predicate: () => boolean, timeoutMs = 5_000):
   }
 }
 
-function outcomeFor(id: string, action: "accept" | "reject" | "retry"): Outcome {
-  if (action === "accept") {
-    const event = { messageId: id, type: "EntityItemCreated", aggregateId: id } as IncomingEvent;
-    return { action: "accept", result: "applied", event };
-  }
-  return { action, reason: `${action} on purpose`, messageId: id };
+function outcomeFor(action: "accept" | "reject" | "retry"): Settlement {
+  if (action === "accept") return { action: "accept" };
+  return { action, reason: `${action} on purpose` };
 }
 
 /**
@@ -83,7 +78,7 @@ function outcomeFor(id: string, action: "accept" | "reject" | "retry"): Outcome 
  */
 async function settleTogether(
   plan: Record<string, "accept" | "reject" | "retry">,
-  mode: "single" | "batch",
+  batchSize: number,
 ): Promise<Map<string, string>> {
   const ids = Object.keys(plan);
   const { port, outcomes } = await peerOffering(ids);
@@ -92,27 +87,22 @@ async function settleTogether(
   const allArrived = new Promise<void>((resolve) => {
     release = resolve;
   });
-  const decide = async (message: Message): Promise<Outcome> => {
+  const decide = async (message: Message): Promise<Settlement> => {
     arrived += 1;
     if (arrived === ids.length) release();
     await allArrived;
-    const id = String(message.message_id);
-    return outcomeFor(id, plan[id] ?? "retry");
+    return outcomeFor(plan[String(message.message_id)] ?? "retry");
   };
-  const batch: BatchProcessor = async (items) => ({
-    outcomes: await Promise.all(items.map((item) => decide(item.message))),
-    fellBack: false,
-  });
-  const options: ConsumerOptions = {
+  const consumer = new BatchConsumer<Message, Settlement>({
     connection: connect(port),
     queue: "entity-items",
     maxInFlight: ids.length,
+    // 1: separate batches settled in one tick; all: one batch's outcomes settled together.
+    batchSize,
+    lingerMs: 0,
     logger: createLogger("test", "silent"),
-    process: decide,
-    // One delivery per batch: both paths see deliveries settled by separate handlers in one tick.
-    ...(mode === "batch" ? { batch: { process: batch, maxSize: 1, lingerMs: 0 } } : {}),
-  };
-  const consumer = new InboxConsumer(options);
+    handle: (batch) => Promise.all(batch.map((delivery) => decide(delivery.message))),
+  });
   consumer.start();
   cleanups.push(() => consumer.stop());
   await until("every outcome at the peer", () => outcomes.size === ids.length);
@@ -121,7 +111,10 @@ async function settleTogether(
   return outcomes;
 }
 
-describe.each(["single", "batch"] as const)("settling in one tick (%s path)", (mode) => {
+describe.each([
+  ["one delivery per batch", 1],
+  ["one batch", 10],
+] as const)("settling in one tick (%s)", (_, mode) => {
   it("keeps an accept and a reject of consecutive deliveries apart", async () => {
     const outcomes = await settleTogether({ m1: "accept", m2: "reject" }, mode);
     expect(Object.fromEntries(outcomes)).toEqual({ m1: "accepted", m2: "rejected" });

@@ -2,9 +2,14 @@ import { EventEmitter } from "node:events";
 import { createLogger } from "@outbox/service-defaults";
 import type { Connection, Message } from "rhea";
 import { describe, expect, it, vi } from "vitest";
-import type { IncomingEvent } from "../domain/events.js";
-import { InboxConsumer } from "./consumer.js";
-import type { Outcome } from "./process-message.js";
+import { messageGroup } from "../contracts/envelope.js";
+import { BatchConsumer, type Settlement } from "./batch-consumer.js";
+
+// Credit, pause, reconnect, re-attach, stop and per-group order of the consumer machinery on a fake
+// rhea link, one delivery per batch. (Moved from receiver-service's consumer tests with the inbox
+// consumer; its failure records are the library inbox consumer's.)
+
+type Outcome = Settlement;
 
 /** Just enough of a rhea receiver: credit is consumed by each transfer, as in rhea. */
 class FakeReceiver extends EventEmitter {
@@ -57,8 +62,7 @@ class FakeConnection extends EventEmitter {
   }
 }
 
-const event = { messageId: "m", type: "EntityItemCreated", aggregateId: "a" } as IncomingEvent;
-const accepted: Outcome = { action: "accept", result: "applied", event };
+const accepted: Outcome = { action: "accept" };
 
 /** message ids in the order processing started (when setup({ track: true })). */
 let started: string[] = [];
@@ -67,18 +71,19 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; 
   started = [];
   const connection = new FakeConnection();
   const pending: ((outcome: Outcome) => void)[] = [];
-  const recordFailure = vi.fn(() => Promise.resolve());
-  const consumer = new InboxConsumer({
+  const consumer = new BatchConsumer<Message, Outcome>({
     connection: connection as unknown as Connection,
     queue: "entity-items",
     maxInFlight: options.maxInFlight ?? 2,
+    batchSize: 1,
+    lingerMs: 0,
     logger: createLogger("test", "silent"),
-    process: (message: Message) =>
-      new Promise<Outcome>((resolve) => {
-        if (options.track) started.push(String(message.message_id));
-        pending.push(resolve);
+    keyOf: messageGroup,
+    handle: ([delivery]) =>
+      new Promise<Outcome[]>((resolve) => {
+        if (options.track) started.push(String(delivery?.message.message_id));
+        pending.push((outcome) => resolve([outcome]));
       }),
-    recordFailure,
     ...(options.probe ? { probe: options.probe } : {}),
   });
   consumer.start();
@@ -92,17 +97,17 @@ function setup(options: { maxInFlight?: number; probe?: () => Promise<boolean>; 
     else await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 10; i++) await Promise.resolve();
   };
-  return { connection, consumer, receiver, finish, recordFailure };
+  return { connection, consumer, receiver, finish };
 }
 
-describe("InboxConsumer", () => {
+describe("BatchConsumer credit and link", () => {
   it("attaches a non-auto-accepting link and grants credit only once attached", () => {
     const { receiver, consumer } = setup();
     expect(receiver.grants).toEqual([]);
-    expect(consumer.healthCheck()()).toMatchObject({ status: "unhealthy" });
+    expect(consumer.state().attached).toBe(false);
     receiver.attach();
     expect(receiver.grants).toEqual([2]);
-    expect(consumer.healthCheck()()).toMatchObject({ status: "healthy" });
+    expect(consumer.state()).toMatchObject({ attached: true, paused: false });
   });
 
   it("keeps at most maxInFlight deliveries unsettled and tops up on settlement", async () => {
@@ -117,19 +122,12 @@ describe("InboxConsumer", () => {
     expect(receiver.credit).toBe(1);
   });
 
-  it("rejects poison with a reason and records it", async () => {
-    const { receiver, finish, recordFailure, consumer } = setup();
+  it("rejects poison with a reason", async () => {
+    const { receiver, finish } = setup();
     receiver.attach();
     const delivery = receiver.deliver({ message_id: "m", delivery_count: 2, body: undefined });
-    await finish({ action: "reject", reason: "bad json", messageId: "m" });
+    await finish({ action: "reject", reason: "bad json" });
     expect(delivery.reject).toHaveBeenCalledWith({ condition: "amqp:decode-error", description: "bad json" });
-    expect(recordFailure).toHaveBeenCalledWith({
-      messageId: "m",
-      attempt: 3,
-      kind: "poison",
-      error: "bad json",
-    });
-    expect(consumer.counters.rejected).toBe(1);
   });
 
   it("modifies (never releases) on a transient failure and pauses credit until the probe succeeds", async () => {
@@ -140,11 +138,11 @@ describe("InboxConsumer", () => {
       receiver.attach();
       const delivery = receiver.deliver();
       receiver.deliver();
-      await finish({ action: "retry", reason: "db down", messageId: "m", databaseUnavailable: true });
+      await finish({ action: "retry", reason: "db down", databaseUnavailable: true });
       expect(delivery.modified).toHaveBeenCalledWith({ delivery_failed: true });
       expect(delivery.release).not.toHaveBeenCalled();
       expect(receiver.credit).toBe(0);
-      expect(consumer.healthCheck()()).toMatchObject({ status: "degraded" });
+      expect(consumer.state().paused).toBe(true);
       await vi.advanceTimersByTimeAsync(2_000);
       expect(receiver.credit).toBe(0);
       healthy = true;
@@ -164,46 +162,16 @@ describe("InboxConsumer", () => {
     receiver.attach();
     const gap = receiver.deliver();
     const receipt = receiver.deliver();
-    await finish({ action: "retry", reason: "version gap: EntityItem a is at 1", messageId: "m" });
+    await finish({ action: "retry", reason: "version gap: EntityItem a is at 1" });
     expect(gap.modified).toHaveBeenCalledWith({ delivery_failed: true });
     // Topped up at once: the next delivery need not wait for a database probe.
     expect(receiver.credit).toBe(1);
-    await finish({
-      action: "retry",
-      reason: "applied, but the follow-up failed: broker gone",
-      messageId: "n",
-    });
+    await finish({ action: "retry", reason: "applied, but the follow-up failed: broker gone" });
     expect(receipt.modified).toHaveBeenCalledWith({ delivery_failed: true });
     expect(receiver.credit).toBe(2);
-    expect(consumer.counters).toMatchObject({ failed: 2, pauses: 0 });
-    expect(consumer.healthCheck()()).toMatchObject({ status: "healthy" });
+    expect(consumer.state()).toMatchObject({ pauses: 0, paused: false });
     expect(probe).not.toHaveBeenCalled();
     await consumer.stop();
-  });
-
-  it("keeps failure records the database refused and writes them once it answers", async () => {
-    vi.useFakeTimers();
-    try {
-      let healthy = false;
-      const { receiver, finish, recordFailure, consumer } = setup({ probe: () => Promise.resolve(healthy) });
-      recordFailure.mockImplementationOnce(() => Promise.reject(new Error("db down")));
-      receiver.attach();
-      receiver.deliver();
-      await finish({ action: "retry", reason: "db down", messageId: "m", databaseUnavailable: true });
-      expect(recordFailure).toHaveBeenCalledTimes(1);
-      healthy = true;
-      await vi.advanceTimersByTimeAsync(1_000);
-      expect(recordFailure).toHaveBeenCalledTimes(2);
-      expect(recordFailure).toHaveBeenLastCalledWith({
-        messageId: "m",
-        attempt: 1,
-        kind: "transient",
-        error: "db down",
-      });
-      await consumer.stop();
-    } finally {
-      vi.useRealTimers();
-    }
   });
 
   it("re-grants credit after a reconnect, counting handlers still running", async () => {

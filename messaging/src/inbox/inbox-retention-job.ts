@@ -1,11 +1,11 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Logger } from "@outbox/service-defaults";
+import type { Logger } from "../logger.js";
 import type pg from "pg";
-import { purgeOldInboxRows, type InboxPurgeResult } from "../data/inbox-retention.js";
+import { purgeOldInboxRows, type InboxPurgeResult } from "./inbox-retention.js";
+import type { InboxTables } from "./inbox-tables.js";
 
-export interface InboxRetentionJobOptions {
-  pool: pg.Pool;
-  /** Inbox rows received longer ago than this are deleted: the duplicate window (docs/receiver.md). */
+export interface InboxRetentionOptions {
+  /** Inbox rows received longer ago than this are deleted: the duplicate window. */
   retentionMs: number;
   /** Pause between passes. */
   intervalMs: number;
@@ -13,6 +13,11 @@ export interface InboxRetentionJobOptions {
   batchSize: number;
   /** Batches per pass [100]: a huge backlog is worked off over several passes, not one long burst. */
   maxBatchesPerPass?: number;
+}
+
+export interface InboxRetentionJobOptions extends InboxRetentionOptions {
+  pool: pg.Pool;
+  tables: InboxTables;
   logger: Logger;
 }
 
@@ -38,7 +43,7 @@ export class InboxRetentionJob {
 
   /** One purge pass (stop() ends it between two batches); exposed for tests and tools. */
   async runOnce(): Promise<InboxPurgeResult> {
-    const result = await purgeOldInboxRows(this.opts.pool, {
+    const result = await purgeOldInboxRows(this.opts.pool, this.opts.tables, {
       olderThanMs: this.opts.retentionMs,
       batchSize: this.opts.batchSize,
       maxBatches: this.opts.maxBatchesPerPass ?? 100,

@@ -1,6 +1,17 @@
 import rhea, { type Message } from "rhea";
 import { describe, expect, it } from "vitest";
-import { parseMessage } from "./parse-message.js";
+import { entityEvents, type IncomingEvent } from "./events.js";
+
+/**
+ * The receiver's event types reading an AMQP message as the inbox consumer does (the envelope,
+ * then the type's version and payload): the event, or why it is poison.
+ */
+function parseMessage(
+  message: Message,
+): { ok: true; event: IncomingEvent } | { ok: false; reason: string; messageId?: string } {
+  const read = entityEvents.read(message);
+  return read.ok ? { ok: true, event: read.message } : read;
+}
 
 const entityId = "0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b";
 const outboxId = "0193a5b2-7c4d-7e8f-9a0b-aaaaaaaaaaaa";

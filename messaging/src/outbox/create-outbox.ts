@@ -22,7 +22,10 @@ import { outboxTables, type OutboxTables } from "./tables.js";
 export interface OutboxConfig {
   /** PostgreSQL schema of the outbox tables (default "public"; created by migrate() when missing). */
   schema?: string;
-  /** Prepended to every table, index, constraint and function name (default ""). */
+  /**
+   * Prepended to every table, index, constraint and function name (default ""). At most 15
+   * characters: the longest name (a foreign key's) must stay within PostgreSQL's 63.
+   */
   tablePrefix?: string;
   /**
    * The NOTIFY channel enqueue announces commits on and the relay listens to. Default: the

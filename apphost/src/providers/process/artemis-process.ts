@@ -8,10 +8,9 @@ import { ARTEMIS_ADMIN_USER, brokerClientLogins, clientCredentials } from "../..
 import type { ArtemisResource } from "../../model/artemis.js";
 import { amqpUri, type ConnectionInfo } from "../../runtime/environment.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
-import { ManagedProcess } from "../../runtime/managed-process.js";
 import { choosePort, isPortOpen } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
-import { waitUntil } from "../../runtime/wait.js";
+import { startJavaBroker } from "./java-broker-process.js";
 
 const HOST = "127.0.0.1";
 
@@ -45,35 +44,21 @@ export class ArtemisProcessProvider implements ResourceProvider<ArtemisResource>
       log: context.log,
     });
 
-    let ready = false;
-    const stopWatching = context.logs.onLine((line) => {
-      if (line.resource === resource.name && line.text.includes(ARTEMIS_READY_LOG_CODE)) ready = true;
+    const child = await startJavaBroker({
+      name: resource.name,
+      product: "Artemis",
+      spec: {
+        command: launch.command,
+        args: launch.args,
+        cwd: launch.cwd,
+        env: childEnvironment(launch.env),
+      },
+      logs: context.logs,
+      readyLine: ARTEMIS_READY_LOG_CODE,
+      host: HOST,
+      port,
+      signal: context.signal,
     });
-    const child = new ManagedProcess(
-      resource.name,
-      { command: launch.command, args: launch.args, cwd: launch.cwd, env: childEnvironment(launch.env) },
-      context.logs,
-    );
-    try {
-      await waitUntil(
-        async () => {
-          if (!child.running) throw new Error(`Artemis exited during start-up`);
-          return ready && (await isPortOpen(port, HOST));
-        },
-        {
-          timeoutMs: 120_000,
-          intervalMs: 100,
-          signal: context.signal,
-          what: `Artemis "${resource.name}" (${ARTEMIS_READY_LOG_CODE})`,
-        },
-      );
-    } catch (error) {
-      // A start that fails or is cancelled leaves no broker behind.
-      await child.stop("SIGTERM", 10_000);
-      throw error;
-    } finally {
-      stopWatching();
-    }
     await verifyTopologyOrStop({ host: HOST, port, username: user, password }, resource.topology(), () =>
       child.kill(),
     );

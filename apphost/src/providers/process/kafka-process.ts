@@ -16,10 +16,9 @@ import {
 import type { KafkaResource } from "../../model/kafka.js";
 import { childEnvironment } from "../../runtime/child-environment.js";
 import type { ConnectionInfo } from "../../runtime/environment.js";
-import { ManagedProcess } from "../../runtime/managed-process.js";
-import { choosePort, isPortOpen } from "../../runtime/ports.js";
+import { choosePort } from "../../runtime/ports.js";
 import type { ResourceProvider, StartContext, StartedResource } from "../../runtime/provider.js";
-import { waitUntil } from "../../runtime/wait.js";
+import { startJavaBroker } from "./java-broker-process.js";
 
 const HOST = "127.0.0.1";
 
@@ -91,37 +90,29 @@ export class KafkaProcessProvider implements ResourceProvider<KafkaResource> {
     }
 
     const started = Date.now();
-    let ready = false;
-    const stopWatching = context.logs.onLine((line) => {
-      if (line.resource === resource.name && line.text.includes(KAFKA_READY_LINE)) ready = true;
+    const child = await startJavaBroker({
+      name: resource.name,
+      product: "Kafka",
+      spec: {
+        command: javaCommand,
+        args: [...jvm, "kafka.Kafka", serverProperties],
+        cwd: context.dataDir,
+        env,
+      },
+      logs: context.logs,
+      readyLine: KAFKA_READY_LINE,
+      host: HOST,
+      port: brokerPort,
+      signal: context.signal,
     });
-    const child = new ManagedProcess(
-      resource.name,
-      { command: javaCommand, args: [...jvm, "kafka.Kafka", serverProperties], cwd: context.dataDir, env },
-      context.logs,
-    );
     const bootstrap = `${HOST}:${brokerPort}`;
     try {
-      await waitUntil(
-        async () => {
-          if (!child.running) throw new Error(`Kafka exited during start-up`);
-          return ready && (await isPortOpen(brokerPort, HOST));
-        },
-        {
-          timeoutMs: 120_000,
-          intervalMs: 100,
-          signal: context.signal,
-          what: `Kafka "${resource.name}" (${KAFKA_READY_LINE})`,
-        },
-      );
       context.log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s on ${bootstrap}`);
       await ensureTopics(bootstrap, resource.topics(), context.log);
     } catch (error) {
-      // A start that fails or is cancelled leaves no broker behind.
+      // A broker whose topics cannot be created is not left behind.
       await child.stop("SIGTERM", 10_000);
       throw error;
-    } finally {
-      stopWatching();
     }
 
     const connection: ConnectionInfo = {

@@ -203,3 +203,25 @@ export { classifyError, describeError, sqlState, type FailureKind } from "./inbo
 export { startProcessSpan } from "./telemetry/consumer-span.js";
 export { startReceiptSendSpan } from "./inbox/receipt-span.js";
 export { isTransientConnectionError } from "./postgres/transient-error.js";
+// The outbox admin routes: as route specs for a ServiceHost, or as an Express router; and paging.
+export {
+  outboxAdminRoutes,
+  type DatabaseUnavailable,
+  type OutboxAdminRoutesOptions,
+} from "./admin/outbox-admin-routes.js";
+export { outboxAdminRouter } from "./admin/outbox-admin-router.js";
+export type {
+  BlockedAggregateView,
+  DeleteOutcome,
+  OutboxAttemptView,
+  OutboxMessageView,
+  OutboxStats,
+} from "./admin/outbox-admin-queries.js";
+export {
+  MAX_PAGE,
+  MAX_PAGE_SIZE,
+  pageQuerySchema,
+  pageResponseSchema,
+  pageToOffset,
+  type PageQuery,
+} from "./http/paging.js";

@@ -4,6 +4,7 @@ import {
   BrokerManagement,
   DeadLetterQueue,
   defaultDeadLetterQueue,
+  outboxAdminRoutes,
 } from "@outbox/messaging";
 import { readFileSync } from "node:fs";
 import {
@@ -12,7 +13,9 @@ import {
   prepareSchemaAtStart,
   SchemaNotMigratedError,
   createLogger,
+  databaseUnavailableResponse,
   isTransientConnectionError,
+  rethrowAsUnavailable,
   ServiceHost,
   type HealthCheck,
 } from "@outbox/service-defaults";
@@ -23,9 +26,7 @@ import { assertOutboxMigrated, migrationsFolder, runMigrations } from "./data/mi
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
-import { registerOutboxAdminRoutes } from "./http/outbox-admin-routes.js";
 import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
-import { registerOutboxPurgeRoutes } from "./http/outbox-purge-routes.js";
 import { registerReceiptDeadLetterRoutes } from "./http/receipt-dead-letter-routes.js";
 import { outbox } from "./messaging/outbox.js";
 
@@ -160,8 +161,13 @@ const idempotencyPurger = new IdempotencyKeyPurger({
   intervalMs: config.idempotency.purgeIntervalMs,
   logger: logger.child({ component: "idempotency-purge" }),
 });
-registerOutboxAdminRoutes(host, { db });
-registerOutboxPurgeRoutes(host, { db });
+// The library's outbox admin routes; a database outage answers service-defaults' 503 (busy pool too).
+for (const spec of outboxAdminRoutes({
+  outbox,
+  db,
+  databaseUnavailable: { response: databaseUnavailableResponse, rethrow: rethrowAsUnavailable },
+}))
+  host.route(spec);
 registerOutboxJourneyRoutes(host, { db });
 
 host.addHealthCheck("database", databaseHealthCheck(pool));

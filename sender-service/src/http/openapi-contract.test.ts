@@ -1,9 +1,9 @@
-import { MAX_BROWSE, type DeadLetterQueue } from "@outbox/messaging";
+import { MAX_BROWSE, outboxAdminRoutes, type DeadLetterQueue } from "@outbox/messaging";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger, ServiceHost } from "@outbox/service-defaults";
 import type { Database } from "../data/db.js";
 import { registerEntityItemRoutes } from "./entity-items-routes.js";
-import { registerOutboxPurgeRoutes } from "./outbox-purge-routes.js";
+import { outbox } from "../messaging/outbox.js";
 import { registerReceiptDeadLetterRoutes } from "./receipt-dead-letter-routes.js";
 import { createEntityItemSchema } from "./schemas.js";
 
@@ -36,7 +36,7 @@ async function startSender(): Promise<string> {
     outboxAddress: "entity-items",
     idempotencyKeyTtlMs: 1000,
   });
-  registerOutboxPurgeRoutes(host, { db: unreachable });
+  for (const spec of outboxAdminRoutes({ outbox, db: unreachable })) host.route(spec);
   registerReceiptDeadLetterRoutes(host, { db: unreachable, dlq: unreachable as unknown as DeadLetterQueue });
   return (await host.start()).url;
 }

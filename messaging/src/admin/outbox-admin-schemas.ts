@@ -1,11 +1,10 @@
-import {
-  integerParameter,
-  pageQuerySchema,
-  pageResponseSchema,
-  problemResponseSchema,
-} from "@outbox/service-defaults";
 import { z } from "zod";
-import { outboxAttemptOutcomes, outboxStatuses } from "../data/schema.js";
+import { integerParameter } from "../http/integer-parameter.js";
+import { pageQuerySchema, pageResponseSchema } from "../http/paging.js";
+import { problemResponseSchema } from "../http/problem.js";
+import { outboxAttemptOutcomes, outboxStatuses } from "../outbox/tables.js";
+
+// The outbox admin routes' request and response schemas; their `id`s name the OpenAPI components.
 
 export const outboxStatusSchema = z.enum(outboxStatuses).meta({ id: "OutboxStatus" });
 

@@ -1,7 +1,26 @@
-import { sql } from "drizzle-orm";
-import type { Queryable } from "./db.js";
-import { outbox } from "../messaging/outbox.js";
-import type { OutboxAttemptOutcome, OutboxHeaders, OutboxStatus } from "./schema.js";
+import { sql, type SQL } from "drizzle-orm";
+import type { Outbox } from "../outbox/create-outbox.js";
+import type { SqlDb } from "../outbox/sql-db.js";
+import type { OutboxAttemptOutcome, OutboxHeaders, OutboxStatus } from "../outbox/tables.js";
+
+/** Where the admin queries run: a database and one outbox's tables and NOTIFY channel. */
+export interface OutboxAt {
+  db: SqlDb;
+  messages: SQL;
+  attempts: SQL;
+  notifyChannel: string;
+}
+
+/** The admin queries' target for `outbox` (any schema and prefix) over `db`. */
+export function outboxAt(outbox: Outbox, db: SqlDb): OutboxAt {
+  return {
+    db,
+    // Quoted and qualified by createOutbox (validated names), so safe to splice into SQL.
+    messages: sql.raw(outbox.names.messagesTable),
+    attempts: sql.raw(outbox.names.attemptsTable),
+    notifyChannel: outbox.names.notifyChannel,
+  };
+}
 
 /** An outbox message as the admin API shows it (payload included). */
 export interface OutboxMessageView {
@@ -74,31 +93,31 @@ function toView(r: Raw): OutboxMessageView {
  * pending and dead in seq (publish) order, published/delivered newest first.
  */
 export async function listOutboxMessages(
-  db: Queryable,
+  at: OutboxAt,
   status: OutboxStatus,
   page: { offset: number; limit: number },
 ): Promise<{ items: OutboxMessageView[]; total: number }> {
   const order =
     status === "published" || status === "delivered" ? sql.raw("published_at desc, id desc") : sql.raw("seq");
-  const rows = await db.execute<Raw>(sql`
-    select ${columns} from outbox_messages where status = ${status}
+  const rows = await at.db.execute<Raw>(sql`
+    select ${columns} from ${at.messages} where status = ${status}
      order by ${order} limit ${page.limit} offset ${page.offset}`);
   const [count] = (
-    await db.execute<{ n: number }>(
-      sql`select count(*)::int as n from outbox_messages where status = ${status}`,
+    await at.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from ${at.messages} where status = ${status}`,
     )
   ).rows;
   return { items: rows.rows.map(toView), total: count?.n ?? 0 };
 }
 
 export async function getOutboxMessage(
-  db: Queryable,
+  at: OutboxAt,
   id: string,
 ): Promise<{ message: OutboxMessageView; history: OutboxAttemptView[] } | undefined> {
-  const [row] = (await db.execute<Raw>(sql`select ${columns} from outbox_messages where id = ${id}`)).rows;
+  const [row] = (await at.db.execute<Raw>(sql`select ${columns} from ${at.messages} where id = ${id}`)).rows;
   if (row === undefined) return undefined;
-  const history = await db.execute<Raw>(sql`
-    select at, outcome, attempts, error, actor from outbox_attempts where message_id = ${id} order by id`);
+  const history = await at.db.execute<Raw>(sql`
+    select at, outcome, attempts, error, actor from ${at.attempts} where message_id = ${id} order by id`);
   return {
     message: toView(row),
     history: history.rows.map((h) => ({
@@ -114,45 +133,45 @@ export async function getOutboxMessage(
 export type AdminChange = "done" | "not-found" | "conflict";
 
 /** Which state a row is in, to tell 404 from 409 after a fenced update matched nothing. */
-async function exists(db: Queryable, id: string): Promise<boolean> {
-  return (await db.execute(sql`select 1 from outbox_messages where id = ${id}`)).rows.length > 0;
+async function exists(at: OutboxAt, id: string): Promise<boolean> {
+  return (await at.db.execute(sql`select 1 from ${at.messages} where id = ${id}`)).rows.length > 0;
 }
 
 /**
  * Dead rows (up to `limit`, oldest first, or exactly `id`) → pending, due now, attempts reset,
  * with a history entry, and a NOTIFY so the relays pick them up at once.
  */
-async function revive(db: Queryable, where: { id: string } | { limit: number }): Promise<number> {
+async function revive(at: OutboxAt, where: { id: string } | { limit: number }): Promise<number> {
   const pick =
     "id" in where
-      ? sql`select id from outbox_messages where id = ${where.id} and status = 'dead' for update`
-      : sql`select id from outbox_messages where status = 'dead' order by seq limit ${where.limit} for update skip locked`;
-  const result = await db.execute<{ destination: string }>(sql`
+      ? sql`select id from ${at.messages} where id = ${where.id} and status = 'dead' for update`
+      : sql`select id from ${at.messages} where status = 'dead' order by seq limit ${where.limit} for update skip locked`;
+  const result = await at.db.execute<{ destination: string }>(sql`
     with picked as (${pick}),
     u as (
-      update outbox_messages o
+      update ${at.messages} o
          set status = 'pending', attempts = 0, next_attempt_at = now(), locked_by = null, locked_until = null
         from picked where o.id = picked.id
       returning o.id, o.destination
     ),
     h as (
-      insert into outbox_attempts (message_id, outcome, attempts, error, actor)
+      insert into ${at.attempts} (message_id, outcome, attempts, error, actor)
       select id, 'retried-by-operator', 0, null, 'admin' from u
     )
     select destination from u`);
   for (const destination of new Set(result.rows.map((r) => r.destination)))
-    await db.execute(sql`select pg_notify(${outbox.names.notifyChannel}, ${destination})`);
+    await at.db.execute(sql`select pg_notify(${at.notifyChannel}, ${destination})`);
   return result.rows.length;
 }
 
-export async function retryDeadMessage(db: Queryable, id: string): Promise<AdminChange> {
-  if ((await revive(db, { id })) === 1) return "done";
-  return (await exists(db, id)) ? "conflict" : "not-found";
+export async function retryDeadMessage(at: OutboxAt, id: string): Promise<AdminChange> {
+  if ((await revive(at, { id })) === 1) return "done";
+  return (await exists(at, id)) ? "conflict" : "not-found";
 }
 
 /** Replays at most `limit` dead messages; returns how many. */
-export function replayDeadMessages(db: Queryable, limit: number): Promise<number> {
-  return revive(db, { limit });
+export function replayDeadMessages(at: OutboxAt, limit: number): Promise<number> {
+  return revive(at, { limit });
 }
 
 /** What a DELETE did, or why it refused: the row is not dead, or deleting it would leave a version gap. */
@@ -176,13 +195,13 @@ export type DeleteOutcome =
  * dead, see scheduleRetry) and nothing waits for it, so deleting it removes that message alone.
  * Published rows stay (retention removes them).
  */
-export async function deleteOutboxMessage(db: Queryable, id: string): Promise<DeleteOutcome> {
-  const result = await db.execute(sql`
-    delete from outbox_messages
+export async function deleteOutboxMessage(at: OutboxAt, id: string): Promise<DeleteOutcome> {
+  const result = await at.db.execute(sql`
+    delete from ${at.messages}
      where id = ${id} and status = 'dead' and not outcome_unknown and not ordered`);
   if ((result.rowCount ?? 0) === 1) return { kind: "done" };
   const [row] = (
-    await db.execute<{
+    await at.db.execute<{
       status: string;
       ordered: boolean;
       aggregate_type: string;
@@ -191,11 +210,11 @@ export async function deleteOutboxMessage(db: Queryable, id: string): Promise<De
       waiting: number;
     }>(sql`
       select m.status, m.ordered, m.aggregate_type, m.aggregate_id, m.type,
-             (select count(*)::int from outbox_messages w
+             (select count(*)::int from ${at.messages} w
                where w.aggregate_type = m.aggregate_type and w.aggregate_id = m.aggregate_id
                  and w.destination = m.destination and w.ordered and w.seq > m.seq
                  and w.status in ('pending', 'dead')) as waiting
-        from outbox_messages m where m.id = ${id}`)
+        from ${at.messages} m where m.id = ${id}`)
   ).rows;
   if (row === undefined) return { kind: "not-found" };
   if (row.status !== "dead" || !row.ordered) return { kind: "not-dead" };
@@ -237,30 +256,30 @@ export interface BlockedAggregateView {
  * partial unpublished-aggregate index, so it stays cheap however many rows were published.
  */
 export async function listBlockedAggregates(
-  db: Queryable,
+  at: OutboxAt,
   page: { offset: number; limit: number },
 ): Promise<{ items: BlockedAggregateView[]; total: number }> {
-  const rows = await db.execute<Raw>(sql`
+  const rows = await at.db.execute<Raw>(sql`
     with first_dead as (
       select distinct on (aggregate_type, aggregate_id, destination)
              id, seq, aggregate_type, aggregate_id, destination, type, version, attempts, last_error,
              created_at
-        from outbox_messages
+        from ${at.messages}
        where status = 'dead' and ordered
        order by aggregate_type, aggregate_id, destination, seq
     )
     select d.*,
-           (select count(*)::int from outbox_messages w
+           (select count(*)::int from ${at.messages} w
              where w.aggregate_type = d.aggregate_type and w.aggregate_id = d.aggregate_id
                and w.destination = d.destination and w.ordered and w.seq > d.seq
                and w.status in ('pending', 'dead')) as waiting,
-           coalesce((select max(a.at) from outbox_attempts a
+           coalesce((select max(a.at) from ${at.attempts} a
                       where a.message_id = d.id and a.outcome = 'dead'), d.created_at) as blocked_since,
            count(*) over ()::int as total
       from first_dead d
      order by d.seq
      limit ${page.limit} offset ${page.offset}`);
-  const total = rows.rows.length > 0 ? Number(rows.rows[0]?.total) : await countBlockedAggregates(db);
+  const total = rows.rows.length > 0 ? Number(rows.rows[0]?.total) : await countBlockedAggregates(at);
   return {
     total,
     items: rows.rows.map((r) => ({
@@ -282,15 +301,15 @@ export async function listBlockedAggregates(
 }
 
 /** How many aggregates (per destination) have an ordered dead row. */
-async function countBlockedAggregates(db: Queryable): Promise<number> {
-  const [row] = (await db.execute<{ n: number }>(sql`${blockedCount}`)).rows;
+async function countBlockedAggregates(at: OutboxAt): Promise<number> {
+  const [row] = (
+    await at.db.execute<{ n: number }>(sql`
+      select count(*)::int as n from (
+        select distinct aggregate_type, aggregate_id, destination
+          from ${at.messages} where status = 'dead' and ordered) b`)
+  ).rows;
   return row?.n ?? 0;
 }
-
-const blockedCount = sql`
-  select count(*)::int as n from (
-    select distinct aggregate_type, aggregate_id, destination
-      from outbox_messages where status = 'dead' and ordered) b`;
 
 export interface OutboxStats {
   counts: Record<OutboxStatus, number>;
@@ -298,16 +317,16 @@ export interface OutboxStats {
   oldestPendingAt: Date | null;
 }
 
-export async function outboxStats(db: Queryable): Promise<OutboxStats> {
-  const rows = await db.execute<{ status: OutboxStatus; n: number; oldest: string | Date | null }>(sql`
+export async function outboxStats(at: OutboxAt): Promise<OutboxStats> {
+  const rows = await at.db.execute<{ status: OutboxStatus; n: number; oldest: string | Date | null }>(sql`
     select status, count(*)::int as n,
            min(created_at) filter (where status = 'pending') as oldest
-      from outbox_messages group by status`);
+      from ${at.messages} group by status`);
   const counts: Record<OutboxStatus, number> = { pending: 0, published: 0, delivered: 0, dead: 0 };
   let oldestPendingAt: Date | null = null;
   for (const r of rows.rows) {
     counts[r.status] = r.n;
     if (r.status === "pending" && r.oldest !== null) oldestPendingAt = new Date(r.oldest);
   }
-  return { counts, blockedAggregates: await countBlockedAggregates(db), oldestPendingAt };
+  return { counts, blockedAggregates: await countBlockedAggregates(at), oldestPendingAt };
 }

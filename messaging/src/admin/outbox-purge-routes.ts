@@ -1,12 +1,8 @@
-import {
-  databaseUnavailableResponse,
-  integerParameter,
-  rethrowAsUnavailable,
-  type ServiceHost,
-} from "@outbox/service-defaults";
 import { z } from "zod";
-import type { Database } from "../data/db.js";
-import { outbox } from "../messaging/outbox.js";
+import { integerParameter } from "../http/integer-parameter.js";
+import type { RouteResponse, RouteSpec } from "../http/route-spec.js";
+import type { Outbox } from "../outbox/create-outbox.js";
+import type { TransactionalSqlDb } from "../outbox/sql-db.js";
 
 /** A century: further back than any row can be, and still a timestamp PostgreSQL can compute. */
 const MAX_OLDER_THAN_MS = 100 * 365 * 24 * 60 * 60 * 1000;
@@ -30,27 +26,35 @@ const purgeResult = z.object({
  * Operator action: purge published and delivered outbox rows now instead of waiting for the
  * retention job (same batches, same advisory lock; pending and dead rows are never touched).
  */
-export function registerOutboxPurgeRoutes(host: ServiceHost, deps: { db: Database }): void {
-  host.route({
+export function outboxPurgeRoute(deps: {
+  outbox: Outbox;
+  db: TransactionalSqlDb;
+  basePath: string;
+  tags: string[];
+  unavailable: RouteResponse;
+  rethrowAsUnavailable: (error: unknown) => never;
+}): RouteSpec {
+  const spec: RouteSpec<z.ZodType, typeof purgeQuery> = {
     method: "post",
-    path: "/api/outbox/published/purge",
+    path: `${deps.basePath}/published/purge`,
     summary: "Delete published and delivered outbox rows now (pending and dead rows stay)",
-    tags: ["Outbox"],
+    tags: deps.tags,
     operationId: "purgePublishedOutboxMessages",
     request: { query: purgeQuery },
     responses: {
       200: { description: "How many rows were deleted", schema: purgeResult },
-      503: databaseUnavailableResponse,
+      503: deps.unavailable,
     },
     handler: async ({ query, res }) => {
-      const result = await outbox
+      const result = await deps.outbox
         .purgeFinished(deps.db, {
           olderThanMs: query.olderThanMs,
           batchSize: 1000,
           maxBatches: 1000,
         })
-        .catch(rethrowAsUnavailable);
+        .catch(deps.rethrowAsUnavailable);
       res.json(result);
     },
-  });
+  };
+  return spec;
 }

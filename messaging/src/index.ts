@@ -203,3 +203,9 @@ export { classifyError, describeError, sqlState, type FailureKind } from "./inbo
 export { startProcessSpan } from "./telemetry/consumer-span.js";
 export { startReceiptSendSpan } from "./inbox/receipt-span.js";
 export { isTransientConnectionError } from "./postgres/transient-error.js";
+export {
+  markAllDelivered,
+  type ReceiptConsumerState,
+  type RunningReceiptConsumer,
+  type StartReceiptConsumerOptions,
+} from "./outbox/receipt-consumer.js";

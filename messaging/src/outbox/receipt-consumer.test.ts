@@ -1,11 +1,13 @@
 import { EventEmitter } from "node:events";
+import { PgDialect } from "drizzle-orm/pg-core";
+import type pg from "pg";
 import rhea, { type Connection, type Delivery, type Message } from "rhea";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Logger } from "../logger.js";
 import type { Transport } from "../transport/transport.js";
 import { ArtemisConsumer } from "../transports/artemis/consumer.js";
 import type { SqlDb } from "./sql-db.js";
-import { startReceiptConsumer, type RunningReceiptConsumer } from "./receipt-consumer.js";
+import { markAllDelivered, startReceiptConsumer, type RunningReceiptConsumer } from "./receipt-consumer.js";
 import { outboxTables } from "./tables.js";
 
 // Unit tests of stop(): the transport is a fake whose consumer() is the Artemis consumer over a
@@ -232,5 +234,29 @@ describe("the receipt consumer's stop()", () => {
     await s.consumer.stop();
     expect(receipt.settled).toEqual(["accept"]);
     expect(s.execute).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("markAllDelivered", () => {
+  it("updates the outbox's own tables (its schema and prefix)", async () => {
+    const queries: string[] = [];
+    const db: SqlDb = {
+      execute: (query) => {
+        queries.push(new PgDialect().sqlToQuery(query).sql);
+        return Promise.resolve({ rows: [] } as unknown as pg.QueryResult<never>);
+      },
+    };
+    const tables = outboxTables({ schema: "shop", tablePrefix: "app_" });
+    await markAllDelivered(db, tables, [
+      {
+        messageId: "0193a5b2-7c4d-7e8f-9a0b-000000000001",
+        group: "receiver",
+        appliedAt: "2026-01-01T00:00:00Z",
+      },
+    ]);
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toContain('FROM "shop"."app_outbox_messages" o');
+    expect(queries[0]).toContain('UPDATE "shop"."app_outbox_messages" o');
+    expect(queries[0]).not.toMatch(/[^_"]outbox_messages/);
   });
 });

@@ -8,7 +8,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTraceHeaders, startProcessSpan, startReceiptSendSpan } from "@outbox/messaging";
-import { endReceiptSpan, startReceiptSpan } from "../sender-service/src/messaging/receipt-span.js";
+import { endReceiptSpan, startReceiptSpan } from "../messaging/src/outbox/receipt-span.js";
 
 // Issue 14's item: the delivery receipt's publish span (receiver) and consume span (sender) are in
 // the same trace as the message, linked through the receipt's traceparent application property.
@@ -70,7 +70,11 @@ describe("delivery receipt spans", () => {
     expect(receipt.application_properties.traceparent).toMatch(new RegExp(`^00-${messageTraceId}-`));
 
     // Sender: the receipt's process span continues from the receipt's traceparent.
-    const consumeSpan = startReceiptSpan(receipt, "delivery-receipts", 3);
+    const consumeSpan = startReceiptSpan(
+      { messageId: receipt.message_id, trace: readTraceHeaders(receipt) },
+      "delivery-receipts",
+      3,
+    );
     endReceiptSpan(consumeSpan);
 
     const spans = exporter.getFinishedSpans();

@@ -1,5 +1,4 @@
 import {
-  AmqpConnection,
   artemisTransport,
   BrokerManagement,
   buildReceiptBody,
@@ -11,6 +10,7 @@ import {
   type InboxConsumer,
   type PublishOutcome,
   type ReceiptPublisher,
+  type RunningReceiptConsumer,
   type Transport,
 } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
@@ -31,7 +31,7 @@ import {
   createPool as createSenderPool,
 } from "../sender-service/src/data/db.js";
 import { runMigrations as runSenderMigrations } from "../sender-service/src/data/migrate.js";
-import { ReceiptConsumer } from "../sender-service/src/messaging/receipt-consumer.js";
+import { outbox } from "../sender-service/src/messaging/outbox.js";
 import { connectToBroker, eventually, sendAndConfirm } from "./support/receiver.js";
 import { versionOneReceipt } from "./support/receipts.js";
 
@@ -149,18 +149,6 @@ async function send(messages: Message[]): Promise<void> {
 }
 
 // --- the consumer under test -------------------------------------------------------------------
-
-/** A connection of its own to the broker (not opened yet), closed after the test. */
-function testConnection(): AmqpConnection {
-  const amqp = new AmqpConnection({
-    url: app.getConnectionString("broker"),
-    containerId: randomUUID(),
-    logger,
-  });
-  // Cleanups run in reverse: what uses the connection stops first.
-  cleanups.push(() => amqp.close());
-  return amqp;
-}
 
 /** A transport of its own to the broker (not opened yet), closed after the test. */
 function testTransport(): ArtemisTransport {
@@ -507,19 +495,18 @@ function startPublisher(): { publisher: ReceiptPublisher; transport: ArtemisTran
 }
 
 /** The sender's receipt consumer on RECEIPTS; `db` lets a test count its statements. */
-function startReceiptConsumer(db = createSenderDatabase(senderPool)): ReceiptConsumer {
-  const amqp = testConnection();
-  const consumer = new ReceiptConsumer({
-    connection: amqp.connection,
-    queue: RECEIPTS,
+function startReceiptConsumer(db = createSenderDatabase(senderPool)): RunningReceiptConsumer {
+  const transport = testTransport();
+  transport.open();
+  const consumer = outbox.startReceiptConsumer({
+    transport,
+    source: `${RECEIPTS}::${RECEIPTS}`,
     db,
     logger,
     maxInFlight: 32,
     probe: () => Promise.resolve(true),
   });
   cleanups.push(() => consumer.stop());
-  amqp.open();
-  consumer.start();
   return consumer;
 }
 

@@ -17,7 +17,7 @@ import {
 import type { RelayPublisher } from "../messaging/src/outbox/relay.js";
 import { outbox } from "../sender-service/src/messaging/outbox.js";
 import { createDatabase, createPool } from "../sender-service/src/data/db.js";
-import { markAllDelivered } from "../sender-service/src/messaging/receipt-consumer.js";
+import { markAllDelivered } from "../messaging/src/outbox/receipt-consumer.js";
 import {
   openDatabase,
   QueueDrain,
@@ -387,7 +387,7 @@ describe("issue 18: a relay loop stalls after the broker accepted, and the resen
       expect(new Set(await refusals())).toEqual(new Set(["rejected"]));
 
       // The consumer's receipt settles it.
-      const marked = await markAllDelivered(db, [
+      const marked = await markAllDelivered(db, outbox.tables, [
         { messageId: id, group: "receiver", appliedAt: new Date().toISOString() },
       ]);
       expect([...marked]).toEqual([id]);
@@ -414,7 +414,9 @@ describe("issue 18: a receipt is proof of delivery", () => {
     expect(refused?.status).toBe("dead");
 
     const appliedAt = new Date().toISOString();
-    const marked = await markAllDelivered(db, [{ messageId: id, group: "receiver", appliedAt }]);
+    const marked = await markAllDelivered(db, outbox.tables, [
+      { messageId: id, group: "receiver", appliedAt },
+    ]);
     expect([...marked]).toEqual([id]);
     expect(await row(id)).toMatchObject({ status: "delivered" });
   });
@@ -478,7 +480,7 @@ describe("issue 18: one lock order for every multi-row update of outbox rows", (
                 ids.map((id) => ({ id, at: new Date() })),
               ).then((rows) => rows.length)
             : releaseClaims(sides, tables, token, ids, "no outcome");
-        const receiptSide = markAllDelivered(sides, receipts).then((marked) => marked.size);
+        const receiptSide = markAllDelivered(sides, outbox.tables, receipts).then((marked) => marked.size);
         const outcomes = Promise.allSettled([relaySide, receiptSide]);
         // Precondition: both statements are waiting for row locks at the same time.
         await eventually("both sides waiting for row locks", async () =>

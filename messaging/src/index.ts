@@ -225,3 +225,9 @@ export {
   pageToOffset,
   type PageQuery,
 } from "./http/paging.js";
+export {
+  markAllDelivered,
+  type ReceiptConsumerState,
+  type RunningReceiptConsumer,
+  type StartReceiptConsumerOptions,
+} from "./outbox/receipt-consumer.js";

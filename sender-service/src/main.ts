@@ -1,6 +1,6 @@
 import {
-  AmqpConnection,
   AmqpPublisher,
+  artemisTransport,
   BrokerManagement,
   DeadLetterQueue,
   defaultDeadLetterQueue,
@@ -25,7 +25,6 @@ import { createDatabase, createPool, pingDatabase } from "./data/db.js";
 import { assertOutboxMigrated, migrationsFolder, runMigrations } from "./data/migrate.js";
 import { IdempotencyKeyPurger } from "./data/idempotency-key-purger.js";
 import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
-import { ReceiptConsumer } from "./messaging/receipt-consumer.js";
 import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
 import { registerReceiptDeadLetterRoutes } from "./http/receipt-dead-letter-routes.js";
 import { outbox } from "./messaging/outbox.js";
@@ -91,7 +90,10 @@ try {
 }
 const db = createDatabase(pool);
 
-const amqp = new AmqpConnection({ url: config.brokerUrl, containerId: config.instanceId, logger });
+// One AMQP connection: the transport's, shared by the relay's publisher, the receipt consumer and
+// the receipt dead-letter management.
+const transport = artemisTransport({ url: config.brokerUrl, containerId: config.instanceId, logger });
+const amqp = transport.amqp;
 const publisher = new AmqpPublisher({
   amqp,
   address: config.outbox.address,
@@ -138,13 +140,19 @@ registerEntityItemRoutes(host, {
   idempotencyKeyTtlMs: config.idempotency.keyTtlMs,
 });
 // Delivery receipts from the receiver mark outbox rows delivered (end-to-end status).
+// (The consumer attaches at once, so the connection opens first, as in the receiver.)
+transport.open();
 const receipts =
   config.receiptsQueue === undefined
     ? undefined
-    : new ReceiptConsumer({
-        connection: amqp.connection,
-        queue: config.receiptsQueue,
+    : outbox.startReceiptConsumer({
         db,
+        transport,
+        // The receipts queue is a plain queue: read by its fully qualified name, whatever the group.
+        source: config.receiptsQueue.includes("::")
+          ? config.receiptsQueue
+          : `${config.receiptsQueue}::${config.receiptsQueue}`,
+        destinationName: config.receiptsQueue,
         probe: () => pingDatabase(pool, 1_500).then(() => true),
         logger: logger.child({ component: "receipts" }),
       });
@@ -177,19 +185,17 @@ host.addHealthCheck("broker", degradedWhenUnhealthy(amqp.healthCheck()));
 host.addHealthCheck("outbox", relay.healthCheck());
 
 // Run in reverse order: the relay stops first (releasing its claims: its budget must not wait
-// behind the other hooks), then the receipts (bounded, see ReceiptConsumer.stop) and the jobs,
-// all before the AMQP connection closes and before the pools they use end.
+// behind the other hooks), then the receipts (bounded, 1.5 s) and the jobs, all before the
+// transport's AMQP connection closes and before the pools they use end.
 host.onShutdown("postgres", () => pool.end());
-host.onShutdown("amqp", () => amqp.close());
+host.onShutdown("amqp", () => transport.close());
 host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
 host.onShutdown("receipts", async () => receipts?.stop());
 host.onShutdown("management", () => Promise.resolve(management?.close()));
 host.onShutdown("relay", () => relay.stop());
 
 await host.start();
-amqp.open();
 idempotencyPurger.start();
-receipts?.start();
 
 function degradedWhenUnhealthy(check: HealthCheck): HealthCheck {
   return async () => {

@@ -16,6 +16,11 @@ import {
 } from "./enqueue.js";
 import { purgeFinishedOutboxMessages, type PurgeOptions, type PurgeResult } from "./retention.js";
 import type { TransactionalSqlDb } from "./sql-db.js";
+import {
+  startReceiptConsumer,
+  type RunningReceiptConsumer,
+  type StartReceiptConsumerOptions,
+} from "./receipt-consumer.js";
 import { startOutboxRelay, type OutboxRelayHandle, type StartRelayOptions } from "./start-relay.js";
 import { outboxTables, type OutboxTables } from "./tables.js";
 
@@ -66,6 +71,11 @@ export interface Outbox {
   purgeFinished(db: TransactionalSqlDb, options: PurgeOptions): Promise<PurgeResult>;
   /** Starts publishing this outbox's rows for one destination. */
   startRelay(options: StartRelayOptions): OutboxRelayHandle;
+  /**
+   * Starts consuming the delivery receipts the consumers' inboxes send back (through
+   * `transport.consumer({ contract: "receipt" })`) and marks this outbox's rows delivered.
+   */
+  startReceiptConsumer(options: StartReceiptConsumerOptions): RunningReceiptConsumer;
 }
 
 const MIGRATIONS_PART = "outbox";
@@ -103,5 +113,6 @@ export function createOutbox(config: OutboxConfig = {}): Outbox {
     enqueue: (tx, message, options) => enqueueMessage(tx, tables, notifyChannel, message, options),
     purgeFinished: (db, options) => purgeFinishedOutboxMessages(db, tables, options),
     startRelay: (options) => startOutboxRelay(tables, notifyChannel, options),
+    startReceiptConsumer: (options) => startReceiptConsumer(tables, options),
   };
 }

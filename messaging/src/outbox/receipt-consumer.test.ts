@@ -1,14 +1,26 @@
 import { EventEmitter } from "node:events";
-import type { Logger } from "@outbox/service-defaults";
+import { PgDialect } from "drizzle-orm/pg-core";
+import type pg from "pg";
 import rhea, { type Connection, type Delivery, type Message } from "rhea";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Database } from "../data/db.js";
-import { ReceiptConsumer } from "./receipt-consumer.js";
+import type { Logger } from "../logger.js";
+import type { Transport } from "../transport/transport.js";
+import { ArtemisConsumer } from "../transports/artemis/consumer.js";
+import type { SqlDb } from "./sql-db.js";
+import { markAllDelivered, startReceiptConsumer, type RunningReceiptConsumer } from "./receipt-consumer.js";
+import { outboxTables } from "./tables.js";
 
-// Unit tests of stop(): the broker link and the database are fakes, so the test controls exactly
-// when the database fails and can count every statement tried after stop().
+// Unit tests of stop(): the transport is a fake whose consumer() is the Artemis consumer over a
+// fake rhea link, and the database is a fake, so the test controls exactly when the database
+// fails and can count every statement tried after stop().
 
-const logger = { info: vi.fn(), warn: vi.fn(), debug: vi.fn(), error: vi.fn() } as unknown as Logger;
+const logger: Logger = {
+  info: vi.fn(),
+  warn: vi.fn(),
+  debug: vi.fn(),
+  error: vi.fn(),
+  child: () => logger,
+};
 
 /** The receiver link the consumer opens: receipts are pushed through emit("message"). */
 class FakeReceiver extends EventEmitter {
@@ -62,30 +74,33 @@ function databaseDown(): Error {
 }
 
 interface Setup {
-  consumer: ReceiptConsumer;
+  consumer: RunningReceiptConsumer;
   receiver: FakeReceiver;
   execute: ReturnType<typeof vi.fn>;
   probe: ReturnType<typeof vi.fn>;
   deliver(): FakeDelivery;
 }
 
-function setup(execute: () => Promise<unknown>): Setup {
+function setup(execute: () => Promise<unknown>, stopTimeoutMs?: number): Setup {
   const receiver = new FakeReceiver();
   const connection = {
     open_receiver: () => receiver,
     on: () => connection,
     removeListener: () => connection,
   } as unknown as Connection;
+  const transport: Pick<Transport, "consumer"> = {
+    consumer: (options) => new ArtemisConsumer({ connection }, options, logger),
+  };
   const executeMock = vi.fn(execute);
   const probe = vi.fn(() => Promise.resolve(false));
-  const consumer = new ReceiptConsumer({
-    connection,
-    queue: "delivery-receipts",
-    db: { execute: executeMock } as unknown as Database,
+  const consumer = startReceiptConsumer(outboxTables(), {
+    transport,
+    source: "delivery-receipts::delivery-receipts",
+    db: { execute: executeMock } as unknown as SqlDb,
     logger,
     probe,
+    ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
   });
-  consumer.start();
   receiver.emit("receiver_open");
   return {
     consumer,
@@ -106,9 +121,9 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   });
 }
 
-const stopped: ReceiptConsumer[] = [];
+const stopped: RunningReceiptConsumer[] = [];
 afterEach(async () => {
-  for (const consumer of stopped.splice(0)) await consumer.stop(100);
+  for (const consumer of stopped.splice(0)) await consumer.stop();
   vi.useRealTimers();
 });
 
@@ -140,7 +155,7 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"
   }
 }
 
-describe("ReceiptConsumer.stop()", () => {
+describe("the receipt consumer's stop()", () => {
   it("resolves promptly when called while paused, though a batch fails after it", async () => {
     const db = new ControlledDatabase();
     const s = setup(db.execute);
@@ -196,13 +211,13 @@ describe("ReceiptConsumer.stop()", () => {
 
   it("keeps to its budget when an UPDATE hangs, and settles that receipt once", async () => {
     const db = new ControlledDatabase();
-    const s = setup(db.execute);
+    const s = setup(db.execute, 200);
     stopped.push(s.consumer);
     const receipt = s.deliver();
     await until(() => db.calls.length === 1, "the UPDATE to start");
 
     const began = performance.now();
-    await s.consumer.stop(200);
+    await s.consumer.stop();
     expect(performance.now() - began).toBeLessThan(1_000);
     expect(receipt.settled).toEqual(["release"]);
 
@@ -219,5 +234,29 @@ describe("ReceiptConsumer.stop()", () => {
     await s.consumer.stop();
     expect(receipt.settled).toEqual(["accept"]);
     expect(s.execute).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("markAllDelivered", () => {
+  it("updates the outbox's own tables (its schema and prefix)", async () => {
+    const queries: string[] = [];
+    const db: SqlDb = {
+      execute: (query) => {
+        queries.push(new PgDialect().sqlToQuery(query).sql);
+        return Promise.resolve({ rows: [] } as unknown as pg.QueryResult<never>);
+      },
+    };
+    const tables = outboxTables({ schema: "shop", tablePrefix: "app_" });
+    await markAllDelivered(db, tables, [
+      {
+        messageId: "0193a5b2-7c4d-7e8f-9a0b-000000000001",
+        group: "receiver",
+        appliedAt: "2026-01-01T00:00:00Z",
+      },
+    ]);
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toContain('FROM "shop"."app_outbox_messages" o');
+    expect(queries[0]).toContain('UPDATE "shop"."app_outbox_messages" o');
+    expect(queries[0]).not.toMatch(/[^_"]outbox_messages/);
   });
 });

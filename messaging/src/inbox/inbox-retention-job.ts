@@ -1,5 +1,5 @@
-import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../logger.js";
+import { PeriodicPass } from "../retention/periodic-pass.js";
 import type pg from "pg";
 import { purgeOldInboxRows, type InboxPurgeResult } from "./inbox-retention.js";
 import type { InboxTables } from "./inbox-tables.js";
@@ -27,18 +27,23 @@ export interface InboxRetentionJobOptions extends InboxRetentionOptions {
  * ends a pass between two batches, so shutdown waits for at most one small delete.
  */
 export class InboxRetentionJob {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | undefined;
+  private readonly job: PeriodicPass;
 
-  constructor(private readonly opts: InboxRetentionJobOptions) {}
-
-  start(): void {
-    this.running ??= this.run();
+  constructor(private readonly opts: InboxRetentionJobOptions) {
+    this.job = new PeriodicPass({
+      what: "inbox retention",
+      intervalMs: opts.intervalMs,
+      logger: opts.logger,
+      pass: () => this.runOnce(),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One purge pass (stop() ends it between two batches); exposed for tests and tools. */
@@ -47,28 +52,9 @@ export class InboxRetentionJob {
       olderThanMs: this.opts.retentionMs,
       batchSize: this.opts.batchSize,
       maxBatches: this.opts.maxBatchesPerPass ?? 100,
-      signal: this.abort.signal,
+      signal: this.job.signal,
     });
     if (result.deleted > 0 || result.lockedOut) this.opts.logger.info(result, "inbox retention pass done");
     return result;
   }
-
-  private async run(): Promise<void> {
-    const signal = this.abort.signal;
-    // Spread instances started together.
-    await pause(Math.min(this.opts.intervalMs, 5_000 + Math.random() * 5_000), signal);
-    while (!signal.aborted) {
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.opts.logger.warn({ err: error }, "inbox retention pass failed; trying again later");
-      }
-      await pause(this.opts.intervalMs, signal);
-    }
-  }
-}
-
-/** Waits `ms`, or less when the signal aborts; never rejects. */
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  await delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.js";
-import { sleep } from "./abortable-sleep.js";
+import { PeriodicPass } from "../retention/periodic-pass.js";
 import { purgeFinishedOutboxMessages } from "./retention.js";
 import type { TransactionalSqlDb } from "./sql-db.js";
 import type { OutboxTables } from "./tables.js";
@@ -21,18 +21,23 @@ export interface OutboxRetentionJobOptions {
  * the job; the advisory lock inside purgeFinishedOutboxMessages lets one do the work at a time.
  */
 export class OutboxRetentionJob {
-  private readonly abort = new AbortController();
-  private running: Promise<void> | undefined;
+  private readonly job: PeriodicPass;
 
-  constructor(private readonly opts: OutboxRetentionJobOptions) {}
-
-  start(): void {
-    this.running ??= this.run();
+  constructor(private readonly opts: OutboxRetentionJobOptions) {
+    this.job = new PeriodicPass({
+      what: "outbox retention",
+      intervalMs: opts.intervalMs,
+      logger: opts.logger,
+      pass: () => this.runOnce(),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One purge pass; exposed for tests and tools. */
@@ -42,23 +47,9 @@ export class OutboxRetentionJob {
       batchSize: this.opts.batchSize,
       // Bounded per pass so a huge backlog is worked off over several passes, not one long burst.
       maxBatches: 100,
-      signal: this.abort.signal,
+      signal: this.job.signal,
     });
     if (deleted > 0 || lockedOut) this.opts.logger.info({ deleted, lockedOut }, "outbox retention pass done");
     return deleted;
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.abort.signal;
-    // Spread instances started together.
-    await sleep(Math.min(this.opts.intervalMs, 5_000 + Math.random() * 5_000), signal);
-    while (!signal.aborted) {
-      try {
-        await this.runOnce();
-      } catch (error) {
-        this.opts.logger.warn({ err: error }, "outbox retention pass failed; trying again later");
-      }
-      await sleep(this.opts.intervalMs, signal);
-    }
   }
 }

@@ -5,12 +5,13 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureArtemisDistribution } from "../../artemis/distribution.js";
 import { ensureKafkaDistribution } from "../../kafka/distribution.js";
+import { ensureKafkaToolsJar } from "../../kafka/tools-jar.js";
 import { imageVariable, LOCAL_IMAGES } from "./images.js";
 
 const imagesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../images");
@@ -195,9 +196,18 @@ async function buildArtemis(baseContext: string): Promise<void> {
 async function buildKafka(baseContext: string): Promise<void> {
   const source = path.join(imagesDir, "kafka");
   const distribution = await ensureKafkaDistribution({ log: say });
+  const tools = await ensureKafkaToolsJar({ version: distribution.version, log: say });
   const hash = await digest(
-    ["Dockerfile", "run", "log4j2.properties"].map((f) => path.join(source, f)),
-    [baseContext, distribution.version],
+    [
+      "Dockerfile",
+      "run",
+      "log4j2.properties",
+      "tools-log4j2.properties",
+      "bin/kafka-run-tool",
+      "bin/kafka-topics.sh",
+      "bin/kafka-broker-api-versions.sh",
+    ].map((f) => path.join(source, f)),
+    [baseContext, distribution.version, path.basename(tools)],
   );
   if ((await contextOf(LOCAL_IMAGES.kafka)) === hash) {
     say(`${LOCAL_IMAGES.kafka}: present, reused`);
@@ -208,6 +218,8 @@ async function buildKafka(baseContext: string): Promise<void> {
   try {
     await cp(source, context, { recursive: true });
     await cp(distribution.libs, path.join(context, "libs"), { recursive: true });
+    await mkdir(path.join(context, "tools"));
+    await cp(tools, path.join(context, "tools", path.basename(tools)));
     await buildImage(LOCAL_IMAGES.kafka, context, hash);
   } finally {
     await rm(context, { recursive: true, force: true });

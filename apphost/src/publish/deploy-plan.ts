@@ -9,11 +9,14 @@ import path from "node:path";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js";
 import { hashArtemisPassword, renderRolesFile } from "../artemis/instance.js";
 import { brokerRoles } from "../artemis/security.js";
+import { kafkaImageEnvironment, kafkaNodeSettings } from "../kafka/node-config.js";
+import { topicConfig, type PublishedTopic } from "../kafka/topics-script.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
 import { ContainerResource, type ContainerEndpoint } from "../model/container.js";
 import { DockerfileResource } from "../model/dockerfile.js";
 import { ExecutableResource } from "../model/executable.js";
+import { KafkaResource } from "../model/kafka.js";
 import { NodeAppResource } from "../model/node-app.js";
 import { NodeServiceResource } from "../model/node-service.js";
 import { ParameterResource } from "../model/parameter.js";
@@ -28,6 +31,14 @@ export const SERVICE_PORT = 8080;
 export const POSTGRES_PORT = 5432;
 /** The official Artemis image's acceptor for every protocol (AMQP included). */
 export const ARTEMIS_PORT = 61616;
+/** The official Kafka image's broker port, and its KRaft controller's (inside the pod only). */
+export const KAFKA_PORT = 9092;
+export const KAFKA_CONTROLLER_PORT = 9093;
+/** The official Kafka image's data volume and its user (appuser). */
+export const KAFKA_DATA_DIR = "/var/lib/kafka/data";
+export const KAFKA_UID = 1000;
+/** The broker's JVM heap; its container's memory limit leaves room for page cache and threads. */
+export const KAFKA_HEAP_OPTS = "-Xmx1g -Xms256m";
 export const POSTGRES_USER = "postgres";
 export const ARTEMIS_USER = "artemis";
 /** Inside the broker container: where the published broker.properties is mounted, read on every start. */
@@ -110,6 +121,25 @@ export function brokerCheckScript(dollar: "$" | "$$"): string {
 export const ARTEMIS_USERS_FILE = "artemis-users.properties";
 const ARTEMIS_ROLES_FILE = "artemis-roles.properties";
 const ARTEMIS_LOGIN_CONFIG = "login.config";
+
+export interface KafkaPlan {
+  kind: "kafka";
+  name: string;
+  image: ImageSpec;
+  /**
+   * The id the data volume is formatted with on the first start (the image's CLUSTER_ID): derived
+   * from the app's and the resource's names, so publishing again names the same cluster.
+   */
+  clusterId: string;
+  /**
+   * The node's KAFKA_* variables without the advertised listener, which each output sets to the
+   * name clients reach the broker by (the Compose service, the Kubernetes pod's DNS name).
+   */
+  environment: Array<{ name: string; value: string }>;
+  /** Created by a one-shot step once the broker answers (kafka/topics-script.ts). */
+  topics: PublishedTopic[];
+  dependsOn: string[];
+}
 
 export interface ServicePlan {
   kind: "service";
@@ -204,7 +234,7 @@ export interface Connection {
   port: number;
 }
 
-export type ResourcePlan = PostgresPlan | ArtemisPlan | ServicePlan | ContainerPlan;
+export type ResourcePlan = PostgresPlan | ArtemisPlan | KafkaPlan | ServicePlan | ContainerPlan;
 
 export interface DeployPlan {
   app: string;
@@ -342,6 +372,8 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions): Deplo
         ],
         dependsOn: dependsOn(resource),
       });
+    } else if (resource instanceof KafkaResource) {
+      resources.push(kafkaPlan(model, resource, dependsOn(resource), options));
     } else if (resource instanceof NodeAppResource) {
       if (resource.serviceDefaults)
         secrets.push({
@@ -368,6 +400,42 @@ export function deployPlan(model: AppBuilder, options: DeployPlanOptions): Deplo
     }
   }
   return { app: model.name, resources, secrets, excluded, notes };
+}
+
+function kafkaPlan(
+  model: AppBuilder,
+  kafka: KafkaResource,
+  dependsOn: string[],
+  options: DeployPlanOptions,
+): KafkaPlan {
+  const topics: PublishedTopic[] = kafka.topics();
+  // Checked now: a setting that cannot be published fails the publish, not the deployment.
+  for (const topic of topics) topicConfig(kafka.name, topic);
+  const settings = kafkaNodeSettings(
+    {
+      listenHost: "0.0.0.0",
+      brokerPort: KAFKA_PORT,
+      controllerPort: KAFKA_CONTROLLER_PORT,
+      advertisedHost: kafka.name,
+      advertisedPort: KAFKA_PORT,
+    },
+    KAFKA_DATA_DIR,
+  );
+  settings.delete("advertised.listeners");
+  const clusterId = createHash("sha256")
+    .update(`outbox-apphost\0${model.name}\0${kafka.name}`)
+    .digest()
+    .subarray(0, 16)
+    .toString("base64url");
+  return {
+    kind: "kafka",
+    name: kafka.name,
+    image: imageSpec(imageVariable("kafka"), kafka.image ?? OFFICIAL_IMAGES.kafka, options.digests),
+    clusterId,
+    environment: Object.entries(kafkaImageEnvironment(settings)).map(([name, value]) => ({ name, value })),
+    topics,
+    dependsOn,
+  };
 }
 
 type SetVariable = (name: string, value: Template | string) => void;
@@ -428,6 +496,15 @@ function addReferences(
       const secret = brokerClientSecretName(target.name, client);
       const uri: Template = [`amqp://${client}:`, { secret }, `@${target.name}:${ARTEMIS_PORT}`];
       addReference(env.set, reference.connectionName, uri, target.name, ARTEMIS_PORT, client, secret, {});
+    } else if (target instanceof KafkaResource) {
+      // The bootstrap servers, as the runtime injects them (no credentials: a plaintext listener
+      // inside the deployment's network, which the NetworkPolicies close to everyone else).
+      const bootstrap = `${target.name}:${KAFKA_PORT}`;
+      const info = { uri: bootstrap, host: target.name, port: KAFKA_PORT, username: "", password: "" };
+      for (const [name, value] of Object.entries(
+        referenceEnvironment(reference.connectionName, info, client),
+      ))
+        env.set(name, value);
     } else if (target instanceof NodeAppResource) {
       if (target.httpEndpoint)
         env.set(`services__${target.name}__http__0`, `http://${target.name}:${SERVICE_PORT}`);
@@ -617,6 +694,7 @@ function endpointsOf(resource: Resource): Connection[] {
     return [{ resource: resource.server.name, port: POSTGRES_PORT }];
   if (resource instanceof PostgresServerResource) return [{ resource: resource.name, port: POSTGRES_PORT }];
   if (resource instanceof ArtemisResource) return [{ resource: resource.name, port: ARTEMIS_PORT }];
+  if (resource instanceof KafkaResource) return [{ resource: resource.name, port: KAFKA_PORT }];
   if (resource instanceof NodeAppResource && resource.httpEndpoint)
     return [{ resource: resource.name, port: SERVICE_PORT }];
   if (resource instanceof ContainerResource)

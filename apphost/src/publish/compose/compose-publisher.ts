@@ -18,16 +18,22 @@ import {
   ARTEMIS_USERS_FILE,
   brokerCheckScript,
   brokerUsersFile,
+  KAFKA_DATA_DIR,
+  KAFKA_HEAP_OPTS,
+  KAFKA_PORT,
   POSTGRES_USER,
   renderTemplate,
   type ArtemisPlan,
   type ContainerPlan,
   type DeployPlan,
+  type KafkaPlan,
   type PostgresPlan,
   type ResourcePlan,
   type ServicePlan,
 } from "../deploy-plan.js";
+import { kafkaHealthScript } from "../kafka-health.js";
 import { envPrefix } from "../../model/resource.js";
+import { topicsScript } from "../../kafka/topics-script.js";
 import {
   NODE_APP_BASE,
   NODE_APP_BASE_VARIABLE,
@@ -61,6 +67,10 @@ export const COMPOSE_LIMITS = {
   postgres: { mem_limit: "1g", pids_limit: 512 },
   // The JVM's heap is capped at ARTEMIS_HEAP (1g); threads count as pids.
   artemis: { mem_limit: "2g", pids_limit: 1024 },
+  // The JVM's heap is capped at 1g (KAFKA_HEAP_OPTS); the rest is for the page cache and threads.
+  kafka: { mem_limit: "2g", pids_limit: 1024 },
+  // One short-lived JVM at a time (kafka-topics.sh, 128m heap).
+  "kafka-topics": { mem_limit: "384m", pids_limit: 256 },
   service: { mem_limit: "512m", pids_limit: 256 },
   migrate: { mem_limit: "256m", pids_limit: 128 },
 } as const;
@@ -110,6 +120,10 @@ export function renderCompose(
         `artemis/${resource.name}/${ARTEMIS_USERS_FILE}`,
         brokerUsersFile(resource, (name) => secretValue(secretValues, name)),
       );
+    } else if (resource.kind === "kafka") {
+      volumes[`${resource.name}-data`] = {};
+      services[resource.name] = kafkaService(resource);
+      services[kafkaTopicsServiceName(resource)] = kafkaTopicsService(resource);
     } else if (resource.kind === "container") {
       for (const volume of resource.volumes) volumes[containerVolumeName(resource, volume.name)] = {};
       services[resource.name] = containerService(resource, byName, layout);
@@ -188,10 +202,16 @@ function dependsOn(
 ): Record<string, { condition: string }> | undefined {
   if (resource.dependsOn.length === 0) return undefined;
   return Object.fromEntries(
-    resource.dependsOn.map((d) => {
+    resource.dependsOn.flatMap((d) => {
       const dependency = byName?.get(d);
       const healthy = dependency === undefined || hasHealthcheck(dependency);
-      return [d, { condition: healthy ? "service_healthy" : "service_started" }];
+      const wait: Array<[string, { condition: string }]> = [
+        [d, { condition: healthy ? "service_healthy" : "service_started" }],
+      ];
+      // Kafka's dependents also wait for its topics: a consumer of a missing topic fails to start.
+      if (dependency?.kind === "kafka")
+        wait.push([kafkaTopicsServiceName(dependency), { condition: "service_completed_successfully" }]);
+      return wait;
     }),
   );
 }
@@ -279,6 +299,63 @@ function artemisService(broker: ArtemisPlan): Record<string, unknown> {
     },
     depends_on: dependsOn(broker),
   });
+}
+
+export function kafkaTopicsServiceName(kafka: KafkaPlan): string {
+  return `${kafka.name}-topics`;
+}
+
+function kafkaService(kafka: KafkaPlan): Record<string, unknown> {
+  return strip({
+    image: `\${${kafka.image.variable}:-${kafka.image.image}}`,
+    restart: "unless-stopped",
+    // The image's own user (appuser, uid 1000) and hardening, but a writable root filesystem: the
+    // image writes its server.properties from the KAFKA_* variables into /opt/kafka/config at every
+    // start, beside the distribution's own files there (a tmpfs would hide those).
+    cap_drop: ["ALL"],
+    security_opt: ["no-new-privileges:true"],
+    ...COMPOSE_LIMITS.kafka,
+    environment: {
+      ...Object.fromEntries(kafka.environment.map((e) => [e.name, e.value])),
+      // Clients in the project reach the broker by its service name.
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${kafka.name}:${KAFKA_PORT}`,
+      CLUSTER_ID: kafka.clusterId,
+      KAFKA_HEAP_OPTS,
+    },
+    volumes: [`${kafka.name}-data:${KAFKA_DATA_DIR}`],
+    healthcheck: {
+      // The broker answers a request (API versions, through its advertised listener): readiness,
+      // not just an open port. A JVM starts for each check: not too often.
+      test: ["CMD-SHELL", kafkaHealthScript()],
+      interval: "15s",
+      timeout: "60s",
+      retries: 10,
+      start_period: "120s",
+    },
+    depends_on: dependsOn(kafka),
+    // A clean shutdown (SIGTERM) spares the next start a log recovery.
+    stop_grace_period: "30s",
+  });
+}
+
+/** Creates the model's topics once the broker is healthy, with the image's own tools, and exits. */
+function kafkaTopicsService(kafka: KafkaPlan): Record<string, unknown> {
+  const script = topicsScript({
+    broker: kafka.name,
+    bootstrap: `${kafka.name}:${KAFKA_PORT}`,
+    topics: kafka.topics,
+    attempts: 30,
+  });
+  return {
+    image: `\${${kafka.image.variable}:-${kafka.image.image}}`,
+    // One-shot, with Compose's default restart policy ("no"): dependents wait for it to exit 0
+    // (service_completed_successfully).
+    ...hardening("kafka-topics"),
+    entrypoint: ["/bin/sh", "-c"],
+    // "$$": Compose would interpolate a single "$".
+    command: [script.replaceAll("$", () => "$$")],
+    depends_on: { [kafka.name]: { condition: "service_healthy" } },
+  };
 }
 
 function composeEnvironment(environment: ServicePlan["environment"]): Record<string, string> {

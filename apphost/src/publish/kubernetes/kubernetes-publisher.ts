@@ -12,6 +12,9 @@
 //     answer), and a Service for its endpoints;
 //   - executables are not published (a comment in kustomization.yaml says so);
 //   - PostgreSQL and Artemis: StatefulSets with PersistentVolumeClaims and a Service each;
+//   - Kafka: a one-node KRaft StatefulSet (broker and controller) with a PersistentVolumeClaim, a
+//     headless Service that names the pod (its advertised listener) and a Service for clients,
+//     probes that ask the broker itself, and a Job that creates the model's topics once it answers;
 //   - every pod passes the Pod Security "restricted" profile (non-root numeric user, seccomp
 //     RuntimeDefault, no privilege escalation, every capability dropped) with a read-only root
 //     filesystem and no service account token;
@@ -32,6 +35,11 @@ import {
   ARTEMIS_USERS_FILE,
   brokerCheckScript,
   brokerUsersFile,
+  KAFKA_CONTROLLER_PORT,
+  KAFKA_DATA_DIR,
+  KAFKA_HEAP_OPTS,
+  KAFKA_PORT,
+  KAFKA_UID,
   POSTGRES_PORT,
   POSTGRES_USER,
   renderTemplate,
@@ -39,6 +47,7 @@ import {
   type ArtemisPlan,
   type ContainerPlan,
   type DeployPlan,
+  type KafkaPlan,
   type PostgresPlan,
   type ResourcePlan,
   type ServicePlan,
@@ -50,7 +59,9 @@ import {
   NODE_APP_DOCKERFILE,
   NODE_APP_DOCKERFILE_TEXT,
 } from "../node-app-image.js";
-import { networkPolicies } from "./network-policies.js";
+import { kafkaHealthScript } from "../kafka-health.js";
+import { topicsScript } from "../../kafka/topics-script.js";
+import { kafkaHeadlessServiceName, kafkaTopicsJobName, networkPolicies } from "./network-policies.js";
 
 export const SECRETS_FILE = "secrets.env";
 export const KUSTOMIZATION_FILE = "kustomization.yaml";
@@ -102,6 +113,7 @@ export function renderKubernetes(
     let manifests: Manifest[];
     if (resource.kind === "postgres") manifests = postgres(plan, resource, secretName);
     else if (resource.kind === "artemis") manifests = artemis(plan, resource, secretName);
+    else if (resource.kind === "kafka") manifests = kafka(plan, resource);
     else if (resource.kind === "container") manifests = container(plan, resource, secretName);
     else manifests = service(plan, resource, secretName, byName);
     files.set(
@@ -373,6 +385,115 @@ function secretEnvAs(name: string, secretName: string, key: string): Manifest {
 }
 
 /**
+ * One KRaft node. The pod advertises its own DNS name under the headless Service, which publishes
+ * it before the pod is ready: the readiness probe's request goes through that name, and clients
+ * that bootstrap through the client Service are sent there too. The data lives in a subdirectory
+ * of the claim (a volume's root may hold lost+found, which Kafka would take for a partition).
+ */
+function kafka(plan: DeployPlan, broker: KafkaPlan): Manifest[] {
+  const headless = kafkaHeadlessServiceName(broker);
+  const check = { exec: { command: ["/bin/sh", "-c", kafkaHealthScript()] } };
+  const tcp = { tcpSocket: { port: "kafka" } };
+  const pod: Manifest = {
+    ...podSecurity(KAFKA_UID, { fsGroupChangePolicy: "OnRootMismatch" }),
+    // SIGTERM: the broker closes its logs cleanly, sparing the next start a recovery.
+    terminationGracePeriodSeconds: 60,
+    containers: [
+      {
+        name: "kafka",
+        image: broker.image.image,
+        env: [
+          { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+          ...broker.environment.map((e) =>
+            e.name === "KAFKA_LOG_DIRS" ? { name: e.name, value: `${KAFKA_DATA_DIR}/kraft` } : e,
+          ),
+          { name: "KAFKA_ADVERTISED_LISTENERS", value: `PLAINTEXT://$(POD_NAME).${headless}:${KAFKA_PORT}` },
+          { name: "CLUSTER_ID", value: broker.clusterId },
+          { name: "KAFKA_HEAP_OPTS", value: KAFKA_HEAP_OPTS },
+        ],
+        ports: [
+          { name: "kafka", containerPort: KAFKA_PORT },
+          { name: "controller", containerPort: KAFKA_CONTROLLER_PORT },
+        ],
+        volumeMounts: [
+          { name: "data", mountPath: KAFKA_DATA_DIR },
+          { name: "tmp", mountPath: "/tmp" },
+        ],
+        startupProbe: { ...tcp, periodSeconds: 5, failureThreshold: 60 },
+        // Ready = the broker answers a request through its advertised name, not merely an open port.
+        readinessProbe: { ...check, periodSeconds: 20, timeoutSeconds: 60, failureThreshold: 3 },
+        livenessProbe: { ...tcp, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+        // The heap is capped at 1g (KAFKA_HEAP_OPTS), below the limit; the rest is page cache.
+        resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+        // The image writes its server.properties into /opt/kafka/config at every start, beside the
+        // distribution's own files there: its root filesystem stays writable.
+        securityContext: { ...CONTAINER_SECURITY, readOnlyRootFilesystem: false },
+      },
+    ],
+    volumes: [{ name: "tmp", emptyDir: {} }],
+  };
+  const statefulset = statefulSet(plan, broker.name, pod, "10Gi");
+  (statefulset.spec as Manifest).serviceName = headless;
+  const script = topicsScript({
+    broker: broker.name,
+    bootstrap: `${broker.name}:${KAFKA_PORT}`,
+    topics: broker.topics,
+    // About five minutes: the broker's first start with a fresh claim included.
+    attempts: 150,
+  });
+  const jobName = kafkaTopicsJobName(broker);
+  return [
+    statefulset,
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: headless, labels: labels(plan, broker.name) },
+      spec: {
+        clusterIP: "None",
+        // The pod's name resolves before it is ready: its own readiness check needs it.
+        publishNotReadyAddresses: true,
+        selector: selector(broker.name),
+        ports: [{ name: "kafka", port: KAFKA_PORT, targetPort: "kafka", protocol: "TCP" }],
+      },
+    },
+    clusterService(plan, broker.name, KAFKA_PORT, "kafka"),
+    {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: jobName, labels: labels(plan, jobName) },
+      spec: {
+        backoffLimit: 6,
+        // Kept a day for its logs, then removed (applying the output again recreates it: the
+        // script leaves existing topics alone).
+        ttlSecondsAfterFinished: 86_400,
+        template: {
+          metadata: { labels: labels(plan, jobName) },
+          spec: {
+            ...podSecurity(KAFKA_UID),
+            restartPolicy: "OnFailure",
+            containers: [
+              {
+                name: "topics",
+                image: broker.image.image,
+                // "$$": Kubernetes would expand "$(…)" in a command itself.
+                command: ["/bin/sh", "-c", script.replaceAll("$", () => "$$")],
+                resources: {
+                  requests: { cpu: "100m", memory: "192Mi" },
+                  limits: { cpu: "1", memory: "384Mi" },
+                },
+                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                securityContext: CONTAINER_SECURITY,
+              },
+            ],
+            volumes: [{ name: "tmp", emptyDir: {} }],
+          },
+        },
+      },
+    },
+  ];
+}
+
+/**
  * Host and port (and HTTP path, where the model names one) a dependency answers on once it is
  * ready; undefined for one that listens on nothing (there is nothing to wait for).
  */
@@ -382,6 +503,8 @@ function readinessTarget(
   const host = dependency.name;
   if (dependency.kind === "postgres") return { host, port: POSTGRES_PORT };
   if (dependency.kind === "artemis") return { host, port: ARTEMIS_PORT };
+  // The client Service routes only to a ready broker (its readiness probe asks the broker).
+  if (dependency.kind === "kafka") return { host, port: KAFKA_PORT };
   if (dependency.kind === "container") {
     const health = dependency.health;
     if (health.kind === "http") return { host, port: health.port, path: health.path };

@@ -7,13 +7,32 @@
 //   - every pod may ask the cluster DNS (kube-system) for names;
 //   - a service with OTEL_EXPORTER_OTLP_ENDPOINT may reach that port (the collector is outside the
 //     model, so anywhere).
+//   - a Kafka pod reaches itself (its readiness check goes through its advertised name) and its
+//     topics Job reaches it.
 // The default deny selects the app's own pods (app.kubernetes.io/part-of), not the whole
 // namespace, so applying the output never cuts off other workloads sharing the namespace.
 
-import { type Connection, type ContainerPlan, type DeployPlan, type ServicePlan } from "../deploy-plan.js";
+import {
+  KAFKA_PORT,
+  type Connection,
+  type ContainerPlan,
+  type DeployPlan,
+  type KafkaPlan,
+  type ServicePlan,
+} from "../deploy-plan.js";
 
 type Manifest = Record<string, unknown>;
 type Labels = (plan: DeployPlan, name: string) => Record<string, string>;
+
+/** The headless Service that names a Kafka pod (the StatefulSet's serviceName). */
+export function kafkaHeadlessServiceName(kafka: KafkaPlan): string {
+  return `${kafka.name}-headless`;
+}
+
+/** The Job that creates a Kafka resource's topics (its pods carry this name as their label). */
+export function kafkaTopicsJobName(kafka: KafkaPlan): string {
+  return `${kafka.name}-topics`;
+}
 
 /** Where the cluster DNS runs: CoreDNS keeps kube-dns's label in kubeadm, kind, EKS, GKE and AKS. */
 const DNS_PEER = {
@@ -79,6 +98,20 @@ export function networkPolicies(plan: DeployPlan, labels: Labels): Manifest[] {
     }
     const egress: Manifest[] = [];
     for (const port of open) ingress.push({ ports: [{ protocol: "TCP", port }] });
+    if (resource.kind === "kafka") {
+      const kafkaPort = [{ protocol: "TCP", port: KAFKA_PORT }];
+      const job = kafkaTopicsJobName(resource);
+      ingress.push({ from: [pods(resource.name), pods(job)], ports: kafkaPort });
+      egress.push({ to: [pods(resource.name)], ports: kafkaPort });
+      manifests.push(
+        policy(`${job}-traffic`, {
+          podSelector: pods(job).podSelector,
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [],
+          egress: [{ to: [pods(resource.name)], ports: kafkaPort }],
+        }),
+      );
+    }
     if (resource.kind === "service" || resource.kind === "container") {
       for (const connection of groupByResource(resource.connects))
         egress.push({

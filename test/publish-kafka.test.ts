@@ -27,15 +27,15 @@ const suffix = randomUUID().slice(0, 8);
 const project = `publish-kafka-${suffix}`;
 
 /**
- * The declared topics: one events topic and the topics of a consumer group (retry tiers, dead
- * letters, compacted marks), with settings. Declared through `topics()`, the agreed shape the
- * model's per-group `withTopic` fills (kafka/topics-script.ts PublishedTopic).
+ * The topics of a consumer group as the model's `withTopic(…, { groups })` declares them (retry
+ * tiers, dead letters kept forever, compacted marks), given through `topics()`, which is all
+ * publish reads (the per-group declaration is another branch's).
  */
 const GROUP_TOPICS: PublishedTopic[] = [
   { name: "orders.billing.retry-1", partitions: 3 },
   { name: "orders.billing.retry-2", partitions: 3 },
   { name: "orders.billing.dlt", partitions: 1, retentionMs: -1 },
-  { name: "orders.billing.dlt-marks", partitions: 1, config: { "cleanup.policy": "compact" } },
+  { name: "orders.billing.dlt-marks", partitions: 1, cleanupPolicy: "compact" },
 ];
 
 let root: string;

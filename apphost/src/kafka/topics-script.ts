@@ -8,9 +8,14 @@ import type { KafkaTopicSpec } from "./topics.js";
 /** Where the official `apache/kafka` image (and the look-alike) keeps Kafka's command-line tools. */
 export const KAFKA_BIN = "/opt/kafka/bin";
 
-/** A topic as published: the model's spec, with the per-topic settings a declaration may carry. */
+/**
+ * A topic as published: the model's spec, with the settings a declaration may carry besides its
+ * retention (a group's compacted marks topic has `cleanupPolicy: "compact"`).
+ */
 export type PublishedTopic = KafkaTopicSpec & {
-  /** Topic settings (`cleanup.policy`, `retention.ms`, …) as `kafka-topics.sh --config` takes them. */
+  /** `cleanup.policy`; the broker's default (`delete`) when absent. */
+  readonly cleanupPolicy?: "delete" | "compact";
+  /** Any other topic settings, as `kafka-topics.sh --config` takes them (they win over the above). */
   readonly config?: Readonly<Record<string, string>>;
 };
 
@@ -19,10 +24,14 @@ export type PublishedTopic = KafkaTopicSpec & {
 const CONFIG_KEY = /^[a-z][a-z0-9]*(\.[a-z0-9]+)*$/;
 const CONFIG_VALUE = /^[A-Za-z0-9._,:+-]{1,200}$/;
 
-/** The `--config` pairs of a topic: its `retentionMs` as `retention.ms`, then its own settings. */
+/**
+ * The `--config` pairs of a topic: `retentionMs` as `retention.ms`, `cleanupPolicy` as
+ * `cleanup.policy`, then its other settings.
+ */
 export function topicConfig(broker: string, topic: PublishedTopic): Array<[string, string]> {
   const config = new Map<string, string>();
   if (topic.retentionMs !== undefined) config.set("retention.ms", String(topic.retentionMs));
+  if (topic.cleanupPolicy !== undefined) config.set("cleanup.policy", topic.cleanupPolicy);
   for (const [key, value] of Object.entries(topic.config ?? {})) {
     if (!CONFIG_KEY.test(key))
       throw new Error(`Topic "${topic.name}" on "${broker}": invalid setting name "${key}"`);

@@ -60,11 +60,15 @@ interface K8sManifest {
   };
 }
 
-/** The agreed shape of a group's topics (retry tiers, dead letters, compacted marks), via topics(). */
+/**
+ * A consumer group's topics as the model's `withTopic(…, { groups })` declares them (retry tiers,
+ * dead letters kept forever, compacted marks), given through topics() here: the per-group
+ * declaration is another branch's, and publish reads only topics().
+ */
 const GROUP_TOPICS: PublishedTopic[] = [
   { name: "orders.billing.retry-1", partitions: 3 },
   { name: "orders.billing.dlt", partitions: 1, retentionMs: -1 },
-  { name: "orders.billing.dlt-marks", partitions: 1, config: { "cleanup.policy": "compact" } },
+  { name: "orders.billing.dlt-marks", partitions: 1, cleanupPolicy: "compact" },
 ];
 
 function model(configure: (kafka: KafkaResource) => void = () => undefined) {
@@ -136,6 +140,24 @@ describe("deploy plan: Kafka", () => {
     });
     expect(svc.connects).toContainEqual({ resource: "events", port: 9092 });
     expect(svc.dependsOn).toEqual(["events"]);
+  });
+
+  it("passes any other per-topic settings through to kafka-topics.sh", () => {
+    const app = model((kafka) => {
+      const declared = kafka.topics();
+      const tuned: PublishedTopic = {
+        name: "tuned",
+        partitions: 2,
+        cleanupPolicy: "compact",
+        config: { "min.compaction.lag.ms": "60000", "cleanup.policy": "compact,delete" },
+      };
+      kafka.topics = () => [...declared, tuned];
+    });
+    const script = compose(app).services["events-topics"]?.command?.[0] ?? "";
+    // Explicit settings win over the declaration's shorthands; each key is given once.
+    expect(script).toContain(
+      "--topic tuned --partitions 2 --replication-factor 1 --config cleanup.policy=compact,delete --config min.compaction.lag.ms=60000\n",
+    );
   });
 
   it("refuses a topic setting it cannot publish, naming the topic", () => {

@@ -42,6 +42,8 @@ let root: string;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let up = false;
+/** Topic ids as first created, to tell a kept topic from one created again. */
+let firstIds = new Map<string, string>();
 
 async function compose(...args: string[]): Promise<string> {
   const { stdout } = await run("docker-compose", args, {
@@ -78,6 +80,33 @@ async function containers(): Promise<Map<string, string>> {
 
 async function inspect(id: string, format: string): Promise<string> {
   return docker("inspect", "--format", format, id);
+}
+
+/**
+ * Every topic as the image's own tool describes it, asked from the client's container through the
+ * bootstrap address services get: `Topic: <name>\tTopicId: …\tPartitionCount: n\t…\tConfigs: k=v,…`.
+ */
+async function describeTopics(): Promise<Map<string, { id: string; partitions: number; configs: string }>> {
+  const client = (await containers()).get("client");
+  if (!client) throw new Error("no client container");
+  const described = await docker(
+    "exec",
+    "-e",
+    "KAFKA_HEAP_OPTS=-Xmx128m",
+    client,
+    "/opt/kafka/bin/kafka-topics.sh",
+    "--bootstrap-server",
+    "events:9092",
+    "--describe",
+    "--exclude-internal",
+  );
+  const summaries = new Map<string, { id: string; partitions: number; configs: string }>();
+  for (const line of described.split("\n")) {
+    const match = /^Topic: (\S+)\s+TopicId: (\S+)\s+PartitionCount: (\d+).*Configs: ?(.*)$/.exec(line);
+    if (match?.[1] && match[2])
+      summaries.set(match[1], { id: match[2], partitions: Number(match[3]), configs: match[4] ?? "" });
+  }
+  return summaries;
 }
 
 function kafkaModel(): { app: ReturnType<typeof createApp>; kafka: KafkaResource } {
@@ -159,25 +188,8 @@ describe("the published Compose project with Kafka", () => {
   });
 
   it("holds every declared topic with its partitions and settings, read from another container", async () => {
-    const client = (await containers()).get("client");
-    if (!client) throw new Error("no client container");
-    const described = await docker(
-      "exec",
-      "-e",
-      "KAFKA_HEAP_OPTS=-Xmx128m",
-      client,
-      "/opt/kafka/bin/kafka-topics.sh",
-      "--bootstrap-server",
-      "events:9092",
-      "--describe",
-      "--exclude-internal",
-    );
-    // One summary line per topic: "Topic: <name>\tTopicId: …\tPartitionCount: n\t…\tConfigs: k=v,…".
-    const summaries = new Map<string, { partitions: number; configs: string }>();
-    for (const line of described.split("\n")) {
-      const match = /^Topic: (\S+)\s+TopicId: \S+\s+PartitionCount: (\d+).*Configs: ?(.*)$/.exec(line);
-      if (match?.[1]) summaries.set(match[1], { partitions: Number(match[2]), configs: match[3] ?? "" });
-    }
+    const summaries = await describeTopics();
+    firstIds = new Map([...summaries].map(([name, topic]) => [name, topic.id]));
     expect([...summaries.keys()].sort()).toEqual(["orders", ...GROUP_TOPICS.map((t) => t.name)].sort());
     expect(summaries.get("orders")?.partitions).toBe(3);
     expect(summaries.get("orders")?.configs).toContain("retention.ms=86400000");
@@ -221,6 +233,10 @@ describe("the published Compose project with Kafka", () => {
       },
       300_000,
     );
+    // The precondition: the ids of the first creation were read.
+    expect(firstIds.size).toBe(1 + GROUP_TOPICS.length);
+    const again = await describeTopics();
+    expect(new Map([...again].map(([name, topic]) => [name, topic.id]))).toEqual(firstIds);
   });
 });
 

@@ -206,6 +206,13 @@ describe("Compose publisher: Kafka", () => {
     );
   });
 
+  it("lists the Kafka image variable in .env and plans no secret for the broker", () => {
+    const plan = deployPlan(model(), { serviceTag: "t1" });
+    const env = renderCompose(plan, secretsOf(plan)).get(".env") ?? "";
+    expect(env).toContain("# APPHOST_IMAGE_KAFKA=apache/kafka:4.4.0   (no digest known: pinned by tag only)");
+    expect(env).not.toMatch(/SECRET_EVENTS/);
+  });
+
   it("takes the model's withImage unless APPHOST_IMAGE_KAFKA is set at deploy time", () => {
     const { services } = compose(model((kafka) => kafka.withImage("registry.example/kafka", "4.4.0")));
     expect(services.events?.image).toBe("${APPHOST_IMAGE_KAFKA:-registry.example/kafka:4.4.0}");

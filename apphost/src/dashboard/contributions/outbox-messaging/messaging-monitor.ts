@@ -29,7 +29,10 @@ export interface BlockedSample {
 
 export interface DeadLetterSample {
   time: number;
+  /** Where the transport keeps them: an Artemis dead-letter queue, a Kafka dead-letter topic. */
   queue: string;
+  /** The consumer group (absent for a service with a single dead-letter source). */
+  group?: string;
   count: number;
 }
 
@@ -166,7 +169,8 @@ export class MessagingMonitor {
     for (const result of dead) {
       if (result.ok && isRecord(result.body) && typeof result.body.count === "number") {
         const queue = typeof result.body.queue === "string" ? result.body.queue : "DLQ";
-        this.push(entry, "deadLetters", { time, queue, count: result.body.count });
+        const group = typeof result.body.group === "string" ? { group: result.body.group } : {};
+        this.push(entry, "deadLetters", { time, queue, ...group, count: result.body.count });
       } else if (result.status !== 404 && entry.deadLetters) entry.error = `dead letters: ${result.detail}`;
     }
     if (entry.outbox || entry.deadLetters || entry.error) this.services.set(resource, entry);

@@ -11,6 +11,13 @@ const ROLES = {
   "dead-letter-marks": "marks",
 };
 const num = (n) => h("td", { class: "num" }, n === null || n === undefined ? "–" : String(n));
+/** A header row; the columns named in `numeric` are right-aligned like their figures. */
+const headers = (names, numeric) =>
+  h(
+    "tr",
+    {},
+    names.map((c) => h("th", { class: numeric.includes(c) ? "num" : undefined }, c)),
+  );
 
 /** The latest count of every dead-letter source the services report, with the service that replays it. */
 function latestDeadLetters(services) {
@@ -68,10 +75,9 @@ function kafkaCard(broker, deadLetters, replay) {
     h(
       "table",
       { "data-testid": "kafka-topics" },
-      h(
-        "tr",
-        {},
-        ["topic", "role", "partition", "start offset", "end offset", "records"].map((c) => h("th", {}, c)),
+      headers(
+        ["topic", "role", "partition", "start offset", "end offset", "records"],
+        ["partition", "start offset", "end offset", "records"],
       ),
       broker.topics.flatMap((t) =>
         t.partitions.map((p, i) =>
@@ -105,10 +111,9 @@ function kafkaCard(broker, deadLetters, replay) {
         : h(
             "table",
             { "data-group-table": g.groupId },
-            h(
-              "tr",
-              {},
-              ["topic", "partition", "committed offset", "end offset", "lag"].map((c) => h("th", {}, c)),
+            headers(
+              ["topic", "partition", "committed offset", "end offset", "lag"],
+              ["partition", "committed offset", "end offset", "lag"],
             ),
             g.topics.flatMap((t) => [
               ...t.partitions.map((p) =>
@@ -138,10 +143,9 @@ function kafkaCard(broker, deadLetters, replay) {
       h(
         "table",
         { "data-testid": "kafka-dead-letter-topics" },
-        h(
-          "tr",
-          {},
-          ["topic", "source", "group", "records", "dead letters (service)", ""].map((c) => h("th", {}, c)),
+        headers(
+          ["topic", "source", "group", "records", "dead letters (service)", ""],
+          ["records", "dead letters (service)"],
         ),
         broker.deadLetterTopics.map((d) => {
           const replayer = replayerOf(d, deadLetters);
@@ -231,7 +235,7 @@ function blockedAggregates(blocked) {
 
 export default async function messagingView(view) {
   const holder = h("div", { class: "cards", "data-testid": "messaging" });
-  const status = h("p", { class: "muted" });
+  const status = h("p", { class: "muted", "data-testid": "messaging-status" });
   view.replaceChildren(h("h1", {}, "Messaging"), status, holder);
   const replay = (resource, action, label, group) =>
     h(

@@ -182,10 +182,11 @@ export async function readKafkaOffsets(
       );
       const groupIds = (await admin.listGroups()).groups.map((g) => g.groupId).sort();
       if (groupIds.length === 0) return { topics, groups: [] };
-      const described = new Map((await admin.describeGroups(groupIds)).groups.map((g) => [g.groupId, g]));
       const groups = await Promise.all(
         groupIds.map(async (groupId): Promise<GroupOffsets> => {
-          const description = described.get(groupId);
+          // One group at a time: kafkajs fails a whole DescribeGroups answer for one group's error
+          // (one the broker cannot describe so, e.g. of another group protocol); its offsets still count.
+          const description = (await admin.describeGroups([groupId]).catch(() => undefined))?.groups[0];
           // Asked for every topic: an empty list would be sent as "no topics", and a topic the
           // group committed to in only some partitions still lists all of them (-1 for the rest).
           const fetched = names.length === 0 ? [] : await admin.fetchOffsets({ groupId, topics: names });

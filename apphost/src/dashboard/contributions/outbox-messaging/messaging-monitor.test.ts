@@ -143,3 +143,21 @@ describe("MessagingMonitor, dead letters per consumer group", () => {
     abort.abort();
   });
 });
+
+describe("MessagingMonitor, the sender's dead-lettered receipts", () => {
+  it("keeps their count as a dead-letter series of its own, marked as receipts", async () => {
+    const url = await serve({
+      "/api/outbox/stats": stats,
+      "/api/outbox/receipt-dead-letters/count": { queue: "delivery-receipts.sender.dlt", count: 4 },
+    });
+    const abort = new AbortController();
+    const monitor = new MessagingMonitor({ resources: () => [senderAt(url)], signal: abort.signal });
+    await monitor.sampleNow();
+    const [sender] = monitor.snapshot();
+    expect(
+      sender?.deadLetters?.map(({ queue, group, receipts, count }) => ({ queue, group, receipts, count })),
+    ).toEqual([{ queue: "delivery-receipts.sender.dlt", group: undefined, receipts: true, count: 4 }]);
+    expect(sender?.error).toBeUndefined();
+    abort.abort();
+  });
+});

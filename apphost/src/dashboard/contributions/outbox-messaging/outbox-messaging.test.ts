@@ -170,7 +170,7 @@ describe("the outbox messaging contribution", () => {
     expect((await post(dashboard.browserUrl)).status).toBe(200);
   });
 
-  it("replays one consumer group's dead letters through the service's ?group=, refusing odd names", async () => {
+  it("replays one consumer group's dead letters through the service's ?group= (refusing odd names), and the sender's receipts", async () => {
     const dashboard = await dashboardFor(
       () => [resource("receiver")],
       [outboxMessaging({ services: [{ name: "receiver" }] })],
@@ -188,6 +188,9 @@ describe("the outbox messaging contribution", () => {
     // The outbox's dead rows have no groups.
     expect((await post("?group=audit", "outbox-dead")).status).toBe(400);
     expect(replays()).toHaveLength(1);
+    // The sender's dead-lettered receipts: its own replay route.
+    expect((await post("", "receipt-dead-letters")).status).toBe(200);
+    expect(replays().at(-1)).toBe(`POST /api/outbox/receipt-dead-letters/replay Bearer ${TOKEN}`);
   });
 
   it("answers GET /api/messaging/kafka with every Kafka resource of the model", async () => {

@@ -39,6 +39,18 @@ function replayerOf(topic, deadLetters) {
   return byGroup.length === 1 ? byGroup[0] : undefined;
 }
 
+/**
+ * The button that replays one dead-letter source through its service's API: a group's own
+ * (`?group=`, whatever the transport keeps them in), the sender's receipts, or a service's only one.
+ */
+function replayButton(source, replay) {
+  if (source.receipts)
+    return replay(source.resource, "receipt-dead-letters", "Replay dead-lettered receipts");
+  if (source.group)
+    return replay(source.resource, "dead-letters", `Replay ${source.group}'s dead letters`, source.group);
+  return replay(source.resource, "dead-letters", "Replay dead letters");
+}
+
 /** One Kafka broker of the model: topics with their partitions' offsets, groups with lag, dead-letter topics. */
 function kafkaCard(broker, deadLetters, replay) {
   const card = h(
@@ -161,12 +173,7 @@ function kafkaCard(broker, deadLetters, replay) {
               "td",
               {},
               replayer
-                ? replay(
-                    replayer.resource,
-                    "dead-letters",
-                    `Replay ${d.group}'s dead letters`,
-                    replayer.group,
-                  )
+                ? replayButton(replayer, replay)
                 : h("span", { class: "muted" }, "no service replays it"),
             ),
           );
@@ -325,23 +332,22 @@ export default async function messagingView(view) {
         const queues = [...new Set((s.deadLetters ?? []).map((x) => x.queue))];
         for (const queue of queues) {
           const series = s.deadLetters.filter((x) => x.queue === queue);
-          const { group, count } = series.at(-1);
+          const latest = series.at(-1);
+          const heading = latest.receipts
+            ? `Dead-lettered receipts (${queue})`
+            : latest.group
+              ? `Dead letters of ${latest.group} (${queue})`
+              : `Dead letters (${queue})`;
           card.append(
-            h("h3", {}, group ? `Dead letters of ${group} (${queue})` : `Dead letters (${queue})`),
-            h("div", { class: "figures", "data-dlq": queue }, figure(count, "messages")),
+            h("h3", {}, heading),
+            h("div", { class: "figures", "data-dlq": queue }, figure(latest.count, "messages")),
             sparkline(
               series.map((x) => x.count),
               `${queue} depth`,
             ),
+            h("p", {}, replayButton({ resource: s.resource, ...latest }, replay)),
           );
-          // A group's own button: the service's ?group= picks its dead letters on any transport.
-          if (group)
-            card.append(
-              h("p", {}, replay(s.resource, "dead-letters", `Replay ${group}'s dead letters`, group)),
-            );
         }
-        if (queues.length && !s.deadLetters.some((x) => x.group))
-          card.append(h("p", {}, replay(s.resource, "dead-letters", "Replay dead letters")));
         return card;
       }),
     );

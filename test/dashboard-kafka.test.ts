@@ -263,6 +263,35 @@ describe("the dashboard's Kafka view, process mode", () => {
       .toContain("0 (dlq-service)");
     expect(browser.errors).toEqual([]);
   });
+
+  it("lists a broker that does not answer with the reason, and its figures again once it does", async () => {
+    if (!system) throw new Error("not started");
+    await auditConsumer?.disconnect();
+    auditConsumer = undefined;
+    const pid = system.app.resource("events").pid;
+    expect(pid).toBeGreaterThan(0);
+    // Precondition: figures while it answers.
+    expect((await events()).error).toBeUndefined();
+    // A frozen JVM: the port still accepts, only a request tells.
+    process.kill(pid!, "SIGSTOP");
+    let frozen: KafkaBrokerView;
+    const started = Date.now();
+    try {
+      frozen = await events();
+    } finally {
+      process.kill(pid!, "SIGCONT");
+    }
+    expect(frozen.error).toMatch(/^the broker did not answer: /);
+    expect(frozen.topics).toEqual([]);
+    // Bounded by the view's admin timeouts (3 s connect, 5 s per request), with slack for a busy machine.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await waitUntil(async () => (await events()).error === undefined, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: "the broker to answer the view again",
+    });
+    expect((await events()).topics.map((t) => t.name)).toContain("orders");
+  });
 });
 
 /** docs/dashboard.md shows it. */

@@ -157,7 +157,8 @@ export interface KafkaOffsetsSnapshot {
 }
 
 const { AssignerProtocol } = kafkajs;
-const VIEW_TIMEOUTS: AdminTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 10_000 };
+// The Messaging page waits for this reading on each refresh (every 5 s): a stuck broker must not hold it long.
+const VIEW_TIMEOUTS: AdminTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 };
 
 /**
  * Reads the broker's topics (the internal `__*` ones left out) with their partitions' start and

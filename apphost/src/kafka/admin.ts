@@ -128,3 +128,106 @@ export async function ensureTopics(
     }
   });
 }
+
+/** One partition's log as the broker holds it now (Kafka offsets are int64: kept as decimal strings). */
+export interface PartitionLog {
+  partition: number;
+  /** The first offset still held (the log start; later than 0 once retention deleted records). */
+  start: string;
+  /** The offset the next record will get (the high watermark). */
+  end: string;
+}
+
+/** A consumer group as the broker describes it, with its committed offsets. */
+export interface GroupOffsets {
+  groupId: string;
+  /** Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, or Unknown. */
+  state: string;
+  members: number;
+  /** Topics the members are assigned now (from their assignments; empty while the group is empty). */
+  assignedTopics: string[];
+  /** Per topic the group committed to: every partition's committed offset ("-1": none yet). */
+  committed: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>;
+}
+
+/** What the dashboard's Kafka view is computed from: every topic's partitions and every group's offsets. */
+export interface KafkaOffsetsSnapshot {
+  topics: Array<{ name: string; partitions: PartitionLog[] }>;
+  groups: GroupOffsets[];
+}
+
+const { AssignerProtocol } = kafkajs;
+// The Messaging page waits for this reading on each refresh (every 5 s): a stuck broker must not hold it long.
+const VIEW_TIMEOUTS: AdminTimeouts = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 };
+
+/**
+ * Reads the broker's topics (the internal `__*` ones left out) with their partitions' start and
+ * end offsets, and every consumer group with its state, its members' assigned topics and its
+ * committed offsets. Read-only: nothing is created, joined or committed.
+ */
+export async function readKafkaOffsets(
+  bootstrap: string,
+  timeouts: AdminTimeouts = VIEW_TIMEOUTS,
+): Promise<KafkaOffsetsSnapshot> {
+  return withKafkaAdmin(
+    bootstrap,
+    async (admin) => {
+      const names = (await admin.listTopics()).filter((name) => !name.startsWith("__")).sort();
+      const topics = await Promise.all(
+        names.map(async (name) => ({
+          name,
+          partitions: (await admin.fetchTopicOffsets(name))
+            .map((p) => ({ partition: p.partition, start: p.low, end: p.high }))
+            .sort((a, b) => a.partition - b.partition),
+        })),
+      );
+      const groupIds = (await admin.listGroups()).groups.map((g) => g.groupId).sort();
+      if (groupIds.length === 0) return { topics, groups: [] };
+      const groups = await Promise.all(
+        groupIds.map(async (groupId): Promise<GroupOffsets> => {
+          // One group at a time: kafkajs fails a whole DescribeGroups answer for one group's error
+          // (one the broker cannot describe so, e.g. of another group protocol); its offsets still count.
+          const description = (await admin.describeGroups([groupId]).catch(() => undefined))?.groups[0];
+          // Asked for every topic: an empty list would be sent as "no topics", and a topic the
+          // group committed to in only some partitions still lists all of them (-1 for the rest).
+          const fetched = names.length === 0 ? [] : await admin.fetchOffsets({ groupId, topics: names });
+          return {
+            groupId,
+            state: description?.state ?? "Unknown",
+            members: description?.members.length ?? 0,
+            assignedTopics: assignedTopics(description?.members.map((m) => m.memberAssignment) ?? []),
+            committed: fetched
+              .filter((t) => t.partitions.some((p) => Number(p.offset) >= 0))
+              .map((t) => ({
+                topic: t.topic,
+                partitions: t.partitions
+                  .map((p) => ({ partition: p.partition, offset: p.offset }))
+                  .sort((a, b) => a.partition - b.partition),
+              }))
+              .sort((a, b) => a.topic.localeCompare(b.topic)),
+          };
+        }),
+      );
+      return { topics, groups };
+    },
+    timeouts,
+  );
+}
+
+/**
+ * The topics named in the members' assignments (the consumer protocol's standard encoding, which
+ * every client of the classic group protocol writes); an assignment that does not decode adds none.
+ */
+function assignedTopics(assignments: readonly Buffer[]): string[] {
+  const topics = new Set<string>();
+  for (const buffer of assignments) {
+    if (buffer.length === 0) continue;
+    try {
+      const decoded = AssignerProtocol.MemberAssignment.decode(buffer);
+      for (const topic of Object.keys(decoded?.assignment ?? {})) topics.add(topic);
+    } catch {
+      // Another protocol's assignment: the committed offsets still name the group's topics.
+    }
+  }
+  return [...topics].sort();
+}

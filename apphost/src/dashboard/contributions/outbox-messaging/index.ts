@@ -1,8 +1,10 @@
 // The outbox services' dashboard contribution: the Messaging page (outbox, flow, blocked
-// aggregates, dead-letter queues, replay buttons), the message Journey page and the
-// `message_journey` MCP tool. They read the services' own admin APIs (/api/outbox/...,
-// /api/consumer-groups, /api/DeadLetters, /api/messages/{id}) with the admin token the AppHost
-// injected; a model whose services have no such APIs simply does not declare this contribution.
+// aggregates, dead letters, replay buttons, and the Kafka brokers' topics, lag and dead-letter
+// topics), the message Journey page and the `message_journey` MCP tool. They read the services'
+// own admin APIs (/api/outbox/..., /api/consumer-groups, /api/DeadLetters, /api/messages/{id})
+// with the admin token the AppHost injected, and the model's Kafka resources through the
+// AppHost's admin client; a model whose services have no such APIs simply does not declare this
+// contribution.
 
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -14,6 +16,7 @@ import type {
   DashboardContribution,
 } from "../../contribution.js";
 import { buildJourney, type JourneySources } from "./journey.js";
+import { KafkaBrokers } from "./kafka-brokers.js";
 import { MessagingMonitor, REPLAY_ACTIONS, isPollable, type ReplayAction } from "./messaging-monitor.js";
 
 export interface OutboxMessagingOptions {
@@ -62,6 +65,7 @@ function activate(context: ContributionContext, names: ReadonlySet<string>, inte
     signal: context.signal,
   });
   monitor.start();
+  const kafka = new KafkaBrokers({ resources: () => context.resources() });
   const journeySources: JourneySources = {
     services: () =>
       services().flatMap((r) =>
@@ -83,9 +87,15 @@ function activate(context: ContributionContext, names: ReadonlySet<string>, inte
       },
     },
     {
+      method: "GET",
+      path: "messaging/kafka",
+      handle: async () => ({ status: 200, json: { brokers: await kafka.views() } }),
+    },
+    {
       method: "POST",
       path: "messaging/:resource/replay/:action",
-      handle: ({ params }) => replay(services(), adminToken, params.resource ?? "", params.action ?? ""),
+      handle: ({ params, query }) =>
+        replay(services(), adminToken, params.resource ?? "", params.action ?? "", query.get("group")),
     },
     {
       method: "GET",
@@ -99,23 +109,37 @@ function activate(context: ContributionContext, names: ReadonlySet<string>, inte
   return { routes, stopped: () => monitor.stopped() };
 }
 
-/** A replay button: the service's own admin API does the work; its answer is passed through. */
+/** A consumer group name as the services' APIs take it (letters, digits, `.`, `_`, `-`). */
+const GROUP_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+
+/**
+ * A replay button: the service's own admin API does the work; its answer is passed through.
+ * `group` picks a consumer group's dead letters (the service's `?group=`), whatever the transport
+ * keeps them in; without it the service replays its main group's.
+ */
 async function replay(
   services: ResourceSnapshot[],
   adminToken: (resource: string) => string | undefined,
   resource: string,
   action: string,
+  group: string | null,
 ): Promise<ContributedResponse> {
   if (!Object.hasOwn(REPLAY_ACTIONS, action)) return { status: 404, json: { error: "not found" } };
+  if (group !== null && (action !== "dead-letters" || !GROUP_NAME.test(group)))
+    return {
+      status: 400,
+      json: { error: `group must be a consumer group name (${GROUP_NAME.source}) of a dead-letters replay` },
+    };
   // Only a Running resource owns its port: a stopped one's may be squatted, and the request
   // carries the service's admin token.
   const found = services.find((r) => r.name === resource);
-  const target = found && isPollable(found) ? found.endpoints.http : undefined;
-  if (!target) return { status: 404, json: { error: `${resource} has no running HTTP endpoint` } };
+  const base = found && isPollable(found) ? found.endpoints.http : undefined;
+  if (!base) return { status: 404, json: { error: `${resource} has no running HTTP endpoint` } };
   const { method, path } = REPLAY_ACTIONS[action as ReplayAction];
+  const target = group === null ? path : `${path}?group=${encodeURIComponent(group)}`;
   try {
     const token = adminToken(resource);
-    const response = await fetch(target + path, {
+    const response = await fetch(base + target, {
       method,
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(30_000),

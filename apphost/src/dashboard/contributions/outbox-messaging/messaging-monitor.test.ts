@@ -120,3 +120,44 @@ describe("MessagingMonitor and a port it no longer owns", () => {
     abort.abort();
   });
 });
+
+describe("MessagingMonitor, dead letters per consumer group", () => {
+  it("keeps each group's count with the group and where the transport keeps them", async () => {
+    const url = await serve({
+      "/api/consumer-groups": { groups: ["receiver", "audit"] },
+      "/api/DeadLetters/count?group=receiver": {
+        group: "receiver",
+        queue: "entity-items.receiver.dlt",
+        count: 2,
+      },
+      "/api/DeadLetters/count?group=audit": { group: "audit", queue: "DLQ.entity-items.audit", count: 0 },
+    });
+    const abort = new AbortController();
+    const monitor = new MessagingMonitor({ resources: () => [senderAt(url)], signal: abort.signal });
+    await monitor.sampleNow();
+    const [service] = monitor.snapshot();
+    expect(service?.deadLetters?.map(({ group, queue, count }) => ({ group, queue, count }))).toEqual([
+      { group: "receiver", queue: "entity-items.receiver.dlt", count: 2 },
+      { group: "audit", queue: "DLQ.entity-items.audit", count: 0 },
+    ]);
+    abort.abort();
+  });
+});
+
+describe("MessagingMonitor, the sender's dead-lettered receipts", () => {
+  it("keeps their count as a dead-letter series of its own, marked as receipts", async () => {
+    const url = await serve({
+      "/api/outbox/stats": stats,
+      "/api/outbox/receipt-dead-letters/count": { queue: "delivery-receipts.sender.dlt", count: 4 },
+    });
+    const abort = new AbortController();
+    const monitor = new MessagingMonitor({ resources: () => [senderAt(url)], signal: abort.signal });
+    await monitor.sampleNow();
+    const [sender] = monitor.snapshot();
+    expect(
+      sender?.deadLetters?.map(({ queue, group, receipts, count }) => ({ queue, group, receipts, count })),
+    ).toEqual([{ queue: "delivery-receipts.sender.dlt", group: undefined, receipts: true, count: 4 }]);
+    expect(sender?.error).toBeUndefined();
+    abort.abort();
+  });
+});

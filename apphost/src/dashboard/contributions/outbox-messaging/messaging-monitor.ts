@@ -29,7 +29,12 @@ export interface BlockedSample {
 
 export interface DeadLetterSample {
   time: number;
+  /** Where the transport keeps them: an Artemis dead-letter queue, a Kafka dead-letter topic. */
   queue: string;
+  /** The consumer group (absent for a service with a single dead-letter source). */
+  group?: string;
+  /** The sender's dead-lettered delivery receipts (replayed by `receipt-dead-letters`). */
+  receipts?: true;
   count: number;
 }
 
@@ -70,12 +75,14 @@ export interface MessagingMonitorOptions {
 export const REPLAY_ACTIONS = {
   "outbox-dead": { method: "POST", path: "/api/outbox/dead/replay?limit=1000" },
   "dead-letters": { method: "POST", path: "/api/DeadLetters/replay" },
+  "receipt-dead-letters": { method: "POST", path: "/api/outbox/receipt-dead-letters/replay" },
 } as const;
 export type ReplayAction = keyof typeof REPLAY_ACTIONS;
 
 /**
  * Samples the services' messaging APIs — the sender's `GET /api/outbox/stats`,
- * `GET /api/outbox/flow` and `GET /api/outbox/blocked`, the receiver's `GET /api/consumer-groups` and `GET /api/DeadLetters/count`
+ * `GET /api/outbox/flow`, `GET /api/outbox/blocked` and `GET /api/outbox/receipt-dead-letters/count`,
+ * the receiver's `GET /api/consumer-groups` and `GET /api/DeadLetters/count`
  * per group — every few seconds and keeps a short history. A service
  * that doesn't serve an endpoint (404) simply has no such series.
  */
@@ -116,11 +123,12 @@ export class MessagingMonitor {
     const entry = this.services.get(resource) ?? { resource, url };
     entry.url = url;
     const time = Date.now();
-    const [outbox, flow, blocked, groups] = await Promise.all([
+    const [outbox, flow, blocked, groups, receipts] = await Promise.all([
       this.probe(resource, `${url}/api/outbox/stats`),
       this.probe(resource, `${url}/api/outbox/flow?windowMs=60000`),
       this.probe(resource, `${url}/api/outbox/blocked?pageSize=${BLOCKED_SHOWN}`),
       this.probe(resource, `${url}/api/consumer-groups`),
+      this.probe(resource, `${url}/api/outbox/receipt-dead-letters/count`),
     ]);
     // Every consumer group's dead-letter queue; a service without the groups list has one, the default.
     const groupNames =
@@ -166,9 +174,15 @@ export class MessagingMonitor {
     for (const result of dead) {
       if (result.ok && isRecord(result.body) && typeof result.body.count === "number") {
         const queue = typeof result.body.queue === "string" ? result.body.queue : "DLQ";
-        this.push(entry, "deadLetters", { time, queue, count: result.body.count });
+        const group = typeof result.body.group === "string" ? { group: result.body.group } : {};
+        this.push(entry, "deadLetters", { time, queue, ...group, count: result.body.count });
       } else if (result.status !== 404 && entry.deadLetters) entry.error = `dead letters: ${result.detail}`;
     }
+    if (receipts.ok && isRecord(receipts.body) && typeof receipts.body.count === "number") {
+      const queue = typeof receipts.body.queue === "string" ? receipts.body.queue : "receipts DLQ";
+      this.push(entry, "deadLetters", { time, queue, receipts: true, count: receipts.body.count });
+    } else if (receipts.status !== 404 && entry.deadLetters?.some((d) => d.receipts))
+      entry.error = `receipt dead letters: ${receipts.detail}`;
     if (entry.outbox || entry.deadLetters || entry.error) this.services.set(resource, entry);
   }
 

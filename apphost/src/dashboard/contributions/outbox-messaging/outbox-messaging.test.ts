@@ -170,6 +170,58 @@ describe("the outbox messaging contribution", () => {
     expect((await post(dashboard.browserUrl)).status).toBe(200);
   });
 
+  it("replays one consumer group's dead letters through the service's ?group= (refusing odd names), and the sender's receipts", async () => {
+    const dashboard = await dashboardFor(
+      () => [resource("receiver")],
+      [outboxMessaging({ services: [{ name: "receiver" }] })],
+    );
+    const post = (query: string, action = "dead-letters") =>
+      fetch(`${dashboard.url}/api/messaging/receiver/replay/${action}${query}`, {
+        method: "POST",
+        headers: tool,
+      });
+    const replays = () => received.filter((r) => r.startsWith("POST"));
+    expect((await post("?group=audit")).status).toBe(200);
+    expect(replays()).toEqual([`POST /api/DeadLetters/replay?group=audit Bearer ${TOKEN}`]);
+    for (const bad of ["?group=", "?group=a%26b%3Dc", `?group=${"g".repeat(201)}`])
+      expect((await post(bad)).status, bad).toBe(400);
+    // The outbox's dead rows have no groups.
+    expect((await post("?group=audit", "outbox-dead")).status).toBe(400);
+    expect(replays()).toHaveLength(1);
+    // The sender's dead-lettered receipts: its own replay route.
+    expect((await post("", "receipt-dead-letters")).status).toBe(200);
+    expect(replays().at(-1)).toBe(`POST /api/outbox/receipt-dead-letters/replay Bearer ${TOKEN}`);
+  });
+
+  it("answers GET /api/messaging/kafka with every Kafka resource of the model", async () => {
+    const broker: ResourceSnapshot = {
+      ...resource("events", "Exited"),
+      kind: "kafka",
+      endpoints: { kafka: "kafka://127.0.0.1:1" },
+    };
+    const dashboard = await dashboardFor(
+      () => [resource("receiver"), broker],
+      [outboxMessaging({ services: [{ name: "receiver" }] })],
+    );
+    const get = await signedIn(dashboard);
+    const answer = await get("/api/messaging/kafka");
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({
+      brokers: [
+        {
+          resource: "events",
+          state: "Exited",
+          topics: [],
+          groups: [],
+          deadLetterTopics: [],
+          error: "events is not running",
+        },
+      ],
+    });
+    // Behind the dashboard's login like its other data.
+    expect((await fetchLocalhost(`${dashboard.browserUrl}/api/messaging/kafka`)).status).toBe(401);
+  });
+
   it("needs at least one service", () => {
     expect(() => outboxMessaging({ services: [] })).toThrow(/at least one service/);
   });

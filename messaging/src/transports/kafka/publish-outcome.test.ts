@@ -8,10 +8,9 @@ describe("outcomeOfSendError", () => {
     const nested = new MultipleErrors("Producing messages failed.", [
       new ProtocolError("TOPIC_AUTHORIZATION_FAILED"),
     ]);
-    expect(outcomeOfSendError(nested)).toMatchObject({
-      kind: "rejected",
-      reason: expect.stringMatching(/TOPIC_AUTHORIZATION_FAILED/),
-    });
+    const outcome = outcomeOfSendError(nested);
+    expect(outcome.kind).toBe("rejected");
+    expect(outcome.kind === "rejected" ? outcome.reason : "").toMatch(/TOPIC_AUTHORIZATION_FAILED/);
     expect(outcomeOfSendError(new ProtocolError("UNKNOWN_TOPIC_OR_PARTITION")).kind).toBe("rejected");
   });
 

@@ -25,6 +25,7 @@ export interface RecordHandle {
 }
 
 const RECONNECT_MS = { initial: 500, max: 10_000 };
+const REASSERT_COMMITS_MS = 5_000;
 
 /**
  * One Kafka consumer (one group id) reading one topic through its messages stream, committing by
@@ -45,6 +46,9 @@ export class TopicReader {
   private readonly pauses = new Set<string>();
   private readonly toCommit = new Map<number, { offset: bigint; watermark: OffsetWatermark }>();
   private commitScheduled = false;
+  /** The last offset committed per partition, asserted again now and then (see reassertCommits). */
+  private readonly committed = new Map<number, { offset: bigint; watermark: OffsetWatermark }>();
+  private reassertTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -58,6 +62,9 @@ export class TopicReader {
   constructor(private readonly opts: TopicReaderOptions) {}
 
   start(): void {
+    if (this.reassertTimer !== undefined) return;
+    this.reassertTimer = setInterval(() => this.reassertCommits(), REASSERT_COMMITS_MS);
+    this.reassertTimer.unref();
     void this.connect();
   }
 
@@ -96,6 +103,7 @@ export class TopicReader {
     await closeWithin(this.committing, commitTimeoutMs);
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.reassertTimer);
     await this.disconnect(leaveTimeoutMs);
   }
 
@@ -124,6 +132,14 @@ export class TopicReader {
     }));
     this.committing = this.committing
       .then(() => consumer.commit({ offsets }))
+      .then(() => {
+        for (const [partition, c] of batch) {
+          const last = this.committed.get(partition);
+          if (last === undefined || last.watermark !== c.watermark || last.offset < c.offset) {
+            this.committed.set(partition, c);
+          }
+        }
+      })
       .catch((error: unknown) => {
         this.opts.logger.warn(
           { topic: this.opts.topic, group: this.opts.groupId, error: describeError(error) },
@@ -134,6 +150,24 @@ export class TopicReader {
           if (!this.toCommit.has(partition)) this.toCommit.set(partition, c);
         if (!this.stopped) setTimeout(() => this.scheduleCommit(), 1_000);
       });
+  }
+
+  /**
+   * Commits the last committed offset of every partition still ours again. A member that lost a
+   * partition may have had a commit in flight: the client retries a commit refused for the old
+   * generation after rejoining, and that late commit moves the partition's offset back behind the
+   * new owner's (no loss: records read again; but a lag that would not drain until the new owner
+   * commits again). Asserting ours again now and then repairs it.
+   */
+  private reassertCommits(): void {
+    for (const [partition, c] of this.committed) {
+      if (this.watermarks.get(partition) !== c.watermark) {
+        this.committed.delete(partition);
+        continue;
+      }
+      if (!this.toCommit.has(partition)) this.toCommit.set(partition, c);
+    }
+    if (this.toCommit.size > 0) this.scheduleCommit();
   }
 
   private applyFlow(): void {
@@ -165,6 +199,10 @@ export class TopicReader {
       retryDelay: 250,
     });
     this.consumer = consumer;
+    // The client emits 'error' when rejoining the group failed for good: start over.
+    consumer.on("error", (error: Error) => {
+      if (consumer === this.consumer) this.onStreamFailed(generation, error);
+    });
     consumer.on("consumer:group:join", (payload: { assignments?: GroupAssignment[] }) =>
       this.onJoin(consumer, generation, payload.assignments ?? []),
     );
@@ -285,6 +323,7 @@ export class TopicReader {
     for (const partition of partitions) {
       this.watermarks.delete(partition);
       this.toCommit.delete(partition);
+      this.committed.delete(partition);
     }
     this.opts.onRevoked?.(partitions);
   }

@@ -1,6 +1,6 @@
 // The Kafka transport's own integration tests, for what the contract suite does not cover: a
 // rebalance while messages flow, the retry tiers' delays and their end in the dead letters, the
-// in-flight limit, and concurrent sends through one idempotent producer. A real Kafka (KRaft,
+// in-flight limit, concurrent sends through one idempotent producer and a broker restart. A real Kafka (KRaft,
 // process mode) started by the AppHost harness.
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";

@@ -84,14 +84,12 @@ export const receiverEnvSchema = baseEnvSchema.extend(transportEnvSchema.shape).
     .describe(
       "The dead-letter queue the admin API operates on; unset: `DLQ.<address of RECEIVER_QUEUE>` (the broker's per-address DLQ). Artemis only: on Kafka a group's dead letters are its topic `<topic>.<group>.dlt`.",
     ),
-  RECEIVER_RETRY_DELAYS_MS: retryDelaysSchema
-    .default([5_000, 10_000])
-    .describe(
-      "Kafka only: the receiver group's retry tiers, the delay before each in milliseconds (`1000,2000`; `none`: no retries, straight to the dead-letter topic). The AppHost injects what its model declares. Artemis: the broker's redelivery settings.",
-    ),
-  AUDIT_RETRY_DELAYS_MS: retryDelaysSchema
-    .default([5_000, 10_000])
-    .describe("Kafka only: the audit group's retry tiers, as `RECEIVER_RETRY_DELAYS_MS`."),
+  RECEIVER_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+    "Kafka only: the receiver group's retry tiers, the delay before each in milliseconds (`1000,2000`; `none`: no retries, straight to the dead-letter topic). The AppHost injects what its model declares. Artemis: the broker's redelivery settings.",
+  ),
+  AUDIT_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+    "Kafka only: the audit group's retry tiers, as `RECEIVER_RETRY_DELAYS_MS`.",
+  ),
   RECEIVER_BATCH_SIZE: z.coerce
     .number()
     .int()

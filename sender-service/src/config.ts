@@ -86,11 +86,9 @@ export const senderEnvSchema = baseEnvSchema
       .describe(
         "Kafka only: the consumer group that reads the receipts topic (group.id `<RECEIPTS_QUEUE>.<group>`, whose dead letters the receipt routes serve). Artemis reads the receipts queue itself.",
       ),
-    RECEIPTS_RETRY_DELAYS_MS: retryDelaysSchema
-      .default([5_000, 10_000])
-      .describe(
-        "Kafka only: the receipts group's retry tiers, the delay before each in milliseconds (`none`: straight to the dead-letter topic). The AppHost injects what its model declares.",
-      ),
+    RECEIPTS_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+      "Kafka only: the receipts group's retry tiers, the delay before each in milliseconds (`none`: straight to the dead-letter topic). The AppHost injects what its model declares.",
+    ),
     IDEMPOTENCY_KEY_TTL_MS: positiveInt()
       .min(1_000)
       .default(24 * 3_600_000)

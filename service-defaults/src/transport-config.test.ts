@@ -57,7 +57,7 @@ describe("brokerAddressFromEnv", () => {
 });
 
 describe("retryDelaysSchema", () => {
-  const schema = z.object({ D: retryDelaysSchema.default([5_000, 10_000]) });
+  const schema = z.object({ D: retryDelaysSchema("5000,10000") });
   it("reads milliseconds separated by commas, or none", () => {
     expect(loadConfig(schema, {}).D).toEqual([5_000, 10_000]);
     expect(loadConfig(schema, { D: "1000, 2000,4000" }).D).toEqual([1_000, 2_000, 4_000]);

@@ -63,22 +63,26 @@ export function brokerConnectionString(address: BrokerAddress): string {
 }
 
 /**
- * A list of retry delays in milliseconds, `5000,10000` (Kafka retry tiers: one per delay); an
- * empty list is allowed only as `none` (no retry tiers: a failure goes straight to the DLT).
+ * A list of retry delays in milliseconds, `5000,10000` (Kafka retry tiers: one per delay), or
+ * `none` (no retry tiers: a failure goes straight to the dead-letter topic). The default is given
+ * as the variable would be written, so the configuration tables show it.
  */
-export const retryDelaysSchema = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
-    if (value === "none") return [] as number[];
-    const parts = value.split(",").map((p) => p.trim());
-    const delays = parts.map(Number);
-    if (parts.some((p) => !/^\d+$/.test(p)) || delays.some((d) => !Number.isSafeInteger(d))) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected milliseconds separated by commas (e.g. 5000,10000) or "none"`,
-      });
-      return z.NEVER;
-    }
-    return delays;
-  });
+export function retryDelaysSchema(defaultValue: string) {
+  return z
+    .string()
+    .trim()
+    .default(defaultValue)
+    .transform((value, ctx) => {
+      if (value === "none") return [] as number[];
+      const parts = value.split(",").map((p) => p.trim());
+      const delays = parts.map(Number);
+      if (parts.some((p) => !/^\d+$/.test(p)) || delays.some((d) => !Number.isSafeInteger(d))) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected milliseconds separated by commas (e.g. 5000,10000) or "none"`,
+        });
+        return z.NEVER;
+      }
+      return delays;
+    });
+}

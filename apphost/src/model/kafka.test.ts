@@ -97,6 +97,18 @@ describe("withTopic's consumer groups", () => {
     expect(kafka.retryDelaysMs("entity-items", "audit")).toEqual([5_000, 10_000]);
   });
 
+  it("names the topics as @outbox/messaging's Kafka transport does", async () => {
+    const { kafkaGroupTopics, kafkaGroupId } = await import("@outbox/messaging");
+    const names = createApp()
+      .addKafka("broker")
+      .withTopic("orders", { groups: [{ name: "billing", retryDelaysMs: [100, 200] }] })
+      .topics()
+      .map((t) => t.name);
+    const expected = kafkaGroupTopics("orders", "billing", 2);
+    expect(names).toEqual(["orders", ...expected.retry, expected.deadLetter, expected.marks]);
+    expect(kafkaGroupId("orders", "billing")).toBe("orders.billing");
+  });
+
   it("allows a group without retry tiers: straight to its dead-letter topic", () => {
     const kafka = createApp()
       .addKafka("broker")

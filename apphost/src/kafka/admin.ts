@@ -226,6 +226,7 @@ function assignedTopics(assignments: readonly Buffer[]): string[] {
     }
   }
   return [...topics].sort();
+}
 
 /** The topic configuration the model declares (retention.ms, cleanup.policy), as config entries. */
 function declaredConfig(topic: KafkaTopicSpec): Array<{ name: string; value: string }> {

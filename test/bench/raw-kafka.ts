@@ -2,8 +2,6 @@
 // (@platformatic/kafka), an idempotent producer with acks from all in-sync replicas, no database.
 // The counterpart of the bench's raw Artemis figure.
 import { Consumer, Producer, ProduceAcks, type Message } from "@platformatic/kafka";
-import { AppBuilder } from "@outbox/apphost";
-import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { v7 as uuidv7 } from "uuid";
 import { round, type Percentiles } from "./scenarios.js";
 
@@ -191,26 +189,5 @@ export async function rawKafka(opts: RawKafkaOptions): Promise<RawKafkaResult> {
       consumer.close(true, (error) => (error ? reject(error) : resolve()));
     });
     await Promise.all(producers.map((producer) => producer.close()));
-  }
-}
-
-/** A Kafka node alone, for the raw figure when the stack under test runs on Artemis. */
-export function rawKafkaModel(): AppBuilder {
-  const builder = new AppBuilder({ name: "bench-raw-kafka" });
-  builder.addKafka("kafka", {
-    topics: [{ name: RAW_KAFKA_TOPIC, partitions: RAW_KAFKA_PARTITIONS }],
-  });
-  return builder;
-}
-
-/** Starts a Kafka node (process mode), measures, stops it. */
-export async function rawKafkaStandalone(
-  opts: Omit<RawKafkaOptions, "bootstrap" | "topic">,
-): Promise<RawKafkaResult> {
-  const app = await startTestApp({ model: rawKafkaModel(), mode: "process" });
-  try {
-    return await rawKafka({ ...opts, bootstrap: app.getConnectionString("kafka") });
-  } finally {
-    await stopTestApp(app);
   }
 }

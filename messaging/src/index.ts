@@ -231,3 +231,12 @@ export {
   type RunningReceiptConsumer,
   type StartReceiptConsumerOptions,
 } from "./outbox/receipt-consumer.js";
+// The Kafka transport (@platformatic/kafka): the same seam as Artemis, and its topic names.
+export {
+  kafkaTransport,
+  KafkaTransport,
+  kafkaGroupId,
+  kafkaGroupTopics,
+  toKafkaRecord,
+  type KafkaTransportOptions,
+} from "./transports/kafka/index.js";

@@ -1,0 +1,79 @@
+import type { Producer } from "@platformatic/kafka";
+import { encodeHeaders, type KafkaRecordData } from "./record.js";
+import { refusalOf } from "./publish-outcome.js";
+
+/** Most records in one produce request. */
+const MAX_PER_SEND = 500;
+
+interface Queued {
+  topic: string;
+  record: KafkaRecordData;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One produce request in flight per producer, the records queued meanwhile sent together in the
+ * next one.
+ *
+ * Why: @platformatic/kafka 1.35.0 advances an idempotent producer's sequence numbers only when a
+ * produce response arrives, so two `send()` calls in flight to the same partition carry the same
+ * sequence; the broker takes the second for a retry of the first, answers success with the first
+ * one's offset and drops it. Seen here: three concurrent sends, three successes, one record
+ * written (test/kafka-transport.test.ts "concurrent sends"). One request at a time keeps the
+ * sequences right; batching what queued up meanwhile keeps the throughput.
+ */
+export class SerialSender {
+  private readonly queue: Queued[] = [];
+  private sending = false;
+
+  constructor(readonly producer: Producer) {}
+
+  /** Resolves once all in-sync replicas have the record; rejects with the client's error. */
+  send(topic: string, record: KafkaRecordData): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ topic, record, resolve, reject });
+      if (!this.sending) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_PER_SEND);
+        try {
+          await this.produce(batch);
+          for (const q of batch) q.resolve();
+        } catch (error) {
+          if (batch.length === 1 || refusalOf(error) === undefined) {
+            for (const q of batch) q.reject(error);
+            continue;
+          }
+          // One record refused (too large, unknown topic) must not fail its neighbours: alone each.
+          for (const q of batch) {
+            try {
+              await this.produce([q]);
+              q.resolve();
+            } catch (alone) {
+              q.reject(alone);
+            }
+          }
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async produce(batch: readonly Queued[]): Promise<void> {
+    await this.producer.send({
+      messages: batch.map(({ topic, record }) => ({
+        topic,
+        ...(record.key !== undefined ? { key: Buffer.from(record.key, "utf8") } : {}),
+        value: record.value,
+        headers: encodeHeaders(record.headers),
+      })),
+    });
+  }
+}

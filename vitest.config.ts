@@ -2,7 +2,12 @@ import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 /** Tests whose subject is the running system, run once per provider mode. */
-const MODE_SENSITIVE = ["test/system.test.ts", "test/resilience.test.ts", "test/no-secrets-on-argv.test.ts"];
+const MODE_SENSITIVE = [
+  "test/system.test.ts",
+  "test/system-kafka.test.ts",
+  "test/resilience.test.ts",
+  "test/no-secrets-on-argv.test.ts",
+];
 
 /**
  * Workspace packages resolve to their TypeScript sources (their exports' "outbox-source"

@@ -45,6 +45,8 @@ Options:
   --state-dir <dir>                where data, logs and state.json live (default: .apphost)
   --dashboard-port <port>          dashboard and OTLP intake port (default: $APPHOST_DASHBOARD_PORT or 18888;
                                    0 = any free port; a taken default falls back to a free port)
+  --transport <name>               set APPHOST_TRANSPORT for the model file, which decides what it means
+                                   (this repository's apphost.ts: artemis, the default, or kafka)
   --replicas <svc=n,...>           run n replicas of an app or container, e.g. sender=3 (default: the model)
   --detach                         start in the background; return once everything is healthy
   --watch                          restart a service when its source (or a workspace package it uses) changes
@@ -92,6 +94,7 @@ async function main(): Promise<number> {
         verbose: { type: "boolean", default: false },
         "no-color": { type: "boolean", default: false },
         replicas: { type: "string" },
+        transport: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -110,6 +113,9 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  // A model file may be built for one of several brokers: it reads APPHOST_TRANSPORT when it runs
+  // (below), and refuses a value it does not know. A detached AppHost gets the flag again.
+  if (args.transport !== undefined) process.env.APPHOST_TRANSPORT = args.transport;
   const { model, rootDir, file: modelFile } = await loadModel(locate());
   try {
     if (args.replicas !== undefined) applyReplicaOverrides(model, parseReplicaOverrides(args.replicas));

@@ -4,8 +4,8 @@ export { ContainerResource, type ContainerEndpoint, type Readiness } from "./mod
 export { DockerfileResource, type DockerfileOptions } from "./model/dockerfile.js";
 export { ExecutableResource } from "./model/executable.js";
 export { JaegerResource } from "./model/jaeger.js";
-export { KafkaResource, type KafkaOptions } from "./model/kafka.js";
-export type { KafkaTopicSpec } from "./kafka/topics.js";
+export { KafkaResource, type KafkaOptions, type KafkaTopicOptions } from "./model/kafka.js";
+export type { KafkaCleanupPolicy, KafkaGroupDeclaration, KafkaTopicSpec } from "./kafka/topics.js";
 export {
   NodeAppResource,
   NpmScriptResource,

@@ -78,3 +78,40 @@ describe("readConfig", () => {
     expect(message).not.toContain("http://nope");
   });
 });
+
+describe("readConfig on Kafka", () => {
+  it("reads the bootstrap servers and the groups' retry tiers", () => {
+    const config = readConfig({
+      ...minimal,
+      MESSAGING_TRANSPORT: "kafka",
+      ConnectionStrings__broker: "127.0.0.1:9092",
+      RECEIVER_RETRY_DELAYS_MS: "1000,2000",
+      AUDIT_RETRY_DELAYS_MS: "none",
+    });
+    expect(config).toMatchObject({
+      MESSAGING_TRANSPORT: "kafka",
+      broker: { transport: "kafka", brokers: ["127.0.0.1:9092"] },
+      brokerUrl: "127.0.0.1:9092",
+      RECEIVER_RETRY_DELAYS_MS: [1_000, 2_000],
+      AUDIT_RETRY_DELAYS_MS: [],
+    });
+  });
+
+  it("defaults to Artemis, and to seed 004's tiers when Kafka is chosen without them", () => {
+    expect(readConfig(minimal)).toMatchObject({
+      MESSAGING_TRANSPORT: "artemis",
+      broker: { transport: "artemis", url: minimal.ConnectionStrings__broker },
+    });
+    expect(
+      readConfig({ ...minimal, MESSAGING_TRANSPORT: "kafka", ConnectionStrings__broker: "k:9092" })
+        .RECEIVER_RETRY_DELAYS_MS,
+    ).toEqual([5_000, 10_000]);
+  });
+
+  it("refuses an AMQP URL when Kafka is chosen, and an unknown transport", () => {
+    expect(() => readConfig({ ...minimal, MESSAGING_TRANSPORT: "kafka" })).toThrow(
+      /ConnectionStrings__broker: expected Kafka bootstrap servers/,
+    );
+    expect(() => readConfig({ ...minimal, MESSAGING_TRANSPORT: "nats" })).toThrow(/MESSAGING_TRANSPORT/);
+  });
+});

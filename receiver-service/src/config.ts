@@ -1,9 +1,13 @@
 import {
-  amqpUrlFromEnv,
   baseEnvSchema,
+  brokerAddressFromEnv,
+  brokerConnectionString,
   loadConfig,
   postgresUrlFromEnv,
   readAllConfig,
+  retryDelaysSchema,
+  transportEnvSchema,
+  type BrokerAddress,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 
@@ -11,7 +15,7 @@ import { z } from "zod";
  * Plain settings of the receiver, on top of what every service reads. The descriptions are the
  * documentation: `npm run docs:config` renders them into docs/.
  */
-export const receiverEnvSchema = baseEnvSchema.extend({
+export const receiverEnvSchema = baseEnvSchema.extend(transportEnvSchema.shape).extend({
   // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / amqpUrlFromEnv.
   ConnectionStrings__receiverdb: z
     .string()
@@ -23,14 +27,18 @@ export const receiverEnvSchema = baseEnvSchema.extend({
   ConnectionStrings__broker: z
     .string()
     .optional()
-    .describe("The broker's `amqp://user:password@host:port` URL. Required: this or `BROKER_URI`."),
+    .describe(
+      "The broker's `amqp://user:password@host:port` URL, or with `MESSAGING_TRANSPORT=kafka` its bootstrap servers `host:port[,host:port…]`. Required: this or `BROKER_URI`.",
+    ),
   BROKER_URI: z.string().optional().describe("Read when `ConnectionStrings__broker` is unset."),
   RECEIVER_QUEUE: z
     .string()
     .trim()
     .min(1)
     .default("entity-items.receiver")
-    .describe("The queue this consumer group consumes (declared by the AppHost: `<topic>.<group>`)."),
+    .describe(
+      "The queue this consumer group consumes (declared by the AppHost: `<topic>.<group>`). Kafka: the same `<topic>.<group>`, read as the topic `<topic>` by the group.id `<topic>.<group>`.",
+    ),
   RECEIVER_GROUP: z
     .string()
     .trim()
@@ -42,13 +50,17 @@ export const receiverEnvSchema = baseEnvSchema.extend({
     .trim()
     .min(1)
     .optional()
-    .describe("The audit consumer group's queue; when set, this process also runs the audit projection."),
+    .describe(
+      "The audit consumer group's queue; when set, this process also runs the audit projection. Kafka: `<topic>.audit`, as `RECEIVER_QUEUE`.",
+    ),
   RECEIPTS_ADDRESS: z
     .string()
     .trim()
     .min(1)
     .optional()
-    .describe("Where delivery receipts go (an anycast queue the sender consumes); unset: no receipts."),
+    .describe(
+      "Where delivery receipts go (an anycast queue the sender consumes; Kafka: the receipts topic); unset: no receipts.",
+    ),
   RECEIPT_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -70,8 +82,14 @@ export const receiverEnvSchema = baseEnvSchema.extend({
     .min(1)
     .optional()
     .describe(
-      "The dead-letter queue the admin API operates on; unset: `DLQ.<address of RECEIVER_QUEUE>` (the broker's per-address DLQ).",
+      "The dead-letter queue the admin API operates on; unset: `DLQ.<address of RECEIVER_QUEUE>` (the broker's per-address DLQ). Artemis only: on Kafka a group's dead letters are its topic `<topic>.<group>.dlt`.",
     ),
+  RECEIVER_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+    "Kafka only: the receiver group's retry tiers, the delay before each in milliseconds (`1000,2000`; `none`: no retries, straight to the dead-letter topic). The AppHost injects what its model declares. Artemis: the broker's redelivery settings.",
+  ),
+  AUDIT_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+    "Kafka only: the audit group's retry tiers, as `RECEIVER_RETRY_DELAYS_MS`.",
+  ),
   RECEIVER_BATCH_SIZE: z.coerce
     .number()
     .int()
@@ -121,16 +139,18 @@ export const receiverEnvSchema = baseEnvSchema.extend({
 export type ReceiverConfig = z.infer<typeof receiverEnvSchema> & {
   /** ConnectionStrings__receiverdb, falling back to RECEIVERDB_URI. */
   databaseUrl: string;
-  /** ConnectionStrings__broker, falling back to BROKER_URI. */
+  /** ConnectionStrings__broker, falling back to BROKER_URI (bootstrap servers joined by commas on Kafka). */
   brokerUrl: string;
+  /** The same, read for the transport MESSAGING_TRANSPORT names. */
+  broker: BrokerAddress;
 };
 
 /** Reads everything once at start-up; a ConfigError names every bad or missing variable. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ReceiverConfig {
-  const { settings, databaseUrl, brokerUrl } = readAllConfig({
+  const { settings, databaseUrl, broker } = readAllConfig({
     settings: () => loadConfig(receiverEnvSchema, env),
     databaseUrl: () => postgresUrlFromEnv(env, "receiverdb"),
-    brokerUrl: () => amqpUrlFromEnv(env, "broker"),
+    broker: () => brokerAddressFromEnv(env, "broker"),
   });
-  return { ...settings, databaseUrl, brokerUrl };
+  return { ...settings, databaseUrl, brokerUrl: brokerConnectionString(broker), broker };
 }

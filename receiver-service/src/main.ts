@@ -1,11 +1,4 @@
-import {
-  artemisTransport,
-  BrokerManagement,
-  BrokerUnavailableError,
-  DeadLetterQueue,
-  defaultDeadLetterQueue,
-  type InboxConsumerSettings,
-} from "@outbox/messaging";
+import { BrokerUnavailableError, type InboxConsumerSettings } from "@outbox/messaging";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
@@ -16,10 +9,8 @@ import {
   ServiceHost,
   createLogger,
   isTransientConnectionError,
-  type HealthCheck,
 } from "@outbox/service-defaults";
 import { readConfig, type ReceiverConfig } from "./config.js";
-import { consumerSource } from "./consumer-source.js";
 import {
   createDatabase,
   createPool,
@@ -37,6 +28,7 @@ import { appendAuditEntries } from "./domain/record-audit-entry.js";
 import { registerDeadLetterRoutes } from "./http/dead-letter-routes.js";
 import { registerMessageJourneyRoutes } from "./http/message-journey-routes.js";
 import { registerRoutes } from "./http/routes.js";
+import { receiverMessaging } from "./messaging-transport.js";
 
 const SERVICE_NAME = "receiver-service";
 
@@ -109,18 +101,22 @@ if (inboxStatus === undefined || inboxStatus.pending.length > 0 || inboxStatus.c
   process.exit(1);
 }
 
-const transport = artemisTransport({
-  url: config.brokerUrl,
-  containerId: `${SERVICE_NAME}-${randomUUID()}`,
-  logger,
-});
-const amqp = transport.amqp;
+// The broker MESSAGING_TRANSPORT names (Artemis by default, or Kafka): only configuration differs.
+let messaging: ReturnType<typeof receiverMessaging>;
+try {
+  messaging = receiverMessaging(config, logger, `${SERVICE_NAME}-${randomUUID()}`);
+} catch (error) {
+  logger.fatal({ err: error }, (error as Error).message);
+  await pool.end().catch(() => undefined);
+  process.exit(1);
+}
+const { transport, deadLetterQueues } = messaging;
 /** What both consumer groups share: the pool, the broker, batching and the database probe. */
 function consumerSettings(queue: string, group: string): InboxConsumerSettings {
   return {
     pool,
     transport,
-    ...consumerSource(queue, group),
+    ...messaging.sourceOf(queue, group),
     destinationName: queue,
     group,
     logger,
@@ -154,16 +150,6 @@ const host = new ServiceHost({
   unavailableWhen: (error) => isTransientConnectionError(error) || error instanceof BrokerUnavailableError,
 });
 registerRoutes(host, db);
-const management = new BrokerManagement(amqp.connection);
-const deadLetterQueues = new Map([
-  [
-    config.RECEIVER_GROUP,
-    new DeadLetterQueue(management, config.RECEIVER_DLQ ?? defaultDeadLetterQueue(config.RECEIVER_QUEUE)),
-  ],
-]);
-if (config.AUDIT_QUEUE !== undefined) {
-  deadLetterQueues.set("audit", new DeadLetterQueue(management, defaultDeadLetterQueue(config.AUDIT_QUEUE)));
-}
 registerDeadLetterRoutes(host, db, { byGroup: deadLetterQueues, defaultGroup: config.RECEIVER_GROUP });
 registerMessageJourneyRoutes(host, {
   db,
@@ -204,20 +190,14 @@ const audit =
       });
 
 host.addHealthCheck("database", databaseHealthCheck(pool));
-host.addHealthCheck("broker", brokerHealthCheck(consumer));
-if (audit !== undefined) host.addHealthCheck("audit", brokerHealthCheck(audit));
+host.addHealthCheck("broker", messaging.brokerHealthCheck(consumer.consumer.healthCheck()));
+if (audit !== undefined)
+  host.addHealthCheck("audit", messaging.brokerHealthCheck(audit.consumer.healthCheck()));
 // Hooks run in reverse order: consumers first (settle in-flight work, receipts included, and the
-// retention job), then the management link, the broker, the pool.
+// retention job), then the dead-letter side (Artemis' management link), the broker, the pool.
 host.onShutdown("postgres", () => pool.end());
 host.onShutdown("broker", () => transport.close());
-host.onShutdown("management", () => Promise.resolve(management.close()));
+host.onShutdown("management", () => messaging.closeDeadLetters());
 host.onShutdown("consumer", () => consumer.stop());
 host.onShutdown("audit-consumer", async () => audit?.stop());
 await host.start();
-
-/** The connection's state when it is down (it says why), otherwise whether our link is attached. */
-function brokerHealthCheck(running: { consumer: { healthCheck(): HealthCheck } }): HealthCheck {
-  const connectionCheck = amqp.healthCheck();
-  const consumerCheck = running.consumer.healthCheck();
-  return async () => (amqp.isConnected() ? consumerCheck() : connectionCheck());
-}

@@ -1,10 +1,14 @@
 import { hostname } from "node:os";
 import {
-  amqpUrlFromEnv,
   baseEnvSchema,
+  brokerAddressFromEnv,
+  brokerConnectionString,
   loadConfig,
   postgresUrlFromEnv,
   readAllConfig,
+  retryDelaysSchema,
+  transportEnvSchema,
+  type BrokerAddress,
 } from "@outbox/service-defaults";
 import { z } from "zod";
 
@@ -12,6 +16,7 @@ const positiveInt = () => z.coerce.number().int().positive();
 
 /** Everything the sender reads from its environment, with defaults. */
 export const senderEnvSchema = baseEnvSchema
+  .extend(transportEnvSchema.shape)
   .extend({
     // Injected by the AppHost (Aspire conventions); read through postgresUrlFromEnv / amqpUrlFromEnv.
     // The descriptions below are the documentation: `npm run docs:config` renders them into docs/.
@@ -25,7 +30,9 @@ export const senderEnvSchema = baseEnvSchema
     ConnectionStrings__broker: z
       .string()
       .optional()
-      .describe("The broker's `amqp://user:password@host:port` URL. Required: this or `BROKER_URI`."),
+      .describe(
+        "The broker's `amqp://user:password@host:port` URL, or with `MESSAGING_TRANSPORT=kafka` its bootstrap servers `host:port[,host:port…]`. Required: this or `BROKER_URI`.",
+      ),
     BROKER_URI: z.string().optional().describe("Read when `ConnectionStrings__broker` is unset."),
 
     PG_POOL_MAX: positiveInt()
@@ -69,8 +76,19 @@ export const senderEnvSchema = baseEnvSchema
       .min(1)
       .optional()
       .describe(
-        "Queue of delivery receipts from the receiver, which mark rows `delivered`; unset: no receipt consumer.",
+        "Queue of delivery receipts from the receiver, which mark rows `delivered` (Kafka: the receipts topic, read by the group `RECEIPTS_GROUP`); unset: no receipt consumer.",
       ),
+    RECEIPTS_GROUP: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' or '-'")
+      .default("sender")
+      .describe(
+        "Kafka only: the consumer group that reads the receipts topic (group.id `<RECEIPTS_QUEUE>.<group>`, whose dead letters the receipt routes serve). Artemis reads the receipts queue itself.",
+      ),
+    RECEIPTS_RETRY_DELAYS_MS: retryDelaysSchema("5000,10000").describe(
+      "Kafka only: the receipts group's retry tiers, the delay before each in milliseconds (`none`: straight to the dead-letter topic). The AppHost injects what its model declares.",
+    ),
     IDEMPOTENCY_KEY_TTL_MS: positiveInt()
       .min(1_000)
       .default(24 * 3_600_000)
@@ -148,7 +166,10 @@ export interface SenderConfig {
   statementTimeoutMs: number;
   /** Apply the migrations at start-up instead of only checking them (MIGRATE_AT_START). */
   migrateAtStart: boolean;
+  /** ConnectionStrings__broker (bootstrap servers joined by commas on Kafka). */
   brokerUrl: string;
+  /** The same, read for the transport MESSAGING_TRANSPORT names. */
+  broker: BrokerAddress;
   outbox: {
     address: string;
     batchSize: number;
@@ -165,6 +186,8 @@ export interface SenderConfig {
   };
   idempotency: { keyTtlMs: number; purgeIntervalMs: number };
   receiptsQueue: string | undefined;
+  /** Kafka: the receipts topic's consumer group and its retry tiers. */
+  receipts: { group: string; retryDelaysMs: number[] };
   /** Identifies this process in outbox locks and as the AMQP container id. */
   instanceId: string;
 }
@@ -177,10 +200,10 @@ export function loadSenderConfig(
   env: NodeJS.ProcessEnv = process.env,
   instanceId = defaultInstanceId(),
 ): SenderConfig {
-  const { parsed, databaseUrl, brokerUrl } = readAllConfig({
+  const { parsed, databaseUrl, broker } = readAllConfig({
     parsed: () => loadConfig(senderEnvSchema, env),
     databaseUrl: () => postgresUrlFromEnv(env, "senderdb"),
-    brokerUrl: () => amqpUrlFromEnv(env, "broker"),
+    broker: () => brokerAddressFromEnv(env, "broker"),
   });
   return {
     serviceName: parsed.OTEL_SERVICE_NAME ?? "sender",
@@ -192,7 +215,8 @@ export function loadSenderConfig(
     pgPoolMax: parsed.PG_POOL_MAX,
     statementTimeoutMs: parsed.PG_STATEMENT_TIMEOUT_MS,
     migrateAtStart: parsed.MIGRATE_AT_START,
-    brokerUrl,
+    brokerUrl: brokerConnectionString(broker),
+    broker,
     outbox: {
       address: parsed.OUTBOX_ADDRESS,
       batchSize: parsed.OUTBOX_BATCH_SIZE,
@@ -212,6 +236,7 @@ export function loadSenderConfig(
       },
     },
     receiptsQueue: parsed.RECEIPTS_QUEUE,
+    receipts: { group: parsed.RECEIPTS_GROUP, retryDelaysMs: parsed.RECEIPTS_RETRY_DELAYS_MS },
     idempotency: {
       keyTtlMs: parsed.IDEMPOTENCY_KEY_TTL_MS,
       purgeIntervalMs: parsed.IDEMPOTENCY_PURGE_INTERVAL_MS,

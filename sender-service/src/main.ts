@@ -1,11 +1,4 @@
-import {
-  AmqpPublisher,
-  artemisTransport,
-  BrokerManagement,
-  DeadLetterQueue,
-  defaultDeadLetterQueue,
-  outboxAdminRoutes,
-} from "@outbox/messaging";
+import { outboxAdminRoutes } from "@outbox/messaging";
 import { readFileSync } from "node:fs";
 import {
   ConfigError,
@@ -28,6 +21,7 @@ import { registerEntityItemRoutes } from "./http/entity-items-routes.js";
 import { registerOutboxJourneyRoutes } from "./http/outbox-journey-routes.js";
 import { registerReceiptDeadLetterRoutes } from "./http/receipt-dead-letter-routes.js";
 import { outbox } from "./messaging/outbox.js";
+import { senderMessaging } from "./messaging/transport.js";
 
 const SERVICE_NAME = "sender-service";
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -90,22 +84,14 @@ try {
 }
 const db = createDatabase(pool);
 
-// One AMQP connection: the transport's, shared by the relay's publisher, the receipt consumer and
-// the receipt dead-letter management.
-const transport = artemisTransport({ url: config.brokerUrl, containerId: config.instanceId, logger });
-const amqp = transport.amqp;
-const publisher = new AmqpPublisher({
-  amqp,
-  address: config.outbox.address,
-  linkName: `outbox-${config.instanceId}`,
-  sendTimeoutMs: config.outbox.sendTimeoutMs,
-  logger,
-});
+// The broker MESSAGING_TRANSPORT names (Artemis by default, or Kafka): only configuration differs.
+const messaging = senderMessaging(config, logger);
+const { transport } = messaging;
 // The relay of @outbox/messaging: its own connections (claim/mark commit without waiting for the
 // WAL flush unless OUTBOX_SYNCHRONOUS_COMMIT), LISTEN for commits, retention, metrics.
 const relay = outbox.startRelay({
   pool,
-  publisher,
+  ...messaging.relay,
   owner: config.instanceId,
   destination: config.outbox.address,
   batchSize: config.outbox.batchSize,
@@ -143,27 +129,20 @@ registerEntityItemRoutes(host, {
 // (The consumer attaches at once, so the connection opens first, as in the receiver.)
 transport.open();
 const receipts =
-  config.receiptsQueue === undefined
+  config.receiptsQueue === undefined || messaging.receipts === undefined
     ? undefined
     : outbox.startReceiptConsumer({
         db,
         transport,
-        // The receipts queue is a plain queue: read by its fully qualified name, whatever the group.
-        source: config.receiptsQueue.includes("::")
-          ? config.receiptsQueue
-          : `${config.receiptsQueue}::${config.receiptsQueue}`,
+        ...messaging.receipts,
         destinationName: config.receiptsQueue,
         probe: () => pingDatabase(pool, 1_500).then(() => true),
         logger: logger.child({ component: "receipts" }),
       });
 if (receipts !== undefined) host.addHealthCheck("receipts", receipts.healthCheck());
-// Receipts the consumer could not record end in the receipts queue's DLQ: browse and replay them.
-let management: BrokerManagement | undefined;
-if (config.receiptsQueue !== undefined) {
-  management = new BrokerManagement(amqp.connection);
-  const dlq = new DeadLetterQueue(management, defaultDeadLetterQueue(config.receiptsQueue));
-  registerReceiptDeadLetterRoutes(host, { db, dlq });
-}
+// Receipts the consumer could not record end in the receipts' dead letters: browse and replay them.
+if (messaging.receiptDeadLetters !== undefined)
+  registerReceiptDeadLetterRoutes(host, { db, dlq: messaging.receiptDeadLetters });
 const idempotencyPurger = new IdempotencyKeyPurger({
   db,
   intervalMs: config.idempotency.purgeIntervalMs,
@@ -181,7 +160,7 @@ registerOutboxJourneyRoutes(host, { db });
 host.addHealthCheck("database", databaseHealthCheck(pool));
 // A broker outage makes the sender degraded, not unhealthy: writes keep succeeding into the
 // outbox (its very purpose) and are published once the broker is back.
-host.addHealthCheck("broker", degradedWhenUnhealthy(amqp.healthCheck()));
+host.addHealthCheck("broker", degradedWhenUnhealthy(messaging.brokerHealthCheck));
 host.addHealthCheck("outbox", relay.healthCheck());
 
 // Run in reverse order: the relay stops first (releasing its claims: its budget must not wait
@@ -191,7 +170,7 @@ host.onShutdown("postgres", () => pool.end());
 host.onShutdown("amqp", () => transport.close());
 host.onShutdown("idempotency-purge", () => idempotencyPurger.stop());
 host.onShutdown("receipts", async () => receipts?.stop());
-host.onShutdown("management", () => Promise.resolve(management?.close()));
+host.onShutdown("management", () => messaging.closeDeadLetters());
 host.onShutdown("relay", () => relay.stop());
 
 await host.start();

@@ -105,3 +105,18 @@ export {
   type ConfigTableOptions,
   type ConfigVariable,
 } from "./config-table.js";
+export {
+  brokerAddressFromEnv,
+  brokerConnectionString,
+  kafkaBrokersFromConnectionString,
+  messagingTransports,
+  retryDelaysSchema,
+  transportEnvSchema,
+  type BrokerAddress,
+  type MessagingTransportName,
+} from "./transport-config.js";
+export {
+  numericDeadLetterId,
+  partitionOffsetDeadLetters,
+  partitionOffsetId,
+} from "./dead-letter-operations.js";

@@ -1,3 +1,4 @@
+import kafkajs from "kafkajs";
 import pg from "pg";
 import type { DistributedApplication } from "@outbox/apphost";
 import { ensureArtemisDistribution } from "../../apphost/src/artemis/distribution.js";
@@ -127,11 +128,22 @@ export async function waitForOutboxDrained(
 /** The consumer groups' queues (apphost.ts). */
 export const GROUP_QUEUES = ["entity-items.receiver", "entity-items.audit"] as const;
 
+/** Which broker the running system uses (apphost.ts `--transport`): the `broker` resource's kind. */
+export function brokerTransport(app: DistributedApplication): "artemis" | "kafka" {
+  const kind = app.snapshot().find((r) => r.name === "broker")?.kind;
+  if (kind === "artemis") return "artemis";
+  if (kind === "kafka") return "kafka";
+  throw new Error(`the model has no Artemis or Kafka "broker" (${String(kind)})`);
+}
+
 /**
- * The broker's own counts for the group queues, through Artemis' CLI with the credentials the
- * AppHost injected for the broker (about 3 s per call: it starts a JVM).
+ * The broker's own counts for the group queues: through Artemis' CLI with the credentials the
+ * AppHost injected for the broker (about 3 s per call: it starts a JVM), or on Kafka the groups'
+ * offsets (kafkaGroupStats).
  */
 export async function groupQueueStats(app: DistributedApplication): Promise<QueueStat[]> {
+  if (brokerTransport(app) === "kafka")
+    return kafkaGroupStats(app.getConnectionString("broker"), GROUP_QUEUES);
   const broker = new URL(app.getConnectionString("broker"));
   const stats = await queueStats({
     distribution: await ensureArtemisDistribution({}),
@@ -244,4 +256,79 @@ export async function consumerCounters(
     if (typeof check.data?.queue === "string") counters[check.data.queue] = check.data;
   }
   return counters;
+}
+
+const { Kafka, logLevel } = kafkajs;
+
+/** A kafkajs admin client of the system's broker, for `work`; always disconnected. */
+export async function withKafkaAdmin<T>(
+  bootstrap: string,
+  work: (admin: ReturnType<InstanceType<typeof Kafka>["admin"]>) => Promise<T>,
+): Promise<T> {
+  const admin = new Kafka({
+    clientId: "system-test",
+    brokers: bootstrap.split(","),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records a topic holds (end minus start offsets, over its partitions). */
+export async function kafkaTopicRecords(bootstrap: string, topic: string): Promise<number> {
+  return withKafkaAdmin(bootstrap, async (admin) =>
+    (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0),
+  );
+}
+
+/**
+ * Kafka's counterpart of the Artemis queue counts for consumer groups `<topic>.<group>`: records
+ * the group has not committed yet on its topic and on its retry tiers (`messageCount`, 0 once it
+ * is quiet), records on the topic (`messagesAdded`), records committed (`messagesAcked`), and the
+ * group's members (`consumerCount`).
+ */
+export async function kafkaGroupStats(bootstrap: string, groupIds: readonly string[]): Promise<QueueStat[]> {
+  return withKafkaAdmin(bootstrap, async (admin) => {
+    const topics = await admin.listTopics();
+    /** Uncommitted and committed records of `groupId` on `topic`. */
+    const progress = async (groupId: string, topic: string) => {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+      ]);
+      const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      let lag = 0;
+      let acked = 0;
+      for (const p of ends) {
+        const low = Number(p.low);
+        const at = Math.max(done.get(p.partition) ?? -1, low);
+        lag += Number(p.high) - at;
+        acked += at - low;
+      }
+      return { lag, acked, added: ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0) };
+    };
+    const stats: QueueStat[] = [];
+    for (const groupId of groupIds) {
+      const address = groupId.slice(0, groupId.lastIndexOf("."));
+      const main = await progress(groupId, address);
+      let messageCount = main.lag;
+      // Each retry tier is read by a group of its own named as the tier.
+      for (const tier of topics.filter((t) => t.startsWith(`${groupId}.retry-`)))
+        messageCount += (await progress(tier, tier)).lag;
+      const [described] = (await admin.describeGroups([groupId])).groups;
+      stats.push({
+        queue: groupId,
+        address,
+        messageCount,
+        consumerCount: described?.members.length ?? 0,
+        messagesAdded: main.added,
+        messagesAcked: main.acked,
+      });
+    }
+    return stats;
+  });
 }

@@ -58,7 +58,7 @@ export async function brokerHealth(bootstrap: string): Promise<{ healthy: boolea
 
 /**
  * Creates the model's topics that do not exist, adds partitions to those that have fewer than
- * declared and sets a declared `retention.ms` that differs. Safe to repeat: a second run changes
+ * declared and sets a declared `retention.ms` or `cleanup.policy` that differs. Safe to repeat: a second run changes
  * nothing. A topic with more partitions than declared fails (Kafka cannot remove partitions).
  */
 export async function ensureTopics(
@@ -77,8 +77,7 @@ export async function ensureTopics(
           topic: t.name,
           numPartitions: t.partitions,
           replicationFactor: 1,
-          configEntries:
-            t.retentionMs === undefined ? [] : [{ name: "retention.ms", value: String(t.retentionMs) }],
+          configEntries: declaredConfig(t),
         })),
       });
       log(`created topics ${missing.map((t) => `${t.name} (${t.partitions} partitions)`).join(", ")}`);
@@ -98,33 +97,38 @@ export async function ensureTopics(
         log(`topic ${topic.name}: ${have} → ${topic.partitions} partitions`);
       }
     }
-    const withRetention = present.filter((t) => t.retentionMs !== undefined);
-    if (withRetention.length === 0) return;
+    const configured = present.filter((t) => declaredConfig(t).length > 0);
+    if (configured.length === 0) return;
     const described = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: withRetention.map((t) => ({
+      resources: configured.map((t) => ({
         type: ConfigResourceTypes.TOPIC,
         name: t.name,
-        configNames: ["retention.ms"],
+        configNames: declaredConfig(t).map((e) => e.name),
       })),
     });
-    for (const topic of withRetention) {
-      const current = described.resources
-        .find((r) => r.resourceName === topic.name)
-        ?.configEntries.find((e) => e.configName === "retention.ms")?.configValue;
-      if (current === String(topic.retentionMs)) continue;
-      // AlterConfigs sets the topic's whole dynamic configuration: the AppHost owns these topics.
+    for (const topic of configured) {
+      const entries = declaredConfig(topic);
+      const current = described.resources.find((r) => r.resourceName === topic.name)?.configEntries ?? [];
+      const valueOf = (name: string) => current.find((e) => e.configName === name)?.configValue;
+      const changed = entries.filter((e) => valueOf(e.name) !== e.value);
+      if (changed.length === 0) continue;
+      // AlterConfigs sets the topic's whole dynamic configuration: the AppHost owns these topics, and
+      // sends every declared entry so that changing one does not drop another.
       await admin.alterConfigs({
         validateOnly: false,
-        resources: [
-          {
-            type: ConfigResourceTypes.TOPIC,
-            name: topic.name,
-            configEntries: [{ name: "retention.ms", value: String(topic.retentionMs) }],
-          },
-        ],
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic.name, configEntries: entries }],
       });
-      log(`topic ${topic.name}: retention.ms ${current ?? "default"} → ${String(topic.retentionMs)}`);
+      for (const e of changed)
+        log(`topic ${topic.name}: ${e.name} ${valueOf(e.name) ?? "default"} → ${e.value}`);
     }
   });
+}
+
+/** The topic configuration the model declares (retention.ms, cleanup.policy), as config entries. */
+function declaredConfig(topic: KafkaTopicSpec): Array<{ name: string; value: string }> {
+  return [
+    ...(topic.retentionMs === undefined ? [] : [{ name: "retention.ms", value: String(topic.retentionMs) }]),
+    ...(topic.cleanupPolicy === undefined ? [] : [{ name: "cleanup.policy", value: topic.cleanupPolicy }]),
+  ];
 }

@@ -70,3 +70,75 @@ describe("Kafka node settings", () => {
     expect(Buffer.from(id, "base64url")).toHaveLength(16);
   });
 });
+
+describe("withTopic's consumer groups", () => {
+  it("declares per group its retry tiers, its dead-letter topic (kept forever) and its compacted marks", () => {
+    const kafka = createApp()
+      .addKafka("broker")
+      .withTopic("entity-items", {
+        partitions: 3,
+        retentionMs: 3_600_000,
+        groups: [{ name: "receiver", retryDelaysMs: [1_000, 2_000, 4_000] }, { name: "audit" }],
+      });
+    expect(kafka.topics()).toEqual([
+      { name: "entity-items", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.receiver.retry-1", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.receiver.retry-2", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.receiver.retry-3", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.receiver.dlt", partitions: 3, retentionMs: -1 },
+      { name: "entity-items.receiver.dlt-marks", partitions: 1, cleanupPolicy: "compact" },
+      // The default tiers (seed 004): 5 s, then 10 s.
+      { name: "entity-items.audit.retry-1", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.audit.retry-2", partitions: 3, retentionMs: 3_600_000 },
+      { name: "entity-items.audit.dlt", partitions: 3, retentionMs: -1 },
+      { name: "entity-items.audit.dlt-marks", partitions: 1, cleanupPolicy: "compact" },
+    ]);
+    expect(kafka.retryDelaysMs("entity-items", "receiver")).toEqual([1_000, 2_000, 4_000]);
+    expect(kafka.retryDelaysMs("entity-items", "audit")).toEqual([5_000, 10_000]);
+  });
+
+  it("names the topics as @outbox/messaging's Kafka transport does", async () => {
+    const { kafkaGroupTopics, kafkaGroupId } = await import("@outbox/messaging");
+    const names = createApp()
+      .addKafka("broker")
+      .withTopic("orders", { groups: [{ name: "billing", retryDelaysMs: [100, 200] }] })
+      .topics()
+      .map((t) => t.name);
+    const expected = kafkaGroupTopics("orders", "billing", 2);
+    expect(names).toEqual(["orders", ...expected.retry, expected.deadLetter, expected.marks]);
+    expect(kafkaGroupId("orders", "billing")).toBe("orders.billing");
+  });
+
+  it("allows a group without retry tiers: straight to its dead-letter topic", () => {
+    const kafka = createApp()
+      .addKafka("broker")
+      .withTopic("receipts", { groups: [{ name: "sender", retryDelaysMs: [] }] });
+    expect(kafka.topics().map((t) => t.name)).toEqual([
+      "receipts",
+      "receipts.sender.dlt",
+      "receipts.sender.dlt-marks",
+    ]);
+  });
+
+  it("refuses bad groups and delays with a message naming them", () => {
+    const kafka = () => createApp().addKafka("broker");
+    expect(() => kafka().withTopic("t", { groups: [{ name: "a" }, { name: "a" }] })).toThrow(
+      /Group "a" is declared twice on topic "t" of Kafka "broker"/,
+    );
+    expect(() => kafka().withTopic("t", { groups: [{ name: "a.b" }] })).toThrow(
+      /Invalid consumer group "a.b"/,
+    );
+    expect(() => kafka().withTopic("t", { groups: [{ name: "a", retryDelaysMs: [10, -1] }] })).toThrow(
+      /retryDelaysMs\[1\] must be an integer ≥ 0/,
+    );
+    // A group's topic colliding with a topic declared on its own.
+    expect(() =>
+      kafka()
+        .withTopic("t.a.dlt")
+        .withTopic("t", { groups: [{ name: "a" }] }),
+    ).toThrow(/Topic "t.a.dlt" is declared twice/);
+    expect(() => kafka().withTopic("t").retryDelaysMs("t", "nobody")).toThrow(
+      /declares no group "nobody" on topic "t"/,
+    );
+  });
+});

@@ -3,7 +3,7 @@ import {
   MAX_BROWSE,
   unavailableWhenBrokerIsDown,
   type DeadLetter,
-  type DeadLetterQueue,
+  type DeadLetterOperations,
 } from "@outbox/messaging";
 import { HttpProblem, problemResponseSchema } from "@outbox/service-defaults";
 import { z } from "zod";
@@ -109,7 +109,7 @@ export function gapRefusal(
  * the queue does not hold it. Past the listing's page it cannot be checked: refused, not deleted unseen.
  */
 export async function findDeadLetter(
-  dlq: Pick<DeadLetterQueue, "queue" | "browse">,
+  dlq: Pick<DeadLetterOperations, "queue" | "browse">,
   id: number,
 ): Promise<DeadLetter> {
   const letters = await dlq.browse(MAX_BROWSE).catch(unavailableWhenBrokerIsDown);

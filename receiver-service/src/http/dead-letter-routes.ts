@@ -1,4 +1,4 @@
-import { deadLetterRoutes, type DeadLetter, type DeadLetterQueue } from "@outbox/messaging";
+import { deadLetterRoutes, type DeadLetter, type DeadLetterOperations } from "@outbox/messaging";
 import type { ServiceHost } from "@outbox/service-defaults";
 import { z } from "zod";
 import type { Database } from "../data/db.js";
@@ -27,7 +27,7 @@ export const deadLetterSchema = z
 
 export interface DeadLetterQueues {
   /** Consumer group -> its dead-letter queue. */
-  byGroup: ReadonlyMap<string, DeadLetterQueue>;
+  byGroup: ReadonlyMap<string, DeadLetterOperations>;
   defaultGroup: string;
 }
 

@@ -2,7 +2,7 @@ import {
   deadLetterRoutes,
   receiptIdsFromProperties,
   type DeadLetter,
-  type DeadLetterQueue,
+  type DeadLetterOperations,
 } from "@outbox/messaging";
 import type { ServiceHost } from "@outbox/service-defaults";
 import { z } from "zod";
@@ -64,7 +64,7 @@ export function acknowledgedIds(letter: Pick<DeadLetter, "correlationId" | "prop
  */
 export function registerReceiptDeadLetterRoutes(
   host: ServiceHost,
-  deps: { db: Database; dlq: DeadLetterQueue },
+  deps: { db: Database; dlq: DeadLetterOperations },
 ): void {
   const { db, dlq } = deps;
   const routes = deadLetterRoutes({

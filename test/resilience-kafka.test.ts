@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Admin, Consumer } from "@platformatic/kafka";
+import { Admin } from "@platformatic/kafka";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp } from "@outbox/apphost/testing";
 import { eventually } from "./support/receiver.js";
@@ -14,6 +14,7 @@ import {
   query,
   waitForApplied,
   waitForOutboxDrained,
+  waitForQuiet,
 } from "./support/system.js";
 import { soakModel } from "./soak/soak-model.js";
 import { readTopicWitness, type TopicWitnessOptions } from "./soak/topic-witness.js";
@@ -23,9 +24,6 @@ import { readTopicWitness, type TopicWitnessOptions } from "./soak/topic-witness
 // receiver, and the topic read by a witness group of its own, so that a second copy the relay
 // wrote is counted on the topic (and shown to have been skipped by the inbox), not guessed.
 const TOPIC = "entity-items";
-const GROUPS = ["receiver", "audit"];
-/** Default retry tiers (docs: api-20): the groups read their retry topics with groups of these names. */
-const RETRY_TIERS = 2;
 
 let app: DistributedApplication;
 let sender: string;
@@ -45,66 +43,6 @@ function bootstrapBrokers(): string[] {
   return app.getConnectionString("broker").split(",");
 }
 
-/** Every (topic, Kafka group.id) pair a consumer group of the model reads. */
-function groupReads(): Array<{ topic: string; groupId: string }> {
-  return GROUPS.flatMap((group) => [
-    { topic: TOPIC, groupId: `${TOPIC}.${group}` },
-    ...Array.from({ length: RETRY_TIERS }, (_, i) => {
-      const retry = `${TOPIC}.${group}.retry-${i + 1}`;
-      return { topic: retry, groupId: retry };
-    }),
-  ]);
-}
-
-/** Records of `topic` its group has not committed yet, over all partitions. */
-async function lag(admin: Admin, consumer: Consumer, topic: string, groupId: string): Promise<bigint> {
-  const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
-  const groups = await admin.listConsumerGroupOffsets({
-    groups: [{ groupId, topics: [{ name: topic, partitionIndexes: ends.map((_, i) => i) }] }],
-  });
-  const partitions = groups[0]?.topics.find((t) => t.name === topic)?.partitions ?? [];
-  const byPartition = new Map(partitions.map((p) => [p.partitionIndex, p.committedOffset]));
-  let total = 0n;
-  ends.forEach((end, partition) => {
-    const at = byPartition.get(partition) ?? -1n;
-    total += end - (at < 0n ? 0n : at);
-  });
-  return total;
-}
-
-/**
- * Waits until nothing more can arrive at the receiver: no outbox row waits for the relay or for its
- * receipt, and every group has committed every record of its topic and of its retry topics. A
- * duplicate comes from the outbox or from a record not yet committed; both are drained then.
- */
-async function waitForKafkaQuiet(timeoutMs = 120_000): Promise<void> {
-  const admin = new Admin({ clientId: "resilience-kafka-quiet", bootstrapBrokers: bootstrapBrokers() });
-  const consumer = new Consumer({
-    clientId: "resilience-kafka-quiet-offsets",
-    groupId: "resilience-kafka-quiet",
-    bootstrapBrokers: bootstrapBrokers(),
-  });
-  try {
-    await eventually(
-      "outbox settled and every group's lag 0",
-      async () => {
-        const [outbox] = await query<{ open: number }>(
-          app.getConnectionString("senderdb"),
-          "SELECT count(*)::int AS open FROM outbox_messages WHERE status IN ('pending', 'published')",
-        );
-        if ((outbox?.open ?? 1) > 0) return undefined;
-        for (const { topic, groupId } of groupReads())
-          if ((await lag(admin, consumer, topic, groupId)) > 0n) return undefined;
-        return true;
-      },
-      timeoutMs,
-    );
-  } finally {
-    await admin.close();
-    await consumer.close();
-  }
-}
-
 function witnessOptions(): TopicWitnessOptions {
   return { bootstrap: app.getConnectionString("broker"), topic: TOPIC, timeoutMs: 120_000 };
 }
@@ -114,7 +52,8 @@ async function expectExactlyOnce(ids: string[]): Promise<{ copiesOnTopic: number
   const applied = await waitForApplied(app, ids);
   expect(applied.size, "every entity applied").toBe(ids.length);
   expect((await waitForOutboxDrained(app)).pending ?? 0).toBe(0);
-  await waitForKafkaQuiet();
+  // Count once nothing more can arrive: outbox settled, every group (and its retry tiers) committed.
+  await waitForQuiet(app);
   const final = await appliedCounts(app, ids);
   expect(
     [...final].filter(([, n]) => n !== 1),

@@ -1,4 +1,4 @@
-import { KafkaResource, type AppBuilder, type ArtemisResource } from "@outbox/apphost";
+import type { AppBuilder, ArtemisResource } from "@outbox/apphost";
 import { buildApp } from "../../apphost.js";
 
 export const SOAK_TRANSPORTS = ["artemis", "kafka"] as const;
@@ -6,21 +6,8 @@ export type SoakTransport = (typeof SOAK_TRANSPORTS)[number];
 
 /** This repository's system (apphost.ts) on the given broker, as the soak runs it. */
 export function soakModel(transport: SoakTransport): AppBuilder {
-  if (transport === "kafka") {
-    // The variable `npm run apphost -- --transport kafka` sets for apphost.ts (docs/configuration).
-    const before = process.env.APPHOST_TRANSPORT;
-    process.env.APPHOST_TRANSPORT = "kafka";
-    try {
-      const model = buildApp();
-      if (!(model.resource("broker") instanceof KafkaResource))
-        throw new Error("apphost.ts built no Kafka resource named broker for APPHOST_TRANSPORT=kafka");
-      return model;
-    } finally {
-      if (before === undefined) delete process.env.APPHOST_TRANSPORT;
-      else process.env.APPHOST_TRANSPORT = before;
-    }
-  }
-  const model = buildApp();
+  if (transport === "kafka") return buildApp({ transport: "kafka" });
+  const model = buildApp({ transport: "artemis" });
   // Journalled delivery counts: most redeliveries after a broker restart keep their count and
   // are not mistaken for second copies on the queue (docs/soak.md, "Duplicates on the queue").
   (model.resource("broker") as ArtemisResource).withPersistedDeliveryCount();

@@ -18,7 +18,7 @@ export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
 
 export const BENCH_USAGE = `npm run bench -- [--quick] [--json] [--transport artemis|kafka] [--baseline [<git-ref>]] [--rounds <n>]
 
-  --quick              shorter phases (about 6 minutes instead of 15)
+  --quick              shorter phases (about 6 minutes instead of 15, Kafka's phases not counted)
   --transport <name>   run only that transport's phases; by default the Artemis run, then the
                        Kafka phases beside it (keys prefixed kafka_, ratios Kafka/Artemis)
   --json               print one JSON object as the last line of stdout

@@ -193,4 +193,24 @@ describe("records injected onto the Kafka topic", () => {
     expect(after.items.some((l) => l.messageId === poisonId)).toBe(false);
     expect(after.count).toBe(before.count);
   });
+
+  it("runs the dashboard's replay command over Kafka: the audit group's poison goes back, and dead again", async () => {
+    const audit = await deadLetters(receiver, "audit");
+    const poison = audit.items.filter((l) => l.messageId !== null);
+    expect(poison.length).toBeGreaterThan(0);
+    expect((await deadLetters(receiver, "receiver")).count).toBe(0);
+
+    const result = await app.runCommand("receiver", "replay-dead-letters");
+    expect(result.message).toBe(`replayed 0 to receiver, ${audit.count} to audit`);
+    // Still undecodable: the group dead-letters it again, as a new entry of its dead-letter topic.
+    await waitUntil(
+      async () => {
+        const again = await deadLetters(receiver, "audit");
+        return (
+          again.count === audit.count && again.items.every((l) => !audit.items.some((o) => o.id === l.id))
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "the replayed poison to be dead-lettered again" },
+    );
+  });
 });

@@ -20,6 +20,8 @@ export interface KafkaTestBroker {
   ): Promise<void>;
   /** Records of the group not committed yet on the source and its retry tiers. */
   lag(source: string, group: string): Promise<number>;
+  /** Stops the broker and starts it again (same port, same data), waiting until it is healthy. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,10 @@ export async function startKafkaTestBroker(
           ...topics.retry.map((retry) => lagOf(retry, retry)),
         ]);
         return lags.reduce((a, b) => a + b, 0);
+      },
+      restart: async () => {
+        await app!.restartResource("broker");
+        await app!.waitForHealthy("broker");
       },
       close,
     };

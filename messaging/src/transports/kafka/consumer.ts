@@ -87,6 +87,8 @@ export interface KafkaConsumerDeps {
 
 const PROBE_DELAY_MS = { initial: 500, max: 10_000 };
 const FORWARD_RETRY_MS = { initial: 500, max: 10_000 };
+/** stop() waits this long for the last offset commit (what is done should not be read again). */
+const COMMIT_AT_STOP_MS = 2_000;
 
 /**
  * The seam's consumer over Kafka: a TopicReader for the source (group.id `<source>.<group>`) and
@@ -178,7 +180,7 @@ export class KafkaConsumer<K extends ContractName, O extends Settlement> impleme
   async detach(timeoutMs: number): Promise<void> {
     this.detached = true;
     this.stopSignal.abort();
-    await Promise.all(this.readers.map((reader) => reader.stop(timeoutMs)));
+    await Promise.all(this.readers.map((reader) => reader.stop(timeoutMs, timeoutMs)));
   }
 
   private async shutdown(): Promise<void> {
@@ -208,7 +210,7 @@ export class KafkaConsumer<K extends ContractName, O extends Settlement> impleme
     const side = this.opts.sideWork;
     if (side !== undefined) await settleWithin([...side.pending()], side.timeoutMs);
     const detachMs = this.opts.detachTimeoutMs ?? 1_000;
-    await Promise.all(this.readers.map((reader) => reader.stop(Math.max(detachMs, 1_000))));
+    await Promise.all(this.readers.map((reader) => reader.stop(COMMIT_AT_STOP_MS, detachMs)));
   }
 
   private onRecord(tier: number, record: ReadRecord, handle: RecordHandle): void {

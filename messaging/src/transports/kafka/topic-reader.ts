@@ -25,6 +25,7 @@ export interface RecordHandle {
 }
 
 const RECONNECT_MS = { initial: 500, max: 10_000 };
+const REASSERT_COMMITS_MS = 5_000;
 
 /**
  * One Kafka consumer (one group id) reading one topic through its messages stream, committing by
@@ -35,7 +36,7 @@ const RECONNECT_MS = { initial: 500, max: 10_000 };
  *
  * Rebalances: on every join the partitions no longer assigned lose their watermark (never
  * committed for again; their records in hand are read again by the new owner, the inbox drops
- * what was applied); the stream re-reads kept partitions from the committed offset, and the
+ * what was applied), and a new stream re-reads the kept partitions from the committed offset; the
  * watermark skips what is already in hand.
  */
 export class TopicReader {
@@ -45,16 +46,25 @@ export class TopicReader {
   private readonly pauses = new Set<string>();
   private readonly toCommit = new Map<number, { offset: bigint; watermark: OffsetWatermark }>();
   private commitScheduled = false;
+  /** The last offset committed per partition, asserted again now and then (see reassertCommits). */
+  private readonly committed = new Map<number, { offset: bigint; watermark: OffsetWatermark }>();
+  private reassertTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelayMs = RECONNECT_MS.initial;
   private attached = false;
   private generation = 0;
+  /** A rebalance is replacing the stream: the old one's records are dropped meanwhile. */
+  private replacing = false;
+  private replacements = 0;
 
   constructor(private readonly opts: TopicReaderOptions) {}
 
   start(): void {
+    if (this.reassertTimer !== undefined) return;
+    this.reassertTimer = setInterval(() => this.reassertCommits(), REASSERT_COMMITS_MS);
+    this.reassertTimer.unref();
     void this.connect();
   }
 
@@ -83,14 +93,18 @@ export class TopicReader {
     this.scheduleCommit();
   }
 
-  /** Commits what is done, leaves the group and closes the client (each step bounded). */
-  async stop(timeoutMs: number): Promise<void> {
+  /**
+   * Commits what is done (waiting at most commitTimeoutMs), then leaves the group and closes the
+   * client, waiting at most leaveTimeoutMs for that (0: not at all).
+   */
+  async stop(commitTimeoutMs: number, leaveTimeoutMs: number): Promise<void> {
     if (this.stopped) return;
     this.flushCommits();
-    await closeWithin(this.committing, timeoutMs);
+    await closeWithin(this.committing, commitTimeoutMs);
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    await this.disconnect(timeoutMs);
+    clearInterval(this.reassertTimer);
+    await this.disconnect(leaveTimeoutMs);
   }
 
   private scheduleCommit(): void {
@@ -118,6 +132,14 @@ export class TopicReader {
     }));
     this.committing = this.committing
       .then(() => consumer.commit({ offsets }))
+      .then(() => {
+        for (const [partition, c] of batch) {
+          const last = this.committed.get(partition);
+          if (last === undefined || last.watermark !== c.watermark || last.offset < c.offset) {
+            this.committed.set(partition, c);
+          }
+        }
+      })
       .catch((error: unknown) => {
         this.opts.logger.warn(
           { topic: this.opts.topic, group: this.opts.groupId, error: describeError(error) },
@@ -128,6 +150,24 @@ export class TopicReader {
           if (!this.toCommit.has(partition)) this.toCommit.set(partition, c);
         if (!this.stopped) setTimeout(() => this.scheduleCommit(), 1_000);
       });
+  }
+
+  /**
+   * Commits the last committed offset of every partition still ours again. A member that lost a
+   * partition may have had a commit in flight: the client retries a commit refused for the old
+   * generation after rejoining, and that late commit moves the partition's offset back behind the
+   * new owner's (no loss: records read again; but a lag that would not drain until the new owner
+   * commits again). Asserting ours again now and then repairs it.
+   */
+  private reassertCommits(): void {
+    for (const [partition, c] of this.committed) {
+      if (this.watermarks.get(partition) !== c.watermark) {
+        this.committed.delete(partition);
+        continue;
+      }
+      if (!this.toCommit.has(partition)) this.toCommit.set(partition, c);
+    }
+    if (this.toCommit.size > 0) this.scheduleCommit();
   }
 
   private applyFlow(): void {
@@ -159,32 +199,81 @@ export class TopicReader {
       retryDelay: 250,
     });
     this.consumer = consumer;
+    // The client emits 'error' when rejoining the group failed for good: start over.
+    consumer.on("error", (error: Error) => {
+      if (consumer === this.consumer) this.onStreamFailed(generation, error);
+    });
     consumer.on("consumer:group:join", (payload: { assignments?: GroupAssignment[] }) =>
-      this.onJoin(payload.assignments ?? []),
+      this.onJoin(consumer, generation, payload.assignments ?? []),
     );
     try {
-      const stream = await consumer.consume({
-        topics: [this.opts.topic],
-        mode: "committed",
-        fallbackMode: "earliest",
-        autocommit: false,
-        // A few fetches' worth of records waiting in the stream; the in-flight limit is ours.
-        highWaterMark: 64,
-      });
+      const stream = await this.openStream(consumer);
       if (this.stopped || generation !== this.generation) {
         await closeWithin(stream.close(), 1_000);
         return;
       }
-      this.stream = stream;
       this.attached = true;
       this.reconnectDelayMs = RECONNECT_MS.initial;
-      this.onJoin(consumer.assignments ?? []);
-      stream.on("data", (message: Message<Buffer, Buffer, Buffer, Buffer>) => this.onData(consumer, message));
-      stream.on("error", (error: Error) => this.onStreamFailed(generation, error));
-      stream.on("close", () => this.onStreamFailed(generation, undefined));
-      this.applyFlow();
+      this.revokeUnassigned(consumer.assignments ?? []);
+      this.useStream(consumer, generation, stream);
       this.opts.logger.info({ topic: this.opts.topic, group: this.opts.groupId }, "Kafka consumer joined");
     } catch (error) {
+      this.onStreamFailed(generation, error);
+    }
+  }
+
+  private openStream(consumer: Consumer): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+    return consumer.consume({
+      topics: [this.opts.topic],
+      mode: "committed",
+      fallbackMode: "earliest",
+      autocommit: false,
+      // A few fetches' worth of records waiting in the stream; the in-flight limit is ours.
+      highWaterMark: 64,
+    });
+  }
+
+  private useStream(
+    consumer: Consumer,
+    generation: number,
+    stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>,
+  ): void {
+    this.stream = stream;
+    stream.on("data", (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      if (stream === this.stream && !this.replacing) this.onData(consumer, message);
+    });
+    stream.on("error", (error: Error) => {
+      if (stream === this.stream) this.onStreamFailed(generation, error);
+    });
+    stream.on("close", () => {
+      if (stream === this.stream) this.onStreamFailed(generation, undefined);
+    });
+    this.applyFlow();
+  }
+
+  /**
+   * After a rebalance, a new stream reads the kept partitions from the committed offset. The old
+   * stream is dropped with what it buffered and what it still fetches: a fetch sent before the join
+   * could answer after it with records beyond ones the old stream's buffer held, and taking those
+   * would skip the buffered ones. Opened before the old one closes, so the consumer stays
+   * subscribed and does not rejoin.
+   */
+  private async replaceStream(consumer: Consumer, generation: number): Promise<void> {
+    const old = this.stream;
+    if (old === undefined) return;
+    const seq = ++this.replacements;
+    this.replacing = true;
+    try {
+      const stream = await this.openStream(consumer);
+      if (this.stopped || generation !== this.generation || seq !== this.replacements) {
+        await closeWithin(stream.close(), 1_000);
+        return;
+      }
+      this.replacing = false;
+      this.useStream(consumer, generation, stream);
+      await closeWithin(old.close(), 2_000);
+    } catch (error) {
+      if (seq === this.replacements) this.replacing = false;
       this.onStreamFailed(generation, error);
     }
   }
@@ -218,7 +307,13 @@ export class TopicReader {
     if (consumer !== undefined) await closeWithin(forceClose(consumer), timeoutMs);
   }
 
-  private onJoin(assignments: readonly GroupAssignment[]): void {
+  private onJoin(consumer: Consumer, generation: number, assignments: readonly GroupAssignment[]): void {
+    if (consumer !== this.consumer) return;
+    this.revokeUnassigned(assignments);
+    void this.replaceStream(consumer, generation);
+  }
+
+  private revokeUnassigned(assignments: readonly GroupAssignment[]): void {
     const mine = new Set(assignments.find((a) => a.topic === this.opts.topic)?.partitions ?? []);
     this.revoke([...this.watermarks.keys()].filter((p) => !mine.has(p)));
   }
@@ -228,6 +323,7 @@ export class TopicReader {
     for (const partition of partitions) {
       this.watermarks.delete(partition);
       this.toCommit.delete(partition);
+      this.committed.delete(partition);
     }
     this.opts.onRevoked?.(partitions);
   }
@@ -235,10 +331,7 @@ export class TopicReader {
   private onData(consumer: Consumer, message: Message<Buffer, Buffer, Buffer, Buffer>): void {
     if (this.stopped || consumer !== this.consumer) return;
     const { partition, offset } = message;
-    // Fetched for an earlier generation of the group, or for a partition taken away since: the
-    // stream reads it again from the committed offset if it is still ours.
-    const fetchedIn = (message.metadata["consumer"] as { generationId?: number } | undefined)?.generationId;
-    if (fetchedIn !== undefined && fetchedIn !== consumer.generationId) return;
+    // A partition taken away since the fetch: its new owner reads it.
     const assigned = consumer.assignments?.find((a) => a.topic === this.opts.topic)?.partitions ?? [];
     if (!assigned.includes(partition)) return;
     let watermark = this.watermarks.get(partition);

@@ -255,6 +255,7 @@ describe("parseBenchArgs", () => {
       help: false,
       baseline: null,
       rounds: null,
+      transport: null,
     });
     expect(parseBenchArgs(["--quick", "--baseline", "--json"])).toMatchObject({
       quick: true,
@@ -267,6 +268,21 @@ describe("parseBenchArgs", () => {
       rounds: 4,
     });
     expect(parseBenchArgs(["--baseline", "--rounds=1"]).rounds).toBe(1);
+  });
+
+  it("reads --transport (kafka or artemis) and refuses any other or one with --baseline", () => {
+    expect(parseBenchArgs(["--transport", "kafka", "--quick"])).toMatchObject({
+      transport: "kafka",
+      quick: true,
+    });
+    expect(parseBenchArgs(["--transport=artemis"]).transport).toBe("artemis");
+    expect(() => parseBenchArgs(["--transport", "rabbit"])).toThrow(
+      /--transport must be one of artemis, kafka/,
+    );
+    expect(() => parseBenchArgs(["--transport"])).toThrow(/got nothing/);
+    expect(() => parseBenchArgs(["--transport", "kafka", "--baseline"])).toThrow(
+      /does not apply with --baseline/,
+    );
   });
 
   it("refuses an unknown flag, a bad round count and --rounds without --baseline", () => {

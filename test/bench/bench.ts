@@ -40,6 +40,7 @@ import {
 } from "./scenarios.js";
 import { runBaselineComparison } from "./baseline-run.js";
 import { benchModel } from "./bench-model.js";
+import { kafkaTable, kafkaVsArtemis, runKafkaPhases, type KafkaFigures } from "./kafka-phases.js";
 
 const args = ((): BenchArgs => {
   try {
@@ -309,6 +310,49 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
+  const artemis = args.transport === "kafka" ? null : await runArtemis();
+  let kafka: KafkaFigures | null = null;
+  let kafkaError: string | null = null;
+  if (args.transport !== "artemis") {
+    try {
+      kafka = await runKafkaPhases(
+        {
+          loadS: settings.loadS,
+          halfLoadS: settings.halfLoadS,
+          rawS: settings.rawS,
+          backlog: settings.backlog,
+          concurrency: settings.concurrency,
+        },
+        say,
+      );
+    } catch (error) {
+      // Alone, a failure is the run's; beside Artemis, the Artemis figures are still reported.
+      if (artemis === null) throw error;
+      kafkaError = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      say(`the Kafka phases failed: ${kafkaError}`);
+      process.exitCode = 1;
+    }
+  }
+  if (kafka) {
+    process.stdout.write(`${kafkaTable(kafka, artemis)}\n`);
+    process.stdout.write(
+      `${cpuPerMessageTable({ "Kafka max load": kafka.kafka_cpu_us_per_msg, "Kafka backlog": kafka.kafka_cpu_us_per_msg_backlog })}\n`,
+    );
+  }
+  const result = {
+    ...artemis,
+    ...kafka,
+    ...(artemis && kafka ? kafkaVsArtemis(kafka, artemis) : {}),
+    ...(kafkaError === null ? {} : { kafka_error: kafkaError }),
+    transport: args.transport ?? "both",
+    duration_s: round((Date.now() - started) / 1000, 0),
+  };
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** Today's run on Artemis: prints its table and returns the figures (the unprefixed keys). */
+async function runArtemis() {
+  const started = Date.now();
   say(`starting the stack (${quick ? "quick" : "full"} run)`);
   const model = benchModel(settings.concurrency);
   const sender = model.resources().find((r) => r.name === "sender") as NodeServiceResource;
@@ -556,7 +600,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${cpuPerMessageTable({ "max load": result.cpu_us_per_msg, backlog: result.cpu_us_per_msg_backlog })}\n`,
     );
-    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    return result;
   } finally {
     await stopTestApp(app);
   }
@@ -676,7 +720,7 @@ function printTable(r: {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
     process.stderr.write(
       `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

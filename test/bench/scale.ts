@@ -44,8 +44,9 @@ export async function seedFinishedRows(senderDb: string, receiverDb: string, cou
     }),
     withClient(receiverDb, async (c) => {
       await c.query(
-        `INSERT INTO inbox (message_id, type, version, aggregate_id, received_at, processed_at)
-         SELECT gen_random_uuid()::text, 'EntityItemCreated', 1, gen_random_uuid()::text, now(), now()
+        // consumer_group: the inbox keys each row by message and group (the receiver's group here).
+        `INSERT INTO inbox (message_id, consumer_group, type, version, aggregate_id, received_at, processed_at)
+         SELECT gen_random_uuid()::text, 'receiver', 'EntityItemCreated', 1, gen_random_uuid()::text, now(), now()
            FROM generate_series(1, $1::int) g`,
         [count],
       );

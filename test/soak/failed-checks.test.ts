@@ -16,3 +16,11 @@ describe("the soak's verdict", () => {
     expect(failedChecks({ ...clean, witness_missing: 3 })).toEqual(["witness_missing"]);
   });
 });
+
+describe("the soak's verdict on Kafka", () => {
+  it("counts a second record on the topic without failing (the inbox skips it), but still fails on a row the witness missed", () => {
+    expect(failedChecks({ ...clean, copies_on_queue: 2 }, "kafka")).toEqual([]);
+    expect(failedChecks({ ...clean, witness_missing: 1 }, "kafka")).toEqual(["witness_missing"]);
+    expect(failedChecks({ ...clean, duplicates_applied: 1 }, "kafka")).toEqual(["duplicates_applied"]);
+  });
+});

@@ -1,10 +1,12 @@
-// npm run soak -- [--messages N] [--seed S] [--clients C] [--min-faults F] [--json]
+// npm run soak -- [--transport artemis|kafka] [--messages N] [--seed S] [--clients C] [--min-faults F] [--json]
 // The chaos soak (docs/soak.md): load + random faults on every component, then the checks.
 import { parseArgs } from "node:util";
 import { runSoak } from "./run-soak.js";
+import { parseSoakTransport, type SoakTransport } from "./soak-model.js";
 
 const { values } = parseArgs({
   options: {
+    transport: { type: "string", default: "artemis" },
     messages: { type: "string", default: "100000" },
     seed: { type: "string" },
     clients: { type: "string", default: "16" },
@@ -25,6 +27,14 @@ function positiveInt(name: string, value: string | undefined): number {
   return n;
 }
 
+const transport = ((): SoakTransport => {
+  try {
+    return parseSoakTransport(values.transport);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+})();
 const [minMs, maxMs] = (values["fault-interval-ms"] ?? "").split("-").map(Number);
 const seed =
   values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInt("seed", values.seed);
@@ -33,6 +43,7 @@ const log = (line: string): void => {
 };
 
 const report = await runSoak({
+  transport,
   messages: positiveInt("messages", values.messages),
   seed,
   clients: Math.max(1, positiveInt("clients", values.clients)),
@@ -46,7 +57,7 @@ const report = await runSoak({
 const { fault_log: faultLog, ...summary } = report;
 log("");
 log(
-  `seed                 ${report.seed}  (replay: npm run soak -- --seed ${report.seed} --messages ${values.messages})`,
+  `seed                 ${report.seed}  (replay: npm run soak -- --transport ${transport} --seed ${report.seed} --messages ${values.messages})`,
 );
 log(
   `messages             ${report.messages} (${report.creates} creates, ${report.updates} updates), ${report.retries} client retries`,
@@ -61,7 +72,9 @@ log(`drain after last     ${report.drain_s} s`);
 log(`lost                 ${report.lost}`);
 log(`duplicates applied   ${report.duplicates_applied}`);
 log(
-  `copies on queue      ${report.copies_on_queue} (witness queue: ${report.witness_missing} outbox rows missing)${report.copied_ids.map((c) => ` ${c.messageId}×${c.times}`).join("")}`,
+  transport === "kafka"
+    ? `copies on topic      ${report.copies_on_queue} (skipped by the inbox; topic witness: ${report.witness_missing} outbox rows missing)${report.copied_ids.map((c) => ` ${c.messageId}×${c.times}`).join("")}`
+    : `copies on queue      ${report.copies_on_queue} (witness queue: ${report.witness_missing} outbox rows missing)${report.copied_ids.map((c) => ` ${c.messageId}×${c.times}`).join("")}`,
 );
 log(
   `redeliveries skipped ${report.redeliveries_skipped} with a delivery-count, ${report.redeliveries_uncounted} with count 0, after: ${

@@ -1,7 +1,7 @@
 // The configuration of one Kafka node in KRaft mode (broker and controller in one JVM), shared by
 // process mode (server.properties) and container mode (the same keys as KAFKA_* variables).
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export interface KafkaNodeAddresses {
   /** Where the broker listens (`127.0.0.1` in process mode, `0.0.0.0` in a container). */
@@ -66,10 +66,27 @@ export function kafkaImageEnvironment(settings: Map<string, string>): Record<str
 
 /**
  * A cluster id as Kafka makes them (16 random bytes, URL-safe base64 without padding), made here
- * because `kafka-storage random-uuid` also logs to stdout, which a capture would take in.
+ * because `kafka-storage random-uuid` also logs to stdout, which a capture would take in. Like
+ * Kafka's own Uuid, never one starting with "-": the storage tool would read it as an option
+ * (one first start in 64 failed so).
  */
-export function newClusterId(): string {
-  return randomBytes(16).toString("base64url");
+export function newClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+/** A cluster id derived from `seed` (the same on every publish), never starting with "-". */
+export function derivedClusterId(seed: string): string {
+  for (let n = 0; ; n++) {
+    const id = createHash("sha256")
+      .update(n === 0 ? seed : `${seed}\0${n}`)
+      .digest()
+      .subarray(0, 16)
+      .toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import path from "node:path";
 import { artemisEtcFiles, BROKER_PROPERTIES_FILE } from "../artemis/etc-files.js";
 import { hashArtemisPassword, renderRolesFile } from "../artemis/instance.js";
 import { brokerRoles } from "../artemis/security.js";
-import { kafkaImageEnvironment, kafkaNodeSettings } from "../kafka/node-config.js";
+import { derivedClusterId, kafkaImageEnvironment, kafkaNodeSettings } from "../kafka/node-config.js";
 import { topicConfig, type PublishedTopic } from "../kafka/topics-script.js";
 import type { AppBuilder } from "../model/app-builder.js";
 import { ArtemisResource } from "../model/artemis.js";
@@ -422,11 +422,7 @@ function kafkaPlan(
     KAFKA_DATA_DIR,
   );
   settings.delete("advertised.listeners");
-  const clusterId = createHash("sha256")
-    .update(`outbox-apphost\0${model.name}\0${kafka.name}`)
-    .digest()
-    .subarray(0, 16)
-    .toString("base64url");
+  const clusterId = derivedClusterId(`outbox-apphost\0${model.name}\0${kafka.name}`);
   return {
     kind: "kafka",
     name: kafka.name,

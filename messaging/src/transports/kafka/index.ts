@@ -19,6 +19,7 @@ import {
   closeWithin,
   forceClose,
   idempotentProducer,
+  produceTimeoutMs,
   KafkaPublisher,
   type KafkaClientSettings,
 } from "./publisher.js";
@@ -195,7 +196,12 @@ export class KafkaTransport implements Transport {
 
   private producer(): SerialSender {
     if (this.closed) throw new Error("Kafka transport closed");
-    this.sharedProducer ??= new SerialSender(idempotentProducer(this.settings("internal")));
+    const settings = this.settings("internal");
+    this.sharedProducer ??= new SerialSender(
+      () => idempotentProducer(settings),
+      produceTimeoutMs(settings),
+      (reason) => this.logger.warn({ reason }, "Kafka producer replaced"),
+    );
     return this.sharedProducer;
   }
 

@@ -32,6 +32,14 @@ export function idempotentProducer(settings: KafkaClientSettings): Producer {
   });
 }
 
+/**
+ * How long one produce request may go unanswered before its producer is replaced: longer than the
+ * client's own retries of it (requests of `requestTimeoutMs`, 6 retries 500 ms apart).
+ */
+export function produceTimeoutMs(settings: KafkaClientSettings): number {
+  return settings.requestTimeoutMs * 2 + 6 * 500;
+}
+
 export interface KafkaPublisherOptions {
   settings: KafkaClientSettings;
   topic: string;
@@ -48,7 +56,6 @@ const READY_RETRY_MS = { initial: 250, max: 5_000 };
  * answered a metadata request since the last connection error.
  */
 export class KafkaPublisher implements TransportPublisher {
-  private readonly producer: Producer;
   private readonly sender: SerialSender;
   private readonly inFlight = new Set<(outcome: PublishOutcome) => void>();
   private readonly waiters = new Set<() => void>();
@@ -60,8 +67,11 @@ export class KafkaPublisher implements TransportPublisher {
   private checking = false;
 
   constructor(private readonly opts: KafkaPublisherOptions) {
-    this.producer = idempotentProducer(opts.settings);
-    this.sender = new SerialSender(this.producer);
+    this.sender = new SerialSender(
+      () => idempotentProducer(opts.settings),
+      produceTimeoutMs(opts.settings),
+      (reason) => opts.logger.warn({ topic: opts.topic, reason }, "Kafka producer replaced"),
+    );
   }
 
   start(): void {
@@ -76,7 +86,7 @@ export class KafkaPublisher implements TransportPublisher {
 
   state(): PublisherState {
     return {
-      connected: !this.closed && this.producer.isConnected(),
+      connected: !this.closed && this.sender.producer.isConnected(),
       linkOpen: this.ready && !this.closed,
       sendable: this.isSendable(),
       inFlight: this.inFlight.size,
@@ -151,7 +161,7 @@ export class KafkaPublisher implements TransportPublisher {
     clearTimeout(this.readyTimer);
     for (const finish of [...this.inFlight]) finish({ kind: "unknown", reason: "publisher closed" });
     this.wakeWaiters();
-    await closeWithin(forceClose(this.producer), timeoutMs);
+    await closeWithin(forceClose(this.sender.producer), timeoutMs);
   }
 
   private lostConnection(): void {
@@ -168,7 +178,7 @@ export class KafkaPublisher implements TransportPublisher {
   private checkReady(delayMs: number): void {
     if (this.closed || this.checking) return;
     this.checking = true;
-    this.producer.metadata({ topics: [this.opts.topic], forceUpdate: true }).then(
+    this.sender.producer.metadata({ topics: [this.opts.topic], forceUpdate: true }).then(
       (metadata) => {
         const partitions = metadata.topics.get(this.opts.topic)?.partitions ?? [];
         if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) {

@@ -26,8 +26,26 @@ interface Queued {
 export class SerialSender {
   private readonly queue: Queued[] = [];
   private sending = false;
+  private current: Producer;
 
-  constructor(readonly producer: Producer) {}
+  /**
+   * `create` makes the producer, and a new one whenever a produce request has no answer within
+   * `produceTimeoutMs`: the queue must not wait forever behind one request, and sending on beside
+   * it from the same producer would reuse its sequence numbers (above). A new producer has a new
+   * producer id, so nothing it sends can be taken for the old request's retry.
+   */
+  constructor(
+    private readonly create: () => Producer,
+    private readonly produceTimeoutMs: number,
+    private readonly onReplaced: (reason: string) => void = () => undefined,
+  ) {
+    this.current = create();
+  }
+
+  /** The producer in use now (replaced after a produce request that got no answer). */
+  get producer(): Producer {
+    return this.current;
+  }
 
   /** Resolves once all in-sync replicas have the record; rejects with the client's error. */
   send(topic: string, record: KafkaRecordData): Promise<void> {
@@ -67,7 +85,27 @@ export class SerialSender {
   }
 
   private async produce(batch: readonly Queued[]): Promise<void> {
-    await this.producer.send({
+    const producer = this.current;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProduceTimeoutError(this.produceTimeoutMs)), this.produceTimeoutMs);
+    });
+    try {
+      await Promise.race([this.sendOn(producer, batch), timedOut]);
+    } catch (error) {
+      if (error instanceof ProduceTimeoutError && this.current === producer) {
+        this.current = this.create();
+        producer.close(true, () => undefined);
+        this.onReplaced(error.message);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async sendOn(producer: Producer, batch: readonly Queued[]): Promise<void> {
+    await producer.send({
       messages: batch.map(({ topic, record }) => ({
         topic,
         ...(record.key !== undefined ? { key: Buffer.from(record.key, "utf8") } : {}),
@@ -75,5 +113,13 @@ export class SerialSender {
         headers: encodeHeaders(record.headers),
       })),
     });
+  }
+}
+
+/** A produce request with no answer in time: its records may or may not be on the topic. */
+export class ProduceTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no answer to a produce request within ${timeoutMs} ms; the producer was replaced`);
+    this.name = "ProduceTimeoutError";
   }
 }

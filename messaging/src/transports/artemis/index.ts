@@ -16,7 +16,8 @@ import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { ArtemisDeadLetters } from "./dead-letters.js";
 import { BrokerManagement } from "./management.js";
 import { AmqpPublisher } from "./publisher.js";
-import { ArtemisReceiptPublisher } from "./receipt-publisher.js";
+import { ReceiptsOverPublisher } from "../../transport/receipts-over-publisher.js";
+import { toReceiptAmqpMessage } from "../../contracts/receipt.js";
 import { groupDeadLetterQueue, groupQueue } from "./topology.js";
 
 export interface ArtemisTransportOptions {
@@ -67,7 +68,11 @@ export class ArtemisTransport implements Transport {
   }
 
   receiptPublisher(options: PublisherOptions): ReceiptPublisher {
-    return new ArtemisReceiptPublisher(this.amqpPublisher(options), options.sendTimeoutMs);
+    return new ReceiptsOverPublisher(
+      this.amqpPublisher(options),
+      toReceiptAmqpMessage,
+      options.sendTimeoutMs,
+    );
   }
 
   deadLetters(source: string, group: string): DeadLetterStore {

@@ -23,7 +23,8 @@ import {
   KafkaPublisher,
   type KafkaClientSettings,
 } from "./publisher.js";
-import { KafkaReceiptPublisher } from "./receipt-publisher.js";
+import { ReceiptsOverPublisher } from "../../transport/receipts-over-publisher.js";
+import { toKafkaReceiptRecord } from "./record.js";
 import { SerialSender } from "./serial-sender.js";
 
 export interface KafkaTransportOptions {
@@ -103,7 +104,11 @@ export class KafkaTransport implements Transport {
   }
 
   receiptPublisher(options: PublisherOptions): ReceiptPublisher {
-    const receipts = new KafkaReceiptPublisher(this.publisher(options), options.sendTimeoutMs);
+    const receipts = new ReceiptsOverPublisher(
+      this.publisher(options),
+      toKafkaReceiptRecord,
+      options.sendTimeoutMs,
+    );
     return receipts;
   }
 

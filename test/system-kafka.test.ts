@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DistributedApplication } from "@outbox/apphost";
 import { startTestApp, stopTestApp, testMode } from "@outbox/apphost/testing";
 import { buildApp } from "../apphost.js";
+import { adminFetch, useAdminTokens } from "./support/admin.js";
 import { inspectContainer } from "./support/containers.js";
 import {
   GROUP_QUEUES,
@@ -28,6 +29,7 @@ beforeAll(async () => {
   app = await startTestApp({ model: buildApp({ transport: "kafka" }) });
   sender = app.getEndpoint("sender");
   receiver = app.getEndpoint("receiver");
+  useAdminTokens(app);
 });
 
 afterAll(async () => {
@@ -124,6 +126,34 @@ describe("the system on Kafka", () => {
     const counters = await consumerCounters(receiver);
     expect(Object.keys(counters).sort()).toEqual([...GROUP_QUEUES].sort());
     for (const [queue, c] of Object.entries(counters)) expect(c.duplicates, queue).toBe(0);
+  });
+
+  it("follows one message across Kafka through the APIs the Journey page reads: delivered, applied by both groups", async () => {
+    const [entity] = await postEntities(sender, 1, "journey");
+    await waitForApplied(app, [entity!.id]);
+    type Summary = { id: string; status: string };
+    let messages: Summary[] = [];
+    // The receipt comes back over Kafka after the apply: poll the sender's view until it says so.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const answer = await adminFetch(`${sender}/api/outbox/aggregates/${entity!.id}/messages`);
+      expect(answer.status).toBe(200);
+      messages = ((await answer.json()) as { items: Summary[] }).items;
+      if (messages[0]?.status === "delivered" || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(messages.map((m) => m.status)).toEqual(["delivered"]);
+    const answer = await adminFetch(`${receiver}/api/messages/${messages[0]!.id}`);
+    expect(answer.status).toBe(200);
+    const journey = (await answer.json()) as {
+      messageId: string;
+      groups: Array<{ group: string; appliedAt: string | null }>;
+      failures: unknown[];
+    };
+    expect(journey.messageId).toBe(messages[0]!.id);
+    expect(journey.groups.map((g) => g.group)).toEqual(["receiver", "audit"]);
+    for (const g of journey.groups) expect(Date.parse(g.appliedAt ?? ""), g.group).not.toBeNaN();
+    expect(journey.failures).toEqual([]);
   });
 
   it("reports the broker from Kafka itself in both services' health", async () => {

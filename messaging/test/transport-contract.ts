@@ -156,6 +156,12 @@ function envelope(key: string, payload: unknown, id = randomUUID()): OutgoingEnv
 
 const accept: Settlement = { action: "accept" };
 
+/** A W3C trace context a producer's span would write; every hop must hand it on unchanged. */
+const TRACE = {
+  traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+  tracestate: "outbox=contract",
+};
+
 export function describeTransportContract(name: string, setup: TransportContractSetup): void {
   describe(`transport contract: ${name}`, () => {
     let harness: TransportContractHarness;
@@ -296,9 +302,9 @@ export function describeTransportContract(name: string, setup: TransportContract
       }
     });
 
-    it("redelivers a delivery settled as retry, with attempt + 1", async () => {
+    it("redelivers a delivery settled as retry, with attempt + 1 and its trace context", async () => {
       const source = DESTINATIONS.redelivery;
-      const sent = envelope("k", { n: 1 });
+      const sent = { ...envelope("k", { n: 1 }), trace: TRACE };
       await publishAll(source, [sent]);
       await backlog(source, 1);
       const handled = new Handled<IncomingEnvelope>();
@@ -319,6 +325,8 @@ export function describeTransportContract(name: string, setup: TransportContract
         [sent.id, 1],
         [sent.id, 2],
       ]);
+      // The consumer's span continues the producer's trace, on the first delivery and the retry.
+      for (const m of handled.all) expect(m.trace).toEqual(TRACE);
       await backlog(source, 0);
     });
 
@@ -385,7 +393,7 @@ export function describeTransportContract(name: string, setup: TransportContract
       }
     });
 
-    it("carries receipts: what the receipt publisher sends, the receipt consumer decodes", async () => {
+    it("carries receipts: what the receipt publisher sends (with its trace context), the receipt consumer decodes", async () => {
       const source = DESTINATIONS.receipts;
       const transport = openTransport("receipts");
       const publisher = transport.receiptPublisher({
@@ -402,7 +410,7 @@ export function describeTransportContract(name: string, setup: TransportContract
       );
       const id = receiptId("consumers", applied);
       try {
-        expect(await publisher.publish(id, body, {})).toEqual({ kind: "accepted" });
+        expect(await publisher.publish(id, body, TRACE)).toEqual({ kind: "accepted" });
       } finally {
         await publisher.close();
       }
@@ -420,6 +428,7 @@ export function describeTransportContract(name: string, setup: TransportContract
       expect(receipt?.messageId).toBe(id);
       expect(receipt?.value).toMatchObject({ version: 2, group: "consumers" });
       expect(receipt?.value.receipts.map((r) => r.messageId)).toEqual(applied);
+      expect(receipt?.trace).toEqual(TRACE);
     });
 
     // stopped: stop() with its budget run out (the link detach gives the deliveries back);

@@ -137,12 +137,18 @@ export class KafkaPublisher implements TransportPublisher {
         clearTimeout(timer);
         resolve(outcome);
       };
-      const timer = setTimeout(
-        () => finish({ kind: "unknown", reason: `no acknowledgement within ${this.opts.sendTimeoutMs} ms` }),
-        this.opts.sendTimeoutMs,
-      );
+      const sending = this.sender.sendWithdrawable(this.opts.topic, record);
+      const timer = setTimeout(() => {
+        // Still queued behind a slow request: taken back, so it cannot land beside the resend.
+        const withdrawn = sending.withdraw();
+        finish({
+          kind: "unknown",
+          reason: `no acknowledgement within ${this.opts.sendTimeoutMs} ms`,
+          ...(withdrawn ? { notSent: true } : {}),
+        });
+      }, this.opts.sendTimeoutMs);
       this.inFlight.add(finish);
-      this.sender.send(this.opts.topic, record).then(
+      sending.done.then(
         () => finish({ kind: "accepted" }),
         (error: unknown) => {
           const outcome = outcomeOfSendError(error);

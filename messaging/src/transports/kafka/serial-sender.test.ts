@@ -79,4 +79,23 @@ describe("SerialSender", () => {
     made[0]?.sends[0]?.answer();
     expect(made).toHaveLength(2);
   });
+
+  it("takes back a record still queued when its caller gives up, and never sends it", async () => {
+    const fake = fakeProducer();
+    const sender = new SerialSender(() => fake.producer, 60_000);
+    const first = sender.send("a", record);
+    const queued = sender.sendWithdrawable("b", record);
+    const kept = sender.sendWithdrawable("c", record);
+    await until(() => fake.sends.length === 1);
+    expect(queued.withdraw()).toBe(true);
+    expect(queued.withdraw()).toBe(false);
+    fake.sends[0]?.answer();
+    await first;
+    await until(() => fake.sends.length === 2);
+    expect(fake.sends[1]?.topics).toEqual(["c"]);
+    // Once handed to a request, a record can no longer be taken back.
+    expect(kept.withdraw()).toBe(false);
+    fake.sends[1]?.answer();
+    await kept.done;
+  });
 });

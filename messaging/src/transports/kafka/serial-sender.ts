@@ -49,10 +49,30 @@ export class SerialSender {
 
   /** Resolves once all in-sync replicas have the record; rejects with the client's error. */
   send(topic: string, record: KafkaRecordData): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, record, resolve, reject });
+    return this.sendWithdrawable(topic, record).done;
+  }
+
+  /**
+   * `send`, and `withdraw()`: takes the record back if it is still queued (true: it will never be
+   * sent, and `done` stays pending). A caller that gave up waiting withdraws it, so that a resend
+   * of its own does not find the record written twice once the queue moves again.
+   */
+  sendWithdrawable(topic: string, record: KafkaRecordData): { done: Promise<void>; withdraw: () => boolean } {
+    let queued: Queued | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      queued = { topic, record, resolve, reject };
+      this.queue.push(queued);
       if (!this.sending) void this.drain();
     });
+    return {
+      done,
+      withdraw: () => {
+        const at = queued === undefined ? -1 : this.queue.indexOf(queued);
+        if (at < 0) return false;
+        this.queue.splice(at, 1);
+        return true;
+      },
+    };
   }
 
   private async drain(): Promise<void> {
